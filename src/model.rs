@@ -1,0 +1,280 @@
+//! The vocabulary of the port table: transport protocols, the status legend, and one use of a
+//! port (an [`Entry`]). Pure data, shared by the loaders, the table, the answers and the zone
+//! export.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+
+/// The transport protocols a port number belongs to. The order is the order answers list them in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// Transmission Control Protocol.
+    Tcp,
+    /// User Datagram Protocol.
+    Udp,
+    /// Stream Control Transmission Protocol.
+    Sctp,
+    /// Datagram Congestion Control Protocol.
+    Dccp,
+}
+
+impl Protocol {
+    /// Every protocol, in answer order.
+    pub const ALL: [Protocol; 4] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp, Protocol::Dccp];
+
+    /// The lower-case label used in query names and in answers (`tcp`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+            Protocol::Dccp => "dccp",
+        }
+    }
+
+    /// Parses a protocol label, ignoring ASCII case.
+    pub fn from_label(label: &[u8]) -> Option<Protocol> {
+        Protocol::ALL
+            .into_iter()
+            .find(|p| label.eq_ignore_ascii_case(p.label().as_bytes()))
+    }
+
+    /// A dense index (0..4) for per-protocol arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What a source says about one use of a port on one protocol.
+///
+/// The first six are the port list's legend (see `data/README.md`); `Local` marks a site's own
+/// entries from `local.tsv`, and `Unassigned` is what answers for a port nobody lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// A site-local entry: the organisation running portsd published it.
+    Local,
+    /// Assigned by IANA and standardised, specified or widely used.
+    Yes,
+    /// Not assigned by IANA but standardised, specified or widely used.
+    Unofficial,
+    /// Assigned by IANA but not standardised, specified or widely used.
+    Assigned,
+    /// Not assigned, standardised, specified or widely used for this port.
+    No,
+    /// Reserved by IANA.
+    Reserved,
+    /// Not applicable (port 0's meaning in programming APIs).
+    NotApplicable,
+    /// Nobody lists a use of this port.
+    Unassigned,
+}
+
+impl Status {
+    /// The legend word, exactly as answers and data files spell it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Local => "Local",
+            Status::Yes => "Yes",
+            Status::Unofficial => "Unofficial",
+            Status::Assigned => "Assigned",
+            Status::No => "No",
+            Status::Reserved => "Reserved",
+            Status::NotApplicable => "N/A",
+            Status::Unassigned => "Unassigned",
+        }
+    }
+
+    /// Parses a legend word (exact spelling, as in the data files).
+    pub fn from_word(word: &str) -> Option<Status> {
+        [
+            Status::Local,
+            Status::Yes,
+            Status::Unofficial,
+            Status::Assigned,
+            Status::No,
+            Status::Reserved,
+            Status::NotApplicable,
+            Status::Unassigned,
+        ]
+        .into_iter()
+        .find(|s| s.word() == word)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Where an entry's facts came from. An entry merged from several sources carries several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// `local.tsv`, the site's own ports.
+    Local,
+    /// The port-list excerpt the project was specified from.
+    Excerpt,
+    /// The full port list (`ports.tsv`, converted from Wikipedia's table).
+    PortList,
+    /// IANA's service name and port number registry.
+    Iana,
+}
+
+impl Source {
+    /// Every source, in the order they are reported.
+    pub const ALL: [Source; 4] = [Source::Local, Source::Excerpt, Source::PortList, Source::Iana];
+
+    /// A short lower-case name for reports and metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::Excerpt => "excerpt",
+            Source::PortList => "port-list",
+            Source::Iana => "iana",
+        }
+    }
+
+    /// A bit for [`Entry::sources`].
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A first..=last port span; a single port has `first == last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortSpan {
+    /// Lowest port of the span.
+    pub first: u16,
+    /// Highest port of the span (inclusive).
+    pub last: u16,
+}
+
+impl PortSpan {
+    /// A span of one port.
+    pub fn single(port: u16) -> PortSpan {
+        PortSpan {
+            first: port,
+            last: port,
+        }
+    }
+
+    /// Whether the span covers more than one port.
+    pub fn is_range(self) -> bool {
+        self.first != self.last
+    }
+
+    /// Whether `port` falls inside the span.
+    pub fn contains(self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+
+    /// The span as a Rust range.
+    pub fn range(self) -> RangeInclusive<u16> {
+        self.first..=self.last
+    }
+
+    /// Parses `443` or `6881-6887`; `None` for anything else or a backwards range.
+    pub fn parse(text: &str) -> Option<PortSpan> {
+        let text = text.trim();
+        let (first, last) = match text.split_once('-') {
+            Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+            None => {
+                let p = text.parse().ok()?;
+                (p, p)
+            }
+        };
+        (first <= last).then_some(PortSpan { first, last })
+    }
+}
+
+impl fmt::Display for PortSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_range() {
+            write!(f, "{}-{}", self.first, self.last)
+        } else {
+            write!(f, "{}", self.first)
+        }
+    }
+}
+
+/// One use of a port (or range) on one protocol, after merging the sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The port or range this use covers.
+    pub ports: PortSpan,
+    /// The transport protocol.
+    pub protocol: Protocol,
+    /// The status, in the legend's words.
+    pub status: Status,
+    /// IANA's service name (as IANA spells it), when there is one.
+    pub service: Option<String>,
+    /// What the port is used for: cleaned UTF-8 text, possibly empty.
+    pub description: String,
+    /// A bit set of [`Source::bit`]s naming every source that contributed.
+    pub sources: u8,
+}
+
+impl Entry {
+    /// Whether `source` contributed to this entry.
+    pub fn has_source(&self, source: Source) -> bool {
+        self.sources & source.bit() != 0
+    }
+}
+
+/// The well-known ranges of RFC 6335 section 6, named in answers for ports nobody lists.
+pub fn port_range_name(port: u16) -> &'static str {
+    match port {
+        0..=1023 => "system port range 0-1023",
+        1024..=49151 => "user port range 1024-49151",
+        _ => "dynamic/private port range 49152-65535",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_and_print() {
+        for (text, want) in [
+            ("443", Some((443, 443))),
+            (" 6881-6887 ", Some((6881, 6887))),
+            ("7-5", None),
+            ("65536", None),
+            ("x", None),
+            ("", None),
+        ] {
+            let got = PortSpan::parse(text).map(|s| (s.first, s.last));
+            assert_eq!(got, want, "{text:?}");
+        }
+        assert_eq!(PortSpan::parse("6881-6887").unwrap().to_string(), "6881-6887");
+    }
+
+    #[test]
+    fn legend_words_round_trip() {
+        for word in ["Local", "Yes", "Unofficial", "Assigned", "No", "Reserved", "N/A", "Unassigned"] {
+            assert_eq!(Status::from_word(word).unwrap().word(), word);
+        }
+        assert_eq!(Status::from_word("yes"), None);
+    }
+
+    #[test]
+    fn protocols_parse_any_case() {
+        assert_eq!(Protocol::from_label(b"TcP"), Some(Protocol::Tcp));
+        assert_eq!(Protocol::from_label(b"dccp"), Some(Protocol::Dccp));
+        assert_eq!(Protocol::from_label(b"icmp"), None);
+    }
+
+    #[test]
+    fn rfc6335_ranges() {
+        assert_eq!(port_range_name(1023), "system port range 0-1023");
+        assert_eq!(port_range_name(1024), "user port range 1024-49151");
+        assert_eq!(port_range_name(49152), "dynamic/private port range 49152-65535");
+    }
+}

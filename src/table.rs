@@ -1,0 +1,378 @@
+//! The in-memory port table: merged [`Entry`]s, indexed for constant-time lookup by
+//! (protocol, port) and by service name, with each entry's TXT record pre-rendered at build time.
+//!
+//! Ranges stay ranges: a range entry is stored once and found through a per-protocol list of
+//! elementary segments (the port axis cut at every range boundary), so `6881-6887` costs one
+//! entry, not seven. The table is immutable once built; reloads build a new one and swap it.
+
+use std::collections::HashMap;
+
+use crate::model::{Entry, Protocol, Source, Status};
+use crate::txt;
+
+/// Index of an entry in [`Table::entries`].
+pub type EntryId = u32;
+
+/// Counts reported by `portsd check`, the apex TXT record and the metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Entries by contributing source (an entry merged from two sources counts for both).
+    pub by_source: Vec<(Source, usize)>,
+    /// Entries by status word.
+    pub by_status: Vec<(Status, usize)>,
+    /// Entries by protocol.
+    pub by_protocol: Vec<(Protocol, usize)>,
+    /// Entries that cover a range of ports.
+    pub ranges: usize,
+    /// Distinct service names.
+    pub services: usize,
+    /// Approximate heap bytes held by the table.
+    pub heap_bytes: usize,
+}
+
+/// Lookup of range entries for one protocol: the port axis cut into segments at every range
+/// boundary, each segment listing the range entries covering it.
+#[derive(Debug, Default)]
+struct RangeIndex {
+    /// Segment start ports, ascending; segment `i` covers `starts[i]..starts[i + 1]`.
+    starts: Vec<u32>,
+    /// `ids[offsets[i]..offsets[i + 1]]` are the entries covering segment `i`.
+    offsets: Vec<u32>,
+    ids: Vec<EntryId>,
+}
+
+impl RangeIndex {
+    fn build(ranges: &[(EntryId, u16, u16)]) -> RangeIndex {
+        let mut starts: Vec<u32> = ranges
+            .iter()
+            .flat_map(|&(_, first, last)| [u32::from(first), u32::from(last) + 1])
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let mut offsets = Vec::with_capacity(starts.len() + 1);
+        let mut ids = Vec::new();
+        offsets.push(0);
+        for &start in &starts {
+            ids.extend(
+                ranges
+                    .iter()
+                    .filter(|&&(_, first, last)| {
+                        u32::from(first) <= start && start <= u32::from(last)
+                    })
+                    .map(|&(id, _, _)| id),
+            );
+            offsets.push(ids.len() as u32);
+        }
+        RangeIndex {
+            starts,
+            offsets,
+            ids,
+        }
+    }
+
+    fn lookup(&self, port: u16) -> &[EntryId] {
+        let port = u32::from(port);
+        let segment = match self.starts.binary_search(&port) {
+            Ok(i) => i,
+            Err(0) => return &[],
+            Err(i) => i - 1,
+        };
+        &self.ids[self.offsets[segment] as usize..self.offsets[segment + 1] as usize]
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.starts.capacity() + self.offsets.capacity() + self.ids.capacity()) * 4
+    }
+}
+
+/// Lookup of single-port entries for one protocol: a dense offset array over all 65,536 ports.
+#[derive(Debug)]
+struct SingleIndex {
+    /// `ids[offsets[p]..offsets[p + 1]]` are the single-port entries of port `p`.
+    offsets: Vec<u32>,
+    ids: Vec<EntryId>,
+}
+
+impl SingleIndex {
+    fn build(singles: &[(EntryId, u16)]) -> SingleIndex {
+        let mut counts = vec![0u32; 65_537];
+        for &(_, port) in singles {
+            counts[usize::from(port) + 1] += 1;
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let offsets = counts;
+        let mut fill = offsets.clone();
+        let mut ids = vec![0; singles.len()];
+        // `singles` is in entry order, so each port's ids stay ascending.
+        for &(id, port) in singles {
+            let slot = &mut fill[usize::from(port)];
+            ids[*slot as usize] = id;
+            *slot += 1;
+        }
+        SingleIndex { offsets, ids }
+    }
+
+    fn lookup(&self, port: u16) -> &[EntryId] {
+        let port = usize::from(port);
+        &self.ids[self.offsets[port] as usize..self.offsets[port + 1] as usize]
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.offsets.capacity() + self.ids.capacity()) * 4
+    }
+}
+
+/// The merged, indexed port table. Immutable; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Table {
+    entries: Vec<Entry>,
+    /// Each entry's TXT RDATA (character-strings, wire format), rendered once at build time.
+    rdata: Vec<Box<[u8]>>,
+    singles: [SingleIndex; 4],
+    ranges: [RangeIndex; 4],
+    /// Lower-cased service name to the entries carrying it, in entry order.
+    services: HashMap<Box<[u8]>, Vec<EntryId>>,
+    /// A fingerprint of the content, used to tell whether a reload changed anything.
+    content_hash: u64,
+}
+
+impl Table {
+    /// Builds the table from merged entries. Entries keep their order, except that local
+    /// entries move first: answers list a site's own uses before anyone else's.
+    pub fn new(mut entries: Vec<Entry>) -> Table {
+        entries.sort_by_key(|e| !e.has_source(Source::Local));
+        let rdata = entries.iter().map(|e| txt::encode_strings(&txt::entry_text(e))).collect();
+        let mut singles: [Vec<(EntryId, u16)>; 4] = Default::default();
+        let mut ranges: [Vec<(EntryId, u16, u16)>; 4] = Default::default();
+        let mut services: HashMap<Box<[u8]>, Vec<EntryId>> = HashMap::new();
+        for (id, entry) in entries.iter().enumerate() {
+            let id = id as EntryId;
+            let p = entry.protocol.index();
+            if entry.ports.is_range() {
+                ranges[p].push((id, entry.ports.first, entry.ports.last));
+            } else {
+                singles[p].push((id, entry.ports.first));
+            }
+            if let Some(service) = &entry.service {
+                let key = service.to_ascii_lowercase().into_bytes().into_boxed_slice();
+                services.entry(key).or_default().push(id);
+            }
+        }
+        let content_hash = fingerprint(&entries);
+        Table {
+            entries,
+            rdata,
+            singles: singles.map(|s| SingleIndex::build(&s)),
+            ranges: ranges.map(|r| RangeIndex::build(&r)),
+            services,
+            content_hash,
+        }
+    }
+
+    /// Every entry, local ones first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// One entry by id.
+    pub fn entry(&self, id: EntryId) -> &Entry {
+        &self.entries[id as usize]
+    }
+
+    /// The pre-rendered TXT RDATA of an entry.
+    pub fn rdata(&self, id: EntryId) -> &[u8] {
+        &self.rdata[id as usize]
+    }
+
+    /// The entries for `port` on `protocol`, singles and covering ranges, in entry order.
+    /// Appends to `out` (a caller-owned buffer, so the hot path does not allocate).
+    pub fn port_entries(&self, protocol: Protocol, port: u16, out: &mut Vec<EntryId>) {
+        let singles = self.singles[protocol.index()].lookup(port);
+        let ranges = self.ranges[protocol.index()].lookup(port);
+        let (mut i, mut j) = (0, 0);
+        while i < singles.len() && j < ranges.len() {
+            if singles[i] < ranges[j] {
+                out.push(singles[i]);
+                i += 1;
+            } else {
+                out.push(ranges[j]);
+                j += 1;
+            }
+        }
+        out.extend_from_slice(&singles[i..]);
+        out.extend_from_slice(&ranges[j..]);
+    }
+
+    /// The entries whose service name is `name` (ASCII case ignored), optionally on one
+    /// protocol only. Appends to `out`.
+    pub fn service_entries(&self, name: &[u8], protocol: Option<Protocol>, out: &mut Vec<EntryId>) {
+        let ids = if name.iter().any(u8::is_ascii_uppercase) {
+            self.services.get(name.to_ascii_lowercase().as_slice())
+        } else {
+            self.services.get(name)
+        };
+        out.extend(
+            ids.into_iter()
+                .flatten()
+                .copied()
+                .filter(|&id| protocol.is_none_or(|p| self.entry(id).protocol == p)),
+        );
+    }
+
+    /// Every distinct (lower-cased) service name, in no particular order.
+    pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.services.keys().map(|k| &k[..])
+    }
+
+    /// A fingerprint of the entries: equal tables have equal hashes.
+    pub fn content_hash(&self) -> u64 {
+        self.content_hash
+    }
+
+    /// Counts by source, status and protocol, and the memory the table holds.
+    pub fn stats(&self) -> TableStats {
+        fn count<K: Copy + Eq>(keys: impl Iterator<Item = K>, order: &[K]) -> Vec<(K, usize)> {
+            let keys: Vec<K> = keys.collect();
+            order
+                .iter()
+                .map(|&k| (k, keys.iter().filter(|&&x| x == k).count()))
+                .collect()
+        }
+        let statuses = [
+            Status::Local,
+            Status::Yes,
+            Status::Unofficial,
+            Status::Assigned,
+            Status::No,
+            Status::Reserved,
+            Status::NotApplicable,
+            Status::Unassigned,
+        ];
+        let entry_bytes: usize = self
+            .entries
+            .iter()
+            .map(|e| {
+                std::mem::size_of::<Entry>()
+                    + e.description.capacity()
+                    + e.service.as_ref().map_or(0, String::capacity)
+            })
+            .sum();
+        let rdata_bytes: usize = self.rdata.iter().map(|r| r.len() + 16).sum();
+        let service_bytes: usize = self
+            .services
+            .iter()
+            .map(|(k, v)| k.len() + v.capacity() * 4 + 64)
+            .sum();
+        let index_bytes: usize = self
+            .singles
+            .iter()
+            .map(SingleIndex::heap_bytes)
+            .chain(self.ranges.iter().map(RangeIndex::heap_bytes))
+            .sum();
+        TableStats {
+            by_source: count(
+                self.entries
+                    .iter()
+                    .flat_map(|e| Source::ALL.into_iter().filter(|&s| e.has_source(s))),
+                &Source::ALL,
+            ),
+            by_status: count(self.entries.iter().map(|e| e.status), &statuses),
+            by_protocol: count(self.entries.iter().map(|e| e.protocol), &Protocol::ALL),
+            ranges: self.entries.iter().filter(|e| e.ports.is_range()).count(),
+            services: self.services.len(),
+            heap_bytes: entry_bytes + rdata_bytes + service_bytes + index_bytes,
+        }
+    }
+}
+
+/// FNV-1a over the rendered content: stable across runs, cheap, and good enough to detect change.
+fn fingerprint(entries: &[Entry]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for entry in entries {
+        for byte in txt::entry_text(entry).bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PortSpan;
+
+    fn entry(ports: &str, protocol: Protocol, service: Option<&str>, source: Source) -> Entry {
+        Entry {
+            ports: PortSpan::parse(ports).unwrap(),
+            protocol,
+            status: Status::Yes,
+            service: service.map(str::to_owned),
+            description: format!("use of {ports}"),
+            sources: source.bit(),
+        }
+    }
+
+    fn ports_of(table: &Table, protocol: Protocol, port: u16) -> Vec<String> {
+        let mut ids = Vec::new();
+        table.port_entries(protocol, port, &mut ids);
+        ids.iter().map(|&id| table.entry(id).ports.to_string()).collect()
+    }
+
+    #[test]
+    fn singles_and_ranges_are_found_in_entry_order() {
+        let table = Table::new(vec![
+            entry("6881-6887", Protocol::Tcp, None, Source::PortList),
+            entry("6881", Protocol::Tcp, Some("bt"), Source::PortList),
+            entry("6880-6890", Protocol::Tcp, None, Source::Iana),
+            entry("6881", Protocol::Udp, None, Source::PortList),
+            entry("9000", Protocol::Tcp, None, Source::Local),
+        ]);
+        assert_eq!(table.entry(0).ports.to_string(), "9000", "local entries move first");
+        assert_eq!(ports_of(&table, Protocol::Tcp, 6881), ["6881-6887", "6881", "6880-6890"]);
+        assert_eq!(ports_of(&table, Protocol::Tcp, 6887), ["6881-6887", "6880-6890"]);
+        assert_eq!(ports_of(&table, Protocol::Tcp, 6888), ["6880-6890"]);
+        assert_eq!(ports_of(&table, Protocol::Tcp, 6891), Vec::<String>::new());
+        assert_eq!(ports_of(&table, Protocol::Tcp, 6879), Vec::<String>::new());
+        assert_eq!(ports_of(&table, Protocol::Udp, 6881), ["6881"]);
+        assert_eq!(ports_of(&table, Protocol::Sctp, 6881), Vec::<String>::new());
+    }
+
+    #[test]
+    fn ranges_reaching_the_ends_of_the_port_axis() {
+        let table = Table::new(vec![
+            entry("0-10", Protocol::Dccp, None, Source::Iana),
+            entry("65530-65535", Protocol::Dccp, None, Source::Iana),
+        ]);
+        assert_eq!(ports_of(&table, Protocol::Dccp, 0), ["0-10"]);
+        assert_eq!(ports_of(&table, Protocol::Dccp, 65535), ["65530-65535"]);
+        assert_eq!(ports_of(&table, Protocol::Dccp, 11), Vec::<String>::new());
+    }
+
+    #[test]
+    fn services_match_any_case_and_filter_by_protocol() {
+        let table = Table::new(vec![
+            entry("443", Protocol::Tcp, Some("https"), Source::Iana),
+            entry("443", Protocol::Udp, Some("https"), Source::Iana),
+            entry("5004", Protocol::Tcp, Some("RTP-Media"), Source::Iana),
+        ]);
+        let mut ids = Vec::new();
+        table.service_entries(b"HTTPS", Some(Protocol::Udp), &mut ids);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(table.entry(ids[0]).protocol, Protocol::Udp);
+        ids.clear();
+        table.service_entries(b"rtp-media", None, &mut ids);
+        assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn fingerprint_tracks_content() {
+        let a = Table::new(vec![entry("1", Protocol::Tcp, None, Source::Iana)]);
+        let b = Table::new(vec![entry("1", Protocol::Tcp, None, Source::Iana)]);
+        let c = Table::new(vec![entry("2", Protocol::Tcp, None, Source::Iana)]);
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_ne!(a.content_hash(), c.content_hash());
+    }
+}

@@ -1,0 +1,136 @@
+//! The text of a TXT answer and its wire encoding as character-strings.
+//!
+//! One record per use, one logical string per record, fields in a fixed order separated by
+//! ` | ` (the convention of data-over-DNS services such as Team Cymru's):
+//!
+//! ```text
+//! PORT | PROTOCOL | STATUS | SERVICE | DESCRIPTION
+//! 443 | tcp | Yes | https | Hypertext Transfer Protocol Secure (HTTPS) ...
+//! ```
+//!
+//! `PORT` is the port or the range the use covers (`6881-6887`), `SERVICE` is IANA's service
+//! name or `-`, and `DESCRIPTION` is the rest of the string: it may itself contain `|`, so split
+//! at most four times. A string longer than 255 octets is carried as several character-strings
+//! of one record (RFC 1035 3.3.14), cut only at UTF-8 character boundaries; joining them gives
+//! the text back byte for byte.
+
+use std::fmt::Write;
+
+use crate::model::{Entry, Protocol, Status, port_range_name};
+
+/// The longest character-string RFC 1035 allows.
+pub const MAX_STRING: usize = 255;
+
+/// The one-line text of an entry's TXT record.
+pub fn entry_text(entry: &Entry) -> String {
+    let mut text = String::with_capacity(32 + entry.description.len());
+    let _ = write!(
+        text,
+        "{} | {} | {} | {} | {}",
+        entry.ports,
+        entry.protocol,
+        entry.status,
+        entry.service.as_deref().unwrap_or("-"),
+        if entry.description.is_empty() { "-" } else { &entry.description },
+    );
+    text
+}
+
+/// The text answered for a port nobody lists on `protocol` (`None`: on no protocol at all).
+pub fn unassigned_text(port: u16, protocol: Option<Protocol>) -> String {
+    format!(
+        "{port} | {} | {} | - | no known use; {} (RFC 6335)",
+        protocol.map_or("any", Protocol::label),
+        Status::Unassigned,
+        port_range_name(port),
+    )
+}
+
+/// Encodes text as TXT RDATA: length-prefixed character-strings of at most 255 octets, each
+/// ending on a UTF-8 character boundary. Empty text is one empty string.
+pub fn encode_strings(text: &str) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / MAX_STRING + 1);
+    for chunk in split_strings(text) {
+        out.push(chunk.len() as u8);
+        out.extend_from_slice(chunk.as_bytes());
+    }
+    out.into_boxed_slice()
+}
+
+/// Splits text into pieces of at most 255 octets, never inside a UTF-8 character.
+pub fn split_strings(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    loop {
+        if rest.len() <= MAX_STRING {
+            pieces.push(rest);
+            return pieces;
+        }
+        let mut cut = MAX_STRING;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, tail) = rest.split_at(cut);
+        pieces.push(piece);
+        rest = tail;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortSpan, Source};
+
+    fn decode(rdata: &[u8]) -> Vec<Vec<u8>> {
+        let mut strings = Vec::new();
+        let mut rest = rdata;
+        while let Some((&len, tail)) = rest.split_first() {
+            strings.push(tail[..usize::from(len)].to_vec());
+            rest = &tail[usize::from(len)..];
+        }
+        strings
+    }
+
+    #[test]
+    fn entry_text_has_fixed_fields() {
+        let entry = Entry {
+            ports: PortSpan::parse("6881-6887").unwrap(),
+            protocol: Protocol::Udp,
+            status: Status::Unofficial,
+            service: None,
+            description: "BitTorrent".into(),
+            sources: Source::PortList.bit(),
+        };
+        assert_eq!(entry_text(&entry), "6881-6887 | udp | Unofficial | - | BitTorrent");
+    }
+
+    #[test]
+    fn unassigned_text_names_the_range() {
+        assert_eq!(
+            unassigned_text(51820, Some(Protocol::Dccp)),
+            "51820 | dccp | Unassigned | - | no known use; dynamic/private port range 49152-65535 (RFC 6335)"
+        );
+        assert!(unassigned_text(3000, None).starts_with("3000 | any | Unassigned"));
+    }
+
+    #[test]
+    fn long_text_splits_into_strings_and_joins_back() {
+        for text in ["", "short", &"x".repeat(255), &"y".repeat(256), &"z".repeat(700)] {
+            let rdata = encode_strings(text);
+            let strings = decode(&rdata);
+            assert!(strings.iter().all(|s| s.len() <= 255));
+            assert_eq!(strings.concat(), text.as_bytes());
+            assert_eq!(strings.len(), text.len().div_ceil(255).max(1));
+        }
+    }
+
+    #[test]
+    fn splits_never_cut_a_utf8_character() {
+        let text = format!("{}—{}", "a".repeat(254), "é".repeat(200));
+        for piece in split_strings(&text) {
+            assert!(piece.len() <= 255);
+            assert!(std::str::from_utf8(piece.as_bytes()).is_ok());
+        }
+        assert_eq!(split_strings(&text).concat(), text);
+    }
+}
