@@ -398,15 +398,15 @@ def parse_dnsperf(text):
     }
 
 
-def latency_percentiles(path):
+def latency_percentiles(text):
+    """Percentiles of the per-query latencies dnsperf -v prints as `> RCODE NAME TYPE SECONDS`."""
     latencies = []
-    with open(path) as lines:
-        for line in lines:
-            if line.startswith("> "):
-                try:
-                    latencies.append(float(line.rsplit(None, 1)[1]))
-                except (IndexError, ValueError):
-                    continue
+    for line in text.splitlines():
+        if line.startswith("> "):
+            try:
+                latencies.append(float(line.rsplit(None, 1)[1]))
+            except (IndexError, ValueError):
+                continue
     if not latencies:
         return {}
     latencies.sort()
@@ -419,7 +419,6 @@ def latency_percentiles(path):
 
 def cmd_measure(args):
     """Runs one dnsperf invocation against one server and records what it cost the server."""
-    verbose = "-v" in args.command
     samples = []
     with tempfile.TemporaryFile("w+") as output:
         cpu_before = cpu_seconds(args.pid)
@@ -449,11 +448,8 @@ def cmd_measure(args):
     if process.returncode != 0:
         sys.exit(f"dnsperf failed ({process.returncode}):\n{text[-2000:]}")
     stats = parse_dnsperf(text)
-    if verbose:
-        with tempfile.NamedTemporaryFile("w", delete=False) as lines:
-            lines.write(text)
-        stats.update(latency_percentiles(lines.name))
-        os.unlink(lines.name)
+    if "-v" in args.command:
+        stats.update(latency_percentiles(text))
     server_cpu = cpu_after - cpu_before
     client_cpu = (client_after.ru_utime + client_after.ru_stime) - (
         client_before.ru_utime + client_before.ru_stime
@@ -609,7 +605,8 @@ def render(summary):
     meta, servers = summary["meta"], summary["servers"]
     lines = [
         f"portsd comparison, {meta.get('date', '')}",
-        f"machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, kernel {meta.get('kernel', '?')}",
+        f"machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, kernel {meta.get('kernel', '?')}, "
+        f"load average before the run {meta.get('loadavg_before', '?')}",
         f"versions: {meta.get('versions', '?')}",
         f"zone: {meta.get('zone', '?')}, {meta.get('zone_records', '?')} records; "
         f"queries: {meta.get('query_count', '?')} names, seed {meta.get('query_seed', '?')}",

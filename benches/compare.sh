@@ -204,6 +204,11 @@ rotated() {
 }
 
 main() {
+	local load
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	if python3 -c "import sys; sys.exit(0 if float('$load') < 0.5 else 1)"; then :; else
+		log "warning: load average is $load before starting; other work will skew the numbers"
+	fi
 	ensure_packages
 	mkdir -p "$RESULTS_DIR"
 	if has_server portsd; then build_portsd; fi
@@ -278,6 +283,7 @@ main() {
 		--meta "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
 		--meta "cores=$(nproc)" \
 		--meta "kernel=$(uname -r)" \
+		--meta "loadavg_before=$load" \
 		--meta "versions=$versions" \
 		--meta "zone=$ZONE" \
 		--meta "zone_records=$zone_records" \
