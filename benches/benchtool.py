@@ -636,8 +636,13 @@ def render(summary):
     lines.append("")
     for name, s in servers.items():
         rounds = ", ".join(f"{q:,}" for q in s["udp_qps_rounds"])
-        lines.append(f"{name}: UDP rounds [{rounds}]; client cores busy {fmt(s['client_cores_busy'], '{:.2f}')}; "
-                     f"rcodes {s['rcodes']}")
+        memory_now = s.get("memory", {})
+        lines.append(
+            f"{name}: UDP rounds [{rounds}]; dnsperf cores busy {fmt(s['client_cores_busy'], '{:.2f}')}; "
+            f"TCP lost {s['tcp_lost']}, {fmt(s['tcp_cpu_us_per_query'], '{:.2f}')} us/query; "
+            f"{memory_now.get('processes', '?')} processes, {memory_now.get('threads', '?')} threads, "
+            f"VmHWM {memory_now.get('hwm_mib', '?')} MiB; rcodes {s['rcodes']}"
+        )
         flat = s.get("rss_flatness")
         if flat:
             lines.append(
