@@ -85,6 +85,11 @@ build_portsd() {
 	target_dir=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 	PORTSD=$target_dir/release/portsd
+	if "$PORTSD" serve --help | grep -q -- '--rate-limit'; then
+		PORTSD_RATE_LIMIT_OFF="--rate-limit 0"
+	else
+		log "this portsd has no --rate-limit flag; serving without it"
+	fi
 }
 
 # --- servers ----------------------------------------------------------------------------------
@@ -104,9 +109,12 @@ start_server() {
 	log "$name ready on 127.0.0.1:$port (pid ${SERVER_PID[$name]})"
 }
 
+# `--rate-limit 0` turns response rate limiting off, as for NSD and Knot; a build without the
+# flag has no rate limiting to turn off.
+PORTSD_RATE_LIMIT_OFF=""
 portsd_command() {
 	# shellcheck disable=SC2086 # PORTSD_ARGS is a list of flags
-	echo "$PORTSD" serve --listen "127.0.0.1:$1" --zone "$ZONE" --rate-limit 0 $PORTSD_ARGS
+	echo "$PORTSD" serve --listen "127.0.0.1:$1" --zone "$ZONE" $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS
 }
 
 write_nsd_config() {
@@ -289,7 +297,7 @@ main() {
 		--meta "zone_records=$zone_records" \
 		--meta "query_count=$QUERY_COUNT" \
 		--meta "query_seed=$QUERY_SEED" \
-		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve --rate-limit 0 $PORTSD_ARGS" \
+		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS" \
 		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
 	cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
 	log "results: $RESULTS_DIR/latest.txt, latest.json, latest.jsonl"
