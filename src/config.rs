@@ -172,7 +172,7 @@ impl FileConfig {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file.to_owned(),
             line: e.span().map_or(1, |span| {
-                text[..span.start.min(text.len())].lines().count().max(1)
+                text[..span.start.min(text.len())].matches('\n').count() + 1
             }),
             reason: e.message().to_owned(),
         })
