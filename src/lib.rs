@@ -5,9 +5,15 @@
 //! - [`model`]: protocols, the status legend, one use of a port.
 //! - [`txt`]: the TXT answer format and its character-string encoding.
 //! - [`table`]: the merged, indexed port table (immutable; swapped whole on reload).
+//! - [`acl`]: the `--allow`/`--deny` client network lists and which one decides.
+//! - [`rrl`]: response rate limiting per client prefix (answer, slip as TC=1, or drop).
+//! - [`fuzzing`]: raw-bytes entry points for the cargo-fuzz targets in `fuzz/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acl;
+pub mod fuzzing;
 pub mod model;
+pub mod rrl;
 pub mod table;
 pub mod txt;
