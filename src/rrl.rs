@@ -16,6 +16,11 @@
 //! address is being abused then retries over TCP, which cannot be spoofed; a victim only ever
 //! receives small packets.
 //!
+//! Only UDP responses are meant to be checked: a TCP client has completed a handshake, so its
+//! address is real and it cannot be used as a reflector. Unlike NSD and Knot, all responses to a
+//! prefix share one bucket whatever their type or rcode: the zone is small and uniform, so
+//! classifying answers would add cost without separating legitimate from abusive traffic.
+//!
 //! # Defaults and why
 //! - `responses_per_second = 200`: NSD's `rrl-ratelimit` default, and the value Knot's
 //!   documentation uses for `rate-limit`. A recursive resolver caches our answers for their TTL,
