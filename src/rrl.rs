@@ -430,6 +430,8 @@ mod tests {
         }
         assert_eq!(limiter.bucket_count(), before);
         assert_eq!(before, BUCKET_COUNT);
+        let table_bytes = before * std::mem::size_of::<Mutex<Bucket>>();
+        assert!(table_bytes <= 3 << 20, "table takes {table_bytes} bytes");
     }
 
     #[test]
