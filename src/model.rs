@@ -128,7 +128,12 @@ pub enum Source {
 
 impl Source {
     /// Every source, in the order they are reported.
-    pub const ALL: [Source; 4] = [Source::Local, Source::Excerpt, Source::PortList, Source::Iana];
+    pub const ALL: [Source; 4] = [
+        Source::Local,
+        Source::Excerpt,
+        Source::PortList,
+        Source::Iana,
+    ];
 
     /// A short lower-case name for reports and metrics labels.
     pub fn name(self) -> &'static str {
@@ -253,12 +258,24 @@ mod tests {
             let got = PortSpan::parse(text).map(|s| (s.first, s.last));
             assert_eq!(got, want, "{text:?}");
         }
-        assert_eq!(PortSpan::parse("6881-6887").unwrap().to_string(), "6881-6887");
+        assert_eq!(
+            PortSpan::parse("6881-6887").unwrap().to_string(),
+            "6881-6887"
+        );
     }
 
     #[test]
     fn legend_words_round_trip() {
-        for word in ["Local", "Yes", "Unofficial", "Assigned", "No", "Reserved", "N/A", "Unassigned"] {
+        for word in [
+            "Local",
+            "Yes",
+            "Unofficial",
+            "Assigned",
+            "No",
+            "Reserved",
+            "N/A",
+            "Unassigned",
+        ] {
             assert_eq!(Status::from_word(word).unwrap().word(), word);
         }
         assert_eq!(Status::from_word("yes"), None);
@@ -275,6 +292,9 @@ mod tests {
     fn rfc6335_ranges() {
         assert_eq!(port_range_name(1023), "system port range 0-1023");
         assert_eq!(port_range_name(1024), "user port range 1024-49151");
-        assert_eq!(port_range_name(49152), "dynamic/private port range 49152-65535");
+        assert_eq!(
+            port_range_name(49152),
+            "dynamic/private port range 49152-65535"
+        );
     }
 }

@@ -143,7 +143,10 @@ impl Table {
     /// entries move first: answers list a site's own uses before anyone else's.
     pub fn new(mut entries: Vec<Entry>) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
-        let rdata = entries.iter().map(|e| txt::encode_strings(&txt::entry_text(e))).collect();
+        let rdata = entries
+            .iter()
+            .map(|e| txt::encode_strings(&txt::entry_text(e)))
+            .collect();
         let mut singles: [Vec<(EntryId, u16)>; 4] = Default::default();
         let mut ranges: [Vec<(EntryId, u16, u16)>; 4] = Default::default();
         let mut services: HashMap<Box<[u8]>, Vec<EntryId>> = HashMap::new();
@@ -318,7 +321,9 @@ mod tests {
     fn ports_of(table: &Table, protocol: Protocol, port: u16) -> Vec<String> {
         let mut ids = Vec::new();
         table.port_entries(protocol, port, &mut ids);
-        ids.iter().map(|&id| table.entry(id).ports.to_string()).collect()
+        ids.iter()
+            .map(|&id| table.entry(id).ports.to_string())
+            .collect()
     }
 
     #[test]
@@ -330,9 +335,19 @@ mod tests {
             entry("6881", Protocol::Udp, None, Source::PortList),
             entry("9000", Protocol::Tcp, None, Source::Local),
         ]);
-        assert_eq!(table.entry(0).ports.to_string(), "9000", "local entries move first");
-        assert_eq!(ports_of(&table, Protocol::Tcp, 6881), ["6881-6887", "6881", "6880-6890"]);
-        assert_eq!(ports_of(&table, Protocol::Tcp, 6887), ["6881-6887", "6880-6890"]);
+        assert_eq!(
+            table.entry(0).ports.to_string(),
+            "9000",
+            "local entries move first"
+        );
+        assert_eq!(
+            ports_of(&table, Protocol::Tcp, 6881),
+            ["6881-6887", "6881", "6880-6890"]
+        );
+        assert_eq!(
+            ports_of(&table, Protocol::Tcp, 6887),
+            ["6881-6887", "6880-6890"]
+        );
         assert_eq!(ports_of(&table, Protocol::Tcp, 6888), ["6880-6890"]);
         assert_eq!(ports_of(&table, Protocol::Tcp, 6891), Vec::<String>::new());
         assert_eq!(ports_of(&table, Protocol::Tcp, 6879), Vec::<String>::new());

@@ -31,7 +31,11 @@ pub fn entry_text(entry: &Entry) -> String {
         entry.protocol,
         entry.status,
         entry.service.as_deref().unwrap_or("-"),
-        if entry.description.is_empty() { "-" } else { &entry.description },
+        if entry.description.is_empty() {
+            "-"
+        } else {
+            &entry.description
+        },
     );
     text
 }
@@ -101,7 +105,10 @@ mod tests {
             description: "BitTorrent".into(),
             sources: Source::PortList.bit(),
         };
-        assert_eq!(entry_text(&entry), "6881-6887 | udp | Unofficial | - | BitTorrent");
+        assert_eq!(
+            entry_text(&entry),
+            "6881-6887 | udp | Unofficial | - | BitTorrent"
+        );
     }
 
     #[test]
@@ -115,7 +122,13 @@ mod tests {
 
     #[test]
     fn long_text_splits_into_strings_and_joins_back() {
-        for text in ["", "short", &"x".repeat(255), &"y".repeat(256), &"z".repeat(700)] {
+        for text in [
+            "",
+            "short",
+            &"x".repeat(255),
+            &"y".repeat(256),
+            &"z".repeat(700),
+        ] {
             let rdata = encode_strings(text);
             let strings = decode(&rdata);
             assert!(strings.iter().all(|s| s.len() <= 255));

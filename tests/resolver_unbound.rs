@@ -1,7 +1,8 @@
 //! End-to-end check of the unbound recipe (deploy/resolvers/unbound-portsd.conf):
 //! the built portsd on a loopback port, Debian's unbound on another with the
 //! recipe's settings (0x20 case randomisation, QNAME minimisation, stub zone),
-//! and the real `dig` asking unbound.
+//! and the real `dig` asking unbound. portsd runs from the example config
+//! deploy/portsd.toml, so the example is checked too.
 //!
 //! Needs the Debian packages unbound (unbound, unbound-control) and
 //! bind9-dnsutils (dig); a missing tool fails the test with the package name.
@@ -112,13 +113,20 @@ fn udp_listen_address(line: &str) -> Option<SocketAddr> {
         .find_map(|token| token.trim_end_matches("[0m").parse().ok())
 }
 
+/// Starts portsd with the shipped example config, overriding on the command
+/// line only what must differ in a test: ephemeral ports and the repository's
+/// data directory. So this also checks that every key in the example is one
+/// portsd accepts.
 fn start_portsd() -> (Daemon, SocketAddr) {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--zone", "ports.local"])
+        .arg("serve")
+        .arg("--config")
+        .arg(repository.join("deploy/portsd.toml"))
+        .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
         .arg("--data")
-        .arg(&data)
+        .arg(repository.join("data"))
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info");
     let mut portsd = Daemon::spawn("portsd", &mut command, "(built by cargo)");
