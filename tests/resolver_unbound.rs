@@ -114,19 +114,16 @@ fn udp_listen_address(line: &str) -> Option<SocketAddr> {
 }
 
 /// Starts portsd with the shipped example config, overriding on the command
-/// line only what must differ in a test: ephemeral ports and the repository's
-/// data directory. So this also checks that every key in the example is one
-/// portsd accepts.
+/// line only the ports, which must be ephemeral in a test. So this also checks
+/// that every key in the example is one portsd accepts.
 fn start_portsd() -> (Daemon, SocketAddr) {
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portsd.toml");
     let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
     command
         .arg("serve")
         .arg("--config")
-        .arg(repository.join("deploy/portsd.toml"))
+        .arg(example_config)
         .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
-        .arg("--data")
-        .arg(repository.join("data"))
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info");
     let mut portsd = Daemon::spawn("portsd", &mut command, "(built by cargo)");
