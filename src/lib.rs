@@ -8,6 +8,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod answer;
+pub mod config;
+pub mod handler;
 pub mod model;
+pub mod names;
+pub mod present;
+pub mod server;
+pub mod sources;
 pub mod table;
 pub mod txt;
+pub mod wire;
