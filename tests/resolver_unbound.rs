@@ -7,16 +7,20 @@
 //! Needs the Debian packages unbound (unbound, unbound-control) and
 //! bind9-dnsutils (dig); a missing tool fails the test with the package name.
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a daemon may take to report that it is serving.
+use common::Daemon as Portsd;
+
+/// How long unbound may take to report that it is serving.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Times unbound is started on a fresh port when the one picked was taken.
@@ -25,69 +29,68 @@ const UNBOUND_PORT_ATTEMPTS: usize = 3;
 /// The address the shipped recipe stubs the zone to.
 const RECIPE_STUB_ADDR: &str = "stub-addr: 127.0.0.1@5300";
 
-/// A child process killed and reaped when the test ends, pass or fail, with
+/// A running unbound, killed and reaped when the test ends, pass or fail, with
 /// its stderr read line by line on a thread so the pipe never fills.
-struct Daemon {
-    name: &'static str,
+struct Unbound {
     child: Child,
     stderr_lines: Receiver<String>,
     /// Everything read from stderr so far, for failure messages.
     log: Vec<String>,
 }
 
-impl Daemon {
-    fn spawn(name: &'static str, command: &mut Command, debian_package: &str) -> Daemon {
-        let mut child = command
+impl Unbound {
+    fn spawn(config_path: &Path) -> Unbound {
+        let mut child = Command::new("unbound")
+            .arg("-d")
+            .arg("-c")
+            .arg(config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| {
-                panic!("cannot start {name} ({err}); install the Debian package {debian_package}")
+                panic!("cannot start unbound ({err}); install the Debian package unbound")
             });
         let stderr = child.stderr.take().expect("stderr is piped");
         let (sender, stderr_lines) = mpsc::channel();
         thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if sender.send(line).is_err() {
                     break;
                 }
             }
         });
-        Daemon {
-            name,
+        Unbound {
             child,
             stderr_lines,
             log: Vec::new(),
         }
     }
 
-    /// Reads stderr until a line yields `Some`, the process closes stderr
-    /// (it exited) or the deadline passes; the error carries the log.
-    fn wait_for_line<T>(&mut self, mut wanted: impl FnMut(&str) -> Option<T>) -> Result<T, String> {
+    /// Reads stderr until unbound logs "start of service", which it does once
+    /// its listening and control sockets are open. Fails with the log when it
+    /// exits first (for instance because its port was taken) or takes too long.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_DEADLINE;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match self.stderr_lines.recv_timeout(remaining) {
                 Ok(line) => {
-                    let found = wanted(&line);
+                    let serving = line.contains("start of service");
                     self.log.push(line);
-                    if let Some(found) = found {
-                        return Ok(found);
+                    if serving {
+                        return Ok(());
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
-                        "{} not ready after {STARTUP_DEADLINE:?}; its log:\n{}",
-                        self.name,
+                        "unbound not serving after {STARTUP_DEADLINE:?}; its log:\n{}",
                         self.log.join("\n")
                     ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(format!(
-                        "{} exited ({:?}); its log:\n{}",
-                        self.name,
+                        "unbound exited ({:?}); its log:\n{}",
                         self.child.wait(),
                         self.log.join("\n")
                     ));
@@ -97,7 +100,7 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
+impl Drop for Unbound {
     fn drop(&mut self) {
         // Both calls fail only if the process is already gone and reaped.
         let _ = self.child.kill();
@@ -105,32 +108,13 @@ impl Drop for Daemon {
     }
 }
 
-/// Finds the socket address in portsd's `listening on udp 127.0.0.1:PORT`
-/// line, tolerating colour codes and a `key=` prefix around the address.
-fn udp_listen_address(line: &str) -> Option<SocketAddr> {
-    let (_, rest) = line.split_once("listening on udp")?;
-    rest.split(|c: char| c.is_whitespace() || c == '=' || c == '\u{1b}')
-        .find_map(|token| token.trim_end_matches("[0m").parse().ok())
-}
-
 /// Starts portsd with the shipped example config, overriding on the command
-/// line only the ports, which must be ephemeral in a test. So this also checks
+/// line only the listening port, which must be ephemeral in a test. So this also checks
 /// that every key in the example is one portsd accepts.
-fn start_portsd() -> (Daemon, SocketAddr) {
+fn start_portsd() -> Portsd {
     let example_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portsd.toml");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
-    command
-        .arg("serve")
-        .arg("--config")
-        .arg(example_config)
-        .args(["--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info");
-    let mut portsd = Daemon::spawn("portsd", &mut command, "(built by cargo)");
-    let address = portsd
-        .wait_for_line(udp_listen_address)
-        .unwrap_or_else(|log| panic!("{log}"));
-    (portsd, address)
+    let example_config = example_config.to_str().expect("UTF-8 checkout path");
+    Portsd::start(&["--config", example_config])
 }
 
 /// A loopback port that was free for both UDP and TCP a moment ago. Another
@@ -191,32 +175,24 @@ remote-control:
     )
 }
 
-/// Starts unbound and waits for its "start of service" log line, which it
-/// writes once its listening and control sockets are open.
-fn start_unbound(dir: &Path, portsd: SocketAddr) -> (Daemon, u16, PathBuf) {
+/// Starts unbound on a free loopback port, retrying on a fresh port when the
+/// one picked was taken in between.
+fn start_unbound(dir: &Path, portsd: SocketAddr) -> (Unbound, SocketAddr, PathBuf) {
     let config_path = dir.join("unbound.conf");
     let mut failures = Vec::new();
     for _ in 0..UNBOUND_PORT_ATTEMPTS {
         let port = free_loopback_port();
         fs::write(&config_path, unbound_config(dir, port, portsd)).expect("writing unbound.conf");
-        let mut command = Command::new("unbound");
-        command.arg("-d").arg("-c").arg(&config_path);
-        let mut unbound = Daemon::spawn("unbound", &mut command, "unbound");
-        match unbound.wait_for_line(|line| line.contains("start of service").then_some(())) {
-            Ok(()) => return (unbound, port, config_path),
+        let mut unbound = Unbound::spawn(&config_path);
+        match unbound.wait_until_serving() {
+            Ok(()) => {
+                let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                return (unbound, address, config_path);
+            }
             Err(log) => failures.push(log),
         }
     }
     panic!("unbound did not start:\n{}", failures.join("\n---\n"));
-}
-
-fn run(program: &str, debian_package: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| {
-            panic!("cannot run `{program}` ({err}); install the Debian package {debian_package}")
-        })
 }
 
 /// What `dig` showed: the response code and the answer records.
@@ -226,22 +202,8 @@ struct DigAnswer {
     output: String,
 }
 
-fn dig_txt(unbound_port: u16, name: &str) -> DigAnswer {
-    let port = unbound_port.to_string();
-    let output = run(
-        "dig",
-        "bind9-dnsutils",
-        &[
-            "@127.0.0.1",
-            "-p",
-            &port,
-            "+time=2",
-            "+tries=3",
-            "TXT",
-            name,
-        ],
-    );
-    let output = String::from_utf8_lossy(&output.stdout).into_owned();
+fn dig_txt(unbound: SocketAddr, name: &str) -> DigAnswer {
+    let output = common::run_tool("dig", unbound, &["+time=2", "+tries=3", "TXT", name]);
     let status = output
         .split_once("status: ")
         .and_then(|(_, rest)| rest.split(',').next())
@@ -269,12 +231,14 @@ fn dig_txt(unbound_port: u16, name: &str) -> DigAnswer {
 /// unbound's counters for answers from its cache and answers it had to
 /// look up, read without resetting them.
 fn cache_counters(config_path: &Path) -> (u64, u64) {
-    let config = config_path.to_str().expect("UTF-8 temporary path");
-    let output = run(
-        "unbound-control",
-        "unbound",
-        &["-c", config, "stats_noreset"],
-    );
+    let output = Command::new("unbound-control")
+        .arg("-c")
+        .arg(config_path)
+        .arg("stats_noreset")
+        .output()
+        .unwrap_or_else(|err| {
+            panic!("cannot run unbound-control ({err}); install the Debian package unbound")
+        });
     let stats = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "unbound-control failed:\n{stats}");
     let counter = |key: &str| -> u64 {
@@ -293,10 +257,10 @@ fn cache_counters(config_path: &Path) -> (u64, u64) {
 #[test]
 fn unbound_stub_zone_resolves_through_portsd() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (_portsd, portsd_address) = start_portsd();
-    let (_unbound, unbound_port, config_path) = start_unbound(dir.path(), portsd_address);
+    let portsd = start_portsd();
+    let (_unbound, unbound, config_path) = start_unbound(dir.path(), portsd.addr);
 
-    let https = dig_txt(unbound_port, "443.tcp.ports.local");
+    let https = dig_txt(unbound, "443.tcp.ports.local");
     assert_eq!(https.status, "NOERROR", "{}", https.output);
     assert!(
         https
@@ -307,11 +271,11 @@ fn unbound_stub_zone_resolves_through_portsd() {
         https.output
     );
 
-    let out_of_range = dig_txt(unbound_port, "99999.tcp.ports.local");
+    let out_of_range = dig_txt(unbound, "99999.tcp.ports.local");
     assert_eq!(out_of_range.status, "NXDOMAIN", "{}", out_of_range.output);
 
     let (hits_before, misses_before) = cache_counters(&config_path);
-    let repeat = dig_txt(unbound_port, "443.tcp.ports.local");
+    let repeat = dig_txt(unbound, "443.tcp.ports.local");
     let (hits_after, misses_after) = cache_counters(&config_path);
     assert_eq!(repeat.status, "NOERROR", "{}", repeat.output);
     assert_eq!(
@@ -326,17 +290,4 @@ fn unbound_stub_zone_resolves_through_portsd() {
         "the repeat was not a cache hit"
     );
     assert_eq!(misses_after, misses_before, "the repeat went to portsd");
-}
-
-#[test]
-fn listen_line_is_parsed() {
-    let expected: SocketAddr = "127.0.0.1:40053".parse().expect("literal address");
-    for line in [
-        "2026-01-01T00:00:00Z  INFO portsd::server: listening on udp 127.0.0.1:40053",
-        "INFO listening on udp addr=127.0.0.1:40053",
-        "\u{1b}[32m INFO\u{1b}[0m listening on udp 127.0.0.1:40053",
-    ] {
-        assert_eq!(udp_listen_address(line), Some(expected), "{line}");
-    }
-    assert_eq!(udp_listen_address("listening on tcp 127.0.0.1:40053"), None);
 }
