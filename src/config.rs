@@ -105,7 +105,7 @@ pub struct ServeArgs {
     /// Seconds a TCP connection may stay idle [default: 10].
     #[arg(long, env = "PORTSD_TCP_IDLE_TIMEOUT")]
     pub tcp_idle_timeout: Option<u64>,
-    /// Queries answered on one TCP connection before it is closed [default: 1000].
+    /// Queries answered on one TCP connection before it is closed; 0: no limit [default: 0].
     #[arg(long, env = "PORTSD_TCP_MAX_QUERIES")]
     pub tcp_max_queries: Option<usize>,
     /// Only these networks may query; repeatable [default: everyone].

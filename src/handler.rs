@@ -157,10 +157,7 @@ impl RequestHandler for PortsHandler {
             convert(&answer.additional),
         );
         let metadata = response_metadata(&request.metadata, &answer, false);
-        let limit = match request.protocol() {
-            Protocol::Udp => udp_limit(request.edns.as_ref().map(Edns::max_payload)),
-            _ => u16::MAX,
-        };
+        let limit = udp_limit(request.edns.as_ref().map(Edns::max_payload));
         let full = || {
             let mut builder = MessageResponseBuilder::from_message_request(request);
             if let Some(edns) = &response_edns {
@@ -168,12 +165,15 @@ impl RequestHandler for PortsHandler {
             }
             builder.build(metadata, &answers, &authority, [], &additional)
         };
-        let mut scratch = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut scratch);
-        encoder.set_max_size(limit);
-        let fits = full()
-            .destructive_emit(&mut encoder)
-            .is_ok_and(|info| !info.truncation);
+        // Only UDP has a limit an answer could exceed; there, encode once to see if it fits.
+        let fits = request.protocol() != Protocol::Udp || {
+            let mut scratch = Vec::with_capacity(usize::from(limit));
+            let mut encoder = BinEncoder::new(&mut scratch);
+            encoder.set_max_size(limit);
+            full()
+                .destructive_emit(&mut encoder)
+                .is_ok_and(|info| !info.truncation)
+        };
         if fits {
             send(&mut response_handle, full()).await
         } else {

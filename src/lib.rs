@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod batch;
 pub mod config;
 pub mod handler;
 pub mod model;

@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::answer::{self, Snapshot};
+use crate::batch::Batch;
 use crate::handler::{EncodedReply, PortsHandler, Shared};
 use crate::sources::{self, DataErrors, LoadedData};
 use crate::table::Table;
@@ -80,7 +81,8 @@ pub struct TcpLimits {
     pub max_connections: usize,
     /// A connection with no complete query for this long is closed.
     pub idle_timeout: Duration,
-    /// A connection is closed after answering this many queries.
+    /// A connection is closed after answering this many queries; 0 means no limit (NSD's
+    /// default too: idle timeout and the connection cap bound what a client can hold).
     pub max_queries: usize,
 }
 
@@ -89,7 +91,7 @@ impl Default for TcpLimits {
         TcpLimits {
             max_connections: 256,
             idle_timeout: Duration::from_secs(10),
-            max_queries: 1000,
+            max_queries: 0,
         }
     }
 }
@@ -269,23 +271,46 @@ impl Server {
     }
 
     async fn serve_udp(self, socket: UdpSocket, stop: CancellationToken) {
-        let mut packet = vec![0u8; 65_535];
-        let mut response = Vec::with_capacity(wire::MAX_UDP_PAYLOAD.into());
+        use std::os::fd::AsRawFd;
+        use tokio::io::Interest;
+        let fd = socket.as_raw_fd();
+        let mut batch = Batch::new();
         loop {
-            let (len, src) = tokio::select! {
-                received = socket.recv_from(&mut packet) => match received {
-                    Ok(received) => received,
-                    Err(error) => {
-                        debug!(%error, "udp receive failed");
-                        continue;
-                    }
-                },
+            tokio::select! {
+                ready = socket.readable() => if ready.is_err() { return },
                 () = stop.cancelled() => return,
-            };
-            if self.respond_udp(&packet[..len], src, &mut response).await
-                && let Err(error) = socket.send_to(&response, src).await
-            {
-                debug!(%error, %src, "udp send failed");
+            }
+            match socket.try_io(Interest::READABLE, || batch.receive(fd)) {
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(error) => {
+                    debug!(%error, "udp receive failed");
+                    continue;
+                }
+            }
+            for i in 0..batch.len() {
+                let (packet, source, answer) = batch.slot(i);
+                let Some(source) = source else { continue };
+                if self.respond_udp(packet, source, answer).await {
+                    batch.reply(i);
+                }
+            }
+            let replies = batch.replies();
+            let mut sent = 0;
+            while sent < replies {
+                match socket.try_io(Interest::WRITABLE, || batch.send(fd, sent)) {
+                    Ok(now) => sent = now,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        if socket.writable().await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        // One bad destination must not cost the rest of the batch.
+                        debug!(%error, "udp send failed");
+                        sent += 1;
+                    }
+                }
             }
         }
     }
@@ -389,24 +414,37 @@ impl Server {
         while connections.join_next().await.is_some() {}
     }
 
-    async fn serve_connection(
-        &self,
-        mut stream: TcpStream,
-        src: SocketAddr,
-        stop: CancellationToken,
-    ) {
+    async fn serve_connection(&self, stream: TcpStream, src: SocketAddr, stop: CancellationToken) {
         let limits = self.settings.tcp;
+        let (reader, mut writer) = stream.into_split();
+        let mut reader = tokio::io::BufReader::new(reader);
         let mut message = Vec::new();
-        for _ in 0..limits.max_queries {
+        // Answers wait here while more pipelined queries are already buffered, so a burst of
+        // queries costs one write.
+        let mut pending = Vec::new();
+        let mut answered = 0usize;
+        loop {
+            if reader.buffer().len() < 2 && !pending.is_empty() {
+                if writer.write_all(&pending).await.is_err() {
+                    return;
+                }
+                pending.clear();
+            }
+            if limits.max_queries != 0 && answered >= limits.max_queries {
+                return;
+            }
             let read = async {
-                let len = stream.read_u16().await?;
+                let len = reader.read_u16().await?;
                 message.resize(usize::from(len), 0);
-                stream.read_exact(&mut message).await?;
+                reader.read_exact(&mut message).await?;
                 io::Result::Ok(())
             };
             let outcome = tokio::select! {
                 outcome = tokio::time::timeout(limits.idle_timeout, read) => outcome,
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => {
+                    let _ = writer.write_all(&pending).await;
+                    return;
+                }
             };
             match outcome {
                 Ok(Ok(())) => {}
@@ -419,6 +457,7 @@ impl Server {
                     return;
                 }
             }
+            answered += 1;
             let Some(response) = self.general_response(&message, src, Protocol::Tcp).await else {
                 continue;
             };
@@ -428,12 +467,8 @@ impl Server {
             let Ok(len) = u16::try_from(response.len()) else {
                 return;
             };
-            let mut framed = Vec::with_capacity(response.len() + 2);
-            framed.extend_from_slice(&len.to_be_bytes());
-            framed.extend_from_slice(&response);
-            if stream.write_all(&framed).await.is_err() {
-                return;
-            }
+            pending.extend_from_slice(&len.to_be_bytes());
+            pending.extend_from_slice(&response);
         }
     }
 }

@@ -1,0 +1,721 @@
+#!/usr/bin/env python3
+"""Measuring helpers for benches/compare.sh.
+
+compare.sh owns the run order and the server lifecycles; this file owns everything that needs
+arithmetic or a DNS packet: free loopback ports, the seeded query file, readiness and startup
+probes, per-round measurement (server CPU from /proc, dnsperf's statistics, latency
+percentiles, memory), the cross-server answer check and the final report.
+
+Only the Python standard library is used, so the script runs on a bare Debian machine.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
+TYPE_TXT = 16
+RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+# Ports people actually look up; the query mix leans on them the way real traffic would.
+COMMON_PORTS = (
+    20, 21, 22, 23, 25, 53, 67, 68, 69, 80, 88, 110, 123, 135, 137, 139, 143, 161, 179, 389,
+    443, 445, 465, 500, 514, 587, 631, 636, 853, 873, 993, 995, 1194, 1433, 1812, 2049, 3306,
+    3389, 4500, 5060, 5353, 5432, 5900, 6379, 6443, 8080, 8443, 9090, 9200, 11211, 27017, 51820,
+)
+COMMON_SERVICES = (
+    "http", "https", "ssh", "domain", "smtp", "submission", "imap", "imaps", "pop3", "ntp",
+    "snmp", "ldap", "ldaps", "mysql", "postgresql", "ms-wbt-server", "sip", "kerberos", "bgp",
+    "telnet", "ftp", "rsync", "nfs", "ipp", "openvpn", "isakmp", "syslog", "microsoft-ds",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS packets (just enough to ask one question and compare answers)
+
+
+def encode_query(qname, qtype=TYPE_TXT, ident=0, edns_size=1232):
+    header = struct.pack("!HHHHHH", ident, 0x0000, 1, 0, 0, 1 if edns_size else 0)
+    labels = b"".join(
+        bytes([len(label)]) + label.encode("ascii") for label in qname.rstrip(".").split(".")
+    )
+    question = labels + b"\x00" + struct.pack("!HH", qtype, 1)
+    opt = b"\x00" + struct.pack("!HHIH", 41, edns_size, 0, 0) if edns_size else b""
+    return header + question + opt
+
+
+def skip_name(packet, offset):
+    while True:
+        length = packet[offset]
+        if length & 0xC0 == 0xC0:
+            return offset + 2
+        offset += 1
+        if length == 0:
+            return offset
+        offset += length
+
+
+def decode_answer(packet):
+    """Rcode, TC flag and the answer section as a sorted list of (type, rdata hex)."""
+    ident, flags, qdcount, ancount, _, _ = struct.unpack_from("!HHHHHH", packet)
+    offset = 12
+    for _ in range(qdcount):
+        offset = skip_name(packet, offset) + 4
+    records = []
+    for _ in range(ancount):
+        offset = skip_name(packet, offset)
+        rtype, _, _, rdlength = struct.unpack_from("!HHIH", packet, offset)
+        offset += 10
+        records.append((rtype, packet[offset : offset + rdlength].hex()))
+        offset += rdlength
+    return {"id": ident, "rcode": flags & 0x000F, "tc": bool(flags & 0x0200), "answers": sorted(records)}
+
+
+def ask_udp(port, qname, qtype, timeout):
+    ident = random.randrange(65536)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(encode_query(qname, qtype, ident, edns_size=4096), ("127.0.0.1", port))
+        deadline = time.monotonic() + timeout
+        while True:
+            sock.settimeout(max(deadline - time.monotonic(), 0.0001))
+            packet = sock.recv(65535)
+            answer = decode_answer(packet)
+            if answer["id"] == ident:
+                return answer
+
+
+def ask_tcp(port, qname, qtype, timeout):
+    message = encode_query(qname, qtype, edns_size=4096)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(struct.pack("!H", len(message)) + message)
+        length = struct.unpack("!H", recv_exactly(sock, 2))[0]
+        return decode_answer(recv_exactly(sock, length))
+
+
+def recv_exactly(sock, count):
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        data += chunk
+    return data
+
+
+def ask(port, qname, qtype=TYPE_TXT, timeout=2.0):
+    answer = ask_udp(port, qname, qtype, timeout)
+    if answer["tc"]:
+        answer = ask_tcp(port, qname, qtype, timeout)
+    return answer
+
+
+def answered(port, qname, timeout):
+    """True once the server gives a NOERROR answer with records."""
+    try:
+        answer = ask_udp(port, qname, TYPE_TXT, timeout)
+    except OSError:
+        return False
+    return answer["rcode"] == 0 and (answer["answers"] or answer["tc"])
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc
+
+
+def process_tree(root):
+    """The root pid and all its descendants (NSD forks its server and xfrd processes)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
+
+
+def live_group_members(pgid):
+    """Processes of a process group that are still running (zombies excluded)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry))
+    return members
+
+
+def cpu_seconds(root):
+    """utime + stime of the whole process tree, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def memory(root):
+    """Memory of the process tree in MiB: summed VmRSS and Pss, largest VmHWM, thread count."""
+    rss_kib = pss_kib = hwm_kib = threads = 0
+    pids = process_tree(root)
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            rss_kib += int(fields["VmRSS"].split()[0])
+            hwm_kib = max(hwm_kib, int(fields["VmHWM"].split()[0]))
+            threads += int(fields["Threads"])
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        pss_kib += int(line.split()[1])
+        except (OSError, KeyError, ValueError):
+            continue
+    return {
+        "rss_mib": round(rss_kib / 1024, 1),
+        "pss_mib": round(pss_kib / 1024, 1),
+        "hwm_mib": round(hwm_kib / 1024, 1),
+        "processes": len(pids),
+        "threads": threads,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Subcommands
+
+
+def cmd_free_port(_args):
+    """A port free on 127.0.0.1 for both UDP and TCP at this moment."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        print(port)
+        return 0
+    sys.exit("no free loopback port found")
+
+
+def zone_owners(path, zone):
+    """Owner names (relative to the zone, lower case) that carry TXT records in a master file."""
+    origin, previous, owners = zone.rstrip(".") + ".", None, set()
+    with open(path, encoding="utf-8", errors="replace") as zone_file:
+        for line in zone_file:
+            body = line.split(";", 1)[0] if '"' not in line else line
+            if not body.strip():
+                continue
+            if body.startswith("$ORIGIN"):
+                origin = body.split()[1]
+                continue
+            if body.startswith("$"):
+                continue
+            tokens = body.split()
+            if body[0] in " \t":
+                owner = previous
+            else:
+                owner, tokens = tokens[0], tokens[1:]
+                if owner == "@":
+                    owner = origin
+                elif not owner.endswith("."):
+                    owner = f"{owner}.{origin}"
+                previous = owner
+            rest = [t.upper() for t in tokens[:3]]
+            if "TXT" in rest and owner:
+                owners.add(owner.lower())
+    suffix = "." + zone.rstrip(".").lower() + "."
+    return sorted(o[: -len(suffix)] for o in owners if o.endswith(suffix))
+
+
+def cmd_queries(args):
+    rng = random.Random(args.seed)
+    zone = args.zone.rstrip(".")
+    relative = zone_owners(args.zone_file, zone)
+    services = [o for o in relative if not o.split(".")[0].isdigit()]
+    if not services:
+        sys.exit(f"no service names found in {args.zone_file}")
+    known = set(services)
+    popular = [s for s in services if s.split(".")[0] in COMMON_SERVICES] or services
+
+    def port_name(port, protocol=None):
+        return f"{port}.{protocol}.{zone}" if protocol else f"{port}.{zone}"
+
+    def common_port():
+        return port_name(rng.choice(COMMON_PORTS), rng.choice(("tcp", "tcp", "udp")))
+
+    def random_port():
+        return port_name(rng.randrange(65536), rng.choice(PROTOCOLS))
+
+    def all_protocols():
+        port = rng.choice(COMMON_PORTS) if rng.random() < 0.5 else rng.randrange(65536)
+        return port_name(port)
+
+    def service():
+        return f"{rng.choice(popular if rng.random() < 0.5 else services)}.{zone}"
+
+    def miss():
+        roll = rng.random()
+        if roll < 0.3:
+            while True:
+                label = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(9))
+                if label not in known:
+                    return f"{label}.{rng.choice(PROTOCOLS)}.{zone} TXT"
+        if roll < 0.5:
+            return f"{rng.randrange(65536, 100000)}.{rng.choice(PROTOCOLS)}.{zone} TXT"
+        if roll < 0.65:
+            return f"{rng.randrange(65536)}.quic.{zone} TXT"
+        if roll < 0.8:
+            return f"{rng.choice(COMMON_PORTS)}.tcp.{zone} A"
+        if roll < 0.92:
+            return f"{rng.choice(PROTOCOLS)}.{zone} TXT"
+        return f"{rng.randrange(65536)}.tcp.example.org TXT"
+
+    # (share, generator): the mix described in benches/README.md.
+    mix = (
+        (0.30, common_port),
+        (0.25, random_port),
+        (0.10, all_protocols),
+        (0.20, service),
+        (0.15, miss),
+    )
+    with open(args.out, "w") as out:
+        for _ in range(args.count):
+            roll, cumulative = rng.random(), 0.0
+            for share, generate in mix:
+                cumulative += share
+                if roll < cumulative or generate is miss:
+                    line = generate()
+                    break
+            out.write(line if generate is miss else f"{line} TXT")
+            out.write("\n")
+    print(f"{args.count} queries ({len(services)} service names in the zone) -> {args.out}")
+    return 0
+
+
+def cmd_wait_ready(args):
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if answered(args.port, args.qname, 0.05):
+            return 0
+        time.sleep(0.02)
+    sys.exit(f"no answer for {args.qname} on port {args.port} within {args.timeout} s")
+
+
+def stop_group(process):
+    """SIGTERM to the main process (it reaps its own children), SIGKILL to the group after 5 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+        for _ in range(50):
+            if not live_group_members(process.pid):
+                return
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGKILL)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def cmd_startup(args):
+    """Milliseconds from exec to the first answered query, over several fresh starts."""
+    times = []
+    for _ in range(args.runs):
+        with open(args.log, "ab") as log:
+            started = time.monotonic()
+            process = subprocess.Popen(args.command, stdout=log, stderr=log, start_new_session=True)
+            try:
+                while not answered(args.port, args.qname, 0.002):
+                    if process.poll() is not None:
+                        sys.exit(f"{args.command[0]} exited with {process.returncode}; see {args.log}")
+                    if time.monotonic() - started > args.timeout:
+                        sys.exit(f"{args.command[0]} gave no answer within {args.timeout} s")
+                times.append((time.monotonic() - started) * 1000)
+            finally:
+                stop_group(process)
+    record = {
+        "server": args.server,
+        "kind": "startup",
+        "runs_ms": [round(t, 1) for t in times],
+        "median_ms": round(statistics.median(times), 1),
+    }
+    append_record(args.out, record)
+    print(f"  {args.server:7} startup median {record['median_ms']} ms {record['runs_ms']}")
+    return 0
+
+
+def parse_dnsperf(text):
+    def number(pattern, cast=float):
+        match = re.search(pattern, text)
+        return cast(match.group(1)) if match else None
+
+    rcodes = {}
+    codes = re.search(r"Response codes:\s+(.*)", text)
+    if codes:
+        for name, count in re.findall(r"([A-Z]+) (\d+)", codes.group(1)):
+            rcodes[name] = int(count)
+    return {
+        "sent": number(r"Queries sent:\s+(\d+)", int),
+        "completed": number(r"Queries completed:\s+(\d+)", int),
+        "lost": number(r"Queries lost:\s+(\d+)", int),
+        "qps": number(r"Queries per second:\s+([\d.]+)"),
+        "avg_latency_ms": (number(r"Average Latency \(s\):\s+([\d.]+)") or 0) * 1000,
+        "run_time_s": number(r"Run time \(s\):\s+([\d.]+)"),
+        "rcodes": rcodes,
+    }
+
+
+def latency_percentiles(text):
+    """Percentiles of the per-query latencies dnsperf -v prints as `> RCODE NAME TYPE SECONDS`."""
+    latencies = []
+    for line in text.splitlines():
+        if line.startswith("> "):
+            try:
+                latencies.append(float(line.rsplit(None, 1)[1]))
+            except (IndexError, ValueError):
+                continue
+    if not latencies:
+        return {}
+    latencies.sort()
+
+    def at(fraction):
+        return round(latencies[min(len(latencies) - 1, int(fraction * len(latencies)))] * 1000, 3)
+
+    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "p999_ms": at(0.999), "samples": len(latencies)}
+
+
+def cmd_measure(args):
+    """Runs one dnsperf invocation against one server and records what it cost the server."""
+    samples = []
+    with tempfile.TemporaryFile("w+") as output:
+        cpu_before = cpu_seconds(args.pid)
+        client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        process = subprocess.Popen(args.command, stdout=output, stderr=subprocess.STDOUT)
+        if args.sample_every:
+            stop = threading.Event()
+
+            def sample():
+                while True:
+                    samples.append({"t_s": round(time.monotonic() - started, 1), **memory(args.pid)})
+                    if stop.wait(args.sample_every):
+                        return
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+        process.wait()
+        if args.sample_every:
+            stop.set()
+            sampler.join()
+            samples.append({"t_s": round(time.monotonic() - started, 1), **memory(args.pid)})
+        cpu_after = cpu_seconds(args.pid)
+        client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        output.seek(0)
+        text = output.read()
+    if process.returncode != 0:
+        sys.exit(f"dnsperf failed ({process.returncode}):\n{text[-2000:]}")
+    stats = parse_dnsperf(text)
+    if "-v" in args.command:
+        stats.update(latency_percentiles(text))
+    server_cpu = cpu_after - cpu_before
+    client_cpu = (client_after.ru_utime + client_after.ru_stime) - (
+        client_before.ru_utime + client_before.ru_stime
+    )
+    record = {
+        "server": args.server,
+        "kind": args.kind,
+        "round": args.round,
+        **stats,
+        "server_cpu_s": round(server_cpu, 2),
+        "cpu_us_per_query": round(server_cpu * 1e6 / stats["completed"], 2) if stats["completed"] else None,
+        "server_cores_busy": round(server_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
+        "client_cores_busy": round(client_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
+        "memory": memory(args.pid),
+    }
+    if samples:
+        record["memory_samples"] = samples
+    append_record(args.out, record)
+    summary = f"{record['qps'] or 0:>10,.0f} q/s  lost {record['lost']}  {record['cpu_us_per_query']} us/q"
+    if "p50_ms" in record:
+        summary += f"  p50 {record['p50_ms']} ms  p99 {record['p99_ms']} ms"
+    print(f"  {args.kind:7} round {args.round}  {args.server:7} {summary}")
+    return 0
+
+
+def cmd_agree(args):
+    """Asks every server a sample of the query file and reports names where they disagree."""
+    servers = dict(item.split("=", 1) for item in args.server)
+    with open(args.queries) as queries:
+        lines = [line.split() for line in queries if line.strip()]
+    sample = random.Random(args.seed).sample(lines, min(args.count, len(lines)))
+    disagreements = []
+    for qname, qtype in sample:
+        code = {"TXT": TYPE_TXT, "A": 1}[qtype]
+        answers = {}
+        for name, port in servers.items():
+            try:
+                answer = ask(int(port), qname, code)
+                answers[name] = (RCODE_NAMES.get(answer["rcode"], answer["rcode"]), answer["answers"])
+            except OSError as error:
+                answers[name] = (f"error: {error}", [])
+        if len({json.dumps(a) for a in answers.values()}) > 1:
+            disagreements.append(
+                {"query": f"{qname} {qtype}", **{n: f"{a[0]}, {len(a[1])} records" for n, a in answers.items()}}
+            )
+    append_record(
+        args.out,
+        {"kind": "agree", "checked": len(sample), "servers": sorted(servers), "disagreements": disagreements[:20],
+         "disagreement_count": len(disagreements)},
+    )
+    print(f"  answers compared on {len(sample)} queries: {len(disagreements)} differ")
+    for item in disagreements[:5]:
+        print(f"    {item}")
+    return 0
+
+
+def append_record(path, record):
+    with open(path, "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def median_of(records, key):
+    values = [r[key] for r in records if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(ours, theirs):
+    return round(ours / theirs, 2) if ours is not None and theirs else None
+
+
+def cmd_report(args):
+    with open(args.results) as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    meta = dict(item.split("=", 1) for item in args.meta)
+    servers = meta.get("servers", "portsd nsd knot").split()
+    summary = {"meta": meta, "servers": {}, "ratios": {}}
+    for server in servers:
+        mine = [r for r in records if r.get("server") == server]
+        udp = [r for r in mine if r["kind"] == "udp"]
+        tcp = [r for r in mine if r["kind"] == "tcp"]
+        latency = [r for r in mine if r["kind"] == "latency"]
+        startup = [r for r in mine if r["kind"] == "startup"]
+        flat = [r for r in mine if r["kind"] == "flat"]
+        entry = {
+            "udp_qps": median_of(udp, "qps"),
+            "udp_qps_rounds": [round(r["qps"]) for r in udp if r.get("qps")],
+            "udp_lost": sum(r["lost"] or 0 for r in udp),
+            "udp_sent": sum(r["sent"] or 0 for r in udp),
+            "cpu_us_per_query": median_of(udp, "cpu_us_per_query"),
+            "server_cores_busy": median_of(udp, "server_cores_busy"),
+            "client_cores_busy": median_of(udp, "client_cores_busy"),
+            "avg_latency_ms_saturated": median_of(udp, "avg_latency_ms"),
+            "p50_ms": median_of(latency, "p50_ms"),
+            "p99_ms": median_of(latency, "p99_ms"),
+            "latency_lost": sum(r["lost"] or 0 for r in latency),
+            "tcp_qps": median_of(tcp, "qps"),
+            "tcp_lost": sum(r["lost"] or 0 for r in tcp),
+            "tcp_cpu_us_per_query": median_of(tcp, "cpu_us_per_query"),
+            "startup_ms": startup[-1]["median_ms"] if startup else None,
+            "rcodes": udp[-1]["rcodes"] if udp else {},
+        }
+        if mine:
+            last = [r for r in mine if "memory" in r][-1]["memory"] if any("memory" in r for r in mine) else {}
+            entry["memory"] = last
+        if flat:
+            points = flat[-1]["memory_samples"]
+            entry["rss_flatness"] = {
+                "duration_s": points[-1]["t_s"],
+                "start_rss_mib": points[0]["rss_mib"],
+                "end_rss_mib": points[-1]["rss_mib"],
+                "max_rss_mib": max(p["rss_mib"] for p in points),
+                "growth_mib": round(points[-1]["rss_mib"] - points[0]["rss_mib"], 1),
+                "qps": flat[-1]["qps"],
+                "lost": flat[-1]["lost"],
+            }
+        summary["servers"][server] = entry
+    ours = summary["servers"].get("portsd")
+    for other in servers:
+        theirs = summary["servers"].get(other)
+        if other == "portsd" or not ours or not theirs:
+            continue
+        summary["ratios"][f"portsd/{other}"] = {
+            "udp_qps": ratio(ours["udp_qps"], theirs["udp_qps"]),
+            "cpu_us_per_query": ratio(ours["cpu_us_per_query"], theirs["cpu_us_per_query"]),
+            "p50": ratio(ours["p50_ms"], theirs["p50_ms"]),
+            "p99": ratio(ours["p99_ms"], theirs["p99_ms"]),
+            "rss": ratio(ours.get("memory", {}).get("rss_mib"), theirs.get("memory", {}).get("rss_mib")),
+            "tcp_qps": ratio(ours["tcp_qps"], theirs["tcp_qps"]),
+            "startup": ratio(ours["startup_ms"], theirs["startup_ms"]),
+        }
+    agree = [r for r in records if r.get("kind") == "agree"]
+    if agree:
+        summary["answer_check"] = agree[-1]
+    text = render(summary)
+    with open(args.json_out, "w") as out:
+        json.dump(summary, out, indent=2)
+        out.write("\n")
+    with open(args.text_out, "w") as out:
+        out.write(text)
+    print(text, end="")
+    return 0
+
+
+def fmt(value, pattern="{:,.0f}"):
+    return "-" if value is None else pattern.format(value)
+
+
+def render(summary):
+    meta, servers = summary["meta"], summary["servers"]
+    lines = [
+        f"portsd comparison, {meta.get('date', '')}",
+        f"machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, kernel {meta.get('kernel', '?')}, "
+        f"load average before the run {meta.get('loadavg_before', '?')}",
+        f"versions: {meta.get('versions', '?')}",
+        f"zone: {meta.get('zone', '?')}, {meta.get('zone_records', '?')} records; "
+        f"queries: {meta.get('query_count', '?')} names, seed {meta.get('query_seed', '?')}",
+        f"setup: {meta.get('setup', '?')}",
+        f"load: {meta.get('load', '?')}",
+        "",
+        "| server | UDP q/s (median) | lost | CPU us/query | cores busy | p50 ms | p99 ms "
+        "| RSS MiB | PSS MiB | TCP q/s | startup ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in servers.items():
+        memory_now = s.get("memory", {})
+        lines.append(
+            f"| {name} | {fmt(s['udp_qps'])} | {s['udp_lost']} | {fmt(s['cpu_us_per_query'], '{:.2f}')} "
+            f"| {fmt(s['server_cores_busy'], '{:.2f}')} | {fmt(s['p50_ms'], '{:.3f}')} "
+            f"| {fmt(s['p99_ms'], '{:.3f}')} | {fmt(memory_now.get('rss_mib'), '{:.1f}')} "
+            f"| {fmt(memory_now.get('pss_mib'), '{:.1f}')} | {fmt(s['tcp_qps'])} "
+            f"| {fmt(s['startup_ms'], '{:.0f}')} |"
+        )
+    if summary["ratios"]:
+        lines += ["", "| ratio | UDP q/s | CPU/query | p50 | p99 | RSS | TCP q/s | startup |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in summary["ratios"].items():
+            cells = " | ".join(fmt(r[k], "{:.2f}") for k in
+                               ("udp_qps", "cpu_us_per_query", "p50", "p99", "rss", "tcp_qps", "startup"))
+            lines.append(f"| {name} | {cells} |")
+    lines.append("")
+    for name, s in servers.items():
+        rounds = ", ".join(f"{q:,}" for q in s["udp_qps_rounds"])
+        memory_now = s.get("memory", {})
+        lines.append(
+            f"{name}: UDP rounds [{rounds}]; dnsperf cores busy {fmt(s['client_cores_busy'], '{:.2f}')}; "
+            f"TCP lost {s['tcp_lost']}, {fmt(s['tcp_cpu_us_per_query'], '{:.2f}')} us/query; "
+            f"{memory_now.get('processes', '?')} processes, {memory_now.get('threads', '?')} threads, "
+            f"VmHWM {memory_now.get('hwm_mib', '?')} MiB; rcodes {s['rcodes']}"
+        )
+        flat = s.get("rss_flatness")
+        if flat:
+            lines.append(
+                f"{name}: RSS over {flat['duration_s']:.0f} s under load: {flat['start_rss_mib']} -> "
+                f"{flat['end_rss_mib']} MiB (max {flat['max_rss_mib']}, growth {flat['growth_mib']}), "
+                f"{fmt(flat['qps'])} q/s, lost {flat['lost']}"
+            )
+    check = summary.get("answer_check")
+    if check:
+        lines.append(f"answer check: {check['disagreement_count']} of {check['checked']} sampled queries "
+                     f"answered differently by {', '.join(check['servers'])}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command_name", required=True)
+
+    commands.add_parser("free-port").set_defaults(run=cmd_free_port)
+
+    queries = commands.add_parser("queries")
+    queries.add_argument("--zone-file", required=True)
+    queries.add_argument("--zone", required=True)
+    queries.add_argument("--out", required=True)
+    queries.add_argument("--count", type=int, default=100_000)
+    queries.add_argument("--seed", type=int, default=4242)
+    queries.set_defaults(run=cmd_queries)
+
+    ready = commands.add_parser("wait-ready")
+    ready.add_argument("--port", type=int, required=True)
+    ready.add_argument("--qname", required=True)
+    ready.add_argument("--timeout", type=float, default=120)
+    ready.set_defaults(run=cmd_wait_ready)
+
+    startup = commands.add_parser("startup")
+    startup.add_argument("--server", required=True)
+    startup.add_argument("--port", type=int, required=True)
+    startup.add_argument("--qname", required=True)
+    startup.add_argument("--runs", type=int, default=5)
+    startup.add_argument("--timeout", type=float, default=120)
+    startup.add_argument("--log", required=True)
+    startup.add_argument("--out", required=True)
+    startup.add_argument("command", nargs="+")
+    startup.set_defaults(run=cmd_startup)
+
+    measure = commands.add_parser("measure")
+    measure.add_argument("--server", required=True)
+    measure.add_argument("--kind", required=True)
+    measure.add_argument("--round", type=int, default=1)
+    measure.add_argument("--pid", type=int, required=True)
+    measure.add_argument("--out", required=True)
+    measure.add_argument("--sample-every", type=float, default=0)
+    measure.add_argument("command", nargs="+")
+    measure.set_defaults(run=cmd_measure)
+
+    agree = commands.add_parser("agree")
+    agree.add_argument("--queries", required=True)
+    agree.add_argument("--server", action="append", required=True, help="NAME=PORT")
+    agree.add_argument("--count", type=int, default=500)
+    agree.add_argument("--seed", type=int, default=1)
+    agree.add_argument("--out", required=True)
+    agree.set_defaults(run=cmd_agree)
+
+    report = commands.add_parser("report")
+    report.add_argument("--results", required=True)
+    report.add_argument("--json-out", required=True)
+    report.add_argument("--text-out", required=True)
+    report.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
+    report.set_defaults(run=cmd_report)
+
+    args = parser.parse_args()
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

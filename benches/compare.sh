@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# Compares portsd with NSD and Knot on this machine: same zone, same query file, same dnsperf
+# load, servers measured in alternation. See benches/README.md for what is measured and how to
+# read it. Everything started here is stopped on exit.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+TOOL=(python3 "$BENCH_DIR/benchtool.py")
+
+# Knobs (environment). Defaults keep a whole run around four minutes on 2 cores.
+ROUNDS=${ROUNDS:-3}                          # UDP throughput rounds per server
+DURATION=${DURATION:-10}                     # seconds per UDP throughput round
+TCP_ROUNDS=${TCP_ROUNDS:-1}
+TCP_DURATION=${TCP_DURATION:-$DURATION}
+TCP_CLIENTS=${TCP_CLIENTS:-10}               # dnsperf -c: TCP connections
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-$ROUNDS}
+LATENCY_DURATION=${LATENCY_DURATION:-5}
+LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q)
+FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
+STARTUP_RUNS=${STARTUP_RUNS:-5}              # 0 skips the startup measurement
+OUTSTANDING=${OUTSTANDING:-100}              # dnsperf -q
+QUERY_COUNT=${QUERY_COUNT:-100000}
+QUERY_SEED=${QUERY_SEED:-4242}
+ZONE=${ZONE:-ports.local}
+SERVERS=${SERVERS:-"portsd nsd knot"}
+NSD_SERVER_COUNT=${NSD_SERVER_COUNT:-1}
+KNOT_UDP_WORKERS=${KNOT_UDP_WORKERS:-1}
+KNOT_TCP_WORKERS=${KNOT_TCP_WORKERS:-1}
+PORTSD_ARGS=${PORTSD_ARGS:-}                 # extra flags for `portsd serve`
+ZONE_FILE=${ZONE_FILE:-}                     # use this master file instead of `portsd export-zone`
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+
+log() { printf '== %s\n' "$*" >&2; }
+has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+WORK_DIR=$(mktemp -d -t portsd-bench.XXXXXX)
+declare -A SERVER_PID=() SERVER_PORT=()
+
+# SIGTERM goes to the server's main process only, which stops and reaps its own children (NSD
+# forks); whatever is left of the process group after 5 s is killed.
+stop_servers() {
+	local name pid
+	for name in "${!SERVER_PID[@]}"; do
+		kill -TERM "${SERVER_PID[$name]}" 2>/dev/null || true
+	done
+	for name in "${!SERVER_PID[@]}"; do
+		pid=${SERVER_PID[$name]}
+		for _ in $(seq 50); do
+			ps -o stat= --sid "$pid" | grep -qv '^Z' || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		unset "SERVER_PID[$name]"
+	done
+}
+cleanup() {
+	stop_servers
+	if [[ -n "${KEEP_WORK_DIR:-}" ]]; then log "work files kept in $WORK_DIR"; else rm -rf "$WORK_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- tools ------------------------------------------------------------------------------------
+
+ensure_packages() {
+	local missing=()
+	command -v nsd >/dev/null || missing+=(nsd)
+	command -v knotd >/dev/null || missing+=(knot)
+	command -v dnsperf >/dev/null || missing+=(dnsperf)
+	if ((${#missing[@]})); then
+		log "installing ${missing[*]}"
+		apt-get update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+	fi
+	PATH=$PATH:/usr/sbin:/sbin
+}
+
+PORTSD=""
+build_portsd() {
+	log "building portsd (release)"
+	(cd "$REPO_DIR" && cargo build --release --quiet)
+	local target_dir
+	target_dir=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+	PORTSD=$target_dir/release/portsd
+	if "$PORTSD" serve --help | grep -q -- '--rate-limit'; then
+		PORTSD_RATE_LIMIT_OFF="--rate-limit 0"
+	else
+		log "this portsd has no --rate-limit flag; serving without it"
+	fi
+}
+
+# --- servers ----------------------------------------------------------------------------------
+
+# Starts a server in its own process group (so its children stop with it) and waits until it
+# answers from the zone.
+start_server() {
+	local name=$1
+	shift
+	local port=${SERVER_PORT[$name]}
+	setsid "$@" >"$WORK_DIR/$name.log" 2>&1 &
+	SERVER_PID[$name]=$!
+	if ! "${TOOL[@]}" wait-ready --port "$port" --qname "443.tcp.$ZONE" --timeout 300; then
+		tail -n 20 "$WORK_DIR/$name.log" >&2
+		exit 1
+	fi
+	log "$name ready on 127.0.0.1:$port (pid ${SERVER_PID[$name]})"
+}
+
+# `--rate-limit 0` turns response rate limiting off, as for NSD and Knot; a build without the
+# flag has no rate limiting to turn off.
+PORTSD_RATE_LIMIT_OFF=""
+portsd_command() {
+	# shellcheck disable=SC2086 # PORTSD_ARGS is a list of flags
+	echo "$PORTSD" serve --listen "127.0.0.1:$1" --zone "$ZONE" $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS
+}
+
+write_nsd_config() {
+	local port=$1 dir=$WORK_DIR/nsd-$1
+	mkdir -p "$dir"
+	cat >"$dir/nsd.conf" <<-EOF
+		server:
+		  ip-address: 127.0.0.1
+		  port: $port
+		  server-count: $NSD_SERVER_COUNT
+		  username: ""
+		  chroot: ""
+		  zonesdir: "$dir"
+		  database: ""
+		  zonelistfile: "$dir/zone.list"
+		  xfrdfile: "$dir/xfrd.state"
+		  xfrdir: "$dir"
+		  pidfile: "$dir/nsd.pid"
+		  rrl-ratelimit: 0
+		  rrl-whitelist-ratelimit: 0
+		  verbosity: 1
+		remote-control:
+		  control-enable: no
+		zone:
+		  name: $ZONE
+		  zonefile: "$WORK_DIR/zone.txt"
+	EOF
+	echo "$dir/nsd.conf"
+}
+
+write_knot_config() {
+	local port=$1 dir=$WORK_DIR/knot-$1
+	mkdir -p "$dir/db"
+	cat >"$dir/knot.conf" <<-EOF
+		server:
+		    rundir: "$dir"
+		    pidfile: "$dir/knot.pid"
+		    listen: 127.0.0.1@$port
+		    udp-workers: $KNOT_UDP_WORKERS
+		    tcp-workers: $KNOT_TCP_WORKERS
+		    background-workers: 1
+		database:
+		    storage: "$dir/db"
+		log:
+		  - target: stderr
+		    any: notice
+		template:
+		  - id: default
+		    storage: "$dir/db"
+		    semantic-checks: off
+		    zonefile-sync: -1
+		    zonefile-load: whole
+		    journal-content: none
+		zone:
+		  - domain: $ZONE
+		    file: "$WORK_DIR/zone.txt"
+	EOF
+	echo "$dir/knot.conf"
+}
+
+# The command line that runs server $1 in the foreground on port $2.
+server_command() {
+	case $1 in
+	portsd) portsd_command "$2" ;;
+	nsd) echo nsd -d -c "$(write_nsd_config "$2")" ;;
+	knot) echo knotd -c "$(write_knot_config "$2")" ;;
+	*)
+		log "unknown server $1"
+		exit 2
+		;;
+	esac
+}
+
+# --- measurements -----------------------------------------------------------------------------
+
+RESULTS=$WORK_DIR/results.jsonl
+QUERIES=$WORK_DIR/queries.txt
+
+# dnsperf against server $1; $2 kind, $3 round, the rest extra dnsperf flags. SAMPLE_EVERY=N
+# also samples the server's memory every N seconds.
+measure() {
+	local name=$1 kind=$2 round=$3
+	shift 3
+	"${TOOL[@]}" measure --server "$name" --kind "$kind" --round "$round" \
+		--pid "${SERVER_PID[$name]}" --out "$RESULTS" --sample-every "${SAMPLE_EVERY:-0}" -- \
+		dnsperf -s 127.0.0.1 -p "${SERVER_PORT[$name]}" -d "$QUERIES" -q "$OUTSTANDING" "$@"
+}
+
+# The servers in a different order each round, so none always runs first or last.
+rotated() {
+	local -a list
+	read -ra list <<<"$SERVERS"
+	local shift_by=$(($1 % ${#list[@]}))
+	echo "${list[@]:shift_by}" "${list[@]:0:shift_by}"
+}
+
+main() {
+	local load
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	if python3 -c "import sys; sys.exit(0 if float('$load') < 0.5 else 1)"; then :; else
+		log "warning: load average is $load before starting; other work will skew the numbers"
+	fi
+	ensure_packages
+	mkdir -p "$RESULTS_DIR"
+	if has_server portsd; then build_portsd; fi
+
+	if [[ -n "$ZONE_FILE" ]]; then
+		log "zone from $ZONE_FILE"
+		cp "$ZONE_FILE" "$WORK_DIR/zone.txt"
+	else
+		log "zone from portsd export-zone"
+		"$PORTSD" export-zone --zone "$ZONE" >"$WORK_DIR/zone.txt"
+	fi
+	local zone_records
+	zone_records=$(grep -cE '^[^;$[:space:]]|^[[:space:]]+[^;[:space:]]' "$WORK_DIR/zone.txt" || true)
+	"${TOOL[@]}" queries --zone-file "$WORK_DIR/zone.txt" --zone "$ZONE" --out "$QUERIES" \
+		--count "$QUERY_COUNT" --seed "$QUERY_SEED" >&2
+
+	local name port
+	for name in $SERVERS; do
+		port=$("${TOOL[@]}" free-port)
+		SERVER_PORT[$name]=$port
+		# shellcheck disable=SC2046 # the command line is split on purpose
+		start_server "$name" $(server_command "$name" "$port")
+	done
+
+	local agree_args=()
+	for name in $SERVERS; do agree_args+=(--server "$name=${SERVER_PORT[$name]}"); done
+	log "checking that the servers give the same answers"
+	"${TOOL[@]}" agree --queries "$QUERIES" "${agree_args[@]}" --out "$RESULTS" >&2
+
+	local round
+	log "UDP throughput: $ROUNDS rounds x ${DURATION}s, dnsperf -q $OUTSTANDING"
+	for round in $(seq "$ROUNDS"); do
+		for name in $(rotated "$round"); do measure "$name" udp "$round" -l "$DURATION"; done
+	done
+	log "UDP latency at $LATENCY_QPS q/s: $LATENCY_ROUNDS rounds x ${LATENCY_DURATION}s"
+	for round in $(seq "$LATENCY_ROUNDS"); do
+		for name in $(rotated "$round"); do
+			measure "$name" latency "$round" -l "$LATENCY_DURATION" -Q "$LATENCY_QPS" -v
+		done
+	done
+	log "TCP throughput: $TCP_ROUNDS rounds x ${TCP_DURATION}s, $TCP_CLIENTS connections"
+	for round in $(seq "$TCP_ROUNDS"); do
+		for name in $(rotated "$round"); do
+			measure "$name" tcp "$round" -m tcp -c "$TCP_CLIENTS" -l "$TCP_DURATION"
+		done
+	done
+	if has_server portsd && ((FLAT_DURATION > 0)); then
+		log "portsd RSS under load for ${FLAT_DURATION}s"
+		SAMPLE_EVERY=10 measure portsd flat 1 -l "$FLAT_DURATION"
+	fi
+	stop_servers
+
+	if ((STARTUP_RUNS > 0)); then
+		log "startup: exec to first answer, $STARTUP_RUNS runs each"
+		for name in $SERVERS; do
+			port=$("${TOOL[@]}" free-port)
+			# shellcheck disable=SC2046 # the command line is split on purpose
+			"${TOOL[@]}" startup --server "$name" --port "$port" --qname "443.tcp.$ZONE" \
+				--runs "$STARTUP_RUNS" --log "$WORK_DIR/$name-startup.log" --out "$RESULTS" \
+				-- $(server_command "$name" "$port") >&2
+		done
+	fi
+
+	local versions="dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p')"
+	has_server nsd && versions+=", NSD $(nsd -v 2>&1 | sed -n 's/^NSD version //p')"
+	has_server knot && versions+=", Knot $(knotd -V | sed -n 's/.*version //p')"
+	has_server portsd && versions+=", portsd $(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')"
+	"${TOOL[@]}" report --results "$RESULTS" \
+		--json-out "$RESULTS_DIR/latest.json" --text-out "$RESULTS_DIR/latest.txt" \
+		--meta "servers=$SERVERS" \
+		--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
+		--meta "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+		--meta "cores=$(nproc)" \
+		--meta "kernel=$(uname -r)" \
+		--meta "loadavg_before=$load" \
+		--meta "versions=$versions" \
+		--meta "zone=$ZONE" \
+		--meta "zone_records=$zone_records" \
+		--meta "query_count=$QUERY_COUNT" \
+		--meta "query_seed=$QUERY_SEED" \
+		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS" \
+		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
+	cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
+	log "results: $RESULTS_DIR/latest.txt, latest.json, latest.jsonl"
+}
+
+main "$@"
