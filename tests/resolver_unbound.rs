@@ -1,0 +1,293 @@
+//! End-to-end check of the unbound recipe (deploy/resolvers/unbound-portsd.conf):
+//! the built portsd on a loopback port, Debian's unbound on another with the
+//! recipe's settings (0x20 case randomisation, QNAME minimisation, stub zone),
+//! and the real `dig` asking unbound. portsd runs from the example config
+//! deploy/portsd.toml, so the example is checked too.
+//!
+//! Needs the Debian packages unbound (unbound, unbound-control) and
+//! bind9-dnsutils (dig); a missing tool fails the test with the package name.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::Daemon as Portsd;
+
+/// How long unbound may take to report that it is serving.
+const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Times unbound is started on a fresh port when the one picked was taken.
+const UNBOUND_PORT_ATTEMPTS: usize = 3;
+
+/// The address the shipped recipe stubs the zone to.
+const RECIPE_STUB_ADDR: &str = "stub-addr: 127.0.0.1@5300";
+
+/// A running unbound, killed and reaped when the test ends, pass or fail, with
+/// its stderr read line by line on a thread so the pipe never fills.
+struct Unbound {
+    child: Child,
+    stderr_lines: Receiver<String>,
+    /// Everything read from stderr so far, for failure messages.
+    log: Vec<String>,
+}
+
+impl Unbound {
+    fn spawn(config_path: &Path) -> Unbound {
+        let mut child = Command::new("unbound")
+            .arg("-d")
+            .arg("-c")
+            .arg(config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start unbound ({err}); install the Debian package unbound")
+            });
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, stderr_lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Unbound {
+            child,
+            stderr_lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Reads stderr until unbound logs "start of service", which it does once
+    /// its listening and control sockets are open. Fails with the log when it
+    /// exits first (for instance because its port was taken) or takes too long.
+    fn wait_until_serving(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(remaining) {
+                Ok(line) => {
+                    let serving = line.contains("start of service");
+                    self.log.push(line);
+                    if serving {
+                        return Ok(());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "unbound not serving after {STARTUP_DEADLINE:?}; its log:\n{}",
+                        self.log.join("\n")
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "unbound exited ({:?}); its log:\n{}",
+                        self.child.wait(),
+                        self.log.join("\n")
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        // Both calls fail only if the process is already gone and reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts portsd with the shipped example config, overriding on the command
+/// line only the listening port, which must be ephemeral in a test. So this also checks
+/// that every key in the example is one portsd accepts.
+fn start_portsd() -> Portsd {
+    let example_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portsd.toml");
+    let example_config = example_config.to_str().expect("UTF-8 checkout path");
+    Portsd::start(&["--config", example_config])
+}
+
+/// A loopback port that was free for both UDP and TCP a moment ago. Another
+/// process may take it before unbound binds it; `start_unbound` then retries.
+fn free_loopback_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP probe socket");
+        let port = udp.local_addr().expect("probe socket address").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// unbound's own configuration for the test: loopback only, foreground, no
+/// chroot or user switch, no validator (no trust anchor is needed), and a
+/// control socket for reading its cache statistics. The recipe, with its
+/// stub address pointed at the test's portsd, follows this.
+fn unbound_config(dir: &Path, port: u16, portsd: SocketAddr) -> String {
+    let recipe_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/resolvers/unbound-portsd.conf");
+    let recipe = fs::read_to_string(&recipe_path)
+        .unwrap_or_else(|err| panic!("reading {}: {err}", recipe_path.display()));
+    assert!(
+        recipe.contains(RECIPE_STUB_ADDR),
+        "the recipe no longer says `{RECIPE_STUB_ADDR}`"
+    );
+    let recipe = recipe.replace(
+        RECIPE_STUB_ADDR,
+        &format!("stub-addr: {}@{}", portsd.ip(), portsd.port()),
+    );
+    let dir = dir.display();
+    format!(
+        "server:
+    interface: 127.0.0.1
+    port: {port}
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    do-daemonize: no
+    chroot: \"\"
+    username: \"\"
+    directory: \"{dir}\"
+    pidfile: \"{dir}/unbound.pid\"
+    use-syslog: no
+    logfile: \"\"
+    verbosity: 1
+    num-threads: 1
+    module-config: \"iterator\"
+    extended-statistics: yes
+    statistics-cumulative: no
+
+remote-control:
+    control-enable: yes
+    control-interface: \"{dir}/control.sock\"
+    control-use-cert: no
+
+{recipe}"
+    )
+}
+
+/// Starts unbound on a free loopback port, retrying on a fresh port when the
+/// one picked was taken in between.
+fn start_unbound(dir: &Path, portsd: SocketAddr) -> (Unbound, SocketAddr, PathBuf) {
+    let config_path = dir.join("unbound.conf");
+    let mut failures = Vec::new();
+    for _ in 0..UNBOUND_PORT_ATTEMPTS {
+        let port = free_loopback_port();
+        fs::write(&config_path, unbound_config(dir, port, portsd)).expect("writing unbound.conf");
+        let mut unbound = Unbound::spawn(&config_path);
+        match unbound.wait_until_serving() {
+            Ok(()) => {
+                let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                return (unbound, address, config_path);
+            }
+            Err(log) => failures.push(log),
+        }
+    }
+    panic!("unbound did not start:\n{}", failures.join("\n---\n"));
+}
+
+/// What `dig` showed: the response code and the answer records.
+struct DigAnswer {
+    status: String,
+    answers: Vec<String>,
+    output: String,
+}
+
+fn dig_txt(unbound: SocketAddr, name: &str) -> DigAnswer {
+    let output = common::run_tool("dig", unbound, &["+time=2", "+tries=3", "TXT", name]);
+    let status = output
+        .split_once("status: ")
+        .and_then(|(_, rest)| rest.split(',').next())
+        .unwrap_or("no response")
+        .to_string();
+    let answers = output
+        .split(";; ANSWER SECTION:")
+        .nth(1)
+        .map(|section| {
+            section
+                .lines()
+                .skip(1)
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    DigAnswer {
+        status,
+        answers,
+        output,
+    }
+}
+
+/// unbound's counters for answers from its cache and answers it had to
+/// look up, read without resetting them.
+fn cache_counters(config_path: &Path) -> (u64, u64) {
+    let output = Command::new("unbound-control")
+        .arg("-c")
+        .arg(config_path)
+        .arg("stats_noreset")
+        .output()
+        .unwrap_or_else(|err| {
+            panic!("cannot run unbound-control ({err}); install the Debian package unbound")
+        });
+    let stats = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "unbound-control failed:\n{stats}");
+    let counter = |key: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in unbound-control stats:\n{stats}"))
+    };
+    (
+        counter("total.num.cachehits"),
+        counter("total.num.cachemiss"),
+    )
+}
+
+#[test]
+fn unbound_stub_zone_resolves_through_portsd() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let portsd = start_portsd();
+    let (_unbound, unbound, config_path) = start_unbound(dir.path(), portsd.addr);
+
+    let https = dig_txt(unbound, "443.tcp.ports.local");
+    assert_eq!(https.status, "NOERROR", "{}", https.output);
+    assert!(
+        https
+            .answers
+            .iter()
+            .any(|record| record.contains("443 | tcp |")),
+        "no `443 | tcp |` record in:\n{}",
+        https.output
+    );
+
+    let out_of_range = dig_txt(unbound, "99999.tcp.ports.local");
+    assert_eq!(out_of_range.status, "NXDOMAIN", "{}", out_of_range.output);
+
+    let (hits_before, misses_before) = cache_counters(&config_path);
+    let repeat = dig_txt(unbound, "443.tcp.ports.local");
+    let (hits_after, misses_after) = cache_counters(&config_path);
+    assert_eq!(repeat.status, "NOERROR", "{}", repeat.output);
+    assert_eq!(
+        repeat.answers.len(),
+        https.answers.len(),
+        "{}",
+        repeat.output
+    );
+    assert_eq!(
+        hits_after,
+        hits_before + 1,
+        "the repeat was not a cache hit"
+    );
+    assert_eq!(misses_after, misses_before, "the repeat went to portsd");
+}
