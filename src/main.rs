@@ -45,17 +45,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             let config = args.resolve()?;
             let table = Table::new(load(&config.data)?.entries);
-            let listeners = match Listeners::from_service_manager()? {
+            let mut listeners = match Listeners::from_service_manager()? {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen)?,
             };
+            if let Some(addr) = config.metrics {
+                listeners.bind_metrics(addr)?;
+            }
             let server = Server::new(
                 config.zone,
                 table,
                 Settings {
-                    data: config.data,
                     tcp: config.tcp,
                     log_queries: config.log_queries,
+                    access: config.access,
+                    rate_limit: config.rate_limit,
+                    ..Settings::new(config.data)
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -13,7 +13,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -27,9 +27,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::acl::AccessList;
 use crate::answer::{self, Snapshot};
 use crate::batch::Batch;
 use crate::handler::{EncodedReply, PortsHandler, Shared};
+use crate::metrics::{Metrics, Transport};
+use crate::rrl::{RateLimitConfig, RateLimiter, Verdict};
 use crate::sources::{self, DataErrors, LoadedData};
 use crate::table::Table;
 use crate::wire;
@@ -103,6 +106,8 @@ pub struct Listeners {
     pub udp: Vec<std::net::UdpSocket>,
     /// TCP listening sockets.
     pub tcp: Vec<std::net::TcpListener>,
+    /// The Prometheus endpoint's socket, when `--metrics` asks for one.
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -145,6 +150,19 @@ impl Listeners {
         Ok(listeners)
     }
 
+    /// Binds the Prometheus endpoint's TCP socket.
+    pub fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ServerError> {
+        let bind_error = |source| ServerError::Bind {
+            transport: "tcp (metrics)",
+            addr,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        self.metrics = Some(listener);
+        Ok(())
+    }
+
     /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets become TCP
     /// listeners and datagram sockets UDP sockets.
     pub fn from_service_manager() -> Result<Option<Listeners>, ServerError> {
@@ -175,6 +193,36 @@ pub struct Settings {
     pub tcp: TcpLimits,
     /// Log one line per query at INFO.
     pub log_queries: bool,
+    /// Who may query: refused UDP clients get silence, refused TCP clients REFUSED.
+    pub access: AccessList,
+    /// Response rate limiting of UDP answers.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Networks exempt from rate limiting unless `--rate-limit-exempt` says otherwise: loopback,
+/// since the kernel drops packets from outside that claim a loopback source, so answers to it
+/// cannot be reflected at anyone, and a resolver on the same host must not be throttled.
+pub fn default_rate_limit_exempt() -> Vec<ipnet::IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+}
+
+impl Settings {
+    /// The defaults: no access list, rate limiting on with loopback exempt, default TCP limits.
+    pub fn new(data: DataLocation) -> Settings {
+        Settings {
+            data,
+            tcp: TcpLimits::default(),
+            log_queries: false,
+            access: AccessList::default(),
+            rate_limit: RateLimitConfig {
+                exempt: default_rate_limit_exempt(),
+                ..RateLimitConfig::default()
+            },
+        }
+    }
 }
 
 /// The serial for a table with `hash`, given the serial and hash of the table it replaces.
@@ -196,7 +244,9 @@ pub fn next_serial(previous: Option<(u32, u64)>, hash: u64, now: SystemTime) -> 
 pub struct Server {
     shared: Arc<Shared>,
     handler: PortsHandler,
-    settings: Settings,
+    settings: Arc<Settings>,
+    limiter: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -204,6 +254,8 @@ impl Server {
     pub fn new(zone: answer::Zone, table: Table, settings: Settings) -> Server {
         let serial = next_serial(None, table.content_hash(), SystemTime::now());
         let snapshot = Snapshot::new(table, serial, &zone);
+        let metrics = Arc::new(Metrics::new());
+        metrics.table_loaded(&snapshot, false);
         let shared = Arc::new(Shared {
             zone,
             snapshot: arc_swap::ArcSwap::from_pointee(snapshot),
@@ -211,8 +263,15 @@ impl Server {
         Server {
             handler: PortsHandler::new(shared.clone()),
             shared,
-            settings,
+            limiter: Arc::new(RateLimiter::new(settings.rate_limit.clone())),
+            settings: Arc::new(settings),
+            metrics,
         }
+    }
+
+    /// The counters behind `/metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The shared state (zone and current snapshot).
@@ -223,7 +282,11 @@ impl Server {
     /// Re-reads the data, builds the new table aside and swaps it in. On error the current
     /// table keeps serving. Returns the serial now served.
     pub fn reload(&self) -> Result<u32, DataErrors> {
-        let loaded = self.settings.data.load()?;
+        let loaded = self
+            .settings
+            .data
+            .load()
+            .inspect_err(|_| self.metrics.reload_failed())?;
         let table = Table::new(loaded.entries);
         let current = self.shared.snapshot.load();
         let serial = next_serial(
@@ -231,9 +294,9 @@ impl Server {
             table.content_hash(),
             SystemTime::now(),
         );
-        self.shared
-            .snapshot
-            .store(Arc::new(Snapshot::new(table, serial, &self.shared.zone)));
+        let snapshot = Snapshot::new(table, serial, &self.shared.zone);
+        self.metrics.table_loaded(&snapshot, true);
+        self.shared.snapshot.store(Arc::new(snapshot));
         Ok(serial)
     }
 
@@ -255,6 +318,17 @@ impl Server {
                 info!("listening on udp {addr}");
             }
             tasks.spawn(self.clone().serve_udp(socket, stop.clone()));
+        }
+        if let Some(listener) = listeners.metrics {
+            let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
+            let metrics = self.metrics.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    () = crate::metrics::serve(listener, metrics) => {}
+                    () = stop.cancelled() => {}
+                }
+            });
         }
         for listener in listeners.tcp {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
@@ -317,7 +391,17 @@ impl Server {
 
     /// Builds the UDP response to `packet` into `out`; false when nothing is to be sent.
     async fn respond_udp(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let started = Instant::now();
         if src.port() == 0 {
+            return false;
+        }
+        if !self.settings.access.permits(src.ip()) {
+            self.metrics.refused(Transport::Udp);
+            return false;
+        }
+        let verdict = self.limiter.check(src.ip(), started);
+        if verdict == Verdict::Drop {
+            self.metrics.dropped();
             return false;
         }
         if !self.fast_response(packet, out) {
@@ -326,6 +410,11 @@ impl Server {
                 None => return false,
             }
         }
+        if verdict == Verdict::Slip {
+            wire::truncate_for_slip(out);
+            self.metrics.slipped();
+        }
+        self.metrics.record(Transport::Udp, out, started.elapsed());
         if self.settings.log_queries {
             log_query(Protocol::Udp, src, packet, out);
         }
@@ -416,6 +505,7 @@ impl Server {
 
     async fn serve_connection(&self, stream: TcpStream, src: SocketAddr, stop: CancellationToken) {
         let limits = self.settings.tcp;
+        let admitted = self.settings.access.permits(src.ip());
         let (reader, mut writer) = stream.into_split();
         let mut reader = tokio::io::BufReader::new(reader);
         let mut message = Vec::new();
@@ -458,9 +548,18 @@ impl Server {
                 }
             }
             answered += 1;
-            let Some(response) = self.general_response(&message, src, Protocol::Tcp).await else {
+            let started = Instant::now();
+            let response = if admitted {
+                self.general_response(&message, src, Protocol::Tcp).await
+            } else {
+                self.metrics.refused(Transport::Tcp);
+                refused_response(&message)
+            };
+            let Some(response) = response else {
                 continue;
             };
+            self.metrics
+                .record(Transport::Tcp, &response, started.elapsed());
             if self.settings.log_queries {
                 log_query(Protocol::Tcp, src, &message, &response);
             }
@@ -471,6 +570,26 @@ impl Server {
             pending.extend_from_slice(&response);
         }
     }
+}
+
+/// REFUSED for a client the access list refuses (TCP: the address is real, so it is told),
+/// with the question echoed; FORMERR-style silence rules as for any other message.
+fn refused_response(packet: &[u8]) -> Option<Vec<u8>> {
+    let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
+    if header.metadata.message_type == MessageType::Response {
+        return None;
+    }
+    let mut decoder = BinDecoder::new(packet.get(12..)?);
+    let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
+        .or_else(|_| Queries::read(&mut BinDecoder::new(&[]), 0))
+        .ok()?;
+    let response = MessageResponseBuilder::new(&queries, None)
+        .error_msg(&header.metadata, ResponseCode::Refused);
+    let mut bytes = Vec::with_capacity(64);
+    response
+        .destructive_emit(&mut BinEncoder::new(&mut bytes))
+        .ok()?;
+    Some(bytes)
 }
 
 /// One structured line per query (`--log-queries`).

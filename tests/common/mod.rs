@@ -73,9 +73,8 @@ impl TestServer {
             zone,
             table,
             Settings {
-                data,
                 tcp,
-                log_queries: false,
+                ..Settings::new(data)
             },
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
