@@ -108,7 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ConvertWikipedia { file } => {
             let markdown = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let tsv = sources::wikipedia::convert_markdown(&file.display().to_string(), &markdown)
+            let tsv = sources::convert_markdown(&file.display().to_string(), &markdown)
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             print!("{tsv}");
             Ok(ExitCode::SUCCESS)
