@@ -60,14 +60,14 @@ impl DataLocation {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// A listen address could not be bound.
-    #[error("cannot listen on {transport} {addr}: {source}")]
+    #[error("cannot listen on {transport} {addr}: {reason}")]
     Bind {
         /// `udp` or `tcp`.
         transport: &'static str,
         /// The address asked for.
         addr: SocketAddr,
-        /// Why.
-        source: io::Error,
+        /// Why (not a `source`: the message already says it, and error chains would repeat it).
+        reason: io::Error,
     },
     /// Sockets passed by systemd could not be used.
     #[error("cannot use the sockets passed by the service manager: {0}")]
@@ -99,6 +99,11 @@ impl Default for TcpLimits {
     }
 }
 
+/// How many kernel-chosen ports `Listeners::bind` tries for an address with port 0 before it
+/// gives up: the port picked free for UDP may be taken for TCP (a client connection or one in
+/// TIME_WAIT holds it), and then another port is as good.
+const PORT_ZERO_ATTEMPTS: usize = 16;
+
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
 pub struct Listeners {
@@ -118,32 +123,53 @@ impl Listeners {
         for &addr in addrs {
             let domain = Domain::for_address(addr);
             let bind_error = |transport| {
-                move |source| ServerError::Bind {
+                move |reason| ServerError::Bind {
                     transport,
                     addr,
-                    source,
+                    reason,
                 }
             };
-            let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
-            if addr.is_ipv6() {
-                udp.set_only_v6(true).map_err(bind_error("udp"))?;
-            }
-            udp.bind(&addr.into()).map_err(bind_error("udp"))?;
-            udp.set_nonblocking(true).map_err(bind_error("udp"))?;
-            // With port 0 the kernel picks the UDP port; TCP takes the same one.
-            let bound = udp
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .unwrap_or(addr);
-            let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
-            if addr.is_ipv6() {
-                tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
-            }
-            tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
-            tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
-            tcp.listen(1024).map_err(bind_error("tcp"))?;
-            tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
+            let bind_udp = || -> io::Result<Socket> {
+                let udp = Socket::new(domain, Type::DGRAM, None)?;
+                if addr.is_ipv6() {
+                    udp.set_only_v6(true)?;
+                }
+                udp.bind(&addr.into())?;
+                udp.set_nonblocking(true)?;
+                Ok(udp)
+            };
+            let bind_tcp = |bound: SocketAddr| -> io::Result<Socket> {
+                let tcp = Socket::new(domain, Type::STREAM, None)?;
+                if addr.is_ipv6() {
+                    tcp.set_only_v6(true)?;
+                }
+                tcp.set_reuse_address(true)?;
+                tcp.bind(&bound.into())?;
+                tcp.listen(1024)?;
+                tcp.set_nonblocking(true)?;
+                Ok(tcp)
+            };
+            let mut attempts = 1;
+            let (udp, tcp) = loop {
+                let udp = bind_udp().map_err(bind_error("udp"))?;
+                // With port 0 the kernel picks the UDP port; TCP takes the same one.
+                let bound = udp
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .unwrap_or(addr);
+                match bind_tcp(bound) {
+                    Ok(tcp) => break (udp, tcp),
+                    Err(e)
+                        if addr.port() == 0
+                            && e.kind() == io::ErrorKind::AddrInUse
+                            && attempts < PORT_ZERO_ATTEMPTS =>
+                    {
+                        attempts += 1;
+                    }
+                    Err(e) => return Err(bind_error("tcp")(e)),
+                }
+            };
             listeners.udp.push(udp.into());
             listeners.tcp.push(tcp.into());
         }
@@ -152,10 +178,10 @@ impl Listeners {
 
     /// Binds the Prometheus endpoint's TCP socket.
     pub fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ServerError> {
-        let bind_error = |source| ServerError::Bind {
+        let bind_error = |reason| ServerError::Bind {
             transport: "tcp (metrics)",
             addr,
-            source,
+            reason,
         };
         let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
