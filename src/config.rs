@@ -172,7 +172,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The zone or name server name is not a valid domain name.
-    #[error("{0}")]
+    #[error(transparent)]
     Name(#[from] NameError),
 }
 

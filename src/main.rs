@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use clap::error::ErrorKind;
 use portsd::answer::Snapshot;
 use portsd::config::{Cli, Command, FileConfig, resolve_zone};
 use portsd::present;
@@ -13,7 +14,20 @@ use portsd::sources::{self, LoadedData};
 use portsd::table::Table;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version and a bare `portsd` print clap's full text as usual.
+        Err(error)
+            if !error.use_stderr()
+                || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            error.exit()
+        }
+        Err(error) => {
+            eprintln!("portsd: {} (try --help)", one_line(&error));
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -30,10 +44,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// clap's message for a bad command line on one line: the usage, tips and help pointer that
+/// follow it are left out.
+fn one_line(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let message = rendered.split("\nUsage:").next().unwrap_or_default();
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty() && !line.starts_with("tip:") && !line.starts_with("For more")
+        })
+        .collect();
+    lines.join(" ").trim_start_matches("error: ").to_owned()
+}
+
 fn load(location: &DataLocation) -> anyhow::Result<LoadedData> {
-    location
-        .load()
-        .map_err(|errors| anyhow::anyhow!("bad data:\n{errors}"))
+    location.load().map_err(|errors| match &errors.0[..] {
+        [one] => anyhow::anyhow!("bad data: {one}"),
+        _ => anyhow::anyhow!("bad data:\n{errors}"),
+    })
 }
 
 fn data_location(dir: Option<std::path::PathBuf>) -> DataLocation {

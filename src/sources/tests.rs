@@ -319,6 +319,16 @@ fn a_directory_copy_loads_like_the_builtin_data() {
 }
 
 #[test]
+fn a_missing_directory_is_one_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent");
+    let errors = load_dir(&missing).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let expected = format!("{}: cannot read the data directory: ", missing.display());
+    assert!(errors.to_string().starts_with(&expected), "{errors}");
+}
+
+#[test]
 fn missing_files_are_named() {
     let dir = data_dir_with(&[(PORTS_TSV, None), (IANA_CSV, None)]);
     let problems = problems_in(&dir);
