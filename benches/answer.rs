@@ -1,0 +1,77 @@
+//! Wire query in → wire answer out, in process: the UDP fast path (`Server::fast_response`) and
+//! the general hickory path (`Server::general_response`) on the same packets, so the two
+//! paths' costs show side by side for each kind of answer.
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_server::net::xfer::Protocol;
+use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::server::{DataLocation, Server, Settings};
+use portsd::table::Table;
+
+/// A query as `dig` sends it: recursion desired, EDNS with a 1232-byte payload.
+fn packet(name: &str, rtype: RecordType) -> Vec<u8> {
+    let mut message = Message::new(0x5150, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    let mut question = Query::query(Name::from_ascii(name).expect("a valid name"), rtype);
+    question.set_query_class(DNSClass::IN);
+    message.add_query(question);
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    message.edns = Some(edns);
+    message.to_vec().expect("the query encodes")
+}
+
+fn answer_paths(c: &mut Criterion) {
+    let zone = resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[])
+        .expect("the default zone")
+        .0;
+    let data = DataLocation::Builtin;
+    let table = Table::new(data.load().expect("the built-in data loads").entries);
+    let server = Server::new(zone, table, Settings::new(data));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let client: SocketAddr = "127.0.0.1:53000".parse().expect("an address");
+    let cases = [
+        (
+            "txt_443_tcp",
+            packet("443.tcp.ports.local.", RecordType::TXT),
+        ),
+        (
+            "txt_12_records_4444",
+            packet("4444.ports.local.", RecordType::TXT),
+        ),
+        (
+            "nxdomain",
+            packet("x.443.tcp.ports.local.", RecordType::TXT),
+        ),
+        ("refused", packet("443.tcp.example.com.", RecordType::TXT)),
+    ];
+    for (name, query) in &cases {
+        let mut group = c.benchmark_group(format!("answer/{name}"));
+        let mut out = Vec::with_capacity(1232);
+        group.bench_function("fast_response", |b| {
+            b.iter(|| {
+                out.clear();
+                assert!(server.fast_response(black_box(query), &mut out));
+                out.len()
+            })
+        });
+        group.bench_function("general_response", |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(server.general_response(black_box(query), client, Protocol::Udp))
+                    .map(|answer| answer.len())
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, answer_paths);
+criterion_main!(benches);
