@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// These networks may not query; repeatable.
     #[arg(long, env = "PORTSD_DENY", value_delimiter = ',')]
     pub deny: Vec<IpNet>,
+    /// Reload when the files in the data directory change (needs --data).
+    #[arg(long, env = "PORTSD_WATCH")]
+    pub watch: bool,
 }
 
 /// The configuration file: the same settings as the flags.
@@ -132,6 +135,7 @@ pub struct FileConfig {
     tcp_max_queries: Option<usize>,
     allow: Option<Vec<IpNet>>,
     deny: Option<Vec<IpNet>>,
+    watch: Option<bool>,
 }
 
 /// A configuration that cannot be used.
@@ -153,6 +157,9 @@ pub enum ConfigError {
     /// The zone or name server name is not a valid domain name.
     #[error("{0}")]
     Name(#[from] NameError),
+    /// `--watch` without a data directory.
+    #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
+    WatchWithoutData,
 }
 
 impl FileConfig {
@@ -196,6 +203,8 @@ pub struct ServeConfig {
     pub allow: Vec<IpNet>,
     /// Networks refused.
     pub deny: Vec<IpNet>,
+    /// The data directory to reload from whenever its files change (`--watch`).
+    pub watch: Option<PathBuf>,
 }
 
 /// Builds the zone settings from flags (and file values, already merged in).
@@ -255,6 +264,11 @@ impl ServeArgs {
             ]
         };
         let (zone, data) = resolve_zone(&self.zone, &file, &listen)?;
+        let watch = match (self.watch || file.watch.unwrap_or(false), &data) {
+            (false, _) => None,
+            (true, DataLocation::Dir(dir)) => Some(dir.clone()),
+            (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
+        };
         let defaults = TcpLimits::default();
         let pick = |flag: &Vec<IpNet>, file: &Option<Vec<IpNet>>| {
             if flag.is_empty() {
@@ -284,6 +298,7 @@ impl ServeArgs {
             },
             allow: pick(&self.allow, &file.allow),
             deny: pick(&self.deny, &file.deny),
+            watch,
         })
     }
 }
@@ -313,6 +328,24 @@ mod tests {
             .to_string();
         assert!(err.starts_with("/etc/portsd/portsd.toml:3: "), "{err}");
         assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn watch_needs_a_data_directory() {
+        let watching = |data: Option<&str>| ServeArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            watch: true,
+            zone: ZoneArgs {
+                data: data.map(PathBuf::from),
+                ..ZoneArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        let config = watching(Some("/srv/portsd")).resolve().unwrap();
+        assert_eq!(config.watch, Some(PathBuf::from("/srv/portsd")));
+        let err = watching(None).resolve().unwrap_err().to_string();
+        assert!(err.starts_with("--watch needs a data directory"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`handler`]: the hickory-server request handler (the general path).
 //! - [`batch`]: batched UDP receive and send.
 //! - [`server`]: sockets, serving loops, reload, shutdown, service-manager notifications.
+//! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //! - [`config`]: command line, environment and configuration file.
 //! - [`fuzzing`]: the entry point the fuzzer drives.
 #![forbid(unsafe_code)]
@@ -35,4 +36,5 @@ pub mod server;
 pub mod sources;
 pub mod table;
 pub mod txt;
+pub mod watch;
 pub mod wire;

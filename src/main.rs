@@ -11,6 +11,7 @@ use portsd::present;
 use portsd::server::{DataLocation, Listeners, Server, Settings};
 use portsd::sources::{self, LoadedData};
 use portsd::table::Table;
+use portsd::watch::DataWatcher;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -44,6 +45,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             let config = args.resolve()?;
+            // Watching starts before the first load so that no change can slip in between.
+            let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
             let table = Table::new(load(&config.data)?.entries);
             let listeners = match Listeners::from_service_manager()? {
                 Some(listeners) => listeners,
@@ -62,7 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("cannot start the runtime")?;
-            runtime.block_on(server.run_until_signalled(listeners))?;
+            runtime.block_on(server.run_until_signalled(listeners, watcher))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lookup { query, data } => {

@@ -32,6 +32,7 @@ use crate::batch::Batch;
 use crate::handler::{EncodedReply, PortsHandler, Shared};
 use crate::sources::{self, DataErrors, LoadedData};
 use crate::table::Table;
+use crate::watch::{self, DataWatcher};
 use crate::wire;
 
 /// Where the table comes from.
@@ -498,9 +499,35 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 }
 
 impl Server {
-    /// Runs as a daemon: serves until SIGTERM or SIGINT, reloads the data on SIGHUP, and
-    /// reports readiness, reloads, stopping and watchdog pings to systemd when it is there.
-    pub async fn run_until_signalled(&self, listeners: Listeners) -> anyhow::Result<()> {
+    /// Reloads the data for `trigger` (SIGHUP, `--watch`), logs the outcome and tells systemd
+    /// that a reload is under way and when it is over.
+    fn reload_and_notify(&self, trigger: &str) {
+        match sd_notify::NotifyState::monotonic_usec_now() {
+            Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
+            Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
+        }
+        match self.reload() {
+            Ok(serial) => info!(serial, trigger, "reloaded the data"),
+            Err(errors) => {
+                for problem in &errors.0 {
+                    warn!(
+                        trigger,
+                        "reload failed, still serving the previous table: {problem}"
+                    );
+                }
+            }
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
+
+    /// Runs as a daemon: serves until SIGTERM or SIGINT, reloads the data on SIGHUP and on
+    /// `watcher`'s changes, and reports readiness, reloads, stopping and watchdog pings to
+    /// systemd when it is there.
+    pub async fn run_until_signalled(
+        &self,
+        listeners: Listeners,
+        mut watcher: Option<DataWatcher>,
+    ) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hangups = signal(SignalKind::hangup())?;
         let mut terms = signal(SignalKind::terminate())?;
@@ -508,20 +535,16 @@ impl Server {
         let reloader = {
             let server = self.clone();
             async move {
-                while hangups.recv().await.is_some() {
-                    match sd_notify::NotifyState::monotonic_usec_now() {
-                        Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
-                        Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
-                    }
-                    match server.reload() {
-                        Ok(serial) => info!(serial, "reloaded the data"),
-                        Err(errors) => {
-                            for problem in &errors.0 {
-                                warn!("reload failed, still serving the previous table: {problem}");
-                            }
+                loop {
+                    tokio::select! {
+                        hangup = hangups.recv() => match hangup {
+                            Some(()) => server.reload_and_notify("SIGHUP"),
+                            None => return,
+                        },
+                        () = watch::next_change(&mut watcher) => {
+                            server.reload_and_notify("data files changed");
                         }
                     }
-                    notify(&[sd_notify::NotifyState::Ready]);
                 }
             }
         };
