@@ -109,39 +109,24 @@ pub struct Listeners {
 impl Listeners {
     /// Binds UDP and TCP on each address.
     pub fn bind(addrs: &[SocketAddr]) -> Result<Listeners, ServerError> {
-        use socket2::{Domain, Socket, Type};
         let mut listeners = Listeners::default();
         for &addr in addrs {
-            let domain = Domain::for_address(addr);
-            let bind_error = |transport| {
-                move |source| ServerError::Bind {
-                    transport,
-                    addr,
-                    source,
+            // With port 0 the kernel picks a free UDP port and TCP takes the same one, which a
+            // TCP socket may hold already (a client's TIME_WAIT): then pick again.
+            let mut attempts = if addr.port() == 0 { 20 } else { 1 };
+            let (udp, tcp) = loop {
+                attempts -= 1;
+                match bind_pair(addr) {
+                    Err(ServerError::Bind {
+                        transport: "tcp",
+                        source,
+                        ..
+                    }) if attempts > 0 && source.kind() == io::ErrorKind::AddrInUse => {}
+                    bound => break bound?,
                 }
             };
-            let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
-            if addr.is_ipv6() {
-                udp.set_only_v6(true).map_err(bind_error("udp"))?;
-            }
-            udp.bind(&addr.into()).map_err(bind_error("udp"))?;
-            udp.set_nonblocking(true).map_err(bind_error("udp"))?;
-            // With port 0 the kernel picks the UDP port; TCP takes the same one.
-            let bound = udp
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .unwrap_or(addr);
-            let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
-            if addr.is_ipv6() {
-                tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
-            }
-            tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
-            tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
-            tcp.listen(1024).map_err(bind_error("tcp"))?;
-            tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
-            listeners.udp.push(udp.into());
-            listeners.tcp.push(tcp.into());
+            listeners.udp.push(udp);
+            listeners.tcp.push(tcp);
         }
         Ok(listeners)
     }
@@ -165,6 +150,41 @@ impl Listeners {
         }
         Ok(Some(listeners))
     }
+}
+
+/// Binds UDP on `addr`, then TCP on the same address and port.
+fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+    use socket2::{Domain, Socket, Type};
+    let domain = Domain::for_address(addr);
+    let bind_error = |transport| {
+        move |source| ServerError::Bind {
+            transport,
+            addr,
+            source,
+        }
+    };
+    let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
+    if addr.is_ipv6() {
+        udp.set_only_v6(true).map_err(bind_error("udp"))?;
+    }
+    udp.bind(&addr.into()).map_err(bind_error("udp"))?;
+    udp.set_nonblocking(true).map_err(bind_error("udp"))?;
+    let bound = udp
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(addr);
+    let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
+    if addr.is_ipv6() {
+        tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
+    }
+    tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
+    tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
+    tcp.listen(1024).map_err(bind_error("tcp"))?;
+    tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
+    Ok((udp.into(), tcp.into()))
 }
 
 /// How the server runs: everything but the sockets and the table.
@@ -500,15 +520,18 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 
 impl Server {
     /// Reloads the data for `trigger` (SIGHUP, `--watch`), logs the outcome and tells systemd
-    /// that a reload is under way and when it is over.
-    fn reload_and_notify(&self, trigger: &str) {
+    /// that a reload is under way and when it is over. The table is built on a blocking thread,
+    /// so the serving loops keep answering from the current one meanwhile.
+    async fn reload_and_notify(&self, trigger: &str) {
         match sd_notify::NotifyState::monotonic_usec_now() {
             Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
             Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
         }
-        match self.reload() {
-            Ok(serial) => info!(serial, trigger, "reloaded the data"),
-            Err(errors) => {
+        let server = self.clone();
+        match tokio::task::spawn_blocking(move || server.reload()).await {
+            Ok(Ok(serial)) => info!(serial, trigger, "reloaded the data"),
+            Err(error) => warn!(%error, trigger, "reload failed, still serving the previous table"),
+            Ok(Err(errors)) => {
                 for problem in &errors.0 {
                     warn!(
                         trigger,
@@ -538,11 +561,11 @@ impl Server {
                 loop {
                     tokio::select! {
                         hangup = hangups.recv() => match hangup {
-                            Some(()) => server.reload_and_notify("SIGHUP"),
+                            Some(()) => server.reload_and_notify("SIGHUP").await,
                             None => return,
                         },
                         () = watch::next_change(&mut watcher) => {
-                            server.reload_and_notify("data files changed");
+                            server.reload_and_notify("data files changed").await;
                         }
                     }
                 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind};
-use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher};
+use notify::{ErrorKind, Event, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -24,12 +24,31 @@ const DATA_FILES: [&str; 4] = [PORTS_TSV, EXCERPT, IANA_CSV, LOCAL_TSV];
 
 /// The data directory cannot be watched.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot watch {dir}: {source}")]
+#[error("cannot watch {dir}: {reason}")]
 pub struct WatchError {
     /// The directory.
     pub dir: String,
-    /// Why.
-    pub source: notify::Error,
+    /// Why, in words (notify's own message repeats the path).
+    pub reason: String,
+}
+
+impl WatchError {
+    fn new(dir: &Path, error: notify::Error) -> WatchError {
+        let reason = match error.kind {
+            ErrorKind::PathNotFound => "no such directory".to_owned(),
+            ErrorKind::Io(io) => io.to_string(),
+            ErrorKind::MaxFilesWatch => {
+                "the system's limit on inotify watches is reached (fs.inotify.max_user_watches)"
+                    .to_owned()
+            }
+            ErrorKind::Generic(reason) => reason,
+            other => format!("{other:?}"),
+        };
+        WatchError {
+            dir: dir.display().to_string(),
+            reason,
+        }
+    }
 }
 
 /// Reports changes to the data files of one directory.
@@ -43,10 +62,7 @@ pub struct DataWatcher {
 impl DataWatcher {
     /// Starts watching `dir` (not its subdirectories).
     pub fn new(dir: &Path) -> Result<DataWatcher, WatchError> {
-        let error = |source| WatchError {
-            dir: dir.display().to_string(),
-            source,
-        };
+        let error = |error| WatchError::new(dir, error);
         let (sender, changes) = mpsc::channel(1);
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
             match event {
@@ -86,8 +102,12 @@ pub async fn next_change(watcher: &mut Option<DataWatcher>) {
 }
 
 /// Whether `event` wrote, created, renamed or removed one of the data files. Opening a file (as
-/// the reload itself does) is not a change; closing one that was open for writing is.
+/// the reload itself does) is not a change; closing one that was open for writing is. When the
+/// kernel dropped events (its queue overflowed), anything may have changed.
 fn changes_data(event: &Event) -> bool {
+    if event.need_rescan() {
+        return true;
+    }
     let relevant = match event.kind {
         EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
@@ -157,6 +177,11 @@ mod tests {
             (written, "README", false),
             (EventKind::Create(CreateKind::File), "local.tsv~", false),
         ];
+        let overflow = Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        assert!(
+            changes_data(&overflow),
+            "events were lost: reload to be safe"
+        );
         for (kind, file, expected) in cases {
             assert_eq!(
                 changes_data(&event(kind, file)),
@@ -224,9 +249,9 @@ mod tests {
             .err()
             .expect("no such directory")
             .to_string();
-        assert!(
-            err.starts_with("cannot watch /nonexistent/portsd-data: "),
-            "{err}"
+        assert_eq!(
+            err,
+            "cannot watch /nonexistent/portsd-data: no such directory"
         );
     }
 }

@@ -94,6 +94,8 @@ struct Observed {
     after: usize,
     /// Answers matching neither, first few kept.
     neither: Vec<Vec<String>>,
+    /// The longest wait for an answer (a reload holds answers up while it builds the table).
+    slowest: Duration,
 }
 
 /// Asks for the changing name through `exchange` until `stop` is set, one query at a time,
@@ -108,9 +110,11 @@ fn ask_until(
     while !stop.load(Ordering::Relaxed) {
         let id = observed.sent as u16;
         observed.sent += 1;
+        let asked = Instant::now();
         let Some(response) = exchange(&query(id, CHANGING, RecordType::TXT, Some(1232))) else {
             continue;
         };
+        observed.slowest = observed.slowest.max(asked.elapsed());
         let response = parse(&response);
         assert_eq!(
             response.metadata.id, id,
