@@ -12,8 +12,16 @@
 #![warn(missing_docs)]
 
 pub mod acl;
+pub mod answer;
+pub mod config;
 pub mod fuzzing;
+pub mod handler;
 pub mod model;
+pub mod names;
+pub mod present;
 pub mod rrl;
+pub mod server;
+pub mod sources;
 pub mod table;
 pub mod txt;
+pub mod wire;

@@ -1,1 +1,112 @@
-fn main() {}
+//! The `portsd` binary: parses the command line, sets up logging, and hands over to the library.
+
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use portsd::answer::Snapshot;
+use portsd::config::{Cli, Command, FileConfig, resolve_zone};
+use portsd::present;
+use portsd::server::{DataLocation, Listeners, Server, Settings};
+use portsd::sources::{self, LoadedData};
+use portsd::table::Table;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("portsd: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(location: &DataLocation) -> anyhow::Result<LoadedData> {
+    location
+        .load()
+        .map_err(|errors| anyhow::anyhow!("bad data:\n{errors}"))
+}
+
+fn data_location(dir: Option<std::path::PathBuf>) -> DataLocation {
+    dir.map_or(DataLocation::Builtin, DataLocation::Dir)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.resolve()?;
+            let table = Table::new(load(&config.data)?.entries);
+            let listeners = match Listeners::from_service_manager()? {
+                Some(listeners) => listeners,
+                None => Listeners::bind(&config.listen)?,
+            };
+            let server = Server::new(
+                config.zone,
+                table,
+                Settings {
+                    data: config.data,
+                    tcp: config.tcp,
+                    log_queries: config.log_queries,
+                },
+            );
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the runtime")?;
+            runtime.block_on(server.run_until_signalled(listeners))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lookup { query, data } => {
+            let (zone, _) = resolve_zone(&Default::default(), &FileConfig::default(), &[])?;
+            let table = Table::new(load(&data_location(data))?.entries);
+            let snapshot = Snapshot::new(table, 0, &zone);
+            let lines = present::lookup(&zone, &snapshot, &query)?;
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ExportZone(args) => {
+            let (zone, data) = resolve_zone(&args, &FileConfig::default(), &[])?;
+            let table = Table::new(load(&data)?.entries);
+            let serial = portsd::server::next_serial(
+                None,
+                table.content_hash(),
+                std::time::SystemTime::now(),
+            );
+            let snapshot = Snapshot::new(table, serial, &zone);
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            present::write_zone(&zone, &snapshot, &mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { data } => match data_location(data).load() {
+            Ok(loaded) => {
+                let table = Table::new(loaded.entries);
+                print!("{}", sources::check_report(&loaded.rows_per_source, &table));
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                bail!("{} problem(s) in the data", errors.0.len());
+            }
+        },
+        Command::ConvertWikipedia { file } => {
+            let markdown = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let tsv = sources::wikipedia::convert_markdown(&file.display().to_string(), &markdown)
+                .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+            print!("{tsv}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

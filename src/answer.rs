@@ -1,0 +1,386 @@
+//! What portsd answers: the records, sections, flags and response code for one question,
+//! decided from the zone's settings and one table snapshot. Pure: both transports (the hickory
+//! request handler and the UDP fast path) encode the same [`Answer`].
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use crate::model::Protocol;
+use crate::names::{Target, ZoneName, join_service};
+use crate::table::{EntryId, Table};
+use crate::txt;
+
+/// Record types portsd knows by number.
+pub mod rtype {
+    /// IPv4 address.
+    pub const A: u16 = 1;
+    /// Name server.
+    pub const NS: u16 = 2;
+    /// Start of authority.
+    pub const SOA: u16 = 6;
+    /// Text.
+    pub const TXT: u16 = 16;
+    /// IPv6 address.
+    pub const AAAA: u16 = 28;
+    /// EDNS(0) pseudo-record.
+    pub const OPT: u16 = 41;
+    /// Incremental zone transfer.
+    pub const IXFR: u16 = 251;
+    /// Full zone transfer.
+    pub const AXFR: u16 = 252;
+    /// Every type at the name.
+    pub const ANY: u16 = 255;
+}
+
+/// The Internet class, the only one portsd serves.
+pub const CLASS_IN: u16 = 1;
+
+/// SOA timers: an hour to refresh, ten minutes to retry, a week to expire (secondaries are
+/// unlikely; these are conventional values).
+pub const SOA_REFRESH: u32 = 3600;
+/// See [`SOA_REFRESH`].
+pub const SOA_RETRY: u32 = 600;
+/// See [`SOA_REFRESH`].
+pub const SOA_EXPIRE: u32 = 604_800;
+
+/// The zone's fixed settings: its name, TTL and name server.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    /// The zone's name and where its name server sits.
+    pub name: ZoneName,
+    /// The name server's name, lower-case labels leftmost first.
+    pub ns_name: Vec<Box<[u8]>>,
+    /// The name server's addresses, served as glue when its name is inside the zone.
+    pub ns_addresses: Vec<IpAddr>,
+    /// TTL of every record, and the SOA MINIMUM (so negative answers are cached as long).
+    pub ttl: u32,
+    /// The SOA RNAME (`hostmaster.<zone>`), lower-case labels.
+    pub rname: Vec<Box<[u8]>>,
+}
+
+impl Zone {
+    /// Settings for `zone` served by `ns_name` at `ns_addresses`, records living `ttl` seconds.
+    pub fn new(
+        zone: Vec<Box<[u8]>>,
+        ns_name: Vec<Box<[u8]>>,
+        ns_addresses: Vec<IpAddr>,
+        ttl: u32,
+    ) -> Zone {
+        let mut rname = vec![b"hostmaster".to_vec().into_boxed_slice()];
+        rname.extend(zone.iter().cloned());
+        Zone {
+            name: ZoneName::new(zone, &ns_name),
+            ns_name,
+            ns_addresses,
+            ttl,
+            rname,
+        }
+    }
+
+    /// The zone's name in presentation format, without the trailing dot.
+    pub fn display_name(&self) -> String {
+        labels_to_text(self.name.labels())
+    }
+}
+
+/// Presentation form of lower-case labels (`ports.local`).
+pub fn labels_to_text(labels: &[Box<[u8]>]) -> String {
+    labels
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// One table together with the facts that change when it is replaced: the SOA serial and the
+/// apex TXT record describing the data.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The port table.
+    pub table: Table,
+    /// SOA serial of this version of the data.
+    pub serial: u32,
+    /// TXT RDATA of the apex record saying what the server holds.
+    pub about: Box<[u8]>,
+}
+
+impl Snapshot {
+    /// Wraps a table with its serial and builds the apex description.
+    pub fn new(table: Table, serial: u32, zone: &Zone) -> Snapshot {
+        let stats = table.stats();
+        let sources: Vec<String> = stats
+            .by_source
+            .iter()
+            .map(|(source, n)| format!("{} {n}", source.name()))
+            .collect();
+        let text = format!(
+            "portsd | zone {} | serial {serial} | {} entries ({}) | {} ranges | {} service names | data {:016x}",
+            zone.display_name(),
+            table.entries().len(),
+            sources.join(", "),
+            stats.ranges,
+            stats.services,
+            table.content_hash(),
+        );
+        Snapshot {
+            about: txt::encode_strings(&text),
+            table,
+            serial,
+        }
+    }
+}
+
+/// Whose name a record carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// The query name, exactly as the client spelled it.
+    Query,
+    /// The zone apex.
+    Apex,
+    /// The name server's name.
+    NameServer,
+}
+
+/// The data of one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rdata<'a> {
+    /// TXT RDATA: character-strings in wire form.
+    Txt(Cow<'a, [u8]>),
+    /// The zone's SOA with this serial.
+    Soa(u32),
+    /// The zone's NS record.
+    Ns,
+    /// An address of the name server.
+    Address(IpAddr),
+}
+
+impl Rdata<'_> {
+    /// The record type number.
+    pub fn rtype(&self) -> u16 {
+        match self {
+            Rdata::Txt(_) => rtype::TXT,
+            Rdata::Soa(_) => rtype::SOA,
+            Rdata::Ns => rtype::NS,
+            Rdata::Address(IpAddr::V4(_)) => rtype::A,
+            Rdata::Address(IpAddr::V6(_)) => rtype::AAAA,
+        }
+    }
+}
+
+/// One resource record of an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// The owner name.
+    pub owner: Owner,
+    /// The data.
+    pub data: Rdata<'a>,
+}
+
+/// The response codes portsd produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rcode {
+    /// 0.
+    NoError,
+    /// 1: the query was malformed.
+    FormErr,
+    /// 3: the name does not exist in the zone.
+    NxDomain,
+    /// 4: the opcode is not supported.
+    NotImp,
+    /// 5: the name is outside the zone, the class is not IN, or a transfer was asked for.
+    Refused,
+}
+
+impl Rcode {
+    /// The 4-bit header value.
+    pub fn value(self) -> u8 {
+        match self {
+            Rcode::NoError => 0,
+            Rcode::FormErr => 1,
+            Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
+            Rcode::Refused => 5,
+        }
+    }
+}
+
+/// Everything a response carries apart from the header echo and the EDNS record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// The response code.
+    pub rcode: Rcode,
+    /// Whether the AA flag is set: every answer from inside the zone.
+    pub authoritative: bool,
+    /// The answer section.
+    pub answers: Vec<Record<'a>>,
+    /// The authority section (the SOA of negative answers).
+    pub authority: Vec<Record<'a>>,
+    /// The additional section (glue for the NS record).
+    pub additional: Vec<Record<'a>>,
+}
+
+impl<'a> Answer<'a> {
+    fn empty(rcode: Rcode, authoritative: bool) -> Answer<'a> {
+        Answer {
+            rcode,
+            authoritative,
+            answers: Vec::new(),
+            authority: Vec::new(),
+            additional: Vec::new(),
+        }
+    }
+
+    /// NODATA or NXDOMAIN: the zone's SOA in the authority section (RFC 2308).
+    fn negative(rcode: Rcode, serial: u32) -> Answer<'a> {
+        let mut answer = Answer::empty(rcode, true);
+        answer.authority.push(Record {
+            owner: Owner::Apex,
+            data: Rdata::Soa(serial),
+        });
+        answer
+    }
+}
+
+/// Answers one question: `labels` is the query name leftmost first, as received.
+pub fn answer<'a>(
+    zone: &Zone,
+    snapshot: &'a Snapshot,
+    labels: &[&[u8]],
+    qtype: u16,
+    qclass: u16,
+) -> Answer<'a> {
+    let target = zone.name.classify(labels);
+    if qclass != CLASS_IN || target == Target::OutOfZone {
+        return Answer::empty(Rcode::Refused, false);
+    }
+    if qtype == rtype::AXFR || qtype == rtype::IXFR {
+        return Answer::empty(Rcode::Refused, true);
+    }
+    let wants = |t: u16| qtype == t || qtype == rtype::ANY;
+    let table = &snapshot.table;
+    let mut records: Vec<Record<'a>> = Vec::new();
+    let mut additional = Vec::new();
+    match target {
+        // Out-of-zone names returned above; an empty non-terminal has no records.
+        Target::OutOfZone | Target::ProtocolNode(_) => {}
+        Target::Apex => {
+            if wants(rtype::SOA) {
+                records.push(query_record(Rdata::Soa(snapshot.serial)));
+            }
+            if wants(rtype::NS) {
+                records.push(query_record(Rdata::Ns));
+                if qtype == rtype::NS && zone.name.ns_in_zone() {
+                    additional.extend(zone.ns_addresses.iter().map(|&ip| Record {
+                        owner: Owner::NameServer,
+                        data: Rdata::Address(ip),
+                    }));
+                }
+            }
+            if wants(rtype::TXT) {
+                records.push(query_record(Rdata::Txt(Cow::Borrowed(&snapshot.about))));
+            }
+        }
+        Target::NameServer => {
+            records.extend(
+                zone.ns_addresses
+                    .iter()
+                    .map(|&ip| query_record(Rdata::Address(ip)))
+                    .filter(|r| wants(r.data.rtype())),
+            );
+        }
+        Target::PortOn(port, protocol) => {
+            if wants(rtype::TXT) {
+                port_records(table, port, Some(protocol), &mut records);
+            }
+        }
+        Target::Port(port) => {
+            if wants(rtype::TXT) {
+                port_records(table, port, None, &mut records);
+            }
+        }
+        Target::ServiceOn(labels, protocol) => {
+            if !service_records(
+                table,
+                labels,
+                Some(protocol),
+                wants(rtype::TXT),
+                &mut records,
+            ) {
+                return Answer::negative(Rcode::NxDomain, snapshot.serial);
+            }
+        }
+        Target::Service(labels) => {
+            if !service_records(table, labels, None, wants(rtype::TXT), &mut records) {
+                return Answer::negative(Rcode::NxDomain, snapshot.serial);
+            }
+        }
+    }
+    if records.is_empty() {
+        return Answer::negative(Rcode::NoError, snapshot.serial);
+    }
+    Answer {
+        rcode: Rcode::NoError,
+        authoritative: true,
+        answers: records,
+        authority: Vec::new(),
+        additional,
+    }
+}
+
+fn query_record(data: Rdata<'_>) -> Record<'_> {
+    Record {
+        owner: Owner::Query,
+        data,
+    }
+}
+
+fn push_entries<'a>(table: &'a Table, ids: &[EntryId], records: &mut Vec<Record<'a>>) {
+    records.extend(
+        ids.iter()
+            .map(|&id| query_record(Rdata::Txt(Cow::Borrowed(table.rdata(id))))),
+    );
+}
+
+/// The uses of a port on one protocol, or on all of them; a port nobody lists gets one record
+/// saying so.
+fn port_records<'a>(
+    table: &'a Table,
+    port: u16,
+    protocol: Option<Protocol>,
+    records: &mut Vec<Record<'a>>,
+) {
+    let mut ids = Vec::new();
+    match protocol {
+        Some(p) => table.port_entries(p, port, &mut ids),
+        None => Protocol::ALL
+            .into_iter()
+            .for_each(|p| table.port_entries(p, port, &mut ids)),
+    }
+    if ids.is_empty() {
+        let text = txt::unassigned_text(port, protocol);
+        records.push(query_record(Rdata::Txt(Cow::Owned(
+            txt::encode_strings(&text).into_vec(),
+        ))));
+    } else {
+        push_entries(table, &ids, records);
+    }
+}
+
+/// The uses carrying a service name. Returns whether the name exists at all; records are added
+/// only when `want_txt`.
+fn service_records<'a>(
+    table: &'a Table,
+    labels: &[&[u8]],
+    protocol: Option<Protocol>,
+    want_txt: bool,
+    records: &mut Vec<Record<'a>>,
+) -> bool {
+    let mut name = Vec::new();
+    join_service(labels, &mut name);
+    let mut ids = Vec::new();
+    table.service_entries(&name, protocol, &mut ids);
+    if want_txt {
+        push_entries(table, &ids, records);
+    }
+    !ids.is_empty()
+}

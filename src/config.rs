@@ -1,0 +1,325 @@
+//! Command line, environment and configuration file, resolved into one [`ServeConfig`].
+//!
+//! Precedence for every setting: flag, then `PORTSD_*` environment variable, then the TOML
+//! configuration file (`--config`, or `/etc/portsd/portsd.toml` when it exists), then the
+//! built-in default. File keys are the flag names with underscores (`ns_address`); unknown keys
+//! are rejected with the file's line.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::answer::Zone;
+use crate::names::{NameError, parse_domain};
+use crate::server::{DataLocation, TcpLimits};
+
+/// The configuration file read when `--config` is not given and the file exists.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
+/// Where `serve` listens by default (5353 belongs to multicast DNS).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
+/// The zone served by default.
+pub const DEFAULT_ZONE: &str = "ports.local";
+/// TTL of every record by default: the data changes rarely.
+pub const DEFAULT_TTL: u32 = 3600;
+
+/// portsd: answers DNS queries about TCP, UDP, SCTP and DCCP port numbers.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the zone over UDP and TCP.
+    Serve(ServeArgs),
+    /// Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`.
+    Lookup {
+        /// A port, port/protocol, service name or service/protocol.
+        query: String,
+        /// Data directory (default: the data compiled into the binary).
+        #[arg(long, env = "PORTSD_DATA")]
+        data: Option<PathBuf>,
+    },
+    /// Print the whole zone as an RFC 1035 master file.
+    ExportZone(ZoneArgs),
+    /// Load and validate the data; print counts and problems.
+    Check {
+        /// Data directory (default: the data compiled into the binary).
+        #[arg(long, env = "PORTSD_DATA")]
+        data: Option<PathBuf>,
+    },
+    /// Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output.
+    ConvertWikipedia {
+        /// The markdown file (data/source/wikipedia-ports.md).
+        file: PathBuf,
+    },
+}
+
+/// Settings of the zone itself, shared by `serve` and `export-zone`.
+#[derive(Debug, Default, Args)]
+pub struct ZoneArgs {
+    /// Zone to serve [default: ports.local].
+    #[arg(long, env = "PORTSD_ZONE")]
+    pub zone: Option<String>,
+    /// TTL of every record, also the negative-caching TTL [default: 3600].
+    #[arg(long, env = "PORTSD_TTL")]
+    pub ttl: Option<u32>,
+    /// Data directory [default: the data compiled into the binary].
+    #[arg(long, env = "PORTSD_DATA")]
+    pub data: Option<PathBuf>,
+    /// The zone's name server [default: ns.<zone>].
+    #[arg(long, env = "PORTSD_NS_NAME")]
+    pub ns_name: Option<String>,
+    /// Address(es) of the name server, served as glue [default: the first --listen address,
+    /// or 127.0.0.1 when that is a wildcard].
+    #[arg(long = "ns-address", env = "PORTSD_NS_ADDRESS", value_delimiter = ',')]
+    pub ns_address: Vec<IpAddr>,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Zone settings.
+    #[command(flatten)]
+    pub zone: ZoneArgs,
+    /// Address and port to serve UDP and TCP on; repeatable [default: 127.0.0.1:5300].
+    #[arg(long, env = "PORTSD_LISTEN", value_delimiter = ',')]
+    pub listen: Vec<SocketAddr>,
+    /// Configuration file [default: /etc/portsd/portsd.toml when it exists].
+    #[arg(long, env = "PORTSD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log one line per query.
+    #[arg(long, env = "PORTSD_LOG_QUERIES")]
+    pub log_queries: bool,
+    /// Most TCP connections served at once [default: 256].
+    #[arg(long, env = "PORTSD_TCP_MAX_CONNECTIONS")]
+    pub tcp_max_connections: Option<usize>,
+    /// Seconds a TCP connection may stay idle [default: 10].
+    #[arg(long, env = "PORTSD_TCP_IDLE_TIMEOUT")]
+    pub tcp_idle_timeout: Option<u64>,
+    /// Queries answered on one TCP connection before it is closed [default: 1000].
+    #[arg(long, env = "PORTSD_TCP_MAX_QUERIES")]
+    pub tcp_max_queries: Option<usize>,
+    /// Only these networks may query; repeatable [default: everyone].
+    #[arg(long, env = "PORTSD_ALLOW", value_delimiter = ',')]
+    pub allow: Vec<IpNet>,
+    /// These networks may not query; repeatable.
+    #[arg(long, env = "PORTSD_DENY", value_delimiter = ',')]
+    pub deny: Vec<IpNet>,
+}
+
+/// The configuration file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<Vec<SocketAddr>>,
+    zone: Option<String>,
+    ttl: Option<u32>,
+    data: Option<PathBuf>,
+    ns_name: Option<String>,
+    ns_address: Option<Vec<IpAddr>>,
+    log_queries: Option<bool>,
+    tcp_max_connections: Option<usize>,
+    tcp_idle_timeout: Option<u64>,
+    tcp_max_queries: Option<usize>,
+    allow: Option<Vec<IpNet>>,
+    deny: Option<Vec<IpNet>>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("{0}: {1}")]
+    Read(String, std::io::Error),
+    /// The configuration file is not valid.
+    #[error("{file}:{line}: {reason}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// 1-based line of the problem.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The zone or name server name is not a valid domain name.
+    #[error("{0}")]
+    Name(#[from] NameError),
+}
+
+impl FileConfig {
+    /// Reads `path`; `None` when `path` is the default file and it does not exist.
+    pub fn read(path: &Path, required: bool) -> Result<Option<FileConfig>, ConfigError> {
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ConfigError::Read(file, e)),
+        };
+        FileConfig::parse(&file, &text).map(Some)
+    }
+
+    /// Parses TOML text, naming `file` and the line in errors.
+    pub fn parse(file: &str, text: &str) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            line: e.span().map_or(1, |span| {
+                text[..span.start.min(text.len())].lines().count().max(1)
+            }),
+            reason: e.message().to_owned(),
+        })
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Addresses to bind (unused under socket activation).
+    pub listen: Vec<SocketAddr>,
+    /// The zone's settings.
+    pub zone: Zone,
+    /// Where the table comes from.
+    pub data: DataLocation,
+    /// Log one line per query.
+    pub log_queries: bool,
+    /// TCP limits.
+    pub tcp: TcpLimits,
+    /// Networks allowed to query (empty: all).
+    pub allow: Vec<IpNet>,
+    /// Networks refused.
+    pub deny: Vec<IpNet>,
+}
+
+/// Builds the zone settings from flags (and file values, already merged in).
+pub fn resolve_zone(
+    args: &ZoneArgs,
+    file: &FileConfig,
+    listen: &[SocketAddr],
+) -> Result<(Zone, DataLocation), ConfigError> {
+    let zone_text = args
+        .zone
+        .clone()
+        .or_else(|| file.zone.clone())
+        .unwrap_or_else(|| DEFAULT_ZONE.to_owned());
+    let zone_labels = parse_domain(&zone_text)?;
+    let ns_name = match args.ns_name.clone().or_else(|| file.ns_name.clone()) {
+        Some(name) => parse_domain(&name)?,
+        None => parse_domain(&format!("ns.{zone_text}"))?,
+    };
+    let ns_addresses = if !args.ns_address.is_empty() {
+        args.ns_address.clone()
+    } else if let Some(addresses) = &file.ns_address {
+        addresses.clone()
+    } else {
+        let first = listen.first().map(SocketAddr::ip);
+        vec![
+            first
+                .filter(|ip| !ip.is_unspecified())
+                .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ]
+    };
+    let ttl = args.ttl.or(file.ttl).unwrap_or(DEFAULT_TTL);
+    let data = match args.data.clone().or_else(|| file.data.clone()) {
+        Some(dir) => DataLocation::Dir(dir),
+        None => DataLocation::Builtin,
+    };
+    Ok((Zone::new(zone_labels, ns_name, ns_addresses, ttl), data))
+}
+
+impl ServeArgs {
+    /// Merges flags and environment (already in `self`) with the configuration file and the
+    /// defaults.
+    pub fn resolve(&self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => FileConfig::read(path, true)?,
+            None => FileConfig::read(Path::new(DEFAULT_CONFIG_FILE), false)?,
+        }
+        .unwrap_or_default();
+        let listen = if !self.listen.is_empty() {
+            self.listen.clone()
+        } else if let Some(listen) = &file.listen {
+            listen.clone()
+        } else {
+            vec![
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5300))),
+            ]
+        };
+        let (zone, data) = resolve_zone(&self.zone, &file, &listen)?;
+        let defaults = TcpLimits::default();
+        let pick = |flag: &Vec<IpNet>, file: &Option<Vec<IpNet>>| {
+            if flag.is_empty() {
+                file.clone().unwrap_or_default()
+            } else {
+                flag.clone()
+            }
+        };
+        Ok(ServeConfig {
+            listen,
+            zone,
+            data,
+            log_queries: self.log_queries || file.log_queries.unwrap_or(false),
+            tcp: TcpLimits {
+                max_connections: self
+                    .tcp_max_connections
+                    .or(file.tcp_max_connections)
+                    .unwrap_or(defaults.max_connections),
+                idle_timeout: self
+                    .tcp_idle_timeout
+                    .or(file.tcp_idle_timeout)
+                    .map_or(defaults.idle_timeout, Duration::from_secs),
+                max_queries: self
+                    .tcp_max_queries
+                    .or(file.tcp_max_queries)
+                    .unwrap_or(defaults.max_queries),
+            },
+            allow: pick(&self.allow, &file.allow),
+            deny: pick(&self.deny, &file.deny),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_fill_what_flags_leave_open() {
+        let file = FileConfig::parse("t.toml", "zone = \"ports.internal\"\nttl = 60\n").unwrap();
+        let args = ZoneArgs {
+            ttl: Some(5),
+            ..ZoneArgs::default()
+        };
+        let (zone, data) = resolve_zone(&args, &file, &[]).unwrap();
+        assert_eq!(zone.display_name(), "ports.internal");
+        assert_eq!(zone.ttl, 5, "the flag wins over the file");
+        assert_eq!(data, DataLocation::Builtin);
+        assert_eq!(zone.ns_addresses, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    }
+
+    #[test]
+    fn unknown_keys_name_their_line() {
+        let err = FileConfig::parse("/etc/portsd/portsd.toml", "zone = \"a\"\n\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("/etc/portsd/portsd.toml:3: "), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn ns_address_defaults_to_the_listen_address() {
+        let listen: Vec<SocketAddr> = vec!["192.0.2.7:53".parse().unwrap()];
+        let (zone, _) =
+            resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &listen).unwrap();
+        assert_eq!(zone.ns_addresses, ["192.0.2.7".parse::<IpAddr>().unwrap()]);
+    }
+}

@@ -1,0 +1,241 @@
+//! Presentation formats: the zone as an RFC 1035 master file (`portsd export-zone`) and the
+//! plain-text answer of `portsd lookup`. Both go through [`answer::answer`], so they show
+//! exactly what `serve` answers.
+
+use std::io::{self, Write};
+
+use crate::answer::{
+    self, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone, rtype,
+};
+use crate::model::Protocol;
+use crate::names::Target;
+
+/// Writes a label in master-file syntax: letters, digits, `-` and `_` as is, the specials
+/// escaped with a backslash, everything else as `\DDD`.
+fn write_label(out: &mut String, label: &[u8]) {
+    for &b in label {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => out.push(char::from(b)),
+            b'.' | b'(' | b')' | b';' | b'"' | b'\\' | b'@' | b'$' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+}
+
+/// An absolute name (`443.tcp.ports.local.`).
+fn absolute_name<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> String {
+    let mut out = String::new();
+    for label in labels {
+        write_label(&mut out, label);
+        out.push('.');
+    }
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// A TXT RDATA's character-strings, quoted, bytes outside printable ASCII as `\DDD`.
+fn quoted_strings(mut rdata: &[u8]) -> String {
+    let mut out = String::new();
+    while let Some((&len, rest)) = rdata.split_first() {
+        let len = usize::from(len).min(rest.len());
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push('"');
+        for &b in &rest[..len] {
+            match b {
+                b'"' | b'\\' => {
+                    out.push('\\');
+                    out.push(char::from(b));
+                }
+                0x20..=0x7E => out.push(char::from(b)),
+                _ => out.push_str(&format!("\\{b:03}")),
+            }
+        }
+        out.push('"');
+        rdata = &rest[len..];
+    }
+    out
+}
+
+fn labels_of(names: &[Box<[u8]>]) -> impl Iterator<Item = &[u8]> {
+    names.iter().map(|l| &l[..])
+}
+
+/// Every name `serve` answers with data, as label lists relative to nothing (zone included).
+fn zone_names(zone: &Zone, snapshot: &Snapshot) -> Vec<Vec<Vec<u8>>> {
+    let apex: Vec<Vec<u8>> = zone.name.labels().iter().map(|l| l.to_vec()).collect();
+    let under = |relative: &[&[u8]]| -> Vec<Vec<u8>> {
+        relative
+            .iter()
+            .map(|l| l.to_vec())
+            .chain(apex.iter().cloned())
+            .collect()
+    };
+    let mut names = vec![apex.clone()];
+    if zone.name.ns_in_zone() {
+        names.push(zone.ns_name.iter().map(|l| l.to_vec()).collect());
+    }
+    for protocol in Protocol::ALL {
+        for port in 0..=u16::MAX {
+            names.push(under(&[
+                port.to_string().as_bytes(),
+                protocol.label().as_bytes(),
+            ]));
+        }
+    }
+    for port in 0..=u16::MAX {
+        names.push(under(&[port.to_string().as_bytes()]));
+    }
+    let mut services: Vec<&[u8]> = snapshot.table.service_names().collect();
+    services.sort_unstable();
+    for service in services {
+        let mut relative: Vec<&[u8]> = service.split(|&b| b == b'.').collect();
+        if relative.iter().any(|l| l.is_empty() || l.len() > 63) {
+            continue;
+        }
+        for protocol in Protocol::ALL {
+            relative.push(protocol.label().as_bytes());
+            push_if_service(&mut names, under(&relative), zone);
+            relative.pop();
+        }
+        push_if_service(&mut names, under(&relative), zone);
+    }
+    // Keep the names that hold data: a service missing on a protocol is not in the zone.
+    names.retain(|name| {
+        let labels: Vec<&[u8]> = name.iter().map(Vec::as_slice).collect();
+        let answer = answer::answer(zone, snapshot, &labels, rtype::ANY, answer::CLASS_IN);
+        answer.rcode == Rcode::NoError && !answer.answers.is_empty()
+    });
+    names
+}
+
+/// Adds a service name unless the naming rules read it as something else (a service called
+/// like the name server, say), which the zone already lists under that meaning.
+fn push_if_service(names: &mut Vec<Vec<Vec<u8>>>, name: Vec<Vec<u8>>, zone: &Zone) {
+    let labels: Vec<&[u8]> = name.iter().map(Vec::as_slice).collect();
+    if matches!(
+        zone.name.classify(&labels),
+        Target::Service(_) | Target::ServiceOn(..)
+    ) {
+        names.push(name);
+    }
+}
+
+/// Writes the whole zone as a master file.
+pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()> {
+    let apex = absolute_name(labels_of(zone.name.labels()));
+    let ns = absolute_name(labels_of(&zone.ns_name));
+    writeln!(out, "; portsd zone {apex} serial {}", snapshot.serial)?;
+    writeln!(out, "$ORIGIN {apex}")?;
+    for name in zone_names(zone, snapshot) {
+        let labels: Vec<&[u8]> = name.iter().map(Vec::as_slice).collect();
+        let owner = absolute_name(labels.iter().copied());
+        let answer = answer::answer(zone, snapshot, &labels, rtype::ANY, answer::CLASS_IN);
+        for record in &answer.answers {
+            let name = match record.owner {
+                Owner::Query => &owner,
+                Owner::Apex => &apex,
+                Owner::NameServer => &ns,
+            };
+            let data = match &record.data {
+                Rdata::Txt(strings) => format!("TXT {}", quoted_strings(strings)),
+                Rdata::Soa(serial) => format!(
+                    "SOA {ns} {} {serial} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {}",
+                    absolute_name(labels_of(&zone.rname)),
+                    zone.ttl
+                ),
+                Rdata::Ns => format!("NS {ns}"),
+                Rdata::Address(std::net::IpAddr::V4(ip)) => format!("A {ip}"),
+                Rdata::Address(std::net::IpAddr::V6(ip)) => format!("AAAA {ip}"),
+            };
+            writeln!(out, "{name} {} IN {data}", zone.ttl)?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a lookup found nothing.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LookupError {
+    /// The query text is not `PORT`, `PORT/PROTO`, `SERVICE` or `SERVICE/PROTO`.
+    #[error("cannot read {0:?}: expected PORT, PORT/PROTOCOL, SERVICE or SERVICE/PROTOCOL")]
+    BadQuery(String),
+    /// No service by that name.
+    #[error("no service named {0:?}")]
+    NotFound(String),
+}
+
+/// The lines `portsd lookup QUERY` prints: one per use, as the TXT records say it.
+pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<String>, LookupError> {
+    let bad = || LookupError::BadQuery(query.to_owned());
+    let (subject, protocol) = match query.split_once('/') {
+        Some((subject, proto)) => (
+            subject,
+            Some(Protocol::from_label(proto.as_bytes()).ok_or_else(bad)?),
+        ),
+        None => (query, None),
+    };
+    if subject.is_empty() || subject.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Err(bad());
+    }
+    let mut labels: Vec<&[u8]> = subject.split('.').map(str::as_bytes).collect();
+    if let Some(protocol) = protocol {
+        labels.push(protocol.label().as_bytes());
+    }
+    labels.extend(labels_of(zone.name.labels()));
+    match zone.name.classify(&labels) {
+        Target::PortOn(..) | Target::Port(_) | Target::Service(_) | Target::ServiceOn(..) => {}
+        _ => return Err(bad()),
+    }
+    let answer = answer::answer(zone, snapshot, &labels, rtype::TXT, answer::CLASS_IN);
+    if answer.rcode != Rcode::NoError || answer.answers.is_empty() {
+        return Err(LookupError::NotFound(query.to_owned()));
+    }
+    Ok(answer
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            Rdata::Txt(strings) => Some(text_of(strings)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The text of TXT RDATA: its character-strings joined.
+pub fn text_of(mut rdata: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(rdata.len());
+    while let Some((&len, rest)) = rdata.split_first() {
+        let len = usize::from(len).min(rest.len());
+        bytes.extend_from_slice(&rest[..len]);
+        rdata = &rest[len..];
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_strings_are_escaped() {
+        let mut out = String::new();
+        write_label(&mut out, b"Apple Remote (x)");
+        assert_eq!(out, "Apple\\032Remote\\032\\(x\\)");
+        assert_eq!(
+            quoted_strings(b"\x03a\"b\x02\xc3\xa9"),
+            "\"a\\\"b\" \"\\195\\169\""
+        );
+        assert_eq!(absolute_name([&b"ports"[..], b"local"]), "ports.local.");
+    }
+
+    #[test]
+    fn text_of_joins_strings() {
+        assert_eq!(text_of(b"\x02ab\x01c"), "abc");
+    }
+}

@@ -1,0 +1,237 @@
+//! Loading the port table's sources: reading the files of `data/` (or a `--data DIR`), parsing
+//! each one, collecting every problem as `file:line: reason`, and merging the rows into
+//! [`Entry`]s for [`Table::new`](crate::table::Table::new). Also the `portsd check` report.
+//!
+//! The four sources, their formats and the merge rules are documented in `data/README.md`.
+
+mod iana;
+mod local;
+mod merge;
+mod port_list;
+pub mod wikipedia;
+
+use std::fmt::{self, Write};
+use std::path::Path;
+
+use crate::model::{Entry, Source, Status};
+use crate::table::Table;
+
+pub use wikipedia::convert_markdown;
+
+/// The port list converted to TSV.
+pub const PORTS_TSV: &str = "ports.tsv";
+/// The excerpt of the port list the project was specified from.
+pub const EXCERPT: &str = "port-list-excerpt.txt";
+/// IANA's registry, in IANA's CSV format.
+pub const IANA_CSV: &str = "iana-service-names-port-numbers.csv";
+/// The site's own ports (optional).
+pub const LOCAL_TSV: &str = "local.tsv";
+
+/// The status words of the port list's legend.
+const LIST_STATUSES: [Status; 6] = [
+    Status::Yes,
+    Status::Unofficial,
+    Status::Assigned,
+    Status::No,
+    Status::Reserved,
+    Status::NotApplicable,
+];
+
+/// A status cell of `ports.tsv` for a protocol the list names no status for.
+const NOT_LISTED: &str = "-";
+
+/// The header line of `ports.tsv`.
+const PORTS_TSV_HEADER: &str = "port\ttcp\tudp\tsctp\tdccp\tdescription";
+
+/// One problem in one source file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {reason}", Location(file, *line))]
+pub struct DataError {
+    /// The file, as named to the user (the path read, or `data/NAME` for the built-in data).
+    pub file: String,
+    /// The 1-based line the problem starts on; 0 when it concerns the whole file.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl DataError {
+    fn new(file: &str, line: usize, reason: impl Into<String>) -> DataError {
+        DataError {
+            file: file.to_owned(),
+            line,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `file:line`, or `file` alone for whole-file problems.
+struct Location<'a>(&'a str, usize);
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            0 => f.write_str(self.0),
+            line => write!(f, "{}:{line}", self.0),
+        }
+    }
+}
+
+/// Every problem found while loading, in file order. Displays one problem per line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct DataErrors(pub Vec<DataError>);
+
+impl DataErrors {
+    /// `Err` with the problems, if there are any.
+    fn check(problems: Vec<DataError>) -> Result<(), DataErrors> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(DataErrors(problems))
+        }
+    }
+}
+
+impl fmt::Display for DataErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The merged entries and what was read to make them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedData {
+    /// One entry per use of a port (or range) on a protocol, ready for `Table::new`.
+    pub entries: Vec<Entry>,
+    /// Rows (records, for IANA's CSV) read from each source file, in [`Source::ALL`] order.
+    pub rows_per_source: Vec<(Source, usize)>,
+}
+
+/// The text of each source file and the name to report problems under.
+struct SourceTexts<'a> {
+    ports_tsv: (String, &'a str),
+    excerpt: (String, &'a str),
+    iana_csv: (String, &'a str),
+    local_tsv: Option<(String, &'a str)>,
+}
+
+/// Loads the four files from `dir`. `local.tsv` is optional; a missing or unreadable required
+/// file is a problem naming it.
+pub fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
+    let mut problems = Vec::new();
+    let mut read = |name: &str, required: bool| {
+        let path = dir.join(name);
+        let label = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some((label, text)),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                problems.push(DataError::new(&label, 0, format!("cannot read: {e}")));
+                None
+            }
+        }
+    };
+    let ports_tsv = read(PORTS_TSV, true);
+    let excerpt = read(EXCERPT, true);
+    let iana_csv = read(IANA_CSV, true);
+    let local_tsv = read(LOCAL_TSV, false);
+    let (Some(ports_tsv), Some(excerpt), Some(iana_csv)) = (ports_tsv, excerpt, iana_csv) else {
+        return Err(DataErrors(problems));
+    };
+    DataErrors::check(problems)?;
+    fn borrow((label, text): &(String, String)) -> (String, &str) {
+        (label.clone(), text.as_str())
+    }
+    load(&SourceTexts {
+        ports_tsv: borrow(&ports_tsv),
+        excerpt: borrow(&excerpt),
+        iana_csv: borrow(&iana_csv),
+        local_tsv: local_tsv.as_ref().map(borrow),
+    })
+}
+
+/// Loads the data compiled into the binary from the repository's `data/` directory, so the
+/// daemon works from any directory with no files around.
+pub fn load_builtin() -> Result<LoadedData, DataErrors> {
+    let builtin = |name: &str, text| (format!("data/{name}"), text);
+    load(&SourceTexts {
+        ports_tsv: builtin(PORTS_TSV, include_str!("../../data/ports.tsv")),
+        excerpt: builtin(EXCERPT, include_str!("../../data/port-list-excerpt.txt")),
+        iana_csv: builtin(
+            IANA_CSV,
+            include_str!("../../data/iana-service-names-port-numbers.csv"),
+        ),
+        local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
+    })
+}
+
+/// Parses every source, then merges. Problems from all files are reported together.
+fn load(texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
+    let mut problems = Vec::new();
+    let local = match &texts.local_tsv {
+        Some((file, text)) => local::parse(file, text, &mut problems),
+        None => Vec::new(),
+    };
+    let excerpt = port_list::parse_excerpt(&texts.excerpt.0, texts.excerpt.1, &mut problems);
+    let list = port_list::parse_tsv(&texts.ports_tsv.0, texts.ports_tsv.1, &mut problems);
+    let iana = iana::parse(&texts.iana_csv.0, texts.iana_csv.1, &mut problems);
+    DataErrors::check(problems)?;
+    let rows_per_source = vec![
+        (Source::Local, local.len()),
+        (Source::Excerpt, excerpt.len()),
+        (Source::PortList, list.len()),
+        (Source::Iana, iana.records_read),
+    ];
+    Ok(LoadedData {
+        entries: merge::merge(local, &excerpt, &list, &iana.records),
+        rows_per_source,
+    })
+}
+
+/// What `portsd check` prints for data that loaded: rows read per source, then the table's
+/// entries per source, status and protocol, ranges, service names and memory.
+pub fn check_report(rows_per_source: &[(Source, usize)], table: &Table) -> String {
+    let stats = table.stats();
+    let mut out = String::new();
+    let _ = writeln!(out, "rows read:");
+    for (source, rows) in rows_per_source {
+        let _ = writeln!(out, "  {:<10} {rows}", source.name());
+    }
+    let _ = writeln!(out, "entries: {}", table.entries().len());
+    let _ = writeln!(out, "entries per source (a merged entry counts for each):");
+    for (source, count) in &stats.by_source {
+        let _ = writeln!(out, "  {:<10} {count}", source.name());
+    }
+    let _ = writeln!(out, "entries per status:");
+    for (status, count) in &stats.by_status {
+        let _ = writeln!(out, "  {:<10} {count}", status.word());
+    }
+    let _ = writeln!(out, "entries per protocol:");
+    for (protocol, count) in &stats.by_protocol {
+        let _ = writeln!(out, "  {:<10} {count}", protocol.label());
+    }
+    let _ = writeln!(out, "ranges: {}", stats.ranges);
+    let _ = writeln!(out, "service names: {}", stats.services);
+    let _ = writeln!(
+        out,
+        "memory: {:.1} MiB ({} bytes)",
+        stats.heap_bytes as f64 / 1048576.0,
+        stats.heap_bytes
+    );
+    let _ = writeln!(out, "problems: none");
+    out
+}
+
+/// Collapses every run of whitespace (line breaks included) to one space and trims the ends.
+fn normalise_space(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,287 @@
+//! Test harness: a real portsd server on 127.0.0.1:0 (in-process, or the built binary), raw
+//! UDP/TCP exchanges, hickory's client, and the real `dig` and `kdig`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use portsd::answer::Zone;
+use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::server::{DataLocation, Listeners, Server, Settings, TcpLimits};
+use portsd::table::Table;
+
+/// How long a test waits for an answer before calling it silence.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A server running on its own thread until the process ends.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub server: Server,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The zone every test serves: ports.local, NS ns.ports.local at 127.0.0.1, TTL 3600.
+pub fn test_zone() -> Zone {
+    resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[])
+        .expect("default zone")
+        .0
+}
+
+/// The table built from the data compiled into the binary, built once per test binary.
+pub fn builtin_table() -> Table {
+    Table::new(
+        DataLocation::Builtin
+            .load()
+            .expect("builtin data loads")
+            .entries,
+    )
+}
+
+impl TestServer {
+    /// Starts a server on the compiled-in data.
+    pub fn start() -> TestServer {
+        TestServer::start_with(
+            test_zone(),
+            builtin_table(),
+            DataLocation::Builtin,
+            TcpLimits::default(),
+        )
+    }
+
+    /// Starts a server with explicit settings.
+    pub fn start_with(zone: Zone, table: Table, data: DataLocation, tcp: TcpLimits) -> TestServer {
+        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind port 0");
+        let addr = listeners.udp[0].local_addr().unwrap();
+        let server = Server::new(
+            zone,
+            table,
+            Settings {
+                data,
+                tcp,
+                log_queries: false,
+            },
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = server.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime
+                .block_on(running.run(listeners, async {
+                    let _ = stopped.await;
+                }))
+                .unwrap();
+        });
+        TestServer {
+            addr,
+            server,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+/// One server shared by all tests of a test binary.
+pub static SHARED: LazyLock<Arc<TestServer>> = LazyLock::new(|| Arc::new(TestServer::start()));
+
+/// A query message with the given ID, name (case kept), type and EDNS payload.
+pub fn query(id: u16, name: &str, rtype: RecordType, edns: Option<u16>) -> Vec<u8> {
+    let mut message = Message::new(id, MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    let mut q = Query::query(Name::from_ascii(name).unwrap(), rtype);
+    q.set_query_class(DNSClass::IN);
+    message.add_query(q);
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        message.edns = Some(e);
+    }
+    message.to_vec().unwrap()
+}
+
+/// Sends a datagram and waits up to [`REPLY_TIMEOUT`] for the reply.
+pub fn udp_exchange(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    socket.send_to(packet, addr).unwrap();
+    let mut buf = vec![0u8; 65_535];
+    match socket.recv_from(&mut buf) {
+        Ok((len, _)) => Some(buf[..len].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Opens a TCP connection to the server.
+pub fn tcp_connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    stream
+}
+
+/// Writes one length-framed message.
+pub fn tcp_send(stream: &mut TcpStream, packet: &[u8]) {
+    let mut framed = (packet.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(packet);
+    stream.write_all(&framed).unwrap();
+}
+
+/// Reads one length-framed message; `None` when the server closed or timed out.
+pub fn tcp_receive(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).ok()?;
+    let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut message).ok()?;
+    Some(message)
+}
+
+/// One query over a fresh TCP connection.
+pub fn tcp_exchange(addr: SocketAddr, packet: &[u8]) -> Vec<u8> {
+    let mut stream = tcp_connect(addr);
+    tcp_send(&mut stream, packet);
+    tcp_receive(&mut stream).expect("a TCP answer")
+}
+
+/// Parses a response with hickory.
+pub fn parse(bytes: &[u8]) -> Message {
+    Message::from_vec(bytes).expect("a well-formed response")
+}
+
+/// The TXT strings of the answer section, each record's strings joined.
+pub fn txt_answers(message: &Message) -> Vec<String> {
+    message
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs a DNS tool (`dig`, `kdig`) against the server; panics with a clear message when the
+/// tool is missing (CI installs it).
+pub fn run_tool(tool: &str, addr: SocketAddr, args: &[&str]) -> String {
+    let server = format!("@{}", addr.ip());
+    let port = addr.port().to_string();
+    let output = Command::new(tool)
+        .arg(server)
+        .args(["-p", &port])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {tool} ({e}): install bind9-dnsutils and knot-dnsutils")
+        });
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The built `portsd` binary running with `args`; its port is read from the log line.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>,
+}
+
+impl Daemon {
+    /// Starts `portsd serve --listen 127.0.0.1:0 ARGS...` and waits for its "listening on udp"
+    /// line.
+    pub fn start(args: &[&str]) -> Daemon {
+        Daemon::start_command(
+            Command::new(env!("CARGO_BIN_EXE_portsd"))
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(args),
+        )
+    }
+
+    /// Starts a prepared command whose stderr carries portsd's log.
+    pub fn start_command(command: &mut Command) -> Daemon {
+        let mut child = command
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("portsd starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let (found, wait) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on udp ").nth(1)
+                    && let Some(sender) = found.take()
+                {
+                    let _ = sender.send(rest.trim().parse::<SocketAddr>().ok());
+                }
+                sink.0.lock().unwrap().push(line);
+                sink.1.notify_all();
+            }
+        });
+        let addr = wait
+            .recv_timeout(Duration::from_secs(30))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                panic!(
+                    "portsd did not report its address; log: {:?}",
+                    log.0.lock().unwrap()
+                )
+            });
+        Daemon { child, addr, log }
+    }
+
+    /// Waits (at most 10 s) for a log line containing `text`, returning whether one came.
+    pub fn wait_for_log(&self, text: &str) -> bool {
+        let (lines, changed) = &*self.log;
+        let guard = lines.lock().unwrap();
+        let (guard, _) = changed
+            .wait_timeout_while(guard, Duration::from_secs(10), |lines| {
+                !lines.iter().any(|l| l.contains(text))
+            })
+            .unwrap();
+        guard.iter().any(|l| l.contains(text))
+    }
+
+    /// How many log lines contain `text`.
+    pub fn count_log(&self, text: &str) -> usize {
+        self.log
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
