@@ -458,13 +458,7 @@ impl Server {
             Err(error) => {
                 debug!(%error, %src, "malformed query");
                 let queries = Queries::read(&mut BinDecoder::new(&[]), 0).ok()?;
-                let response = MessageResponseBuilder::new(&queries, None)
-                    .error_msg(&header.metadata, ResponseCode::FormErr);
-                let mut bytes = Vec::with_capacity(12);
-                response
-                    .destructive_emit(&mut BinEncoder::new(&mut bytes))
-                    .ok()?;
-                Some(bytes)
+                error_response(&header, &queries, ResponseCode::FormErr)
             }
         }
     }
@@ -583,8 +577,12 @@ fn refused_response(packet: &[u8]) -> Option<Vec<u8>> {
     let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
         .or_else(|_| Queries::read(&mut BinDecoder::new(&[]), 0))
         .ok()?;
-    let response = MessageResponseBuilder::new(&queries, None)
-        .error_msg(&header.metadata, ResponseCode::Refused);
+    error_response(&header, &queries, ResponseCode::Refused)
+}
+
+/// An error response echoing `queries` (possibly none), encoded as hickory-server encodes it.
+fn error_response(header: &Header, queries: &Queries, code: ResponseCode) -> Option<Vec<u8>> {
+    let response = MessageResponseBuilder::new(queries, None).error_msg(&header.metadata, code);
     let mut bytes = Vec::with_capacity(64);
     response
         .destructive_emit(&mut BinEncoder::new(&mut bytes))
