@@ -37,6 +37,9 @@ use crate::sources::{self, DataErrors, LoadedData};
 use crate::table::Table;
 use crate::wire;
 
+/// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataLocation {
@@ -340,7 +343,16 @@ impl Server {
         shutdown.await;
         info!("stopping");
         stop.cancel();
-        while tasks.join_next().await.is_some() {}
+        // Loops finish the batch or query in hand; a client that stops reading cannot hold the
+        // exit back for longer than this.
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+            tasks.abort_all();
+        }
         Ok(())
     }
 
@@ -509,7 +521,10 @@ impl Server {
         let mut answered = 0usize;
         loop {
             if reader.buffer().len() < 2 && !pending.is_empty() {
-                if writer.write_all(&pending).await.is_err() {
+                // A client that does not read its answers is idle too.
+                let written =
+                    tokio::time::timeout(limits.idle_timeout, writer.write_all(&pending)).await;
+                if !matches!(written, Ok(Ok(()))) {
                     return;
                 }
                 pending.clear();
@@ -526,7 +541,7 @@ impl Server {
             let outcome = tokio::select! {
                 outcome = tokio::time::timeout(limits.idle_timeout, read) => outcome,
                 () = stop.cancelled() => {
-                    let _ = writer.write_all(&pending).await;
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer.write_all(&pending)).await;
                     return;
                 }
             };
