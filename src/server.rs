@@ -102,6 +102,41 @@ impl Default for TcpLimits {
     }
 }
 
+/// Binds UDP, then TCP on the same port, at `addr`.
+fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+    use socket2::{Domain, Socket, Type};
+    let domain = Domain::for_address(addr);
+    let bind_error = |transport| {
+        move |source| ServerError::Bind {
+            transport,
+            addr,
+            source,
+        }
+    };
+    let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
+    if addr.is_ipv6() {
+        udp.set_only_v6(true).map_err(bind_error("udp"))?;
+    }
+    udp.bind(&addr.into()).map_err(bind_error("udp"))?;
+    udp.set_nonblocking(true).map_err(bind_error("udp"))?;
+    let bound = udp
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(addr);
+    let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
+    if addr.is_ipv6() {
+        tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
+    }
+    tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
+    tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
+    tcp.listen(1024).map_err(bind_error("tcp"))?;
+    tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
+    Ok((udp.into(), tcp.into()))
+}
+
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
 pub struct Listeners {
@@ -116,39 +151,27 @@ pub struct Listeners {
 impl Listeners {
     /// Binds UDP and TCP on each address.
     pub fn bind(addrs: &[SocketAddr]) -> Result<Listeners, ServerError> {
-        use socket2::{Domain, Socket, Type};
         let mut listeners = Listeners::default();
         for &addr in addrs {
-            let domain = Domain::for_address(addr);
-            let bind_error = |transport| {
-                move |source| ServerError::Bind {
-                    transport,
-                    addr,
-                    source,
+            // With port 0 the kernel picks the UDP port and TCP takes the same one; if another
+            // program holds that port for TCP, pick again (a few times) rather than fail.
+            let attempts = if addr.port() == 0 { 8 } else { 1 };
+            let mut outcome = bind_pair(addr);
+            for _ in 1..attempts {
+                match &outcome {
+                    Err(ServerError::Bind {
+                        transport: "tcp",
+                        source,
+                        ..
+                    }) if source.kind() == io::ErrorKind::AddrInUse => {
+                        outcome = bind_pair(addr);
+                    }
+                    _ => break,
                 }
-            };
-            let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
-            if addr.is_ipv6() {
-                udp.set_only_v6(true).map_err(bind_error("udp"))?;
             }
-            udp.bind(&addr.into()).map_err(bind_error("udp"))?;
-            udp.set_nonblocking(true).map_err(bind_error("udp"))?;
-            // With port 0 the kernel picks the UDP port; TCP takes the same one.
-            let bound = udp
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .unwrap_or(addr);
-            let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
-            if addr.is_ipv6() {
-                tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
-            }
-            tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
-            tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
-            tcp.listen(1024).map_err(bind_error("tcp"))?;
-            tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
-            listeners.udp.push(udp.into());
-            listeners.tcp.push(tcp.into());
+            let (udp, tcp) = outcome?;
+            listeners.udp.push(udp);
+            listeners.tcp.push(tcp);
         }
         Ok(listeners)
     }
