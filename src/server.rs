@@ -538,22 +538,23 @@ impl Server {
         let (reader, mut writer) = stream.into_split();
         let mut reader = tokio::io::BufReader::new(reader);
         let mut message = Vec::new();
-        // Answers wait here while more pipelined queries are already buffered, so a burst of
-        // queries costs one write.
+        // Answers wait here only while the next query is already complete in the read buffer,
+        // so a burst of pipelined queries costs one write and no answer waits for the network.
         let mut pending = Vec::new();
         let mut answered = 0usize;
+        let mut flush_limit = limits.idle_timeout;
         loop {
-            if reader.buffer().len() < 2 && !pending.is_empty() {
+            if !pending.is_empty() && !holds_complete_message(reader.buffer()) {
                 // A client that does not read its answers is idle too.
                 let written =
                     tokio::time::timeout(limits.idle_timeout, writer.write_all(&pending)).await;
+                pending.clear();
                 if !matches!(written, Ok(Ok(()))) {
                     return;
                 }
-                pending.clear();
             }
             if limits.max_queries != 0 && answered >= limits.max_queries {
-                return;
+                break;
             }
             let read = async {
                 let len = reader.read_u16().await?;
@@ -564,19 +565,19 @@ impl Server {
             let outcome = tokio::select! {
                 outcome = tokio::time::timeout(limits.idle_timeout, read) => outcome,
                 () = stop.cancelled() => {
-                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer.write_all(&pending)).await;
-                    return;
+                    flush_limit = SHUTDOWN_GRACE;
+                    break;
                 }
             };
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     debug!(%error, %src, "tcp connection closed");
-                    return;
+                    break;
                 }
                 Err(_) => {
                     debug!(%src, "tcp connection idle, closing");
-                    return;
+                    break;
                 }
             }
             answered += 1;
@@ -596,22 +597,34 @@ impl Server {
                 log_query(Protocol::Tcp, src, &message, &response);
             }
             let Ok(len) = u16::try_from(response.len()) else {
-                return;
+                break;
             };
             pending.extend_from_slice(&len.to_be_bytes());
             pending.extend_from_slice(&response);
         }
+        // Whatever ended the connection, the answers already built go out.
+        if !pending.is_empty() {
+            let _ = tokio::time::timeout(flush_limit, writer.write_all(&pending)).await;
+        }
+    }
+}
+
+/// Whether `buffered` starts with a whole length-prefixed message.
+fn holds_complete_message(buffered: &[u8]) -> bool {
+    match buffered {
+        [high, low, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*high, *low])),
+        _ => false,
     }
 }
 
 /// REFUSED for a client the access list refuses (TCP: the address is real, so it is told),
 /// with the question echoed; FORMERR-style silence rules as for any other message.
 fn refused_response(packet: &[u8]) -> Option<Vec<u8>> {
-    let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
+    let mut decoder = BinDecoder::new(packet);
+    let header = Header::read(&mut decoder).ok()?;
     if header.metadata.message_type == MessageType::Response {
         return None;
     }
-    let mut decoder = BinDecoder::new(packet.get(12..)?);
     let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
         .or_else(|_| Queries::read(&mut BinDecoder::new(&[]), 0))
         .ok()?;
@@ -709,6 +722,15 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_messages_are_recognised_in_the_read_buffer() {
+        assert!(!holds_complete_message(&[]));
+        assert!(!holds_complete_message(&[0]));
+        assert!(holds_complete_message(&[0, 0]));
+        assert!(!holds_complete_message(&[0, 3, 1, 2]));
+        assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
+    }
 
     #[test]
     fn serials_move_forward_only_on_change() {
