@@ -479,7 +479,6 @@ fn tcp_length_prefix_longer_than_the_message_then_close() {
 }
 
 #[test]
-#[ignore = "portsd bug: a TCP answer is held back while the next message is incomplete"]
 fn tcp_length_prefix_shorter_than_the_message() {
     // The prefix cuts off QTYPE and QCLASS; those four octets are then read as the start of
     // the next message (a length of 16 and two octets of it).
@@ -497,7 +496,6 @@ fn tcp_length_prefix_shorter_than_the_message() {
 /// of the next one (here its length prefix): waiting for the rest could take until the idle
 /// timeout, and the answer is then lost. Segments split like this happen on any real network.
 #[test]
-#[ignore = "portsd bug: a TCP answer is held back while the next message is incomplete"]
 fn tcp_answer_is_not_held_back_by_the_next_partial_message() {
     let valid = query(0x1301, VALID_NAME, RecordType::TXT, None);
     let next_prefix = (valid.len() as u16).to_be_bytes();
@@ -600,7 +598,6 @@ fn tcp_connection_closes_after_max_queries() {
 }
 
 #[test]
-#[ignore = "portsd bug: answers still pending when the query cap closes a connection are lost"]
 fn tcp_pipelined_queries_beyond_max_queries_get_the_capped_answers() {
     let server = server_with_query_cap();
     let mut stream = tcp_connect(server.addr);
