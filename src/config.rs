@@ -13,9 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::acl::AccessList;
 use crate::answer::Zone;
 use crate::names::{NameError, parse_domain};
-use crate::server::{DataLocation, TcpLimits};
+use crate::rrl::RateLimitConfig;
+use crate::server::{DataLocation, TcpLimits, default_rate_limit_exempt};
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
@@ -39,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the zone over UDP and TCP.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`.
     Lookup {
         /// A port, port/protocol, service name or service/protocol.
@@ -114,6 +116,21 @@ pub struct ServeArgs {
     /// These networks may not query; repeatable.
     #[arg(long, env = "PORTSD_DENY", value_delimiter = ',')]
     pub deny: Vec<IpNet>,
+    /// UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting
+    /// off [default: 200].
+    #[arg(long, env = "PORTSD_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// Every Nth rate-limited response is sent truncated (TC) instead of dropped, so real
+    /// clients retry over TCP; 0 never [default: 2].
+    #[arg(long, env = "PORTSD_RATE_LIMIT_SLIP")]
+    pub rate_limit_slip: Option<u32>,
+    /// Networks never rate limited; repeatable; replaces the default
+    /// [default: 127.0.0.0/8, ::1/128].
+    #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',')]
+    pub rate_limit_exempt: Vec<IpNet>,
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
+    #[arg(long, env = "PORTSD_METRICS")]
+    pub metrics: Option<SocketAddr>,
     /// Reload when the files in the data directory change (needs --data).
     #[arg(long, env = "PORTSD_WATCH")]
     pub watch: bool,
@@ -135,6 +152,10 @@ pub struct FileConfig {
     tcp_max_queries: Option<usize>,
     allow: Option<Vec<IpNet>>,
     deny: Option<Vec<IpNet>>,
+    rate_limit: Option<u32>,
+    rate_limit_slip: Option<u32>,
+    rate_limit_exempt: Option<Vec<IpNet>>,
+    metrics: Option<SocketAddr>,
     watch: Option<bool>,
 }
 
@@ -199,10 +220,12 @@ pub struct ServeConfig {
     pub log_queries: bool,
     /// TCP limits.
     pub tcp: TcpLimits,
-    /// Networks allowed to query (empty: all).
-    pub allow: Vec<IpNet>,
-    /// Networks refused.
-    pub deny: Vec<IpNet>,
+    /// Who may query.
+    pub access: AccessList,
+    /// Response rate limiting.
+    pub rate_limit: RateLimitConfig,
+    /// Where to serve metrics.
+    pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
 }
@@ -296,8 +319,26 @@ impl ServeArgs {
                     .or(file.tcp_max_queries)
                     .unwrap_or(defaults.max_queries),
             },
-            allow: pick(&self.allow, &file.allow),
-            deny: pick(&self.deny, &file.deny),
+            access: AccessList::new(pick(&self.allow, &file.allow), pick(&self.deny, &file.deny)),
+            rate_limit: RateLimitConfig {
+                responses_per_second: self
+                    .rate_limit
+                    .or(file.rate_limit)
+                    .unwrap_or(RateLimitConfig::default().responses_per_second),
+                slip: self
+                    .rate_limit_slip
+                    .or(file.rate_limit_slip)
+                    .unwrap_or(RateLimitConfig::default().slip),
+                exempt: if !self.rate_limit_exempt.is_empty() {
+                    self.rate_limit_exempt.clone()
+                } else {
+                    file.rate_limit_exempt
+                        .clone()
+                        .unwrap_or_else(default_rate_limit_exempt)
+                },
+                ..RateLimitConfig::default()
+            },
+            metrics: self.metrics.or(file.metrics),
             watch,
         })
     }

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use hickory_server::net::xfer::Protocol;
 
 use crate::config::{FileConfig, ZoneArgs, resolve_zone};
-use crate::server::{DataLocation, Server, Settings, TcpLimits};
+use crate::server::{DataLocation, Server, Settings};
 use crate::table::Table;
 
 struct Harness {
@@ -21,15 +21,7 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
         .expect("the default zone is valid");
     let table = Table::new(data.load().expect("the built-in data loads").entries);
     Harness {
-        server: Server::new(
-            zone,
-            table,
-            Settings {
-                data: DataLocation::Builtin,
-                tcp: TcpLimits::default(),
-                log_queries: false,
-            },
-        ),
+        server: Server::new(zone, table, Settings::new(DataLocation::Builtin)),
         runtime: tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a runtime"),

@@ -14,6 +14,7 @@
 //! - [`rrl`]: response rate limiting per client prefix.
 //! - [`acl`]: access lists of allowed and denied networks.
 //! - [`handler`]: the hickory-server request handler (the general path).
+//! - [`metrics`]: counters and the Prometheus endpoint.
 //! - [`batch`]: batched UDP receive and send.
 //! - [`server`]: sockets, serving loops, reload, shutdown, service-manager notifications.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
@@ -28,6 +29,7 @@ pub mod batch;
 pub mod config;
 pub mod fuzzing;
 pub mod handler;
+pub mod metrics;
 pub mod model;
 pub mod names;
 pub mod present;

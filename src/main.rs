@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -48,17 +49,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
             let table = Table::new(load(&config.data)?.entries);
-            let listeners = match Listeners::from_service_manager()? {
+            let mut listeners = match Listeners::from_service_manager()? {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen)?,
             };
+            if let Some(addr) = config.metrics {
+                listeners.bind_metrics(addr)?;
+            }
             let server = Server::new(
                 config.zone,
                 table,
                 Settings {
-                    data: config.data,
                     tcp: config.tcp,
                     log_queries: config.log_queries,
+                    access: config.access,
+                    rate_limit: config.rate_limit,
+                    ..Settings::new(config.data)
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -106,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ConvertWikipedia { file } => {
             let markdown = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let tsv = sources::wikipedia::convert_markdown(&file.display().to_string(), &markdown)
+            let tsv = sources::convert_markdown(&file.display().to_string(), &markdown)
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             print!("{tsv}");
             Ok(ExitCode::SUCCESS)

@@ -13,7 +13,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -27,13 +27,19 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::acl::AccessList;
 use crate::answer::{self, Snapshot};
 use crate::batch::Batch;
 use crate::handler::{EncodedReply, PortsHandler, Shared};
+use crate::metrics::{Metrics, Transport};
+use crate::rrl::{RateLimitConfig, RateLimiter, Verdict};
 use crate::sources::{self, DataErrors, LoadedData};
 use crate::table::Table;
 use crate::watch::{self, DataWatcher};
 use crate::wire;
+
+/// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,62 +103,7 @@ impl Default for TcpLimits {
     }
 }
 
-/// The sockets portsd serves on.
-#[derive(Debug, Default)]
-pub struct Listeners {
-    /// UDP sockets.
-    pub udp: Vec<std::net::UdpSocket>,
-    /// TCP listening sockets.
-    pub tcp: Vec<std::net::TcpListener>,
-}
-
-impl Listeners {
-    /// Binds UDP and TCP on each address.
-    pub fn bind(addrs: &[SocketAddr]) -> Result<Listeners, ServerError> {
-        let mut listeners = Listeners::default();
-        for &addr in addrs {
-            // With port 0 the kernel picks a free UDP port and TCP takes the same one, which a
-            // TCP socket may hold already (a client's TIME_WAIT): then pick again.
-            let mut attempts = if addr.port() == 0 { 20 } else { 1 };
-            let (udp, tcp) = loop {
-                attempts -= 1;
-                match bind_pair(addr) {
-                    Err(ServerError::Bind {
-                        transport: "tcp",
-                        source,
-                        ..
-                    }) if attempts > 0 && source.kind() == io::ErrorKind::AddrInUse => {}
-                    bound => break bound?,
-                }
-            };
-            listeners.udp.push(udp);
-            listeners.tcp.push(tcp);
-        }
-        Ok(listeners)
-    }
-
-    /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets become TCP
-    /// listeners and datagram sockets UDP sockets.
-    pub fn from_service_manager() -> Result<Option<Listeners>, ServerError> {
-        let mut fds = listenfd::ListenFd::from_env();
-        if fds.len() == 0 {
-            return Ok(None);
-        }
-        let mut listeners = Listeners::default();
-        for i in 0..fds.len() {
-            if let Ok(Some(tcp)) = fds.take_tcp_listener(i) {
-                tcp.set_nonblocking(true).map_err(ServerError::Activation)?;
-                listeners.tcp.push(tcp);
-            } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
-                udp.set_nonblocking(true).map_err(ServerError::Activation)?;
-                listeners.udp.push(udp);
-            }
-        }
-        Ok(Some(listeners))
-    }
-}
-
-/// Binds UDP on `addr`, then TCP on the same address and port.
+/// Binds UDP, then TCP on the same port, at `addr`.
 fn bind_pair(
     addr: SocketAddr,
 ) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
@@ -187,6 +138,79 @@ fn bind_pair(
     Ok((udp.into(), tcp.into()))
 }
 
+/// The sockets portsd serves on.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// UDP sockets.
+    pub udp: Vec<std::net::UdpSocket>,
+    /// TCP listening sockets.
+    pub tcp: Vec<std::net::TcpListener>,
+    /// The Prometheus endpoint's socket, when `--metrics` asks for one.
+    pub metrics: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on each address.
+    pub fn bind(addrs: &[SocketAddr]) -> Result<Listeners, ServerError> {
+        let mut listeners = Listeners::default();
+        for &addr in addrs {
+            // With port 0 the kernel picks the UDP port and TCP takes the same one; if another
+            // program holds that port for TCP, pick again (a few times) rather than fail.
+            let attempts = if addr.port() == 0 { 8 } else { 1 };
+            let mut outcome = bind_pair(addr);
+            for _ in 1..attempts {
+                match &outcome {
+                    Err(ServerError::Bind {
+                        transport: "tcp",
+                        source,
+                        ..
+                    }) if source.kind() == io::ErrorKind::AddrInUse => {
+                        outcome = bind_pair(addr);
+                    }
+                    _ => break,
+                }
+            }
+            let (udp, tcp) = outcome?;
+            listeners.udp.push(udp);
+            listeners.tcp.push(tcp);
+        }
+        Ok(listeners)
+    }
+
+    /// Binds the Prometheus endpoint's TCP socket.
+    pub fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ServerError> {
+        let bind_error = |source| ServerError::Bind {
+            transport: "tcp (metrics)",
+            addr,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        self.metrics = Some(listener);
+        Ok(())
+    }
+
+    /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets become TCP
+    /// listeners and datagram sockets UDP sockets.
+    pub fn from_service_manager() -> Result<Option<Listeners>, ServerError> {
+        let mut fds = listenfd::ListenFd::from_env();
+        if fds.len() == 0 {
+            return Ok(None);
+        }
+        let mut listeners = Listeners::default();
+        for i in 0..fds.len() {
+            if let Ok(Some(tcp)) = fds.take_tcp_listener(i) {
+                tcp.set_nonblocking(true).map_err(ServerError::Activation)?;
+                listeners.tcp.push(tcp);
+            } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
+                udp.set_nonblocking(true).map_err(ServerError::Activation)?;
+                listeners.udp.push(udp);
+            }
+        }
+        Ok(Some(listeners))
+    }
+}
+
 /// How the server runs: everything but the sockets and the table.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -196,6 +220,36 @@ pub struct Settings {
     pub tcp: TcpLimits,
     /// Log one line per query at INFO.
     pub log_queries: bool,
+    /// Who may query: refused UDP clients get silence, refused TCP clients REFUSED.
+    pub access: AccessList,
+    /// Response rate limiting of UDP answers.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Networks exempt from rate limiting unless `--rate-limit-exempt` says otherwise: loopback,
+/// since the kernel drops packets from outside that claim a loopback source, so answers to it
+/// cannot be reflected at anyone, and a resolver on the same host must not be throttled.
+pub fn default_rate_limit_exempt() -> Vec<ipnet::IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+}
+
+impl Settings {
+    /// The defaults: no access list, rate limiting on with loopback exempt, default TCP limits.
+    pub fn new(data: DataLocation) -> Settings {
+        Settings {
+            data,
+            tcp: TcpLimits::default(),
+            log_queries: false,
+            access: AccessList::default(),
+            rate_limit: RateLimitConfig {
+                exempt: default_rate_limit_exempt(),
+                ..RateLimitConfig::default()
+            },
+        }
+    }
 }
 
 /// The serial for a table with `hash`, given the serial and hash of the table it replaces.
@@ -217,7 +271,9 @@ pub fn next_serial(previous: Option<(u32, u64)>, hash: u64, now: SystemTime) -> 
 pub struct Server {
     shared: Arc<Shared>,
     handler: PortsHandler,
-    settings: Settings,
+    settings: Arc<Settings>,
+    limiter: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
 }
 
 impl Server {
@@ -225,6 +281,8 @@ impl Server {
     pub fn new(zone: answer::Zone, table: Table, settings: Settings) -> Server {
         let serial = next_serial(None, table.content_hash(), SystemTime::now());
         let snapshot = Snapshot::new(table, serial, &zone);
+        let metrics = Arc::new(Metrics::new());
+        metrics.table_loaded(&snapshot, false);
         let shared = Arc::new(Shared {
             zone,
             snapshot: arc_swap::ArcSwap::from_pointee(snapshot),
@@ -232,8 +290,15 @@ impl Server {
         Server {
             handler: PortsHandler::new(shared.clone()),
             shared,
-            settings,
+            limiter: Arc::new(RateLimiter::new(settings.rate_limit.clone())),
+            settings: Arc::new(settings),
+            metrics,
         }
+    }
+
+    /// The counters behind `/metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The shared state (zone and current snapshot).
@@ -244,7 +309,11 @@ impl Server {
     /// Re-reads the data, builds the new table aside and swaps it in. On error the current
     /// table keeps serving. Returns the serial now served.
     pub fn reload(&self) -> Result<u32, DataErrors> {
-        let loaded = self.settings.data.load()?;
+        let loaded = self
+            .settings
+            .data
+            .load()
+            .inspect_err(|_| self.metrics.reload_failed())?;
         let table = Table::new(loaded.entries);
         let current = self.shared.snapshot.load();
         let serial = next_serial(
@@ -252,9 +321,9 @@ impl Server {
             table.content_hash(),
             SystemTime::now(),
         );
-        self.shared
-            .snapshot
-            .store(Arc::new(Snapshot::new(table, serial, &self.shared.zone)));
+        let snapshot = Snapshot::new(table, serial, &self.shared.zone);
+        self.metrics.table_loaded(&snapshot, true);
+        self.shared.snapshot.store(Arc::new(snapshot));
         Ok(serial)
     }
 
@@ -277,6 +346,17 @@ impl Server {
             }
             tasks.spawn(self.clone().serve_udp(socket, stop.clone()));
         }
+        if let Some(listener) = listeners.metrics {
+            let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
+            let metrics = self.metrics.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    () = crate::metrics::serve(listener, metrics) => {}
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
         for listener in listeners.tcp {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
             if let Ok(addr) = listener.local_addr() {
@@ -287,7 +367,16 @@ impl Server {
         shutdown.await;
         info!("stopping");
         stop.cancel();
-        while tasks.join_next().await.is_some() {}
+        // Loops finish the batch or query in hand; a client that stops reading cannot hold the
+        // exit back for longer than this.
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+            tasks.abort_all();
+        }
         Ok(())
     }
 
@@ -338,7 +427,17 @@ impl Server {
 
     /// Builds the UDP response to `packet` into `out`; false when nothing is to be sent.
     async fn respond_udp(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let started = Instant::now();
         if src.port() == 0 {
+            return false;
+        }
+        if !self.settings.access.permits(src.ip()) {
+            self.metrics.refused(Transport::Udp);
+            return false;
+        }
+        let verdict = self.limiter.check(src.ip(), started);
+        if verdict == Verdict::Drop {
+            self.metrics.dropped();
             return false;
         }
         if !self.fast_response(packet, out) {
@@ -347,6 +446,11 @@ impl Server {
                 None => return false,
             }
         }
+        if verdict == Verdict::Slip {
+            wire::truncate_for_slip(out);
+            self.metrics.slipped();
+        }
+        self.metrics.record(Transport::Udp, out, started.elapsed());
         if self.settings.log_queries {
             log_query(Protocol::Udp, src, packet, out);
         }
@@ -390,13 +494,7 @@ impl Server {
             Err(error) => {
                 debug!(%error, %src, "malformed query");
                 let queries = Queries::read(&mut BinDecoder::new(&[]), 0).ok()?;
-                let response = MessageResponseBuilder::new(&queries, None)
-                    .error_msg(&header.metadata, ResponseCode::FormErr);
-                let mut bytes = Vec::with_capacity(12);
-                response
-                    .destructive_emit(&mut BinEncoder::new(&mut bytes))
-                    .ok()?;
-                Some(bytes)
+                error_response(&header, &queries, ResponseCode::FormErr)
             }
         }
     }
@@ -437,22 +535,27 @@ impl Server {
 
     async fn serve_connection(&self, stream: TcpStream, src: SocketAddr, stop: CancellationToken) {
         let limits = self.settings.tcp;
+        let admitted = self.settings.access.permits(src.ip());
         let (reader, mut writer) = stream.into_split();
         let mut reader = tokio::io::BufReader::new(reader);
         let mut message = Vec::new();
-        // Answers wait here while more pipelined queries are already buffered, so a burst of
-        // queries costs one write.
+        // Answers wait here only while the next query is already complete in the read buffer,
+        // so a burst of pipelined queries costs one write and no answer waits for the network.
         let mut pending = Vec::new();
         let mut answered = 0usize;
+        let mut flush_limit = limits.idle_timeout;
         loop {
-            if reader.buffer().len() < 2 && !pending.is_empty() {
-                if writer.write_all(&pending).await.is_err() {
+            if !pending.is_empty() && !holds_complete_message(reader.buffer()) {
+                // A client that does not read its answers is idle too.
+                let written =
+                    tokio::time::timeout(limits.idle_timeout, writer.write_all(&pending)).await;
+                pending.clear();
+                if !matches!(written, Ok(Ok(()))) {
                     return;
                 }
-                pending.clear();
             }
             if limits.max_queries != 0 && answered >= limits.max_queries {
-                return;
+                break;
             }
             let read = async {
                 let len = reader.read_u16().await?;
@@ -463,35 +566,80 @@ impl Server {
             let outcome = tokio::select! {
                 outcome = tokio::time::timeout(limits.idle_timeout, read) => outcome,
                 () = stop.cancelled() => {
-                    let _ = writer.write_all(&pending).await;
-                    return;
+                    flush_limit = SHUTDOWN_GRACE;
+                    break;
                 }
             };
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     debug!(%error, %src, "tcp connection closed");
-                    return;
+                    break;
                 }
                 Err(_) => {
                     debug!(%src, "tcp connection idle, closing");
-                    return;
+                    break;
                 }
             }
             answered += 1;
-            let Some(response) = self.general_response(&message, src, Protocol::Tcp).await else {
+            let started = Instant::now();
+            let response = if admitted {
+                self.general_response(&message, src, Protocol::Tcp).await
+            } else {
+                self.metrics.refused(Transport::Tcp);
+                refused_response(&message)
+            };
+            let Some(response) = response else {
                 continue;
             };
+            self.metrics
+                .record(Transport::Tcp, &response, started.elapsed());
             if self.settings.log_queries {
                 log_query(Protocol::Tcp, src, &message, &response);
             }
             let Ok(len) = u16::try_from(response.len()) else {
-                return;
+                break;
             };
             pending.extend_from_slice(&len.to_be_bytes());
             pending.extend_from_slice(&response);
         }
+        // Whatever ended the connection, the answers already built go out.
+        if !pending.is_empty() {
+            let _ = tokio::time::timeout(flush_limit, writer.write_all(&pending)).await;
+        }
     }
+}
+
+/// Whether `buffered` starts with a whole length-prefixed message.
+fn holds_complete_message(buffered: &[u8]) -> bool {
+    match buffered {
+        [high, low, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*high, *low])),
+        _ => false,
+    }
+}
+
+/// REFUSED for a client the access list refuses (TCP: the address is real, so it is told),
+/// with the question echoed; FORMERR-style silence rules as for any other message.
+fn refused_response(packet: &[u8]) -> Option<Vec<u8>> {
+    let mut decoder = BinDecoder::new(packet);
+    let header = Header::read(&mut decoder).ok()?;
+    if header.metadata.message_type == MessageType::Response {
+        return None;
+    }
+    let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
+        .or_else(|_| Queries::read(&mut BinDecoder::new(&[]), 0))
+        .ok()?;
+    error_response(&header, &queries, ResponseCode::Refused)
+}
+
+/// An error response echoing `queries` (possibly none), encoded as hickory-server encodes it.
+fn error_response(header: &Header, queries: &Queries, code: ResponseCode) -> Option<Vec<u8>> {
+    let response = MessageResponseBuilder::new(queries, None).error_msg(&header.metadata, code);
+    let mut bytes = Vec::with_capacity(64);
+    response
+        .destructive_emit(&mut BinEncoder::new(&mut bytes))
+        .ok()?;
+    Some(bytes)
 }
 
 /// One structured line per query (`--log-queries`).
@@ -600,6 +748,15 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_messages_are_recognised_in_the_read_buffer() {
+        assert!(!holds_complete_message(&[]));
+        assert!(!holds_complete_message(&[0]));
+        assert!(holds_complete_message(&[0, 0]));
+        assert!(!holds_complete_message(&[0, 3, 1, 2]));
+        assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
+    }
 
     #[test]
     fn serials_move_forward_only_on_change() {

@@ -18,6 +18,10 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 pub const PLAIN_UDP_PAYLOAD: u16 = 512;
 /// The most labels a 255-octet name can have.
 pub const MAX_LABELS: usize = 127;
+/// The most labels a query name may have on the fast path. Every name in the zone has far fewer
+/// (a port, a protocol, a few zone labels); longer names take the general path, which keeps the
+/// per-query label array small.
+pub const FAST_PATH_LABELS: usize = 24;
 
 /// hickory's cap on remembered compression targets per message.
 const COMPRESSION_CANDIDATES: usize = 64;
@@ -44,7 +48,7 @@ pub struct Query<'p> {
     pub checking_disabled: bool,
     /// The question section as received (name, type, class), echoed byte for byte.
     pub question: &'p [u8],
-    labels: [&'p [u8]; MAX_LABELS],
+    labels: [&'p [u8]; FAST_PATH_LABELS],
     label_count: usize,
     /// The query type.
     pub qtype: u16,
@@ -91,7 +95,7 @@ pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
     if qr || opcode != 0 || counts[0] != 1 || counts[1] != 0 || counts[2] != 0 || counts[3] > 1 {
         return None;
     }
-    let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+    let mut labels: [&[u8]; FAST_PATH_LABELS] = [&[]; FAST_PATH_LABELS];
     let mut label_count = 0;
     let mut at = 12;
     loop {
@@ -101,7 +105,7 @@ pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
             break;
         }
         // Compression pointers and extended label types go to the general path.
-        if len > 63 || label_count == MAX_LABELS {
+        if len > 63 || label_count == FAST_PATH_LABELS {
             return None;
         }
         labels[label_count] = packet.get(at + 1..at + 1 + len)?;
@@ -185,11 +189,11 @@ impl Writer<'_> {
     }
 
     fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
-        let mut starts = [0usize; MAX_LABELS];
+        let mut starts = [0u16; MAX_LABELS];
         let mut count = 0;
         for label in labels {
             if count < MAX_LABELS {
-                starts[count] = self.out.len();
+                starts[count] = self.out.len() as u16;
                 count += 1;
             }
             self.out.push(label.len() as u8);
@@ -198,7 +202,7 @@ impl Writer<'_> {
         let end = self.out.len();
         if self.names_compressed < COMPRESSED_NAMES {
             self.names_compressed += 1;
-            for &start in &starts[..count] {
+            for start in starts[..count].iter().map(|&s| usize::from(s)) {
                 match self.find(start, end) {
                     Some(offset) if offset & 0xC000 == 0 => {
                         self.out.truncate(start);
@@ -209,7 +213,7 @@ impl Writer<'_> {
                 }
             }
         } else {
-            for &start in &starts[..count] {
+            for start in starts[..count].iter().map(|&s| usize::from(s)) {
                 self.remember(start, end);
             }
         }
@@ -319,6 +323,56 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
     writer.out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
 }
 
+/// The query type and response code of a response as sent: the type from its question (`None`
+/// when it has none), the code with the extended bits of a trailing OPT record (portsd's OPT
+/// records carry no options, so they are the last 11 bytes).
+pub fn response_summary(response: &[u8]) -> (Option<u16>, u16) {
+    let mut rcode = u16::from(response.get(3).map_or(0, |b| b & 0x0F));
+    let additional = read_u16(response, 10).unwrap_or(0);
+    if additional > 0 && response.len() >= 23 {
+        let opt = &response[response.len() - 11..];
+        if opt[0] == 0 && read_u16(opt, 1) == Some(rtype::OPT) && opt[9..] == [0, 0] {
+            rcode |= u16::from(opt[5]) << 4;
+        }
+    }
+    (
+        question_end(response).and_then(|end| read_u16(response, end - 4)),
+        rcode,
+    )
+}
+
+/// Where the question section of a one-question message ends (after QTYPE and QCLASS).
+fn question_end(message: &[u8]) -> Option<usize> {
+    if read_u16(message, 4)? != 1 {
+        return None;
+    }
+    let mut at = 12;
+    loop {
+        let len = *message.get(at)?;
+        match len {
+            0 => break Some(at + 5).filter(|&end| end <= message.len()),
+            1..=63 => at += 1 + usize::from(len),
+            // A compressed question name ends with its pointer.
+            0xC0..=0xFF => break Some(at + 6).filter(|&end| end <= message.len()),
+            _ => return None,
+        }
+    }
+}
+
+/// Turns a response into the rate limiter's "slip": the header and question only, with TC set,
+/// so a genuine client retries over TCP while a spoofed victim receives a small packet.
+pub fn truncate_for_slip(response: &mut Vec<u8>) {
+    if response.len() < 12 {
+        return;
+    }
+    let end = question_end(response).unwrap_or(12);
+    response.truncate(end);
+    response[2] |= 0x02;
+    let questions = if end > 12 { 1u16 } else { 0 };
+    response[4..6].copy_from_slice(&questions.to_be_bytes());
+    response[6..12].fill(0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +463,34 @@ mod tests {
         for (what, packet) in cases {
             assert!(parse_query(&packet).is_none(), "{what}");
         }
+    }
+
+    #[test]
+    fn summaries_read_type_and_extended_rcode() {
+        let mut response = query_bytes("a.b", 16, Some((1232, 0x0100_0000, &[])));
+        response[2] |= 0x80;
+        assert_eq!(
+            response_summary(&response),
+            (Some(16), 16),
+            "BADVERS in the OPT"
+        );
+        let plain = query_bytes("a.b", 28, None);
+        assert_eq!(response_summary(&plain), (Some(28), 0));
+        assert_eq!(response_summary(&plain[..12]), (None, 0));
+        assert_eq!(response_summary(b"\x00"), (None, 0));
+    }
+
+    #[test]
+    fn slips_keep_header_and_question_only() {
+        let mut response = query_bytes("a.b", 16, Some((1232, 0, &[])));
+        let question_end = response.len() - 11;
+        truncate_for_slip(&mut response);
+        assert_eq!(response.len(), question_end);
+        assert_eq!(response[2] & 0x02, 0x02, "TC set");
+        assert_eq!(&response[4..12], &[0, 1, 0, 0, 0, 0, 0, 0]);
+        let mut header_only = vec![0u8; 12];
+        truncate_for_slip(&mut header_only);
+        assert_eq!(header_only.len(), 12);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use common::{builtin_table, test_zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_server::net::xfer::Protocol;
-use portsd::server::{DataLocation, Server, Settings, TcpLimits};
+use portsd::server::{DataLocation, Server, Settings};
 
 /// A small deterministic generator (xorshift), so the sample is the same on every run.
 struct Rng(u64);
@@ -133,15 +133,7 @@ async fn fast_path_matches_the_general_path_byte_for_byte() {
         Some((700, false)),
         Some((100, false)),
     ];
-    let server = Server::new(
-        test_zone(),
-        table,
-        Settings {
-            data: DataLocation::Builtin,
-            tcp: TcpLimits::default(),
-            log_queries: false,
-        },
-    );
+    let server = Server::new(test_zone(), table, Settings::new(DataLocation::Builtin));
     let src: SocketAddr = "127.0.0.1:5555".parse().unwrap();
     let (mut compared, mut truncated) = (0, 0);
     for (i, name) in names.iter().enumerate() {

@@ -72,7 +72,7 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
             columns
         }
         Err(e) => {
-            problems.push(csv_problem(file, &e));
+            problems.push(csv_problem(file, 1, &e));
             return IanaRecords {
                 records,
                 records_read,
@@ -85,23 +85,27 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
             records_read,
         };
     };
-    for result in reader.records() {
-        records_read += 1;
-        let record = match result {
-            Ok(record) => record,
+    let mut lines = LineCounter::new(text);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => records_read += 1,
+            Ok(false) => break,
             Err(e) => {
-                problems.push(csv_problem(file, &e));
+                records_read += 1;
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+                problems.push(csv_problem(file, line, &e));
                 continue;
             }
-        };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        }
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         let field = |i: usize| record.get(i).unwrap_or("").trim();
         let problem_count = problems.len();
         let protocols = match field(protocol) {
             "" => Some(BLANK_PROTOCOL),
             label => Protocol::ALL
                 .iter()
-                .position(|p| p.label() == label.to_ascii_lowercase())
+                .position(|p| p.label().eq_ignore_ascii_case(label))
                 .map(|i| &Protocol::ALL[i..=i]),
         };
         if protocols.is_none() {
@@ -161,8 +165,44 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
     }
 }
 
-fn csv_problem(file: &str, error: &csv::Error) -> DataError {
-    let line = error.position().map_or(0, |p| p.line() as usize);
+/// Line numbers from byte offsets. The csv crate's own line count is off by one in files with
+/// CRLF line ends (IANA's), and its byte offset of a record may point at the `\n` ending the
+/// previous line, so lines are counted here from the text itself.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> LineCounter<'a> {
+        LineCounter {
+            text: text.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record starting at `byte`; offsets must not decrease between calls.
+    fn line_at(&mut self, byte: u64) -> usize {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        if self.text.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        if start >= self.offset {
+            self.line += self.text[self.offset..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.offset = start;
+        }
+        self.line
+    }
+}
+
+fn csv_problem(file: &str, line: usize, error: &csv::Error) -> DataError {
     let reason = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -267,19 +307,31 @@ mod tests {
     }
 
     #[test]
-    fn problems_carry_the_line() {
+    fn problems_carry_the_line_with_lf_or_crlf_line_ends() {
         let body = "a,1,tcp,ok,x\nb,1,icmp,bad protocol,x\nc,99999,tcp,bad port,x\n\"d\nd\",1,tcp,two lines,x\ne,1,tcp\nf,9-7,udp,backwards,x\n";
-        let (records, problems) = parsed(body);
-        assert_eq!(records.records.len(), 2);
-        assert_eq!(
-            problems,
-            [
-                "iana.csv:3: unknown protocol \"icmp\"",
-                "iana.csv:4: bad port or range \"99999\"",
-                "iana.csv:7: expected 5 fields, found 3",
-                "iana.csv:8: bad port or range \"9-7\"",
-            ]
-        );
+        let crlf_body = body.replace(",x\n", ",x\r\n").replace("tcp\ne", "tcp\r\ne");
+        for text in [
+            format!("{HEADER}{body}"),
+            format!("{}{crlf_body}", HEADER.replace('\n', "\r\n")),
+        ] {
+            let mut problems = Vec::new();
+            let records = parse("iana.csv", &text, &mut problems);
+            assert_eq!(
+                records.records.iter().map(|r| r.line).collect::<Vec<_>>(),
+                [2, 5]
+            );
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            assert_eq!(
+                problems,
+                [
+                    "iana.csv:3: unknown protocol \"icmp\"",
+                    "iana.csv:4: bad port or range \"99999\"",
+                    "iana.csv:7: expected 5 fields, found 3",
+                    "iana.csv:8: bad port or range \"9-7\"",
+                ],
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -46,13 +46,14 @@ impl<'a> Use<'a> {
 
     /// One entry per protocol the use names. A row naming no protocol at all (the list gives a
     /// description but no status cell) is answered on TCP and UDP, the protocols the list is
-    /// about, with status `Unassigned` until an IANA record for the same use supplies one.
+    /// about, with status `Unassigned` until an IANA record for the same use supplies one. A row
+    /// with neither status nor description (a leaked table end, `}`) states nothing: no entry.
     fn entries(&self) -> Vec<Entry> {
         let mut listed: Vec<(Protocol, Status)> = Protocol::ALL
             .into_iter()
             .filter_map(|p| self.statuses[p.index()].map(|s| (p, s)))
             .collect();
-        if listed.is_empty() {
+        if listed.is_empty() && !self.description.is_empty() {
             listed = vec![
                 (Protocol::Tcp, Status::Unassigned),
                 (Protocol::Udp, Status::Unassigned),

@@ -8,7 +8,7 @@ mod iana;
 mod local;
 mod merge;
 mod port_list;
-pub mod wikipedia;
+mod wikipedia;
 
 use std::fmt::{self, Write};
 use std::path::Path;
@@ -27,15 +27,11 @@ pub const IANA_CSV: &str = "iana-service-names-port-numbers.csv";
 /// The site's own ports (optional).
 pub const LOCAL_TSV: &str = "local.tsv";
 
-/// The status words of the port list's legend.
-const LIST_STATUSES: [Status; 6] = [
-    Status::Yes,
-    Status::Unofficial,
-    Status::Assigned,
-    Status::No,
-    Status::Reserved,
-    Status::NotApplicable,
-];
+/// A status word of the port list's legend (every status but portsd's own Local and
+/// Unassigned).
+fn list_status(word: &str) -> Option<Status> {
+    Status::from_word(word).filter(|s| !matches!(s, Status::Local | Status::Unassigned))
+}
 
 /// A status cell of `ports.tsv` for a protocol the list names no status for.
 const NOT_LISTED: &str = "-";
@@ -230,7 +226,14 @@ pub fn check_report(rows_per_source: &[(Source, usize)], table: &Table) -> Strin
 
 /// Collapses every run of whitespace (line breaks included) to one space and trims the ends.
 fn normalise_space(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 #[cfg(test)]

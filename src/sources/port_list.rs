@@ -2,7 +2,7 @@
 //! the project was specified from (`port-list-excerpt.txt`, parsed exactly as captured).
 //! Both yield [`ListRow`]s: a port or range, a status per protocol, a description.
 
-use super::{DataError, LIST_STATUSES, NOT_LISTED, PORTS_TSV_HEADER};
+use super::{DataError, NOT_LISTED, PORTS_TSV_HEADER, list_status};
 use crate::model::{PortSpan, Protocol, Status};
 
 /// One row of the port list: one use of a port or range, with a status per protocol.
@@ -88,10 +88,6 @@ fn parse_status_cell(cell: &str) -> Result<Option<Status>, String> {
     list_status(cell)
         .map(Some)
         .ok_or_else(|| format!("bad status {cell:?} (expected a legend word or -)"))
-}
-
-fn list_status(word: &str) -> Option<Status> {
-    LIST_STATUSES.iter().copied().find(|s| s.word() == word)
 }
 
 /// The line that opens the excerpt's table.

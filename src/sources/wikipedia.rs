@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use super::{DataError, DataErrors, LIST_STATUSES, NOT_LISTED, PORTS_TSV_HEADER, normalise_space};
+use super::{DataError, DataErrors, NOT_LISTED, PORTS_TSV_HEADER, list_status, normalise_space};
 use crate::model::PortSpan;
 
 /// The comment block that opens `ports.tsv`, explaining where it comes from and its columns.
@@ -74,7 +74,7 @@ fn convert_row(line: &str) -> Result<String, String> {
         if cell.is_empty() {
             row.push('\t');
             row.push_str(NOT_LISTED);
-        } else if LIST_STATUSES.iter().any(|s| s.word() == *cell) {
+        } else if list_status(cell).is_some() {
             row.push('\t');
             row.push_str(cell);
         } else {
@@ -113,118 +113,94 @@ fn unbracket_lost_wiki_link(text: &str) -> String {
         .map_or_else(|| text.to_owned(), |(_, label)| label.to_owned())
 }
 
-/// Drops footnotes: `<ref .../>` and `<ref ...>...</ref>`, content included.
-fn remove_refs(text: &str) -> String {
+/// Rewrites every occurrence of `marker`: `step` gets the text from the marker on, appends its
+/// replacement to the output and returns the text after what it consumed.
+fn rewrite_each<'a>(
+    text: &'a str,
+    marker: &str,
+    mut step: impl FnMut(&'a str, &mut String) -> &'a str,
+) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("<ref") {
+    while let Some(start) = rest.find(marker) {
         out.push_str(&rest[..start]);
-        let tail = &rest[start..];
-        let Some(open_end) = tail.find('>') else {
-            rest = tail;
-            break;
-        };
-        if tail[..open_end].ends_with('/') {
-            rest = &tail[open_end + 1..];
-        } else if let Some(close) = tail.find("</ref>") {
-            rest = &tail[close + "</ref>".len()..];
-        } else {
-            rest = &tail[open_end + 1..];
-        }
+        rest = step(&rest[start..], &mut out);
     }
     out.push_str(rest);
     out
 }
 
+/// Drops footnotes: `<ref .../>` and `<ref ...>...</ref>`, content included.
+fn remove_refs(text: &str) -> String {
+    rewrite_each(text, "<ref", |tail, _| {
+        let open_end = tail.find('>').map_or(tail.len(), |end| end + 1);
+        if tail[..open_end].ends_with("/>") {
+            return &tail[open_end..];
+        }
+        match tail.find("</ref>") {
+            Some(close) => &tail[close + "</ref>".len()..],
+            None => &tail[open_end..],
+        }
+    })
+}
+
 /// `[https://example.org label]` becomes `label`; a link without a label is kept as it is.
 fn replace_external_links(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("[http") {
-        out.push_str(&rest[..start]);
-        let link = &rest[start + 1..];
-        match link.split_once(']') {
-            Some((inside, after)) => {
-                match inside.split_once(' ') {
-                    Some((_, label)) => out.push_str(label),
-                    None => {
-                        out.push('[');
-                        out.push_str(inside);
-                        out.push(']');
-                    }
-                }
-                rest = after;
-            }
-            None => {
-                out.push('[');
-                rest = link;
-            }
+    rewrite_each(text, "[http", |tail, out| {
+        let Some(end) = tail.find(']') else {
+            out.push_str(tail);
+            return "";
+        };
+        match tail[1..end].split_once(' ') {
+            Some((_, label)) => out.push_str(label),
+            None => out.push_str(&tail[..=end]),
         }
-    }
-    out.push_str(rest);
-    out
+        &tail[end + 1..]
+    })
 }
 
 /// `<sub>16</sub>` becomes `₁₆`: dropping the tags alone would glue the base to the number
 /// (`47808<sub>10</sub>` would read `4780810`). Non-digits inside keep their form.
 fn replace_subscripts(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<sub>") {
-        out.push_str(&rest[..start]);
-        let inside = &rest[start + "<sub>".len()..];
+    rewrite_each(text, "<sub>", |tail, out| {
+        let inside = &tail["<sub>".len()..];
         let (content, after) = inside.split_once("</sub>").unwrap_or((inside, ""));
         out.extend(content.chars().map(|c| match c.to_digit(10) {
             Some(d) => char::from_u32(0x2080 + d).unwrap_or(c),
             None => c,
         }));
-        rest = after;
-    }
-    out.push_str(rest);
-    out
+        after
+    })
 }
 
 /// Drops the tags of [`DROPPED_TAGS`] (content kept) and turns `<br />` into a space.
 fn remove_tags(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let tail = &rest[start..];
-        let tag_end = tail.find('>');
+    rewrite_each(text, "<", |tail, out| {
         let name: String = tail[1..]
             .trim_start_matches('/')
             .chars()
             .take_while(char::is_ascii_alphabetic)
             .collect();
-        match tag_end {
+        match tail.find('>') {
             Some(end) if name == "br" => {
                 out.push(' ');
-                rest = &tail[end + 1..];
+                &tail[end + 1..]
             }
-            Some(end) if DROPPED_TAGS.contains(&name.as_str()) => rest = &tail[end + 1..],
+            Some(end) if DROPPED_TAGS.contains(&name.as_str()) => &tail[end + 1..],
             _ => {
                 out.push('<');
-                rest = &tail[1..];
+                &tail[1..]
             }
         }
-    }
-    out.push_str(rest);
-    out
+    })
 }
 
 /// Drops table attributes that leaked into a cell: `colspan="2"`, `colspan=2`.
 fn remove_colspans(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("colspan=") {
-        out.push_str(&rest[..start]);
-        let value = &rest[start + "colspan=".len()..];
-        let end = value.find(char::is_whitespace).unwrap_or(value.len());
-        rest = &value[end..];
-    }
-    out.push_str(rest);
-    out
+    rewrite_each(text, "colspan=", |tail, _| {
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        &tail[end..]
+    })
 }
 
 #[cfg(test)]

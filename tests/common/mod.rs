@@ -65,19 +65,23 @@ impl TestServer {
         )
     }
 
-    /// Starts a server with explicit settings.
+    /// Starts a server with explicit TCP limits.
     pub fn start_with(zone: Zone, table: Table, data: DataLocation, tcp: TcpLimits) -> TestServer {
-        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind port 0");
-        let addr = listeners.udp[0].local_addr().unwrap();
-        let server = Server::new(
+        TestServer::start_settings(
             zone,
             table,
             Settings {
-                data,
                 tcp,
-                log_queries: false,
+                ..Settings::new(data)
             },
-        );
+        )
+    }
+
+    /// Starts a server with explicit settings.
+    pub fn start_settings(zone: Zone, table: Table, settings: Settings) -> TestServer {
+        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind port 0");
+        let addr = listeners.udp[0].local_addr().unwrap();
+        let server = Server::new(zone, table, settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = server.clone();
         let thread = std::thread::spawn(move || {

@@ -1,0 +1,325 @@
+//! Counters and the Prometheus endpoint (`--metrics ADDR:PORT`, path `/metrics`).
+//!
+//! Metrics, in the OpenMetrics text format that Prometheus scrapes:
+//! - `portsd_queries_total{transport, qtype, rcode}`: responses sent (and UDP ones suppressed
+//!   by the rate limiter), by transport, query type and response code;
+//! - `portsd_answer_seconds`: time from a query's arrival in portsd to its answer being built;
+//! - `portsd_rate_limited_total{action}`: UDP responses slipped (sent truncated) or dropped;
+//! - `portsd_refused_clients_total{transport}`: queries from networks the access list refuses;
+//! - `portsd_table_entries{source}`, `portsd_table_serial`: the table being served;
+//! - `portsd_reloads_total`, `portsd_reload_failures_total`;
+//! - `portsd_build_info{version}`.
+//!
+//! Every per-query counter handle is created once up front, so counting a query is an atomic
+//! add into an array slot, with no label hashing on the hot path.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tracing::{debug, info};
+
+use crate::answer::Snapshot;
+
+/// The transports a query can arrive on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// Query types counted by name; everything else is `other`, a message with no question `none`.
+const QTYPES: [(Option<u16>, &str); 8] = [
+    (Some(1), "A"),
+    (Some(2), "NS"),
+    (Some(6), "SOA"),
+    (Some(16), "TXT"),
+    (Some(28), "AAAA"),
+    (Some(255), "ANY"),
+    (None, "none"),
+    (Some(0), "other"),
+];
+
+/// Response codes counted by name; `dropped` marks UDP responses the rate limiter suppressed.
+const RCODES: [(u16, &str); 8] = [
+    (0, "NOERROR"),
+    (1, "FORMERR"),
+    (2, "SERVFAIL"),
+    (3, "NXDOMAIN"),
+    (4, "NOTIMP"),
+    (5, "REFUSED"),
+    (16, "BADVERS"),
+    (u16::MAX, "other"),
+];
+
+type Labels = Vec<(String, String)>;
+
+/// All of portsd's counters, shared by every listener.
+pub struct Metrics {
+    registry: Registry,
+    /// `[transport][qtype][rcode]`.
+    queries: Vec<Counter>,
+    answer_seconds: Histogram,
+    slipped: Counter,
+    dropped: Counter,
+    refused_udp: Counter,
+    refused_tcp: Counter,
+    entries: Family<Labels, Gauge>,
+    serial: Gauge,
+    reloads: Counter,
+    reload_failures: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("portsd");
+        let queries_family = Family::<Labels, Counter>::default();
+        let mut queries = Vec::new();
+        for transport in [Transport::Udp, Transport::Tcp] {
+            for (_, qtype) in QTYPES {
+                for (_, rcode) in RCODES {
+                    let set = labels(&[
+                        ("transport", transport.label()),
+                        ("qtype", qtype),
+                        ("rcode", rcode),
+                    ]);
+                    queries.push(queries_family.get_or_create(&set).clone());
+                }
+            }
+        }
+        registry.register(
+            "queries",
+            "Responses by transport, query type and rcode",
+            queries_family,
+        );
+        // 1 µs to about 1 s.
+        let answer_seconds = Histogram::new(exponential_buckets(1e-6, 4.0, 11));
+        registry.register(
+            "answer_seconds",
+            "Time from a query's arrival to its answer being built",
+            answer_seconds.clone(),
+        );
+        let limited = Family::<Labels, Counter>::default();
+        let slipped = limited
+            .get_or_create(&labels(&[("action", "slip")]))
+            .clone();
+        let dropped = limited
+            .get_or_create(&labels(&[("action", "drop")]))
+            .clone();
+        registry.register(
+            "rate_limited",
+            "UDP responses limited by response rate limiting",
+            limited,
+        );
+        let refused = Family::<Labels, Counter>::default();
+        let refused_udp = refused
+            .get_or_create(&labels(&[("transport", "udp")]))
+            .clone();
+        let refused_tcp = refused
+            .get_or_create(&labels(&[("transport", "tcp")]))
+            .clone();
+        registry.register(
+            "refused_clients",
+            "Queries from networks the access list refuses",
+            refused,
+        );
+        let entries = Family::<Labels, Gauge>::default();
+        registry.register(
+            "table_entries",
+            "Table entries by contributing source",
+            entries.clone(),
+        );
+        let serial = Gauge::default();
+        registry.register(
+            "table_serial",
+            "SOA serial of the table being served",
+            serial.clone(),
+        );
+        let reloads = Counter::default();
+        registry.register("reloads", "Successful reloads of the data", reloads.clone());
+        let reload_failures = Counter::default();
+        registry.register(
+            "reload_failures",
+            "Reloads refused because the data was bad",
+            reload_failures.clone(),
+        );
+        registry.register(
+            "build",
+            "Version of this build",
+            Info::new(labels(&[("version", env!("CARGO_PKG_VERSION"))])),
+        );
+        Metrics {
+            registry,
+            queries,
+            answer_seconds,
+            slipped,
+            dropped,
+            refused_udp,
+            refused_tcp,
+            entries,
+            serial,
+            reloads,
+            reload_failures,
+        }
+    }
+
+    /// Counts one response (`response` as sent) and how long it took to build.
+    pub fn record(&self, transport: Transport, response: &[u8], took: Duration) {
+        let (qtype, rcode) = crate::wire::response_summary(response);
+        let qtype_index = QTYPES
+            .iter()
+            .position(|&(t, _)| t == qtype)
+            .unwrap_or(QTYPES.len() - 1);
+        let rcode_index = RCODES
+            .iter()
+            .position(|&(r, _)| r == rcode)
+            .unwrap_or(RCODES.len() - 1);
+        let transport_index = match transport {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+        };
+        let slot = (transport_index * QTYPES.len() + qtype_index) * RCODES.len() + rcode_index;
+        if let Some(counter) = self.queries.get(slot) {
+            counter.inc();
+        }
+        self.answer_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts a UDP response the rate limiter sent truncated.
+    pub fn slipped(&self) {
+        self.slipped.inc();
+    }
+
+    /// Counts a UDP response the rate limiter suppressed.
+    pub fn dropped(&self) {
+        self.dropped.inc();
+    }
+
+    /// Counts a query from a refused network.
+    pub fn refused(&self, transport: Transport) {
+        match transport {
+            Transport::Udp => self.refused_udp.inc(),
+            Transport::Tcp => self.refused_tcp.inc(),
+        };
+    }
+
+    /// Records the table now served, and whether it came from a reload.
+    pub fn table_loaded(&self, snapshot: &Snapshot, reloaded: bool) {
+        for (source, count) in snapshot.table.stats().by_source {
+            let set = labels(&[("source", source.name())]);
+            self.entries.get_or_create(&set).set(count as i64);
+        }
+        self.serial.set(i64::from(snapshot.serial));
+        if reloaded {
+            self.reloads.inc();
+        }
+    }
+
+    /// Counts a reload that failed.
+    pub fn reload_failed(&self) {
+        self.reload_failures.inc();
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            text.clear();
+            let _ = writeln!(text, "# metrics could not be encoded");
+        }
+        text
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until the task is dropped. Anything else gets 404.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    if let Ok(addr) = listener.local_addr() {
+        info!("metrics on http://{addr}/metrics");
+    }
+    loop {
+        let Ok((mut stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut request = Vec::with_capacity(1024);
+            let read_head = async {
+                let mut chunk = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
+                    let n = stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&chunk[..n]);
+                }
+                std::io::Result::Ok(())
+            };
+            if tokio::time::timeout(Duration::from_secs(5), read_head)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let (status, kind, body) =
+                if request.starts_with(b"GET /metrics ") || request.starts_with(b"GET /metrics?") {
+                    (
+                        "200 OK",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        metrics.render(),
+                    )
+                } else {
+                    ("404 Not Found", "text/plain", "try /metrics\n".to_owned())
+                };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            if let Err(error) = stream
+                .write_all([head.as_bytes(), body.as_bytes()].concat().as_slice())
+                .await
+            {
+                debug!(%error, %peer, "metrics client went away");
+            }
+        });
+    }
+}
