@@ -786,7 +786,6 @@ fn scrape_metrics(daemon: &Daemon) -> String {
 /// can spoof a network's addresses silences portsd for it with packets that cost nothing to
 /// make and that portsd would never have answered.
 #[test]
-#[ignore = "portsd bug: the rate limiter is charged before it is known whether a response is sent"]
 fn silent_messages_do_not_spend_the_rate_limit() {
     let server = TestServer::start_settings(
         test_zone(),
