@@ -435,20 +435,24 @@ impl Server {
             self.metrics.refused(Transport::Udp);
             return false;
         }
-        let verdict = self.limiter.check(src.ip(), started);
-        if verdict == Verdict::Drop {
-            self.metrics.dropped();
-            return false;
-        }
         if !self.fast_response(packet, out) {
             match self.general_response(packet, src, Protocol::Udp).await {
                 Some(bytes) => *out = bytes,
                 None => return false,
             }
         }
-        if verdict == Verdict::Slip {
-            wire::truncate_for_slip(out);
-            self.metrics.slipped();
+        // Only a response that would be sent spends the client's budget: junk that gets
+        // silence must not use up the limit of the network it claims to come from.
+        match self.limiter.check(src.ip(), started) {
+            Verdict::Answer => {}
+            Verdict::Slip => {
+                wire::truncate_for_slip(out);
+                self.metrics.slipped();
+            }
+            Verdict::Drop => {
+                self.metrics.dropped();
+                return false;
+            }
         }
         self.metrics.record(Transport::Udp, out, started.elapsed());
         if self.settings.log_queries {

@@ -780,3 +780,36 @@ fn scrape_metrics(daemon: &Daemon) -> String {
     stream.read_to_string(&mut page).unwrap();
     page
 }
+
+/// Rate limiting counts responses (the issue: "responses per second per client prefix"), so
+/// messages portsd answers with silence must not spend a prefix's budget: otherwise anyone who
+/// can spoof a network's addresses silences portsd for it with packets that cost nothing to
+/// make and that portsd would never have answered.
+#[test]
+fn silent_messages_do_not_spend_the_rate_limit() {
+    let server = TestServer::start_settings(
+        test_zone(),
+        builtin_table(),
+        portsd::server::Settings {
+            rate_limit: portsd::rrl::RateLimitConfig {
+                responses_per_second: 10,
+                slip: 0,
+                ..Default::default()
+            },
+            ..portsd::server::Settings::new(DataLocation::Builtin)
+        },
+    );
+    let mut ignored = query(0x1401, VALID_NAME, RecordType::TXT, None);
+    ignored[2] |= 0x80;
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..100 {
+        socket.send_to(&ignored, server.addr).unwrap();
+        socket.send_to(&ignored[..5], server.addr).unwrap();
+    }
+    let reply = udp_exchange(
+        server.addr,
+        &query(0x1402, VALID_NAME, RecordType::TXT, None),
+    )
+    .expect("the first real query of this /24 is answered");
+    assert_valid_answer(&reply, 0x1402);
+}
