@@ -41,6 +41,9 @@ use crate::wire;
 /// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// How long a stopping server still waits for the next query on an open TCP connection.
+const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);
+
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataLocation {
@@ -386,12 +389,25 @@ impl Server {
         let fd = socket.as_raw_fd();
         let mut batch = Batch::new();
         loop {
-            tokio::select! {
-                ready = socket.readable() => if ready.is_err() { return },
-                () = stop.cancelled() => return,
-            }
-            match socket.try_io(Interest::READABLE, || batch.receive(fd)) {
+            let stopping = tokio::select! {
+                ready = socket.readable() => {
+                    if ready.is_err() {
+                        return;
+                    }
+                    false
+                }
+                () = stop.cancelled() => true,
+            };
+            // When stopping, read what the kernel already holds directly (the runtime's
+            // readiness may not know about it), answer it, and leave once the queue is empty.
+            let received = if stopping {
+                batch.receive(fd)
+            } else {
+                socket.try_io(Interest::READABLE, || batch.receive(fd))
+            };
+            match received {
                 Ok(_) => {}
+                Err(_) if stopping => return,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(error) => {
                     debug!(%error, "udp receive failed");
@@ -548,6 +564,7 @@ impl Server {
         let mut pending = Vec::new();
         let mut answered = 0usize;
         let mut flush_limit = limits.idle_timeout;
+        let mut stopping = false;
         loop {
             if !pending.is_empty() && !holds_complete_message(reader.buffer()) {
                 // A client that does not read its answers is idle too.
@@ -567,11 +584,19 @@ impl Server {
                 reader.read_exact(&mut message).await?;
                 io::Result::Ok(())
             };
+            // Once stopping, queries already on their way still get a moment to arrive and be
+            // answered; then the connection closes.
+            let wait = if stopping {
+                IN_FLIGHT_GRACE
+            } else {
+                limits.idle_timeout
+            };
             let outcome = tokio::select! {
-                outcome = tokio::time::timeout(limits.idle_timeout, read) => outcome,
-                () = stop.cancelled() => {
+                outcome = tokio::time::timeout(wait, read) => outcome,
+                () = stop.cancelled(), if !stopping => {
+                    stopping = true;
                     flush_limit = SHUTDOWN_GRACE;
-                    break;
+                    continue;
                 }
             };
             match outcome {

@@ -385,6 +385,39 @@ fn sigterm_and_sigint_stop_within_five_seconds_with_status_zero() {
     }
 }
 
+/// Queries that reached portsd before the stop are answered: UDP datagrams already queued on
+/// the socket, and a TCP query sent on an open connection just before the signal.
+#[test]
+fn queries_in_flight_at_sigterm_are_answered() {
+    let mut daemon = Daemon::start(&[]);
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(common::REPLY_TIMEOUT)).unwrap();
+    let mut connection = tcp_connect(daemon.addr);
+    tcp_send(&mut connection, &query(1, CHANGING, RecordType::TXT, None));
+    assert!(
+        tcp_receive(&mut connection).is_some(),
+        "the connection is open and served"
+    );
+    // Loopback delivers a datagram into the server's socket queue before send_to returns, so
+    // these are all waiting when the signal lands.
+    for id in 0..50u16 {
+        udp.send_to(&query(id, CHANGING, RecordType::TXT, None), daemon.addr)
+            .unwrap();
+    }
+    tcp_send(&mut connection, &query(2, CHANGING, RecordType::TXT, None));
+    send_signal(&daemon, Signal::SIGTERM);
+    let mut answered = 0;
+    let mut buf = [0u8; 4096];
+    while answered < 50 && udp.recv_from(&mut buf).is_ok() {
+        answered += 1;
+    }
+    assert_eq!(answered, 50, "every queued UDP query is answered");
+    let last = tcp_receive(&mut connection).expect("the TCP query in flight is answered");
+    assert_eq!(u16::from_be_bytes([last[0], last[1]]), 2);
+    let status = exit_within(&mut daemon.child, Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
 /// Sends a query over TCP and one over UDP to sockets that `systemd-socket-activate` binds
 /// lazily, each once its "Listening on" line shows: the outer activator (TCP) starts the inner
 /// one (UDP) on the first connection, and the inner one starts portsd. Returns the client ends,
