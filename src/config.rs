@@ -131,6 +131,9 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
     #[arg(long, env = "PORTSD_METRICS")]
     pub metrics: Option<SocketAddr>,
+    /// Reload when the files in the data directory change (needs --data).
+    #[arg(long, env = "PORTSD_WATCH")]
+    pub watch: bool,
 }
 
 /// The configuration file: the same settings as the flags.
@@ -153,6 +156,7 @@ pub struct FileConfig {
     rate_limit_slip: Option<u32>,
     rate_limit_exempt: Option<Vec<IpNet>>,
     metrics: Option<SocketAddr>,
+    watch: Option<bool>,
 }
 
 /// A configuration that cannot be used.
@@ -174,6 +178,9 @@ pub enum ConfigError {
     /// The zone or name server name is not a valid domain name.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// `--watch` without a data directory.
+    #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
+    WatchWithoutData,
 }
 
 impl FileConfig {
@@ -219,6 +226,8 @@ pub struct ServeConfig {
     pub rate_limit: RateLimitConfig,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
+    /// The data directory to reload from whenever its files change (`--watch`).
+    pub watch: Option<PathBuf>,
 }
 
 /// Builds the zone settings from flags (and file values, already merged in).
@@ -278,6 +287,11 @@ impl ServeArgs {
             ]
         };
         let (zone, data) = resolve_zone(&self.zone, &file, &listen)?;
+        let watch = match (self.watch || file.watch.unwrap_or(false), &data) {
+            (false, _) => None,
+            (true, DataLocation::Dir(dir)) => Some(dir.clone()),
+            (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
+        };
         let defaults = TcpLimits::default();
         let pick = |flag: &Vec<IpNet>, file: &Option<Vec<IpNet>>| {
             if flag.is_empty() {
@@ -325,6 +339,7 @@ impl ServeArgs {
                 ..RateLimitConfig::default()
             },
             metrics: self.metrics.or(file.metrics),
+            watch,
         })
     }
 }
@@ -354,6 +369,24 @@ mod tests {
             .to_string();
         assert!(err.starts_with("/etc/portsd/portsd.toml:3: "), "{err}");
         assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn watch_needs_a_data_directory() {
+        let watching = |data: Option<&str>| ServeArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            watch: true,
+            zone: ZoneArgs {
+                data: data.map(PathBuf::from),
+                ..ZoneArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        let config = watching(Some("/srv/portsd")).resolve().unwrap();
+        assert_eq!(config.watch, Some(PathBuf::from("/srv/portsd")));
+        let err = watching(None).resolve().unwrap_err().to_string();
+        assert!(err.starts_with("--watch needs a data directory"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

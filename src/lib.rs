@@ -17,6 +17,7 @@
 //! - [`metrics`]: counters and the Prometheus endpoint.
 //! - [`batch`]: batched UDP receive and send.
 //! - [`server`]: sockets, serving loops, reload, shutdown, service-manager notifications.
+//! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //! - [`config`]: command line, environment and configuration file.
 //! - [`fuzzing`]: the entry point the fuzzer drives.
 #![forbid(unsafe_code)]
@@ -37,4 +38,5 @@ pub mod server;
 pub mod sources;
 pub mod table;
 pub mod txt;
+pub mod watch;
 pub mod wire;

@@ -12,6 +12,7 @@ use portsd::present;
 use portsd::server::{DataLocation, Listeners, Server, Settings};
 use portsd::sources::{self, LoadedData};
 use portsd::table::Table;
+use portsd::watch::DataWatcher;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -74,6 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             let config = args.resolve()?;
+            // Watching starts before the first load so that no change can slip in between.
+            let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
             let table = Table::new(load(&config.data)?.entries);
             let mut listeners = match Listeners::from_service_manager()? {
                 Some(listeners) => listeners,
@@ -97,7 +101,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .enable_all()
                 .build()
                 .context("cannot start the runtime")?;
-            runtime.block_on(server.run_until_signalled(listeners))?;
+            runtime.block_on(server.run_until_signalled(listeners, watcher))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lookup { query, data } => {

@@ -76,6 +76,18 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Status; 8] = [
+        Status::Local,
+        Status::Yes,
+        Status::Unofficial,
+        Status::Assigned,
+        Status::No,
+        Status::Reserved,
+        Status::NotApplicable,
+        Status::Unassigned,
+    ];
+
     /// The legend word, exactly as answers and data files spell it.
     pub fn word(self) -> &'static str {
         match self {
@@ -92,18 +104,7 @@ impl Status {
 
     /// Parses a legend word (exact spelling, as in the data files).
     pub fn from_word(word: &str) -> Option<Status> {
-        [
-            Status::Local,
-            Status::Yes,
-            Status::Unofficial,
-            Status::Assigned,
-            Status::No,
-            Status::Reserved,
-            Status::NotApplicable,
-            Status::Unassigned,
-        ]
-        .into_iter()
-        .find(|s| s.word() == word)
+        Status::ALL.into_iter().find(|s| s.word() == word)
     }
 }
 

@@ -35,7 +35,14 @@ use crate::metrics::{Metrics, Transport};
 use crate::rrl::{RateLimitConfig, RateLimiter, Verdict};
 use crate::sources::{self, DataErrors, LoadedData};
 use crate::table::Table;
+use crate::watch::{self, DataWatcher};
 use crate::wire;
+
+/// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How long a stopping server still waits for the next query on an open TCP connection.
+const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);
 
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,10 +106,40 @@ impl Default for TcpLimits {
     }
 }
 
-/// How many kernel-chosen ports `Listeners::bind` tries for an address with port 0 before it
-/// gives up: the port picked free for UDP may be taken for TCP (a client connection or one in
-/// TIME_WAIT holds it), and then another port is as good.
-const PORT_ZERO_ATTEMPTS: usize = 16;
+/// Binds UDP, then TCP on the same port, at `addr`.
+fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+    use socket2::{Domain, Socket, Type};
+    let domain = Domain::for_address(addr);
+    let bind_error = |transport| {
+        move |reason| ServerError::Bind {
+            transport,
+            addr,
+            reason,
+        }
+    };
+    let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
+    if addr.is_ipv6() {
+        udp.set_only_v6(true).map_err(bind_error("udp"))?;
+    }
+    udp.bind(&addr.into()).map_err(bind_error("udp"))?;
+    udp.set_nonblocking(true).map_err(bind_error("udp"))?;
+    let bound = udp
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or(addr);
+    let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
+    if addr.is_ipv6() {
+        tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
+    }
+    tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
+    tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
+    tcp.listen(1024).map_err(bind_error("tcp"))?;
+    tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
+    Ok((udp.into(), tcp.into()))
+}
 
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
@@ -118,60 +155,27 @@ pub struct Listeners {
 impl Listeners {
     /// Binds UDP and TCP on each address.
     pub fn bind(addrs: &[SocketAddr]) -> Result<Listeners, ServerError> {
-        use socket2::{Domain, Socket, Type};
         let mut listeners = Listeners::default();
         for &addr in addrs {
-            let domain = Domain::for_address(addr);
-            let bind_error = |transport| {
-                move |reason| ServerError::Bind {
-                    transport,
-                    addr,
-                    reason,
-                }
-            };
-            let bind_udp = || -> io::Result<Socket> {
-                let udp = Socket::new(domain, Type::DGRAM, None)?;
-                if addr.is_ipv6() {
-                    udp.set_only_v6(true)?;
-                }
-                udp.bind(&addr.into())?;
-                udp.set_nonblocking(true)?;
-                Ok(udp)
-            };
-            let bind_tcp = |bound: SocketAddr| -> io::Result<Socket> {
-                let tcp = Socket::new(domain, Type::STREAM, None)?;
-                if addr.is_ipv6() {
-                    tcp.set_only_v6(true)?;
-                }
-                tcp.set_reuse_address(true)?;
-                tcp.bind(&bound.into())?;
-                tcp.listen(1024)?;
-                tcp.set_nonblocking(true)?;
-                Ok(tcp)
-            };
-            let mut attempts = 1;
-            let (udp, tcp) = loop {
-                let udp = bind_udp().map_err(bind_error("udp"))?;
-                // With port 0 the kernel picks the UDP port; TCP takes the same one.
-                let bound = udp
-                    .local_addr()
-                    .ok()
-                    .and_then(|a| a.as_socket())
-                    .unwrap_or(addr);
-                match bind_tcp(bound) {
-                    Ok(tcp) => break (udp, tcp),
-                    Err(e)
-                        if addr.port() == 0
-                            && e.kind() == io::ErrorKind::AddrInUse
-                            && attempts < PORT_ZERO_ATTEMPTS =>
-                    {
-                        attempts += 1;
+            // With port 0 the kernel picks the UDP port and TCP takes the same one; if another
+            // program holds that port for TCP, pick again (a few times) rather than fail.
+            let attempts = if addr.port() == 0 { 8 } else { 1 };
+            let mut outcome = bind_pair(addr);
+            for _ in 1..attempts {
+                match &outcome {
+                    Err(ServerError::Bind {
+                        transport: "tcp",
+                        reason,
+                        ..
+                    }) if reason.kind() == io::ErrorKind::AddrInUse => {
+                        outcome = bind_pair(addr);
                     }
-                    Err(e) => return Err(bind_error("tcp")(e)),
+                    _ => break,
                 }
-            };
-            listeners.udp.push(udp.into());
-            listeners.tcp.push(tcp.into());
+            }
+            let (udp, tcp) = outcome?;
+            listeners.udp.push(udp);
+            listeners.tcp.push(tcp);
         }
         Ok(listeners)
     }
@@ -366,7 +370,16 @@ impl Server {
         shutdown.await;
         info!("stopping");
         stop.cancel();
-        while tasks.join_next().await.is_some() {}
+        // Loops finish the batch or query in hand; a client that stops reading cannot hold the
+        // exit back for longer than this.
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+            tasks.abort_all();
+        }
         Ok(())
     }
 
@@ -376,12 +389,25 @@ impl Server {
         let fd = socket.as_raw_fd();
         let mut batch = Batch::new();
         loop {
-            tokio::select! {
-                ready = socket.readable() => if ready.is_err() { return },
-                () = stop.cancelled() => return,
-            }
-            match socket.try_io(Interest::READABLE, || batch.receive(fd)) {
+            let stopping = tokio::select! {
+                ready = socket.readable() => {
+                    if ready.is_err() {
+                        return;
+                    }
+                    false
+                }
+                () = stop.cancelled() => true,
+            };
+            // When stopping, read what the kernel already holds directly (the runtime's
+            // readiness may not know about it), answer it, and leave once the queue is empty.
+            let received = if stopping {
+                batch.receive(fd)
+            } else {
+                socket.try_io(Interest::READABLE, || batch.receive(fd))
+            };
+            match received {
                 Ok(_) => {}
+                Err(_) if stopping => return,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(error) => {
                     debug!(%error, "udp receive failed");
@@ -425,20 +451,24 @@ impl Server {
             self.metrics.refused(Transport::Udp);
             return false;
         }
-        let verdict = self.limiter.check(src.ip(), started);
-        if verdict == Verdict::Drop {
-            self.metrics.dropped();
-            return false;
-        }
         if !self.fast_response(packet, out) {
             match self.general_response(packet, src, Protocol::Udp).await {
                 Some(bytes) => *out = bytes,
                 None => return false,
             }
         }
-        if verdict == Verdict::Slip {
-            wire::truncate_for_slip(out);
-            self.metrics.slipped();
+        // Only a response that would be sent spends the client's budget: junk that gets
+        // silence must not use up the limit of the network it claims to come from.
+        match self.limiter.check(src.ip(), started) {
+            Verdict::Answer => {}
+            Verdict::Slip => {
+                wire::truncate_for_slip(out);
+                self.metrics.slipped();
+            }
+            Verdict::Drop => {
+                self.metrics.dropped();
+                return false;
+            }
         }
         self.metrics.record(Transport::Udp, out, started.elapsed());
         if self.settings.log_queries {
@@ -484,13 +514,7 @@ impl Server {
             Err(error) => {
                 debug!(%error, %src, "malformed query");
                 let queries = Queries::read(&mut BinDecoder::new(&[]), 0).ok()?;
-                let response = MessageResponseBuilder::new(&queries, None)
-                    .error_msg(&header.metadata, ResponseCode::FormErr);
-                let mut bytes = Vec::with_capacity(12);
-                response
-                    .destructive_emit(&mut BinEncoder::new(&mut bytes))
-                    .ok()?;
-                Some(bytes)
+                error_response(&header, &queries, ResponseCode::FormErr)
             }
         }
     }
@@ -535,19 +559,24 @@ impl Server {
         let (reader, mut writer) = stream.into_split();
         let mut reader = tokio::io::BufReader::new(reader);
         let mut message = Vec::new();
-        // Answers wait here while more pipelined queries are already buffered, so a burst of
-        // queries costs one write.
+        // Answers wait here only while the next query is already complete in the read buffer,
+        // so a burst of pipelined queries costs one write and no answer waits for the network.
         let mut pending = Vec::new();
         let mut answered = 0usize;
+        let mut flush_limit = limits.idle_timeout;
+        let mut stopping = false;
         loop {
-            if reader.buffer().len() < 2 && !pending.is_empty() {
-                if writer.write_all(&pending).await.is_err() {
+            if !pending.is_empty() && !holds_complete_message(reader.buffer()) {
+                // A client that does not read its answers is idle too.
+                let written =
+                    tokio::time::timeout(limits.idle_timeout, writer.write_all(&pending)).await;
+                pending.clear();
+                if !matches!(written, Ok(Ok(()))) {
                     return;
                 }
-                pending.clear();
             }
             if limits.max_queries != 0 && answered >= limits.max_queries {
-                return;
+                break;
             }
             let read = async {
                 let len = reader.read_u16().await?;
@@ -555,22 +584,30 @@ impl Server {
                 reader.read_exact(&mut message).await?;
                 io::Result::Ok(())
             };
+            // Once stopping, queries already on their way still get a moment to arrive and be
+            // answered; then the connection closes.
+            let wait = if stopping {
+                IN_FLIGHT_GRACE
+            } else {
+                limits.idle_timeout
+            };
             let outcome = tokio::select! {
-                outcome = tokio::time::timeout(limits.idle_timeout, read) => outcome,
-                () = stop.cancelled() => {
-                    let _ = writer.write_all(&pending).await;
-                    return;
+                outcome = tokio::time::timeout(wait, read) => outcome,
+                () = stop.cancelled(), if !stopping => {
+                    stopping = true;
+                    flush_limit = SHUTDOWN_GRACE;
+                    continue;
                 }
             };
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     debug!(%error, %src, "tcp connection closed");
-                    return;
+                    break;
                 }
                 Err(_) => {
                     debug!(%src, "tcp connection idle, closing");
-                    return;
+                    break;
                 }
             }
             answered += 1;
@@ -590,27 +627,43 @@ impl Server {
                 log_query(Protocol::Tcp, src, &message, &response);
             }
             let Ok(len) = u16::try_from(response.len()) else {
-                return;
+                break;
             };
             pending.extend_from_slice(&len.to_be_bytes());
             pending.extend_from_slice(&response);
         }
+        // Whatever ended the connection, the answers already built go out.
+        if !pending.is_empty() {
+            let _ = tokio::time::timeout(flush_limit, writer.write_all(&pending)).await;
+        }
+    }
+}
+
+/// Whether `buffered` starts with a whole length-prefixed message.
+fn holds_complete_message(buffered: &[u8]) -> bool {
+    match buffered {
+        [high, low, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*high, *low])),
+        _ => false,
     }
 }
 
 /// REFUSED for a client the access list refuses (TCP: the address is real, so it is told),
 /// with the question echoed; FORMERR-style silence rules as for any other message.
 fn refused_response(packet: &[u8]) -> Option<Vec<u8>> {
-    let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
+    let mut decoder = BinDecoder::new(packet);
+    let header = Header::read(&mut decoder).ok()?;
     if header.metadata.message_type == MessageType::Response {
         return None;
     }
-    let mut decoder = BinDecoder::new(packet.get(12..)?);
     let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
         .or_else(|_| Queries::read(&mut BinDecoder::new(&[]), 0))
         .ok()?;
-    let response = MessageResponseBuilder::new(&queries, None)
-        .error_msg(&header.metadata, ResponseCode::Refused);
+    error_response(&header, &queries, ResponseCode::Refused)
+}
+
+/// An error response echoing `queries` (possibly none), encoded as hickory-server encodes it.
+fn error_response(header: &Header, queries: &Queries, code: ResponseCode) -> Option<Vec<u8>> {
+    let response = MessageResponseBuilder::new(queries, None).error_msg(&header.metadata, code);
     let mut bytes = Vec::with_capacity(64);
     response
         .destructive_emit(&mut BinEncoder::new(&mut bytes))
@@ -643,9 +696,38 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 }
 
 impl Server {
-    /// Runs as a daemon: serves until SIGTERM or SIGINT, reloads the data on SIGHUP, and
-    /// reports readiness, reloads, stopping and watchdog pings to systemd when it is there.
-    pub async fn run_until_signalled(&self, listeners: Listeners) -> anyhow::Result<()> {
+    /// Reloads the data for `trigger` (SIGHUP, `--watch`), logs the outcome and tells systemd
+    /// that a reload is under way and when it is over. The table is built on a blocking thread,
+    /// so the serving loops keep answering from the current one meanwhile.
+    async fn reload_and_notify(&self, trigger: &str) {
+        match sd_notify::NotifyState::monotonic_usec_now() {
+            Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
+            Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
+        }
+        let server = self.clone();
+        match tokio::task::spawn_blocking(move || server.reload()).await {
+            Ok(Ok(serial)) => info!(serial, trigger, "reloaded the data"),
+            Err(error) => warn!(%error, trigger, "reload failed, still serving the previous table"),
+            Ok(Err(errors)) => {
+                for problem in &errors.0 {
+                    warn!(
+                        trigger,
+                        "reload failed, still serving the previous table: {problem}"
+                    );
+                }
+            }
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
+
+    /// Runs as a daemon: serves until SIGTERM or SIGINT, reloads the data on SIGHUP and on
+    /// `watcher`'s changes, and reports readiness, reloads, stopping and watchdog pings to
+    /// systemd when it is there.
+    pub async fn run_until_signalled(
+        &self,
+        listeners: Listeners,
+        mut watcher: Option<DataWatcher>,
+    ) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hangups = signal(SignalKind::hangup())?;
         let mut terms = signal(SignalKind::terminate())?;
@@ -653,20 +735,16 @@ impl Server {
         let reloader = {
             let server = self.clone();
             async move {
-                while hangups.recv().await.is_some() {
-                    match sd_notify::NotifyState::monotonic_usec_now() {
-                        Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
-                        Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
-                    }
-                    match server.reload() {
-                        Ok(serial) => info!(serial, "reloaded the data"),
-                        Err(errors) => {
-                            for problem in &errors.0 {
-                                warn!("reload failed, still serving the previous table: {problem}");
-                            }
+                loop {
+                    tokio::select! {
+                        hangup = hangups.recv() => match hangup {
+                            Some(()) => server.reload_and_notify("SIGHUP").await,
+                            None => return,
+                        },
+                        () = watch::next_change(&mut watcher) => {
+                            server.reload_and_notify("data files changed").await;
                         }
                     }
-                    notify(&[sd_notify::NotifyState::Ready]);
                 }
             }
         };
@@ -699,6 +777,15 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_messages_are_recognised_in_the_read_buffer() {
+        assert!(!holds_complete_message(&[]));
+        assert!(!holds_complete_message(&[0]));
+        assert!(holds_complete_message(&[0, 0]));
+        assert!(!holds_complete_message(&[0, 3, 1, 2]));
+        assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
+    }
 
     #[test]
     fn serials_move_forward_only_on_change() {

@@ -143,7 +143,7 @@ impl Table {
     /// entries move first: answers list a site's own uses before anyone else's.
     pub fn new(mut entries: Vec<Entry>) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
-        let rdata = entries
+        let rdata: Vec<Box<[u8]>> = entries
             .iter()
             .map(|e| txt::encode_strings(&txt::entry_text(e)))
             .collect();
@@ -163,7 +163,7 @@ impl Table {
                 services.entry(key).or_default().push(id);
             }
         }
-        let content_hash = fingerprint(&entries);
+        let content_hash = fingerprint(&rdata);
         Table {
             entries,
             rdata,
@@ -243,16 +243,7 @@ impl Table {
                 .map(|&k| (k, keys.iter().filter(|&&x| x == k).count()))
                 .collect()
         }
-        let statuses = [
-            Status::Local,
-            Status::Yes,
-            Status::Unofficial,
-            Status::Assigned,
-            Status::No,
-            Status::Reserved,
-            Status::NotApplicable,
-            Status::Unassigned,
-        ];
+
         let entry_bytes: usize = self
             .entries
             .iter()
@@ -281,7 +272,7 @@ impl Table {
                     .flat_map(|e| Source::ALL.into_iter().filter(|&s| e.has_source(s))),
                 &Source::ALL,
             ),
-            by_status: count(self.entries.iter().map(|e| e.status), &statuses),
+            by_status: count(self.entries.iter().map(|e| e.status), &Status::ALL),
             by_protocol: count(self.entries.iter().map(|e| e.protocol), &Protocol::ALL),
             ranges: self.entries.iter().filter(|e| e.ports.is_range()).count(),
             services: self.services.len(),
@@ -290,11 +281,11 @@ impl Table {
     }
 }
 
-/// FNV-1a over the rendered content: stable across runs, cheap, and good enough to detect change.
-fn fingerprint(entries: &[Entry]) -> u64 {
+/// FNV-1a over the rendered records (which hold every field of every entry): stable across runs, cheap, and good enough to detect change.
+fn fingerprint(rdata: &[Box<[u8]>]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for entry in entries {
-        for byte in txt::entry_text(entry).bytes().chain([0]) {
+    for record in rdata {
+        for &byte in record.iter().chain(&[0]) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }

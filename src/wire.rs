@@ -18,6 +18,10 @@ pub const MAX_UDP_PAYLOAD: u16 = 1232;
 pub const PLAIN_UDP_PAYLOAD: u16 = 512;
 /// The most labels a 255-octet name can have.
 pub const MAX_LABELS: usize = 127;
+/// The most labels a query name may have on the fast path. Every name in the zone has far fewer
+/// (a port, a protocol, a few zone labels); longer names take the general path, which keeps the
+/// per-query label array small.
+pub const FAST_PATH_LABELS: usize = 24;
 
 /// hickory's cap on remembered compression targets per message.
 const COMPRESSION_CANDIDATES: usize = 64;
@@ -44,7 +48,7 @@ pub struct Query<'p> {
     pub checking_disabled: bool,
     /// The question section as received (name, type, class), echoed byte for byte.
     pub question: &'p [u8],
-    labels: [&'p [u8]; MAX_LABELS],
+    labels: [&'p [u8]; FAST_PATH_LABELS],
     label_count: usize,
     /// The query type.
     pub qtype: u16,
@@ -91,7 +95,7 @@ pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
     if qr || opcode != 0 || counts[0] != 1 || counts[1] != 0 || counts[2] != 0 || counts[3] > 1 {
         return None;
     }
-    let mut labels: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
+    let mut labels: [&[u8]; FAST_PATH_LABELS] = [&[]; FAST_PATH_LABELS];
     let mut label_count = 0;
     let mut at = 12;
     loop {
@@ -101,7 +105,7 @@ pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
             break;
         }
         // Compression pointers and extended label types go to the general path.
-        if len > 63 || label_count == MAX_LABELS {
+        if len > 63 || label_count == FAST_PATH_LABELS {
             return None;
         }
         labels[label_count] = packet.get(at + 1..at + 1 + len)?;
@@ -185,11 +189,11 @@ impl Writer<'_> {
     }
 
     fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
-        let mut starts = [0usize; MAX_LABELS];
+        let mut starts = [0u16; MAX_LABELS];
         let mut count = 0;
         for label in labels {
             if count < MAX_LABELS {
-                starts[count] = self.out.len();
+                starts[count] = self.out.len() as u16;
                 count += 1;
             }
             self.out.push(label.len() as u8);
@@ -198,7 +202,7 @@ impl Writer<'_> {
         let end = self.out.len();
         if self.names_compressed < COMPRESSED_NAMES {
             self.names_compressed += 1;
-            for &start in &starts[..count] {
+            for start in starts[..count].iter().map(|&s| usize::from(s)) {
                 match self.find(start, end) {
                     Some(offset) if offset & 0xC000 == 0 => {
                         self.out.truncate(start);
@@ -209,7 +213,7 @@ impl Writer<'_> {
                 }
             }
         } else {
-            for &start in &starts[..count] {
+            for start in starts[..count].iter().map(|&s| usize::from(s)) {
                 self.remember(start, end);
             }
         }

@@ -11,7 +11,7 @@ mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -117,18 +117,6 @@ fn start_portsd() -> Portsd {
     Portsd::start(&["--config", example_config])
 }
 
-/// A loopback port that was free for both UDP and TCP a moment ago. Another
-/// process may take it before unbound binds it; `start_unbound` then retries.
-fn free_loopback_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP probe socket");
-        let port = udp.local_addr().expect("probe socket address").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// unbound's own configuration for the test: loopback only, foreground, no
 /// chroot or user switch, no validator (no trust anchor is needed), and a
 /// control socket for reading its cache statistics. The recipe, with its
@@ -181,7 +169,7 @@ fn start_unbound(dir: &Path, portsd: SocketAddr) -> (Unbound, SocketAddr, PathBu
     let config_path = dir.join("unbound.conf");
     let mut failures = Vec::new();
     for _ in 0..UNBOUND_PORT_ATTEMPTS {
-        let port = free_loopback_port();
+        let port = common::free_loopback_port();
         fs::write(&config_path, unbound_config(dir, port, portsd)).expect("writing unbound.conf");
         let mut unbound = Unbound::spawn(&config_path);
         match unbound.wait_until_serving() {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -65,18 +65,23 @@ impl TestServer {
         )
     }
 
-    /// Starts a server with explicit settings.
+    /// Starts a server with explicit TCP limits.
     pub fn start_with(zone: Zone, table: Table, data: DataLocation, tcp: TcpLimits) -> TestServer {
-        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind port 0");
-        let addr = listeners.udp[0].local_addr().unwrap();
-        let server = Server::new(
+        TestServer::start_settings(
             zone,
             table,
             Settings {
                 tcp,
                 ..Settings::new(data)
             },
-        );
+        )
+    }
+
+    /// Starts a server with explicit settings.
+    pub fn start_settings(zone: Zone, table: Table, settings: Settings) -> TestServer {
+        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind port 0");
+        let addr = listeners.udp[0].local_addr().unwrap();
+        let server = Server::new(zone, table, settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = server.clone();
         let thread = std::thread::spawn(move || {
@@ -197,11 +202,42 @@ pub fn run_tool(tool: &str, addr: SocketAddr, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A UDP socket and a TCP listener bound to the same ephemeral loopback port.
+pub fn bind_loopback_pair() -> (UdpSocket, TcpListener) {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP probe socket");
+        let port = udp.local_addr().expect("probe socket address").port();
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
+            return (udp, tcp);
+        }
+    }
+}
+
+/// A loopback port that was free for both UDP and TCP a moment ago. Another process may take
+/// it before the caller binds it, so callers retry on a conflict.
+pub fn free_loopback_port() -> u16 {
+    let (udp, _) = bind_loopback_pair();
+    udp.local_addr().expect("probe socket address").port()
+}
+
+/// A process's log lines so far, and a signal for each new one.
+pub type LogLines = Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>;
+
+/// Waits (at most 10 s) until `done` holds for the lines logged so far; returns whether it did.
+pub fn wait_for_lines(log: &LogLines, done: impl Fn(&[String]) -> bool) -> bool {
+    let (lines, changed) = &**log;
+    let guard = lines.lock().unwrap();
+    let (guard, _) = changed
+        .wait_timeout_while(guard, Duration::from_secs(10), |lines| !done(lines))
+        .unwrap();
+    done(&guard)
+}
+
 /// The built `portsd` binary running with `args`; its port is read from the log line.
 pub struct Daemon {
     pub child: Child,
     pub addr: SocketAddr,
-    pub log: Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>,
+    pub log: LogLines,
 }
 
 impl Daemon {
@@ -217,6 +253,18 @@ impl Daemon {
 
     /// Starts a prepared command whose stderr carries portsd's log.
     pub fn start_command(command: &mut Command) -> Daemon {
+        Daemon::try_start_command(command, |_| {}).unwrap_or_else(|log| {
+            panic!("portsd did not report its address; log: {log:?}");
+        })
+    }
+
+    /// Starts a prepared command whose stderr carries portsd's log, and runs `meanwhile` with
+    /// the log while waiting for the address (a socket-activated portsd starts only when a
+    /// client knocks). Returns the log instead when the process ends without an address.
+    pub fn try_start_command(
+        command: &mut Command,
+        meanwhile: impl FnOnce(&LogLines),
+    ) -> Result<Daemon, Vec<String>> {
         let mut child = command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -226,7 +274,7 @@ impl Daemon {
             .spawn()
             .expect("portsd starts");
         let stderr = child.stderr.take().unwrap();
-        let log = Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let log: LogLines = Arc::default();
         let (found, wait) = std::sync::mpsc::channel();
         let sink = log.clone();
         std::thread::spawn(move || {
@@ -241,29 +289,21 @@ impl Daemon {
                 sink.1.notify_all();
             }
         });
-        let addr = wait
-            .recv_timeout(Duration::from_secs(30))
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| {
-                panic!(
-                    "portsd did not report its address; log: {:?}",
-                    log.0.lock().unwrap()
-                )
-            });
-        Daemon { child, addr, log }
+        meanwhile(&log);
+        match wait.recv_timeout(Duration::from_secs(30)).ok().flatten() {
+            Some(addr) => Ok(Daemon { child, addr, log }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let lines = log.0.lock().unwrap().clone();
+                Err(lines)
+            }
+        }
     }
 
     /// Waits (at most 10 s) for a log line containing `text`, returning whether one came.
     pub fn wait_for_log(&self, text: &str) -> bool {
-        let (lines, changed) = &*self.log;
-        let guard = lines.lock().unwrap();
-        let (guard, _) = changed
-            .wait_timeout_while(guard, Duration::from_secs(10), |lines| {
-                !lines.iter().any(|l| l.contains(text))
-            })
-            .unwrap();
-        guard.iter().any(|l| l.contains(text))
+        wait_for_lines(&self.log, |lines| lines.iter().any(|l| l.contains(text)))
     }
 
     /// How many log lines contain `text`.

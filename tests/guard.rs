@@ -1,0 +1,205 @@
+//! Response rate limiting, access lists and the metrics endpoint, over real sockets.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use portsd::acl::AccessList;
+use portsd::rrl::RateLimitConfig;
+use portsd::server::{DataLocation, Settings};
+
+fn server_with(settings: Settings) -> TestServer {
+    TestServer::start_settings(test_zone(), builtin_table(), settings)
+}
+
+/// Sends `count` queries at once from one socket and sorts what comes back within a short
+/// window into full answers and truncated slips.
+fn burst(addr: SocketAddr, count: u16) -> (usize, usize) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for id in 0..count {
+        socket
+            .send_to(
+                &query(id, "443.tcp.ports.local.", RecordType::TXT, None),
+                addr,
+            )
+            .unwrap();
+    }
+    socket
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let (mut full, mut slipped) = (0, 0);
+    let mut buf = [0u8; 2048];
+    while let Ok((len, _)) = socket.recv_from(&mut buf) {
+        let reply = parse(&buf[..len]);
+        if reply.metadata.truncation {
+            assert!(reply.answers.is_empty(), "a slip carries no records");
+            assert_eq!(reply.queries.len(), 1, "a slip echoes the question");
+            slipped += 1;
+        } else {
+            full += 1;
+        }
+    }
+    (full, slipped)
+}
+
+#[test]
+fn rate_limiting_answers_a_burst_then_slips_and_drops() {
+    let server = server_with(Settings {
+        rate_limit: RateLimitConfig {
+            responses_per_second: 5,
+            slip: 2,
+            // Loopback is exempt by default; exempt something else so it is limited here.
+            exempt: vec!["192.0.2.0/24".parse().unwrap()],
+            ..RateLimitConfig::default()
+        },
+        ..Settings::new(DataLocation::Builtin)
+    });
+    let (full, slipped) = burst(server.addr, 40);
+    assert!(
+        (5..=8).contains(&full),
+        "one second's burst is answered, got {full}"
+    );
+    assert!(
+        slipped >= 12,
+        "every second limited answer slips, got {slipped}"
+    );
+    assert!(full + slipped < 40, "the rest are dropped");
+    let whole = parse(&tcp_exchange(
+        server.addr,
+        &query(99, "443.tcp.ports.local.", RecordType::TXT, None),
+    ));
+    assert_eq!(
+        whole.metadata.response_code,
+        ResponseCode::NoError,
+        "TCP is never rate limited"
+    );
+    let text = server.server.metrics().render();
+    assert!(
+        text.contains("portsd_rate_limited_total{action=\"slip\"}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn loopback_is_exempt_by_default_and_zero_turns_limiting_off() {
+    let default = server_with(Settings {
+        rate_limit: RateLimitConfig {
+            responses_per_second: 5,
+            ..Settings::new(DataLocation::Builtin).rate_limit
+        },
+        ..Settings::new(DataLocation::Builtin)
+    });
+    assert_eq!(burst(default.addr, 40), (40, 0));
+    let off = server_with(Settings {
+        rate_limit: RateLimitConfig {
+            responses_per_second: 0,
+            exempt: Vec::new(),
+            ..RateLimitConfig::default()
+        },
+        ..Settings::new(DataLocation::Builtin)
+    });
+    assert_eq!(burst(off.addr, 40), (40, 0));
+}
+
+#[test]
+fn denied_clients_get_silence_on_udp_and_refused_on_tcp() {
+    for access in [
+        AccessList::new(Vec::new(), vec!["127.0.0.0/8".parse().unwrap()]),
+        AccessList::new(vec!["10.0.0.0/8".parse().unwrap()], Vec::new()),
+    ] {
+        let server = server_with(Settings {
+            access: access.clone(),
+            ..Settings::new(DataLocation::Builtin)
+        });
+        let packet = query(5, "443.tcp.ports.local.", RecordType::TXT, None);
+        assert!(
+            udp_exchange(server.addr, &packet).is_none(),
+            "{access:?}: silence on UDP"
+        );
+        let reply = parse(&tcp_exchange(server.addr, &packet));
+        assert_eq!(
+            reply.metadata.response_code,
+            ResponseCode::Refused,
+            "{access:?}"
+        );
+        assert!(reply.answers.is_empty());
+        assert_eq!(reply.queries[0].name().to_ascii(), "443.tcp.ports.local.");
+    }
+    let allowed = server_with(Settings {
+        access: AccessList::new(
+            vec!["127.0.0.1/32".parse().unwrap()],
+            vec!["127.0.0.0/8".parse().unwrap()],
+        ),
+        ..Settings::new(DataLocation::Builtin)
+    });
+    let reply = udp_exchange(
+        allowed.addr,
+        &query(6, "22.tcp.ports.local.", RecordType::TXT, None),
+    );
+    assert!(
+        reply.is_some(),
+        "the more specific allow wins over the broader deny"
+    );
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: portsd\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn metrics_endpoint_counts_queries_and_describes_the_table() {
+    let daemon = Daemon::start(&["--metrics", "127.0.0.1:0", "--rate-limit", "0"]);
+    assert!(daemon.wait_for_log("metrics on http://"));
+    let line = daemon
+        .log
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains("metrics on http://"))
+        .cloned()
+        .unwrap();
+    let metrics_addr: SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .expect("metrics address in the log");
+    for id in 0..3 {
+        udp_exchange(
+            daemon.addr,
+            &query(id, "443.tcp.ports.local.", RecordType::TXT, None),
+        )
+        .unwrap();
+    }
+    udp_exchange(
+        daemon.addr,
+        &query(9, "nosuch.ports.local.", RecordType::TXT, None),
+    )
+    .unwrap();
+    tcp_exchange(daemon.addr, &query(10, "example.com.", RecordType::A, None));
+    let page = http_get(metrics_addr, "/metrics");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    for expected in [
+        "portsd_queries_total{transport=\"udp\",qtype=\"TXT\",rcode=\"NOERROR\"} 3",
+        "portsd_queries_total{transport=\"udp\",qtype=\"TXT\",rcode=\"NXDOMAIN\"} 1",
+        "portsd_queries_total{transport=\"tcp\",qtype=\"A\",rcode=\"REFUSED\"} 1",
+        "portsd_answer_seconds_count 5",
+        "portsd_table_entries{source=\"iana\"}",
+        "portsd_reloads_total 0",
+        "portsd_build_info{version=",
+    ] {
+        assert!(page.contains(expected), "missing {expected:?} in:\n{page}");
+    }
+    assert!(http_get(metrics_addr, "/other").starts_with("HTTP/1.1 404"));
+}
