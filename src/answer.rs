@@ -280,13 +280,15 @@ pub fn answer<'a>(
                 records.push(query_record(Rdata::Txt(Cow::Borrowed(&snapshot.about))));
             }
         }
-        Target::NameServer => {
+        Target::NameServer(labels) => {
             records.extend(
                 zone.ns_addresses
                     .iter()
                     .map(|&ip| query_record(Rdata::Address(ip)))
                     .filter(|r| wants(r.data.rtype())),
             );
+            // The same name as a service (`ns`) keeps its TXT records beside the addresses.
+            service_records(table, labels, None, wants(rtype::TXT), &mut records);
         }
         Target::PortOn(port, protocol) => {
             if wants(rtype::TXT) {

@@ -23,8 +23,9 @@ pub enum Target<'a> {
     OutOfZone,
     /// The zone apex.
     Apex,
-    /// The server's own name (the NS target), when it lies inside the zone.
-    NameServer,
+    /// The server's own name (the NS target), when it lies inside the zone: its labels below
+    /// the zone, which may also be a service name (IANA has a service called `ns`).
+    NameServer(&'a [&'a [u8]]),
     /// `<proto>.<zone>`: an empty non-terminal.
     ProtocolNode(Protocol),
     /// `<port>.<proto>.<zone>`.
@@ -145,7 +146,7 @@ impl ZoneName {
                 .zip(ns)
                 .all(|(a, b)| a.eq_ignore_ascii_case(b))
         {
-            return Target::NameServer;
+            return Target::NameServer(relative);
         }
         match relative {
             [] => Target::Apex,
@@ -218,8 +219,8 @@ mod tests {
                 "z39.50.tcp.ports.local",
                 "ServiceOn([[122, 51, 57], [53, 48]], Tcp)",
             ),
-            ("ns.ports.local", "NameServer"),
-            ("NS.ports.local", "NameServer"),
+            ("ns.ports.local", "NameServer([[110, 115]])"),
+            ("NS.ports.local", "NameServer([[78, 83]])"),
             ("example.com", "OutOfZone"),
             ("local", "OutOfZone"),
             ("ports.example", "OutOfZone"),
