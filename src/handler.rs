@@ -39,12 +39,30 @@ pub struct Shared {
 #[derive(Clone, Debug)]
 pub struct PortsHandler {
     shared: Arc<Shared>,
+    /// The zone's fixed names, converted to hickory's type once rather than per query.
+    names: Option<Arc<ZoneNames>>,
+}
+
+/// The apex, the name server and the SOA RNAME as hickory names.
+#[derive(Debug)]
+struct ZoneNames {
+    apex: Name,
+    ns: Name,
+    rname: Name,
 }
 
 impl PortsHandler {
     /// A handler answering from `shared`.
     pub fn new(shared: Arc<Shared>) -> PortsHandler {
-        PortsHandler { shared }
+        let zone = &shared.zone;
+        let names = (|| {
+            Some(Arc::new(ZoneNames {
+                apex: name_of(zone.name.labels().iter().map(|l| &l[..]))?,
+                ns: name_of(zone.ns_name.iter().map(|l| &l[..]))?,
+                rname: name_of(zone.rname.iter().map(|l| &l[..]))?,
+            }))
+        })();
+        PortsHandler { shared, names }
     }
 }
 
@@ -53,29 +71,33 @@ fn name_of<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> Option<Name> {
     Name::from_labels(labels).ok()
 }
 
-fn to_hickory(zone: &Zone, query_name: &Name, record: &answer::Record<'_>) -> Option<Record> {
+fn to_hickory(
+    names: &ZoneNames,
+    ttl: u32,
+    query_name: &Name,
+    record: &answer::Record<'_>,
+) -> Record {
     let owner = match record.owner {
         Owner::Query => query_name.clone(),
-        Owner::Apex => name_of(zone.name.labels().iter().map(|l| &l[..]))?,
-        Owner::NameServer => name_of(zone.ns_name.iter().map(|l| &l[..]))?,
+        Owner::Apex => names.apex.clone(),
+        Owner::NameServer => names.ns.clone(),
     };
-    let ns_name = || name_of(zone.ns_name.iter().map(|l| &l[..]));
     let data = match &record.data {
         Rdata::Txt(strings) => RData::TXT(TXT::from_bytes(split_character_strings(strings))),
         Rdata::Soa(serial) => RData::SOA(SOA::new(
-            ns_name()?,
-            name_of(zone.rname.iter().map(|l| &l[..]))?,
+            names.ns.clone(),
+            names.rname.clone(),
             *serial,
             SOA_REFRESH as i32,
             SOA_RETRY as i32,
             SOA_EXPIRE as i32,
-            zone.ttl,
+            ttl,
         )),
-        Rdata::Ns => RData::NS(NS(ns_name()?)),
+        Rdata::Ns => RData::NS(NS(names.ns.clone())),
         Rdata::Address(std::net::IpAddr::V4(ip)) => RData::A(A(*ip)),
         Rdata::Address(std::net::IpAddr::V6(ip)) => RData::AAAA(AAAA(*ip)),
     };
-    Some(Record::from_rdata(owner, zone.ttl, data))
+    Record::from_rdata(owner, ttl, data)
 }
 
 /// Splits wire-format character-strings back into their contents.
@@ -146,10 +168,13 @@ impl RequestHandler for PortsHandler {
             u16::from(query.query_class()),
         );
         let convert = |records: &[answer::Record<'_>]| -> Vec<Record> {
-            records
-                .iter()
-                .filter_map(|r| to_hickory(zone, qname, r))
-                .collect()
+            match &self.names {
+                Some(names) => records
+                    .iter()
+                    .map(|r| to_hickory(names, zone.ttl, qname, r))
+                    .collect(),
+                None => Vec::new(),
+            }
         };
         let (answers, authority, additional) = (
             convert(&answer.answers),
