@@ -47,6 +47,14 @@ fn answer_paths(c: &mut Criterion) {
             packet("4444.ports.local.", RecordType::TXT),
         ),
         (
+            "txt_unassigned_port",
+            packet("47999.udp.ports.local.", RecordType::TXT),
+        ),
+        (
+            "txt_service_mixed_case",
+            packet("HTTPs.tcp.Ports.Local.", RecordType::TXT),
+        ),
+        (
             "nxdomain",
             packet("x.443.tcp.ports.local.", RecordType::TXT),
         ),

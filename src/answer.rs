@@ -1,14 +1,20 @@
 //! What portsd answers: the records, sections, flags and response code for one question,
 //! decided from the zone's settings and one table snapshot. Pure: both transports (the hickory
 //! request handler and the UDP fast path) encode the same [`Answer`].
+//!
+//! Answering does not touch the heap for ordinary questions: sections, entry lists and the
+//! joined service name live in inline buffers that spill only for unusually large answers,
+//! TXT data is borrowed from the table, and the text for an unlisted port is rendered only when
+//! the record is written.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use crate::model::Protocol;
-use crate::names::{Target, ZoneName, join_service};
-use crate::table::{EntryId, Table};
-use crate::txt;
+use crate::names::{ServiceName, Target, ZoneName, join_service};
+use crate::table::{EntryIds, Table};
+use crate::txt::{self, UnassignedText};
 
 /// Record types portsd knows by number.
 pub mod rtype {
@@ -145,7 +151,9 @@ pub enum Owner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rdata<'a> {
     /// TXT RDATA: character-strings in wire form.
-    Txt(Cow<'a, [u8]>),
+    Txt(&'a [u8]),
+    /// The TXT record of a port nobody lists.
+    Unassigned(UnassignedText),
     /// The zone's SOA with this serial.
     Soa(u32),
     /// The zone's NS record.
@@ -158,11 +166,20 @@ impl Rdata<'_> {
     /// The record type number.
     pub fn rtype(&self) -> u16 {
         match self {
-            Rdata::Txt(_) => rtype::TXT,
+            Rdata::Txt(_) | Rdata::Unassigned(_) => rtype::TXT,
             Rdata::Soa(_) => rtype::SOA,
             Rdata::Ns => rtype::NS,
             Rdata::Address(IpAddr::V4(_)) => rtype::A,
             Rdata::Address(IpAddr::V6(_)) => rtype::AAAA,
+        }
+    }
+
+    /// Appends the wire RDATA of a TXT record to `out`; other records append nothing.
+    pub fn append_txt(&self, out: &mut Vec<u8>) {
+        match self {
+            Rdata::Txt(strings) => out.extend_from_slice(strings),
+            Rdata::Unassigned(text) => txt::append_rdata(text, out),
+            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => {}
         }
     }
 }
@@ -204,6 +221,11 @@ impl Rcode {
     }
 }
 
+/// The records of one section; the inline size covers all but the busiest ports.
+pub type Section<'a> = SmallVec<[Record<'a>; 8]>;
+/// The authority or additional section: an SOA, or the name server's addresses.
+pub type ShortSection<'a> = SmallVec<[Record<'a>; 2]>;
+
 /// Everything a response carries apart from the header echo and the EDNS record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer<'a> {
@@ -212,21 +234,22 @@ pub struct Answer<'a> {
     /// Whether the AA flag is set: every answer from inside the zone.
     pub authoritative: bool,
     /// The answer section.
-    pub answers: Vec<Record<'a>>,
+    pub answers: Section<'a>,
     /// The authority section (the SOA of negative answers).
-    pub authority: Vec<Record<'a>>,
+    pub authority: ShortSection<'a>,
     /// The additional section (glue for the NS record).
-    pub additional: Vec<Record<'a>>,
+    pub additional: ShortSection<'a>,
 }
 
 impl<'a> Answer<'a> {
-    fn empty(rcode: Rcode, authoritative: bool) -> Answer<'a> {
+    /// An answer with no records.
+    pub fn empty(rcode: Rcode, authoritative: bool) -> Answer<'a> {
         Answer {
             rcode,
             authoritative,
-            answers: Vec::new(),
-            authority: Vec::new(),
-            additional: Vec::new(),
+            answers: Section::new(),
+            authority: ShortSection::new(),
+            additional: ShortSection::new(),
         }
     }
 
@@ -258,8 +281,8 @@ pub fn answer<'a>(
     }
     let wants = |t: u16| qtype == t || qtype == rtype::ANY;
     let table = &snapshot.table;
-    let mut records: Vec<Record<'a>> = Vec::new();
-    let mut additional = Vec::new();
+    let mut records = Section::new();
+    let mut additional = ShortSection::new();
     match target {
         // Out-of-zone names returned above; an empty non-terminal has no records.
         Target::OutOfZone | Target::ProtocolNode(_) => {}
@@ -277,7 +300,7 @@ pub fn answer<'a>(
                 }
             }
             if wants(rtype::TXT) {
-                records.push(query_record(Rdata::Txt(Cow::Borrowed(&snapshot.about))));
+                records.push(query_record(Rdata::Txt(&snapshot.about)));
             }
         }
         Target::NameServer(labels) => {
@@ -324,7 +347,7 @@ pub fn answer<'a>(
         rcode: Rcode::NoError,
         authoritative: true,
         answers: records,
-        authority: Vec::new(),
+        authority: ShortSection::new(),
         additional,
     }
 }
@@ -336,10 +359,10 @@ fn query_record(data: Rdata<'_>) -> Record<'_> {
     }
 }
 
-fn push_entries<'a>(table: &'a Table, ids: &[EntryId], records: &mut Vec<Record<'a>>) {
+fn push_entries<'a>(table: &'a Table, ids: &EntryIds, records: &mut Section<'a>) {
     records.extend(
         ids.iter()
-            .map(|&id| query_record(Rdata::Txt(Cow::Borrowed(table.rdata(id))))),
+            .map(|&id| query_record(Rdata::Txt(table.rdata(id)))),
     );
 }
 
@@ -349,9 +372,9 @@ fn port_records<'a>(
     table: &'a Table,
     port: u16,
     protocol: Option<Protocol>,
-    records: &mut Vec<Record<'a>>,
+    records: &mut Section<'a>,
 ) {
-    let mut ids = Vec::new();
+    let mut ids = EntryIds::new();
     match protocol {
         Some(p) => table.port_entries(p, port, &mut ids),
         None => Protocol::ALL
@@ -359,10 +382,10 @@ fn port_records<'a>(
             .for_each(|p| table.port_entries(p, port, &mut ids)),
     }
     if ids.is_empty() {
-        let text = txt::unassigned_text(port, protocol);
-        records.push(query_record(Rdata::Txt(Cow::Owned(
-            txt::encode_strings(&text).into_vec(),
-        ))));
+        records.push(query_record(Rdata::Unassigned(UnassignedText {
+            port,
+            protocol,
+        })));
     } else {
         push_entries(table, &ids, records);
     }
@@ -375,11 +398,11 @@ fn service_records<'a>(
     labels: &[&[u8]],
     protocol: Option<Protocol>,
     want_txt: bool,
-    records: &mut Vec<Record<'a>>,
+    records: &mut Section<'a>,
 ) -> bool {
-    let mut name = Vec::new();
+    let mut name = ServiceName::new();
     join_service(labels, &mut name);
-    let mut ids = Vec::new();
+    let mut ids = EntryIds::new();
     table.service_entries(&name, protocol, &mut ids);
     if want_txt {
         push_entries(table, &ids, records);

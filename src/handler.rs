@@ -83,7 +83,11 @@ fn to_hickory(
         Owner::NameServer => names.ns.clone(),
     };
     let data = match &record.data {
-        Rdata::Txt(strings) => RData::TXT(TXT::from_bytes(split_character_strings(strings))),
+        Rdata::Txt(_) | Rdata::Unassigned(_) => {
+            let mut strings = Vec::new();
+            record.data.append_txt(&mut strings);
+            RData::TXT(TXT::from_bytes(split_character_strings(&strings)))
+        }
         Rdata::Soa(serial) => RData::SOA(SOA::new(
             names.ns.clone(),
             names.rname.clone(),

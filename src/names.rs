@@ -168,8 +168,11 @@ impl ZoneName {
     }
 }
 
+/// A service name being looked up, joined from its labels; inline for names of usual length.
+pub type ServiceName = smallvec::SmallVec<[u8; 64]>;
+
 /// Joins a service name's labels with dots into `out` (cleared first).
-pub fn join_service(labels: &[&[u8]], out: &mut Vec<u8>) {
+pub fn join_service(labels: &[&[u8]], out: &mut ServiceName) {
     out.clear();
     for (i, label) in labels.iter().enumerate() {
         if i > 0 {
@@ -273,8 +276,8 @@ mod tests {
 
     #[test]
     fn service_labels_join_with_dots() {
-        let mut out = Vec::new();
+        let mut out = ServiceName::from_slice(b"stale");
         join_service(&[b"z39", b"50"], &mut out);
-        assert_eq!(out, b"z39.50");
+        assert_eq!(&out[..], b"z39.50");
     }
 }

@@ -144,7 +144,11 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                 Owner::NameServer => &ns,
             };
             let data = match &record.data {
-                Rdata::Txt(strings) => format!("TXT {}", quoted_strings(strings)),
+                Rdata::Txt(_) | Rdata::Unassigned(_) => {
+                    let mut strings = Vec::new();
+                    record.data.append_txt(&mut strings);
+                    format!("TXT {}", quoted_strings(&strings))
+                }
                 Rdata::Soa(serial) => format!(
                     "SOA {ns} {} {serial} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {}",
                     absolute_name(labels_of(&zone.rname)),
@@ -201,8 +205,12 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<Strin
         .answers
         .iter()
         .filter_map(|record| match &record.data {
-            Rdata::Txt(strings) => Some(text_of(strings)),
-            _ => None,
+            Rdata::Txt(_) | Rdata::Unassigned(_) => {
+                let mut strings = Vec::new();
+                record.data.append_txt(&mut strings);
+                Some(text_of(&strings))
+            }
+            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => None,
         })
         .collect())
 }

@@ -414,10 +414,13 @@ impl Server {
                     continue;
                 }
             }
+            // One clock reading per batch: the rate limiter's "now" and the start of every
+            // query's latency, which thus includes the wait behind earlier queries of the batch.
+            let received_at = Instant::now();
             for i in 0..batch.len() {
                 let (packet, source, answer) = batch.slot(i);
                 let Some(source) = source else { continue };
-                if self.respond_udp(packet, source, answer).await {
+                if self.respond_udp(packet, source, answer, received_at).await {
                     batch.reply(i);
                 }
             }
@@ -442,8 +445,13 @@ impl Server {
     }
 
     /// Builds the UDP response to `packet` into `out`; false when nothing is to be sent.
-    async fn respond_udp(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
-        let started = Instant::now();
+    async fn respond_udp(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+        received_at: Instant,
+    ) -> bool {
         if src.port() == 0 {
             return false;
         }
@@ -459,7 +467,7 @@ impl Server {
         }
         // Only a response that would be sent spends the client's budget: junk that gets
         // silence must not use up the limit of the network it claims to come from.
-        match self.limiter.check(src.ip(), started) {
+        match self.limiter.check(src.ip(), received_at) {
             Verdict::Answer => {}
             Verdict::Slip => {
                 wire::truncate_for_slip(out);
@@ -470,7 +478,7 @@ impl Server {
                 return false;
             }
         }
-        self.metrics.record(Transport::Udp, out, started.elapsed());
+        self.metrics.record(Transport::Udp, out, received_at.elapsed());
         if self.settings.log_queries {
             log_query(Protocol::Udp, src, packet, out);
         }

@@ -13,6 +13,9 @@ use crate::txt;
 /// Index of an entry in [`Table::entries`].
 pub type EntryId = u32;
 
+/// The entries found for one question; inline for all but the busiest ports and names.
+pub type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
+
 /// Counts reported by `portsd check`, the apex TXT record and the metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableStats {
@@ -191,28 +194,34 @@ impl Table {
 
     /// The entries for `port` on `protocol`, singles and covering ranges, in entry order.
     /// Appends to `out` (a caller-owned buffer, so the hot path does not allocate).
-    pub fn port_entries(&self, protocol: Protocol, port: u16, out: &mut Vec<EntryId>) {
-        let singles = self.singles[protocol.index()].lookup(port);
-        let ranges = self.ranges[protocol.index()].lookup(port);
-        let (mut i, mut j) = (0, 0);
-        while i < singles.len() && j < ranges.len() {
-            if singles[i] < ranges[j] {
-                out.push(singles[i]);
-                i += 1;
-            } else {
-                out.push(ranges[j]);
-                j += 1;
-            }
-        }
-        out.extend_from_slice(&singles[i..]);
-        out.extend_from_slice(&ranges[j..]);
+    pub fn port_entries(&self, protocol: Protocol, port: u16, out: &mut impl Extend<EntryId>) {
+        let mut singles = self.singles[protocol.index()]
+            .lookup(port)
+            .iter()
+            .peekable();
+        let mut ranges = self.ranges[protocol.index()].lookup(port).iter().peekable();
+        out.extend(
+            std::iter::from_fn(|| match (singles.peek(), ranges.peek()) {
+                (Some(single), Some(range)) if single > range => ranges.next(),
+                (Some(_), _) => singles.next(),
+                (None, _) => ranges.next(),
+            })
+            .copied(),
+        );
     }
 
     /// The entries whose service name is `name` (ASCII case ignored), optionally on one
     /// protocol only. Appends to `out`.
-    pub fn service_entries(&self, name: &[u8], protocol: Option<Protocol>, out: &mut Vec<EntryId>) {
+    pub fn service_entries(
+        &self,
+        name: &[u8],
+        protocol: Option<Protocol>,
+        out: &mut impl Extend<EntryId>,
+    ) {
         let ids = if name.iter().any(u8::is_ascii_uppercase) {
-            self.services.get(name.to_ascii_lowercase().as_slice())
+            let mut lower = crate::names::ServiceName::from_slice(name);
+            lower.make_ascii_lowercase();
+            self.services.get(&lower[..])
         } else {
             self.services.get(name)
         };

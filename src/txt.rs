@@ -14,7 +14,7 @@
 //! of one record (RFC 1035 3.3.14), cut only at UTF-8 character boundaries; joining them gives
 //! the text back byte for byte.
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use crate::model::{Entry, Protocol, Status, port_range_name};
 
@@ -41,13 +41,44 @@ pub fn entry_text(entry: &Entry) -> String {
 }
 
 /// The text answered for a port nobody lists on `protocol` (`None`: on no protocol at all).
-pub fn unassigned_text(port: u16, protocol: Option<Protocol>) -> String {
-    format!(
-        "{port} | {} | {} | - | no known use; {} (RFC 6335)",
-        protocol.map_or("any", Protocol::label),
-        Status::Unassigned,
-        port_range_name(port),
-    )
+/// Rendered when written, so the hot path can put it straight into a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnassignedText {
+    /// The port asked about.
+    pub port: u16,
+    /// The protocol asked about, `None` for all of them.
+    pub protocol: Option<Protocol>,
+}
+
+impl fmt::Display for UnassignedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} | {} | {} | - | no known use; {} (RFC 6335)",
+            self.port,
+            self.protocol.map_or("any", Protocol::label),
+            Status::Unassigned,
+            port_range_name(self.port),
+        )
+    }
+}
+
+/// Appends the TXT RDATA of `text` to `out`. Text that fits one character-string (every
+/// generated text does) is written in place, without a temporary string.
+pub fn append_rdata(text: impl fmt::Display, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    let start = out.len();
+    out.push(0);
+    // Writing into a Vec<u8> cannot fail.
+    let _ = write!(out, "{text}");
+    let len = out.len() - start - 1;
+    if let Ok(len) = u8::try_from(len) {
+        out[start] = len;
+        return;
+    }
+    let long = String::from_utf8_lossy(&out[start + 1..]).into_owned();
+    out.truncate(start);
+    out.extend_from_slice(&encode_strings(&long));
 }
 
 /// Encodes text as TXT RDATA: length-prefixed character-strings of at most 255 octets, each
@@ -113,13 +144,16 @@ mod tests {
 
     #[test]
     fn unassigned_text_names_the_range() {
+        let text = |port, protocol| UnassignedText { port, protocol }.to_string();
         assert_eq!(
-            unassigned_text(51820, Some(Protocol::Dccp)),
+            text(51820, Some(Protocol::Dccp)),
             "51820 | dccp | Unassigned | - | no known use; dynamic/private port range 49152-65535 (RFC 6335)"
         );
-        assert!(unassigned_text(3000, None).starts_with("3000 | any | Unassigned"));
+        assert!(text(3000, None).starts_with("3000 | any | Unassigned"));
     }
 
+    /// Encoding text as RDATA, whole or appended in place, round-trips; the appended form
+    /// leaves what was before it alone.
     #[test]
     fn long_text_splits_into_strings_and_joins_back() {
         for text in [
@@ -134,6 +168,10 @@ mod tests {
             assert!(strings.iter().all(|s| s.len() <= 255));
             assert_eq!(strings.concat(), text.as_bytes());
             assert_eq!(strings.len(), text.len().div_ceil(255).max(1));
+            let mut appended = b"prefix".to_vec();
+            append_rdata(text, &mut appended);
+            assert_eq!(appended[..6], *b"prefix");
+            assert_eq!(appended[6..], rdata[..], "text of {} bytes", text.len());
         }
     }
 

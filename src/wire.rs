@@ -8,6 +8,8 @@
 //! label sequence written is remembered byte for byte, case included, up to hickory's limits),
 //! so both paths agree to the byte; a test checks that over many names.
 
+use smallvec::SmallVec;
+
 use crate::answer::{
     Answer, Owner, Rdata, Record, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype,
 };
@@ -153,22 +155,27 @@ pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
     })
 }
 
-/// Writes a response the way hickory's `BinEncoder` does, compression included.
+/// Writes a response the way hickory's `BinEncoder` does, compression included. The
+/// bookkeeping lives in inline buffers sized for ordinary answers, so encoding does not
+/// allocate unless an answer carries unusually many names.
 struct Writer<'b> {
     out: &'b mut Vec<u8>,
-    /// Remembered label sequences: (offset in `out`, range in `seen`).
-    targets: Vec<(u16, std::ops::Range<usize>)>,
+    /// Remembered label sequences: (offset in `out`, start and end in `seen`).
+    targets: SmallVec<[(u16, u16, u16); 16]>,
     /// Copies of the remembered label sequences.
-    seen: Vec<u8>,
+    seen: SmallVec<[u8; 512]>,
     names_compressed: usize,
 }
 
 impl Writer<'_> {
     fn remember(&mut self, start: usize, end: usize) {
+        // Offsets stay below 0x3FFF, and at most 64 sequences of at most 259 bytes (a name,
+        // or the question's name, type and class) are kept: every number here fits 16 bits.
         if self.out.len() < 0x3FFF && self.targets.len() < COMPRESSION_CANDIDATES {
-            let from = self.seen.len();
+            let from = self.seen.len() as u16;
             self.seen.extend_from_slice(&self.out[start..end]);
-            self.targets.push((start as u16, from..self.seen.len()));
+            self.targets
+                .push((start as u16, from, self.seen.len() as u16));
         }
     }
 
@@ -176,8 +183,8 @@ impl Writer<'_> {
         let wanted = &self.out[start..end];
         self.targets
             .iter()
-            .find(|(_, range)| &self.seen[range.clone()] == wanted)
-            .map(|&(offset, _)| offset)
+            .find(|&&(_, from, to)| &self.seen[usize::from(from)..usize::from(to)] == wanted)
+            .map(|&(offset, _, _)| offset)
     }
 
     fn u16(&mut self, value: u16) {
@@ -234,13 +241,7 @@ pub fn encode_response(
 ) {
     write_response(query, zone, answer, false, out);
     if out.len() > limit {
-        let empty = Answer {
-            rcode: answer.rcode,
-            authoritative: answer.authoritative,
-            answers: Vec::new(),
-            authority: Vec::new(),
-            additional: Vec::new(),
-        };
+        let empty = Answer::empty(answer.rcode, answer.authoritative);
         write_response(query, zone, &empty, true, out);
     }
 }
@@ -275,13 +276,13 @@ fn write_response(
     out.extend_from_slice(query.question);
     let mut writer = Writer {
         out,
-        targets: Vec::new(),
-        seen: Vec::new(),
+        targets: SmallVec::new(),
+        seen: SmallVec::new(),
         names_compressed: 0,
     };
     // hickory remembers the whole question (name, type and class) as one target.
     writer.remember(12, 12 + query.question.len());
-    let sections = [&answer.answers, &answer.authority, &answer.additional];
+    let sections = [&answer.answers[..], &answer.authority, &answer.additional];
     for record in sections.into_iter().flatten() {
         write_record(&mut writer, query, zone, record);
     }
@@ -307,7 +308,7 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
     let length_at = writer.out.len();
     writer.u16(0);
     match &record.data {
-        Rdata::Txt(strings) => writer.out.extend_from_slice(strings),
+        Rdata::Txt(_) | Rdata::Unassigned(_) => record.data.append_txt(writer.out),
         Rdata::Soa(serial) => {
             writer.name(zone.ns_name.iter().map(|l| &l[..]));
             writer.name(zone.rname.iter().map(|l| &l[..]));

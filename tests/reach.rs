@@ -17,7 +17,7 @@ fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {
         && answer
             .answers
             .iter()
-            .any(|r| matches!(&r.data, Rdata::Txt(strings) if strings.as_ref() == wanted))
+            .any(|r| matches!(&r.data, Rdata::Txt(strings) if *strings == wanted))
 }
 
 #[test]
