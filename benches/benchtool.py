@@ -170,17 +170,18 @@ def live_group_members(pgid):
 
 
 def cpu_seconds(root):
-    """utime + stime of the whole process tree, in seconds."""
+    """(utime, stime) of the whole process tree, in seconds: user space and kernel."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for pid in process_tree(root):
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / ticks, system / ticks
 
 
 def memory(root):
@@ -450,7 +451,10 @@ def cmd_measure(args):
     stats = parse_dnsperf(text)
     if "-v" in args.command:
         stats.update(latency_percentiles(text))
-    server_cpu = cpu_after - cpu_before
+    server_user = cpu_after[0] - cpu_before[0]
+    server_system = cpu_after[1] - cpu_before[1]
+    server_cpu = server_user + server_system
+    per_query = lambda seconds: round(seconds * 1e6 / stats["completed"], 2) if stats["completed"] else None
     client_cpu = (client_after.ru_utime + client_after.ru_stime) - (
         client_before.ru_utime + client_before.ru_stime
     )
@@ -460,7 +464,9 @@ def cmd_measure(args):
         "round": args.round,
         **stats,
         "server_cpu_s": round(server_cpu, 2),
-        "cpu_us_per_query": round(server_cpu * 1e6 / stats["completed"], 2) if stats["completed"] else None,
+        "cpu_us_per_query": per_query(server_cpu),
+        "user_us_per_query": per_query(server_user),
+        "kernel_us_per_query": per_query(server_system),
         "server_cores_busy": round(server_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
         "client_cores_busy": round(client_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
         "memory": memory(args.pid),
@@ -524,6 +530,18 @@ def ratio(ours, theirs):
     return round(ours / theirs, 2) if ours is not None and theirs else None
 
 
+def paired_ratio(records, kind, key, ours, theirs):
+    """Median over rounds of ours/theirs within the same round. The servers of a round run back
+    to back, so a ratio taken inside a round is less exposed to the machine's drift between
+    rounds than a ratio of medians taken across rounds."""
+    def by_round(server):
+        return {r["round"]: r.get(key) for r in records
+                if r.get("server") == server and r.get("kind") == kind and r.get(key) is not None}
+    mine, other = by_round(ours), by_round(theirs)
+    ratios = [mine[n] / other[n] for n in mine if other.get(n)]
+    return round(statistics.median(ratios), 2) if ratios else None
+
+
 def cmd_report(args):
     with open(args.results) as lines:
         records = [json.loads(line) for line in lines if line.strip()]
@@ -548,6 +566,9 @@ def cmd_report(args):
             "avg_latency_ms_saturated": median_of(udp, "avg_latency_ms"),
             "p50_ms": median_of(latency, "p50_ms"),
             "p99_ms": median_of(latency, "p99_ms"),
+            "p99_ms_rounds": [r["p99_ms"] for r in latency if r.get("p99_ms") is not None],
+            "user_us_per_query": median_of(udp, "user_us_per_query"),
+            "kernel_us_per_query": median_of(udp, "kernel_us_per_query"),
             "latency_lost": sum(r["lost"] or 0 for r in latency),
             "tcp_qps": median_of(tcp, "qps"),
             "tcp_lost": sum(r["lost"] or 0 for r in tcp),
@@ -575,14 +596,21 @@ def cmd_report(args):
         theirs = summary["servers"].get(other)
         if other == "portsd" or not ours or not theirs:
             continue
+        paired = lambda kind, key: paired_ratio(records, kind, key, "portsd", other)
         summary["ratios"][f"portsd/{other}"] = {
-            "udp_qps": ratio(ours["udp_qps"], theirs["udp_qps"]),
-            "cpu_us_per_query": ratio(ours["cpu_us_per_query"], theirs["cpu_us_per_query"]),
-            "p50": ratio(ours["p50_ms"], theirs["p50_ms"]),
-            "p99": ratio(ours["p99_ms"], theirs["p99_ms"]),
+            "udp_qps": paired("udp", "qps"),
+            "cpu_us_per_query": paired("udp", "cpu_us_per_query"),
+            "p50": paired("latency", "p50_ms"),
+            "p99": paired("latency", "p99_ms"),
             "rss": ratio(ours.get("memory", {}).get("rss_mib"), theirs.get("memory", {}).get("rss_mib")),
-            "tcp_qps": ratio(ours["tcp_qps"], theirs["tcp_qps"]),
+            "tcp_qps": paired("tcp", "qps"),
             "startup": ratio(ours["startup_ms"], theirs["startup_ms"]),
+            "of_medians": {
+                "udp_qps": ratio(ours["udp_qps"], theirs["udp_qps"]),
+                "cpu_us_per_query": ratio(ours["cpu_us_per_query"], theirs["cpu_us_per_query"]),
+                "p50": ratio(ours["p50_ms"], theirs["p50_ms"]),
+                "p99": ratio(ours["p99_ms"], theirs["p99_ms"]),
+            },
         }
     agree = [r for r in records if r.get("kind") == "agree"]
     if agree:
@@ -633,12 +661,22 @@ def render(summary):
             cells = " | ".join(fmt(r[k], "{:.2f}") for k in
                                ("udp_qps", "cpu_us_per_query", "p50", "p99", "rss", "tcp_qps", "startup"))
             lines.append(f"| {name} | {cells} |")
+        lines += ["", "Ratios above are medians of per-round ratios (servers take turns within a round); "
+                  "ratios of the medians in the first table, for comparison:"]
+        for name, r in summary["ratios"].items():
+            m = r["of_medians"]
+            lines.append(f"  {name}: UDP q/s {fmt(m['udp_qps'], '{:.2f}')}, CPU/query "
+                         f"{fmt(m['cpu_us_per_query'], '{:.2f}')}, p50 {fmt(m['p50'], '{:.2f}')}, "
+                         f"p99 {fmt(m['p99'], '{:.2f}')}")
     lines.append("")
     for name, s in servers.items():
         rounds = ", ".join(f"{q:,}" for q in s["udp_qps_rounds"])
         memory_now = s.get("memory", {})
         lines.append(
-            f"{name}: UDP rounds [{rounds}]; dnsperf cores busy {fmt(s['client_cores_busy'], '{:.2f}')}; "
+            f"{name}: UDP rounds [{rounds}]; CPU us/query user {fmt(s['user_us_per_query'], '{:.2f}')}, "
+            f"kernel {fmt(s['kernel_us_per_query'], '{:.2f}')}; "
+            f"p99 rounds [{', '.join(fmt(v, '{:.2f}') for v in s['p99_ms_rounds'])}] ms; "
+            f"dnsperf cores busy {fmt(s['client_cores_busy'], '{:.2f}')}; "
             f"TCP lost {s['tcp_lost']}, {fmt(s['tcp_cpu_us_per_query'], '{:.2f}')} us/query; "
             f"{memory_now.get('processes', '?')} processes, {memory_now.get('threads', '?')} threads, "
             f"VmHWM {memory_now.get('hwm_mib', '?')} MiB; rcodes {s['rcodes']}"

@@ -8,13 +8,13 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
 TOOL=(python3 "$BENCH_DIR/benchtool.py")
 
-# Knobs (environment). Defaults keep a whole run around four minutes on 2 cores.
-ROUNDS=${ROUNDS:-3}                          # UDP throughput rounds per server
+# Knobs (environment). Defaults keep a whole run around eight minutes on 2 cores.
+ROUNDS=${ROUNDS:-5}                          # UDP throughput rounds per server
 DURATION=${DURATION:-10}                     # seconds per UDP throughput round
 TCP_ROUNDS=${TCP_ROUNDS:-1}
 TCP_DURATION=${TCP_DURATION:-$DURATION}
 TCP_CLIENTS=${TCP_CLIENTS:-10}               # dnsperf -c: TCP connections
-LATENCY_ROUNDS=${LATENCY_ROUNDS:-$ROUNDS}
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}                # p99 is noisy here: more, shorter rounds
 LATENCY_DURATION=${LATENCY_DURATION:-5}
 LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q)
 FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
