@@ -14,7 +14,7 @@ DURATION=${DURATION:-10}                     # seconds per UDP throughput round
 TCP_ROUNDS=${TCP_ROUNDS:-1}
 TCP_DURATION=${TCP_DURATION:-$DURATION}
 TCP_CLIENTS=${TCP_CLIENTS:-10}               # dnsperf -c: TCP connections
-LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}                # p99 is noisy here: more, shorter rounds
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}             # p99 is noisy here: more, shorter rounds
 LATENCY_DURATION=${LATENCY_DURATION:-5}
 LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q)
 FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
@@ -30,6 +30,19 @@ KNOT_TCP_WORKERS=${KNOT_TCP_WORKERS:-1}
 PORTSD_ARGS=${PORTSD_ARGS:-}                 # extra flags for `portsd serve`
 ZONE_FILE=${ZONE_FILE:-}                     # use this master file instead of `portsd export-zone`
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+# CPU pinning (taskset lists; set to empty for none). On 2 cores the servers get core 0 and
+# dnsperf core 1, so the load generator and the server under test do not take turns on the same
+# core and the scheduler's placement is not part of what is measured.
+if (($(nproc) >= 2)); then
+	SERVER_CPUS=${SERVER_CPUS-0}
+	CLIENT_CPUS=${CLIENT_CPUS-1}
+else
+	SERVER_CPUS=${SERVER_CPUS-}
+	CLIENT_CPUS=${CLIENT_CPUS-}
+fi
+SERVER_PIN=() CLIENT_PIN=()
+[[ -n "$SERVER_CPUS" ]] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[[ -n "$CLIENT_CPUS" ]] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 
 log() { printf '== %s\n' "$*" >&2; }
 has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
@@ -100,7 +113,7 @@ start_server() {
 	local name=$1
 	shift
 	local port=${SERVER_PORT[$name]}
-	setsid "$@" >"$WORK_DIR/$name.log" 2>&1 &
+	setsid "${SERVER_PIN[@]}" "$@" >"$WORK_DIR/$name.log" 2>&1 &
 	SERVER_PID[$name]=$!
 	if ! "${TOOL[@]}" wait-ready --port "$port" --qname "443.tcp.$ZONE" --timeout 300; then
 		tail -n 20 "$WORK_DIR/$name.log" >&2
@@ -200,7 +213,7 @@ measure() {
 	shift 3
 	"${TOOL[@]}" measure --server "$name" --kind "$kind" --round "$round" \
 		--pid "${SERVER_PID[$name]}" --out "$RESULTS" --sample-every "${SAMPLE_EVERY:-0}" -- \
-		dnsperf -s 127.0.0.1 -p "${SERVER_PORT[$name]}" -d "$QUERIES" -q "$OUTSTANDING" "$@"
+		"${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[$name]}" -d "$QUERIES" -q "$OUTSTANDING" "$@"
 }
 
 # The servers in a different order each round, so none always runs first or last.
@@ -297,7 +310,7 @@ main() {
 		--meta "zone_records=$zone_records" \
 		--meta "query_count=$QUERY_COUNT" \
 		--meta "query_seed=$QUERY_SEED" \
-		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS" \
+		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
 		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
 	cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
 	log "results: $RESULTS_DIR/latest.txt, latest.json, latest.jsonl"
