@@ -21,8 +21,10 @@ use hickory_server::proto::op::{Header, MessageType, ResponseCode};
 use hickory_server::proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
 use hickory_server::server::{Request, RequestHandler};
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -255,6 +257,30 @@ impl Settings {
     }
 }
 
+/// Registers a UDP socket with the runtime for `interest` only (`tokio::net::UdpSocket`
+/// always asks for both directions).
+///
+/// tokio deprecates this safe constructor because a generic `AsRawFd` value could later hand
+/// back another descriptor than the one registered; a `std::net::UdpSocket` owned by the
+/// `AsyncFd` always returns the descriptor it was created with and is closed only when the
+/// `AsyncFd` drops it, which is what the unsafe replacement asks its callers to promise.
+#[allow(deprecated)]
+fn register_udp(
+    socket: std::net::UdpSocket,
+    interest: Interest,
+) -> io::Result<AsyncFd<std::net::UdpSocket>> {
+    AsyncFd::with_interest(socket, interest)
+}
+
+/// Waits until `socket` can take another datagram. The socket's main registration is for
+/// reading only, so this registers a duplicate of it for writing just for the wait: a full send
+/// buffer is rare, and the registration ends with it.
+async fn wait_writable(socket: &std::net::UdpSocket) -> io::Result<()> {
+    let duplicate = register_udp(socket.try_clone()?, Interest::WRITABLE)?;
+    duplicate.writable().await?.retain_ready();
+    Ok(())
+}
+
 /// The serial for a table with `hash`, given the serial and hash of the table it replaces.
 /// Unchanged data keeps its serial; changed data gets a larger one, at least the current Unix
 /// time so that restarts also move forward.
@@ -343,8 +369,10 @@ impl Server {
         let stop = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         for socket in listeners.udp {
-            let socket = UdpSocket::from_std(socket).map_err(ServerError::Activation)?;
-            if let Ok(addr) = socket.local_addr() {
+            // Registered for reading only; see `serve_udp`.
+            let socket =
+                register_udp(socket, Interest::READABLE).map_err(ServerError::Activation)?;
+            if let Ok(addr) = socket.get_ref().local_addr() {
                 info!("listening on udp {addr}");
             }
             tasks.spawn(self.clone().serve_udp(socket, stop.clone()));
@@ -383,36 +411,36 @@ impl Server {
         Ok(())
     }
 
-    async fn serve_udp(self, socket: UdpSocket, stop: CancellationToken) {
+    /// One UDP socket's loop. The socket is registered with the runtime for reading only: a
+    /// UDP socket is almost always writable, and with write interest every answer the client
+    /// reads (which frees send-buffer space) raises a write event nobody waits for, costing an
+    /// extra turn of the event loop per query at moderate load, or a wake-up when the loop was
+    /// already asleep (seen with strace: `epoll_wait` returning `EPOLLOUT` after each answer).
+    /// Write readiness is waited for only when a send would block (see [`wait_writable`]).
+    async fn serve_udp(self, socket: AsyncFd<std::net::UdpSocket>, stop: CancellationToken) {
         use std::os::fd::AsRawFd;
-        use tokio::io::Interest;
         let fd = socket.as_raw_fd();
         let mut batch = Batch::new();
         loop {
-            let stopping = tokio::select! {
-                ready = socket.readable() => {
-                    if ready.is_err() {
-                        return;
-                    }
-                    false
-                }
-                () = stop.cancelled() => true,
+            let received = tokio::select! {
+                ready = socket.readable() => match ready {
+                    Ok(mut guard) => match guard.try_io(|_| batch.receive(fd)) {
+                        Ok(received) => received,
+                        Err(_would_block) => continue,
+                    },
+                    Err(_) => return,
+                },
+                // When stopping, read what the kernel already holds directly (the runtime's
+                // readiness may not know about it), answer it, and leave once the queue is
+                // empty.
+                () = stop.cancelled() => match batch.receive(fd) {
+                    Ok(received) => Ok(received),
+                    Err(_) => return,
+                },
             };
-            // When stopping, read what the kernel already holds directly (the runtime's
-            // readiness may not know about it), answer it, and leave once the queue is empty.
-            let received = if stopping {
-                batch.receive(fd)
-            } else {
-                socket.try_io(Interest::READABLE, || batch.receive(fd))
-            };
-            match received {
-                Ok(_) => {}
-                Err(_) if stopping => return,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(error) => {
-                    debug!(%error, "udp receive failed");
-                    continue;
-                }
+            if let Err(error) = received {
+                debug!(%error, "udp receive failed");
+                continue;
             }
             // One clock reading per batch: the rate limiter's "now" and the start of every
             // query's latency, which thus includes the wait behind earlier queries of the batch.
@@ -427,10 +455,10 @@ impl Server {
             let replies = batch.replies();
             let mut sent = 0;
             while sent < replies {
-                match socket.try_io(Interest::WRITABLE, || batch.send(fd, sent)) {
+                match batch.send(fd, sent) {
                     Ok(now) => sent = now,
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        if socket.writable().await.is_err() {
+                        if wait_writable(socket.get_ref()).await.is_err() {
                             return;
                         }
                     }
@@ -478,7 +506,8 @@ impl Server {
                 return false;
             }
         }
-        self.metrics.record(Transport::Udp, out, received_at.elapsed());
+        self.metrics
+            .record(Transport::Udp, out, received_at.elapsed());
         if self.settings.log_queries {
             log_query(Protocol::Udp, src, packet, out);
         }
@@ -793,6 +822,21 @@ mod tests {
         assert!(holds_complete_message(&[0, 0]));
         assert!(!holds_complete_message(&[0, 3, 1, 2]));
         assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
+    }
+
+    /// The write wait registers its own duplicate, so it works beside the read-only
+    /// registration of the same socket and returns at once for a socket with room.
+    #[tokio::test]
+    async fn writable_wait_works_beside_the_read_registration() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind port 0");
+        socket.set_nonblocking(true).expect("non-blocking");
+        let reading = register_udp(socket, Interest::READABLE).expect("registered for reading");
+        for _ in 0..2 {
+            tokio::time::timeout(Duration::from_secs(5), wait_writable(reading.get_ref()))
+                .await
+                .expect("an empty socket is writable at once")
+                .expect("a duplicate registers beside the reading one, again after a drop");
+        }
     }
 
     #[test]
