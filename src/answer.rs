@@ -7,6 +7,7 @@
 //! TXT data is borrowed from the table, and the text for an unlisted port is rendered only when
 //! the record is written.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use smallvec::SmallVec;
@@ -171,6 +172,20 @@ impl Rdata<'_> {
             Rdata::Ns => rtype::NS,
             Rdata::Address(IpAddr::V4(_)) => rtype::A,
             Rdata::Address(IpAddr::V6(_)) => rtype::AAAA,
+        }
+    }
+
+    /// The wire RDATA of a TXT record (borrowed from the table when it is stored there);
+    /// `None` for other records.
+    pub fn txt(&self) -> Option<Cow<'_, [u8]>> {
+        match self {
+            Rdata::Txt(strings) => Some(Cow::Borrowed(strings)),
+            Rdata::Unassigned(_) => {
+                let mut strings = Vec::new();
+                self.append_txt(&mut strings);
+                Some(Cow::Owned(strings))
+            }
+            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => None,
         }
     }
 

@@ -24,6 +24,7 @@ use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use crate::answer::{
     self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone,
 };
+use crate::txt::character_strings;
 use crate::wire::{MAX_UDP_PAYLOAD, udp_limit};
 
 /// What every listener shares: the zone's fixed settings and the swappable table snapshot.
@@ -84,9 +85,8 @@ fn to_hickory(
     };
     let data = match &record.data {
         Rdata::Txt(_) | Rdata::Unassigned(_) => {
-            let mut strings = Vec::new();
-            record.data.append_txt(&mut strings);
-            RData::TXT(TXT::from_bytes(split_character_strings(&strings)))
+            let rdata = record.data.txt().unwrap_or_default();
+            RData::TXT(TXT::from_bytes(character_strings(&rdata).collect()))
         }
         Rdata::Soa(serial) => RData::SOA(SOA::new(
             names.ns.clone(),
@@ -102,17 +102,6 @@ fn to_hickory(
         Rdata::Address(std::net::IpAddr::V6(ip)) => RData::AAAA(AAAA(*ip)),
     };
     Record::from_rdata(owner, ttl, data)
-}
-
-/// Splits wire-format character-strings back into their contents.
-fn split_character_strings(mut rdata: &[u8]) -> Vec<&[u8]> {
-    let mut strings = Vec::new();
-    while let Some((&len, rest)) = rdata.split_first() {
-        let len = usize::from(len).min(rest.len());
-        strings.push(&rest[..len]);
-        rdata = &rest[len..];
-    }
-    strings
 }
 
 fn response_code(rcode: Rcode) -> ResponseCode {

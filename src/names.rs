@@ -171,14 +171,16 @@ impl ZoneName {
 /// A service name being looked up, joined from its labels; inline for names of usual length.
 pub type ServiceName = smallvec::SmallVec<[u8; 64]>;
 
-/// Joins a service name's labels with dots into `out` (cleared first).
+/// Joins a service name's labels with dots into `out` (cleared first), in lower case: the
+/// form the table keys its names by, so a mixed-case query (0x20 randomisation) is looked up
+/// without a second copy.
 pub fn join_service(labels: &[&[u8]], out: &mut ServiceName) {
     out.clear();
     for (i, label) in labels.iter().enumerate() {
         if i > 0 {
             out.push(b'.');
         }
-        out.extend_from_slice(label);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
     }
 }
 

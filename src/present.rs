@@ -9,6 +9,7 @@ use crate::answer::{
 };
 use crate::model::Protocol;
 use crate::names::Target;
+use crate::txt::character_strings;
 
 /// Writes a label in master-file syntax: letters, digits, `-` and `_` as is, the specials
 /// escaped with a backslash, everything else as `\DDD`.
@@ -39,15 +40,14 @@ fn absolute_name<'l>(labels: impl IntoIterator<Item = &'l [u8]>) -> String {
 }
 
 /// A TXT RDATA's character-strings, quoted, bytes outside printable ASCII as `\DDD`.
-fn quoted_strings(mut rdata: &[u8]) -> String {
+fn quoted_strings(rdata: &[u8]) -> String {
     let mut out = String::new();
-    while let Some((&len, rest)) = rdata.split_first() {
-        let len = usize::from(len).min(rest.len());
+    for string in character_strings(rdata) {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push('"');
-        for &b in &rest[..len] {
+        for &b in string {
             match b {
                 b'"' | b'\\' => {
                     out.push('\\');
@@ -58,7 +58,6 @@ fn quoted_strings(mut rdata: &[u8]) -> String {
             }
         }
         out.push('"');
-        rdata = &rest[len..];
     }
     out
 }
@@ -145,9 +144,10 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
             };
             let data = match &record.data {
                 Rdata::Txt(_) | Rdata::Unassigned(_) => {
-                    let mut strings = Vec::new();
-                    record.data.append_txt(&mut strings);
-                    format!("TXT {}", quoted_strings(&strings))
+                    format!(
+                        "TXT {}",
+                        quoted_strings(&record.data.txt().unwrap_or_default())
+                    )
                 }
                 Rdata::Soa(serial) => format!(
                     "SOA {ns} {} {serial} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {}",
@@ -204,26 +204,13 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<Strin
     Ok(answer
         .answers
         .iter()
-        .filter_map(|record| match &record.data {
-            Rdata::Txt(_) | Rdata::Unassigned(_) => {
-                let mut strings = Vec::new();
-                record.data.append_txt(&mut strings);
-                Some(text_of(&strings))
-            }
-            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => None,
-        })
+        .filter_map(|record| record.data.txt().map(|rdata| text_of(&rdata)))
         .collect())
 }
 
 /// The text of TXT RDATA: its character-strings joined.
-pub fn text_of(mut rdata: &[u8]) -> String {
-    let mut bytes = Vec::with_capacity(rdata.len());
-    while let Some((&len, rest)) = rdata.split_first() {
-        let len = usize::from(len).min(rest.len());
-        bytes.extend_from_slice(&rest[..len]);
-        rdata = &rest[len..];
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
+pub fn text_of(rdata: &[u8]) -> String {
+    String::from_utf8_lossy(&character_strings(rdata).collect::<Vec<_>>().concat()).into_owned()
 }
 
 #[cfg(test)]

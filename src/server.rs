@@ -434,8 +434,8 @@ impl Server {
                 // readiness may not know about it), answer it, and leave once the queue is
                 // empty.
                 () = stop.cancelled() => match batch.receive(fd) {
-                    Ok(received) => Ok(received),
                     Err(_) => return,
+                    received => received,
                 },
             };
             if let Err(error) = received {

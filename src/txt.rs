@@ -92,6 +92,17 @@ pub fn encode_strings(text: &str) -> Box<[u8]> {
     out.into_boxed_slice()
 }
 
+/// The contents of the character-strings in TXT RDATA, in order: the inverse of
+/// [`encode_strings`]. A length running past the end yields what is there.
+pub fn character_strings(mut rdata: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (&len, rest) = rdata.split_first()?;
+        let (string, tail) = rest.split_at(usize::from(len).min(rest.len()));
+        rdata = tail;
+        Some(string)
+    })
+}
+
 /// Splits text into pieces of at most 255 octets, never inside a UTF-8 character.
 pub fn split_strings(text: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
@@ -117,13 +128,7 @@ mod tests {
     use crate::model::{PortSpan, Source};
 
     fn decode(rdata: &[u8]) -> Vec<Vec<u8>> {
-        let mut strings = Vec::new();
-        let mut rest = rdata;
-        while let Some((&len, tail)) = rest.split_first() {
-            strings.push(tail[..usize::from(len)].to_vec());
-            rest = &tail[usize::from(len)..];
-        }
-        strings
+        character_strings(rdata).map(<[u8]>::to_vec).collect()
     }
 
     #[test]
