@@ -184,6 +184,19 @@ def cpu_seconds(root):
     return user / ticks, system / ticks
 
 
+def steal_seconds():
+    """Time the hypervisor ran something else on this machine's virtual CPUs, summed, in
+    seconds (/proc/stat's steal column). On a shared VM a few milliseconds stolen from the
+    server's core at a time decide the latency tail, so every round records it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as stat:
+        for line in stat:
+            fields = line.split()
+            if fields[0] == "cpu":
+                return int(fields[8]) / ticks
+    return 0.0
+
+
 def memory(root):
     """Memory of the process tree in MiB: summed VmRSS and Pss, largest VmHWM, thread count."""
     rss_kib = pss_kib = hwm_kib = threads = 0
@@ -399,6 +412,24 @@ def parse_dnsperf(text):
     }
 
 
+def parse_probe(text):
+    """The JSON object benches/probe.rs prints, in the units dnsperf's records use."""
+    found = json.loads(text.strip().splitlines()[-1])
+    ms = lambda key: round(found[key] / 1000, 3)
+    return {
+        "sent": found["sent"],
+        "completed": found["answered"],
+        "lost": found["lost"],
+        "qps": round(found["answered"] / found["seconds"], 1),
+        "run_time_s": found["seconds"],
+        "p50_ms": ms("p50_us"),
+        "p99_ms": ms("p99_us"),
+        "p999_ms": ms("p999_us"),
+        "max_ms": ms("max_us"),
+        "samples": found["answered"],
+    }
+
+
 def latency_percentiles(text):
     """Percentiles of the per-query latencies dnsperf -v prints as `> RCODE NAME TYPE SECONDS`."""
     latencies = []
@@ -419,9 +450,11 @@ def latency_percentiles(text):
 
 
 def cmd_measure(args):
-    """Runs one dnsperf invocation against one server and records what it cost the server."""
+    """Runs one load generator (dnsperf, or the latency probe) against one server and records
+    what it cost the server."""
     samples = []
     with tempfile.TemporaryFile("w+") as output:
+        steal_before = steal_seconds()
         cpu_before = cpu_seconds(args.pid)
         client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
@@ -443,14 +476,18 @@ def cmd_measure(args):
             sampler.join()
             samples.append({"t_s": round(time.monotonic() - started, 1), **memory(args.pid)})
         cpu_after = cpu_seconds(args.pid)
+        steal_after = steal_seconds()
         client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         output.seek(0)
         text = output.read()
     if process.returncode != 0:
-        sys.exit(f"dnsperf failed ({process.returncode}):\n{text[-2000:]}")
-    stats = parse_dnsperf(text)
-    if "-v" in args.command:
-        stats.update(latency_percentiles(text))
+        sys.exit(f"{args.command[0]} failed ({process.returncode}):\n{text[-2000:]}")
+    if args.tool == "probe":
+        stats = parse_probe(text)
+    else:
+        stats = parse_dnsperf(text)
+        if "-v" in args.command:
+            stats.update(latency_percentiles(text))
     server_user = cpu_after[0] - cpu_before[0]
     server_system = cpu_after[1] - cpu_before[1]
     server_cpu = server_user + server_system
@@ -469,6 +506,9 @@ def cmd_measure(args):
         "kernel_us_per_query": per_query(server_system),
         "server_cores_busy": round(server_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
         "client_cores_busy": round(client_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
+        "steal_s": round(steal_after - steal_before, 2),
+        "steal_share": round((steal_after - steal_before) / (stats["run_time_s"] * os.cpu_count()), 4)
+        if stats["run_time_s"] else None,
         "memory": memory(args.pid),
     }
     if samples:
@@ -477,6 +517,7 @@ def cmd_measure(args):
     summary = f"{record['qps'] or 0:>10,.0f} q/s  lost {record['lost']}  {record['cpu_us_per_query']} us/q"
     if "p50_ms" in record:
         summary += f"  p50 {record['p50_ms']} ms  p99 {record['p99_ms']} ms"
+    summary += f"  steal {record['steal_share']:.1%}" if record["steal_share"] is not None else ""
     print(f"  {args.kind:7} round {args.round}  {args.server:7} {summary}")
     return 0
 
@@ -530,15 +571,27 @@ def ratio(ours, theirs):
     return round(ours / theirs, 2) if ours is not None and theirs else None
 
 
-def paired_ratio(records, kind, key, ours, theirs):
-    """Median over rounds of ours/theirs within the same round. The servers of a round run back
-    to back, so a ratio taken inside a round is less exposed to the machine's drift between
-    rounds than a ratio of medians taken across rounds."""
+# A round counts as quiet when the hypervisor took at most this share of the machine's CPU time
+# during it. Stolen time arrives in stalls of several milliseconds, and at 20,000 queries a
+# second a handful of them is enough to set a 5-second round's p99 for any server.
+QUIET_STEAL_SHARE = 0.01
+
+
+def paired_ratios(records, kind, key, ours, theirs, quiet_only=False):
+    """ours/theirs for each round both ran. The servers of a round run back to back, so a ratio
+    taken inside a round is less exposed to the machine's drift between rounds than a ratio of
+    medians taken across rounds. With quiet_only, only rounds quiet for both servers count."""
     def by_round(server):
-        return {r["round"]: r.get(key) for r in records
-                if r.get("server") == server and r.get("kind") == kind and r.get(key) is not None}
+        return {r["round"]: r for r in records
+                if r.get("server") == server and r.get("kind") == kind and r.get(key) is not None
+                and (not quiet_only or (r.get("steal_share") or 0) <= QUIET_STEAL_SHARE)}
     mine, other = by_round(ours), by_round(theirs)
-    ratios = [mine[n] / other[n] for n in mine if other.get(n)]
+    return [mine[n][key] / other[n][key] for n in mine if n in other and other[n][key]]
+
+
+def paired_ratio(records, kind, key, ours, theirs):
+    """Median of the per-round ratios."""
+    ratios = paired_ratios(records, kind, key, ours, theirs)
     return round(statistics.median(ratios), 2) if ratios else None
 
 
@@ -553,6 +606,7 @@ def cmd_report(args):
         udp = [r for r in mine if r["kind"] == "udp"]
         tcp = [r for r in mine if r["kind"] == "tcp"]
         latency = [r for r in mine if r["kind"] == "latency"]
+        probe = [r for r in mine if r["kind"] == "probe"]
         startup = [r for r in mine if r["kind"] == "startup"]
         flat = [r for r in mine if r["kind"] == "flat"]
         entry = {
@@ -570,6 +624,14 @@ def cmd_report(args):
             "user_us_per_query": median_of(udp, "user_us_per_query"),
             "kernel_us_per_query": median_of(udp, "kernel_us_per_query"),
             "latency_lost": sum(r["lost"] or 0 for r in latency),
+            "latency_steal_rounds": [r.get("steal_share") for r in latency],
+            "probe_p50_ms": median_of(probe, "p50_ms"),
+            "probe_p99_ms": median_of(probe, "p99_ms"),
+            "probe_p999_ms": median_of(probe, "p999_ms"),
+            "probe_p99_ms_rounds": [r["p99_ms"] for r in probe if r.get("p99_ms") is not None],
+            "probe_steal_rounds": [r.get("steal_share") for r in probe],
+            "probe_lost": sum(r["lost"] or 0 for r in probe),
+            "probe_sent": sum(r["sent"] or 0 for r in probe),
             "tcp_qps": median_of(tcp, "qps"),
             "tcp_lost": sum(r["lost"] or 0 for r in tcp),
             "tcp_cpu_us_per_query": median_of(tcp, "cpu_us_per_query"),
@@ -597,11 +659,21 @@ def cmd_report(args):
         if other == "portsd" or not ours or not theirs:
             continue
         paired = lambda kind, key: paired_ratio(records, kind, key, "portsd", other)
+
+        def quiet(kind):
+            ratios = paired_ratios(records, kind, "p99_ms", "portsd", other, quiet_only=True)
+            return {"median": round(statistics.median(ratios), 2) if ratios else None,
+                    "pairs": len(ratios), "rounds": [round(r, 2) for r in ratios]}
+
         summary["ratios"][f"portsd/{other}"] = {
             "udp_qps": paired("udp", "qps"),
             "cpu_us_per_query": paired("udp", "cpu_us_per_query"),
             "p50": paired("latency", "p50_ms"),
             "p99": paired("latency", "p99_ms"),
+            "p99_quiet": quiet("latency"),
+            "probe_p50": paired("probe", "p50_ms"),
+            "probe_p99": paired("probe", "p99_ms"),
+            "probe_p99_quiet": quiet("probe"),
             "rss": ratio(ours.get("memory", {}).get("rss_mib"), theirs.get("memory", {}).get("rss_mib")),
             "tcp_qps": paired("tcp", "qps"),
             "startup": ratio(ours["startup_ms"], theirs["startup_ms"]),
@@ -642,25 +714,35 @@ def render(summary):
         f"load: {meta.get('load', '?')}",
         "",
         "| server | UDP q/s (median) | lost | CPU us/query | cores busy | p50 ms | p99 ms "
-        "| RSS MiB | PSS MiB | TCP q/s | startup ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| probe p50 ms | probe p99 ms | RSS MiB | PSS MiB | TCP q/s | startup ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, s in servers.items():
         memory_now = s.get("memory", {})
         lines.append(
             f"| {name} | {fmt(s['udp_qps'])} | {s['udp_lost']} | {fmt(s['cpu_us_per_query'], '{:.2f}')} "
             f"| {fmt(s['server_cores_busy'], '{:.2f}')} | {fmt(s['p50_ms'], '{:.3f}')} "
-            f"| {fmt(s['p99_ms'], '{:.3f}')} | {fmt(memory_now.get('rss_mib'), '{:.1f}')} "
+            f"| {fmt(s['p99_ms'], '{:.3f}')} | {fmt(s['probe_p50_ms'], '{:.3f}')} "
+            f"| {fmt(s['probe_p99_ms'], '{:.3f}')} | {fmt(memory_now.get('rss_mib'), '{:.1f}')} "
             f"| {fmt(memory_now.get('pss_mib'), '{:.1f}')} | {fmt(s['tcp_qps'])} "
             f"| {fmt(s['startup_ms'], '{:.0f}')} |"
         )
     if summary["ratios"]:
-        lines += ["", "| ratio | UDP q/s | CPU/query | p50 | p99 | RSS | TCP q/s | startup |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += ["", "| ratio | UDP q/s | CPU/query | p50 | p99 | probe p50 | probe p99 | RSS | TCP q/s "
+                  "| startup |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in summary["ratios"].items():
             cells = " | ".join(fmt(r[k], "{:.2f}") for k in
-                               ("udp_qps", "cpu_us_per_query", "p50", "p99", "rss", "tcp_qps", "startup"))
+                               ("udp_qps", "cpu_us_per_query", "p50", "p99", "probe_p50", "probe_p99",
+                                "rss", "tcp_qps", "startup"))
             lines.append(f"| {name} | {cells} |")
+        lines += ["", f"p99 ratios over the rounds quiet for both servers (hypervisor steal at most "
+                  f"{QUIET_STEAL_SHARE:.0%} of the machine's CPU time):"]
+        for name, r in summary["ratios"].items():
+            lines.append("  " + name + ": " + "; ".join(
+                f"{label} {fmt(q['median'], '{:.2f}')} over {q['pairs']} pairs "
+                f"[{', '.join(fmt(v, '{:.2f}') for v in q['rounds'])}]"
+                for label, q in (("dnsperf", r["p99_quiet"]), ("probe", r["probe_p99_quiet"]))))
         lines += ["", "Ratios above are medians of per-round ratios (servers take turns within a round); "
                   "ratios of the medians in the first table, for comparison:"]
         for name, r in summary["ratios"].items():
@@ -675,7 +757,11 @@ def render(summary):
         lines.append(
             f"{name}: UDP rounds [{rounds}]; CPU us/query user {fmt(s['user_us_per_query'], '{:.2f}')}, "
             f"kernel {fmt(s['kernel_us_per_query'], '{:.2f}')}; "
-            f"p99 rounds [{', '.join(fmt(v, '{:.2f}') for v in s['p99_ms_rounds'])}] ms; "
+            f"p99 rounds [{', '.join(fmt(v, '{:.2f}') for v in s['p99_ms_rounds'])}] ms "
+            f"(steal [{', '.join(fmt(v, '{:.1%}') for v in s['latency_steal_rounds'])}]); "
+            f"probe p99 rounds [{', '.join(fmt(v, '{:.2f}') for v in s['probe_p99_ms_rounds'])}] ms "
+            f"(steal [{', '.join(fmt(v, '{:.1%}') for v in s['probe_steal_rounds'])}]), "
+            f"p99.9 {fmt(s['probe_p999_ms'], '{:.2f}')} ms, lost {s['probe_lost']} of {s['probe_sent']}; "
             f"dnsperf cores busy {fmt(s['client_cores_busy'], '{:.2f}')}; "
             f"TCP lost {s['tcp_lost']}, {fmt(s['tcp_cpu_us_per_query'], '{:.2f}')} us/query; "
             f"{memory_now.get('processes', '?')} processes, {memory_now.get('threads', '?')} threads, "
@@ -733,6 +819,7 @@ def main():
     measure.add_argument("--pid", type=int, required=True)
     measure.add_argument("--out", required=True)
     measure.add_argument("--sample-every", type=float, default=0)
+    measure.add_argument("--tool", choices=("dnsperf", "probe"), default="dnsperf")
     measure.add_argument("command", nargs="+")
     measure.set_defaults(run=cmd_measure)
 

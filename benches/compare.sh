@@ -16,7 +16,8 @@ TCP_DURATION=${TCP_DURATION:-$DURATION}
 TCP_CLIENTS=${TCP_CLIENTS:-10}               # dnsperf -c: TCP connections
 LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}             # p99 is noisy here: more, shorter rounds
 LATENCY_DURATION=${LATENCY_DURATION:-5}
-LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q)
+LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q, probe)
+PROBE_ROUNDS=${PROBE_ROUNDS:-$LATENCY_ROUNDS}   # latency probe (benches/probe.rs) rounds; 0 skips
 FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
 STARTUP_RUNS=${STARTUP_RUNS:-5}              # 0 skips the startup measurement
 OUTSTANDING=${OUTSTANDING:-100}              # dnsperf -q
@@ -88,6 +89,16 @@ ensure_packages() {
 		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 	fi
 	PATH=$PATH:/usr/sbin:/sbin
+}
+
+PROBE=""
+build_probe() {
+	log "building the latency probe (release)"
+	PROBE=$(cd "$REPO_DIR" && cargo build --release --quiet --bench probe --message-format json |
+		python3 -c 'import json, sys
+for line in sys.stdin:
+    found = json.loads(line)
+    if found.get("executable") and found["target"]["name"] == "probe": print(found["executable"])')
 }
 
 PORTSD=""
@@ -233,6 +244,7 @@ main() {
 	ensure_packages
 	mkdir -p "$RESULTS_DIR"
 	if has_server portsd; then build_portsd; fi
+	if ((PROBE_ROUNDS > 0)); then build_probe; fi
 
 	if [[ -n "$ZONE_FILE" ]]; then
 		log "zone from $ZONE_FILE"
@@ -268,6 +280,15 @@ main() {
 	for round in $(seq "$LATENCY_ROUNDS"); do
 		for name in $(rotated "$round"); do
 			measure "$name" latency "$round" -l "$LATENCY_DURATION" -Q "$LATENCY_QPS" -v
+		done
+	done
+	log "UDP latency probe at $LATENCY_QPS q/s: $PROBE_ROUNDS rounds x ${LATENCY_DURATION}s"
+	for round in $(seq "$PROBE_ROUNDS"); do
+		for name in $(rotated "$round"); do
+			"${TOOL[@]}" measure --server "$name" --kind probe --round "$round" --tool probe \
+				--pid "${SERVER_PID[$name]}" --out "$RESULTS" -- \
+				"${CLIENT_PIN[@]}" "$PROBE" --server "127.0.0.1:${SERVER_PORT[$name]}" \
+				--queries "$QUERIES" --rate "$LATENCY_QPS" --duration "$LATENCY_DURATION"
 		done
 	done
 	log "TCP throughput: $TCP_ROUNDS rounds x ${TCP_DURATION}s, $TCP_CLIENTS connections"
@@ -311,7 +332,7 @@ main() {
 		--meta "query_count=$QUERY_COUNT" \
 		--meta "query_seed=$QUERY_SEED" \
 		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
-		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
+		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; probe $PROBE_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
 	cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
 	log "results: $RESULTS_DIR/latest.txt, latest.json, latest.jsonl"
 }

@@ -108,6 +108,39 @@ impl Default for TcpLimits {
     }
 }
 
+/// What portsd asks the kernel for as each UDP socket's receive and send buffer (Linux then
+/// reports and uses twice the figure), as NSD does. The usual default, 212,992 bytes, holds only
+/// about two hundred small queries: when the serving thread loses its CPU for 10 ms (a
+/// hypervisor's steal, a busy neighbour) at 20,000 queries a second, the kernel would drop the
+/// rest. Requested with `SO_RCVBUFFORCE`/`SO_SNDBUFFORCE` when the process may (CAP_NET_ADMIN),
+/// else capped by `net.core.rmem_max`/`wmem_max`.
+pub const UDP_BUFFER_BYTES: usize = 1 << 20;
+
+/// Raises `socket`'s buffers towards [`UDP_BUFFER_BYTES`]; a larger buffer (a systemd socket
+/// unit's `ReceiveBuffer=`) is kept. Best effort: where the kernel refuses, its size stays.
+fn enlarge_udp_buffers(socket: &std::net::UdpSocket) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let handle = socket2::SockRef::from(socket);
+    // The kernel reports the doubled size it actually reserves.
+    let too_small = |size: io::Result<usize>| size.is_ok_and(|size| size < 2 * UDP_BUFFER_BYTES);
+    if too_small(handle.recv_buffer_size())
+        && setsockopt(socket, sockopt::RcvBufForce, &UDP_BUFFER_BYTES).is_err()
+    {
+        let _ = handle.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    }
+    if too_small(handle.send_buffer_size())
+        && setsockopt(socket, sockopt::SndBufForce, &UDP_BUFFER_BYTES).is_err()
+    {
+        let _ = handle.set_send_buffer_size(UDP_BUFFER_BYTES);
+    }
+    debug!(
+        addr = ?socket.local_addr().ok(),
+        receive_buffer = handle.recv_buffer_size().ok(),
+        send_buffer = handle.send_buffer_size().ok(),
+        "udp socket buffers"
+    );
+}
+
 /// Binds UDP, then TCP on the same port, at `addr`.
 fn bind_pair(
     addr: SocketAddr,
@@ -127,11 +160,9 @@ fn bind_pair(
     }
     udp.bind(&addr.into()).map_err(bind_error("udp"))?;
     udp.set_nonblocking(true).map_err(bind_error("udp"))?;
-    let bound = udp
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .unwrap_or(addr);
+    let udp = std::net::UdpSocket::from(udp);
+    enlarge_udp_buffers(&udp);
+    let bound = udp.local_addr().unwrap_or(addr);
     let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
     if addr.is_ipv6() {
         tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
@@ -140,7 +171,7 @@ fn bind_pair(
     tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
     tcp.listen(1024).map_err(bind_error("tcp"))?;
     tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
-    Ok((udp.into(), tcp.into()))
+    Ok((udp, tcp.into()))
 }
 
 /// The sockets portsd serves on.
@@ -209,6 +240,7 @@ impl Listeners {
                 listeners.tcp.push(tcp);
             } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
                 udp.set_nonblocking(true).map_err(ServerError::Activation)?;
+                enlarge_udp_buffers(&udp);
                 listeners.udp.push(udp);
             }
         }
@@ -837,6 +869,49 @@ mod tests {
                 .expect("an empty socket is writable at once")
                 .expect("a duplicate registers beside the reading one, again after a drop");
         }
+    }
+
+    /// The kernel's cap on unprivileged buffer requests, `net.core.{name}`.
+    fn buffer_limit(name: &str) -> usize {
+        std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Bound UDP sockets get buffers of `UDP_BUFFER_BYTES` (reported doubled): all of it where
+    /// the process may force it, else as much as `rmem_max`/`wmem_max` allow.
+    #[test]
+    fn bound_udp_sockets_get_large_buffers() {
+        let listeners =
+            Listeners::bind(&["127.0.0.1:0".parse().expect("an address")]).expect("bind port 0");
+        let socket = socket2::SockRef::from(&listeners.udp[0]);
+        let receive = socket.recv_buffer_size().expect("SO_RCVBUF");
+        let send = socket.send_buffer_size().expect("SO_SNDBUF");
+        assert!(
+            receive >= 2 * UDP_BUFFER_BYTES.min(buffer_limit("rmem_max")),
+            "{receive}"
+        );
+        assert!(
+            send >= 2 * UDP_BUFFER_BYTES.min(buffer_limit("wmem_max")),
+            "{send}"
+        );
+    }
+
+    /// A socket that already has a larger buffer (a systemd socket unit's `ReceiveBuffer=`)
+    /// keeps it.
+    #[test]
+    fn larger_udp_buffers_are_kept() {
+        use nix::sys::socket::{setsockopt, sockopt};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind port 0");
+        let handle = socket2::SockRef::from(&socket);
+        let larger = 2 * UDP_BUFFER_BYTES;
+        if setsockopt(&socket, sockopt::RcvBufForce, &larger).is_err() {
+            handle.set_recv_buffer_size(larger).expect("SO_RCVBUF");
+        }
+        let before = handle.recv_buffer_size().expect("SO_RCVBUF");
+        enlarge_udp_buffers(&socket);
+        assert_eq!(handle.recv_buffer_size().expect("SO_RCVBUF"), before);
     }
 
     #[test]
