@@ -197,6 +197,11 @@ def steal_seconds():
     return 0.0
 
 
+def steal_share(before, after, seconds):
+    """The share of the machine's CPU time the hypervisor took over `seconds`."""
+    return round((after - before) / (seconds * os.cpu_count()), 4) if seconds else None
+
+
 def memory(root):
     """Memory of the process tree in MiB: summed VmRSS and Pss, largest VmHWM, thread count."""
     rss_kib = pss_kib = hwm_kib = threads = 0
@@ -412,9 +417,9 @@ def parse_dnsperf(text):
     }
 
 
-def parse_probe(text):
-    """The JSON object benches/probe.rs prints, in the units dnsperf's records use."""
-    found = json.loads(text.strip().splitlines()[-1])
+def parse_probe(line):
+    """One of the JSON objects benches/probe.rs prints, in the units dnsperf's records use."""
+    found = json.loads(line)
     ms = lambda key: round(found[key] / 1000, 3)
     return {
         "sent": found["sent"],
@@ -450,8 +455,7 @@ def latency_percentiles(text):
 
 
 def cmd_measure(args):
-    """Runs one load generator (dnsperf, or the latency probe) against one server and records
-    what it cost the server."""
+    """Runs one dnsperf invocation against one server and records what it cost the server."""
     samples = []
     with tempfile.TemporaryFile("w+") as output:
         steal_before = steal_seconds()
@@ -482,12 +486,9 @@ def cmd_measure(args):
         text = output.read()
     if process.returncode != 0:
         sys.exit(f"{args.command[0]} failed ({process.returncode}):\n{text[-2000:]}")
-    if args.tool == "probe":
-        stats = parse_probe(text)
-    else:
-        stats = parse_dnsperf(text)
-        if "-v" in args.command:
-            stats.update(latency_percentiles(text))
+    stats = parse_dnsperf(text)
+    if "-v" in args.command:
+        stats.update(latency_percentiles(text))
     server_user = cpu_after[0] - cpu_before[0]
     server_system = cpu_after[1] - cpu_before[1]
     server_cpu = server_user + server_system
@@ -507,8 +508,7 @@ def cmd_measure(args):
         "server_cores_busy": round(server_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
         "client_cores_busy": round(client_cpu / stats["run_time_s"], 2) if stats["run_time_s"] else None,
         "steal_s": round(steal_after - steal_before, 2),
-        "steal_share": round((steal_after - steal_before) / (stats["run_time_s"] * os.cpu_count()), 4)
-        if stats["run_time_s"] else None,
+        "steal_share": steal_share(steal_before, steal_after, stats["run_time_s"]),
         "memory": memory(args.pid),
     }
     if samples:
@@ -519,6 +519,38 @@ def cmd_measure(args):
         summary += f"  p50 {record['p50_ms']} ms  p99 {record['p99_ms']} ms"
     summary += f"  steal {record['steal_share']:.1%}" if record["steal_share"] is not None else ""
     print(f"  {args.kind:7} round {args.round}  {args.server:7} {summary}")
+    return 0
+
+
+def cmd_probe(args):
+    """Runs benches/probe.rs against all the servers at once (it asks them interleaved) and
+    records one result per server."""
+    servers = [item.split("=") for item in args.server]
+    command = list(args.command)
+    for _name, port, _pid in servers:
+        command += ["--server", f"127.0.0.1:{port}"]
+    steal_before = steal_seconds()
+    cpu_before = [cpu_seconds(int(pid)) for _name, _port, pid in servers]
+    process = subprocess.run(command, capture_output=True, text=True)
+    cpu_after = [cpu_seconds(int(pid)) for _name, _port, pid in servers]
+    steal_after = steal_seconds()
+    if process.returncode != 0:
+        sys.exit(f"probe failed ({process.returncode}):\n{process.stderr[-2000:]}")
+    lines = process.stdout.strip().splitlines()
+    for (name, _port, _pid), line, before, after in zip(servers, lines, cpu_before, cpu_after):
+        stats = parse_probe(line)
+        seconds = sum(after) - sum(before)
+        record = {
+            "server": name,
+            "kind": "probe",
+            "round": args.round,
+            **stats,
+            "cpu_us_per_query": round(seconds * 1e6 / stats["completed"], 2) if stats["completed"] else None,
+            "steal_share": steal_share(steal_before, steal_after, stats["run_time_s"]),
+        }
+        append_record(args.out, record)
+        print(f"  probe   round {args.round}  {name:7} lost {record['lost']}  p50 {record['p50_ms']} ms  "
+              f"p99 {record['p99_ms']} ms  p99.9 {record['p999_ms']} ms  steal {record['steal_share']:.1%}")
     return 0
 
 
@@ -571,22 +603,15 @@ def ratio(ours, theirs):
     return round(ours / theirs, 2) if ours is not None and theirs else None
 
 
-# A round counts as quiet when the hypervisor took at most this share of the machine's CPU time
-# during it. Stolen time arrives in stalls of several milliseconds, and at 20,000 queries a
-# second a handful of them is enough to set a 5-second round's p99 for any server.
-QUIET_STEAL_SHARE = 0.01
-
-
-def paired_ratios(records, kind, key, ours, theirs, quiet_only=False):
-    """ours/theirs for each round both ran. The servers of a round run back to back, so a ratio
-    taken inside a round is less exposed to the machine's drift between rounds than a ratio of
-    medians taken across rounds. With quiet_only, only rounds quiet for both servers count."""
+def paired_ratios(records, kind, key, ours, theirs):
+    """ours/theirs for each round both ran. The servers of a round run back to back (or, for
+    the probe, side by side), so a ratio taken inside a round is less exposed to the machine's
+    drift between rounds than a ratio of medians taken across rounds."""
     def by_round(server):
-        return {r["round"]: r for r in records
-                if r.get("server") == server and r.get("kind") == kind and r.get(key) is not None
-                and (not quiet_only or (r.get("steal_share") or 0) <= QUIET_STEAL_SHARE)}
+        return {r["round"]: r[key] for r in records
+                if r.get("server") == server and r.get("kind") == kind and r.get(key) is not None}
     mine, other = by_round(ours), by_round(theirs)
-    return [mine[n][key] / other[n][key] for n in mine if n in other and other[n][key]]
+    return [mine[n] / other[n] for n in mine if other.get(n)]
 
 
 def paired_ratio(records, kind, key, ours, theirs):
@@ -660,20 +685,14 @@ def cmd_report(args):
             continue
         paired = lambda kind, key: paired_ratio(records, kind, key, "portsd", other)
 
-        def quiet(kind):
-            ratios = paired_ratios(records, kind, "p99_ms", "portsd", other, quiet_only=True)
-            return {"median": round(statistics.median(ratios), 2) if ratios else None,
-                    "pairs": len(ratios), "rounds": [round(r, 2) for r in ratios]}
-
         summary["ratios"][f"portsd/{other}"] = {
             "udp_qps": paired("udp", "qps"),
             "cpu_us_per_query": paired("udp", "cpu_us_per_query"),
             "p50": paired("latency", "p50_ms"),
             "p99": paired("latency", "p99_ms"),
-            "p99_quiet": quiet("latency"),
             "probe_p50": paired("probe", "p50_ms"),
             "probe_p99": paired("probe", "p99_ms"),
-            "probe_p99_quiet": quiet("probe"),
+            "probe_p99_rounds": [round(r, 2) for r in paired_ratios(records, "probe", "p99_ms", "portsd", other)],
             "rss": ratio(ours.get("memory", {}).get("rss_mib"), theirs.get("memory", {}).get("rss_mib")),
             "tcp_qps": paired("tcp", "qps"),
             "startup": ratio(ours["startup_ms"], theirs["startup_ms"]),
@@ -736,13 +755,9 @@ def render(summary):
                                ("udp_qps", "cpu_us_per_query", "p50", "p99", "probe_p50", "probe_p99",
                                 "rss", "tcp_qps", "startup"))
             lines.append(f"| {name} | {cells} |")
-        lines += ["", f"p99 ratios over the rounds quiet for both servers (hypervisor steal at most "
-                  f"{QUIET_STEAL_SHARE:.0%} of the machine's CPU time):"]
+        lines += ["", "Probe p99 ratio in each round (the servers asked side by side):"]
         for name, r in summary["ratios"].items():
-            lines.append("  " + name + ": " + "; ".join(
-                f"{label} {fmt(q['median'], '{:.2f}')} over {q['pairs']} pairs "
-                f"[{', '.join(fmt(v, '{:.2f}') for v in q['rounds'])}]"
-                for label, q in (("dnsperf", r["p99_quiet"]), ("probe", r["probe_p99_quiet"]))))
+            lines.append(f"  {name}: [{', '.join(fmt(v, '{:.2f}') for v in r['probe_p99_rounds'])}]")
         lines += ["", "Ratios above are medians of per-round ratios (servers take turns within a round); "
                   "ratios of the medians in the first table, for comparison:"]
         for name, r in summary["ratios"].items():
@@ -819,9 +834,15 @@ def main():
     measure.add_argument("--pid", type=int, required=True)
     measure.add_argument("--out", required=True)
     measure.add_argument("--sample-every", type=float, default=0)
-    measure.add_argument("--tool", choices=("dnsperf", "probe"), default="dnsperf")
     measure.add_argument("command", nargs="+")
     measure.set_defaults(run=cmd_measure)
+
+    probe = commands.add_parser("probe")
+    probe.add_argument("--server", action="append", required=True, help="NAME=PORT=PID")
+    probe.add_argument("--round", type=int, default=1)
+    probe.add_argument("--out", required=True)
+    probe.add_argument("command", nargs="+")
+    probe.set_defaults(run=cmd_probe)
 
     agree = commands.add_parser("agree")
     agree.add_argument("--queries", required=True)

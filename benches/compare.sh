@@ -16,8 +16,9 @@ TCP_DURATION=${TCP_DURATION:-$DURATION}
 TCP_CLIENTS=${TCP_CLIENTS:-10}               # dnsperf -c: TCP connections
 LATENCY_ROUNDS=${LATENCY_ROUNDS:-9}             # p99 is noisy here: more, shorter rounds
 LATENCY_DURATION=${LATENCY_DURATION:-5}
-LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q, probe)
+LATENCY_QPS=${LATENCY_QPS:-20000}            # fixed offered load for p50/p99 (dnsperf -Q)
 PROBE_ROUNDS=${PROBE_ROUNDS:-$LATENCY_ROUNDS}   # latency probe (benches/probe.rs) rounds; 0 skips
+PROBE_QPS=${PROBE_QPS:-10000}                # probe rate to each server (all asked at once)
 FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
 STARTUP_RUNS=${STARTUP_RUNS:-5}              # 0 skips the startup measurement
 OUTSTANDING=${OUTSTANDING:-100}              # dnsperf -q
@@ -282,14 +283,14 @@ main() {
 			measure "$name" latency "$round" -l "$LATENCY_DURATION" -Q "$LATENCY_QPS" -v
 		done
 	done
-	log "UDP latency probe at $LATENCY_QPS q/s: $PROBE_ROUNDS rounds x ${LATENCY_DURATION}s"
+	log "UDP latency probe, all servers side by side at $PROBE_QPS q/s each: $PROBE_ROUNDS rounds x ${LATENCY_DURATION}s"
 	for round in $(seq "$PROBE_ROUNDS"); do
+		local probe_args=()
 		for name in $(rotated "$round"); do
-			"${TOOL[@]}" measure --server "$name" --kind probe --round "$round" --tool probe \
-				--pid "${SERVER_PID[$name]}" --out "$RESULTS" -- \
-				"${CLIENT_PIN[@]}" "$PROBE" --server "127.0.0.1:${SERVER_PORT[$name]}" \
-				--queries "$QUERIES" --rate "$LATENCY_QPS" --duration "$LATENCY_DURATION"
+			probe_args+=(--server "$name=${SERVER_PORT[$name]}=${SERVER_PID[$name]}")
 		done
+		"${TOOL[@]}" probe --round "$round" --out "$RESULTS" "${probe_args[@]}" -- \
+			"${CLIENT_PIN[@]}" "$PROBE" --queries "$QUERIES" --rate "$PROBE_QPS" --duration "$LATENCY_DURATION"
 	done
 	log "TCP throughput: $TCP_ROUNDS rounds x ${TCP_DURATION}s, $TCP_CLIENTS connections"
 	for round in $(seq "$TCP_ROUNDS"); do
@@ -332,7 +333,7 @@ main() {
 		--meta "query_count=$QUERY_COUNT" \
 		--meta "query_seed=$QUERY_SEED" \
 		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off everywhere; portsd serve $PORTSD_RATE_LIMIT_OFF $PORTSD_ARGS; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
-		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; probe $PROBE_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
+		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; probe $PROBE_ROUNDS x ${LATENCY_DURATION}s, servers side by side at $PROBE_QPS q/s each; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
 	cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
 	log "results: $RESULTS_DIR/latest.txt, latest.json, latest.jsonl"
 }

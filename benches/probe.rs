@@ -1,37 +1,47 @@
-//! A latency probe for `benches/compare.sh`: one thread sends UDP queries at a fixed rate
-//! (open loop: each query leaves at its scheduled time whether or not earlier ones were
-//! answered) and busy-polls its socket for answers, recording every round trip.
+//! A latency probe for `benches/compare.sh`: one thread sends UDP queries at a fixed rate to one
+//! or more servers at once and busy-polls for the answers, recording every round trip.
 //!
-//! dnsperf's latencies include dnsperf's own scheduling: its sending and receiving threads share
-//! the client's core, and a woken receiver can wait milliseconds for it. This probe never
-//! sleeps, so what it measures is the kernel's loopback path plus the server's wake-up and
-//! answer, which is the part a server can change.
+//! Open loop: each query leaves at its scheduled time whether or not earlier ones were
+//! answered. Never sleeping, the probe adds no wake-up of its own to what it measures, unlike
+//! dnsperf, whose sending and receiving threads share the client's core.
+//!
+//! Several `--server`s are asked interleaved: every tick sends the same query to each of them,
+//! in an order that changes from tick to tick so that none is favoured. Answers are timed by the
+//! kernel's receive timestamp. On a virtual machine the latency tail is set by
+//! the moments the hypervisor takes the servers' core away; servers asked side by side live
+//! through the same moments, so their percentiles can be compared round by round.
 //!
 //! Usage (from compare.sh, on a core of its own):
-//! `probe --server 127.0.0.1:PORT --queries FILE --rate 20000 --duration 5`
-//! prints one JSON object: counts, the seconds spent sending, and round-trip percentiles in
-//! microseconds. A query unanswered after `--timeout-ms` counts as lost.
+//! `probe --server 127.0.0.1:PORT [--server ...] --queries FILE --rate 10000 --duration 5`
+//! prints one JSON object per server, in the order given: counts, the seconds spent sending,
+//! and round-trip percentiles in microseconds. A query unanswered after `--timeout-ms` counts
+//! as lost.
 
 use std::fs;
 use std::io::ErrorKind;
+use std::io::{IoSliceMut, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
+use nix::errno::Errno;
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+use nix::sys::time::TimeSpec;
 
 #[derive(Parser)]
 struct Args {
-    /// Server address.
-    #[arg(long)]
-    server: SocketAddr,
+    /// Server address; repeat to ask several servers interleaved.
+    #[arg(long, required = true)]
+    server: Vec<SocketAddr>,
     /// dnsperf-style query file: `NAME TYPE` per line.
     #[arg(long)]
     queries: PathBuf,
-    /// Queries per second.
+    /// Queries per second to each server.
     #[arg(long, default_value_t = 20_000)]
     rate: u32,
     /// Seconds of sending.
@@ -102,14 +112,14 @@ fn load_queries(path: &PathBuf) -> Result<Vec<Vec<u8>>> {
 
 /// Round trips, and the queries still waiting, by DNS ID.
 struct Tally {
-    sent_at: Vec<Option<Instant>>,
+    sent_at: Vec<Option<SystemTime>>,
     waiting: usize,
     round_trips: Vec<Duration>,
     lost: u64,
 }
 
 impl Tally {
-    fn sent(&mut self, id: u16, at: Instant) {
+    fn sent(&mut self, id: u16, at: SystemTime) {
         // An ID comes round again after 65,536 queries; one still unanswered by then is lost.
         if self.sent_at[usize::from(id)].replace(at).is_some() {
             self.lost += 1;
@@ -118,11 +128,12 @@ impl Tally {
         }
     }
 
-    fn answered(&mut self, answer: &[u8], at: Instant) {
+    fn answered(&mut self, answer: &[u8], at: SystemTime) {
         if let [high, low, ..] = *answer
             && let Some(sent) = self.sent_at[usize::from(u16::from_be_bytes([high, low]))].take()
         {
-            self.round_trips.push(at - sent);
+            self.round_trips
+                .push(at.duration_since(sent).unwrap_or_default());
             self.waiting -= 1;
         }
     }
@@ -139,102 +150,168 @@ fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
     (sorted[index].as_nanos() as f64 / 1000.0 * 10.0).round() / 10.0
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    if args.rate == 0 {
-        bail!("--rate must be above 0");
-    }
-    let queries = load_queries(&args.queries)?;
-    let socket = UdpSocket::bind(if args.server.is_ipv6() {
-        "[::1]:0"
-    } else {
-        "127.0.0.1:0"
-    })?;
-    socket.connect(args.server)?;
-    socket.set_nonblocking(true)?;
-    // Room for every answer of a long stall of this core (the servers' buffers are compared,
-    // not the probe's): forced past net.core.rmem_max where allowed.
-    let room = 8 << 20;
-    if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &room).is_err()
-    {
-        socket2::SockRef::from(&socket).set_recv_buffer_size(room)?;
+/// One server's socket and tally.
+struct Target {
+    socket: UdpSocket,
+    /// Room for the receive timestamp's control message.
+    control: Vec<u8>,
+    tally: Tally,
+}
+
+impl Target {
+    fn connect(server: SocketAddr, expected: usize) -> Result<Target> {
+        let socket = UdpSocket::bind(if server.is_ipv6() {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        })?;
+        socket.connect(server)?;
+        socket.set_nonblocking(true)?;
+        // Room for every answer of a long stall of this core (the servers' buffers are
+        // compared, not the probe's): forced past net.core.rmem_max where allowed.
+        let room: usize = 8 << 20;
+        if setsockopt(&socket, sockopt::RcvBufForce, &room).is_err() {
+            socket2::SockRef::from(&socket).set_recv_buffer_size(room)?;
+        }
+        setsockopt(&socket, sockopt::ReceiveTimestampns, &true)?;
+        Ok(Target {
+            socket,
+            control: nix::cmsg_space!(TimeSpec),
+            tally: Tally {
+                sent_at: vec![None; usize::from(u16::MAX) + 1],
+                waiting: 0,
+                round_trips: Vec::with_capacity(expected),
+                lost: 0,
+            },
+        })
     }
 
-    let interval = Duration::from_secs(1) / args.rate;
-    let total = u64::from(args.rate) * args.duration;
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let mut tally = Tally {
-        sent_at: vec![None; usize::from(u16::MAX) + 1],
-        waiting: 0,
-        round_trips: Vec::with_capacity(total as usize),
-        lost: 0,
-    };
-    let mut packet = Vec::with_capacity(512);
-    let mut buffer = [0u8; 65535];
-    let receive = |tally: &mut Tally, buffer: &mut [u8]| -> Result<bool> {
-        match socket.recv(buffer) {
-            Ok(length) => {
-                tally.answered(&buffer[..length], Instant::now());
-                Ok(true)
+    /// Takes one answer if one is there. Its arrival time is the kernel's receive timestamp
+    /// (`SO_TIMESTAMPNS`), so neither the order in which the probe polls its sockets nor a
+    /// stall of the probe's own core counts against a server.
+    fn receive(&mut self, buffer: &mut [u8]) -> Result<bool> {
+        let mut iov = [IoSliceMut::new(buffer)];
+        let (length, arrived) = match recvmsg::<()>(
+            self.socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut self.control),
+            MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(message) => {
+                let stamp = message.cmsgs().ok().and_then(|mut all| {
+                    all.find_map(|control| match control {
+                        ControlMessageOwned::ScmTimestampns(at) => {
+                            let nanos = u64::try_from(at.tv_sec()).ok()? * 1_000_000_000
+                                + u64::try_from(at.tv_nsec()).ok()?;
+                            Some(UNIX_EPOCH + Duration::from_nanos(nanos))
+                        }
+                        _ => None,
+                    })
+                });
+                (message.bytes, stamp.unwrap_or_else(SystemTime::now))
             }
+            Err(Errno::EAGAIN | Errno::ECONNREFUSED) => return Ok(false),
+            Err(error) => return Err(error).context("receiving"),
+        };
+        self.tally.answered(&buffer[..length], arrived);
+        Ok(true)
+    }
+
+    fn send(&mut self, packet: &[u8], id: u16) -> Result<()> {
+        // The wall clock, to match the kernel's receive timestamps.
+        self.tally.sent(id, SystemTime::now());
+        match self.socket.send(packet) {
+            Ok(_) => Ok(()),
+            // A full send buffer or a refused port: the query goes unanswered, which counts.
             Err(error)
                 if matches!(
                     error.kind(),
                     ErrorKind::WouldBlock | ErrorKind::ConnectionRefused
                 ) =>
             {
-                Ok(false)
+                Ok(())
             }
-            Err(error) => Err(error).context("receiving"),
+            Err(error) => Err(error).context("sending"),
         }
+    }
+
+    fn report(mut self, sent: u64, seconds: f64) -> Result<String> {
+        self.tally.give_up();
+        let round_trips = &mut self.tally.round_trips;
+        round_trips.sort_unstable();
+        if round_trips.is_empty() {
+            bail!("no query was answered");
+        }
+        Ok(format!(
+            "{{\"sent\": {sent}, \"answered\": {}, \"lost\": {}, \"seconds\": {seconds:.2}, \
+             \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"max_us\": {}}}",
+            round_trips.len(),
+            self.tally.lost,
+            percentile(round_trips, 0.50),
+            percentile(round_trips, 0.90),
+            percentile(round_trips, 0.99),
+            percentile(round_trips, 0.999),
+            percentile(round_trips, 1.0),
+        ))
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.rate == 0 {
+        bail!("--rate must be above 0");
+    }
+    let queries = load_queries(&args.queries)?;
+    let ticks = u64::from(args.rate) * args.duration;
+    let mut targets = args
+        .server
+        .iter()
+        .map(|&server| Target::connect(server, ticks as usize))
+        .collect::<Result<Vec<_>>>()?;
+    let mut buffer = [0u8; 65535];
+    let mut receive_all = |targets: &mut [Target]| -> Result<bool> {
+        let mut any = false;
+        for target in targets {
+            any |= target.receive(&mut buffer)?;
+        }
+        Ok(any)
     };
 
+    let interval = Duration::from_secs(1) / args.rate;
+    let mut packet = Vec::with_capacity(512);
     let start = Instant::now();
     let mut next = start;
-    for sequence in 0..total {
+    for tick in 0..ticks {
         while Instant::now() < next {
-            if !receive(&mut tally, &mut buffer)? {
+            if !receive_all(&mut targets)? {
                 std::hint::spin_loop();
             }
         }
-        let id = sequence as u16;
+        let id = tick as u16;
         packet.clear();
-        packet.extend_from_slice(&queries[sequence as usize % queries.len()]);
+        packet.extend_from_slice(&queries[tick as usize % queries.len()]);
         packet[..2].copy_from_slice(&id.to_be_bytes());
-        let sent = Instant::now();
-        tally.sent(id, sent);
-        match socket.send(&packet) {
-            Ok(_) => {}
-            // A full send buffer or a refused port: the query is not answered, which counts.
-            Err(error) if error.kind() == ErrorKind::WouldBlock => {}
-            Err(error) if error.kind() == ErrorKind::ConnectionRefused => {}
-            Err(error) => return Err(error).context("sending"),
+        // The server asked first is answered first (they share a core), so the order changes
+        // every tick: each server in turn goes first, the others following in rotation, forwards
+        // in one cycle and backwards in the next, so that every server precedes every other
+        // equally often.
+        let count = targets.len();
+        let first = tick as usize % count;
+        let backwards = (tick as usize / count) % 2 == 1;
+        for turn in 0..count {
+            let step = if backwards { count - turn } else { turn };
+            targets[(first + step) % count].send(&packet, id)?;
         }
-        next = start + interval * (sequence + 1) as u32;
+        next = start + interval * (tick + 1) as u32;
     }
-    let sending = start.elapsed();
-    let deadline = Instant::now() + timeout;
-    while tally.waiting > 0 && Instant::now() < deadline {
-        receive(&mut tally, &mut buffer)?;
+    let sending = start.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_millis(args.timeout_ms);
+    while targets.iter().any(|target| target.tally.waiting > 0) && Instant::now() < deadline {
+        receive_all(&mut targets)?;
     }
-    tally.give_up();
-
-    let mut round_trips = tally.round_trips;
-    round_trips.sort_unstable();
-    if round_trips.is_empty() {
-        bail!("no query was answered");
+    let mut out = std::io::stdout().lock();
+    for target in targets {
+        writeln!(out, "{}", target.report(ticks, sending)?)?;
     }
-    println!(
-        "{{\"sent\": {total}, \"answered\": {}, \"lost\": {}, \"seconds\": {:.2}, \
-         \"p50_us\": {}, \"p90_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"max_us\": {}}}",
-        round_trips.len(),
-        tally.lost,
-        sending.as_secs_f64(),
-        percentile(&round_trips, 0.50),
-        percentile(&round_trips, 0.90),
-        percentile(&round_trips, 0.99),
-        percentile(&round_trips, 0.999),
-        percentile(&round_trips, 1.0),
-    );
     Ok(())
 }

@@ -31,7 +31,7 @@ use tracing::{debug, info, warn};
 
 use crate::acl::AccessList;
 use crate::answer::{self, Snapshot};
-use crate::batch::Batch;
+use crate::batch::{BATCH, Batch};
 use crate::handler::{EncodedReply, PortsHandler, Shared};
 use crate::metrics::{Metrics, Transport};
 use crate::rrl::{RateLimitConfig, RateLimiter, Verdict};
@@ -457,7 +457,16 @@ impl Server {
             let received = tokio::select! {
                 ready = socket.readable() => match ready {
                     Ok(mut guard) => match guard.try_io(|_| batch.receive(fd)) {
-                        Ok(received) => received,
+                        Ok(received) => {
+                            // A short batch means the kernel's queue was empty when it was
+                            // taken, so the readiness can go now instead of after one more
+                            // call that would only say so. Datagrams that arrive later raise a
+                            // new event, which the runtime keeps apart from the one cleared.
+                            if received.as_ref().is_ok_and(|&count| count < BATCH) {
+                                guard.clear_ready();
+                            }
+                            received
+                        }
                         Err(_would_block) => continue,
                     },
                     Err(_) => return,
