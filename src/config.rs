@@ -6,6 +6,7 @@
 //! are rejected with the file's line.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -134,6 +135,10 @@ pub struct ServeArgs {
     /// Reload when the files in the data directory change (needs --data).
     #[arg(long, env = "PORTSD_WATCH")]
     pub watch: bool,
+    /// Threads answering UDP, each with its own socket per address (SO_REUSEPORT); 0: one per
+    /// CPU portsd may run on [default: 0].
+    #[arg(long, env = "PORTSD_UDP_THREADS")]
+    pub udp_threads: Option<usize>,
 }
 
 /// The configuration file: the same settings as the flags.
@@ -157,6 +162,7 @@ pub struct FileConfig {
     rate_limit_exempt: Option<Vec<IpNet>>,
     metrics: Option<SocketAddr>,
     watch: Option<bool>,
+    udp_threads: Option<usize>,
 }
 
 /// A configuration that cannot be used.
@@ -228,6 +234,8 @@ pub struct ServeConfig {
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
+    /// Threads answering UDP on addresses portsd binds itself.
+    pub udp_threads: NonZeroUsize,
 }
 
 /// Builds the zone settings from flags (and file values, already merged in).
@@ -340,6 +348,10 @@ impl ServeArgs {
             },
             metrics: self.metrics.or(file.metrics),
             watch,
+            udp_threads: match self.udp_threads.or(file.udp_threads).unwrap_or(0) {
+                0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+                count => NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN),
+            },
         })
     }
 }

@@ -79,9 +79,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
             let table = Table::new(load(&config.data)?.entries);
-            let mut listeners = match Listeners::from_service_manager()? {
+            let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
-                None => Listeners::bind(&config.listen)?,
+                None => Listeners::bind(&config.listen, config.udp_threads)?,
             };
             if let Some(addr) = config.metrics {
                 listeners.bind_metrics(addr)?;

@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,7 +26,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -84,6 +85,9 @@ pub enum ServerError {
     /// No socket to serve on.
     #[error("no socket to listen on")]
     NoSockets,
+    /// A UDP serving thread could not be started.
+    #[error("cannot start a UDP thread: {0}")]
+    Thread(io::Error),
 }
 
 /// Limits on TCP clients.
@@ -141,44 +145,61 @@ fn enlarge_udp_buffers(socket: &std::net::UdpSocket) {
     );
 }
 
+/// Binds a UDP socket at `addr`, sharing the port with sockets of the same process that also
+/// ask for `SO_REUSEPORT` when `shared` is set.
+fn bind_udp(addr: SocketAddr, shared: bool) -> Result<std::net::UdpSocket, ServerError> {
+    use socket2::{Domain, Socket, Type};
+    let bind_error = |reason| ServerError::Bind {
+        transport: "udp",
+        addr,
+        reason,
+    };
+    let udp = Socket::new(Domain::for_address(addr), Type::DGRAM, None).map_err(bind_error)?;
+    if addr.is_ipv6() {
+        udp.set_only_v6(true).map_err(bind_error)?;
+    }
+    if shared {
+        udp.set_reuse_port(true).map_err(bind_error)?;
+    }
+    udp.bind(&addr.into()).map_err(bind_error)?;
+    udp.set_nonblocking(true).map_err(bind_error)?;
+    let udp = std::net::UdpSocket::from(udp);
+    enlarge_udp_buffers(&udp);
+    Ok(udp)
+}
+
 /// Binds UDP, then TCP on the same port, at `addr`.
 fn bind_pair(
     addr: SocketAddr,
+    shared_udp: bool,
 ) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
     use socket2::{Domain, Socket, Type};
-    let domain = Domain::for_address(addr);
-    let bind_error = |transport| {
-        move |reason| ServerError::Bind {
-            transport,
-            addr,
-            reason,
-        }
-    };
-    let udp = Socket::new(domain, Type::DGRAM, None).map_err(bind_error("udp"))?;
-    if addr.is_ipv6() {
-        udp.set_only_v6(true).map_err(bind_error("udp"))?;
-    }
-    udp.bind(&addr.into()).map_err(bind_error("udp"))?;
-    udp.set_nonblocking(true).map_err(bind_error("udp"))?;
-    let udp = std::net::UdpSocket::from(udp);
-    enlarge_udp_buffers(&udp);
+    let udp = bind_udp(addr, shared_udp)?;
     let bound = udp.local_addr().unwrap_or(addr);
-    let tcp = Socket::new(domain, Type::STREAM, None).map_err(bind_error("tcp"))?;
+    let bind_error = |reason| ServerError::Bind {
+        transport: "tcp",
+        addr,
+        reason,
+    };
+    let tcp = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(bind_error)?;
     if addr.is_ipv6() {
-        tcp.set_only_v6(true).map_err(bind_error("tcp"))?;
+        tcp.set_only_v6(true).map_err(bind_error)?;
     }
-    tcp.set_reuse_address(true).map_err(bind_error("tcp"))?;
-    tcp.bind(&bound.into()).map_err(bind_error("tcp"))?;
-    tcp.listen(1024).map_err(bind_error("tcp"))?;
-    tcp.set_nonblocking(true).map_err(bind_error("tcp"))?;
+    tcp.set_reuse_address(true).map_err(bind_error)?;
+    tcp.bind(&bound.into()).map_err(bind_error)?;
+    tcp.listen(1024).map_err(bind_error)?;
+    tcp.set_nonblocking(true).map_err(bind_error)?;
     Ok((udp, tcp.into()))
 }
 
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
 pub struct Listeners {
-    /// UDP sockets.
+    /// UDP sockets, served by the thread that runs [`Server::run`].
     pub udp: Vec<std::net::UdpSocket>,
+    /// The UDP sockets of each further serving thread: for every address, another socket on
+    /// the same port (`SO_REUSEPORT`), among which the kernel spreads the clients.
+    pub udp_threads: Vec<Vec<std::net::UdpSocket>>,
     /// TCP listening sockets.
     pub tcp: Vec<std::net::TcpListener>,
     /// The Prometheus endpoint's socket, when `--metrics` asks for one.
@@ -186,14 +207,19 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds UDP and TCP on each address.
-    pub fn bind(addrs: &[SocketAddr]) -> Result<Listeners, ServerError> {
-        let mut listeners = Listeners::default();
+    /// Binds UDP and TCP on each address, with `udp_threads` UDP sockets per address, one for
+    /// each thread that will answer UDP.
+    pub fn bind(addrs: &[SocketAddr], udp_threads: NonZeroUsize) -> Result<Listeners, ServerError> {
+        let shared_udp = udp_threads.get() > 1;
+        let mut listeners = Listeners {
+            udp_threads: (1..udp_threads.get()).map(|_| Vec::new()).collect(),
+            ..Listeners::default()
+        };
         for &addr in addrs {
             // With port 0 the kernel picks the UDP port and TCP takes the same one; if another
             // program holds that port for TCP, pick again (a few times) rather than fail.
             let attempts = if addr.port() == 0 { 8 } else { 1 };
-            let mut outcome = bind_pair(addr);
+            let mut outcome = bind_pair(addr, shared_udp);
             for _ in 1..attempts {
                 match &outcome {
                     Err(ServerError::Bind {
@@ -201,12 +227,16 @@ impl Listeners {
                         reason,
                         ..
                     }) if reason.kind() == io::ErrorKind::AddrInUse => {
-                        outcome = bind_pair(addr);
+                        outcome = bind_pair(addr, shared_udp);
                     }
                     _ => break,
                 }
             }
             let (udp, tcp) = outcome?;
+            let bound = udp.local_addr().unwrap_or(addr);
+            for sockets in &mut listeners.udp_threads {
+                sockets.push(bind_udp(bound, true)?);
+            }
             listeners.udp.push(udp);
             listeners.tcp.push(tcp);
         }
@@ -227,13 +257,19 @@ impl Listeners {
     }
 
     /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets become TCP
-    /// listeners and datagram sockets UDP sockets.
-    pub fn from_service_manager() -> Result<Option<Listeners>, ServerError> {
+    /// listeners and datagram sockets UDP sockets, dealt in turn to up to `udp_threads`
+    /// threads. Each passed UDP socket gets one thread: portsd cannot bind further sockets into
+    /// a port systemd bound (the kernel keeps `SO_REUSEPORT` groups to one user), and threads
+    /// sharing one socket would all wake for every datagram.
+    pub fn from_service_manager(
+        udp_threads: NonZeroUsize,
+    ) -> Result<Option<Listeners>, ServerError> {
         let mut fds = listenfd::ListenFd::from_env();
         if fds.len() == 0 {
             return Ok(None);
         }
         let mut listeners = Listeners::default();
+        let mut passed_udp = 0;
         for i in 0..fds.len() {
             if let Ok(Some(tcp)) = fds.take_tcp_listener(i) {
                 tcp.set_nonblocking(true).map_err(ServerError::Activation)?;
@@ -241,7 +277,16 @@ impl Listeners {
             } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
                 udp.set_nonblocking(true).map_err(ServerError::Activation)?;
                 enlarge_udp_buffers(&udp);
-                listeners.udp.push(udp);
+                match passed_udp % udp_threads.get() {
+                    0 => listeners.udp.push(udp),
+                    thread => {
+                        if listeners.udp_threads.len() < thread {
+                            listeners.udp_threads.push(Vec::new());
+                        }
+                        listeners.udp_threads[thread - 1].push(udp);
+                    }
+                }
+                passed_udp += 1;
             }
         }
         Ok(Some(listeners))
@@ -399,7 +444,22 @@ impl Server {
             return Err(ServerError::NoSockets);
         }
         let stop = CancellationToken::new();
+        // Whichever way this returns, the UDP threads started so far stop too.
+        let _stop_on_return = stop.clone().drop_guard();
         let mut tasks = tokio::task::JoinSet::new();
+        if !listeners.udp_threads.is_empty() {
+            info!(
+                "answering udp on {} threads",
+                listeners.udp_threads.len() + 1
+            );
+        }
+        for (number, sockets) in (1..).zip(listeners.udp_threads) {
+            let finished = self.start_udp_thread(number, sockets, &stop).await?;
+            tasks.spawn(async move {
+                // Resolves (with an error) when the thread drops its end, as it ends.
+                let _ = finished.await;
+            });
+        }
         for socket in listeners.udp {
             // Registered for reading only; see `serve_udp`.
             let socket =
@@ -441,6 +501,71 @@ impl Server {
             tasks.abort_all();
         }
         Ok(())
+    }
+
+    /// Starts thread `number` of those answering UDP: it runs its own single-threaded runtime
+    /// and serves `sockets` there until `stop`. Returns once the sockets are registered with
+    /// that runtime; the receiver returned completes when the thread has finished.
+    async fn start_udp_thread(
+        &self,
+        number: usize,
+        sockets: Vec<std::net::UdpSocket>,
+        stop: &CancellationToken,
+    ) -> Result<oneshot::Receiver<()>, ServerError> {
+        let (started, started_receiver) = oneshot::channel();
+        let (finished, finished_receiver) = oneshot::channel::<()>();
+        let server = self.clone();
+        let stop = stop.clone();
+        // The runtime is built on the thread: one dropped inside `run` (an async context), as a
+        // failed spawn would, panics.
+        let serve = move || {
+            let _finished = finished;
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started.send(Err(error));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let registered: io::Result<Vec<_>> = sockets
+                    .into_iter()
+                    .map(|socket| {
+                        if let Ok(addr) = socket.local_addr() {
+                            debug!("udp thread {number} serves {addr}");
+                        }
+                        register_udp(socket, Interest::READABLE)
+                    })
+                    .collect();
+                let sockets = match registered {
+                    Ok(sockets) => sockets,
+                    Err(error) => {
+                        let _ = started.send(Err(error));
+                        return;
+                    }
+                };
+                let _ = started.send(Ok(()));
+                let mut loops = tokio::task::JoinSet::new();
+                for socket in sockets {
+                    loops.spawn(server.clone().serve_udp(socket, stop.clone()));
+                }
+                while loops.join_next().await.is_some() {}
+            });
+        };
+        std::thread::Builder::new()
+            .name(format!("portsd-udp-{number}"))
+            .spawn(serve)
+            .map_err(ServerError::Thread)?;
+        match started_receiver.await {
+            Ok(Ok(())) => Ok(finished_receiver),
+            Ok(Err(error)) => Err(ServerError::Thread(error)),
+            Err(_) => Err(ServerError::Thread(io::Error::other(
+                "the thread ended at once",
+            ))),
+        }
     }
 
     /// One UDP socket's loop. The socket is registered with the runtime for reading only: a
@@ -892,8 +1017,11 @@ mod tests {
     /// the process may force it, else as much as `rmem_max`/`wmem_max` allow.
     #[test]
     fn bound_udp_sockets_get_large_buffers() {
-        let listeners =
-            Listeners::bind(&["127.0.0.1:0".parse().expect("an address")]).expect("bind port 0");
+        let listeners = Listeners::bind(
+            &["127.0.0.1:0".parse().expect("an address")],
+            NonZeroUsize::MIN,
+        )
+        .expect("bind port 0");
         let socket = socket2::SockRef::from(&listeners.udp[0]);
         let receive = socket.recv_buffer_size().expect("SO_RCVBUF");
         let send = socket.send_buffer_size().expect("SO_SNDBUF");
@@ -909,6 +1037,46 @@ mod tests {
 
     /// A socket that already has a larger buffer (a systemd socket unit's `ReceiveBuffer=`)
     /// keeps it.
+    #[test]
+    fn each_further_udp_thread_gets_a_socket_on_every_port() {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+        let three = NonZeroUsize::new(3).expect("not zero");
+        let listeners = Listeners::bind(&[loopback, loopback], three).expect("bind port 0");
+        let ports: Vec<SocketAddr> = listeners
+            .udp
+            .iter()
+            .map(|socket| socket.local_addr().expect("bound"))
+            .collect();
+        assert_eq!(ports.len(), 2);
+        assert_ne!(ports[0], ports[1]);
+        assert_eq!(
+            listeners.udp_threads.len(),
+            2,
+            "the calling thread has the first"
+        );
+        for sockets in listeners.udp_threads.iter() {
+            let bound: Vec<SocketAddr> = sockets
+                .iter()
+                .map(|socket| socket.local_addr().expect("bound"))
+                .collect();
+            assert_eq!(bound, ports);
+            for socket in sockets {
+                assert!(
+                    socket2::SockRef::from(socket)
+                        .reuse_port()
+                        .expect("SO_REUSEPORT")
+                );
+            }
+        }
+        let single = Listeners::bind(&[loopback], NonZeroUsize::MIN).expect("bind port 0");
+        assert!(single.udp_threads.is_empty());
+        let shared = socket2::SockRef::from(&single.udp[0]).reuse_port();
+        assert!(
+            !shared.expect("SO_REUSEPORT"),
+            "one thread keeps the port to itself"
+        );
+    }
+
     #[test]
     fn larger_udp_buffers_are_kept() {
         use nix::sys::socket::{setsockopt, sockopt};

@@ -385,6 +385,51 @@ fn sigterm_and_sigint_stop_within_five_seconds_with_status_zero() {
     }
 }
 
+/// With `--udp-threads 4` the daemon runs three more threads, each with its own socket on the
+/// port; the kernel spreads clients over the four sockets by their address and port, so 64
+/// clients reach every socket (all but certainly) and each must get its own answer.
+#[test]
+fn every_udp_thread_answers_the_clients_sent_its_way() {
+    let daemon = Daemon::start(&["--udp-threads", "4"]);
+    assert!(daemon.wait_for_log("answering udp on 4 threads"));
+    let tasks = format!("/proc/{}/task", daemon.child.id());
+    let mut names: Vec<String> = fs::read_dir(&tasks)
+        .expect("the daemon's threads")
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| name.starts_with("portsd-udp-"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["portsd-udp-1", "portsd-udp-2", "portsd-udp-3"]);
+    let clients: Vec<UdpSocket> = (0..64)
+        .map(|_| {
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client
+                .set_read_timeout(Some(common::REPLY_TIMEOUT))
+                .unwrap();
+            client
+        })
+        .collect();
+    for (id, client) in (0u16..).zip(&clients) {
+        let name = format!("{}.tcp.ports.local.", 400 + id);
+        client
+            .send_to(&query(id, &name, RecordType::TXT, None), daemon.addr)
+            .unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    for (id, client) in (0u16..).zip(&clients) {
+        let (len, from) = client
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("client {id} got no answer: {e}"));
+        assert_eq!(from, daemon.addr, "answers come from the port asked");
+        let answer = parse(&buf[..len]);
+        assert_eq!(answer.metadata.id, id);
+        let expected = format!("{}.tcp.ports.local.", 400 + id);
+        assert_eq!(answer.queries[0].name().to_ascii(), expected);
+        assert!(!txt_answers(&answer).is_empty(), "client {id}: {answer:?}");
+    }
+}
+
 /// Queries that reached portsd before the stop are answered: UDP datagrams already queued on
 /// the socket, and a TCP query sent on an open connection just before the signal.
 #[test]
@@ -420,10 +465,14 @@ fn queries_in_flight_at_sigterm_are_answered() {
 
 /// Sends a query over TCP and one over UDP to sockets that `systemd-socket-activate` binds
 /// lazily, each once its "Listening on" line shows: the outer activator (TCP) starts the inner
-/// one (UDP) on the first connection, and the inner one starts portsd. Returns the client ends,
+/// one (two UDP sockets) on the first connection, and the inner one starts portsd. Returns the client ends,
 /// or `None` when an activator failed (the port was taken in between).
-fn knock(log: &LogLines, addr: SocketAddr) -> Option<(TcpStream, UdpSocket)> {
-    let listening = |fd: u8| {
+fn knock(
+    log: &LogLines,
+    addr: SocketAddr,
+    second_udp: SocketAddr,
+) -> Option<(TcpStream, UdpSocket)> {
+    let listening = |addr: SocketAddr, fd: u8| {
         let line = format!("Listening on {addr} as {fd}.");
         wait_for_lines(log, |lines| {
             lines.iter().any(|l| l == &line || l.starts_with("Failed"))
@@ -434,7 +483,7 @@ fn knock(log: &LogLines, addr: SocketAddr) -> Option<(TcpStream, UdpSocket)> {
             .iter()
             .any(|l| l.starts_with("Failed"))
     };
-    if !listening(3) {
+    if !listening(addr, 3) {
         return None;
     }
     let mut tcp = tcp_connect(addr);
@@ -442,7 +491,7 @@ fn knock(log: &LogLines, addr: SocketAddr) -> Option<(TcpStream, UdpSocket)> {
         &mut tcp,
         &query(1, "443.tcp.ports.local.", RecordType::TXT, None),
     );
-    if !listening(4) {
+    if !listening(addr, 4) || !listening(second_udp, 5) {
         return None;
     }
     let udp = UdpSocket::bind("127.0.0.1:0").expect("a client socket");
@@ -456,6 +505,8 @@ fn knock(log: &LogLines, addr: SocketAddr) -> Option<(TcpStream, UdpSocket)> {
     Some((tcp, udp))
 }
 
+/// portsd serves the sockets systemd passes and binds none of its own; with `--udp-threads 2`
+/// the second UDP socket is answered by a thread of its own.
 #[test]
 fn socket_activation_serves_the_passed_sockets() {
     Command::new("systemd-socket-activate")
@@ -472,6 +523,10 @@ fn socket_activation_serves_the_passed_sockets() {
     let mut failures = Vec::new();
     for _ in 0..5 {
         let addr = SocketAddr::from(([127, 0, 0, 1], common::free_loopback_port()));
+        let second_udp = SocketAddr::from(([127, 0, 0, 1], common::free_loopback_port()));
+        if second_udp == addr {
+            continue;
+        }
         let listen = addr.to_string();
         let mut clients = None;
         let started = Daemon::try_start_command(
@@ -479,9 +534,16 @@ fn socket_activation_serves_the_passed_sockets() {
                 .args(["--listen", &listen])
                 .arg("systemd-socket-activate")
                 .args(["--datagram", "--listen", &listen])
+                .args(["--listen", &second_udp.to_string()])
                 .arg(env!("CARGO_BIN_EXE_portsd"))
-                .args(["serve", "--listen", &taken.to_string()]),
-            |log| clients = knock(log, addr),
+                .args([
+                    "serve",
+                    "--listen",
+                    &taken.to_string(),
+                    "--udp-threads",
+                    "2",
+                ]),
+            |log| clients = knock(log, addr, second_udp),
         );
         let (daemon, (mut tcp, udp)) = match (started, clients) {
             (Ok(daemon), Some(clients)) => (daemon, clients),
@@ -513,6 +575,13 @@ fn socket_activation_serves_the_passed_sockets() {
             let out = common::run_tool("dig", addr, &[transport, "+short", "TXT", CHANGING]);
             assert!(out.contains("\"8443 | tcp |"), "dig {transport}: {out}");
         }
+        // The second UDP socket went to a thread of its own.
+        assert!(daemon.wait_for_log("answering udp on 2 threads"));
+        let out = common::run_tool("dig", second_udp, &["+notcp", "+short", "TXT", CHANGING]);
+        assert!(
+            out.contains("\"8443 | tcp |"),
+            "dig on the second socket: {out}"
+        );
         return;
     }
     panic!("systemd-socket-activate never started portsd: {failures:#?}");

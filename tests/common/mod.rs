@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::num::NonZeroUsize;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -79,7 +80,8 @@ impl TestServer {
 
     /// Starts a server with explicit settings.
     pub fn start_settings(zone: Zone, table: Table, settings: Settings) -> TestServer {
-        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()]).expect("bind port 0");
+        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], NonZeroUsize::MIN)
+            .expect("bind port 0");
         let addr = listeners.udp[0].local_addr().unwrap();
         let server = Server::new(zone, table, settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
