@@ -1,5 +1,6 @@
 //! Sockets and lifecycle: binding (or taking sockets from systemd), the UDP and TCP serving
-//! loops, reload on SIGHUP, graceful stop on SIGTERM/SIGINT, and readiness notifications.
+//! loops, the threads that answer UDP, reload on SIGHUP, graceful stop on SIGTERM/SIGINT, and
+//! readiness notifications.
 //!
 //! UDP packets take the fast path ([`crate::wire`]) when they are plain queries and the general
 //! hickory path ([`crate::handler`]) otherwise. TCP always takes the general path, with
