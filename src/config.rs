@@ -135,8 +135,9 @@ pub struct ServeArgs {
     /// Reload when the files in the data directory change (needs --data).
     #[arg(long, env = "PORTSD_WATCH")]
     pub watch: bool,
-    /// Threads answering UDP, each with its own socket per address (SO_REUSEPORT); 0: one per
-    /// CPU portsd may run on [default: 0].
+    /// Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under
+    /// socket activation, the most that share out the passed sockets; 0: one per CPU portsd
+    /// may run on [default: 0].
     #[arg(long, env = "PORTSD_UDP_THREADS")]
     pub udp_threads: Option<usize>,
 }
@@ -234,7 +235,8 @@ pub struct ServeConfig {
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
-    /// Threads answering UDP on addresses portsd binds itself.
+    /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
+    /// address; under socket activation, they share out the passed sockets.
     pub udp_threads: NonZeroUsize,
 }
 

@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::acl::AccessList;
 use crate::answer::{self, Snapshot};
@@ -172,10 +172,9 @@ fn bind_udp(addr: SocketAddr, shared: bool) -> Result<std::net::UdpSocket, Serve
 /// Binds UDP, then TCP on the same port, at `addr`.
 fn bind_pair(
     addr: SocketAddr,
-    shared_udp: bool,
 ) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
     use socket2::{Domain, Socket, Type};
-    let udp = bind_udp(addr, shared_udp)?;
+    let udp = bind_udp(addr, false)?;
     let bound = udp.local_addr().unwrap_or(addr);
     let bind_error = |reason| ServerError::Bind {
         transport: "tcp",
@@ -198,8 +197,9 @@ fn bind_pair(
 pub struct Listeners {
     /// UDP sockets, served by the thread that runs [`Server::run`].
     pub udp: Vec<std::net::UdpSocket>,
-    /// The UDP sockets of each further serving thread: for every address, another socket on
-    /// the same port (`SO_REUSEPORT`), among which the kernel spreads the clients.
+    /// The UDP sockets of each further serving thread. Bound by portsd: for every address,
+    /// another socket on the same port (`SO_REUSEPORT`), among which the kernel spreads the
+    /// clients. Passed by systemd: a share of the passed sockets.
     pub udp_threads: Vec<Vec<std::net::UdpSocket>>,
     /// TCP listening sockets.
     pub tcp: Vec<std::net::TcpListener>,
@@ -220,7 +220,7 @@ impl Listeners {
             // With port 0 the kernel picks the UDP port and TCP takes the same one; if another
             // program holds that port for TCP, pick again (a few times) rather than fail.
             let attempts = if addr.port() == 0 { 8 } else { 1 };
-            let mut outcome = bind_pair(addr, shared_udp);
+            let mut outcome = bind_pair(addr);
             for _ in 1..attempts {
                 match &outcome {
                     Err(ServerError::Bind {
@@ -228,13 +228,25 @@ impl Listeners {
                         reason,
                         ..
                     }) if reason.kind() == io::ErrorKind::AddrInUse => {
-                        outcome = bind_pair(addr, shared_udp);
+                        outcome = bind_pair(addr);
                     }
                     _ => break,
                 }
             }
             let (udp, tcp) = outcome?;
             let bound = udp.local_addr().unwrap_or(addr);
+            // The first socket is bound without `SO_REUSEPORT` and opened to sharing only now:
+            // for port 0, the kernel would otherwise count a port that another program of the
+            // same user shares as free, and put this socket into that program's group.
+            if shared_udp {
+                socket2::SockRef::from(&udp)
+                    .set_reuse_port(true)
+                    .map_err(|reason| ServerError::Bind {
+                        transport: "udp",
+                        addr,
+                        reason,
+                    })?;
+            }
             for sockets in &mut listeners.udp_threads {
                 sockets.push(bind_udp(bound, true)?);
             }
@@ -553,7 +565,11 @@ impl Server {
                 for socket in sockets {
                     loops.spawn(server.clone().serve_udp(socket, stop.clone()));
                 }
-                while loops.join_next().await.is_some() {}
+                while let Some(ended) = loops.join_next().await {
+                    if let Err(failure) = ended {
+                        error!("udp thread {number}: a serving loop failed: {failure}");
+                    }
+                }
             });
         };
         std::thread::Builder::new()
@@ -1036,8 +1052,8 @@ mod tests {
         );
     }
 
-    /// A socket that already has a larger buffer (a systemd socket unit's `ReceiveBuffer=`)
-    /// keeps it.
+    /// With several UDP threads, every thread has a socket on every bound port, and those
+    /// sockets share the port; with one, the port is not shared.
     #[test]
     fn each_further_udp_thread_gets_a_socket_on_every_port() {
         let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
@@ -1078,6 +1094,8 @@ mod tests {
         );
     }
 
+    /// A socket that already has a larger buffer (a systemd socket unit's `ReceiveBuffer=`)
+    /// keeps it.
     #[test]
     fn larger_udp_buffers_are_kept() {
         use nix::sys::socket::{setsockopt, sockopt};
