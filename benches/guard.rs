@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ipnet::IpNet;
-use portsd::acl::AccessList;
-use portsd::rrl::{RateLimitConfig, RateLimiter};
+use portsd::pipeline::acl::AccessList;
+use portsd::pipeline::rrl::{RateLimitConfig, RateLimiter};
 
 fn rate_limiter(c: &mut Criterion) {
     let limiter = RateLimiter::new(RateLimitConfig::default());

@@ -2,7 +2,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portsd::sources::load_builtin;
-use portsd::table::Table;
+use portsd::core::table::Table;
 
 fn load_and_index(c: &mut Criterion) {
     c.bench_function("load_builtin + Table::new", |b| {

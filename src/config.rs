@@ -14,11 +14,11 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::acl::AccessList;
-use crate::answer::Zone;
-use crate::names::{NameError, parse_domain};
-use crate::rrl::RateLimitConfig;
-use crate::server::{DataLocation, TcpLimits, default_rate_limit_exempt};
+use crate::pipeline::acl::AccessList;
+use crate::core::answer::Zone;
+use crate::core::names::{NameError, parse_domain};
+use crate::pipeline::rrl::RateLimitConfig;
+use crate::serve::{DataLocation, TcpLimits, default_rate_limit_exempt};
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";

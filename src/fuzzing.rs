@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use hickory_server::net::xfer::Protocol;
 
 use crate::config::{FileConfig, ZoneArgs, resolve_zone};
-use crate::server::{DataLocation, Server, Settings};
-use crate::table::Table;
+use crate::serve::{DataLocation, Server, Settings};
+use crate::core::table::Table;
 
 struct Harness {
     server: Server,

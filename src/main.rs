@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
-use portsd::answer::Snapshot;
+use portsd::core::answer::Snapshot;
 use portsd::config::{Cli, Command, FileConfig, resolve_zone};
-use portsd::present;
-use portsd::server::{DataLocation, Listeners, Server, Settings};
+use portsd::core::present;
+use portsd::serve::{DataLocation, Listeners, Server, Settings};
 use portsd::sources::{self, LoadedData};
-use portsd::table::Table;
-use portsd::watch::DataWatcher;
+use portsd::core::table::Table;
+use portsd::serve::watch::DataWatcher;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -117,7 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ExportZone(args) => {
             let (zone, data) = resolve_zone(&args, &FileConfig::default(), &[])?;
             let table = Table::new(load(&data)?.entries);
-            let serial = portsd::server::next_serial(
+            let serial = portsd::serve::next_serial(
                 None,
                 table.content_hash(),
                 std::time::SystemTime::now(),

@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tracing::{debug, info};
 
-use crate::answer::Snapshot;
+use crate::core::answer::Snapshot;
 
 /// The transports a query can arrive on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,7 +205,7 @@ impl Metrics {
 
     /// Counts one response (`response` as sent) and how long it took to build.
     pub fn record(&self, transport: Transport, response: &[u8], took: Duration) {
-        let (qtype, rcode) = crate::wire::response_summary(response);
+        let (qtype, rcode) = crate::pipeline::fast::response_summary(response);
         let qtype_index = QTYPES
             .iter()
             .position(|&(t, _)| t == qtype)

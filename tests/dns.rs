@@ -98,7 +98,7 @@ async fn port_on_every_protocol_and_service_names() {
 }
 
 /// The first port in `range` with no known use on `protocol`.
-fn unlisted_port(protocol: portsd::model::Protocol, range: std::ops::RangeInclusive<u16>) -> u16 {
+fn unlisted_port(protocol: portsd::core::model::Protocol, range: std::ops::RangeInclusive<u16>) -> u16 {
     let table = builtin_table();
     range
         .into_iter()
@@ -112,7 +112,7 @@ fn unlisted_port(protocol: portsd::model::Protocol, range: std::ops::RangeInclus
 
 #[tokio::test]
 async fn unknown_ports_exist_and_name_their_range() {
-    use portsd::model::Protocol;
+    use portsd::core::model::Protocol;
     for (protocol, ports, range) in [
         (Protocol::Tcp, 0..=1023, "system port range 0-1023"),
         (Protocol::Dccp, 1024..=49151, "user port range 1024-49151"),
@@ -343,7 +343,7 @@ fn large_port() -> String {
     let port = (0..=u16::MAX)
         .find(|&port| {
             let mut ids = Vec::new();
-            for protocol in portsd::model::Protocol::ALL {
+            for protocol in portsd::core::model::Protocol::ALL {
                 table.port_entries(protocol, port, &mut ids);
             }
             ids.iter()
@@ -397,14 +397,14 @@ fn tcp_serves_several_queries_per_connection() {
 #[test]
 fn tcp_idle_connections_are_closed() {
     let table = builtin_table();
-    let limits = portsd::server::TcpLimits {
+    let limits = portsd::serve::TcpLimits {
         idle_timeout: std::time::Duration::from_millis(200),
         ..Default::default()
     };
     let server = TestServer::start_with(
         test_zone(),
         table,
-        portsd::server::DataLocation::Builtin,
+        portsd::serve::DataLocation::Builtin,
         limits,
     );
     let mut stream = tcp_connect(server.addr);
@@ -440,7 +440,7 @@ fn long_and_utf8_text_survives_byte_for_byte() {
     let long = table
         .entries()
         .iter()
-        .find(|e| portsd::txt::entry_text(e).len() > 255)
+        .find(|e| portsd::core::txt::entry_text(e).len() > 255)
         .expect("some text is longer than 255 bytes");
     let name = format!("{}.{}.ports.local.", long.ports.first, long.protocol);
     let reply = parse(&tcp_exchange(
@@ -461,7 +461,7 @@ fn long_and_utf8_text_survives_byte_for_byte() {
         .iter()
         .flat_map(|s| s.iter().copied())
         .collect();
-    assert_eq!(joined, portsd::txt::entry_text(long).into_bytes());
+    assert_eq!(joined, portsd::core::txt::entry_text(long).into_bytes());
 }
 
 #[test]

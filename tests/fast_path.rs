@@ -9,7 +9,7 @@ use common::{builtin_table, test_zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_server::net::xfer::Protocol;
-use portsd::server::{DataLocation, Server, Settings};
+use portsd::serve::{DataLocation, Server, Settings};
 
 /// A small deterministic generator (xorshift), so the sample is the same on every run.
 struct Rng(u64);
@@ -106,7 +106,7 @@ async fn fast_path_matches_the_general_path_byte_for_byte() {
     // Ports whose answer on every protocol is large, so that truncation shows up.
     for port in 0..=u16::MAX {
         let mut ids = Vec::new();
-        for protocol in portsd::model::Protocol::ALL {
+        for protocol in portsd::core::model::Protocol::ALL {
             table.port_entries(protocol, port, &mut ids);
         }
         if ids.iter().map(|&id| table.rdata(id).len()).sum::<usize>() > 450 {

@@ -9,9 +9,9 @@ use std::time::Duration;
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use portsd::acl::AccessList;
-use portsd::rrl::RateLimitConfig;
-use portsd::server::{DataLocation, Settings};
+use portsd::pipeline::acl::AccessList;
+use portsd::pipeline::rrl::RateLimitConfig;
+use portsd::serve::{DataLocation, Settings};
 
 fn server_with(settings: Settings) -> TestServer {
     TestServer::start_settings(test_zone(), builtin_table(), settings)

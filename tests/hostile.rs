@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use hickory_proto::rr::RecordType;
-use portsd::server::{DataLocation, TcpLimits};
+use portsd::serve::{DataLocation, TcpLimits};
 
 const FORMERR: u8 = 1;
 const NOTIMP: u8 = 4;
@@ -791,13 +791,13 @@ fn silent_messages_do_not_spend_the_rate_limit() {
     let server = TestServer::start_settings(
         test_zone(),
         builtin_table(),
-        portsd::server::Settings {
-            rate_limit: portsd::rrl::RateLimitConfig {
+        portsd::serve::Settings {
+            rate_limit: portsd::pipeline::rrl::RateLimitConfig {
                 responses_per_second: 10,
                 slip: 0,
                 ..Default::default()
             },
-            ..portsd::server::Settings::new(DataLocation::Builtin)
+            ..portsd::serve::Settings::new(DataLocation::Builtin)
         },
     );
     let mut ignored = query(0x1401, VALID_NAME, RecordType::TXT, None);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{builtin_table, test_zone};
-use portsd::answer::{self, CLASS_IN, Rcode, Rdata, Snapshot, rtype};
+use portsd::core::answer::{self, CLASS_IN, Rcode, Rdata, Snapshot, rtype};
 
 fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {
     let zone = test_zone();

@@ -3,7 +3,7 @@
 //! download can replace the file unchanged. Columns are found by their header names.
 
 use super::{DataError, normalise_space};
-use crate::model::{PortSpan, Protocol, Status};
+use crate::core::model::{PortSpan, Protocol, Status};
 
 /// One registry record that says something about a port, on the protocols it names.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! network ("8443/tcp billing-api, payments team"), answered first and marked `Local`.
 
 use super::{DataError, normalise_space};
-use crate::model::{Entry, PortSpan, Protocol, Source, Status};
+use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 
 /// Parses `local.tsv`: `#` comments and blank lines, then rows of four tab-separated columns:
 /// port or range, protocol, service name or `-`, description.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::iana::IanaRecord;
 use super::port_list::ListRow;
-use crate::model::{Entry, PortSpan, Protocol, Source, Status};
+use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 
 /// Merges local entries, the excerpt, the port list and IANA's records. Local entries come
 /// first, then the port list's uses by port (the excerpt's rows in place of the list rows they

@@ -1,6 +1,6 @@
 //! Loading the port table's sources: reading the files of `data/` (or a `--data DIR`), parsing
 //! each one, collecting every problem as `file:line: reason`, and merging the rows into
-//! [`Entry`]s for [`Table::new`](crate::table::Table::new). Also the `portsd check` report.
+//! [`Entry`]s for [`Table::new`](crate::core::table::Table::new). Also the `portsd check` report.
 //!
 //! The four sources, their formats and the merge rules are documented in `data/README.md`.
 
@@ -13,8 +13,8 @@ mod wikipedia;
 use std::fmt::{self, Write};
 use std::path::Path;
 
-use crate::model::{Entry, Source, Status};
-use crate::table::Table;
+use crate::core::model::{Entry, Source, Status};
+use crate::core::table::Table;
 
 pub use wikipedia::convert_markdown;
 

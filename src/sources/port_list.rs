@@ -3,7 +3,7 @@
 //! Both yield [`ListRow`]s: a port or range, a status per protocol, a description.
 
 use super::{DataError, NOT_LISTED, PORTS_TSV_HEADER, list_status};
-use crate::model::{PortSpan, Protocol, Status};
+use crate::core::model::{PortSpan, Protocol, Status};
 
 /// One row of the port list: one use of a port or range, with a status per protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use super::iana::{self, IanaRecord};
 use super::port_list::{self, ListRow};
 use super::*;
-use crate::model::{PortSpan, Protocol};
+use crate::core::model::{PortSpan, Protocol};
 
 fn data_file(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -21,11 +21,11 @@ use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 
-use crate::answer::{
+use crate::core::answer::{
     self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone,
 };
-use crate::txt::character_strings;
-use crate::wire::{MAX_UDP_PAYLOAD, udp_limit};
+use crate::core::txt::character_strings;
+use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
 
 /// What every listener shares: the zone's fixed settings and the swappable table snapshot.
 #[derive(Debug)]

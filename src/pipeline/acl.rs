@@ -10,7 +10,7 @@
 //! admitted).
 //!
 //! With both lists empty, the default, everyone is admitted: an open authoritative server, as DNS
-//! expects, whose abuse for amplification is bounded by [`crate::rrl`] rather than by this list.
+//! expects, whose abuse for amplification is bounded by [`crate::pipeline::rrl`] rather than by this list.
 //!
 //! IPv4 clients reaching a dual-stack socket appear as IPv4-mapped IPv6 addresses
 //! (`::ffff:192.0.2.1`); they are matched as IPv4, and rules written in the mapped form are

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Entry, Protocol, Source, Status};
-use crate::txt;
+use crate::core::model::{Entry, Protocol, Source, Status};
+use crate::core::txt;
 
 /// Index of an entry in [`Table::entries`].
 pub type EntryId = u32;
@@ -219,7 +219,7 @@ impl Table {
         out: &mut impl Extend<EntryId>,
     ) {
         let ids = if name.iter().any(u8::is_ascii_uppercase) {
-            let mut lower = crate::names::ServiceName::from_slice(name);
+            let mut lower = crate::core::names::ServiceName::from_slice(name);
             lower.make_ascii_lowercase();
             self.services.get(&lower[..])
         } else {
@@ -305,7 +305,7 @@ fn fingerprint(rdata: &[Box<[u8]>]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PortSpan;
+    use crate::core::model::PortSpan;
 
     fn entry(ports: &str, protocol: Protocol, service: Option<&str>, source: Source) -> Entry {
         Entry {

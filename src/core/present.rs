@@ -4,12 +4,12 @@
 
 use std::io::{self, Write};
 
-use crate::answer::{
+use crate::core::answer::{
     self, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone, rtype,
 };
-use crate::model::Protocol;
-use crate::names::Target;
-use crate::txt::character_strings;
+use crate::core::model::Protocol;
+use crate::core::names::Target;
+use crate::core::txt::character_strings;
 
 /// Writes a label in master-file syntax: letters, digits, `-` and `_` as is, the specials
 /// escaped with a backslash, everything else as `\DDD`.

@@ -12,10 +12,10 @@ use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
-use crate::model::Protocol;
-use crate::names::{ServiceName, Target, ZoneName, join_service};
-use crate::table::{EntryIds, Table};
-use crate::txt::{self, UnassignedText};
+use crate::core::model::Protocol;
+use crate::core::names::{ServiceName, Target, ZoneName, join_service};
+use crate::core::table::{EntryIds, Table};
+use crate::core::txt::{self, UnassignedText};
 
 /// Record types portsd knows by number.
 pub mod rtype {

@@ -14,7 +14,7 @@
 //! (`443`, not `0443`), so every port has exactly one name. A service name with a dot in it
 //! (`z39.50`) spans two labels. Pure: no I/O, no allocation unless a service name spans labels.
 
-use crate::model::Protocol;
+use crate::core::model::Protocol;
 
 /// What a query name refers to, before looking anything up in the table.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -52,7 +52,7 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
-use crate::acl::unmapped;
+use crate::pipeline::acl::unmapped;
 
 /// Number of bucket slots (a power of two, so a hash is reduced with a mask). At 48 bytes a slot
 /// the table takes 3 MiB, and 65,536 concurrently active prefixes fit before any take-over.

@@ -16,7 +16,7 @@
 
 use std::fmt::{self, Write};
 
-use crate::model::{Entry, Protocol, Status, port_range_name};
+use crate::core::model::{Entry, Protocol, Status, port_range_name};
 
 /// The longest character-string RFC 1035 allows.
 pub const MAX_STRING: usize = 255;
@@ -125,7 +125,7 @@ pub fn split_strings(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PortSpan, Source};
+    use crate::core::model::{PortSpan, Source};
 
     fn decode(rdata: &[u8]) -> Vec<Vec<u8>> {
         character_strings(rdata).map(<[u8]>::to_vec).collect()

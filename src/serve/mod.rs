@@ -2,12 +2,15 @@
 //! loops, the threads that answer UDP, reload on SIGHUP, graceful stop on SIGTERM/SIGINT, and
 //! readiness notifications.
 //!
-//! UDP packets take the fast path ([`crate::wire`]) when they are plain queries and the general
-//! hickory path ([`crate::handler`]) otherwise. TCP always takes the general path, with
+//! UDP packets take the fast path ([`crate::pipeline::fast`]) when they are plain queries and the general
+//! hickory path ([`crate::pipeline::general`]) otherwise. TCP always takes the general path, with
 //! RFC 1035 length framing, several queries per connection (RFC 7766), an idle timeout, a cap
 //! on queries per connection and a cap on concurrent connections. hickory-server's own `Server`
 //! loop is not used: it spawns a task and crosses a channel for every UDP request (measured at
 //! about 0.63x NSD's throughput here) and has no connection cap.
+
+pub mod batch;
+pub mod watch;
 
 use std::future::Future;
 use std::io;
@@ -31,16 +34,16 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::acl::AccessList;
-use crate::answer::{self, Snapshot};
-use crate::batch::{BATCH, Batch};
-use crate::handler::{EncodedReply, PortsHandler, Shared};
+use crate::pipeline::acl::AccessList;
+use crate::core::answer::{self, Snapshot};
+use crate::serve::batch::{BATCH, Batch};
+use crate::pipeline::general::{EncodedReply, PortsHandler, Shared};
 use crate::metrics::{Metrics, Transport};
-use crate::rrl::{RateLimitConfig, RateLimiter, Verdict};
+use crate::pipeline::rrl::{RateLimitConfig, RateLimiter, Verdict};
 use crate::sources::{self, DataErrors, LoadedData};
-use crate::table::Table;
-use crate::watch::{self, DataWatcher};
-use crate::wire;
+use crate::core::table::Table;
+use watch::DataWatcher;
+use crate::pipeline::fast as wire;
 
 /// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

@@ -10,7 +10,7 @@
 
 use smallvec::SmallVec;
 
-use crate::answer::{
+use crate::core::answer::{
     Answer, Owner, Rdata, Record, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype,
 };
 
@@ -139,7 +139,7 @@ pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
     } else {
         None
     };
-    if at != packet.len() || qclass != crate::answer::CLASS_IN {
+    if at != packet.len() || qclass != crate::core::answer::CLASS_IN {
         return None;
     }
     Some(Query {
@@ -303,7 +303,7 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
         Owner::NameServer => writer.name(zone.ns_name.iter().map(|l| &l[..])),
     }
     writer.u16(record.data.rtype());
-    writer.u16(crate::answer::CLASS_IN);
+    writer.u16(crate::core::answer::CLASS_IN);
     writer.u32(zone.ttl);
     let length_at = writer.out.len();
     writer.u16(0);

@@ -1,0 +1,6 @@
+//! The request pipeline.
+
+pub mod acl;
+pub mod fast;
+pub mod general;
+pub mod rrl;
