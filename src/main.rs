@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
-use portsd::core::answer::Snapshot;
 use portsd::config::{Cli, Command, FileConfig, resolve_zone};
+use portsd::core::answer::Snapshot;
 use portsd::core::present;
-use portsd::serve::{DataLocation, Listeners, Server, Settings};
-use portsd::sources::{self, LoadedData};
 use portsd::core::table::Table;
 use portsd::serve::watch::DataWatcher;
+use portsd::serve::{DataLocation, Listeners, Server, Settings};
+use portsd::sources::{self, LoadedData};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -90,11 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.zone,
                 table,
                 Settings {
+                    data: config.data,
                     tcp: config.tcp,
-                    log_queries: config.log_queries,
-                    access: config.access,
-                    rate_limit: config.rate_limit,
-                    ..Settings::new(config.data)
+                    policy: config.policy,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()
