@@ -22,13 +22,13 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::serve::{DataLocation, TcpLimits};
 
 /// The configuration file read when `--config` is not given and the file exists.
-pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
 /// Where `serve` listens by default (5353 belongs to multicast DNS).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
 /// The zone served by default.
-pub const DEFAULT_ZONE: &str = "ports.local";
+pub(crate) const DEFAULT_ZONE: &str = "ports.local";
 /// TTL of every record by default: the data changes rarely.
-pub const DEFAULT_TTL: u32 = 3600;
+pub(crate) const DEFAULT_TTL: u32 = 3600;
 
 /// portsd: answers DNS queries about TCP, UDP, SCTP and DCCP port numbers.
 #[derive(Debug, Parser)]
@@ -193,7 +193,7 @@ pub enum ConfigError {
 
 impl FileConfig {
     /// Reads `path`; `None` when `path` is the default file and it does not exist.
-    pub fn read(path: &Path, required: bool) -> Result<Option<FileConfig>, ConfigError> {
+    pub(crate) fn read(path: &Path, required: bool) -> Result<Option<FileConfig>, ConfigError> {
         let file = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -204,7 +204,7 @@ impl FileConfig {
     }
 
     /// Parses TOML text, naming `file` and the line in errors.
-    pub fn parse(file: &str, text: &str) -> Result<FileConfig, ConfigError> {
+    pub(crate) fn parse(file: &str, text: &str) -> Result<FileConfig, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file.to_owned(),
             line: e.span().map_or(1, |span| {

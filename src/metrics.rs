@@ -184,7 +184,7 @@ impl Metrics {
     }
 
     /// Counts one response (`response` as sent) and how long it took to build.
-    pub fn record(&self, transport: Transport, response: &[u8], took: Duration) {
+    pub(crate) fn record(&self, transport: Transport, response: &[u8], took: Duration) {
         let (qtype, rcode) = crate::pipeline::fast::response_summary(response);
         let qtype_index = QTYPES
             .iter()
@@ -206,17 +206,17 @@ impl Metrics {
     }
 
     /// Counts a UDP response the rate limiter sent truncated.
-    pub fn slipped(&self) {
+    pub(crate) fn slipped(&self) {
         self.slipped.inc();
     }
 
     /// Counts a UDP response the rate limiter suppressed.
-    pub fn dropped(&self) {
+    pub(crate) fn dropped(&self) {
         self.dropped.inc();
     }
 
     /// Counts a query from a refused network.
-    pub fn refused(&self, transport: Transport) {
+    pub(crate) fn refused(&self, transport: Transport) {
         match transport {
             Transport::Udp => self.refused_udp.inc(),
             Transport::Tcp => self.refused_tcp.inc(),
@@ -224,7 +224,7 @@ impl Metrics {
     }
 
     /// Records the table now served, and whether it came from a reload.
-    pub fn table_loaded(&self, snapshot: &Snapshot, reloaded: bool) {
+    pub(crate) fn table_loaded(&self, snapshot: &Snapshot, reloaded: bool) {
         for (source, count) in snapshot.table.stats().by_source {
             let set = labels(&[("source", source.name())]);
             self.entries.get_or_create(&set).set(count as i64);
@@ -236,7 +236,7 @@ impl Metrics {
     }
 
     /// Counts a reload that failed.
-    pub fn reload_failed(&self) {
+    pub(crate) fn reload_failed(&self) {
         self.reload_failures.inc();
     }
 

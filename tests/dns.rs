@@ -1,4 +1,4 @@
-//! The DNS rules of issue 2 over real loopback sockets: hickory's client, raw packets, and the
+//! The DNS rules an authoritative server follows, over real loopback sockets: hickory's client, raw packets, and the
 //! real `dig` and `kdig`.
 
 mod common;

@@ -3,7 +3,7 @@
 
 pub mod answer;
 pub mod model;
-pub mod names;
+pub(crate) mod names;
 pub mod present;
 pub mod table;
 pub mod txt;

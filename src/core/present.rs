@@ -209,7 +209,7 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<Strin
 }
 
 /// The text of TXT RDATA: its character-strings joined.
-pub fn text_of(rdata: &[u8]) -> String {
+pub(crate) fn text_of(rdata: &[u8]) -> String {
     String::from_utf8_lossy(&character_strings(rdata).collect::<Vec<_>>().concat()).into_owned()
 }
 

@@ -11,26 +11,26 @@ use crate::core::model::{Entry, Protocol, Source, Status};
 use crate::core::txt;
 
 /// Index of an entry in [`Table::entries`].
-pub type EntryId = u32;
+pub(crate) type EntryId = u32;
 
 /// The entries found for one question; inline for all but the busiest ports and names.
-pub type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
+pub(crate) type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
 
 /// Counts reported by `portsd check`, the apex TXT record and the metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TableStats {
+pub(crate) struct TableStats {
     /// Entries by contributing source (an entry merged from two sources counts for both).
-    pub by_source: Vec<(Source, usize)>,
+    pub(crate) by_source: Vec<(Source, usize)>,
     /// Entries by status word.
-    pub by_status: Vec<(Status, usize)>,
+    pub(crate) by_status: Vec<(Status, usize)>,
     /// Entries by protocol.
-    pub by_protocol: Vec<(Protocol, usize)>,
+    pub(crate) by_protocol: Vec<(Protocol, usize)>,
     /// Entries that cover a range of ports.
-    pub ranges: usize,
+    pub(crate) ranges: usize,
     /// Distinct service names.
-    pub services: usize,
+    pub(crate) services: usize,
     /// Approximate heap bytes held by the table.
-    pub heap_bytes: usize,
+    pub(crate) heap_bytes: usize,
 }
 
 /// Lookup of range entries for one protocol: the port axis cut into segments at every range
@@ -183,7 +183,7 @@ impl Table {
     }
 
     /// One entry by id.
-    pub fn entry(&self, id: EntryId) -> &Entry {
+    pub(crate) fn entry(&self, id: EntryId) -> &Entry {
         &self.entries[id as usize]
     }
 
@@ -212,7 +212,7 @@ impl Table {
 
     /// The entries whose service name is `name` (ASCII case ignored), optionally on one
     /// protocol only. Appends to `out`.
-    pub fn service_entries(
+    pub(crate) fn service_entries(
         &self,
         name: &[u8],
         protocol: Option<Protocol>,
@@ -244,7 +244,7 @@ impl Table {
     }
 
     /// Counts by source, status and protocol, and the memory the table holds.
-    pub fn stats(&self) -> TableStats {
+    pub(crate) fn stats(&self) -> TableStats {
         fn count<K: Copy + Eq>(keys: impl Iterator<Item = K>, order: &[K]) -> Vec<(K, usize)> {
             let keys: Vec<K> = keys.collect();
             order

@@ -15,7 +15,7 @@
 //! without locking the readers.
 
 pub mod acl;
-pub mod fast;
+pub(crate) mod fast;
 pub(crate) mod general;
 pub mod rrl;
 
@@ -133,25 +133,20 @@ impl Pipeline {
         }
     }
 
-    /// The zone answered for.
-    pub fn zone(&self) -> &Zone {
-        &self.state.zone
-    }
-
     /// The snapshot answered from right now.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.state.snapshot.load_full()
     }
 
     /// Answers from `table` (served with `serial`) from the next message on.
-    pub fn replace_table(&self, table: Table, serial: u32) {
+    pub(crate) fn replace_table(&self, table: Table, serial: u32) {
         let snapshot = Snapshot::new(table, serial, &self.state.zone);
         self.metrics.table_loaded(&snapshot, true);
         self.state.snapshot.store(Arc::new(snapshot));
     }
 
     /// The counters this pipeline records into.
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 

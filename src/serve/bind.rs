@@ -37,7 +37,7 @@ pub enum ServerError {
 /// hypervisor's steal, a busy neighbour) at 20,000 queries a second, the kernel would drop the
 /// rest. Requested with `SO_RCVBUFFORCE`/`SO_SNDBUFFORCE` when the process may (CAP_NET_ADMIN),
 /// else capped by `net.core.rmem_max`/`wmem_max`.
-pub const UDP_BUFFER_BYTES: usize = 1 << 20;
+pub(crate) const UDP_BUFFER_BYTES: usize = 1 << 20;
 
 /// Raises `socket`'s buffers towards [`UDP_BUFFER_BYTES`]; a larger buffer (a systemd socket
 /// unit's `ReceiveBuffer=`) is kept. Best effort: where the kernel refuses, its size stays.

@@ -11,7 +11,7 @@ use tracing::{debug, info};
 use crate::metrics::Metrics;
 
 /// Serves `GET /metrics` on `listener` until the task is dropped. Anything else gets 404.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+pub(crate) async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     if let Ok(addr) = listener.local_addr() {
         info!("metrics on http://{addr}/metrics");
     }

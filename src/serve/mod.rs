@@ -12,7 +12,7 @@
 //! (measured at about 0.63x NSD's throughput here) and has no cap on TCP connections.
 
 mod batch;
-pub mod bind;
+pub(crate) mod bind;
 mod daemon;
 mod metrics_endpoint;
 mod tcp;
@@ -126,7 +126,7 @@ impl Server {
 
     /// Re-reads the data, builds the new table aside and swaps it in. On error the current
     /// table keeps serving. Returns the serial now served.
-    pub fn reload(&self) -> Result<u32, DataErrors> {
+    pub(crate) fn reload(&self) -> Result<u32, DataErrors> {
         let loaded = self
             .data
             .load()
