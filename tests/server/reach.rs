@@ -3,9 +3,7 @@
 //! answer path by its `<port>.<proto>` name (first and last port of a range) and by its
 //! `<service>.<proto>` and `<service>` names.
 
-mod common;
-
-use common::{builtin_table, test_zone};
+use crate::common::{builtin_table, test_zone};
 use portsd::core::answer::{self, CLASS_IN, Rcode, Rdata, Snapshot, rtype};
 
 fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {

@@ -1,9 +1,7 @@
 //! The DNS rules an authoritative server follows, over real loopback sockets: hickory's client, raw packets, and the
 //! real `dig` and `kdig`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::runtime::TokioRuntimeProvider;
 use hickory_net::tcp::TcpClientStream;
