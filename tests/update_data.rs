@@ -1,0 +1,352 @@
+//! `portsd update-data` against a local HTTP server serving fixtures: a newer registry with
+//! one new record (which then answers, from `lookup` and from a running daemon after a
+//! reload), and every kind of bad download (404, a body cut short, an HTML page, a CSV that
+//! does not parse, a registry that lost most of its records, a server that never answers),
+//! after each of which the old file is still there byte for byte and the exit status says
+//! what failed. Also `portsd seed-data`.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use common::Daemon;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const REGISTRY: &str = "iana-service-names-port-numbers.csv";
+/// The record the newer registry adds, on a port nobody lists.
+const NEW_RECORD: &str = "portsd-probe,47999,tcp,portsd update test record,,,,,,,,\r\n";
+
+/// What the fixture server sends for one path.
+#[derive(Clone)]
+enum Reply {
+    /// Status line and body; `declared_length` overrides the Content-Length header.
+    Http {
+        status: &'static str,
+        content_type: &'static str,
+        body: Vec<u8>,
+        declared_length: Option<usize>,
+    },
+    /// Read the request and then say nothing until the client gives up.
+    Silence,
+}
+
+fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+    Reply::Http {
+        status: "200 OK",
+        content_type,
+        body: body.into(),
+        declared_length: None,
+    }
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1:0: one thread per connection, one request per
+/// connection, replies by path. It lives as long as the test process.
+fn serve_fixtures(replies: HashMap<&'static str, Reply>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding the fixture server");
+    let addr = listener.local_addr().unwrap();
+    let replies = Arc::new(replies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let replies = replies.clone();
+            std::thread::spawn(move || answer(stream, &replies));
+        }
+    });
+    addr
+}
+
+fn answer(mut stream: TcpStream, replies: &HashMap<&'static str, Reply>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header != "\r\n" {
+        header.clear();
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    match replies.get(path) {
+        Some(Reply::Http {
+            status,
+            content_type,
+            body,
+            declared_length,
+        }) => {
+            let length = declared_length.unwrap_or(body.len());
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: \
+                 {length}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+        Some(Reply::Silence) => {
+            // Blocks until the client closes the connection.
+            let _ = reader.read_to_end(&mut Vec::new());
+        }
+        None => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+            );
+        }
+    }
+}
+
+/// A data directory holding a copy of the repository's data files.
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for name in ["ports.tsv", "port-list-excerpt.txt", REGISTRY, "local.tsv"] {
+        fs::copy(source.join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+fn bundled_registry() -> Vec<u8> {
+    fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join(REGISTRY),
+    )
+    .unwrap()
+}
+
+fn newer_registry() -> Vec<u8> {
+    let mut newer = bundled_registry();
+    newer.extend_from_slice(NEW_RECORD.as_bytes());
+    newer
+}
+
+fn portsd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portsd"))
+        .args(args)
+        .output()
+        .expect("portsd runs")
+}
+
+fn update(dir: &Path, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["update-data", dir.to_str().unwrap(), "--url", url];
+    args.extend_from_slice(extra);
+    portsd(&args)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn lookup(dir: &Path, query: &str) -> String {
+    text(&portsd(&["lookup", "--data", dir.to_str().unwrap(), query]).stdout)
+}
+
+#[test]
+fn a_newer_registry_replaces_the_file_reports_the_change_and_answers() {
+    let server = serve_fixtures(HashMap::from([(
+        "/registry.csv",
+        ok("text/csv", newer_registry()),
+    )]));
+    let dir = data_dir();
+    assert!(lookup(dir.path(), "47999/tcp").contains("Unassigned"));
+
+    let url = format!("http://{server}/registry.csv");
+    let output = update(dir.path(), &url, &[]);
+    assert!(
+        output.status.success(),
+        "update failed: {}",
+        text(&output.stderr)
+    );
+    let report = text(&output.stdout);
+    assert!(
+        report.contains("1 added, 0 removed, 0 changed"),
+        "unexpected report: {report}"
+    );
+    assert_eq!(
+        fs::read(dir.path().join(REGISTRY)).unwrap(),
+        newer_registry()
+    );
+    let mode = fs::metadata(dir.path().join(REGISTRY)).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o644,
+        "the daemon's dynamic user must be able to read the new file"
+    );
+    assert_eq!(
+        lookup(dir.path(), "47999/tcp").trim(),
+        "47999 | tcp | Assigned | portsd-probe | portsd update test record"
+    );
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    let again = update(dir.path(), &url, &[]);
+    assert!(again.status.success());
+    assert!(
+        text(&again.stdout).contains("is current"),
+        "second run: {}",
+        text(&again.stdout)
+    );
+}
+
+#[test]
+fn a_running_daemon_answers_the_new_record_after_a_reload() {
+    let server = serve_fixtures(HashMap::from([(
+        "/registry.csv",
+        ok("text/csv", newer_registry()),
+    )]));
+    let dir = data_dir();
+    let daemon = Daemon::start(&["--data", dir.path().to_str().unwrap()]);
+    let name = "47999.tcp.ports.local";
+    let before = common::run_tool("dig", daemon.addr, &["+short", "TXT", name]);
+    assert!(before.contains("Unassigned"), "before the update: {before}");
+
+    let output = update(dir.path(), &format!("http://{server}/registry.csv"), &[]);
+    assert!(
+        output.status.success(),
+        "update failed: {}",
+        text(&output.stderr)
+    );
+    kill(Pid::from_raw(daemon.child.id() as i32), Signal::SIGHUP).unwrap();
+    assert!(daemon.wait_for_log("reloaded the data"), "no reload logged");
+    let after = common::run_tool("dig", daemon.addr, &["+short", "TXT", name]);
+    assert_eq!(
+        after.trim(),
+        "\"47999 | tcp | Assigned | portsd-probe | portsd update test record\""
+    );
+}
+
+/// Runs an update that must fail with `code` and checks that the data directory is exactly
+/// as it was.
+fn assert_fails_and_keeps_the_old_file(reply: Reply, code: i32, extra: &[&str], says: &str) {
+    let server = serve_fixtures(HashMap::from([("/registry.csv", reply)]));
+    let dir = data_dir();
+    let before = fs::read(dir.path().join(REGISTRY)).unwrap();
+    let output = update(dir.path(), &format!("http://{server}/registry.csv"), extra);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    assert!(
+        stderr.contains(says),
+        "stderr does not say {says:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("the old registry is kept"),
+        "stderr: {stderr}"
+    );
+    assert_eq!(fs::read(dir.path().join(REGISTRY)).unwrap(), before);
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 4, "files in the directory: {names:?}");
+}
+
+#[test]
+fn a_404_keeps_the_old_file() {
+    let reply = Reply::Http {
+        status: "404 Not Found",
+        content_type: "text/plain",
+        body: b"gone".to_vec(),
+        declared_length: None,
+    };
+    assert_fails_and_keeps_the_old_file(reply, 3, &[], "404");
+}
+
+#[test]
+fn a_body_shorter_than_its_content_length_keeps_the_old_file() {
+    let newer = newer_registry();
+    let reply = Reply::Http {
+        status: "200 OK",
+        content_type: "text/csv",
+        body: newer[..newer.len() / 2].to_vec(),
+        declared_length: Some(newer.len()),
+    };
+    assert_fails_and_keeps_the_old_file(reply, 3, &[], "download from");
+}
+
+#[test]
+fn an_html_page_keeps_the_old_file() {
+    let page = "<!DOCTYPE html>\n<html><head><title>Service Name and Transport Protocol Port \
+                Number Registry</title></head><body>moved</body></html>\n";
+    assert_fails_and_keeps_the_old_file(ok("text/html", page), 4, &[], "HTML");
+}
+
+#[test]
+fn a_registry_that_does_not_parse_keeps_the_old_file() {
+    let mut broken = bundled_registry();
+    broken.extend_from_slice(b"broken,99999,tcp,a port that cannot be,,,,,,,,\r\n");
+    assert_fails_and_keeps_the_old_file(ok("text/csv", broken), 4, &[], "99999");
+}
+
+#[test]
+fn a_registry_that_lost_most_of_its_records_keeps_the_old_file() {
+    // The header and one record: a well-formed registry, but not IANA's.
+    let registry = bundled_registry();
+    let header_end = registry.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let small = format!("{}{NEW_RECORD}", text(&registry[..header_end]));
+    assert_fails_and_keeps_the_old_file(ok("text/csv", small), 4, &[], "refusing to drop");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_and_keeps_the_old_file() {
+    assert_fails_and_keeps_the_old_file(Reply::Silence, 3, &["--timeout", "1"], "timeout");
+}
+
+#[test]
+fn a_directory_without_a_registry_is_its_own_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = update(dir.path(), "http://127.0.0.1:9/registry.csv", &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output.stderr));
+}
+
+#[test]
+fn seeding_links_the_missing_files_and_keeps_the_ones_there() {
+    let packaged = data_dir();
+    let site = tempfile::tempdir().unwrap();
+    fs::write(
+        site.path().join("local.tsv"),
+        "7777\ttcp\tsite\tthe site's own\n",
+    )
+    .unwrap();
+    fs::remove_file(packaged.path().join("local.tsv")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("data");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join(REGISTRY), newer_registry()).unwrap();
+
+    let args = [
+        "seed-data",
+        dir.to_str().unwrap(),
+        packaged.path().to_str().unwrap(),
+        site.path().to_str().unwrap(),
+    ];
+    let output = portsd(&args);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        fs::read_link(dir.join("ports.tsv")).unwrap(),
+        packaged.path().join("ports.tsv")
+    );
+    assert_eq!(
+        fs::read_link(dir.join("local.tsv")).unwrap(),
+        site.path().join("local.tsv")
+    );
+    assert!(
+        !fs::symlink_metadata(dir.join(REGISTRY))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(dir.join(REGISTRY)).unwrap(), newer_registry());
+    assert!(lookup(&dir, "7777/tcp").contains("the site's own"));
+    assert!(lookup(&dir, "47999/tcp").contains("portsd-probe"));
+
+    let again = portsd(&args);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).is_empty(), "nothing left to link");
+}
