@@ -7,6 +7,7 @@
 //! the manual install's only where they must, the shipped man pages and completions are what
 //! the binary generates, and lintian finds no error in the package.
 
+mod fixture_http;
 mod real_systemd;
 
 use std::fs;
@@ -15,6 +16,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use fixture_http::{Reply, ok, serve_fixtures};
 use real_systemd::RealSystemd;
 
 fn repository() -> &'static Path {
@@ -245,6 +247,96 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
     assert!(
         !listening.contains(":53 ") && !listening.contains(":5300"),
         "{listening}"
+    );
+}
+
+/// Starts the fixture server inside `system`'s network namespace (from a thread that joins
+/// it; the server's threads stay there) and returns its address as seen from inside.
+fn serve_fixtures_inside(
+    system: &RealSystemd,
+    replies: std::collections::HashMap<&'static str, Reply>,
+) -> std::net::SocketAddr {
+    let namespace = system.network_namespace();
+    std::thread::spawn(move || {
+        nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET)
+            .expect("joining the system's network namespace");
+        serve_fixtures(replies)
+    })
+    .join()
+    .expect("the fixture server starts")
+}
+
+/// A record on a port nobody lists, added to the bundled registry as a newer one would.
+const NEW_RECORD: &str = "portsd-probe,47999,tcp,portsd update test record,,,,,,,,\r\n";
+
+/// The package's update service under systemd: as the dynamic user it shares with portsd, it
+/// downloads a newer registry into the state directory and has the running daemon reload,
+/// which then answers the new record; a failed download fails the unit and keeps the file.
+#[test]
+fn the_update_service_refreshes_the_registry_and_the_daemon_reloads() {
+    let (system, deb) = boot_with_package();
+    let bundled = fs::read(repository().join("data/iana-service-names-port-numbers.csv")).unwrap();
+    let mut newer = bundled.clone();
+    newer.extend_from_slice(NEW_RECORD.as_bytes());
+    let server = serve_fixtures_inside(
+        &system,
+        std::collections::HashMap::from([("/newer.csv", ok("text/csv", newer.clone()))]),
+    );
+    system.stdout(&["apt-get", "install", "-y", "-q", &deb]);
+    let timer = |property| {
+        let value = system.stdout(&["systemctl", "show", "-P", property, "portsd-update.timer"]);
+        value.trim().to_owned()
+    };
+    assert_eq!(timer("RandomizedDelayUSec"), "1d");
+    assert!(
+        timer("TimersCalendar").contains("OnCalendar=Mon *-*-* 00:00:00"),
+        "{}",
+        timer("TimersCalendar")
+    );
+    assert_answers(&system, "@127.0.0.1", "5300");
+    let name = "47999.tcp.ports.local";
+    assert!(dig(&system, "@127.0.0.1", "5300", &[], name).contains("Unassigned"));
+
+    let set_url = |path: &str| {
+        let dir = "/etc/systemd/system/portsd-update.service.d";
+        system.stdout(&["mkdir", "-p", dir]);
+        let conf = format!("[Service]\nEnvironment=PORTSD_UPDATE_URL=http://{server}{path}\n");
+        fs::write(system.share.path().join("url.conf"), conf).unwrap();
+        system.stdout(&["cp", "/mnt/share/url.conf", &format!("{dir}/url.conf")]);
+        system.stdout(&["systemctl", "daemon-reload"]);
+    };
+    let registry = "/var/lib/portsd/data/iana-service-names-port-numbers.csv";
+
+    // A 404: the unit fails, the seeded registry stays, nothing is reloaded.
+    set_url("/missing.csv");
+    let failed = system.run(&["systemctl", "start", "portsd-update.service"]);
+    assert!(
+        !failed.status.success(),
+        "a failed download must fail the unit"
+    );
+    let status = system.stdout(&["systemctl", "show", "-P", "ExecMainStatus", "portsd-update"]);
+    assert_eq!(status.trim(), "3");
+    assert_eq!(system.stdout(&["cat", registry]).into_bytes(), bundled);
+
+    // The newer registry: replaced in the state directory, reported, reloaded, answered.
+    set_url("/newer.csv");
+    system.stdout(&["systemctl", "start", "portsd-update.service"]);
+    let report = system.journal("portsd-update.service");
+    assert!(report.contains("1 added, 0 removed, 0 changed"), "{report}");
+    assert_eq!(system.stdout(&["cat", registry]).into_bytes(), newer);
+    system.wait_for(
+        Duration::from_secs(10),
+        "portsd to reload the new registry",
+        || {
+            system
+                .journal("portsd.service")
+                .contains("reloaded the data")
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        dig(&system, "@127.0.0.1", "5300", &[], name).trim(),
+        "\"47999 | tcp | Assigned | portsd-probe | portsd update test record\""
     );
 }
 

@@ -6,98 +6,21 @@
 //! what failed. Also `portsd seed-data`.
 
 mod common;
+mod fixture_http;
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use common::Daemon;
+use fixture_http::{Reply, ok, serve_fixtures};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const REGISTRY: &str = "iana-service-names-port-numbers.csv";
 /// The record the newer registry adds, on a port nobody lists.
 const NEW_RECORD: &str = "portsd-probe,47999,tcp,portsd update test record,,,,,,,,\r\n";
-
-/// What the fixture server sends for one path.
-#[derive(Clone)]
-enum Reply {
-    /// Status line and body; `declared_length` overrides the Content-Length header.
-    Http {
-        status: &'static str,
-        content_type: &'static str,
-        body: Vec<u8>,
-        declared_length: Option<usize>,
-    },
-    /// Read the request and then say nothing until the client gives up.
-    Silence,
-}
-
-fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
-    Reply::Http {
-        status: "200 OK",
-        content_type,
-        body: body.into(),
-        declared_length: None,
-    }
-}
-
-/// A minimal HTTP/1.1 server on 127.0.0.1:0: one thread per connection, one request per
-/// connection, replies by path. It lives as long as the test process.
-fn serve_fixtures(replies: HashMap<&'static str, Reply>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("binding the fixture server");
-    let addr = listener.local_addr().unwrap();
-    let replies = Arc::new(replies);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let replies = replies.clone();
-            std::thread::spawn(move || answer(stream, &replies));
-        }
-    });
-    addr
-}
-
-fn answer(mut stream: TcpStream, replies: &HashMap<&'static str, Reply>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut header = String::new();
-    while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header != "\r\n" {
-        header.clear();
-    }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-    match replies.get(path) {
-        Some(Reply::Http {
-            status,
-            content_type,
-            body,
-            declared_length,
-        }) => {
-            let length = declared_length.unwrap_or(body.len());
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: \
-                 {length}\r\nConnection: close\r\n\r\n"
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body);
-        }
-        Some(Reply::Silence) => {
-            // Blocks until the client closes the connection.
-            let _ = reader.read_to_end(&mut Vec::new());
-        }
-        None => {
-            let _ = stream.write_all(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
-            );
-        }
-    }
-}
 
 /// A data directory holding a copy of the repository's data files.
 fn data_dir() -> tempfile::TempDir {

@@ -95,6 +95,12 @@ impl RealSystemd {
             .expect("nsenter (util-linux) runs")
     }
 
+    /// The system's network namespace, for a test thread to join (`setns`) so that a server it
+    /// binds there is reachable from inside.
+    pub fn network_namespace(&self) -> fs::File {
+        fs::File::open(format!("/proc/{}/ns/net", self.pid)).expect("the namespace's net handle")
+    }
+
     /// Runs a command that must succeed and returns its standard output.
     pub fn stdout(&self, args: &[&str]) -> String {
         let output = self.run(args);
