@@ -88,6 +88,15 @@ fn assert_answers(system: &RealSystemd, server: &str, port: &str) {
     }
 }
 
+/// `systemctl reload portsd` and the daemon's word for it in the journal.
+fn reload_and_wait(system: &RealSystemd) {
+    system.stdout(&["systemctl", "reload", "portsd.service"]);
+    system.wait_for(Duration::from_secs(10), "the reload in the journal", || {
+        let journal = system.journal("portsd.service");
+        journal.contains("reloaded the data").then_some(())
+    });
+}
+
 /// Dynamic users are allocated from this range (systemd's `DYNAMIC_UID_MIN`..`MAX`).
 const DYNAMIC_UIDS: std::ops::RangeInclusive<u32> = 61184..=65519;
 
@@ -156,13 +165,7 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
     );
 
     // Reload: the journal shows it and the server keeps answering.
-    system.stdout(&["systemctl", "reload", "portsd.service"]);
-    system.wait_for(Duration::from_secs(10), "the reload in the journal", || {
-        system
-            .journal("portsd.service")
-            .contains("reloaded the data")
-            .then_some(())
-    });
+    reload_and_wait(&system);
     assert_answers(&system, "@127.0.0.1", "5300");
 
     // The watchdog: with a 1 s interval, three intervals pass with no restart.
@@ -382,13 +385,7 @@ fn the_standalone_unit_serves_under_a_real_systemd() {
     assert_answers(&system, "@127.0.0.1", "5300");
     // CAP_NET_BIND_SERVICE is bit 10.
     assert_confined(&system, "portsd.service", "0000000000000400");
-    system.stdout(&["systemctl", "reload", "portsd.service"]);
-    system.wait_for(Duration::from_secs(10), "the reload in the journal", || {
-        system
-            .journal("portsd.service")
-            .contains("reloaded the data")
-            .then_some(())
-    });
+    reload_and_wait(&system);
     system.stdout(&["systemctl", "stop", "portsd.service"]);
     let show = |property| system.stdout(&["systemctl", "show", "-P", property, "portsd"]);
     assert_eq!(show("Result").trim(), "success");
@@ -451,6 +448,43 @@ fn the_package_units_are_the_manual_ones_with_packaged_paths() {
             "deploy/debian/{unit} drifted from deploy/{unit}"
         );
     }
+}
+
+/// `systemd-analyze verify` accepts the package's units as installed: the binary where
+/// `ExecStart=` says (the one cargo built stands in for /usr/bin/portsd) and the man pages the
+/// `Documentation=` lines name.
+#[test]
+fn the_package_units_pass_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = [
+        "portsd.service",
+        "portsd.socket",
+        "portsd-update.service",
+        "portsd-update.timer",
+    ];
+    for unit in units {
+        let text = fs::read_to_string(repository().join("deploy/debian").join(unit)).unwrap();
+        let staged = text.replace("/usr/bin/portsd", env!("CARGO_BIN_EXE_portsd"));
+        fs::write(dir.path().join(unit), staged).unwrap();
+    }
+    let man1 = dir.path().join("man/man1");
+    fs::create_dir_all(&man1).unwrap();
+    for page in fs::read_dir(repository().join("deploy/debian/man")).unwrap() {
+        let page = page.unwrap();
+        fs::copy(page.path(), man1.join(page.file_name())).unwrap();
+    }
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(units)
+        .current_dir(dir.path())
+        .env("MANPATH", dir.path().join("man"))
+        .output()
+        .expect("systemd-analyze (systemd) runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stderr.trim().is_empty(),
+        "verify:\n{stderr}"
+    );
 }
 
 /// The package's configuration file is the example with `data` pointed at the state
