@@ -273,3 +273,162 @@ fn seeding_links_the_missing_files_and_keeps_the_ones_there() {
     assert!(again.status.success());
     assert!(text(&again.stdout).is_empty(), "nothing left to link");
 }
+
+/// `openssl s_server -WWW` serving a directory over HTTPS with a certificate for `localhost`
+/// from a certificate authority made for the test; killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    /// The authority's certificate, for `SSL_CERT_FILE`.
+    authority: std::path::PathBuf,
+}
+
+impl TlsServer {
+    fn start(root: &Path) -> TlsServer {
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(root)
+                .output()
+                .expect("openssl runs (apt-get install openssl)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                text(&output.stderr)
+            );
+        };
+        let subject_ca = "/CN=portsd test authority";
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            subject_ca,
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        fs::write(
+            root.join("server.ext"),
+            "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ]);
+        let mut child = Command::new("openssl")
+            .args(["s_server", "-accept", "127.0.0.1:0", "-WWW"])
+            .args(["-cert", "server.pem", "-key", "server.key"])
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let stdout = child.stdout.take().unwrap();
+        // s_server prints `ACCEPT 127.0.0.1:PORT` once it listens.
+        let port = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("ACCEPT 127.0.0.1:")?.parse().ok())
+            .expect("s_server reports its port");
+        TlsServer {
+            child,
+            port,
+            authority: root.join("ca.pem"),
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// HTTPS with certificates checked: the download succeeds when the server's authority is in
+/// the trust store (`SSL_CERT_FILE`, which the system store reading honours) and fails, keeping
+/// the old file, when it is not.
+#[test]
+fn https_downloads_check_the_certificate_against_the_trust_store() {
+    let served = tempfile::tempdir().unwrap();
+    fs::write(served.path().join("registry.csv"), newer_registry()).unwrap();
+    let server = TlsServer::start(served.path());
+    let url = format!("https://localhost:{}/registry.csv", server.port);
+    let dir = data_dir();
+    let update_with = |trust: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
+        command.args(["update-data", dir.path().to_str().unwrap(), "--url", &url]);
+        command
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR");
+        if let Some(file) = trust {
+            command.env("SSL_CERT_FILE", file);
+        }
+        command.output().unwrap()
+    };
+
+    let untrusted = update_with(None);
+    assert_eq!(
+        untrusted.status.code(),
+        Some(3),
+        "{}",
+        text(&untrusted.stderr)
+    );
+    assert!(
+        text(&untrusted.stderr).contains("UnknownIssuer"),
+        "{}",
+        text(&untrusted.stderr)
+    );
+    assert_eq!(
+        fs::read(dir.path().join(REGISTRY)).unwrap(),
+        bundled_registry()
+    );
+
+    let trusted = update_with(Some(&server.authority));
+    assert!(trusted.status.success(), "{}", text(&trusted.stderr));
+    assert!(
+        text(&trusted.stdout).contains("1 added"),
+        "{}",
+        text(&trusted.stdout)
+    );
+    assert_eq!(
+        fs::read(dir.path().join(REGISTRY)).unwrap(),
+        newer_registry()
+    );
+}
