@@ -337,10 +337,26 @@ fn the_update_service_refreshes_the_registry_and_the_daemon_reloads() {
                 .then_some(())
         },
     );
-    assert_eq!(
-        dig(&system, "@127.0.0.1", "5300", &[], name).trim(),
-        "\"47999 | tcp | Assigned | portsd-probe | portsd update test record\""
+    let probe = "\"47999 | tcp | Assigned | portsd-probe | portsd update test record\"";
+    assert_eq!(dig(&system, "@127.0.0.1", "5300", &[], name).trim(), probe);
+
+    // Reinstalling (the upgrade path of the maintainer scripts) restarts portsd and keeps
+    // the downloaded registry and the socket's enablement.
+    let pid_before = system.stdout(&["systemctl", "show", "-P", "MainPID", "portsd"]);
+    system.stdout(&["apt-get", "install", "--reinstall", "-y", "-q", &deb]);
+    let pid_after = system.stdout(&["systemctl", "show", "-P", "MainPID", "portsd"]);
+    assert_ne!(
+        pid_before, pid_after,
+        "the upgrade restarts a running portsd"
     );
+    assert_eq!(
+        system
+            .stdout(&["systemctl", "is-enabled", "portsd.socket"])
+            .trim(),
+        "enabled"
+    );
+    assert_eq!(system.stdout(&["cat", registry]).into_bytes(), newer);
+    assert_eq!(dig(&system, "@127.0.0.1", "5300", &[], name).trim(), probe);
 }
 
 /// The manual install of deploy/README.md with the standalone unit: portsd binds its own
