@@ -28,7 +28,29 @@ fn package() -> &'static Path {
     static PACKAGE: OnceLock<PathBuf> = OnceLock::new();
     PACKAGE.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let output = Command::new(cargo)
+        let mut command = Command::new(cargo);
+        // The variables cargo sets for a test process would reach build scripts that watch
+        // them (ring's watches CARGO_MANIFEST_DIR) and make this build and a `cargo deb` from
+        // the shell rebuild each other's release artifacts.
+        let set_by_cargo_test = [
+            "CARGO_MANIFEST_",
+            "CARGO_PKG_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_EXE_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+        ];
+        for (name, _) in std::env::vars_os() {
+            let text = name.to_string_lossy();
+            if set_by_cargo_test
+                .iter()
+                .any(|prefix| text.starts_with(prefix))
+            {
+                command.env_remove(&name);
+            }
+        }
+        let output = command
             .args(["deb", "--quiet"])
             .current_dir(repository())
             .output()
