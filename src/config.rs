@@ -65,6 +65,53 @@ pub enum Command {
         /// The markdown file (data/source/wikipedia-ports.md).
         file: PathBuf,
     },
+    /// Download IANA's registry into DIR, check it with the loader `serve` uses, and replace
+    /// the file atomically; print the records added, removed and changed.
+    ///
+    /// On any failure the old file stays as it was. Exit status: 0 when DIR holds the newest
+    /// registry (replaced or already current), 3 when the download failed (HTTP error,
+    /// timeout, short body), 4 when what came is not a registry the loader accepts (an HTML
+    /// page, a parse error), 5 when DIR could not be read or written.
+    UpdateData(UpdateDataArgs),
+    /// Link into DIR each data file it lacks, from the first FROM directory holding it.
+    ///
+    /// Files already in DIR, such as a registry `update-data` downloaded, are left alone; the
+    /// Debian package runs this before the daemon and the updater start.
+    SeedData {
+        /// The data directory to complete (created when missing).
+        dir: PathBuf,
+        /// Directories to link the missing files from, in order of preference.
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+    },
+    /// Write the man pages of portsd and of each subcommand into DIR.
+    Man {
+        /// Directory for the `.1` files (created when missing).
+        dir: PathBuf,
+    },
+    /// Print the completion script for SHELL on standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where IANA publishes the registry `update-data` downloads by default.
+pub const IANA_REGISTRY_URL: &str =
+    "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.csv";
+
+/// Flags of `update-data`.
+#[derive(Debug, Args)]
+pub struct UpdateDataArgs {
+    /// The data directory whose IANA registry is replaced; its other files are what the new
+    /// registry is checked with.
+    pub dir: PathBuf,
+    /// Where to download the registry from (HTTPS or HTTP).
+    #[arg(long, env = "PORTSD_UPDATE_URL", default_value = IANA_REGISTRY_URL)]
+    pub url: String,
+    /// Seconds the whole download may take.
+    #[arg(long, env = "PORTSD_UPDATE_TIMEOUT", default_value_t = 120)]
+    pub timeout: u64,
 }
 
 /// Settings of the zone itself, shared by `serve` and `export-zone`.

@@ -10,9 +10,11 @@ use portsd::config::{Cli, Command, FileConfig, resolve_zone};
 use portsd::core::answer::Snapshot;
 use portsd::core::present;
 use portsd::core::table::Table;
+use portsd::manual;
 use portsd::serve::watch::DataWatcher;
 use portsd::serve::{DataLocation, Listeners, Server, Settings};
 use portsd::sources::{self, LoadedData};
+use portsd::update::{self, UpdateOutcome};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -143,6 +145,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let tsv = sources::convert_markdown(&file.display().to_string(), &markdown)
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             print!("{tsv}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::UpdateData(args) => {
+            let timeout = std::time::Duration::from_secs(args.timeout);
+            match update::update_registry(&args.dir, &args.url, timeout) {
+                Ok(UpdateOutcome::Replaced(changes)) => println!(
+                    "updated {}: {} added, {} removed, {} changed ({} records)",
+                    args.dir.join(sources::IANA_CSV).display(),
+                    changes.added,
+                    changes.removed,
+                    changes.changed,
+                    changes.records
+                ),
+                Ok(UpdateOutcome::AlreadyCurrent { records }) => println!(
+                    "{} is current ({records} records)",
+                    args.dir.join(sources::IANA_CSV).display()
+                ),
+                Err(error) => {
+                    eprintln!("portsd: {error}; the old registry is kept");
+                    return Ok(ExitCode::from(error.exit_code()));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SeedData { dir, from } => {
+            for link in update::seed_data(&dir, &from)? {
+                println!("linked {}", link.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            let pages = manual::write_man_pages(&dir)
+                .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+            for page in pages {
+                println!("{}", page.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            manual::write_completions(shell, &mut std::io::stdout().lock())
+                .context("cannot write the completion script")?;
             Ok(ExitCode::SUCCESS)
         }
     }

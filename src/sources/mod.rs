@@ -4,6 +4,7 @@
 //!
 //! The four sources, their formats and the merge rules are documented in `data/README.md`.
 
+mod changes;
 mod iana;
 mod local;
 mod merge;
@@ -16,6 +17,7 @@ use std::path::Path;
 use crate::core::model::{Entry, Source, Status};
 use crate::core::table::Table;
 
+pub use changes::{RegistryChanges, registry_changes};
 pub use wikipedia::convert_markdown;
 
 /// The port list converted to TSV.
@@ -120,6 +122,24 @@ struct SourceTexts<'a> {
 /// Loads the four files from `dir`. `local.tsv` is optional; a missing or unreadable required
 /// file is a problem naming it, and a directory that cannot be read is one problem naming it.
 pub(crate) fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
+    load_dir_replacing_registry(dir, None)
+}
+
+/// Loads `dir` as [`load_dir`] does, but with `text` (named `label` in problems) read in place
+/// of the directory's own IANA registry: how `update-data` checks a download with the rest of
+/// the data it will be served with, before it replaces the file.
+pub(crate) fn load_dir_with_registry(
+    dir: &Path,
+    label: &str,
+    text: &str,
+) -> Result<LoadedData, DataErrors> {
+    load_dir_replacing_registry(dir, Some((label, text)))
+}
+
+fn load_dir_replacing_registry(
+    dir: &Path,
+    registry: Option<(&str, &str)>,
+) -> Result<LoadedData, DataErrors> {
     if let Err(e) = std::fs::read_dir(dir) {
         let label = dir.display().to_string();
         let reason = format!("cannot read the data directory: {e}");
@@ -140,7 +160,10 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
     };
     let ports_tsv = read(PORTS_TSV, true);
     let excerpt = read(EXCERPT, true);
-    let iana_csv = read(IANA_CSV, true);
+    let iana_csv = match registry {
+        Some((label, text)) => Some((label.to_owned(), text.to_owned())),
+        None => read(IANA_CSV, true),
+    };
     let local_tsv = read(LOCAL_TSV, false);
     let (Some(ports_tsv), Some(excerpt), Some(iana_csv)) = (ports_tsv, excerpt, iana_csv) else {
         return Err(DataErrors(problems));
