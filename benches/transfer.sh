@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# Zone transfers from portsd, NSD and Knot as primaries of the same zone, in one run: a full
+# AXFR, then an IXFR after a one-entry change. See benches/README.md ("transfer.sh") for what
+# is measured and how. Everything started here is stopped on exit.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+TOOL=(python3 "$BENCH_DIR/benchtool.py")
+
+ROUNDS=${ROUNDS:-5}                 # transfers of each kind per server
+ZONE=${ZONE:-ports.internal}
+SERVERS=${SERVERS:-"portsd nsd knot"}
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+# The servers on core 0, the transfer client on core 1, as compare.sh does.
+if (($(nproc) >= 2)); then
+	SERVER_CPUS=${SERVER_CPUS-0}
+	CLIENT_CPUS=${CLIENT_CPUS-1}
+else
+	SERVER_CPUS=${SERVER_CPUS-}
+	CLIENT_CPUS=${CLIENT_CPUS-}
+fi
+SERVER_PIN=() CLIENT_PIN=()
+[[ -n "$SERVER_CPUS" ]] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[[ -n "$CLIENT_CPUS" ]] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+
+log() { printf '== %s\n' "$*" >&2; }
+has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+WORK_DIR=$(mktemp -d -t portsd-transfer.XXXXXX)
+declare -A SERVER_PID=() SERVER_PORT=()
+
+stop_servers() {
+	local name pid
+	for name in "${!SERVER_PID[@]}"; do
+		pid=${SERVER_PID[$name]}
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do
+			ps -o stat= --sid "$pid" | grep -qv '^Z' || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
+cleanup() {
+	stop_servers
+	if [[ -n "${KEEP_WORK_DIR:-}" ]]; then log "work files kept in $WORK_DIR"; else rm -rf "$WORK_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_packages() {
+	local missing=()
+	command -v nsd >/dev/null || missing+=(nsd)
+	command -v knotd >/dev/null || missing+=(knot)
+	if ((${#missing[@]})); then
+		log "installing ${missing[*]}"
+		apt-get update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+	fi
+	PATH=$PATH:/usr/sbin:/sbin
+}
+
+# The key every primary signs with, in BIND's form (what portsd reads) and NSD's and Knot's.
+write_keys() {
+	local secret
+	secret=$(head -c 32 /dev/urandom | base64)
+	printf 'key "bench-transfer" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$secret" >"$WORK_DIR/bind.key"
+	printf 'key:\n  name: bench-transfer\n  algorithm: hmac-sha256\n  secret: "%s"\n' "$secret" >"$WORK_DIR/nsd.key"
+	printf 'key:\n  - id: bench-transfer\n    algorithm: hmac-sha256\n    secret: %s\n' "$secret" >"$WORK_DIR/knot.key"
+}
+
+# The data portsd serves, copied so the change can be made to it; the zone NSD and Knot load is
+# what portsd exports from the same data, before and after the change.
+prepare_data() {
+	mkdir -p "$WORK_DIR/data"
+	cp "$REPO_DIR"/data/{ports.tsv,port-list-excerpt.txt,iana-service-names-port-numbers.csv} "$WORK_DIR/data/"
+	printf '# transfer.sh\n' >"$WORK_DIR/data/local.tsv"
+	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data" >"$WORK_DIR/zone-before.txt"
+	printf '40001\ttcp\tbench-change\tthe one-entry change of transfer.sh\n' >>"$WORK_DIR/data/local.tsv"
+	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data" >"$WORK_DIR/zone-after.txt"
+	printf '# transfer.sh\n' >"$WORK_DIR/data/local.tsv"
+	cp "$WORK_DIR/zone-before.txt" "$WORK_DIR/zone.txt"
+}
+
+PORTSD=""
+build_portsd() {
+	log "building portsd (release)"
+	(cd "$REPO_DIR" && cargo build --release --quiet)
+	local target_dir
+	target_dir=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+	PORTSD=$target_dir/release/portsd
+}
+
+# NSD keeps the differences between zone file versions it reads (create-ixfr) to serve IXFR.
+nsd_command() {
+	local port=$1 dir=$WORK_DIR/nsd
+	mkdir -p "$dir"
+	cat >"$dir/nsd.conf" <<-EOF
+		server:
+		  ip-address: 127.0.0.1
+		  port: $port
+		  server-count: 1
+		  username: ""
+		  chroot: ""
+		  zonesdir: "$dir"
+		  database: ""
+		  zonelistfile: "$dir/zone.list"
+		  xfrdfile: "$dir/xfrd.state"
+		  xfrdir: "$dir"
+		  pidfile: "$dir/nsd.pid"
+		  rrl-ratelimit: 0
+		  verbosity: 1
+		remote-control:
+		  control-enable: no
+		include: "$WORK_DIR/nsd.key"
+		zone:
+		  name: $ZONE
+		  zonefile: "$WORK_DIR/nsd-zone.txt"
+		  provide-xfr: 127.0.0.1 bench-transfer
+		  store-ixfr: yes
+		  create-ixfr: yes
+	EOF
+	cp "$WORK_DIR/zone-before.txt" "$WORK_DIR/nsd-zone.txt"
+	echo nsd -d -c "$dir/nsd.conf"
+}
+
+# Knot computes the difference when it reloads a changed zone file (zonefile-load: difference)
+# and keeps it in its journal to serve IXFR.
+knot_command() {
+	local port=$1 dir=$WORK_DIR/knot
+	mkdir -p "$dir/db"
+	cat >"$dir/knot.conf" <<-EOF
+		server:
+		    rundir: "$dir"
+		    pidfile: "$dir/knot.pid"
+		    listen: 127.0.0.1@$port
+		    udp-workers: 1
+		    tcp-workers: 1
+		    background-workers: 1
+		database:
+		    storage: "$dir/db"
+		log:
+		  - target: stderr
+		    any: notice
+		include: "$WORK_DIR/knot.key"
+		acl:
+		  - id: bench
+		    address: 127.0.0.1
+		    key: bench-transfer
+		    action: transfer
+		template:
+		  - id: default
+		    storage: "$dir/db"
+		    semantic-checks: off
+		    zonefile-sync: -1
+		    zonefile-load: difference
+		    journal-content: changes
+		zone:
+		  - domain: $ZONE
+		    file: "$WORK_DIR/knot-zone.txt"
+		    acl: bench
+	EOF
+	cp "$WORK_DIR/zone-before.txt" "$WORK_DIR/knot-zone.txt"
+	echo knotd -c "$dir/knot.conf"
+}
+
+portsd_command() {
+	echo "$PORTSD" serve --listen "127.0.0.1:$1" --zone "$ZONE" --data "$WORK_DIR/data" \
+		--tsig-key "$WORK_DIR/bind.key" --allow-transfer 127.0.0.1/32
+}
+
+start_server() {
+	local name=$1 port
+	port=$("${TOOL[@]}" free-port)
+	SERVER_PORT[$name]=$port
+	# shellcheck disable=SC2046 # the command line is split on purpose
+	setsid "${SERVER_PIN[@]}" $("${name}_command" "$port") >"$WORK_DIR/$name.log" 2>&1 &
+	SERVER_PID[$name]=$!
+	if ! "${TOOL[@]}" wait-ready --port "$port" --qname "443.tcp.$ZONE" --timeout 300; then
+		tail -n 20 "$WORK_DIR/$name.log" >&2
+		exit 1
+	fi
+	log "$name ready on 127.0.0.1:$port (pid ${SERVER_PID[$name]})"
+}
+
+# The one-entry change: portsd reloads the changed data, NSD and Knot the zone portsd exports
+# from it. Waits until each serves the new serial.
+apply_change() {
+	printf '40001\ttcp\tbench-change\tthe one-entry change of transfer.sh\n' >>"$WORK_DIR/data/local.tsv"
+	cp "$WORK_DIR/zone-after.txt" "$WORK_DIR/nsd-zone.txt"
+	cp "$WORK_DIR/zone-after.txt" "$WORK_DIR/knot-zone.txt"
+	local name
+	for name in $SERVERS; do
+		kill -HUP "${SERVER_PID[$name]}"
+	done
+	for name in $SERVERS; do
+		"${TOOL[@]}" serial --port "${SERVER_PORT[$name]}" --zone "$ZONE" --not "$SERIAL_BEFORE" >/dev/null
+		log "$name serves the changed zone"
+	done
+}
+
+transfer() {
+	local name=$1 qtype=$2 round=$3
+	"${CLIENT_PIN[@]}" "${TOOL[@]}" transfer --server "$name" --port "${SERVER_PORT[$name]}" \
+		--pid "${SERVER_PID[$name]}" --zone "$ZONE" --key "$WORK_DIR/bind.key" --qtype "$qtype" \
+		--serial "$SERIAL_BEFORE" --round "$round" --out "$RESULTS" >&2
+}
+
+# Server order rotates per round so no server always goes first.
+rotated() {
+	local -a list
+	read -r -a list <<<"$SERVERS"
+	local shift=$((($1 - 1) % ${#list[@]}))
+	echo "${list[@]:shift}" "${list[@]:0:shift}"
+}
+
+main() {
+	[[ "$(id -u)" -eq 0 ]] || log "warning: not root: RSS growth needs /proc/PID/clear_refs and is left out"
+	ensure_packages
+	mkdir -p "$RESULTS_DIR"
+	build_portsd
+	if has_server portsd && ! "$PORTSD" serve --help | grep -q -- --allow-transfer; then
+		log "this portsd has no zone transfers yet: measuring NSD and Knot only"
+		SERVERS=${SERVERS//portsd/}
+	fi
+	RESULTS=$WORK_DIR/results.jsonl
+	write_keys
+	prepare_data
+	SERIAL_BEFORE=$(awk '$4 == "SOA" { print $7; exit }' "$WORK_DIR/zone-before.txt")
+	local name round
+	for name in $SERVERS; do start_server "$name"; done
+
+	log "AXFR: $ROUNDS rounds"
+	for round in $(seq "$ROUNDS"); do
+		for name in $(rotated "$round"); do transfer "$name" AXFR "$round"; done
+	done
+	apply_change
+	log "IXFR from serial $SERIAL_BEFORE: $ROUNDS rounds"
+	for round in $(seq "$ROUNDS"); do
+		for name in $(rotated "$round"); do transfer "$name" IXFR "$round"; done
+	done
+	stop_servers
+
+	local versions="NSD $(nsd -v 2>&1 | sed -n 's/^NSD version //p'), Knot $(knotd -V | sed -n 's/.*version //p')"
+	has_server portsd && versions+=", portsd $(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')"
+	"${TOOL[@]}" transfer-report --results "$RESULTS" \
+		--json-out "$RESULTS_DIR/transfer.json" --text-out "$RESULTS_DIR/transfer.txt" \
+		--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
+		--meta "servers=$SERVERS" \
+		--meta "versions=$versions" \
+		--meta "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores, kernel $(uname -r)" \
+		--meta "zone=$ZONE, $(grep -cv '^[;$]' "$WORK_DIR/zone-before.txt") records, $(stat -c %s "$WORK_DIR/zone-before.txt") bytes as a master file" \
+		--meta "setup=TSIG hmac-sha256 on every request; servers on CPUs ${SERVER_CPUS:-any}, client on CPUs ${CLIENT_CPUS:-any}; NSD server-count 1, Knot 1 UDP and 1 TCP worker" \
+		--meta "change=one local.tsv row (40001/tcp) added; IXFR asked from serial $SERIAL_BEFORE"
+	cp "$RESULTS" "$RESULTS_DIR/transfer.jsonl"
+}
+
+main "$@"
