@@ -14,9 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::pipeline::acl::AccessList;
 use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
+use crate::pipeline::acl::AccessList;
 use crate::pipeline::rrl::RateLimitConfig;
 use crate::serve::{DataLocation, TcpLimits, default_rate_limit_exempt};
 

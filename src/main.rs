@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
-use portsd::core::answer::Snapshot;
 use portsd::config::{Cli, Command, FileConfig, resolve_zone};
+use portsd::core::answer::Snapshot;
 use portsd::core::present;
-use portsd::serve::{DataLocation, Listeners, Server, Settings};
-use portsd::sources::{self, LoadedData};
 use portsd::core::table::Table;
 use portsd::serve::watch::DataWatcher;
+use portsd::serve::{DataLocation, Listeners, Server, Settings};
+use portsd::sources::{self, LoadedData};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -78,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = args.resolve()?;
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
-            let table = Table::new(load(&config.data)?.entries);
+            let table = load(&config.data)?.into_table();
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen, config.udp_threads)?,
@@ -116,12 +116,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ExportZone(args) => {
             let (zone, data) = resolve_zone(&args, &FileConfig::default(), &[])?;
-            let table = Table::new(load(&data)?.entries);
-            let serial = portsd::serve::next_serial(
-                None,
-                table.content_hash(),
-                std::time::SystemTime::now(),
-            );
+            let table = load(&data)?.into_table();
+            let serial = table.serial_after(None);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
             present::write_zone(&zone, &snapshot, &mut out)?;

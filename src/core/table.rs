@@ -139,6 +139,8 @@ pub struct Table {
     services: HashMap<Box<[u8]>, Vec<EntryId>>,
     /// A fingerprint of the content, used to tell whether a reload changed anything.
     content_hash: u64,
+    /// The data's date (Unix seconds) the SOA serial derives from; 0 when unknown.
+    data_date: u32,
 }
 
 impl Table {
@@ -174,7 +176,24 @@ impl Table {
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
             content_hash,
+            data_date: 0,
         }
+    }
+
+    /// The same table, recording the date of the data it was built from.
+    pub fn dated(self, data_date: u32) -> Table {
+        Table { data_date, ..self }
+    }
+
+    /// The data's date (Unix seconds), 0 when unknown.
+    pub fn data_date(&self) -> u32 {
+        self.data_date
+    }
+
+    /// The SOA serial of this table replacing one with `previous` (serial, fingerprint); see
+    /// [`crate::core::serial`].
+    pub fn serial_after(&self, previous: Option<(u32, u64)>) -> u32 {
+        crate::core::serial::serial_for(self.data_date, self.content_hash, previous)
     }
 
     /// Every entry, local ones first.

@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
@@ -34,16 +34,16 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::pipeline::acl::AccessList;
 use crate::core::answer::{self, Snapshot};
-use crate::serve::batch::{BATCH, Batch};
-use crate::pipeline::general::{EncodedReply, PortsHandler, Shared};
-use crate::metrics::{Metrics, Transport};
-use crate::pipeline::rrl::{RateLimitConfig, RateLimiter, Verdict};
-use crate::sources::{self, DataErrors, LoadedData};
 use crate::core::table::Table;
-use watch::DataWatcher;
+use crate::metrics::{Metrics, Transport};
+use crate::pipeline::acl::AccessList;
 use crate::pipeline::fast as wire;
+use crate::pipeline::general::{EncodedReply, PortsHandler, Shared};
+use crate::pipeline::rrl::{RateLimitConfig, RateLimiter, Verdict};
+use crate::serve::batch::{BATCH, Batch};
+use crate::sources::{self, DataErrors, LoadedData};
+use watch::DataWatcher;
 
 /// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -374,20 +374,6 @@ async fn wait_writable(socket: &std::net::UdpSocket) -> io::Result<()> {
     Ok(())
 }
 
-/// The serial for a table with `hash`, given the serial and hash of the table it replaces.
-/// Unchanged data keeps its serial; changed data gets a larger one, at least the current Unix
-/// time so that restarts also move forward.
-pub fn next_serial(previous: Option<(u32, u64)>, hash: u64, now: SystemTime) -> u32 {
-    let clock = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    match previous {
-        Some((serial, old)) if old == hash => serial,
-        Some((serial, _)) => clock.max(serial.wrapping_add(1)),
-        None => clock,
-    }
-}
-
 /// The running server's shared pieces.
 #[derive(Clone)]
 pub struct Server {
@@ -401,7 +387,7 @@ pub struct Server {
 impl Server {
     /// A server for `zone` answering from `table`.
     pub fn new(zone: answer::Zone, table: Table, settings: Settings) -> Server {
-        let serial = next_serial(None, table.content_hash(), SystemTime::now());
+        let serial = table.serial_after(None);
         let snapshot = Snapshot::new(table, serial, &zone);
         let metrics = Arc::new(Metrics::new());
         metrics.table_loaded(&snapshot, false);
@@ -436,13 +422,9 @@ impl Server {
             .data
             .load()
             .inspect_err(|_| self.metrics.reload_failed())?;
-        let table = Table::new(loaded.entries);
+        let table = loaded.into_table();
         let current = self.shared.snapshot.load();
-        let serial = next_serial(
-            Some((current.serial, current.table.content_hash())),
-            table.content_hash(),
-            SystemTime::now(),
-        );
+        let serial = table.serial_after(Some((current.serial, current.table.content_hash())));
         let snapshot = Snapshot::new(table, serial, &self.shared.zone);
         self.metrics.table_loaded(&snapshot, true);
         self.shared.snapshot.store(Arc::new(snapshot));
@@ -1111,14 +1093,5 @@ mod tests {
         let before = handle.recv_buffer_size().expect("SO_RCVBUF");
         enlarge_udp_buffers(&socket);
         assert_eq!(handle.recv_buffer_size().expect("SO_RCVBUF"), before);
-    }
-
-    #[test]
-    fn serials_move_forward_only_on_change() {
-        let t = |secs| UNIX_EPOCH + Duration::from_secs(secs);
-        assert_eq!(next_serial(None, 1, t(1_000)), 1_000);
-        assert_eq!(next_serial(Some((1_000, 1)), 1, t(5_000)), 1_000);
-        assert_eq!(next_serial(Some((1_000, 1)), 2, t(5_000)), 5_000);
-        assert_eq!(next_serial(Some((9_000, 1)), 2, t(5_000)), 9_001);
     }
 }
