@@ -16,9 +16,10 @@ use serde::Deserialize;
 
 use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
+use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
-use crate::pipeline::rrl::RateLimitConfig;
-use crate::serve::{DataLocation, TcpLimits, default_rate_limit_exempt};
+use crate::pipeline::rrl::{self, RateLimitConfig};
+use crate::serve::{DataLocation, TcpLimits};
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
@@ -223,14 +224,10 @@ pub struct ServeConfig {
     pub zone: Zone,
     /// Where the table comes from.
     pub data: DataLocation,
-    /// Log one line per query.
-    pub log_queries: bool,
     /// TCP limits.
     pub tcp: TcpLimits,
-    /// Who may query.
-    pub access: AccessList,
-    /// Response rate limiting.
-    pub rate_limit: RateLimitConfig,
+    /// Who may query, rate limiting, the query log.
+    pub policy: Policy,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -314,7 +311,6 @@ impl ServeArgs {
             listen,
             zone,
             data,
-            log_queries: self.log_queries || file.log_queries.unwrap_or(false),
             tcp: TcpLimits {
                 max_connections: self
                     .tcp_max_connections
@@ -329,24 +325,30 @@ impl ServeArgs {
                     .or(file.tcp_max_queries)
                     .unwrap_or(defaults.max_queries),
             },
-            access: AccessList::new(pick(&self.allow, &file.allow), pick(&self.deny, &file.deny)),
-            rate_limit: RateLimitConfig {
-                responses_per_second: self
-                    .rate_limit
-                    .or(file.rate_limit)
-                    .unwrap_or(RateLimitConfig::default().responses_per_second),
-                slip: self
-                    .rate_limit_slip
-                    .or(file.rate_limit_slip)
-                    .unwrap_or(RateLimitConfig::default().slip),
-                exempt: if !self.rate_limit_exempt.is_empty() {
-                    self.rate_limit_exempt.clone()
-                } else {
-                    file.rate_limit_exempt
-                        .clone()
-                        .unwrap_or_else(default_rate_limit_exempt)
+            policy: Policy {
+                access: AccessList::new(
+                    pick(&self.allow, &file.allow),
+                    pick(&self.deny, &file.deny),
+                ),
+                log_queries: self.log_queries || file.log_queries.unwrap_or(false),
+                rate_limit: RateLimitConfig {
+                    responses_per_second: self
+                        .rate_limit
+                        .or(file.rate_limit)
+                        .unwrap_or(RateLimitConfig::default().responses_per_second),
+                    slip: self
+                        .rate_limit_slip
+                        .or(file.rate_limit_slip)
+                        .unwrap_or(RateLimitConfig::default().slip),
+                    exempt: if !self.rate_limit_exempt.is_empty() {
+                        self.rate_limit_exempt.clone()
+                    } else {
+                        file.rate_limit_exempt
+                            .clone()
+                            .unwrap_or_else(rrl::default_exempt)
+                    },
+                    ..RateLimitConfig::default()
                 },
-                ..RateLimitConfig::default()
             },
             metrics: self.metrics.or(file.metrics),
             watch,
