@@ -19,6 +19,7 @@ use crate::core::names::{NameError, parse_domain};
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
 use crate::pipeline::rrl::{self, RateLimitConfig};
+use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::serve::{DataLocation, TcpLimits};
 
 /// The configuration file read when `--config` is not given and the file exists.
@@ -130,6 +131,12 @@ pub struct ServeArgs {
     /// [default: 127.0.0.0/8, ::1/128].
     #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',')]
     pub rate_limit_exempt: Vec<IpNet>,
+    /// Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody].
+    #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',')]
+    pub allow_transfer: Vec<IpNet>,
+    /// Zone transfers served at once; more are refused [default: 8].
+    #[arg(long, env = "PORTSD_MAX_TRANSFERS")]
+    pub max_transfers: Option<usize>,
     /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
     #[arg(long, env = "PORTSD_METRICS")]
     pub metrics: Option<SocketAddr>,
@@ -162,6 +169,8 @@ pub struct FileConfig {
     rate_limit: Option<u32>,
     rate_limit_slip: Option<u32>,
     rate_limit_exempt: Option<Vec<IpNet>>,
+    allow_transfer: Option<Vec<IpNet>>,
+    max_transfers: Option<usize>,
     metrics: Option<SocketAddr>,
     watch: Option<bool>,
     udp_threads: Option<usize>,
@@ -348,6 +357,13 @@ impl ServeArgs {
                             .unwrap_or_else(rrl::default_exempt)
                     },
                     ..RateLimitConfig::default()
+                },
+                transfer: TransferPolicy {
+                    allow: pick(&self.allow_transfer, &file.allow_transfer),
+                    max_concurrent: self
+                        .max_transfers
+                        .or(file.max_transfers)
+                        .unwrap_or(DEFAULT_MAX_TRANSFERS),
                 },
             },
             metrics: self.metrics.or(file.metrics),
