@@ -16,9 +16,11 @@ use serde::Deserialize;
 
 use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
+use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
-use crate::pipeline::rrl::RateLimitConfig;
-use crate::serve::{DataLocation, TcpLimits, default_rate_limit_exempt};
+use crate::pipeline::rrl::{self, RateLimitConfig};
+use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+use crate::serve::{DataLocation, TcpLimits};
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
@@ -129,6 +131,12 @@ pub struct ServeArgs {
     /// [default: 127.0.0.0/8, ::1/128].
     #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',')]
     pub rate_limit_exempt: Vec<IpNet>,
+    /// Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody].
+    #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',')]
+    pub allow_transfer: Vec<IpNet>,
+    /// Zone transfers served at once; more are refused [default: 8].
+    #[arg(long, env = "PORTSD_MAX_TRANSFERS")]
+    pub max_transfers: Option<usize>,
     /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
     #[arg(long, env = "PORTSD_METRICS")]
     pub metrics: Option<SocketAddr>,
@@ -161,6 +169,8 @@ pub struct FileConfig {
     rate_limit: Option<u32>,
     rate_limit_slip: Option<u32>,
     rate_limit_exempt: Option<Vec<IpNet>>,
+    allow_transfer: Option<Vec<IpNet>>,
+    max_transfers: Option<usize>,
     metrics: Option<SocketAddr>,
     watch: Option<bool>,
     udp_threads: Option<usize>,
@@ -223,14 +233,10 @@ pub struct ServeConfig {
     pub zone: Zone,
     /// Where the table comes from.
     pub data: DataLocation,
-    /// Log one line per query.
-    pub log_queries: bool,
     /// TCP limits.
     pub tcp: TcpLimits,
-    /// Who may query.
-    pub access: AccessList,
-    /// Response rate limiting.
-    pub rate_limit: RateLimitConfig,
+    /// Who may query, rate limiting, the query log.
+    pub policy: Policy,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -314,7 +320,6 @@ impl ServeArgs {
             listen,
             zone,
             data,
-            log_queries: self.log_queries || file.log_queries.unwrap_or(false),
             tcp: TcpLimits {
                 max_connections: self
                     .tcp_max_connections
@@ -329,24 +334,37 @@ impl ServeArgs {
                     .or(file.tcp_max_queries)
                     .unwrap_or(defaults.max_queries),
             },
-            access: AccessList::new(pick(&self.allow, &file.allow), pick(&self.deny, &file.deny)),
-            rate_limit: RateLimitConfig {
-                responses_per_second: self
-                    .rate_limit
-                    .or(file.rate_limit)
-                    .unwrap_or(RateLimitConfig::default().responses_per_second),
-                slip: self
-                    .rate_limit_slip
-                    .or(file.rate_limit_slip)
-                    .unwrap_or(RateLimitConfig::default().slip),
-                exempt: if !self.rate_limit_exempt.is_empty() {
-                    self.rate_limit_exempt.clone()
-                } else {
-                    file.rate_limit_exempt
-                        .clone()
-                        .unwrap_or_else(default_rate_limit_exempt)
+            policy: Policy {
+                access: AccessList::new(
+                    pick(&self.allow, &file.allow),
+                    pick(&self.deny, &file.deny),
+                ),
+                log_queries: self.log_queries || file.log_queries.unwrap_or(false),
+                rate_limit: RateLimitConfig {
+                    responses_per_second: self
+                        .rate_limit
+                        .or(file.rate_limit)
+                        .unwrap_or(RateLimitConfig::default().responses_per_second),
+                    slip: self
+                        .rate_limit_slip
+                        .or(file.rate_limit_slip)
+                        .unwrap_or(RateLimitConfig::default().slip),
+                    exempt: if !self.rate_limit_exempt.is_empty() {
+                        self.rate_limit_exempt.clone()
+                    } else {
+                        file.rate_limit_exempt
+                            .clone()
+                            .unwrap_or_else(rrl::default_exempt)
+                    },
+                    ..RateLimitConfig::default()
                 },
-                ..RateLimitConfig::default()
+                transfer: TransferPolicy {
+                    allow: pick(&self.allow_transfer, &file.allow_transfer),
+                    max_concurrent: self
+                        .max_transfers
+                        .or(file.max_transfers)
+                        .unwrap_or(DEFAULT_MAX_TRANSFERS),
+                },
             },
             metrics: self.metrics.or(file.metrics),
             watch,

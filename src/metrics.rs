@@ -1,4 +1,5 @@
-//! Counters and the Prometheus endpoint (`--metrics ADDR:PORT`, path `/metrics`).
+//! The counters every part of portsd records into, and their exposition text (the endpoint
+//! that serves it is [`crate::serve`]'s).
 //!
 //! Metrics, in the OpenMetrics text format that Prometheus scrapes:
 //! - `portsd_queries_total{transport, qtype, rcode}`: responses sent (and UDP ones suppressed
@@ -8,13 +9,15 @@
 //! - `portsd_refused_clients_total{transport}`: queries from networks the access list refuses;
 //! - `portsd_table_entries{source}`, `portsd_table_serial`: the table being served;
 //! - `portsd_reloads_total`, `portsd_reload_failures_total`;
+//! - `portsd_transfers_total{kind, result}`: zone transfers asked for (`axfr`, `ixfr`) and what
+//!   they got: the form sent (`axfr`, `ixfr`, `soa`) or why they were refused (`not_allowed`,
+//!   `busy`, `udp`); the serial served is `portsd_table_serial`;
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
 //! add into an array slot, with no label hashing on the hot path.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -24,29 +27,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tracing::{debug, info};
 
 use crate::core::answer::Snapshot;
-
-/// The transports a query can arrive on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP.
-    Udp,
-    /// TCP.
-    Tcp,
-}
-
-impl Transport {
-    fn label(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
+use crate::pipeline::Transport;
 
 /// Query types counted by name; everything else is `other`, a message with no question `none`.
 const QTYPES: [(Option<u16>, &str); 8] = [
@@ -88,6 +71,7 @@ pub struct Metrics {
     serial: Gauge,
     reloads: Counter,
     reload_failures: Counter,
+    transfers: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -183,6 +167,12 @@ impl Metrics {
             "Reloads refused because the data was bad",
             reload_failures.clone(),
         );
+        let transfers = Family::<Labels, Counter>::default();
+        registry.register(
+            "transfers",
+            "Zone transfers by kind asked for and the form sent or the reason refused",
+            transfers.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -200,7 +190,24 @@ impl Metrics {
             serial,
             reloads,
             reload_failures,
+            transfers,
         }
+    }
+
+    /// Counts a transfer started: `kind` asked for, `form` sent.
+    pub(crate) fn transfer_started(&self, kind: &str, form: &str) {
+        self.count_transfer(kind, form);
+    }
+
+    /// Counts a transfer refused: `kind` asked for, `reason` refused.
+    pub(crate) fn transfer_refused(&self, kind: &str, reason: &str) {
+        self.count_transfer(kind, reason);
+    }
+
+    fn count_transfer(&self, kind: &str, result: &str) {
+        self.transfers
+            .get_or_create(&labels(&[("kind", kind), ("result", result)]))
+            .inc();
     }
 
     /// Counts one response (`response` as sent) and how long it took to build.
@@ -268,58 +275,5 @@ impl Metrics {
             let _ = writeln!(text, "# metrics could not be encoded");
         }
         text
-    }
-}
-
-/// Serves `GET /metrics` on `listener` until the task is dropped. Anything else gets 404.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
-    if let Ok(addr) = listener.local_addr() {
-        info!("metrics on http://{addr}/metrics");
-    }
-    loop {
-        let Ok((mut stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut request = Vec::with_capacity(1024);
-            let read_head = async {
-                let mut chunk = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-                    let n = stream.read(&mut chunk).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    request.extend_from_slice(&chunk[..n]);
-                }
-                std::io::Result::Ok(())
-            };
-            if tokio::time::timeout(Duration::from_secs(5), read_head)
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let (status, kind, body) =
-                if request.starts_with(b"GET /metrics ") || request.starts_with(b"GET /metrics?") {
-                    (
-                        "200 OK",
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        metrics.render(),
-                    )
-                } else {
-                    ("404 Not Found", "text/plain", "try /metrics\n".to_owned())
-                };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            if let Err(error) = stream
-                .write_all([head.as_bytes(), body.as_bytes()].concat().as_slice())
-                .await
-            {
-                debug!(%error, %peer, "metrics client went away");
-            }
-        });
     }
 }

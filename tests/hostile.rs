@@ -792,9 +792,12 @@ fn silent_messages_do_not_spend_the_rate_limit() {
         test_zone(),
         builtin_table(),
         portsd::serve::Settings {
-            rate_limit: portsd::pipeline::rrl::RateLimitConfig {
-                responses_per_second: 10,
-                slip: 0,
+            policy: portsd::pipeline::Policy {
+                rate_limit: portsd::pipeline::rrl::RateLimitConfig {
+                    responses_per_second: 10,
+                    slip: 0,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ..portsd::serve::Settings::new(DataLocation::Builtin)

@@ -26,7 +26,7 @@ pub(crate) enum Position {
     PortOn(u8, u16),
     /// `<port>.<zone>`.
     Port(u16),
-    /// The `n`th service name (in [`Contents::services`]) on protocol `p` (an index into
+    /// The `n`th service name (sorted, as the table lists them) on protocol `p` (an index into
     /// [`Protocol::ALL`], or 4 for the name without a protocol).
     Service(u32, u8),
     /// Past the last name.
@@ -37,7 +37,7 @@ pub(crate) enum Position {
 const ALL_PROTOCOLS: u8 = 4;
 
 /// An owner name, labels leftmost first, in one buffer.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct OwnerName {
     bytes: SmallVec<[u8; 64]>,
     ends: SmallVec<[u8; 8]>,
@@ -68,36 +68,21 @@ impl OwnerName {
     }
 }
 
-/// One table snapshot's contents, ready to walk.
+/// One table snapshot's contents, ready to walk. Cheap to make: it only borrows.
 pub(crate) struct Contents<'s> {
     zone: &'s Zone,
     snapshot: &'s Snapshot,
-    /// The service names that fit in DNS labels, sorted bytewise.
-    services: Vec<&'s [u8]>,
 }
 
 impl<'s> Contents<'s> {
-    /// The contents of `snapshot` in `zone`. Sorts the service names (a few thousand).
+    /// The contents of `snapshot` in `zone`.
     pub(crate) fn new(zone: &'s Zone, snapshot: &'s Snapshot) -> Contents<'s> {
-        let mut services: Vec<&[u8]> = snapshot
-            .table
-            .service_names()
-            .filter(|name| {
-                name.split(|&b| b == b'.')
-                    .all(|label| !label.is_empty() && label.len() <= 63)
-            })
-            .collect();
-        services.sort_unstable();
-        Contents {
-            zone,
-            snapshot,
-            services,
-        }
+        Contents { zone, snapshot }
     }
 
     /// The position after `position`, whether or not a name is there.
     pub(crate) fn after(&self, position: Position) -> Position {
-        let services = self.services.len() as u32;
+        let services = self.snapshot.table.service_count() as u32;
         let first_service = if services == 0 {
             Position::End
         } else {
@@ -142,7 +127,15 @@ impl<'s> Contents<'s> {
             }
             Position::Port(port) => name.push(port.to_string().as_bytes()),
             Position::Service(n, p) => {
-                for label in self.services[n as usize].split(|&b| b == b'.') {
+                let service = self.snapshot.table.service_name(n as usize);
+                // A service name that cannot be spelled in DNS labels has no name here.
+                if service
+                    .split(|&b| b == b'.')
+                    .any(|label| label.is_empty() || label.len() > 63)
+                {
+                    return false;
+                }
+                for label in service.split(|&b| b == b'.') {
                     name.push(label);
                 }
                 if p != ALL_PROTOCOLS {

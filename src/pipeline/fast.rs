@@ -165,6 +165,10 @@ struct Writer<'b> {
     /// Copies of the remembered label sequences.
     seen: SmallVec<[u8; 512]>,
     names_compressed: usize,
+    /// The longest the message has been: hickory writes a name in full before it replaces
+    /// its tail with a pointer, so a name needs room for its whole length even when it ends
+    /// up compressed, and a message whose peak passes the size limit is truncated.
+    peak: usize,
 }
 
 impl Writer<'_> {
@@ -207,6 +211,7 @@ impl Writer<'_> {
             self.out.extend_from_slice(label);
         }
         let end = self.out.len();
+        self.peak = self.peak.max(end);
         if self.names_compressed < COMPRESSED_NAMES {
             self.names_compressed += 1;
             for start in starts[..count].iter().map(|&s| usize::from(s)) {
@@ -239,8 +244,8 @@ pub fn encode_response(
     limit: usize,
     out: &mut Vec<u8>,
 ) {
-    write_response(query, zone, answer, false, out);
-    if out.len() > limit {
+    let peak = write_response(query, zone, answer, false, out);
+    if peak.max(out.len()) > limit {
         let empty = Answer::empty(answer.rcode, answer.authoritative);
         write_response(query, zone, &empty, true, out);
     }
@@ -252,7 +257,7 @@ fn write_response(
     answer: &Answer<'_>,
     truncated: bool,
     out: &mut Vec<u8>,
-) {
+) -> usize {
     out.clear();
     let mut flags: u16 = 0x8000 | u16::from(answer.rcode.value());
     if answer.authoritative {
@@ -279,6 +284,7 @@ fn write_response(
         targets: SmallVec::new(),
         seen: SmallVec::new(),
         names_compressed: 0,
+        peak: 0,
     };
     // hickory remembers the whole question (name, type and class) as one target.
     writer.remember(12, 12 + query.question.len());
@@ -293,6 +299,7 @@ fn write_response(
         writer.u32(if edns.dnssec_ok { 0x8000 } else { 0 });
         writer.u16(0);
     }
+    writer.peak
 }
 
 fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record: &Record<'_>) {

@@ -54,6 +54,16 @@ use ipnet::IpNet;
 
 use crate::pipeline::acl::unmapped;
 
+/// Networks exempt from rate limiting unless `--rate-limit-exempt` says otherwise: loopback,
+/// since the kernel drops packets from outside that claim a loopback source, so answers to it
+/// cannot be reflected at anyone, and a resolver on the same host must not be throttled.
+pub fn default_exempt() -> Vec<IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+}
+
 /// Number of bucket slots (a power of two, so a hash is reduced with a mask). At 48 bytes a slot
 /// the table takes 3 MiB, and 65,536 concurrently active prefixes fit before any take-over.
 const BUCKET_COUNT: usize = 1 << 16;
@@ -187,6 +197,16 @@ impl RateLimiter {
             slipped: self.slipped.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
         }
+    }
+
+    /// Networks exempt from rate limiting unless `--rate-limit-exempt` says otherwise: loopback,
+    /// since the kernel drops packets from outside that claim a loopback source, so answers to it
+    /// cannot be reflected at anyone, and a resolver on the same host must not be throttled.
+    pub fn default_exempt() -> Vec<IpNet> {
+        ["127.0.0.0/8", "::1/128"]
+            .iter()
+            .filter_map(|net| net.parse().ok())
+            .collect()
     }
 
     /// Number of bucket slots: fixed for the limiter's life, whatever the number of clients.

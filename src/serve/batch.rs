@@ -105,11 +105,6 @@ impl Batch {
         self.received
     }
 
-    /// Whether the last receive got nothing.
-    pub fn is_empty(&self) -> bool {
-        self.received == 0
-    }
-
     /// Datagram `i`: its bytes (empty if it was cut), its source, and the buffer for its
     /// answer. Call [`Batch::reply`] to send the answer.
     pub fn slot(&mut self, i: usize) -> (&[u8], Option<SocketAddr>, &mut Vec<u8>) {
