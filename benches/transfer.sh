@@ -71,17 +71,20 @@ write_keys() {
 	printf 'key:\n  - id: bench-transfer\n    algorithm: hmac-sha256\n    secret: %s\n' "$secret" >"$WORK_DIR/knot.key"
 }
 
-# The data portsd serves, copied so the change can be made to it; the zone NSD and Knot load is
-# what portsd exports from the same data, before and after the change.
+# The data portsd serves, copied; a second copy with the one-entry change. portsd's serial is
+# the data files' newest modification time, so the served copy is left untouched until the
+# change, which copies the changed file over with its time: portsd then serves the serial
+# of the exported changed zone that NSD and Knot load.
 prepare_data() {
 	mkdir -p "$WORK_DIR/data"
 	cp "$REPO_DIR"/data/{ports.tsv,port-list-excerpt.txt,iana-service-names-port-numbers.csv} "$WORK_DIR/data/"
 	printf '# transfer.sh\n' >"$WORK_DIR/data/local.tsv"
+	cp -a "$WORK_DIR/data" "$WORK_DIR/data-changed"
+	printf '40001\ttcp\tbench-change\tthe one-entry change of transfer.sh\n' >>"$WORK_DIR/data-changed/local.tsv"
+	# dated a minute later, so the changed data's serial is larger whatever the clock does
+	touch -d "@$(($(stat -c %Y "$WORK_DIR/data/local.tsv") + 60))" "$WORK_DIR/data-changed/local.tsv"
 	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data" >"$WORK_DIR/zone-before.txt"
-	printf '40001\ttcp\tbench-change\tthe one-entry change of transfer.sh\n' >>"$WORK_DIR/data/local.tsv"
-	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data" >"$WORK_DIR/zone-after.txt"
-	printf '# transfer.sh\n' >"$WORK_DIR/data/local.tsv"
-	cp "$WORK_DIR/zone-before.txt" "$WORK_DIR/zone.txt"
+	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data-changed" >"$WORK_DIR/zone-after.txt"
 }
 
 PORTSD=""
@@ -167,9 +170,13 @@ knot_command() {
 	echo knotd -c "$dir/knot.conf"
 }
 
+# Without --tsig-key (before portsd's TSIG lands) portsd serves the transfers unsigned, and the
+# report's "signed messages" column shows it.
 portsd_command() {
+	local key=()
+	"$PORTSD" serve --help | grep -q -- --tsig-key && key=(--tsig-key "$WORK_DIR/bind.key")
 	echo "$PORTSD" serve --listen "127.0.0.1:$1" --zone "$ZONE" --data "$WORK_DIR/data" \
-		--tsig-key "$WORK_DIR/bind.key" --allow-transfer 127.0.0.1/32
+		"${key[@]}" --allow-transfer 127.0.0.1/32
 }
 
 start_server() {
@@ -189,7 +196,7 @@ start_server() {
 # The one-entry change: portsd reloads the changed data, NSD and Knot the zone portsd exports
 # from it. Waits until each serves the new serial.
 apply_change() {
-	printf '40001\ttcp\tbench-change\tthe one-entry change of transfer.sh\n' >>"$WORK_DIR/data/local.tsv"
+	cp -p "$WORK_DIR/data-changed/local.tsv" "$WORK_DIR/data/local.tsv"
 	cp "$WORK_DIR/zone-after.txt" "$WORK_DIR/nsd-zone.txt"
 	cp "$WORK_DIR/zone-after.txt" "$WORK_DIR/knot-zone.txt"
 	local name

@@ -981,21 +981,22 @@ impl Primary for PortsdPrimary {
         );
     }
 
-    /// portsd's counters of transfers served, by kind.
+    /// portsd's `portsd_transfers_total{kind, result}`: IXFRs answered incrementally, and
+    /// transfers answered with the whole zone (an AXFR, or an IXFR from a serial it no longer has
+    /// a difference for).
     fn transfers_answered(&self) -> Transfers {
         let metrics = self.metrics();
-        let served = |kind: &str| {
+        let sent = |result: &str| -> usize {
+            let label = format!("result=\"{result}\"");
             metrics
                 .lines()
-                .filter(|l| {
-                    l.starts_with("portsd_transfers") && l.contains(kind) && l.contains("ok")
-                })
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum::<f64>() as usize
+                .filter(|l| l.starts_with("portsd_transfers_total{") && l.contains(&label))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+                .sum()
         };
         Transfers {
-            axfr: served("axfr"),
-            ixfr: served("ixfr"),
+            axfr: sent("axfr"),
+            ixfr: sent("ixfr"),
         }
     }
 }
