@@ -20,6 +20,7 @@ use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+use crate::pipeline::tsig::{Key, KeyFileError, Keyring, read_key_file};
 use crate::serve::{DataLocation, TcpLimits};
 
 /// The configuration file read when `--config` is not given and the file exists.
@@ -134,6 +135,10 @@ pub struct ServeArgs {
     /// Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody].
     #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',')]
     pub allow_transfer: Vec<IpNet>,
+    /// TSIG key file in the form BIND's tsig-keygen writes; repeatable. With keys, transfers
+    /// must be signed, and every signed request is checked [default: none].
+    #[arg(long, env = "PORTSD_TSIG_KEY", value_delimiter = ',')]
+    pub tsig_key: Vec<PathBuf>,
     /// Zone transfers served at once; more are refused [default: 8].
     #[arg(long, env = "PORTSD_MAX_TRANSFERS")]
     pub max_transfers: Option<usize>,
@@ -170,10 +175,23 @@ pub struct FileConfig {
     rate_limit_slip: Option<u32>,
     rate_limit_exempt: Option<Vec<IpNet>>,
     allow_transfer: Option<Vec<IpNet>>,
+    tsig_key: Option<Vec<PathBuf>>,
+    /// Keys written in the configuration file itself.
+    tsig_keys: Option<Vec<InlineKey>>,
     max_transfers: Option<usize>,
     metrics: Option<SocketAddr>,
     watch: Option<bool>,
     udp_threads: Option<usize>,
+}
+
+/// A TSIG key given in the configuration file: `tsig_keys = [{ name = "xfr", algorithm =
+/// "hmac-sha256", secret = "BASE64" }]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InlineKey {
+    name: String,
+    algorithm: String,
+    secret: String,
 }
 
 /// A configuration that cannot be used.
@@ -195,6 +213,12 @@ pub enum ConfigError {
     /// The zone or name server name is not a valid domain name.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// A TSIG key file that cannot be read or used.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// A TSIG key that cannot be used (a name given twice, a bad inline key).
+    #[error("tsig key: {0}")]
+    Key(String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,
@@ -308,6 +332,27 @@ impl ServeArgs {
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
             (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
         };
+        let key_files = if self.tsig_key.is_empty() {
+            file.tsig_key.clone().unwrap_or_default()
+        } else {
+            self.tsig_key.clone()
+        };
+        let mut keys = Vec::new();
+        for path in &key_files {
+            keys.extend(read_key_file(path)?);
+        }
+        for inline in file.tsig_keys.iter().flatten() {
+            let secret = data_encoding::BASE64
+                .decode(inline.secret.as_bytes())
+                .map_err(|e| {
+                    ConfigError::Key(format!("{}: secret is not base64: {e}", inline.name))
+                })?;
+            keys.push(
+                Key::new(&inline.name, &inline.algorithm, secret)
+                    .map_err(|e| ConfigError::Key(format!("{}: {e}", inline.name)))?,
+            );
+        }
+        let keys = Keyring::new(keys).map_err(ConfigError::Key)?;
         let defaults = TcpLimits::default();
         let pick = |flag: &Vec<IpNet>, file: &Option<Vec<IpNet>>| {
             if flag.is_empty() {
@@ -364,7 +409,9 @@ impl ServeArgs {
                         .max_transfers
                         .or(file.max_transfers)
                         .unwrap_or(DEFAULT_MAX_TRANSFERS),
+                    ..TransferPolicy::default()
                 },
+                keys,
             },
             metrics: self.metrics.or(file.metrics),
             watch,

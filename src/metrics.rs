@@ -11,7 +11,8 @@
 //! - `portsd_reloads_total`, `portsd_reload_failures_total`;
 //! - `portsd_transfers_total{kind, result}`: zone transfers asked for (`axfr`, `ixfr`) and what
 //!   they got: the form sent (`axfr`, `ixfr`, `soa`) or why they were refused (`not_allowed`,
-//!   `busy`, `udp`); the serial served is `portsd_table_serial`;
+//!   `unsigned`, `busy`, `udp`); `portsd_tsig_rejected_total`: requests answered NOTAUTH for a
+//!   bad signature (unknown key, wrong MAC, time outside the fudge); the serial served is `portsd_table_serial`;
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
@@ -72,6 +73,7 @@ pub struct Metrics {
     reloads: Counter,
     reload_failures: Counter,
     transfers: Family<Labels, Counter>,
+    tsig_rejected: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -173,6 +175,12 @@ impl Metrics {
             "Zone transfers by kind asked for and the form sent or the reason refused",
             transfers.clone(),
         );
+        let tsig_rejected = Counter::default();
+        registry.register(
+            "tsig_rejected",
+            "Requests answered NOTAUTH because their TSIG signature failed",
+            tsig_rejected.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -191,7 +199,13 @@ impl Metrics {
             reloads,
             reload_failures,
             transfers,
+            tsig_rejected,
         }
+    }
+
+    /// Counts a request whose TSIG signature failed (unknown key, bad MAC, bad time).
+    pub(crate) fn tsig_rejected(&self) {
+        self.tsig_rejected.inc();
     }
 
     /// Counts a transfer started: `kind` asked for, `form` sent.

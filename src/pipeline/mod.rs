@@ -19,6 +19,7 @@ pub mod fast;
 pub(crate) mod general;
 pub mod rrl;
 pub mod transfer;
+pub mod tsig;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,6 +87,8 @@ pub struct Policy {
     pub log_queries: bool,
     /// Who may transfer the zone.
     pub transfer: TransferPolicy,
+    /// The TSIG keys signed requests are checked against.
+    pub keys: tsig::Keyring,
 }
 
 impl Default for Policy {
@@ -100,6 +103,7 @@ impl Default for Policy {
             },
             log_queries: false,
             transfer: TransferPolicy::default(),
+            keys: tsig::Keyring::default(),
         }
     }
 }
@@ -114,6 +118,7 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     log_queries: bool,
     transfer: TransferPolicy,
+    keys: tsig::Keyring,
     /// Transfers running now, against `transfer.max_concurrent`.
     transfers_running: Arc<AtomicUsize>,
 }
@@ -142,7 +147,11 @@ impl Pipeline {
             limiter: RateLimiter::new(policy.rate_limit),
             metrics,
             log_queries: policy.log_queries,
-            transfer: policy.transfer,
+            transfer: TransferPolicy {
+                require_signature: !policy.keys.is_empty(),
+                ..policy.transfer
+            },
+            keys: policy.keys,
             transfers_running: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -198,13 +207,19 @@ impl Pipeline {
             transfer::Kind::Axfr => "axfr",
             transfer::Kind::Ixfr(_) => "ixfr",
         };
+        // A bad signature is answered by the TSIG step of `respond`.
+        let signer = match tsig::check(&self.keys, request, tsig::now()) {
+            tsig::Check::Unsigned => None,
+            tsig::Check::Signed(signer) => Some(signer),
+            tsig::Check::Rejected(..) => return Err(None),
+        };
         let refuse = |refusal: Refusal| {
             warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
             self.metrics.transfer_refused(kind, refusal.label());
             Some(refusal)
         };
         self.transfer
-            .check(client.ip())
+            .check(client.ip(), signer.is_some())
             .map_err(|refusal| refuse(refusal))?;
         if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
             return Err(refuse(Refusal::OverUdp));
@@ -220,7 +235,7 @@ impl Pipeline {
             parsed.recursion_desired,
             &parsed.question,
         )
-        .holding(slot);
+        .holding(slot, signer);
         info!(client = %client.ip(), kind, form = transfer.form(), "zone transfer");
         self.metrics.transfer_started(kind, transfer.form());
         Ok((transfer, usize::from(fast::udp_limit(parsed.udp_payload))))
@@ -273,9 +288,7 @@ impl Pipeline {
             }
         } else if !(transport == Transport::Udp && self.udp_transfer(request, client, out))
             && !self.fast_response(request, transport, out)
-            && !self
-                .general
-                .respond(&self.state, request, client, transport, out)
+            && !self.general_signed(request, client, transport, out)
         {
             return Outcome::Silence;
         }
@@ -299,6 +312,39 @@ impl Pipeline {
             log_query(transport, client, request, out);
         }
         Outcome::Reply
+    }
+
+    /// The general path behind the TSIG check (signed requests never take the fast path,
+    /// which accepts no record but OPT): a bad signature gets its NOTAUTH answer, a good one
+    /// a signed response. NOTIFY is refused, as NSD answers it: portsd is a primary.
+    fn general_signed(
+        &self,
+        request: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let now = tsig::now();
+        let mut signer = match tsig::check(&self.keys, request, now) {
+            tsig::Check::Unsigned => None,
+            tsig::Check::Signed(signer) => Some(signer),
+            tsig::Check::Rejected(response, error) => {
+                warn!(client = %client.ip(), error = ?error, "TSIG check failed");
+                self.metrics.tsig_rejected();
+                *out = response;
+                return true;
+            }
+        };
+        let answered = if request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4) {
+            general::refused(request, out)
+        } else {
+            self.general
+                .respond(&self.state, request, client, transport, out)
+        };
+        if answered && let Some(signer) = &mut signer {
+            signer.sign(out, now);
+        }
+        answered
     }
 
     /// The fast path alone: answers a plain query into `out` without hickory's message types.

@@ -28,6 +28,7 @@ use crate::core::answer::{
 };
 use crate::core::contents::{Contents, OwnerName, Position};
 use crate::core::serial::is_newer;
+use crate::pipeline::tsig::Signer;
 
 /// The size a transfer message is filled to: about 16 KiB, which every secondary takes and
 /// which keeps compression pointers (14 bits) in range.
@@ -47,11 +48,14 @@ pub(crate) const MAX_DIFFERENCE_RECORDS: usize = 100_000;
 /// pulling at once cost, and a transfer past it is refused (the secondary retries).
 pub const DEFAULT_MAX_TRANSFERS: usize = 8;
 
-/// Who may transfer the zone: clients from `allow` (`--allow-transfer`), nobody by default.
+/// Who may transfer the zone: clients from `allow` (`--allow-transfer`), nobody by default;
+/// with TSIG keys configured, only with a request signed by one of them.
 #[derive(Clone, Debug)]
 pub struct TransferPolicy {
     /// Networks allowed to transfer; empty: nobody.
     pub allow: Vec<IpNet>,
+    /// Whether requests must be signed (keys are configured).
+    pub require_signature: bool,
     /// Transfers served at once (`--max-transfers`); more are refused.
     pub max_concurrent: usize,
 }
@@ -60,6 +64,7 @@ impl Default for TransferPolicy {
     fn default() -> TransferPolicy {
         TransferPolicy {
             allow: Vec::new(),
+            require_signature: false,
             max_concurrent: DEFAULT_MAX_TRANSFERS,
         }
     }
@@ -70,6 +75,8 @@ impl Default for TransferPolicy {
 pub(crate) enum Refusal {
     /// The client's address is not in `--allow-transfer`.
     NotAllowed,
+    /// Keys are configured and the request was not signed.
+    Unsigned,
     /// Too many transfers at once.
     Busy,
     /// AXFR over UDP: NOTIMP, as NSD and Knot answer.
@@ -81,6 +88,7 @@ impl Refusal {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Refusal::NotAllowed => "not_allowed",
+            Refusal::Unsigned => "unsigned",
             Refusal::Busy => "busy",
             Refusal::OverUdp => "udp",
         }
@@ -110,12 +118,14 @@ impl Drop for Slot {
 }
 
 impl TransferPolicy {
-    /// Whether `client` may transfer.
-    pub(crate) fn check(&self, client: IpAddr) -> Result<(), Refusal> {
-        if self.allow.iter().any(|net| net.contains(&client)) {
-            Ok(())
-        } else {
+    /// Whether `client` may transfer, given whether its request carried a good signature.
+    pub(crate) fn check(&self, client: IpAddr, signed: bool) -> Result<(), Refusal> {
+        if !self.allow.iter().any(|net| net.contains(&client)) {
             Err(Refusal::NotAllowed)
+        } else if self.require_signature && !signed {
+            Err(Refusal::Unsigned)
+        } else {
+            Ok(())
         }
     }
 }
@@ -565,6 +575,8 @@ pub(crate) struct Transfer {
     rdata: Vec<u8>,
     /// The place among concurrent transfers, held until the transfer is dropped.
     _slot: Option<Slot>,
+    /// Signs every message when the request was signed.
+    signer: Option<Signer>,
 }
 
 impl Transfer {
@@ -610,13 +622,15 @@ impl Transfer {
             name: OwnerName::default(),
             rdata: Vec::new(),
             _slot: None,
+            signer: None,
         }
     }
 
-    /// The transfer holding `slot` until it ends.
-    pub(crate) fn holding(self, slot: Slot) -> Transfer {
+    /// The transfer holding `slot` until it ends, its messages signed by `signer`.
+    pub(crate) fn holding(self, slot: Slot, signer: Option<Signer>) -> Transfer {
         Transfer {
             _slot: Some(slot),
+            signer,
             ..self
         }
     }
@@ -731,6 +745,9 @@ impl Transfer {
             }
         };
         writer.finish();
+        if let Some(signer) = &mut self.signer {
+            signer.sign(out, crate::pipeline::tsig::now());
+        }
         self.messages += 1;
         true
     }
