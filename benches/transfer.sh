@@ -12,55 +12,8 @@ ROUNDS=${ROUNDS:-5}                 # transfers of each kind per server
 ZONE=${ZONE:-ports.internal}
 SERVERS=${SERVERS:-"portsd nsd knot"}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
-# The servers on core 0, the transfer client on core 1, as compare.sh does.
-if (($(nproc) >= 2)); then
-	SERVER_CPUS=${SERVER_CPUS-0}
-	CLIENT_CPUS=${CLIENT_CPUS-1}
-else
-	SERVER_CPUS=${SERVER_CPUS-}
-	CLIENT_CPUS=${CLIENT_CPUS-}
-fi
-SERVER_PIN=() CLIENT_PIN=()
-[[ -n "$SERVER_CPUS" ]] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[[ -n "$CLIENT_CPUS" ]] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
-
-log() { printf '== %s\n' "$*" >&2; }
-has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
-
-WORK_DIR=$(mktemp -d -t portsd-transfer.XXXXXX)
-declare -A SERVER_PID=() SERVER_PORT=()
-
-stop_servers() {
-	local name pid
-	for name in "${!SERVER_PID[@]}"; do
-		pid=${SERVER_PID[$name]}
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			ps -o stat= --sid "$pid" | grep -qv '^Z' || break
-			sleep 0.1
-		done
-		kill -KILL -- "-$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-}
-cleanup() {
-	stop_servers
-	if [[ -n "${KEEP_WORK_DIR:-}" ]]; then log "work files kept in $WORK_DIR"; else rm -rf "$WORK_DIR"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ensure_packages() {
-	local missing=()
-	command -v nsd >/dev/null || missing+=(nsd)
-	command -v knotd >/dev/null || missing+=(knot)
-	if ((${#missing[@]})); then
-		log "installing ${missing[*]}"
-		apt-get update
-		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-	fi
-	PATH=$PATH:/usr/sbin:/sbin
-}
+# shellcheck source=benches/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 # The key every primary signs with, in BIND's form (what portsd reads) and NSD's and Knot's.
 write_keys() {
@@ -85,16 +38,6 @@ prepare_data() {
 	touch -d "@$(($(stat -c %Y "$WORK_DIR/data/local.tsv") + 60))" "$WORK_DIR/data-changed/local.tsv"
 	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data" >"$WORK_DIR/zone-before.txt"
 	"$PORTSD" export-zone --zone "$ZONE" --data "$WORK_DIR/data-changed" >"$WORK_DIR/zone-after.txt"
-}
-
-PORTSD=""
-build_portsd() {
-	log "building portsd (release)"
-	(cd "$REPO_DIR" && cargo build --release --quiet)
-	local target_dir
-	target_dir=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-	PORTSD=$target_dir/release/portsd
 }
 
 # NSD keeps the differences between zone file versions it reads (create-ixfr) to serve IXFR.
@@ -179,18 +122,12 @@ portsd_command() {
 		"${key[@]}" --allow-transfer 127.0.0.1/32
 }
 
-start_server() {
-	local name=$1 port
-	port=$("${TOOL[@]}" free-port)
-	SERVER_PORT[$name]=$port
+# Starts server $1 on a free port.
+start_on_free_port() {
+	local name=$1
+	SERVER_PORT[$name]=$("${TOOL[@]}" free-port)
 	# shellcheck disable=SC2046 # the command line is split on purpose
-	setsid "${SERVER_PIN[@]}" $("${name}_command" "$port") >"$WORK_DIR/$name.log" 2>&1 &
-	SERVER_PID[$name]=$!
-	if ! "${TOOL[@]}" wait-ready --port "$port" --qname "443.tcp.$ZONE" --timeout 300; then
-		tail -n 20 "$WORK_DIR/$name.log" >&2
-		exit 1
-	fi
-	log "$name ready on 127.0.0.1:$port (pid ${SERVER_PID[$name]})"
+	start_server "$name" $("${name}_command" "${SERVER_PORT[$name]}")
 }
 
 # The one-entry change: portsd reloads the changed data, NSD and Knot the zone portsd exports
@@ -216,17 +153,9 @@ transfer() {
 		--serial "$SERIAL_BEFORE" --round "$round" --out "$RESULTS" >&2
 }
 
-# Server order rotates per round so no server always goes first.
-rotated() {
-	local -a list
-	read -r -a list <<<"$SERVERS"
-	local shift=$((($1 - 1) % ${#list[@]}))
-	echo "${list[@]:shift}" "${list[@]:0:shift}"
-}
-
 main() {
 	[[ "$(id -u)" -eq 0 ]] || log "warning: not root: RSS growth needs /proc/PID/clear_refs and is left out"
-	ensure_packages
+	ensure_packages nsd=nsd knotd=knot
 	mkdir -p "$RESULTS_DIR"
 	build_portsd
 	if has_server portsd && ! "$PORTSD" serve --help | grep -q -- --allow-transfer; then
@@ -238,7 +167,7 @@ main() {
 	prepare_data
 	SERIAL_BEFORE=$(awk '$4 == "SOA" { print $7; exit }' "$WORK_DIR/zone-before.txt")
 	local name round
-	for name in $SERVERS; do start_server "$name"; done
+	for name in $SERVERS; do start_on_free_port "$name"; done
 
 	log "AXFR: $ROUNDS rounds"
 	for round in $(seq "$ROUNDS"); do
