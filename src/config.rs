@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// must be signed, and every signed request is checked [default: none].
     #[arg(long, env = "PORTSD_TSIG_KEY", value_delimiter = ',')]
     pub tsig_key: Vec<PathBuf>,
+    /// Secondary to send NOTIFY to when the serial changes (at start and on reload), signed
+    /// with the first TSIG key when keys are configured; repeatable [default: none].
+    #[arg(long, env = "PORTSD_NOTIFY", value_delimiter = ',')]
+    pub notify: Vec<SocketAddr>,
     /// Zone transfers served at once; more are refused [default: 8].
     #[arg(long, env = "PORTSD_MAX_TRANSFERS")]
     pub max_transfers: Option<usize>,
@@ -176,6 +180,7 @@ pub struct FileConfig {
     rate_limit_exempt: Option<Vec<IpNet>>,
     allow_transfer: Option<Vec<IpNet>>,
     tsig_key: Option<Vec<PathBuf>>,
+    notify: Option<Vec<SocketAddr>>,
     /// Keys written in the configuration file itself.
     tsig_keys: Option<Vec<InlineKey>>,
     max_transfers: Option<usize>,
@@ -261,6 +266,8 @@ pub struct ServeConfig {
     pub tcp: TcpLimits,
     /// Who may query, rate limiting, the query log.
     pub policy: Policy,
+    /// Secondaries to NOTIFY.
+    pub notify: Vec<SocketAddr>,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -412,6 +419,11 @@ impl ServeArgs {
                     ..TransferPolicy::default()
                 },
                 keys,
+            },
+            notify: if self.notify.is_empty() {
+                file.notify.clone().unwrap_or_default()
+            } else {
+                self.notify.clone()
             },
             metrics: self.metrics.or(file.metrics),
             watch,

@@ -93,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     data: config.data,
                     tcp: config.tcp,
                     policy: config.policy,
+                    notify: config.notify,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -13,6 +13,8 @@
 //!   they got: the form sent (`axfr`, `ixfr`, `soa`) or why they were refused (`not_allowed`,
 //!   `unsigned`, `busy`, `udp`); `portsd_tsig_rejected_total`: requests answered NOTAUTH for a
 //!   bad signature (unknown key, wrong MAC, time outside the fudge); the serial served is `portsd_table_serial`;
+//! - `portsd_notifies_total{result}`: NOTIFYs `sent`, `acknowledged` and `failed` (timed out
+//!   or answered with an error);
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
@@ -74,6 +76,7 @@ pub struct Metrics {
     reload_failures: Counter,
     transfers: Family<Labels, Counter>,
     tsig_rejected: Counter,
+    notifies: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -181,6 +184,12 @@ impl Metrics {
             "Requests answered NOTAUTH because their TSIG signature failed",
             tsig_rejected.clone(),
         );
+        let notifies = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifies",
+            "NOTIFY messages sent to secondaries, acknowledged, and failed (timed out or refused)",
+            notifies.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -200,7 +209,15 @@ impl Metrics {
             reload_failures,
             transfers,
             tsig_rejected,
+            notifies,
         }
+    }
+
+    /// Counts a NOTIFY `sent`, `acknowledged` or `failed`.
+    pub(crate) fn notify(&self, result: &str) {
+        self.notifies
+            .get_or_create(&labels(&[("result", result)]))
+            .inc();
     }
 
     /// Counts a request whose TSIG signature failed (unknown key, bad MAC, bad time).

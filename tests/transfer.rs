@@ -133,14 +133,24 @@ fn signed_transfers_verify_in_dig_and_kdig_and_unsigned_ones_are_refused() {
     // dig checks the TSIG of every message (each later one chained to the MAC before it) and
     // says so for each that fails.
     let output = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &daemon.addr.port().to_string(), "-y", &key])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &daemon.addr.port().to_string(),
+            "-y",
+            &key,
+        ])
         .args(["+noall", "+stats", "axfr", "ports.local"])
         .output()
         .expect("dig runs");
     let signed = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     assert!(signed.contains("XFR size: 363306 records"), "{signed}");
-    assert!(!signed.contains("verify"), "{}", &signed[..signed.len().min(600)]);
+    assert!(
+        !signed.contains("verify"),
+        "{}",
+        &signed[..signed.len().min(600)]
+    );
     let kdig = common::run_tool(
         "kdig",
         daemon.addr,

@@ -284,6 +284,18 @@ impl Keyring {
         self.keys.is_empty()
     }
 
+    /// A signer for requests portsd sends (NOTIFY) with the first key, when there is one.
+    pub(crate) fn first_signer(&self) -> Option<hickory_proto::rr::TSigner> {
+        let key = self.keys.first()?;
+        hickory_proto::rr::TSigner::new(
+            key.secret.clone(),
+            key.algorithm.clone(),
+            key.name.clone(),
+            FUDGE,
+        )
+        .ok()
+    }
+
     fn find(&self, name: &Name) -> Option<&Arc<Key>> {
         let wire = wire_lowercase(name);
         self.keys.iter().find(|k| k.name_wire == wire)

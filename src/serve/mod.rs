@@ -5,6 +5,7 @@
 //! - `tcp`: the accept loop and its connections.
 //! - `daemon`: signals, reload, readiness and the watchdog.
 //! - `metrics_endpoint`: the Prometheus endpoint.
+//! - `notify`: NOTIFY to the secondaries when the serial changes.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //!
 //! Every loop only moves bytes; what to answer is the [`Pipeline`]'s. hickory-server's own
@@ -15,11 +16,13 @@ mod batch;
 pub mod bind;
 mod daemon;
 mod metrics_endpoint;
+mod notify;
 mod tcp;
 mod udp;
 pub mod watch;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +74,8 @@ pub struct Settings {
     pub tcp: TcpLimits,
     /// The per-message policy: access, rate limiting, query log.
     pub policy: Policy,
+    /// Secondaries told of every new serial (`--notify`).
+    pub notify: Vec<SocketAddr>,
 }
 
 impl Settings {
@@ -81,6 +86,7 @@ impl Settings {
             data,
             tcp: TcpLimits::default(),
             policy: Policy::default(),
+            notify: Vec::new(),
         }
     }
 }
@@ -91,6 +97,7 @@ pub struct Server {
     pipeline: Arc<Pipeline>,
     data: Arc<DataLocation>,
     tcp: TcpLimits,
+    notifier: Arc<notify::Notifier>,
 }
 
 impl Server {
@@ -98,10 +105,17 @@ impl Server {
     pub fn new(zone: Zone, table: Table, settings: Settings) -> Server {
         let serial = table.serial_after(None);
         let metrics = Arc::new(Metrics::new());
+        let notifier = notify::Notifier::new(
+            settings.notify,
+            zone.clone(),
+            &settings.policy.keys,
+            metrics.clone(),
+        );
         Server {
             pipeline: Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics)),
             data: Arc::new(settings.data),
             tcp: settings.tcp,
+            notifier: Arc::new(notifier),
         }
     }
 
@@ -121,6 +135,7 @@ impl Server {
         let current = self.pipeline.snapshot();
         let serial = table.serial_after(Some((current.serial, current.table.content_hash())));
         self.pipeline.replace_table(table, serial);
+        self.notifier.announce(serial);
         Ok(serial)
     }
 
@@ -138,6 +153,7 @@ impl Server {
         // Whichever way this returns, the UDP threads started so far stop too.
         let _stop_on_return = stop.clone().drop_guard();
         let tasks = TaskTracker::new();
+        self.notifier.announce(self.pipeline.snapshot().serial);
         if !listeners.udp_threads.is_empty() {
             info!(
                 "answering udp on {} threads",
