@@ -389,3 +389,14 @@ fn local_entries_come_first_and_are_marked_local() {
     assert_eq!(first.sources, Source::Local.bit());
     assert!(table.entry(ids[1]).has_source(Source::PortList));
 }
+
+#[test]
+fn no_two_entries_are_the_same_record() {
+    // The list names 20000 VoIP once for UDP and once for TCP and UDP; an RRset is a set, so a
+    // secondary that loads the zone keeps one, and portsd must answer one.
+    let (loaded, _) = builtin();
+    let mut seen = std::collections::HashSet::new();
+    for entry in &loaded.entries {
+        assert!(seen.insert(entry), "entry made twice: {entry:?}");
+    }
+}
