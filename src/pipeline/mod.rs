@@ -220,7 +220,7 @@ impl Pipeline {
         };
         self.transfer
             .check(client.ip(), signer.is_some())
-            .map_err(|refusal| refuse(refusal))?;
+            .map_err(&refuse)?;
         if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
             return Err(refuse(Refusal::OverUdp));
         }
@@ -286,9 +286,9 @@ impl Pipeline {
             if transport == Transport::Udp || !general::refused(request, out) {
                 return Outcome::Silence;
             }
-        } else if !(transport == Transport::Udp && self.udp_transfer(request, client, out))
-            && !self.fast_response(request, transport, out)
-            && !self.general_signed(request, client, transport, out)
+        } else if !((transport == Transport::Udp && self.udp_transfer(request, client, out))
+            || self.fast_response(request, transport, out)
+            || self.general_signed(request, client, transport, out))
         {
             return Outcome::Silence;
         }

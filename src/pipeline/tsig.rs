@@ -610,7 +610,7 @@ mod tests {
         let message = Message::from_vec(response).unwrap();
         let signature = message.signature.clone().expect("a TSIG record");
         (
-            u8::from(message.response_code.low()),
+            message.response_code.low(),
             signature.data.error,
             signature.data.mac.len(),
         )
