@@ -335,7 +335,10 @@ impl Pipeline {
                 return true;
             }
         };
-        let answered = if request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4) {
+        // A NOTIFY that does not parse gets FORMERR like any other message.
+        let notify = request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4)
+            && hickory_server::proto::op::Message::from_vec(request).is_ok();
+        let answered = if notify {
             general::refused(request, out)
         } else {
             self.general
