@@ -436,3 +436,35 @@ fn ixfr_after_a_reload_is_incremental_and_udp_and_notify_get_what_nsd_gives() {
 fn portsd_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
+
+/// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("the process's status")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .expect("the field")
+}
+
+#[test]
+fn a_full_transfer_grows_memory_by_less_than_16_mib() {
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
+    let pid = daemon.child.id();
+    let before = status_kib(pid, "VmRSS:");
+    // Resets the peak, so VmHWM is the most the transfer made the process hold.
+    fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting the peak RSS");
+    let stats = dig(daemon.addr, &["+noall", "+stats", "axfr", "ports.local"]);
+    assert!(stats.contains("XFR size: 363306 records"), "{stats}");
+    let peak = status_kib(pid, "VmHWM:");
+    assert!(
+        peak < before + 16 * 1024,
+        "RSS {before} KiB before, peak {peak} KiB"
+    );
+}

@@ -220,7 +220,7 @@ impl Pipeline {
         };
         self.transfer
             .check(client.ip(), signer.is_some())
-            .map_err(|refusal| refuse(refusal))?;
+            .map_err(&refuse)?;
         if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
             return Err(refuse(Refusal::OverUdp));
         }
@@ -286,9 +286,9 @@ impl Pipeline {
             if transport == Transport::Udp || !general::refused(request, out) {
                 return Outcome::Silence;
             }
-        } else if !(transport == Transport::Udp && self.udp_transfer(request, client, out))
-            && !self.fast_response(request, transport, out)
-            && !self.general_signed(request, client, transport, out)
+        } else if !((transport == Transport::Udp && self.udp_transfer(request, client, out))
+            || self.fast_response(request, transport, out)
+            || self.general_signed(request, client, transport, out))
         {
             return Outcome::Silence;
         }
@@ -335,7 +335,10 @@ impl Pipeline {
                 return true;
             }
         };
-        let answered = if request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4) {
+        // A NOTIFY that does not parse gets FORMERR like any other message.
+        let notify = request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4)
+            && hickory_server::proto::op::Message::from_vec(request).is_ok();
+        let answered = if notify {
             general::refused(request, out)
         } else {
             self.general

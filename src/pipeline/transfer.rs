@@ -966,6 +966,54 @@ mod tests {
     }
 
     #[test]
+    fn transfers_past_the_cap_get_no_slot_until_one_ends() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let first = Slot::take(&running, 2).expect("a slot");
+        let second = Slot::take(&running, 2).expect("a slot");
+        assert!(Slot::take(&running, 2).is_none(), "the cap");
+        drop(first);
+        assert!(Slot::take(&running, 2).is_some(), "given back");
+        drop(second);
+        assert_eq!(running.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn only_allowed_networks_transfer_and_keys_require_a_signature() {
+        let policy = TransferPolicy {
+            allow: vec!["192.0.2.0/24".parse().unwrap()],
+            ..TransferPolicy::default()
+        };
+        let inside: IpAddr = "192.0.2.9".parse().unwrap();
+        let outside: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(policy.check(inside, false), Ok(()));
+        assert_eq!(policy.check(outside, true), Err(Refusal::NotAllowed));
+        assert_eq!(
+            TransferPolicy::default().check(inside, true),
+            Err(Refusal::NotAllowed),
+            "nobody by default"
+        );
+        let signed = TransferPolicy {
+            require_signature: true,
+            ..policy
+        };
+        assert_eq!(signed.check(inside, false), Err(Refusal::Unsigned));
+        assert_eq!(signed.check(inside, true), Ok(()));
+    }
+
+    #[test]
+    fn transfer_requests_are_recognised_without_parsing() {
+        let mut request = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        request.extend_from_slice(&question(rtype::AXFR));
+        assert!(is_transfer_request(&request));
+        let ixfr = [&request[..12], &question(rtype::IXFR)].concat();
+        assert!(is_transfer_request(&ixfr));
+        let soa = [&request[..12], &question(rtype::SOA)].concat();
+        assert!(!is_transfer_request(&soa));
+        assert!(!is_transfer_request(&request[..20]), "cut short");
+        assert!(!is_transfer_request(&[0; 11]));
+    }
+
+    #[test]
     fn a_broken_chain_empties_the_journal() {
         let zone = zone();
         let a = snapshot(&zone, 10, &[("1", "a")]);

@@ -351,11 +351,7 @@ impl Signer {
         tbs.extend_from_slice(&(self.previous_mac.len() as u16).to_be_bytes());
         tbs.extend_from_slice(&self.previous_mac);
         tbs.extend_from_slice(message);
-        let time = [
-            &(now >> 32).to_be_bytes()[6..],
-            &(now as u32).to_be_bytes()[..],
-        ]
-        .concat();
+        let time = time48(now);
         let error_code = error.map_or(0, u16::from);
         if self.first {
             tbs.extend_from_slice(&key.name_wire);
@@ -446,6 +442,36 @@ fn notauth_response(request: &Message) -> Vec<u8> {
     out
 }
 
+/// A time as TSIG carries it: 48 bits, network order.
+fn time48(now: u64) -> [u8; 6] {
+    let bytes = now.to_be_bytes();
+    [bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
+}
+
+/// The NOTAUTH answer to `request` with an unsigned TSIG record carrying `error` (BADKEY and
+/// BADSIG answers must not be signed: the key is unknown or the client's MAC is wrong).
+fn unsigned_error(
+    request: &Message,
+    key_name: &Name,
+    algorithm: &TsigAlgorithm,
+    original_id: u16,
+    error: TsigError,
+    now: u64,
+) -> Vec<u8> {
+    let mut out = notauth_response(request);
+    append_tsig(
+        &mut out,
+        &wire_lowercase(key_name),
+        &wire_lowercase(&algorithm.to_name()),
+        &time48(now),
+        &[],
+        original_id,
+        u16::from(error),
+        &[],
+    );
+    out
+}
+
 /// Checks the TSIG record of `request` against `keys` at time `now`.
 pub(crate) fn check(keys: &Keyring, request: &[u8], now: u64) -> Check {
     let Ok(message) = Message::from_vec(request) else {
@@ -459,22 +485,14 @@ pub(crate) fn check(keys: &Keyring, request: &[u8], now: u64) -> Check {
         .find(&signature.name)
         .filter(|key| key.algorithm == tsig.algorithm);
     let Some(key) = key else {
-        // Unknown key or algorithm: unsigned, naming what the client used.
-        let mut out = notauth_response(&message);
-        let time = [
-            &(now >> 32).to_be_bytes()[6..],
-            &(now as u32).to_be_bytes()[..],
-        ]
-        .concat();
-        append_tsig(
-            &mut out,
-            &wire_lowercase(&signature.name),
-            &wire_lowercase(&tsig.algorithm.to_name()),
-            &time,
-            &[],
+        // Unknown key or algorithm: named as the client did.
+        let out = unsigned_error(
+            &message,
+            &signature.name,
+            &tsig.algorithm,
             tsig.oid,
-            u16::from(TsigError::BadKey),
-            &[],
+            TsigError::BadKey,
+            now,
         );
         return Check::Rejected(out, TsigError::BadKey);
     };
@@ -487,22 +505,13 @@ pub(crate) fn check(keys: &Keyring, request: &[u8], now: u64) -> Check {
                 .is_ok()
         });
     if !verified {
-        let mut out = notauth_response(&message);
-        let time = [
-            &(now >> 32).to_be_bytes()[6..],
-            &(now as u32).to_be_bytes()[..],
-        ]
-        .concat();
-        let algorithm = wire_lowercase(&key.algorithm.to_name());
-        append_tsig(
-            &mut out,
-            &key.name_wire,
-            &algorithm,
-            &time,
-            &[],
+        let out = unsigned_error(
+            &message,
+            &key.name,
+            &key.algorithm,
             tsig.oid,
-            u16::from(TsigError::BadSig),
-            &[],
+            TsigError::BadSig,
+            now,
         );
         return Check::Rejected(out, TsigError::BadSig);
     }
@@ -515,11 +524,7 @@ pub(crate) fn check(keys: &Keyring, request: &[u8], now: u64) -> Check {
     if now.abs_diff(tsig.time) > u64::from(tsig.fudge) {
         // Signed, carrying the server's time so the client can see the skew (RFC 8945 5.2.3).
         let mut out = notauth_response(&message);
-        let other = [
-            &(now >> 32).to_be_bytes()[6..],
-            &(now as u32).to_be_bytes()[..],
-        ]
-        .concat();
+        let other = time48(now);
         signer.sign_with(&mut out, now, Some(TsigError::BadTime), &other);
         return Check::Rejected(out, TsigError::BadTime);
     }
@@ -610,7 +615,7 @@ mod tests {
         let message = Message::from_vec(response).unwrap();
         let signature = message.signature.clone().expect("a TSIG record");
         (
-            u8::from(message.response_code.low()),
+            message.response_code.low(),
             signature.data.error,
             signature.data.mac.len(),
         )

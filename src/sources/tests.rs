@@ -315,7 +315,11 @@ fn problems_in(dir: &tempfile::TempDir) -> Vec<String> {
 fn a_directory_copy_loads_like_the_builtin_data() {
     let dir = data_dir_with(&[]);
     let loaded = load_dir(dir.path()).unwrap();
-    assert_eq!(loaded, builtin().0);
+    let builtin = &builtin().0;
+    assert_eq!(loaded.entries, builtin.entries);
+    assert_eq!(loaded.rows_per_source, builtin.rows_per_source);
+    // The copy's date is its files' modification time, the built-in data's its commit's.
+    assert!(loaded.date > 0 && builtin.date > 0);
 }
 
 #[test]
