@@ -901,26 +901,23 @@ def rss_reset(root):
                 clear.write("5")
         except OSError:
             reset = False
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-            total += int(fields["VmRSS"].split()[0])
-        except (OSError, KeyError, ValueError):
-            continue
+        total += status_kib(pid, "VmRSS")
     return total, reset
 
 
 def rss_peak(root):
     """Summed VmHWM of the tree in KiB."""
-    total = 0
-    for pid in process_tree(root):
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-            total += int(fields["VmHWM"].split()[0])
-        except (OSError, KeyError, ValueError):
-            continue
-    return total
+    return sum(status_kib(pid, "VmHWM") for pid in process_tree(root))
+
+
+def status_kib(pid, field):
+    """A size field of /proc/PID/status in KiB; 0 for a process that has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        return int(fields[field].split()[0])
+    except (OSError, KeyError, ValueError):
+        return 0
 
 
 def cmd_transfer(args):
@@ -1111,12 +1108,13 @@ def main():
     agree.add_argument("--out", required=True)
     agree.set_defaults(run=cmd_agree)
 
-    report = commands.add_parser("report")
-    report.add_argument("--results", required=True)
-    report.add_argument("--json-out", required=True)
-    report.add_argument("--text-out", required=True)
-    report.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
-    report.set_defaults(run=cmd_report)
+    for name, run in (("report", cmd_report), ("transfer-report", cmd_transfer_report)):
+        report = commands.add_parser(name)
+        report.add_argument("--results", required=True)
+        report.add_argument("--json-out", required=True)
+        report.add_argument("--text-out", required=True)
+        report.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
+        report.set_defaults(run=run)
 
     transfer = commands.add_parser("transfer")
     transfer.add_argument("--server", required=True)
@@ -1138,13 +1136,6 @@ def main():
     serial.add_argument("--not", dest="not_serial", type=int, default=-1)
     serial.add_argument("--timeout", type=float, default=120)
     serial.set_defaults(run=cmd_serial)
-
-    transfer_report = commands.add_parser("transfer-report")
-    transfer_report.add_argument("--results", required=True)
-    transfer_report.add_argument("--json-out", required=True)
-    transfer_report.add_argument("--text-out", required=True)
-    transfer_report.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
-    transfer_report.set_defaults(run=cmd_transfer_report)
 
     args = parser.parse_args()
     return args.run(args)

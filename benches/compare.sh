@@ -59,47 +59,23 @@ portsd_command() {
 write_nsd_config() {
 	local port=$1 dir=$WORK_DIR/nsd-$1
 	mkdir -p "$dir"
-	cat >"$dir/nsd.conf" <<-EOF
-		server:
-		  ip-address: 127.0.0.1
-		  port: $port
-		  server-count: $NSD_SERVER_COUNT
-		  username: ""
-		  chroot: ""
-		  zonesdir: "$dir"
-		  database: ""
-		  zonelistfile: "$dir/zone.list"
-		  xfrdfile: "$dir/xfrd.state"
-		  xfrdir: "$dir"
-		  pidfile: "$dir/nsd.pid"
-		  rrl-ratelimit: 0
-		  rrl-whitelist-ratelimit: 0
-		  verbosity: 1
-		remote-control:
-		  control-enable: no
+	{
+		nsd_server_sections "$port" "$dir" "$NSD_SERVER_COUNT"
+		cat <<-EOF
 		zone:
 		  name: $ZONE
 		  zonefile: "$WORK_DIR/zone.txt"
-	EOF
+		EOF
+	} >"$dir/nsd.conf"
 	echo "$dir/nsd.conf"
 }
 
 write_knot_config() {
 	local port=$1 dir=$WORK_DIR/knot-$1
 	mkdir -p "$dir/db"
-	cat >"$dir/knot.conf" <<-EOF
-		server:
-		    rundir: "$dir"
-		    pidfile: "$dir/knot.pid"
-		    listen: 127.0.0.1@$port
-		    udp-workers: $KNOT_UDP_WORKERS
-		    tcp-workers: $KNOT_TCP_WORKERS
-		    background-workers: 1
-		database:
-		    storage: "$dir/db"
-		log:
-		  - target: stderr
-		    any: notice
+	{
+		knot_server_sections "$port" "$dir" "$KNOT_UDP_WORKERS" "$KNOT_TCP_WORKERS"
+		cat <<-EOF
 		template:
 		  - id: default
 		    storage: "$dir/db"
@@ -110,7 +86,8 @@ write_knot_config() {
 		zone:
 		  - domain: $ZONE
 		    file: "$WORK_DIR/zone.txt"
-	EOF
+		EOF
+	} >"$dir/knot.conf"
 	echo "$dir/knot.conf"
 }
 

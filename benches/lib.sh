@@ -95,3 +95,48 @@ rotated() {
 	local shift_by=$(($1 % ${#list[@]}))
 	echo "${list[@]:shift_by}" "${list[@]:0:shift_by}"
 }
+
+# NSD's server and remote-control sections for a bench instance on 127.0.0.1:$1 with its files
+# in $2: one server process ($3, default 1), no chroot, no user switch, no rate limiting.
+nsd_server_sections() {
+	local port=$1 dir=$2 count=${3:-1}
+	cat <<-EOF
+		server:
+		  ip-address: 127.0.0.1
+		  port: $port
+		  server-count: $count
+		  username: ""
+		  chroot: ""
+		  zonesdir: "$dir"
+		  database: ""
+		  zonelistfile: "$dir/zone.list"
+		  xfrdfile: "$dir/xfrd.state"
+		  xfrdir: "$dir"
+		  pidfile: "$dir/nsd.pid"
+		  rrl-ratelimit: 0
+		  rrl-whitelist-ratelimit: 0
+		  verbosity: 1
+		remote-control:
+		  control-enable: no
+	EOF
+}
+
+# Knot's server, database and log sections for a bench instance on 127.0.0.1:$1 with its files
+# in $2: $3 UDP and $4 TCP workers (default 1 each), notices to stderr.
+knot_server_sections() {
+	local port=$1 dir=$2 udp=${3:-1} tcp=${4:-1}
+	cat <<-EOF
+		server:
+		    rundir: "$dir"
+		    pidfile: "$dir/knot.pid"
+		    listen: 127.0.0.1@$port
+		    udp-workers: $udp
+		    tcp-workers: $tcp
+		    background-workers: 1
+		database:
+		    storage: "$dir/db"
+		log:
+		  - target: stderr
+		    any: notice
+	EOF
+}

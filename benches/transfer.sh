@@ -44,23 +44,9 @@ prepare_data() {
 nsd_command() {
 	local port=$1 dir=$WORK_DIR/nsd
 	mkdir -p "$dir"
-	cat >"$dir/nsd.conf" <<-EOF
-		server:
-		  ip-address: 127.0.0.1
-		  port: $port
-		  server-count: 1
-		  username: ""
-		  chroot: ""
-		  zonesdir: "$dir"
-		  database: ""
-		  zonelistfile: "$dir/zone.list"
-		  xfrdfile: "$dir/xfrd.state"
-		  xfrdir: "$dir"
-		  pidfile: "$dir/nsd.pid"
-		  rrl-ratelimit: 0
-		  verbosity: 1
-		remote-control:
-		  control-enable: no
+	{
+		nsd_server_sections "$port" "$dir"
+		cat <<-EOF
 		include: "$WORK_DIR/nsd.key"
 		zone:
 		  name: $ZONE
@@ -68,7 +54,8 @@ nsd_command() {
 		  provide-xfr: 127.0.0.1 bench-transfer
 		  store-ixfr: yes
 		  create-ixfr: yes
-	EOF
+		EOF
+	} >"$dir/nsd.conf"
 	cp "$WORK_DIR/zone-before.txt" "$WORK_DIR/nsd-zone.txt"
 	echo nsd -d -c "$dir/nsd.conf"
 }
@@ -78,19 +65,9 @@ nsd_command() {
 knot_command() {
 	local port=$1 dir=$WORK_DIR/knot
 	mkdir -p "$dir/db"
-	cat >"$dir/knot.conf" <<-EOF
-		server:
-		    rundir: "$dir"
-		    pidfile: "$dir/knot.pid"
-		    listen: 127.0.0.1@$port
-		    udp-workers: 1
-		    tcp-workers: 1
-		    background-workers: 1
-		database:
-		    storage: "$dir/db"
-		log:
-		  - target: stderr
-		    any: notice
+	{
+		knot_server_sections "$port" "$dir"
+		cat <<-EOF
 		include: "$WORK_DIR/knot.key"
 		acl:
 		  - id: bench
@@ -108,7 +85,8 @@ knot_command() {
 		  - domain: $ZONE
 		    file: "$WORK_DIR/knot-zone.txt"
 		    acl: bench
-	EOF
+		EOF
+	} >"$dir/knot.conf"
 	cp "$WORK_DIR/zone-before.txt" "$WORK_DIR/knot-zone.txt"
 	echo knotd -c "$dir/knot.conf"
 }
