@@ -80,7 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = args.resolve()?;
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
-            let table = Table::new(load(&config.data)?.entries);
+            let table = load(&config.data)?.into_table();
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen, config.udp_threads)?,
@@ -95,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     data: config.data,
                     tcp: config.tcp,
                     policy: config.policy,
+                    notify: config.notify,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -116,12 +117,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ExportZone(args) => {
             let (zone, data) = resolve_zone(&args, &FileConfig::default(), &[])?;
-            let table = Table::new(load(&data)?.entries);
-            let serial = portsd::serve::next_serial(
-                None,
-                table.content_hash(),
-                std::time::SystemTime::now(),
-            );
+            let table = load(&data)?.into_table();
+            let serial = table.serial_after(None);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
             present::write_zone(&zone, &snapshot, &mut out)?;

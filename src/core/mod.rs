@@ -2,8 +2,10 @@
 //! scheme, the records answering one question, and the zone's presentation forms.
 
 pub mod answer;
+pub(crate) mod contents;
 pub mod model;
 pub(crate) mod names;
 pub mod present;
+pub mod serial;
 pub mod table;
 pub mod txt;

@@ -137,8 +137,13 @@ pub struct Table {
     ranges: [RangeIndex; 4],
     /// Lower-cased service name to the entries carrying it, in entry order.
     services: HashMap<Box<[u8]>, Vec<EntryId>>,
+    /// The keys of `services`, sorted bytewise: the order zone transfers and `export-zone` list
+    /// them in, kept so that walking the zone does not sort.
+    service_order: Vec<Box<[u8]>>,
     /// A fingerprint of the content, used to tell whether a reload changed anything.
     content_hash: u64,
+    /// The data's date (Unix seconds) the SOA serial derives from; 0 when unknown.
+    data_date: u32,
 }
 
 impl Table {
@@ -167,14 +172,34 @@ impl Table {
             }
         }
         let content_hash = fingerprint(&rdata);
+        let mut service_order: Vec<Box<[u8]>> = services.keys().cloned().collect();
+        service_order.sort_unstable();
         Table {
             entries,
             rdata,
             singles: singles.map(|s| SingleIndex::build(&s)),
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
+            service_order,
             content_hash,
+            data_date: 0,
         }
+    }
+
+    /// The same table, recording the date of the data it was built from.
+    pub fn dated(self, data_date: u32) -> Table {
+        Table { data_date, ..self }
+    }
+
+    /// The data's date (Unix seconds), 0 when unknown.
+    pub fn data_date(&self) -> u32 {
+        self.data_date
+    }
+
+    /// The SOA serial of this table replacing one with `previous` (serial, fingerprint); see
+    /// [`crate::core::serial`].
+    pub fn serial_after(&self, previous: Option<(u32, u64)>) -> u32 {
+        crate::core::serial::serial_for(self.data_date, self.content_hash, previous)
     }
 
     /// Every entry, local ones first.
@@ -233,9 +258,19 @@ impl Table {
         );
     }
 
-    /// Every distinct (lower-cased) service name, in no particular order.
+    /// Every distinct (lower-cased) service name, sorted bytewise.
     pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
-        self.services.keys().map(|k| &k[..])
+        self.service_order.iter().map(|k| &k[..])
+    }
+
+    /// The `n`th service name in sorted order.
+    pub(crate) fn service_name(&self, n: usize) -> &[u8] {
+        &self.service_order[n]
+    }
+
+    /// How many distinct service names there are.
+    pub(crate) fn service_count(&self) -> usize {
+        self.service_order.len()
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.
@@ -266,7 +301,7 @@ impl Table {
         let service_bytes: usize = self
             .services
             .iter()
-            .map(|(k, v)| k.len() + v.capacity() * 4 + 64)
+            .map(|(k, v)| 2 * k.len() + v.capacity() * 4 + 80)
             .sum();
         let index_bytes: usize = self
             .singles

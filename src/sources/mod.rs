@@ -109,6 +109,17 @@ pub struct LoadedData {
     pub entries: Vec<Entry>,
     /// Rows (records, for IANA's CSV) read from each source file, in [`Source::ALL`] order.
     pub rows_per_source: Vec<(Source, usize)>,
+    /// The data's date, Unix seconds: the newest modification time of the files read (for the
+    /// compiled-in data, as recorded at build time). The SOA serial derives from it
+    /// ([`crate::core::serial`]).
+    pub date: u32,
+}
+
+impl LoadedData {
+    /// The table these entries make, carrying the data's date.
+    pub fn into_table(self) -> Table {
+        Table::new(self.entries).dated(self.date)
+    }
 }
 
 /// The text of each source file and the name to report problems under.
@@ -146,11 +157,15 @@ fn load_dir_replacing_registry(
         return Err(DataErrors(vec![DataError::new(&label, 0, reason)]));
     }
     let mut problems = Vec::new();
+    let mut date = 0u32;
     let mut read = |name: &str, required: bool| {
         let path = dir.join(name);
         let label = path.display().to_string();
         match std::fs::read_to_string(&path) {
-            Ok(text) => Some((label, text)),
+            Ok(text) => {
+                date = date.max(modified_seconds(&path));
+                Some((label, text))
+            }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
                 problems.push(DataError::new(&label, 0, format!("cannot read: {e}")));
@@ -172,31 +187,48 @@ fn load_dir_replacing_registry(
     fn borrow((label, text): &(String, String)) -> (String, &str) {
         (label.clone(), text.as_str())
     }
-    load(&SourceTexts {
-        ports_tsv: borrow(&ports_tsv),
-        excerpt: borrow(&excerpt),
-        iana_csv: borrow(&iana_csv),
-        local_tsv: local_tsv.as_ref().map(borrow),
-    })
+    load(
+        date,
+        &SourceTexts {
+            ports_tsv: borrow(&ports_tsv),
+            excerpt: borrow(&excerpt),
+            iana_csv: borrow(&iana_csv),
+            local_tsv: local_tsv.as_ref().map(borrow),
+        },
+    )
+}
+
+/// A file's modification time in Unix seconds; 0 when the file system cannot say.
+fn modified_seconds(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 /// Loads the data compiled into the binary from the repository's `data/` directory, so the
 /// daemon works from any directory with no files around.
 pub fn load_builtin() -> Result<LoadedData, DataErrors> {
     let builtin = |name: &str, text| (format!("data/{name}"), text);
-    load(&SourceTexts {
-        ports_tsv: builtin(PORTS_TSV, include_str!("../../data/ports.tsv")),
-        excerpt: builtin(EXCERPT, include_str!("../../data/port-list-excerpt.txt")),
-        iana_csv: builtin(
-            IANA_CSV,
-            include_str!("../../data/iana-service-names-port-numbers.csv"),
-        ),
-        local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
-    })
+    // build.rs records the compiled-in data's date (see there for how it is chosen).
+    let date = env!("PORTSD_DATA_DATE").parse().unwrap_or(0);
+    load(
+        date,
+        &SourceTexts {
+            ports_tsv: builtin(PORTS_TSV, include_str!("../../data/ports.tsv")),
+            excerpt: builtin(EXCERPT, include_str!("../../data/port-list-excerpt.txt")),
+            iana_csv: builtin(
+                IANA_CSV,
+                include_str!("../../data/iana-service-names-port-numbers.csv"),
+            ),
+            local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
+        },
+    )
 }
 
 /// Parses every source, then merges. Problems from all files are reported together.
-fn load(texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
+fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
     let mut problems = Vec::new();
     let local = match &texts.local_tsv {
         Some((file, text)) => local::parse(file, text, &mut problems),
@@ -215,6 +247,7 @@ fn load(texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
     Ok(LoadedData {
         entries: merge::merge(local, &excerpt, &list, &iana.records),
         rows_per_source,
+        date,
     })
 }
 

@@ -357,7 +357,7 @@ fn class_any_is_refused() {
 #[test]
 fn unassigned_opcodes_get_notimp() {
     // 3 is unassigned, 6 is DSO (RFC 8490 asks for NOTIMP from servers without it), 7-15 are
-    // unassigned. Opcodes 1, 2, 4 and 5 are covered in tests/dns.rs.
+    // unassigned. Opcodes 1, 2, 4 and 5 are covered in tests/server/dns.rs.
     for opcode in [3u16, 6, 7, 10, 15] {
         let mut packet = message(0x0A00, [1, 0, 0, 0], &[&valid_question()]);
         packet[2] |= (opcode << 3) as u8;
