@@ -24,6 +24,7 @@ fn repository() -> &'static Path {
 fn package() -> &'static Path {
     static PACKAGE: OnceLock<PathBuf> = OnceLock::new();
     PACKAGE.get_or_init(|| {
+        let _machine = crate::common::machine_to_itself();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut command = Command::new(cargo);
         // The variables cargo sets for a test process would reach build scripts that watch

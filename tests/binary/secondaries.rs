@@ -915,6 +915,7 @@ impl Primary for KnotPrimary {
 /// refusing primary from a serving one.
 #[test]
 fn secondaries_replicate_the_exported_zone_from_knot() {
+    let _machine = crate::common::machine_to_itself();
     let root = tempfile::tempdir().unwrap();
     let key = Key::generate(root.path());
     let data = root.path().join("data");
@@ -1035,6 +1036,7 @@ impl Primary for PortsdPrimary {
 /// portsd refuses unsigned, wrongly signed, unknown-key and disallowed transfers.
 #[test]
 fn secondaries_replicate_from_portsd_as_hidden_primary() {
+    let _machine = crate::common::machine_to_itself();
     let root = tempfile::tempdir().unwrap();
     let key = Key::generate(root.path());
     let data = root.path().join("data");

@@ -67,6 +67,20 @@ fn normalised(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// How many records a full AXFR of the default zone carries: those `export-zone` prints, plus
+/// the SOA again at the end.
+fn axfr_record_count() -> usize {
+    let zone = Command::new(env!("CARGO_BIN_EXE_portsd"))
+        .arg("export-zone")
+        .output()
+        .expect("export-zone runs");
+    let records = String::from_utf8_lossy(&zone.stdout)
+        .lines()
+        .filter(|line| !line.starts_with(';') && !line.starts_with('$') && !line.is_empty())
+        .count();
+    records + 1
+}
+
 #[test]
 fn axfr_carries_exactly_what_export_zone_carries_and_the_same_serial() {
     let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
@@ -145,7 +159,11 @@ fn signed_transfers_verify_in_dig_and_kdig_and_unsigned_ones_are_refused() {
         .expect("dig runs");
     let signed = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
-    assert!(signed.contains("XFR size: 363306 records"), "{signed}");
+    let records = axfr_record_count();
+    assert!(
+        signed.contains(&format!("XFR size: {records} records")),
+        "{signed}"
+    );
     assert!(
         !signed.contains("verify"),
         "{}",
@@ -166,7 +184,7 @@ fn signed_transfers_verify_in_dig_and_kdig_and_unsigned_ones_are_refused() {
         &kdig[kdig.len().saturating_sub(600)..]
     );
     assert!(
-        summary.contains("363306 records") && !kdig.contains(";; ERROR"),
+        summary.contains(&format!("{records} records")) && !kdig.contains(";; ERROR"),
         "{summary}"
     );
     let unsigned = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
@@ -455,13 +473,18 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 #[test]
 fn a_full_transfer_grows_memory_by_less_than_16_mib() {
+    let _machine = crate::common::machine_to_itself();
     let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
     let pid = daemon.child.id();
     let before = status_kib(pid, "VmRSS:");
     // Resets the peak, so VmHWM is the most the transfer made the process hold.
     fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting the peak RSS");
     let stats = dig(daemon.addr, &["+noall", "+stats", "axfr", "ports.local"]);
-    assert!(stats.contains("XFR size: 363306 records"), "{stats}");
+    let records = axfr_record_count();
+    assert!(
+        stats.contains(&format!("XFR size: {records} records")),
+        "{stats}"
+    );
     let peak = status_kib(pid, "VmHWM:");
     assert!(
         peak < before + 16 * 1024,

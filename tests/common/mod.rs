@@ -229,8 +229,10 @@ pub type LogLines = Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>;
 pub fn wait_for_lines(log: &LogLines, done: impl Fn(&[String]) -> bool) -> bool {
     let (lines, changed) = &**log;
     let guard = lines.lock().unwrap();
+    // A bound for a hung daemon, not a pace: a reload of the full data on a busy two-core
+    // machine has taken over 10 s.
     let (guard, _) = changed
-        .wait_timeout_while(guard, Duration::from_secs(10), |lines| !done(lines))
+        .wait_timeout_while(guard, Duration::from_secs(30), |lines| !done(lines))
         .unwrap();
     done(&guard)
 }
@@ -325,4 +327,15 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Held by the tests that load the whole machine (building the Debian package, three
+/// secondaries loading the full zone) or that hold it to a deadline or a memory bound, so that
+/// none of them runs beside another: a secondary's 5 s to pick up a NOTIFY means nothing while
+/// a release build takes both cores.
+pub fn machine_to_itself() -> std::sync::MutexGuard<'static, ()> {
+    static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MACHINE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
