@@ -51,8 +51,15 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l deny -d 'These n
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit -d 'UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting off [default: 200]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-slip -d 'Every Nth rate-limited response is sent truncated (TC) instead of dropped, so real clients retry over TCP; 0 never [default: 2]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-exempt -d 'Networks never rate limited; repeatable; replaces the default [default: 127.0.0.0/8, ::1/128]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l allow-transfer -d 'Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tsig-key -d 'TSIG key file in the form BIND\'s tsig-keygen writes; repeatable. With keys, transfers must be signed, and every signed request is checked [default: none]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secondary to send NOTIFY to when the serial changes (at start and on reload), signed with the first TSIG key when keys are configured; repeatable [default: none]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused [default: 8]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on [default: 0]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l nsid -d 'The NSID (RFC 5001) sent to clients that ask for it, written as in NSD: hex digits (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l log-queries -d 'Log one line per query'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload when the files in the data directory change (needs --data)'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
