@@ -18,6 +18,7 @@ use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
+use crate::pipeline::identity::{self, Identity, IdentityError};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, KeyFileError, Keyring, read_key_file};
@@ -204,6 +205,18 @@ pub struct ServeArgs {
     /// may run on [default: 0].
     #[arg(long, env = "PORTSD_UDP_THREADS")]
     pub udp_threads: Option<usize>,
+    /// The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED)
+    /// [default: the host name].
+    #[arg(long, env = "PORTSD_IDENTITY")]
+    pub identity: Option<String>,
+    /// The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED)
+    /// [default: portsd and its version].
+    #[arg(long, env = "PORTSD_VERSION_STRING")]
+    pub version_string: Option<String>,
+    /// The NSID (RFC 5001) sent to clients that ask for it, written as in NSD: hex digits
+    /// (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off].
+    #[arg(long, env = "PORTSD_NSID")]
+    pub nsid: Option<String>,
 }
 
 /// The configuration file: the same settings as the flags.
@@ -234,6 +247,9 @@ pub struct FileConfig {
     metrics: Option<SocketAddr>,
     watch: Option<bool>,
     udp_threads: Option<usize>,
+    identity: Option<String>,
+    version_string: Option<String>,
+    nsid: Option<String>,
 }
 
 /// A TSIG key given in the configuration file: `tsig_keys = [{ name = "xfr", algorithm =
@@ -271,6 +287,9 @@ pub enum ConfigError {
     /// A TSIG key that cannot be used (a name given twice, a bad inline key).
     #[error("tsig key: {0}")]
     Key(String),
+    /// An `--nsid`, `--identity` or `--version-string` that cannot be used.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,
@@ -466,6 +485,26 @@ impl ServeArgs {
                     ..TransferPolicy::default()
                 },
                 keys,
+                identity: Identity {
+                    identity: match self.identity.as_ref().or(file.identity.as_ref()) {
+                        Some(text) => identity::shown(text)?,
+                        None => Some(identity::host_name()),
+                    },
+                    version: match self
+                        .version_string
+                        .as_ref()
+                        .or(file.version_string.as_ref())
+                    {
+                        Some(text) => identity::shown(text)?,
+                        None => Some(identity::default_version()),
+                    },
+                    nsid: self
+                        .nsid
+                        .as_ref()
+                        .or(file.nsid.as_ref())
+                        .map(|text| identity::parse_nsid(text))
+                        .transpose()?,
+                },
             },
             notify: if self.notify.is_empty() {
                 file.notify.clone().unwrap_or_default()
@@ -525,6 +564,35 @@ mod tests {
         let err = watching(None).resolve().unwrap_err().to_string();
         assert!(err.starts_with("--watch needs a data directory"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn identity_comes_from_flags_then_the_file_then_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portsd.toml");
+        std::fs::write(
+            &path,
+            "identity = \"from-file\"\nversion_string = \"none\"\nnsid = \"6e7331\"\n",
+        )
+        .unwrap();
+        let args = |config: &Path, nsid: Option<&str>| ServeArgs {
+            config: Some(config.to_owned()),
+            nsid: nsid.map(str::to_owned),
+            ..ServeArgs::default()
+        };
+        let identity = args(&path, None).resolve().unwrap().policy.identity;
+        assert_eq!(identity.identity.as_deref(), Some("from-file"));
+        assert_eq!(identity.version, None, "none hides it");
+        assert_eq!(identity.nsid.as_deref(), Some(&b"ns1"[..]));
+        let flag = args(&path, Some("ascii_flag")).resolve().unwrap();
+        assert_eq!(flag.policy.identity.nsid.as_deref(), Some(&b"flag"[..]));
+        let defaults = args(Path::new("/dev/null"), None).resolve().unwrap();
+        assert_eq!(defaults.policy.identity, Identity::default());
+        let err = args(&path, Some("ns1")).resolve().unwrap_err().to_string();
+        assert!(
+            err.starts_with("--nsid \"ns1\": expected hex digits"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub mod rtype {
 /// The Internet class, the only one portsd serves.
 pub const CLASS_IN: u16 = 1;
 
+/// Extended DNS Error 20, Not Authoritative (RFC 8914 4.21).
+pub(crate) const NOT_AUTHORITATIVE: u16 = 20;
+
 /// SOA timers: an hour to refresh, ten minutes to retry, a week to expire (secondaries are
 /// unlikely; these are conventional values).
 pub(crate) const SOA_REFRESH: u32 = 3600;
@@ -73,6 +76,14 @@ impl Zone {
         ns_addresses: Vec<IpAddr>,
         ttl: u32,
     ) -> Zone {
+        // An address given twice would be a record twice in one RRset (RFC 2181 5).
+        let mut unique = Vec::with_capacity(ns_addresses.len());
+        for ip in ns_addresses {
+            if !unique.contains(&ip) {
+                unique.push(ip);
+            }
+        }
+        let ns_addresses = unique;
         let mut rname = vec![b"hostmaster".to_vec().into_boxed_slice()];
         rname.extend(zone.iter().cloned());
         Zone {
@@ -254,6 +265,9 @@ pub struct Answer<'a> {
     pub authority: ShortSection<'a>,
     /// The additional section (glue for the NS record).
     pub additional: ShortSection<'a>,
+    /// The Extended DNS Error (RFC 8914) INFO-CODE for a client that sent EDNS: 20 (Not
+    /// Authoritative) on names outside the zone, as NSD and Knot send.
+    pub extended_error: Option<u16>,
 }
 
 impl<'a> Answer<'a> {
@@ -265,6 +279,7 @@ impl<'a> Answer<'a> {
             answers: Section::new(),
             authority: ShortSection::new(),
             additional: ShortSection::new(),
+            extended_error: None,
         }
     }
 
@@ -280,6 +295,9 @@ impl<'a> Answer<'a> {
 }
 
 /// Answers one question: `labels` is the query name leftmost first, as received.
+///
+/// ANY gets one RRset, the first the name holds (RFC 8482), over UDP and TCP alike, as NSD
+/// answers: the SOA at the apex, the address at the name server's name.
 pub fn answer<'a>(
     zone: &Zone,
     snapshot: &'a Snapshot,
@@ -287,9 +305,33 @@ pub fn answer<'a>(
     qtype: u16,
     qclass: u16,
 ) -> Answer<'a> {
+    let mut answer = every_record(zone, snapshot, labels, qtype, qclass);
+    if qtype == rtype::ANY
+        && let Some(first) = answer.answers.first().map(|r| r.data.rtype())
+    {
+        answer.answers.retain(|r| r.data.rtype() == first);
+    }
+    answer
+}
+
+/// The answer with every record of the asked type, or of every type for ANY: what the zone's
+/// contents list at a name.
+pub(crate) fn every_record<'a>(
+    zone: &Zone,
+    snapshot: &'a Snapshot,
+    labels: &[&[u8]],
+    qtype: u16,
+    qclass: u16,
+) -> Answer<'a> {
     let target = zone.name.classify(labels);
-    if qclass != CLASS_IN || target == Target::OutOfZone {
+    if qclass != CLASS_IN {
         return Answer::empty(Rcode::Refused, false);
+    }
+    if target == Target::OutOfZone {
+        return Answer {
+            extended_error: Some(NOT_AUTHORITATIVE),
+            ..Answer::empty(Rcode::Refused, false)
+        };
     }
     if qtype == rtype::AXFR || qtype == rtype::IXFR {
         return Answer::empty(Rcode::Refused, true);
@@ -364,6 +406,7 @@ pub fn answer<'a>(
         answers: records,
         authority: ShortSection::new(),
         additional,
+        extended_error: None,
     }
 }
 
@@ -416,7 +459,9 @@ fn service_records<'a>(
     records: &mut Section<'a>,
 ) -> bool {
     let mut name = ServiceName::new();
-    join_service(labels, &mut name);
+    if !join_service(labels, &mut name) {
+        return false;
+    }
     let mut ids = EntryIds::new();
     table.service_entries(&name, protocol, &mut ids);
     if want_txt {

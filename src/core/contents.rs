@@ -160,7 +160,7 @@ impl<'s> Contents<'s> {
 
     /// The records at a name of the zone (every type), or `None` when it holds none.
     pub(crate) fn records(&self, name: &OwnerName) -> Option<Answer<'s>> {
-        let answer = answer::answer(
+        let answer = answer::every_record(
             self.zone,
             self.snapshot,
             &name.labels(),

@@ -12,7 +12,9 @@
 //!
 //! Labels compare without regard to ASCII case. A port label is the canonical decimal form
 //! (`443`, not `0443`), so every port has exactly one name. A service name with a dot in it
-//! (`z39.50`) spans two labels. Pure: no I/O, no allocation unless a service name spans labels.
+//! (`z39.50`) spans two labels; a name is a sequence of labels (RFC 1034 3.1), so the one label
+//! `z39\.50` (a dot inside it) is a different name, which does not exist. Pure: no I/O, no
+//! allocation unless a service name spans labels.
 
 use crate::core::model::Protocol;
 
@@ -173,15 +175,21 @@ pub(crate) type ServiceName = smallvec::SmallVec<[u8; 64]>;
 
 /// Joins a service name's labels with dots into `out` (cleared first), in lower case: the
 /// form the table keys its names by, so a mixed-case query (0x20 randomisation) is looked up
-/// without a second copy.
-pub(crate) fn join_service(labels: &[&[u8]], out: &mut ServiceName) {
+/// without a second copy. Returns false, for a name no service has, when a label holds a dot
+/// itself: joined, `z39\.50` would read as the two labels `z39` and `50`.
+#[must_use]
+pub(crate) fn join_service(labels: &[&[u8]], out: &mut ServiceName) -> bool {
     out.clear();
+    if labels.iter().any(|label| label.contains(&b'.')) {
+        return false;
+    }
     for (i, label) in labels.iter().enumerate() {
         if i > 0 {
             out.push(b'.');
         }
         out.extend(label.iter().map(u8::to_ascii_lowercase));
     }
+    true
 }
 
 #[cfg(test)]
@@ -279,7 +287,14 @@ mod tests {
     #[test]
     fn service_labels_join_with_dots() {
         let mut out = ServiceName::from_slice(b"stale");
-        join_service(&[b"z39", b"50"], &mut out);
+        assert!(join_service(&[b"z39", b"50"], &mut out));
         assert_eq!(&out[..], b"z39.50");
+    }
+
+    #[test]
+    fn a_label_holding_a_dot_is_no_service_name() {
+        let mut out = ServiceName::new();
+        assert!(!join_service(&[b"z39.50"], &mut out));
+        assert!(!join_service(&[b"a", b"b.c"], &mut out));
     }
 }

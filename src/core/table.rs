@@ -149,12 +149,28 @@ pub struct Table {
 impl Table {
     /// Builds the table from merged entries. Entries keep their order, except that local
     /// entries move first: answers list a site's own uses before anyone else's.
+    ///
+    /// Entries whose records would read the same are kept once, the first with the sources of
+    /// all: the text names the port or range, the protocol and the service, so equal texts sit
+    /// at the same names, and an RRset holds no record twice (RFC 2181 5). Two local rows
+    /// alike, or two sources describing a use in the same words, end up here.
     pub fn new(mut entries: Vec<Entry>) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
-        let rdata: Vec<Box<[u8]>> = entries
-            .iter()
-            .map(|e| txt::encode_strings(&txt::entry_text(e)))
-            .collect();
+        let mut rdata: Vec<Box<[u8]>> = Vec::with_capacity(entries.len());
+        let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
+        let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let record = txt::encode_strings(&txt::entry_text(&entry));
+            match first_with.get(&record) {
+                Some(&at) => kept[at].sources |= entry.sources,
+                None => {
+                    first_with.insert(record.clone(), kept.len());
+                    rdata.push(record);
+                    kept.push(entry);
+                }
+            }
+        }
+        let entries = kept;
         let mut singles: [Vec<(EntryId, u16)>; 4] = Default::default();
         let mut ranges: [Vec<(EntryId, u16, u16)>; 4] = Default::default();
         let mut services: HashMap<Box<[u8]>, Vec<EntryId>> = HashMap::new();
@@ -415,6 +431,22 @@ mod tests {
         ids.clear();
         table.service_entries(b"rtp-media", None, &mut ids);
         assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn entries_reading_alike_are_kept_once_with_every_source() {
+        let table = Table::new(vec![
+            entry("7", Protocol::Udp, Some("echo"), Source::PortList),
+            entry("7", Protocol::Tcp, Some("echo"), Source::Iana),
+            entry("7", Protocol::Udp, Some("echo"), Source::Iana),
+        ]);
+        assert_eq!(table.entries().len(), 2);
+        assert_eq!(ports_of(&table, Protocol::Udp, 7), ["7"]);
+        assert!(table.entry(0).has_source(Source::PortList));
+        assert!(table.entry(0).has_source(Source::Iana));
+        let mut ids = Vec::new();
+        table.service_entries(b"echo", None, &mut ids);
+        assert_eq!(ids, [0, 1]);
     }
 
     #[test]

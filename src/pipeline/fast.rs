@@ -246,7 +246,10 @@ pub(crate) fn encode_response(
 ) {
     let peak = write_response(query, zone, answer, false, out);
     if peak.max(out.len()) > limit {
-        let empty = Answer::empty(answer.rcode, answer.authoritative);
+        let empty = Answer {
+            extended_error: answer.extended_error,
+            ..Answer::empty(answer.rcode, answer.authoritative)
+        };
         write_response(query, zone, &empty, true, out);
     }
 }
@@ -297,7 +300,15 @@ fn write_response(
         writer.u16(rtype::OPT);
         writer.u16(MAX_UDP_PAYLOAD);
         writer.u32(if edns.dnssec_ok { 0x8000 } else { 0 });
-        writer.u16(0);
+        match answer.extended_error {
+            Some(code) => {
+                writer.u16(6);
+                writer.u16(super::edns::EXTENDED_ERROR);
+                writer.u16(2);
+                writer.u16(code);
+            }
+            None => writer.u16(0),
+        }
     }
     writer.peak
 }
@@ -332,15 +343,24 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
 }
 
 /// The query type and response code of a response as sent: the type from its question (`None`
-/// when it has none), the code with the extended bits of a trailing OPT record (portsd's OPT
-/// records carry no options, so they are the last 11 bytes).
+/// when it has none), the code with the extended bits of its OPT record (most often the last
+/// 11 bytes, an OPT record without options; else found by walking the records).
 pub(crate) fn response_summary(response: &[u8]) -> (Option<u16>, u16) {
     let mut rcode = u16::from(response.get(3).map_or(0, |b| b & 0x0F));
     let additional = read_u16(response, 10).unwrap_or(0);
-    if additional > 0 && response.len() >= 23 {
-        let opt = &response[response.len() - 11..];
-        if opt[0] == 0 && read_u16(opt, 1) == Some(rtype::OPT) && opt[9..] == [0, 0] {
-            rcode |= u16::from(opt[5]) << 4;
+    if additional > 0 {
+        let tail = (response.len() >= 23).then(|| &response[response.len() - 11..]);
+        match tail {
+            Some(opt)
+                if opt[0] == 0 && read_u16(opt, 1) == Some(rtype::OPT) && opt[9..] == [0, 0] =>
+            {
+                rcode |= u16::from(opt[5]) << 4;
+            }
+            _ => {
+                if let Some(opt) = super::edns::find_opt(response) {
+                    rcode |= u16::from(opt.extended_rcode(response)) << 4;
+                }
+            }
         }
     }
     (

@@ -4,7 +4,8 @@
 //! It owns the protocol rules the pure answer core does not: no answer to a message shorter
 //! than a header or to a response; FORMERR for anything else that does not parse, and for a
 //! question count other than one; NOTIMP for opcodes other than QUERY; BADVERS for EDNS
-//! versions above 0; and truncation: a UDP answer larger than min(client's size, 1232) (512
+//! versions above 0; the EDNS options it reads ([`super::edns`]) and the CHAOS class
+//! ([`super::identity`]); and truncation: a UDP answer larger than min(client's size, 1232) (512
 //! without EDNS) goes out with TC set and no records, so the client asks again over TCP and
 //! gets everything.
 
@@ -12,13 +13,16 @@ use std::net::SocketAddr;
 
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_server::proto::rr::rdata::opt::EdnsOption;
 use hickory_server::proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
-use hickory_server::proto::rr::{Name, RData, Record};
+use hickory_server::proto::rr::{DNSClass, Name, RData, Record};
 use hickory_server::proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
 use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::debug;
 
+use super::edns::{self, Requested};
+use super::identity::{self, Chaos, Identity};
 use super::{Transport, ZoneState};
 use crate::core::answer::{
     self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone,
@@ -32,6 +36,8 @@ pub(crate) struct GeneralPath {
     /// `None` only for names hickory itself would refuse, which the zone parser never lets
     /// through; then answers carry no records rather than wrong ones.
     names: Option<ZoneNames>,
+    /// What CHAOS questions and NSID get.
+    identity: Identity,
 }
 
 #[derive(Debug)]
@@ -46,7 +52,7 @@ fn name_of(labels: &[Box<[u8]>]) -> Option<Name> {
 }
 
 impl GeneralPath {
-    pub(crate) fn new(zone: &Zone) -> GeneralPath {
+    pub(crate) fn new(zone: &Zone, identity: Identity) -> GeneralPath {
         let names = (|| {
             Some(ZoneNames {
                 apex: name_of(zone.name.labels())?,
@@ -54,7 +60,7 @@ impl GeneralPath {
                 rname: name_of(&zone.rname)?,
             })
         })();
-        GeneralPath { names }
+        GeneralPath { names, identity }
     }
 
     /// Answers `packet` into `out`; false when the message gets no answer at all.
@@ -77,8 +83,9 @@ impl GeneralPath {
             Transport::Udp => Protocol::Udp,
             Transport::Tcp => Protocol::Tcp,
         };
-        match Request::from_bytes(packet.to_vec(), client, protocol) {
-            Ok(request) => self.answer(state, &request, transport, out),
+        let (readable, requested) = edns::prepare(packet);
+        match Request::from_bytes(readable, client, protocol) {
+            Ok(request) => self.answer(state, &request, requested, transport, out),
             Err(error) => {
                 debug!(%error, %client, "malformed query");
                 error_response(&header.metadata, &no_queries(), ResponseCode::FormErr, out)
@@ -90,6 +97,7 @@ impl GeneralPath {
         &self,
         state: &ZoneState,
         request: &Request,
+        requested: Requested,
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
@@ -99,15 +107,22 @@ impl GeneralPath {
             echoed.set_max_payload(MAX_UDP_PAYLOAD);
             echoed.set_version(0);
             echoed.set_dnssec_ok(edns.flags().dnssec_ok);
+            if let Some(nsid) = self.identity.nsid.as_ref().filter(|_| requested.nsid) {
+                echoed
+                    .options_mut()
+                    .insert(EdnsOption::Unknown(edns::NSID, nsid.clone()));
+            }
             echoed
         });
-        let builder = || {
-            let mut builder = MessageResponseBuilder::from_message_request(request);
-            if let Some(edns) = &response_edns {
-                builder.edns(edns);
+        let with_error = |code: Option<u16>| {
+            let mut response_edns = response_edns.clone();
+            if let (Some(edns), Some(code)) = (&mut response_edns, code) {
+                let info = EdnsOption::Unknown(edns::EXTENDED_ERROR, code.to_be_bytes().to_vec());
+                edns.options_mut().insert(info);
             }
-            builder
+            response_edns
         };
+        let builder = |edns| response_builder(request, edns);
         let error = if request.metadata.op_code != OpCode::Query {
             Some(ResponseCode::NotImp)
         } else if request.queries.queries().len() != 1 {
@@ -118,11 +133,26 @@ impl GeneralPath {
             None
         };
         if let Some(code) = error {
-            return emit(builder().error_msg(&request.metadata, code), u16::MAX, out).is_some();
+            let response = builder(&response_edns).error_msg(&request.metadata, code);
+            return emit(response, u16::MAX, out).is_some();
         }
         let query = request.queries.queries()[0].original();
         let qname = query.name();
         let labels: Vec<&[u8]> = qname.iter().collect();
+        if query.query_class() == DNSClass::CH {
+            let chaos = self.identity.chaos(&labels, u16::from(query.query_type()));
+            let edns = with_error((chaos == Chaos::Hidden).then_some(identity::PROHIBITED));
+            let mut metadata = Metadata::response_from_request(&request.metadata);
+            let records = match chaos {
+                Chaos::Text(text) => vec![chaos_record(qname, text)],
+                Chaos::Hidden | Chaos::Refused => {
+                    metadata.response_code = ResponseCode::Refused;
+                    Vec::new()
+                }
+            };
+            let response = builder(&edns).build(metadata, &records, [], [], []);
+            return emit(response, u16::MAX, out).is_some();
+        }
         let snapshot = state.snapshot.load();
         let answer = answer::answer(
             zone,
@@ -146,7 +176,8 @@ impl GeneralPath {
             convert(&answer.additional),
         );
         let metadata = response_metadata(&request.metadata, &answer, false);
-        let full = builder().build(metadata, &answers, &authority, [], &additional);
+        let edns = with_error(answer.extended_error);
+        let full = builder(&edns).build(metadata, &answers, &authority, [], &additional);
         let limit = match transport {
             Transport::Udp => udp_limit(request.edns.as_ref().map(Edns::max_payload)),
             Transport::Tcp => u16::MAX,
@@ -155,8 +186,20 @@ impl GeneralPath {
             return true;
         }
         let truncated = response_metadata(&request.metadata, &answer, true);
-        emit(builder().build_no_records(truncated), limit, out).is_some()
+        emit(builder(&edns).build_no_records(truncated), limit, out).is_some()
     }
+}
+
+/// A response builder for `request`, with `edns` as its OPT record when the request had one.
+fn response_builder<'a>(
+    request: &'a Request,
+    edns: &'a Option<Edns>,
+) -> MessageResponseBuilder<'a> {
+    let mut builder = MessageResponseBuilder::from_message_request(request);
+    if let Some(edns) = edns {
+        builder.edns(edns);
+    }
+    builder
 }
 
 /// REFUSED for a client the access list refuses, with the question echoed when it parses;
@@ -235,6 +278,15 @@ fn emit<'a>(
             None
         }
     }
+}
+
+/// The TXT record of a CHAOS answer: the name as asked, TTL 0, class CH.
+fn chaos_record(name: &Name, text: &str) -> Record {
+    let rdata = crate::core::txt::encode_strings(text);
+    let txt = TXT::from_bytes(character_strings(&rdata).collect());
+    let mut record = Record::from_rdata(name.clone(), 0, RData::TXT(txt));
+    record.dns_class = DNSClass::CH;
+    record
 }
 
 fn to_hickory(

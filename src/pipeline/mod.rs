@@ -7,7 +7,8 @@
 //!    forged), a refused TCP client REFUSED;
 //! 2. which path answers: the fast path ([`fast`]) for plain queries, the general hickory path
 //!    ([`general`]) for everything else, which owns every error answer (FORMERR, NOTIMP,
-//!    BADVERS) and decides what gets no answer at all;
+//!    BADVERS), the EDNS options portsd reads ([`edns`]), the CHAOS class and NSID
+//!    ([`identity`]), and decides what gets no answer at all;
 //! 3. response rate limiting ([`rrl`]) of UDP answers, with slips;
 //! 4. counting ([`crate::metrics`]) and the optional query log.
 //!
@@ -15,8 +16,10 @@
 //! without locking the readers.
 
 pub mod acl;
+pub(crate) mod edns;
 pub(crate) mod fast;
 pub(crate) mod general;
+pub mod identity;
 pub mod rrl;
 pub mod transfer;
 pub mod tsig;
@@ -89,6 +92,8 @@ pub struct Policy {
     pub transfer: TransferPolicy,
     /// The TSIG keys signed requests are checked against.
     pub keys: tsig::Keyring,
+    /// What CHAOS questions and NSID answer.
+    pub identity: identity::Identity,
 }
 
 impl Default for Policy {
@@ -104,6 +109,7 @@ impl Default for Policy {
             log_queries: false,
             transfer: TransferPolicy::default(),
             keys: tsig::Keyring::default(),
+            identity: identity::Identity::default(),
         }
     }
 }
@@ -135,7 +141,7 @@ impl Pipeline {
     ) -> Pipeline {
         let snapshot = Snapshot::new(table, serial, &zone);
         metrics.table_loaded(&snapshot, false);
-        let general = general::GeneralPath::new(&zone);
+        let general = general::GeneralPath::new(&zone, policy.identity);
         Pipeline {
             state: Arc::new(ZoneState {
                 zone,

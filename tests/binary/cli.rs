@@ -713,3 +713,21 @@ fn log_queries_logs_one_line_per_query() {
     }
     assert_eq!(daemon.count_log(" query "), 3, "{log:?}");
 }
+
+/// `--identity`, `--version-string` and `--nsid` reach the running daemon.
+#[test]
+fn identity_flags_reach_chaos_answers_and_nsid() {
+    let daemon = Daemon::start(&[
+        "--identity",
+        "cli-instance",
+        "--version-string",
+        "none",
+        "--nsid",
+        "ascii_cli-nsid",
+    ]);
+    let out = run_tool("dig", daemon.addr, &["+nsid", "CH", "TXT", "id.server"]);
+    assert!(out.contains("\"cli-instance\""), "{out}");
+    assert!(out.contains("(\"cli-nsid\")"), "{out}");
+    let hidden = run_tool("kdig", daemon.addr, &["CH", "TXT", "version.server"]);
+    assert!(hidden.contains("status: REFUSED"), "{hidden}");
+}

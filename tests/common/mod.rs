@@ -166,6 +166,28 @@ pub fn tcp_exchange(addr: SocketAddr, packet: &[u8]) -> Vec<u8> {
     tcp_receive(&mut stream).expect("a TCP answer")
 }
 
+/// hickory's client for `addr`, over TCP or UDP.
+pub async fn hickory(
+    addr: SocketAddr,
+    tcp: bool,
+) -> hickory_net::client::Client<hickory_net::runtime::TokioRuntimeProvider> {
+    use hickory_net::client::Client;
+    use hickory_net::runtime::TokioRuntimeProvider;
+    let provider = TokioRuntimeProvider::default();
+    if tcp {
+        let (stream, handle) = hickory_net::tcp::TcpClientStream::new(addr, None, None, provider);
+        let (client, background) =
+            Client::<TokioRuntimeProvider>::new(stream.await.expect("tcp connects"), handle);
+        tokio::spawn(background);
+        client
+    } else {
+        let stream = hickory_net::udp::UdpClientStream::builder(addr, provider).build();
+        let (client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
+        tokio::spawn(background);
+        client
+    }
+}
+
 /// Parses a response with hickory.
 pub fn parse(bytes: &[u8]) -> Message {
     Message::from_vec(bytes).expect("a well-formed response")

@@ -4,8 +4,6 @@
 use crate::common::*;
 use hickory_net::client::{Client, ClientHandle};
 use hickory_net::runtime::TokioRuntimeProvider;
-use hickory_net::tcp::TcpClientStream;
-use hickory_net::udp::UdpClientStream;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
@@ -14,19 +12,7 @@ fn addr() -> std::net::SocketAddr {
 }
 
 async fn hickory_client(tcp: bool) -> Client<TokioRuntimeProvider> {
-    let provider = TokioRuntimeProvider::default();
-    if tcp {
-        let (stream, handle) = TcpClientStream::new(addr(), None, None, provider);
-        let (client, background) =
-            Client::<TokioRuntimeProvider>::new(stream.await.expect("tcp connects"), handle);
-        tokio::spawn(background);
-        client
-    } else {
-        let stream = UdpClientStream::builder(addr(), provider).build();
-        let (client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
-        tokio::spawn(background);
-        client
-    }
+    hickory(addr(), tcp).await
 }
 
 async fn ask(tcp: bool, name: &str, rtype: RecordType) -> Message {

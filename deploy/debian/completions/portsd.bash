@@ -377,7 +377,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --ns-name --ns-address --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --help"
+            opts="-h --zone --ttl --data --ns-name --ns-address --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --identity --version-string --nsid --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -464,6 +464,18 @@ _portsd() {
                     return 0
                     ;;
                 --udp-threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --version-string)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nsid)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

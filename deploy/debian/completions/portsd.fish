@@ -57,6 +57,9 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secon
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused [default: 8]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on [default: 0]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l nsid -d 'The NSID (RFC 5001) sent to clients that ask for it, written as in NSD: hex digits (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l log-queries -d 'Log one line per query'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload when the files in the data directory change (needs --data)'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
