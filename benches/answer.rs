@@ -10,8 +10,8 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_server::net::xfer::Protocol;
 use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
-use portsd::serve::{DataLocation, Server, Settings};
 use portsd::core::table::Table;
+use portsd::serve::{DataLocation, Server, Settings};
 
 /// A query as `dig` sends it: recursion desired, EDNS with a 1232-byte payload.
 fn packet(name: &str, rtype: RecordType) -> Vec<u8> {

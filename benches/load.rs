@@ -1,8 +1,8 @@
 //! Startup cost of the full table: parsing and merging the compiled-in data, then indexing it.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use portsd::sources::load_builtin;
 use portsd::core::table::Table;
+use portsd::sources::load_builtin;
 
 fn load_and_index(c: &mut Criterion) {
     c.bench_function("load_builtin + Table::new", |b| {

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use hickory_server::net::xfer::Protocol;
 
 use crate::config::{FileConfig, ZoneArgs, resolve_zone};
-use crate::serve::{DataLocation, Server, Settings};
 use crate::core::table::Table;
+use crate::serve::{DataLocation, Server, Settings};
 
 struct Harness {
     server: Server,

@@ -98,7 +98,10 @@ async fn port_on_every_protocol_and_service_names() {
 }
 
 /// The first port in `range` with no known use on `protocol`.
-fn unlisted_port(protocol: portsd::core::model::Protocol, range: std::ops::RangeInclusive<u16>) -> u16 {
+fn unlisted_port(
+    protocol: portsd::core::model::Protocol,
+    range: std::ops::RangeInclusive<u16>,
+) -> u16 {
     let table = builtin_table();
     range
         .into_iter()

@@ -1,9 +1,11 @@
 //! The answer core, pure (no I/O, no runtime): the vocabulary, the indexed table, the naming
-//! scheme, the records answering one question, and the zone's presentation forms.
+//! scheme, keyword search, the records answering one question, and the zone's presentation
+//! forms.
 
 pub mod answer;
 pub mod model;
 pub mod names;
 pub mod present;
+pub mod search;
 pub mod table;
 pub mod txt;

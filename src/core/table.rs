@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 
-use crate::core::model::{Entry, Protocol, Source, Status};
+use crate::core::model::{Entry, PortName, Protocol, Source, Status};
+use crate::core::search::SearchIndex;
 use crate::core::txt;
 
 /// Index of an entry in [`Table::entries`].
@@ -137,14 +138,24 @@ pub struct Table {
     ranges: [RangeIndex; 4],
     /// Lower-cased service name to the entries carrying it, in entry order.
     services: HashMap<Box<[u8]>, Vec<EntryId>>,
+    /// Lower-cased names of the system's services database to the ports they name.
+    port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>>,
+    /// Names and description words, for keyword search.
+    search: SearchIndex,
     /// A fingerprint of the content, used to tell whether a reload changed anything.
     content_hash: u64,
 }
 
 impl Table {
-    /// Builds the table from merged entries. Entries keep their order, except that local
-    /// entries move first: answers list a site's own uses before anyone else's.
-    pub fn new(mut entries: Vec<Entry>) -> Table {
+    /// Builds the table from merged entries without a system services database.
+    pub fn new(entries: Vec<Entry>) -> Table {
+        Table::with_port_names(entries, &[])
+    }
+
+    /// Builds the table from merged entries and the names of the system's services database.
+    /// Entries keep their order, except that local entries move first: answers list a site's
+    /// own uses before anyone else's.
+    pub fn with_port_names(mut entries: Vec<Entry>, names: &[PortName]) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
         let rdata: Vec<Box<[u8]>> = entries
             .iter()
@@ -166,13 +177,22 @@ impl Table {
                 services.entry(key).or_default().push(id);
             }
         }
+        let mut port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>> = HashMap::new();
+        for name in names {
+            let ports = port_names.entry(name.name.as_bytes().into()).or_default();
+            if !ports.contains(&(name.protocol, name.port)) {
+                ports.push((name.protocol, name.port));
+            }
+        }
         let content_hash = fingerprint(&rdata);
         Table {
+            search: SearchIndex::build(&entries),
             entries,
             rdata,
             singles: singles.map(|s| SingleIndex::build(&s)),
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
+            port_names,
             content_hash,
         }
     }
@@ -210,32 +230,71 @@ impl Table {
         );
     }
 
-    /// The entries whose service name is `name` (ASCII case ignored), optionally on one
-    /// protocol only. Appends to `out`.
+    /// The entries a service name (ASCII case ignored) answers, optionally on one protocol
+    /// only. On a protocol where the system's services database has the name, it answers every
+    /// use of the port it names there, as the port's number does; elsewhere it answers the uses
+    /// carrying it as their service name, in entry order. Appends to `out`.
     pub fn service_entries(
         &self,
         name: &[u8],
         protocol: Option<Protocol>,
         out: &mut impl Extend<EntryId>,
     ) {
-        let ids = if name.iter().any(u8::is_ascii_uppercase) {
-            let mut lower = crate::core::names::ServiceName::from_slice(name);
-            lower.make_ascii_lowercase();
-            self.services.get(&lower[..])
+        let mut lower = crate::core::names::ServiceName::new();
+        let key = if name.iter().any(u8::is_ascii_uppercase) {
+            lower.extend(name.iter().map(u8::to_ascii_lowercase));
+            &lower[..]
         } else {
-            self.services.get(name)
+            name
         };
-        out.extend(
-            ids.into_iter()
-                .flatten()
-                .copied()
-                .filter(|&id| protocol.is_none_or(|p| self.entry(id).protocol == p)),
-        );
+        let carried = self.services.get(key);
+        let Some(ports) = self.port_names.get(key) else {
+            out.extend(
+                carried
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&id| protocol.is_none_or(|p| self.entry(id).protocol == p)),
+            );
+            return;
+        };
+        for p in Protocol::ALL {
+            if protocol.is_some_and(|asked| asked != p) {
+                continue;
+            }
+            if ports.iter().any(|&(on, _)| on == p) {
+                for &(_, port) in ports.iter().filter(|&&(on, _)| on == p) {
+                    self.port_entries(p, port, out);
+                }
+            } else {
+                out.extend(
+                    carried
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&id| self.entry(id).protocol == p),
+                );
+            }
+        }
     }
 
-    /// Every distinct (lower-cased) service name, in no particular order.
+    /// Every distinct (lower-cased) service name, the system's included, in no particular
+    /// order.
     pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
-        self.services.keys().map(|k| &k[..])
+        self.services
+            .keys()
+            .chain(
+                self.port_names
+                    .keys()
+                    .filter(|k| !self.services.contains_key(*k)),
+            )
+            .map(|k| &k[..])
+    }
+
+    /// The best uses matching every word (see [`crate::core::search`]), best first, at most
+    /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
+    pub fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+        self.search.search(words, out);
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.
@@ -273,7 +332,13 @@ impl Table {
             .iter()
             .map(SingleIndex::heap_bytes)
             .chain(self.ranges.iter().map(RangeIndex::heap_bytes))
-            .sum();
+            .sum::<usize>()
+            + self.search.heap_bytes()
+            + self
+                .port_names
+                .iter()
+                .map(|(k, v)| k.len() + v.capacity() * 4 + 64)
+                .sum::<usize>();
         TableStats {
             by_source: count(
                 self.entries
@@ -284,7 +349,7 @@ impl Table {
             by_status: count(self.entries.iter().map(|e| e.status), &Status::ALL),
             by_protocol: count(self.entries.iter().map(|e| e.protocol), &Protocol::ALL),
             ranges: self.entries.iter().filter(|e| e.ports.is_range()).count(),
-            services: self.services.len(),
+            services: self.service_names().count(),
             heap_bytes: entry_bytes + rdata_bytes + service_bytes + index_bytes,
         }
     }
@@ -313,6 +378,7 @@ mod tests {
             protocol,
             status: Status::Yes,
             service: service.map(str::to_owned),
+            aliases: Vec::new(),
             description: format!("use of {ports}"),
             sources: source.bit(),
         }

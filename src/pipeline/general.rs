@@ -24,6 +24,7 @@ use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use crate::core::answer::{
     self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone,
 };
+use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
 
@@ -49,6 +50,7 @@ pub struct PortsHandler {
 struct ZoneNames {
     apex: Name,
     ns: Name,
+    search: Name,
     rname: Name,
 }
 
@@ -59,6 +61,9 @@ impl PortsHandler {
         let names = (|| {
             Some(Arc::new(ZoneNames {
                 apex: name_of(zone.name.labels().iter().map(|l| &l[..]))?,
+                search: name_of(
+                    std::iter::once(SEARCH_LABEL).chain(zone.name.labels().iter().map(|l| &l[..])),
+                )?,
                 ns: name_of(zone.ns_name.iter().map(|l| &l[..]))?,
                 rname: name_of(zone.rname.iter().map(|l| &l[..]))?,
             }))
@@ -82,6 +87,7 @@ fn to_hickory(
         Owner::Query => query_name.clone(),
         Owner::Apex => names.apex.clone(),
         Owner::NameServer => names.ns.clone(),
+        Owner::SearchApex => names.search.clone(),
     };
     let data = match &record.data {
         Rdata::Txt(_) | Rdata::Unassigned(_) => {

@@ -34,16 +34,16 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::pipeline::acl::AccessList;
 use crate::core::answer::{self, Snapshot};
-use crate::serve::batch::{BATCH, Batch};
-use crate::pipeline::general::{EncodedReply, PortsHandler, Shared};
-use crate::metrics::{Metrics, Transport};
-use crate::pipeline::rrl::{RateLimitConfig, RateLimiter, Verdict};
-use crate::sources::{self, DataErrors, LoadedData};
 use crate::core::table::Table;
-use watch::DataWatcher;
+use crate::metrics::{Metrics, Transport};
+use crate::pipeline::acl::AccessList;
 use crate::pipeline::fast as wire;
+use crate::pipeline::general::{EncodedReply, PortsHandler, Shared};
+use crate::pipeline::rrl::{RateLimitConfig, RateLimiter, Verdict};
+use crate::serve::batch::{BATCH, Batch};
+use crate::sources::{self, DataErrors, LoadedData};
+use watch::DataWatcher;
 
 /// How long a stop waits for queries in flight (systemd's and the budget is 5 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -314,6 +314,8 @@ impl Listeners {
 pub struct Settings {
     /// Where reloads read the table from.
     pub data: DataLocation,
+    /// The system's services database reloads read, if any.
+    pub services: Option<sources::ServicesFile>,
     /// TCP limits.
     pub tcp: TcpLimits,
     /// Log one line per query at INFO.
@@ -339,6 +341,7 @@ impl Settings {
     pub fn new(data: DataLocation) -> Settings {
         Settings {
             data,
+            services: None,
             tcp: TcpLimits::default(),
             log_queries: false,
             access: AccessList::default(),
@@ -435,8 +438,9 @@ impl Server {
             .settings
             .data
             .load()
+            .and_then(|loaded| loaded.with_services(self.settings.services.as_ref()))
             .inspect_err(|_| self.metrics.reload_failed())?;
-        let table = Table::new(loaded.entries);
+        let table = Table::with_port_names(loaded.entries, &loaded.system_names);
         let current = self.shared.snapshot.load();
         let serial = next_serial(
             Some((current.serial, current.table.content_hash())),

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use portsd::core::answer::Zone;
 use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
-use portsd::serve::{DataLocation, Listeners, Server, Settings, TcpLimits};
+use portsd::core::answer::Zone;
 use portsd::core::table::Table;
+use portsd::serve::{DataLocation, Listeners, Server, Settings, TcpLimits};
 
 /// How long a test waits for an answer before calling it silence.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
