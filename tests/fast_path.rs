@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{builtin_table, test_zone};
+use common::{SAMPLE_SERVICES, table_with_services, test_zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_server::net::xfer::Protocol;
@@ -57,7 +57,7 @@ fn packet(id: u16, name: &str, rtype: RecordType, edns: Option<(u16, bool)>) -> 
 
 #[tokio::test]
 async fn fast_path_matches_the_general_path_byte_for_byte() {
-    let table = builtin_table();
+    let table = table_with_services(SAMPLE_SERVICES);
     let mut names: Vec<String> = vec![
         "ports.local.".into(),
         "ns.ports.local.".into(),
@@ -71,6 +71,26 @@ async fn fast_path_matches_the_general_path_byte_for_byte() {
         "local.".into(),
         "z39.50.tcp.ports.local.".into(),
     ];
+    // The help, search and services-database names, each asked with many types.
+    for name in [
+        "help.ports.local.",
+        "search.ports.local.",
+        "minecraft.search.ports.local.",
+        "postgres.search.ports.local.",
+        "java.minecraft.search.ports.local.",
+        "http.search.ports.local.",
+        "server.search.ports.local.",
+        "nosuchword.search.ports.local.",
+        "a.nosuchword.search.ports.local.",
+        "search.tcp.ports.local.",
+        "whois.tcp.ports.local.",
+        "whois.ports.local.",
+        "x11-1.tcp.ports.local.",
+        "kdc.ports.local.",
+        "sip-tls.ports.local.",
+    ] {
+        names.extend(std::iter::repeat_n(name.to_owned(), 12));
+    }
     let mut services: Vec<String> = table
         .service_names()
         .filter_map(|s| std::str::from_utf8(s).ok())
