@@ -72,14 +72,21 @@ fn load(location: &DataLocation, services: Option<&ServicesFile>) -> anyhow::Res
     Ok(Table::with_port_names(loaded.entries, &loaded.system_names))
 }
 
-/// Prints uses as text lines or, with `--json`, as the documented JSON array.
-fn print_uses(views: &[present::UseView], json: bool) {
-    if json {
-        println!("{}", present::to_json(views));
+/// Prints uses as text lines or, with `--json`, as the documented JSON array. A reader that
+/// stops early (`| head`) is not an error.
+fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let written = if json {
+        writeln!(out, "{}", present::to_json(views))
     } else {
-        for view in views {
-            println!("{}", view.text);
-        }
+        views
+            .iter()
+            .try_for_each(|view| writeln!(out, "{}", view.text))
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -126,12 +133,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lookup { query, data, json } => {
             let (zone, _) = resolve_zone(&Default::default(), &FileConfig::default(), &[])?;
             let snapshot = offline_snapshot(&data)?;
-            print_uses(&present::lookup(&zone, &snapshot, &query)?, json);
+            print_uses(&present::lookup(&zone, &snapshot, &query)?, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { words, data, json } => {
             let snapshot = offline_snapshot(&data)?;
-            print_uses(&present::search(&snapshot, &words)?, json);
+            print_uses(&present::search(&snapshot, &words)?, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ExportZone(args) => {

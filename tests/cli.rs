@@ -176,7 +176,10 @@ fn search_prints_what_the_server_answers() {
         (&["minecraft"][..], "minecraft.search.ports.local."),
         (&["Java", "minecraft"], "java.minecraft.search.ports.local."),
         (&["postgres"], "postgres.search.ports.local."),
-        (&["bedrock minecraft"], "minecraft.bedrock.search.ports.local."),
+        (
+            &["bedrock minecraft"],
+            "minecraft.bedrock.search.ports.local.",
+        ),
     ] {
         let mut args = vec!["search", "--services", "none"];
         args.extend(words);

@@ -8,7 +8,10 @@
 //! words, then by how early in the description its words come (`Minecraft server` before
 //! `a viewer for Minecraft`), then by table order (so by port, local entries first). Words compare in lower case;
 //! the description's words are its runs of letters and digits. A query word of one character
-//! matches only whole names and words (as a prefix it would match most of the table).
+//! matches only whole names and words, and so does a prefix shared by more than
+//! [`PREFIX_BUDGET`] names or description-word occurrences (`se`, the start of `server`,
+//! `service`, `secure` and hundreds more): ranking thousands of equally vague matches would
+//! cost a hundred times a port answer and tell the asker nothing.
 
 use smallvec::SmallVec;
 
@@ -20,6 +23,10 @@ pub const MAX_RESULTS: usize = 10;
 
 /// The shortest query word that also matches as a prefix.
 const MIN_PREFIX: usize = 2;
+
+/// The most names, or description-word occurrences, a prefix may stand for and still match as
+/// a prefix.
+pub const PREFIX_BUDGET: usize = 200;
 
 /// How well one word matches one entry; lower is better.
 type Rank = u8;
@@ -58,8 +65,8 @@ fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// The entries in `sorted` (a sorted list keyed by string) whose key is `word` or, when
-/// `prefix`, starts with it: the index range.
+/// The index range of the items in `sorted` (sorted by `key`) whose key is `word` or, when
+/// `prefix`, starts with it: two binary searches.
 fn key_range<T>(
     sorted: &[T],
     key: impl Fn(&T) -> &str,
@@ -67,18 +74,12 @@ fn key_range<T>(
     prefix: bool,
 ) -> (usize, usize) {
     let start = sorted.partition_point(|item| key(item) < word);
-    let len = sorted[start..]
-        .iter()
-        .take_while(|item| {
-            let k = key(item);
-            if prefix {
-                k.starts_with(word)
-            } else {
-                k == word
-            }
-        })
-        .count();
-    (start, start + len)
+    let end = if prefix {
+        sorted.partition_point(|item| key(item) < word || key(item).starts_with(word))
+    } else {
+        sorted.partition_point(|item| key(item) <= word)
+    };
+    (start, end)
 }
 
 impl SearchIndex {
@@ -137,7 +138,7 @@ impl SearchIndex {
                 return;
             };
             let word = word.to_lowercase();
-            let candidates = self.candidates(&word);
+            let candidates = self.candidates(&word, words.len() == 1);
             if i == 0 {
                 scored.extend(
                     candidates
@@ -155,11 +156,16 @@ impl SearchIndex {
         out.extend(scored.iter().take(MAX_RESULTS).map(|&(id, ..)| id));
     }
 
-    /// Every entry one query word matches, with its best rank.
-    fn candidates(&self, word: &str) -> Candidates {
+    /// Every entry one query word matches, with its best rank. With `alone` (the query's only
+    /// word), matches that cannot reach the first [`MAX_RESULTS`] are not gathered.
+    fn candidates(&self, word: &str, alone: bool) -> Candidates {
         let prefix = word.chars().count() >= MIN_PREFIX;
         let mut found = Candidates::new();
-        let (start, end) = key_range(&self.names, |(name, _)| name, word, prefix);
+        let mut range = key_range(&self.names, |(name, _)| name, word, prefix);
+        if range.1 - range.0 > PREFIX_BUDGET {
+            range = key_range(&self.names, |(name, _)| name, word, false);
+        }
+        let (start, end) = range;
         found.extend(self.names[start..end].iter().map(|(name, id)| {
             let rank = if **name == *word {
                 EXACT_NAME
@@ -168,6 +174,13 @@ impl SearchIndex {
             };
             (*id, rank, 0)
         }));
+        if alone && found.len() >= MAX_RESULTS {
+            found.sort_unstable();
+            found.dedup_by_key(|(id, ..)| *id);
+            if found.len() >= MAX_RESULTS {
+                return found;
+            }
+        }
         // A word with punctuation (`sip-tls`) matches a description that has each of its parts.
         let mut parts = word
             .split(|c: char| !c.is_alphanumeric())
@@ -187,7 +200,13 @@ impl SearchIndex {
     /// The entries whose description has `word` as a word or, when `prefix`, a word starting
     /// with it.
     fn described(&self, word: &str, prefix: bool) -> Candidates {
-        let (start, end) = key_range(&self.words, |w| w, word, prefix);
+        let mut range = key_range(&self.words, |w| w, word, prefix);
+        let occurrences =
+            |(start, end): (usize, usize)| (self.offsets[end] - self.offsets[start]) as usize;
+        if occurrences(range) > PREFIX_BUDGET {
+            range = key_range(&self.words, |w| w, word, false);
+        }
+        let (start, end) = range;
         let mut found = Candidates::new();
         for index in start..end {
             let rank = if *self.words[index] == *word {
@@ -291,6 +310,22 @@ mod tests {
             "no one-letter prefixes"
         );
         assert_eq!(ports(&index, &entries, "compatible-proxy"), [1]);
+    }
+
+    #[test]
+    fn vague_prefixes_match_whole_words_only() {
+        let mut entries: Vec<Entry> = (0..=PREFIX_BUDGET as u16)
+            .map(|port| entry(port, None, &format!("server{port}")))
+            .collect();
+        entries.push(entry(9999, Some("se"), "serial console"));
+        let index = SearchIndex::build(&entries);
+        assert_eq!(ports(&index, &entries, "se"), [9999]);
+        assert_eq!(
+            ports(&index, &entries, "server1"),
+            [1, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+            "a specific prefix still matches as one"
+        );
+        assert_eq!(ports(&index, &entries, "seri"), [9999]);
     }
 
     #[test]
