@@ -11,7 +11,8 @@
 //! matches only whole names and words, and so does a prefix shared by more than
 //! [`PREFIX_BUDGET`] names or description-word occurrences (`se`, the start of `server`,
 //! `service`, `secure` and hundreds more): ranking thousands of equally vague matches would
-//! cost a hundred times a port answer and tell the asker nothing.
+//! cost a hundred times a port answer and tell the asker nothing. A query of more than
+//! [`MAX_WORDS`] words matches nothing.
 
 use smallvec::SmallVec;
 
@@ -20,6 +21,10 @@ use crate::core::table::EntryId;
 
 /// The most uses a search returns.
 pub const MAX_RESULTS: usize = 10;
+
+/// The most words a query may have: a name of more labels matches nothing, so a hostile name of
+/// a hundred labels costs no more than an ordinary search.
+pub const MAX_WORDS: usize = 8;
 
 /// The shortest query word that also matches as a prefix.
 const MIN_PREFIX: usize = 2;
@@ -132,6 +137,9 @@ impl SearchIndex {
     /// Appends to `out` the best [`MAX_RESULTS`] entries matching every word, best first.
     /// Words are query labels in any case; a word that is not UTF-8 matches nothing.
     pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+        if words.len() > MAX_WORDS {
+            return;
+        }
         let mut scored: Scored = SmallVec::new();
         for (i, word) in words.iter().enumerate() {
             let Ok(word) = std::str::from_utf8(word) else {
@@ -339,6 +347,14 @@ mod tests {
             (0..10).collect::<Vec<u16>>()
         );
         assert_eq!(ports(&index, &entries, "\u{ff}"), Vec::<u16>::new());
+        let eight = vec!["game"; MAX_WORDS].join(".");
+        assert_eq!(ports(&index, &entries, &eight).len(), 10);
+        let nine = vec!["game"; MAX_WORDS + 1].join(".");
+        assert_eq!(
+            ports(&index, &entries, &nine),
+            Vec::<u16>::new(),
+            "too many words"
+        );
         let not_utf8: &[&[u8]] = &[b"\xff"];
         let mut ids = Vec::new();
         index.search(not_utf8, &mut ids);
