@@ -347,9 +347,9 @@ mod tests {
             (0..10).collect::<Vec<u16>>()
         );
         assert_eq!(ports(&index, &entries, "\u{ff}"), Vec::<u16>::new());
-        let eight = vec!["game"; MAX_WORDS].join(".");
+        let eight = ["game"; MAX_WORDS].join(".");
         assert_eq!(ports(&index, &entries, &eight).len(), 10);
-        let nine = vec!["game"; MAX_WORDS + 1].join(".");
+        let nine = ["game"; MAX_WORDS + 1].join(".");
         assert_eq!(
             ports(&index, &entries, &nine),
             Vec::<u16>::new(),
