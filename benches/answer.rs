@@ -1,6 +1,6 @@
-//! Wire query in → wire answer out, in process: the UDP fast path (`Server::fast_response`) and
-//! the general hickory path (`Server::general_response`) on the same packets, so the two
-//! paths' costs show side by side for each kind of answer.
+//! Wire query in → wire answer out, in process: the whole request pipeline
+//! (`Pipeline::respond`, as the UDP loop calls it), the fast path alone and the general hickory
+//! path alone on the same packets, so the costs show side by side for each kind of answer.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -8,10 +8,13 @@ use std::net::SocketAddr;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use hickory_server::net::xfer::Protocol;
+use std::sync::Arc;
+use std::time::Instant;
+
 use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
 use portsd::core::table::Table;
-use portsd::serve::{DataLocation, Server, Settings};
+use portsd::metrics::Metrics;
+use portsd::pipeline::{Outcome, Pipeline, Policy, Transport};
 
 /// A query as `dig` sends it: recursion desired, EDNS with a 1232-byte payload.
 fn packet(name: &str, rtype: RecordType) -> Vec<u8> {
@@ -27,15 +30,12 @@ fn packet(name: &str, rtype: RecordType) -> Vec<u8> {
 }
 
 fn answer_paths(c: &mut Criterion) {
-    let zone = resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[])
-        .expect("the default zone")
-        .0;
-    let data = DataLocation::Builtin;
+    let (zone, data) =
+        resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[]).expect("the default zone");
     let table = Table::new(data.load().expect("the built-in data loads").entries);
-    let server = Server::new(zone, table, Settings::new(data));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime");
+    // Loopback is exempt from rate limiting by default, so every answer goes through the
+    // limiter's check but none is limited, as for dnsperf in benches/compare.sh.
+    let pipeline = Pipeline::new(zone, table, 1, Policy::default(), Arc::new(Metrics::new()));
     let client: SocketAddr = "127.0.0.1:53000".parse().expect("an address");
     let cases = [
         (
@@ -85,17 +85,29 @@ fn answer_paths(c: &mut Criterion) {
     for (name, query) in &cases {
         let mut group = c.benchmark_group(format!("answer/{name}"));
         let mut out = Vec::with_capacity(1232);
+        group.bench_function("pipeline", |b| {
+            b.iter(|| {
+                let outcome = pipeline.respond(
+                    black_box(query),
+                    client,
+                    Transport::Udp,
+                    Instant::now(),
+                    &mut out,
+                );
+                assert_eq!(outcome, Outcome::Reply);
+                out.len()
+            })
+        });
         group.bench_function("fast_response", |b| {
             b.iter(|| {
-                out.clear();
-                assert!(server.fast_response(black_box(query), &mut out));
+                assert!(pipeline.fast_response(black_box(query), Transport::Udp, &mut out));
                 out.len()
             })
         });
         group.bench_function("general_response", |b| {
             b.iter(|| {
-                runtime
-                    .block_on(server.general_response(black_box(query), client, Protocol::Udp))
+                pipeline
+                    .general_response(black_box(query), client, Transport::Udp)
                     .map(|answer| answer.len())
             })
         });

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Overload checks for a release portsd (issue 6, point 6): floods it beyond what it can answer
+# Overload checks for a release portsd: floods it beyond what it can answer
 # and checks that memory stays bounded, the process stays alive, and answers come back at once
 # when the flood stops.
 #

@@ -16,19 +16,20 @@ use serde::Deserialize;
 
 use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
+use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
-use crate::pipeline::rrl::RateLimitConfig;
-use crate::serve::{DataLocation, TcpLimits, default_rate_limit_exempt};
+use crate::pipeline::rrl::{self, RateLimitConfig};
+use crate::serve::{DataLocation, TcpLimits};
 use crate::sources::ServicesFile;
 
 /// The configuration file read when `--config` is not given and the file exists.
-pub const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
 /// Where `serve` listens by default (5353 belongs to multicast DNS).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:5300";
 /// The zone served by default.
-pub const DEFAULT_ZONE: &str = "ports.local";
+pub(crate) const DEFAULT_ZONE: &str = "ports.local";
 /// TTL of every record by default: the data changes rarely.
-pub const DEFAULT_TTL: u32 = 3600;
+pub(crate) const DEFAULT_TTL: u32 = 3600;
 
 /// portsd: answers DNS queries about TCP, UDP, SCTP and DCCP port numbers.
 #[derive(Debug, Parser)]
@@ -232,7 +233,7 @@ pub enum ConfigError {
 
 impl FileConfig {
     /// Reads `path`; `None` when `path` is the default file and it does not exist.
-    pub fn read(path: &Path, required: bool) -> Result<Option<FileConfig>, ConfigError> {
+    pub(crate) fn read(path: &Path, required: bool) -> Result<Option<FileConfig>, ConfigError> {
         let file = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -243,7 +244,7 @@ impl FileConfig {
     }
 
     /// Parses TOML text, naming `file` and the line in errors.
-    pub fn parse(file: &str, text: &str) -> Result<FileConfig, ConfigError> {
+    pub(crate) fn parse(file: &str, text: &str) -> Result<FileConfig, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
             file: file.to_owned(),
             line: e.span().map_or(1, |span| {
@@ -265,14 +266,10 @@ pub struct ServeConfig {
     pub data: DataLocation,
     /// The system's services database, when one is read.
     pub services: Option<ServicesFile>,
-    /// Log one line per query.
-    pub log_queries: bool,
     /// TCP limits.
     pub tcp: TcpLimits,
-    /// Who may query.
-    pub access: AccessList,
-    /// Response rate limiting.
-    pub rate_limit: RateLimitConfig,
+    /// Who may query, rate limiting, the query log.
+    pub policy: Policy,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -363,7 +360,6 @@ impl ServeArgs {
             zone,
             services: resolve_services(&self.zone, &file),
             data,
-            log_queries: self.log_queries || file.log_queries.unwrap_or(false),
             tcp: TcpLimits {
                 max_connections: self
                     .tcp_max_connections
@@ -378,24 +374,30 @@ impl ServeArgs {
                     .or(file.tcp_max_queries)
                     .unwrap_or(defaults.max_queries),
             },
-            access: AccessList::new(pick(&self.allow, &file.allow), pick(&self.deny, &file.deny)),
-            rate_limit: RateLimitConfig {
-                responses_per_second: self
-                    .rate_limit
-                    .or(file.rate_limit)
-                    .unwrap_or(RateLimitConfig::default().responses_per_second),
-                slip: self
-                    .rate_limit_slip
-                    .or(file.rate_limit_slip)
-                    .unwrap_or(RateLimitConfig::default().slip),
-                exempt: if !self.rate_limit_exempt.is_empty() {
-                    self.rate_limit_exempt.clone()
-                } else {
-                    file.rate_limit_exempt
-                        .clone()
-                        .unwrap_or_else(default_rate_limit_exempt)
+            policy: Policy {
+                access: AccessList::new(
+                    pick(&self.allow, &file.allow),
+                    pick(&self.deny, &file.deny),
+                ),
+                log_queries: self.log_queries || file.log_queries.unwrap_or(false),
+                rate_limit: RateLimitConfig {
+                    responses_per_second: self
+                        .rate_limit
+                        .or(file.rate_limit)
+                        .unwrap_or(RateLimitConfig::default().responses_per_second),
+                    slip: self
+                        .rate_limit_slip
+                        .or(file.rate_limit_slip)
+                        .unwrap_or(RateLimitConfig::default().slip),
+                    exempt: if !self.rate_limit_exempt.is_empty() {
+                        self.rate_limit_exempt.clone()
+                    } else {
+                        file.rate_limit_exempt
+                            .clone()
+                            .unwrap_or_else(rrl::default_exempt)
+                    },
+                    ..RateLimitConfig::default()
                 },
-                ..RateLimitConfig::default()
             },
             metrics: self.metrics.or(file.metrics),
             watch,

@@ -115,12 +115,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.zone,
                 table,
                 Settings {
+                    data: config.data,
                     tcp: config.tcp,
-                    log_queries: config.log_queries,
-                    access: config.access,
-                    rate_limit: config.rate_limit,
                     services: config.services,
-                    ..Settings::new(config.data)
+                    policy: config.policy,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1,4 +1,5 @@
-//! Counters and the Prometheus endpoint (`--metrics ADDR:PORT`, path `/metrics`).
+//! The counters every part of portsd records into, and their exposition text (the endpoint
+//! that serves it is [`crate::serve`]'s).
 //!
 //! Metrics, in the OpenMetrics text format that Prometheus scrapes:
 //! - `portsd_queries_total{transport, qtype, rcode}`: responses sent (and UDP ones suppressed
@@ -14,7 +15,6 @@
 //! add into an array slot, with no label hashing on the hot path.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -24,29 +24,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tracing::{debug, info};
 
 use crate::core::answer::Snapshot;
-
-/// The transports a query can arrive on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP.
-    Udp,
-    /// TCP.
-    Tcp,
-}
-
-impl Transport {
-    fn label(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
+use crate::pipeline::Transport;
 
 /// Query types counted by name; everything else is `other`, a message with no question `none`.
 const QTYPES: [(Option<u16>, &str); 8] = [
@@ -204,7 +184,7 @@ impl Metrics {
     }
 
     /// Counts one response (`response` as sent) and how long it took to build.
-    pub fn record(&self, transport: Transport, response: &[u8], took: Duration) {
+    pub(crate) fn record(&self, transport: Transport, response: &[u8], took: Duration) {
         let (qtype, rcode) = crate::pipeline::fast::response_summary(response);
         let qtype_index = QTYPES
             .iter()
@@ -226,17 +206,17 @@ impl Metrics {
     }
 
     /// Counts a UDP response the rate limiter sent truncated.
-    pub fn slipped(&self) {
+    pub(crate) fn slipped(&self) {
         self.slipped.inc();
     }
 
     /// Counts a UDP response the rate limiter suppressed.
-    pub fn dropped(&self) {
+    pub(crate) fn dropped(&self) {
         self.dropped.inc();
     }
 
     /// Counts a query from a refused network.
-    pub fn refused(&self, transport: Transport) {
+    pub(crate) fn refused(&self, transport: Transport) {
         match transport {
             Transport::Udp => self.refused_udp.inc(),
             Transport::Tcp => self.refused_tcp.inc(),
@@ -244,7 +224,7 @@ impl Metrics {
     }
 
     /// Records the table now served, and whether it came from a reload.
-    pub fn table_loaded(&self, snapshot: &Snapshot, reloaded: bool) {
+    pub(crate) fn table_loaded(&self, snapshot: &Snapshot, reloaded: bool) {
         for (source, count) in snapshot.table.stats().by_source {
             let set = labels(&[("source", source.name())]);
             self.entries.get_or_create(&set).set(count as i64);
@@ -256,7 +236,7 @@ impl Metrics {
     }
 
     /// Counts a reload that failed.
-    pub fn reload_failed(&self) {
+    pub(crate) fn reload_failed(&self) {
         self.reload_failures.inc();
     }
 
@@ -268,58 +248,5 @@ impl Metrics {
             let _ = writeln!(text, "# metrics could not be encoded");
         }
         text
-    }
-}
-
-/// Serves `GET /metrics` on `listener` until the task is dropped. Anything else gets 404.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
-    if let Ok(addr) = listener.local_addr() {
-        info!("metrics on http://{addr}/metrics");
-    }
-    loop {
-        let Ok((mut stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut request = Vec::with_capacity(1024);
-            let read_head = async {
-                let mut chunk = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-                    let n = stream.read(&mut chunk).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    request.extend_from_slice(&chunk[..n]);
-                }
-                std::io::Result::Ok(())
-            };
-            if tokio::time::timeout(Duration::from_secs(5), read_head)
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let (status, kind, body) =
-                if request.starts_with(b"GET /metrics ") || request.starts_with(b"GET /metrics?") {
-                    (
-                        "200 OK",
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        metrics.render(),
-                    )
-                } else {
-                    ("404 Not Found", "text/plain", "try /metrics\n".to_owned())
-                };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            if let Err(error) = stream
-                .write_all([head.as_bytes(), body.as_bytes()].concat().as_slice())
-                .await
-            {
-                debug!(%error, %peer, "metrics client went away");
-            }
-        });
     }
 }

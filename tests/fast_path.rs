@@ -1,15 +1,23 @@
-//! The UDP fast path answers byte for byte what the general hickory path answers, over a large
-//! sample of names, types, EDNS sizes, case variations, truncation and error answers.
+//! The fast path answers byte for byte what the general hickory path answers, over a large
+//! sample of names, types, EDNS sizes, case variations, truncation and error answers, on both
+//! transports, for several shapes of zone: the default, a name server outside the zone, several
+//! glue addresses of both families, a zone name so long that port names come near 255 octets,
+//! and another TTL.
 
 mod common;
 
 use std::net::SocketAddr;
 
-use common::{SAMPLE_SERVICES, table_with_services, test_zone};
+use std::sync::Arc;
+
+use common::{SAMPLE_SERVICES, table_with_services};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use hickory_server::net::xfer::Protocol;
-use portsd::serve::{DataLocation, Server, Settings};
+use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::core::answer::Zone;
+use portsd::core::table::Table;
+use portsd::metrics::Metrics;
+use portsd::pipeline::{Pipeline, Policy, Transport};
 
 /// A small deterministic generator (xorshift), so the sample is the same on every run.
 struct Rng(u64);
@@ -55,41 +63,45 @@ fn packet(id: u16, name: &str, rtype: RecordType, edns: Option<(u16, bool)>) -> 
     message.to_vec().ok()
 }
 
-#[tokio::test]
-async fn fast_path_matches_the_general_path_byte_for_byte() {
-    let table = table_with_services(SAMPLE_SERVICES);
-    let mut names: Vec<String> = vec![
-        "ports.local.".into(),
-        "ns.ports.local.".into(),
-        "tcp.ports.local.".into(),
-        "dccp.ports.local.".into(),
-        "x.443.tcp.ports.local.".into(),
-        "nosuch.ports.local.".into(),
-        "99999.udp.ports.local.".into(),
-        "0443.tcp.ports.local.".into(),
-        "example.com.".into(),
-        "local.".into(),
-        "z39.50.tcp.ports.local.".into(),
-    ];
-    // The help, search and services-database names, each asked with many types.
-    for name in [
-        "help.ports.local.",
-        "search.ports.local.",
-        "minecraft.search.ports.local.",
-        "postgres.search.ports.local.",
-        "java.minecraft.search.ports.local.",
-        "http.search.ports.local.",
-        "server.search.ports.local.",
-        "nosuchword.search.ports.local.",
-        "a.nosuchword.search.ports.local.",
-        "search.tcp.ports.local.",
-        "whois.tcp.ports.local.",
-        "whois.ports.local.",
-        "x11-1.tcp.ports.local.",
-        "kdc.ports.local.",
-        "sip-tls.ports.local.",
+/// The names asked in `zone` (written `apex`, with its trailing dot): the apex and its special
+/// names, errors, a third of the service names, thousands of random ports, and every port whose
+/// answer on all protocols is large enough to be truncated over UDP.
+fn sample_names(table: &Table, apex: &str, rng: &mut Rng) -> Vec<String> {
+    let mut names: Vec<String> = [
+        "",
+        "ns.",
+        "tcp.",
+        "dccp.",
+        "x.443.tcp.",
+        "nosuch.",
+        "99999.udp.",
+        "0443.tcp.",
+        "z39.50.tcp.",
+    ]
+    .iter()
+    .map(|prefix| format!("{prefix}{apex}"))
+    .collect();
+    names.extend(["example.com.".to_owned(), "local.".to_owned()]);
+    // The help, search and services-database names, each asked many times (so with many
+    // types and EDNS sizes).
+    for prefix in [
+        "help.",
+        "search.",
+        "minecraft.search.",
+        "postgres.search.",
+        "java.minecraft.search.",
+        "http.search.",
+        "server.search.",
+        "nosuchword.search.",
+        "a.nosuchword.search.",
+        "search.tcp.",
+        "whois.tcp.",
+        "whois.",
+        "x11-1.tcp.",
+        "kdc.",
+        "sip-tls.",
     ] {
-        names.extend(std::iter::repeat_n(name.to_owned(), 12));
+        names.extend(std::iter::repeat_n(format!("{prefix}{apex}"), 12));
     }
     let mut services: Vec<String> = table
         .service_names()
@@ -101,11 +113,10 @@ async fn fast_path_matches_the_general_path_byte_for_byte() {
         .map(str::to_owned)
         .collect();
     services.sort();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for service in services.iter().step_by(3) {
-        names.push(format!("{service}.ports.local."));
+        names.push(format!("{service}.{apex}"));
         names.push(format!(
-            "{service}.{}.ports.local.",
+            "{service}.{}.{apex}",
             ["tcp", "udp", "sctp", "dccp"][rng.below(4)]
         ));
     }
@@ -116,23 +127,35 @@ async fn fast_path_matches_the_general_path_byte_for_byte() {
             rng.below(65536)
         };
         match rng.below(5) {
-            0 => names.push(format!("{port}.ports.local.")),
+            0 => names.push(format!("{port}.{apex}")),
             n => names.push(format!(
-                "{port}.{}.ports.local.",
+                "{port}.{}.{apex}",
                 ["tcp", "udp", "sctp", "dccp"][n - 1]
             )),
         }
     }
-    // Ports whose answer on every protocol is large, so that truncation shows up.
     for port in 0..=u16::MAX {
         let mut ids = Vec::new();
         for protocol in portsd::core::model::Protocol::ALL {
             table.port_entries(protocol, port, &mut ids);
         }
         if ids.iter().map(|&id| table.rdata(id).len()).sum::<usize>() > 450 {
-            names.push(format!("{port}.ports.local."));
+            names.push(format!("{port}.{apex}"));
         }
     }
+    names
+}
+
+/// Asks every sample name of `zone` over both transports and compares the two paths. Returns
+/// how many answers were compared and how many of them were truncated.
+fn compare_paths(args: ZoneArgs) -> (usize, usize) {
+    let zone: Zone = resolve_zone(&args, &FileConfig::default(), &[])
+        .expect("a valid zone")
+        .0;
+    let apex = format!("{}.", zone.display_name());
+    let table = table_with_services(SAMPLE_SERVICES);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let names = sample_names(&table, &apex, &mut rng);
     let types = [
         RecordType::TXT,
         RecordType::TXT,
@@ -153,34 +176,85 @@ async fn fast_path_matches_the_general_path_byte_for_byte() {
         Some((700, false)),
         Some((100, false)),
     ];
-    let server = Server::new(test_zone(), table, Settings::new(DataLocation::Builtin));
-    let src: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+    let pipeline = Pipeline::new(zone, table, 7, Policy::default(), Arc::new(Metrics::new()));
+    let client: SocketAddr = "127.0.0.1:5555".parse().unwrap();
     let (mut compared, mut truncated) = (0, 0);
     for (i, name) in names.iter().enumerate() {
         let name = mixed_case(name, &mut rng);
         let rtype = types[rng.below(types.len())];
+        // Names past 255 octets (with a long zone) cannot be asked at all.
         let Some(query) = packet(i as u16, &name, rtype, edns[rng.below(edns.len())]) else {
             continue;
         };
-        let mut fast = Vec::new();
-        assert!(
-            server.fast_response(&query, &mut fast),
-            "{name} {rtype} takes the fast path"
-        );
-        let general = server
-            .general_response(&query, src, Protocol::Udp)
-            .await
-            .expect("an answer");
-        assert_eq!(
-            fast, general,
-            "{name} {rtype}: fast {fast:02x?} general {general:02x?}"
-        );
-        compared += 1;
-        truncated += usize::from(fast[2] & 0x02 != 0);
+        for transport in [Transport::Udp, Transport::Tcp] {
+            let mut fast = Vec::new();
+            assert!(
+                pipeline.fast_response(&query, transport, &mut fast),
+                "{name} {rtype} takes the fast path"
+            );
+            let general = pipeline
+                .general_response(&query, client, transport)
+                .unwrap_or_else(|| panic!("{name} {rtype} {transport:?}: no general answer"));
+            assert_eq!(
+                fast, general,
+                "{name} {rtype} {transport:?}: fast {fast:02x?} general {general:02x?}"
+            );
+            compared += 1;
+            truncated += usize::from(fast[2] & 0x02 != 0);
+        }
     }
-    assert!(compared > 7000, "{compared} compared");
+    (compared, truncated)
+}
+
+#[test]
+fn fast_path_matches_the_general_path_in_the_default_zone() {
+    let (compared, truncated) = compare_paths(ZoneArgs::default());
+    assert!(compared > 14_000, "{compared} compared");
     assert!(
         truncated > 10,
         "the sample includes truncation ({truncated})"
     );
+}
+
+#[test]
+fn fast_path_matches_with_the_name_server_outside_the_zone() {
+    let (compared, _) = compare_paths(ZoneArgs {
+        zone: Some("ports.internal".into()),
+        ns_name: Some("ns1.example.net".into()),
+        ns_address: vec!["192.0.2.53".parse().unwrap()],
+        ..ZoneArgs::default()
+    });
+    assert!(compared > 14_000, "{compared} compared");
+}
+
+#[test]
+fn fast_path_matches_with_several_glue_addresses_and_another_ttl() {
+    let (compared, _) = compare_paths(ZoneArgs {
+        zone: Some("Ports.Example.ORG".into()),
+        ttl: Some(86_399),
+        ns_address: [
+            "192.0.2.1",
+            "2001:db8::53",
+            "198.51.100.7",
+            "2001:db8::1:53",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect(),
+        ..ZoneArgs::default()
+    });
+    assert!(compared > 14_000, "{compared} compared");
+}
+
+#[test]
+fn fast_path_matches_when_names_come_near_255_octets() {
+    // 3 labels of 63 and one of 31: 224 octets with the root, so `65535.dccp.` reaches 235
+    // and long service names pass 255 (those cannot be asked, and are skipped).
+    let long = format!("{0}.{0}.{0}.{1}", "a".repeat(63), "b".repeat(31));
+    let (compared, truncated) = compare_paths(ZoneArgs {
+        zone: Some(long),
+        ..ZoneArgs::default()
+    });
+    assert!(compared > 14_000, "{compared} compared");
+    assert!(truncated > 10, "long names truncate sooner ({truncated})");
 }

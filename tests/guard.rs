@@ -9,12 +9,20 @@ use std::time::Duration;
 use common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use portsd::pipeline::Policy;
 use portsd::pipeline::acl::AccessList;
 use portsd::pipeline::rrl::RateLimitConfig;
 use portsd::serve::{DataLocation, Settings};
 
-fn server_with(settings: Settings) -> TestServer {
-    TestServer::start_settings(test_zone(), builtin_table(), settings)
+fn server_with(policy: Policy) -> TestServer {
+    TestServer::start_settings(
+        test_zone(),
+        builtin_table(),
+        Settings {
+            policy,
+            ..Settings::new(DataLocation::Builtin)
+        },
+    )
 }
 
 /// Sends `count` queries at once from one socket and sorts what comes back within a short
@@ -49,7 +57,7 @@ fn burst(addr: SocketAddr, count: u16) -> (usize, usize) {
 
 #[test]
 fn rate_limiting_answers_a_burst_then_slips_and_drops() {
-    let server = server_with(Settings {
+    let server = server_with(Policy {
         rate_limit: RateLimitConfig {
             responses_per_second: 5,
             slip: 2,
@@ -57,7 +65,7 @@ fn rate_limiting_answers_a_burst_then_slips_and_drops() {
             exempt: vec!["192.0.2.0/24".parse().unwrap()],
             ..RateLimitConfig::default()
         },
-        ..Settings::new(DataLocation::Builtin)
+        ..Policy::default()
     });
     let (full, slipped) = burst(server.addr, 40);
     assert!(
@@ -87,21 +95,21 @@ fn rate_limiting_answers_a_burst_then_slips_and_drops() {
 
 #[test]
 fn loopback_is_exempt_by_default_and_zero_turns_limiting_off() {
-    let default = server_with(Settings {
+    let default = server_with(Policy {
         rate_limit: RateLimitConfig {
             responses_per_second: 5,
-            ..Settings::new(DataLocation::Builtin).rate_limit
+            ..Policy::default().rate_limit
         },
-        ..Settings::new(DataLocation::Builtin)
+        ..Policy::default()
     });
     assert_eq!(burst(default.addr, 40), (40, 0));
-    let off = server_with(Settings {
+    let off = server_with(Policy {
         rate_limit: RateLimitConfig {
             responses_per_second: 0,
             exempt: Vec::new(),
             ..RateLimitConfig::default()
         },
-        ..Settings::new(DataLocation::Builtin)
+        ..Policy::default()
     });
     assert_eq!(burst(off.addr, 40), (40, 0));
 }
@@ -112,9 +120,9 @@ fn denied_clients_get_silence_on_udp_and_refused_on_tcp() {
         AccessList::new(Vec::new(), vec!["127.0.0.0/8".parse().unwrap()]),
         AccessList::new(vec!["10.0.0.0/8".parse().unwrap()], Vec::new()),
     ] {
-        let server = server_with(Settings {
+        let server = server_with(Policy {
             access: access.clone(),
-            ..Settings::new(DataLocation::Builtin)
+            ..Policy::default()
         });
         let packet = query(5, "443.tcp.ports.local.", RecordType::TXT, None);
         assert!(
@@ -130,12 +138,12 @@ fn denied_clients_get_silence_on_udp_and_refused_on_tcp() {
         assert!(reply.answers.is_empty());
         assert_eq!(reply.queries[0].name().to_ascii(), "443.tcp.ports.local.");
     }
-    let allowed = server_with(Settings {
+    let allowed = server_with(Policy {
         access: AccessList::new(
             vec!["127.0.0.1/32".parse().unwrap()],
             vec!["127.0.0.0/8".parse().unwrap()],
         ),
-        ..Settings::new(DataLocation::Builtin)
+        ..Policy::default()
     });
     let reply = udp_exchange(
         allowed.addr,

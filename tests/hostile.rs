@@ -782,7 +782,7 @@ fn scrape_metrics(daemon: &Daemon) -> String {
     page
 }
 
-/// Rate limiting counts responses (the issue: "responses per second per client prefix"), so
+/// Rate limiting counts responses (a budget of responses per second per client prefix), so
 /// messages portsd answers with silence must not spend a prefix's budget: otherwise anyone who
 /// can spoof a network's addresses silences portsd for it with packets that cost nothing to
 /// make and that portsd would never have answered.
@@ -792,9 +792,12 @@ fn silent_messages_do_not_spend_the_rate_limit() {
         test_zone(),
         builtin_table(),
         portsd::serve::Settings {
-            rate_limit: portsd::pipeline::rrl::RateLimitConfig {
-                responses_per_second: 10,
-                slip: 0,
+            policy: portsd::pipeline::Policy {
+                rate_limit: portsd::pipeline::rrl::RateLimitConfig {
+                    responses_per_second: 10,
+                    slip: 0,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             ..portsd::serve::Settings::new(DataLocation::Builtin)

@@ -20,23 +20,23 @@ use crate::core::txt::{self, UnassignedText};
 /// Record types portsd knows by number.
 pub mod rtype {
     /// IPv4 address.
-    pub const A: u16 = 1;
+    pub(crate) const A: u16 = 1;
     /// Name server.
-    pub const NS: u16 = 2;
+    pub(crate) const NS: u16 = 2;
     /// Start of authority.
-    pub const SOA: u16 = 6;
+    pub(crate) const SOA: u16 = 6;
     /// Text.
     pub const TXT: u16 = 16;
     /// IPv6 address.
-    pub const AAAA: u16 = 28;
+    pub(crate) const AAAA: u16 = 28;
     /// EDNS(0) pseudo-record.
-    pub const OPT: u16 = 41;
+    pub(crate) const OPT: u16 = 41;
     /// Incremental zone transfer.
-    pub const IXFR: u16 = 251;
+    pub(crate) const IXFR: u16 = 251;
     /// Full zone transfer.
-    pub const AXFR: u16 = 252;
+    pub(crate) const AXFR: u16 = 252;
     /// Every type at the name.
-    pub const ANY: u16 = 255;
+    pub(crate) const ANY: u16 = 255;
 }
 
 /// The Internet class, the only one portsd serves.
@@ -44,30 +44,30 @@ pub const CLASS_IN: u16 = 1;
 
 /// SOA timers: an hour to refresh, ten minutes to retry, a week to expire (secondaries are
 /// unlikely; these are conventional values).
-pub const SOA_REFRESH: u32 = 3600;
+pub(crate) const SOA_REFRESH: u32 = 3600;
 /// See [`SOA_REFRESH`].
-pub const SOA_RETRY: u32 = 600;
+pub(crate) const SOA_RETRY: u32 = 600;
 /// See [`SOA_REFRESH`].
-pub const SOA_EXPIRE: u32 = 604_800;
+pub(crate) const SOA_EXPIRE: u32 = 604_800;
 
 /// The zone's fixed settings: its name, TTL and name server.
 #[derive(Clone, Debug)]
 pub struct Zone {
     /// The zone's name and where its name server sits.
-    pub name: ZoneName,
+    pub(crate) name: ZoneName,
     /// The name server's name, lower-case labels leftmost first.
-    pub ns_name: Vec<Box<[u8]>>,
+    pub(crate) ns_name: Vec<Box<[u8]>>,
     /// The name server's addresses, served as glue when its name is inside the zone.
-    pub ns_addresses: Vec<IpAddr>,
+    pub(crate) ns_addresses: Vec<IpAddr>,
     /// TTL of every record, and the SOA MINIMUM (so negative answers are cached as long).
-    pub ttl: u32,
+    pub(crate) ttl: u32,
     /// The SOA RNAME (`hostmaster.<zone>`), lower-case labels.
-    pub rname: Vec<Box<[u8]>>,
+    pub(crate) rname: Vec<Box<[u8]>>,
 }
 
 impl Zone {
     /// Settings for `zone` served by `ns_name` at `ns_addresses`, records living `ttl` seconds.
-    pub fn new(
+    pub(crate) fn new(
         zone: Vec<Box<[u8]>>,
         ns_name: Vec<Box<[u8]>>,
         ns_addresses: Vec<IpAddr>,
@@ -91,7 +91,7 @@ impl Zone {
 }
 
 /// Presentation form of lower-case labels (`ports.local`).
-pub fn labels_to_text(labels: &[Box<[u8]>]) -> String {
+pub(crate) fn labels_to_text(labels: &[Box<[u8]>]) -> String {
     labels
         .iter()
         .map(|l| String::from_utf8_lossy(l).into_owned())
@@ -145,7 +145,7 @@ impl Snapshot {
 
 /// The text of the `help.<zone>` records. Every example is one this table answers: the
 /// service example is `https` when the table has it, else the first name it has.
-pub fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
+pub(crate) fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
     let z = zone.display_name();
     let mut names: Vec<&[u8]> = table
         .service_names()
@@ -227,7 +227,7 @@ pub enum Rdata<'a> {
 
 impl Rdata<'_> {
     /// The record type number.
-    pub fn rtype(&self) -> u16 {
+    pub(crate) fn rtype(&self) -> u16 {
         match self {
             Rdata::Txt(_) | Rdata::Unassigned(_) => rtype::TXT,
             Rdata::Soa(_) => rtype::SOA,
@@ -239,7 +239,7 @@ impl Rdata<'_> {
 
     /// The wire RDATA of a TXT record (borrowed from the table when it is stored there);
     /// `None` for other records.
-    pub fn txt(&self) -> Option<Cow<'_, [u8]>> {
+    pub(crate) fn txt(&self) -> Option<Cow<'_, [u8]>> {
         match self {
             Rdata::Txt(strings) => Some(Cow::Borrowed(strings)),
             Rdata::Unassigned(_) => {
@@ -252,7 +252,7 @@ impl Rdata<'_> {
     }
 
     /// Appends the wire RDATA of a TXT record to `out`; other records append nothing.
-    pub fn append_txt(&self, out: &mut Vec<u8>) {
+    pub(crate) fn append_txt(&self, out: &mut Vec<u8>) {
         match self {
             Rdata::Txt(strings) => out.extend_from_slice(strings),
             Rdata::Unassigned(text) => txt::append_rdata(text, out),
@@ -287,7 +287,7 @@ pub enum Rcode {
 
 impl Rcode {
     /// The 4-bit header value.
-    pub fn value(self) -> u8 {
+    pub(crate) fn value(self) -> u8 {
         match self {
             Rcode::NoError => 0,
             Rcode::FormErr => 1,
@@ -299,9 +299,9 @@ impl Rcode {
 }
 
 /// The records of one section; the inline size covers all but the busiest ports.
-pub type Section<'a> = SmallVec<[Record<'a>; 8]>;
+pub(crate) type Section<'a> = SmallVec<[Record<'a>; 8]>;
 /// The authority or additional section: an SOA, or the name server's addresses.
-pub type ShortSection<'a> = SmallVec<[Record<'a>; 2]>;
+pub(crate) type ShortSection<'a> = SmallVec<[Record<'a>; 2]>;
 
 /// Everything a response carries apart from the header echo and the EDNS record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -320,7 +320,7 @@ pub struct Answer<'a> {
 
 impl<'a> Answer<'a> {
     /// An answer with no records.
-    pub fn empty(rcode: Rcode, authoritative: bool) -> Answer<'a> {
+    pub(crate) fn empty(rcode: Rcode, authoritative: bool) -> Answer<'a> {
         Answer {
             rcode,
             authoritative,
@@ -344,7 +344,7 @@ impl<'a> Answer<'a> {
 
 /// The uses a name asks about.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Uses {
+pub(crate) enum Uses {
     /// Entries of the table, in answer order; empty when the name has none.
     Listed(EntryIds),
     /// A port nobody lists.
@@ -352,7 +352,7 @@ pub enum Uses {
 }
 
 /// The uses a port, service or search name asks about; `None` for names of other kinds.
-pub fn uses(table: &Table, target: &Target<'_>) -> Option<Uses> {
+pub(crate) fn uses(table: &Table, target: &Target<'_>) -> Option<Uses> {
     let mut ids = EntryIds::new();
     match *target {
         Target::PortOn(port, protocol) => return Some(port_uses(table, port, Some(protocol))),

@@ -4,8 +4,8 @@
 
 pub mod answer;
 pub mod model;
-pub mod names;
+pub(crate) mod names;
 pub mod present;
-pub mod search;
+pub(crate) mod search;
 pub mod table;
 pub mod txt;

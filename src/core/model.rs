@@ -3,7 +3,6 @@
 //! export.
 
 use std::fmt;
-use std::ops::RangeInclusive;
 
 /// The transport protocols a port number belongs to. The order is the order answers list them in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,14 +32,14 @@ impl Protocol {
     }
 
     /// Parses a protocol label, ignoring ASCII case.
-    pub fn from_label(label: &[u8]) -> Option<Protocol> {
+    pub(crate) fn from_label(label: &[u8]) -> Option<Protocol> {
         Protocol::ALL
             .into_iter()
             .find(|p| label.eq_ignore_ascii_case(p.label().as_bytes()))
     }
 
     /// A dense index (0..4) for per-protocol arrays.
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -81,7 +80,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order reports list them.
-    pub const ALL: [Status; 9] = [
+    pub(crate) const ALL: [Status; 9] = [
         Status::Local,
         Status::Yes,
         Status::Unofficial,
@@ -94,7 +93,7 @@ impl Status {
     ];
 
     /// The legend word, exactly as answers and data files spell it.
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Status::Local => "Local",
             Status::Yes => "Yes",
@@ -109,7 +108,7 @@ impl Status {
     }
 
     /// Parses a legend word (exact spelling, as in the data files).
-    pub fn from_word(word: &str) -> Option<Status> {
+    pub(crate) fn from_word(word: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|s| s.word() == word)
     }
 }
@@ -137,7 +136,7 @@ pub enum Source {
 
 impl Source {
     /// Every source, in the order they are reported.
-    pub const ALL: [Source; 5] = [
+    pub(crate) const ALL: [Source; 5] = [
         Source::Local,
         Source::Excerpt,
         Source::PortList,
@@ -146,7 +145,7 @@ impl Source {
     ];
 
     /// A short lower-case name for reports and metrics labels.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Source::Local => "local",
             Source::Excerpt => "excerpt",
@@ -157,7 +156,7 @@ impl Source {
     }
 
     /// A bit for [`Entry::sources`].
-    pub fn bit(self) -> u8 {
+    pub(crate) fn bit(self) -> u8 {
         1 << (self as u8)
     }
 }
@@ -173,7 +172,7 @@ pub struct PortSpan {
 
 impl PortSpan {
     /// A span of one port.
-    pub fn single(port: u16) -> PortSpan {
+    pub(crate) fn single(port: u16) -> PortSpan {
         PortSpan {
             first: port,
             last: port,
@@ -181,22 +180,12 @@ impl PortSpan {
     }
 
     /// Whether the span covers more than one port.
-    pub fn is_range(self) -> bool {
+    pub(crate) fn is_range(self) -> bool {
         self.first != self.last
     }
 
-    /// Whether `port` falls inside the span.
-    pub fn contains(self, port: u16) -> bool {
-        (self.first..=self.last).contains(&port)
-    }
-
-    /// The span as a Rust range.
-    pub fn range(self) -> RangeInclusive<u16> {
-        self.first..=self.last
-    }
-
     /// Parses `443` or `6881-6887`; `None` for anything else or a backwards range.
-    pub fn parse(text: &str) -> Option<PortSpan> {
+    pub(crate) fn parse(text: &str) -> Option<PortSpan> {
         let text = text.trim();
         let (first, last) = match text.split_once('-') {
             Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
@@ -242,7 +231,7 @@ pub struct Entry {
 
 impl Entry {
     /// Whether `source` contributed to this entry.
-    pub fn has_source(&self, source: Source) -> bool {
+    pub(crate) fn has_source(&self, source: Source) -> bool {
         self.sources & source.bit() != 0
     }
 }
@@ -260,7 +249,7 @@ pub struct PortName {
 }
 
 /// The well-known ranges of RFC 6335 section 6, named in answers for ports nobody lists.
-pub fn port_range_name(port: u16) -> &'static str {
+pub(crate) fn port_range_name(port: u16) -> &'static str {
     match port {
         0..=1023 => "system port range 0-1023",
         1024..=49151 => "user port range 1024-49151",

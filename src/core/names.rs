@@ -24,7 +24,7 @@ use crate::core::model::Protocol;
 
 /// What a query name refers to, before looking anything up in the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// The name is not at or below the zone.
     OutOfZone,
     /// The zone apex.
@@ -51,13 +51,13 @@ pub enum Target<'a> {
 }
 
 /// The label of the help name.
-pub const HELP_LABEL: &[u8] = b"help";
+pub(crate) const HELP_LABEL: &[u8] = b"help";
 /// The label under which keyword searches are asked.
-pub const SEARCH_LABEL: &[u8] = b"search";
+pub(crate) const SEARCH_LABEL: &[u8] = b"search";
 
 /// A zone's name as lower-case labels, leftmost first, plus the server's own name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZoneName {
+pub(crate) struct ZoneName {
     labels: Vec<Box<[u8]>>,
     /// The NS target's labels relative to the zone when it lies inside it (`["ns"]`).
     ns_relative: Option<Vec<Box<[u8]>>>,
@@ -80,7 +80,7 @@ pub enum NameError {
 
 /// Splits a presentation-format name (`ports.local` or `ports.local.`) into lower-case labels,
 /// accepting letters, digits, hyphen and underscore only.
-pub fn parse_domain(text: &str) -> Result<Vec<Box<[u8]>>, NameError> {
+pub(crate) fn parse_domain(text: &str) -> Result<Vec<Box<[u8]>>, NameError> {
     let trimmed = text.strip_suffix('.').unwrap_or(text);
     if trimmed.is_empty() {
         return Err(NameError::Root);
@@ -108,7 +108,7 @@ pub fn parse_domain(text: &str) -> Result<Vec<Box<[u8]>>, NameError> {
 }
 
 /// Parses a canonical decimal port label: digits only, no leading zero, at most 65535.
-pub fn parse_port(label: &[u8]) -> Option<u16> {
+pub(crate) fn parse_port(label: &[u8]) -> Option<u16> {
     if label.is_empty() || label.len() > 5 || (label.len() > 1 && label[0] == b'0') {
         return None;
     }
@@ -124,7 +124,7 @@ pub fn parse_port(label: &[u8]) -> Option<u16> {
 
 impl ZoneName {
     /// A zone and the server's own name (`ns`), both lower-case labels, leftmost first.
-    pub fn new(zone: Vec<Box<[u8]>>, ns_name: &[Box<[u8]>]) -> ZoneName {
+    pub(crate) fn new(zone: Vec<Box<[u8]>>, ns_name: &[Box<[u8]>]) -> ZoneName {
         let ns_relative = (ns_name.len() > zone.len() && ns_name.ends_with(&zone))
             .then(|| ns_name[..ns_name.len() - zone.len()].to_vec());
         ZoneName {
@@ -134,17 +134,17 @@ impl ZoneName {
     }
 
     /// The zone's labels, leftmost first.
-    pub fn labels(&self) -> &[Box<[u8]>] {
+    pub(crate) fn labels(&self) -> &[Box<[u8]>] {
         &self.labels
     }
 
     /// Whether the server's own name lies inside the zone (and so needs glue).
-    pub fn ns_in_zone(&self) -> bool {
+    pub(crate) fn ns_in_zone(&self) -> bool {
         self.ns_relative.is_some()
     }
 
     /// Classifies a query name given as labels, leftmost first (any case).
-    pub fn classify<'a>(&self, labels: &'a [&'a [u8]]) -> Target<'a> {
+    pub(crate) fn classify<'a>(&self, labels: &'a [&'a [u8]]) -> Target<'a> {
         let Some(split) = labels.len().checked_sub(self.labels.len()) else {
             return Target::OutOfZone;
         };
@@ -189,12 +189,12 @@ impl ZoneName {
 }
 
 /// A service name being looked up, joined from its labels; inline for names of usual length.
-pub type ServiceName = smallvec::SmallVec<[u8; 64]>;
+pub(crate) type ServiceName = smallvec::SmallVec<[u8; 64]>;
 
 /// Joins a service name's labels with dots into `out` (cleared first), in lower case: the
 /// form the table keys its names by, so a mixed-case query (0x20 randomisation) is looked up
 /// without a second copy.
-pub fn join_service(labels: &[&[u8]], out: &mut ServiceName) {
+pub(crate) fn join_service(labels: &[&[u8]], out: &mut ServiceName) {
     out.clear();
     for (i, label) in labels.iter().enumerate() {
         if i > 0 {

@@ -335,7 +335,7 @@ pub fn to_json(views: &[UseView]) -> String {
 }
 
 /// The text of TXT RDATA: its character-strings joined.
-pub fn text_of(rdata: &[u8]) -> String {
+pub(crate) fn text_of(rdata: &[u8]) -> String {
     String::from_utf8_lossy(&character_strings(rdata).collect::<Vec<_>>().concat()).into_owned()
 }
 

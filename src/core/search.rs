@@ -20,18 +20,18 @@ use crate::core::model::Entry;
 use crate::core::table::EntryId;
 
 /// The most uses a search returns.
-pub const MAX_RESULTS: usize = 10;
+pub(crate) const MAX_RESULTS: usize = 10;
 
 /// The most words a query may have: a name of more labels matches nothing, so a hostile name of
 /// a hundred labels costs no more than an ordinary search.
-pub const MAX_WORDS: usize = 8;
+pub(crate) const MAX_WORDS: usize = 8;
 
 /// The shortest query word that also matches as a prefix.
 const MIN_PREFIX: usize = 2;
 
 /// The most names, or description-word occurrences, a prefix may stand for and still match as
 /// a prefix.
-pub const PREFIX_BUDGET: usize = 200;
+pub(crate) const PREFIX_BUDGET: usize = 200;
 
 /// How well one word matches one entry; lower is better.
 type Rank = u8;

@@ -12,26 +12,26 @@ use crate::core::search::SearchIndex;
 use crate::core::txt;
 
 /// Index of an entry in [`Table::entries`].
-pub type EntryId = u32;
+pub(crate) type EntryId = u32;
 
 /// The entries found for one question; inline for all but the busiest ports and names.
-pub type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
+pub(crate) type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
 
 /// Counts reported by `portsd check`, the apex TXT record and the metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TableStats {
+pub(crate) struct TableStats {
     /// Entries by contributing source (an entry merged from two sources counts for both).
-    pub by_source: Vec<(Source, usize)>,
+    pub(crate) by_source: Vec<(Source, usize)>,
     /// Entries by status word.
-    pub by_status: Vec<(Status, usize)>,
+    pub(crate) by_status: Vec<(Status, usize)>,
     /// Entries by protocol.
-    pub by_protocol: Vec<(Protocol, usize)>,
+    pub(crate) by_protocol: Vec<(Protocol, usize)>,
     /// Entries that cover a range of ports.
-    pub ranges: usize,
+    pub(crate) ranges: usize,
     /// Distinct service names.
-    pub services: usize,
+    pub(crate) services: usize,
     /// Approximate heap bytes held by the table.
-    pub heap_bytes: usize,
+    pub(crate) heap_bytes: usize,
 }
 
 /// Lookup of range entries for one protocol: the port axis cut into segments at every range
@@ -203,7 +203,7 @@ impl Table {
     }
 
     /// One entry by id.
-    pub fn entry(&self, id: EntryId) -> &Entry {
+    pub(crate) fn entry(&self, id: EntryId) -> &Entry {
         &self.entries[id as usize]
     }
 
@@ -234,7 +234,7 @@ impl Table {
     /// only. On a protocol where the system's services database has the name, it answers every
     /// use of the port it names there, as the port's number does; elsewhere it answers the uses
     /// carrying it as their service name, in entry order. Appends to `out`.
-    pub fn service_entries(
+    pub(crate) fn service_entries(
         &self,
         name: &[u8],
         protocol: Option<Protocol>,
@@ -293,7 +293,7 @@ impl Table {
 
     /// The best uses matching every word (see [`crate::core::search`]), best first, at most
     /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
-    pub fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+    pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
         self.search.search(words, out);
     }
 
@@ -303,7 +303,7 @@ impl Table {
     }
 
     /// Counts by source, status and protocol, and the memory the table holds.
-    pub fn stats(&self) -> TableStats {
+    pub(crate) fn stats(&self) -> TableStats {
         fn count<K: Copy + Eq>(keys: impl Iterator<Item = K>, order: &[K]) -> Vec<(K, usize)> {
             let keys: Vec<K> = keys.collect();
             order

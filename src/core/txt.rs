@@ -20,7 +20,7 @@ use std::fmt::{self, Write};
 use crate::core::model::{Entry, Protocol, Status, port_range_name};
 
 /// The longest character-string RFC 1035 allows.
-pub const MAX_STRING: usize = 255;
+pub(crate) const MAX_STRING: usize = 255;
 
 /// The one-line text of an entry's TXT record.
 pub fn entry_text(entry: &Entry) -> String {
@@ -62,9 +62,9 @@ impl fmt::Display for ServiceNames<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnassignedText {
     /// The port asked about.
-    pub port: u16,
+    pub(crate) port: u16,
     /// The protocol asked about, `None` for all of them.
-    pub protocol: Option<Protocol>,
+    pub(crate) protocol: Option<Protocol>,
 }
 
 impl fmt::Display for UnassignedText {
@@ -82,7 +82,7 @@ impl fmt::Display for UnassignedText {
 
 /// Appends the TXT RDATA of `text` to `out`. Text that fits one character-string (every
 /// generated text does) is written in place, without a temporary string.
-pub fn append_rdata(text: impl fmt::Display, out: &mut Vec<u8>) {
+pub(crate) fn append_rdata(text: impl fmt::Display, out: &mut Vec<u8>) {
     use std::io::Write as _;
     let start = out.len();
     out.push(0);
@@ -100,7 +100,7 @@ pub fn append_rdata(text: impl fmt::Display, out: &mut Vec<u8>) {
 
 /// Encodes text as TXT RDATA: length-prefixed character-strings of at most 255 octets, each
 /// ending on a UTF-8 character boundary. Empty text is one empty string.
-pub fn encode_strings(text: &str) -> Box<[u8]> {
+pub(crate) fn encode_strings(text: &str) -> Box<[u8]> {
     let mut out = Vec::with_capacity(text.len() + text.len() / MAX_STRING + 1);
     for chunk in split_strings(text) {
         out.push(chunk.len() as u8);
@@ -111,7 +111,7 @@ pub fn encode_strings(text: &str) -> Box<[u8]> {
 
 /// The contents of the character-strings in TXT RDATA, in order: the inverse of
 /// [`encode_strings`]. A length running past the end yields what is there.
-pub fn character_strings(mut rdata: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn character_strings(mut rdata: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
         let (&len, rest) = rdata.split_first()?;
         let (string, tail) = rest.split_at(usize::from(len).min(rest.len()));
@@ -121,7 +121,7 @@ pub fn character_strings(mut rdata: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Splits text into pieces of at most 255 octets, never inside a UTF-8 character.
-pub fn split_strings(text: &str) -> Vec<&str> {
+pub(crate) fn split_strings(text: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut rest = text;
     loop {

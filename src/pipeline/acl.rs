@@ -72,7 +72,7 @@ impl AccessList {
 
 /// `net` with an IPv4-mapped IPv6 network (inside `::ffff:0:0/96`) rewritten as the IPv4 network
 /// it stands for, so it matches clients after [`IpAddr::to_canonical`]; other networks unchanged.
-pub fn unmapped(net: IpNet) -> IpNet {
+pub(crate) fn unmapped(net: IpNet) -> IpNet {
     let IpNet::V6(v6) = net else {
         return net;
     };

@@ -16,15 +16,15 @@ use crate::core::answer::{
 use crate::core::names::SEARCH_LABEL;
 
 /// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
-pub const MAX_UDP_PAYLOAD: u16 = 1232;
+pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
 /// The limit for clients that do not use EDNS (RFC 1035 4.2.1).
-pub const PLAIN_UDP_PAYLOAD: u16 = 512;
+pub(crate) const PLAIN_UDP_PAYLOAD: u16 = 512;
 /// The most labels a 255-octet name can have.
-pub const MAX_LABELS: usize = 127;
+pub(crate) const MAX_LABELS: usize = 127;
 /// The most labels a query name may have on the fast path. Every name in the zone has far fewer
 /// (a port, a protocol, a few zone labels); longer names take the general path, which keeps the
 /// per-query label array small.
-pub const FAST_PATH_LABELS: usize = 24;
+pub(crate) const FAST_PATH_LABELS: usize = 24;
 
 /// hickory's cap on remembered compression targets per message.
 const COMPRESSION_CANDIDATES: usize = 64;
@@ -33,48 +33,48 @@ const COMPRESSED_NAMES: usize = 120;
 
 /// The EDNS(0) facts of a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Edns {
+pub(crate) struct Edns {
     /// The client's UDP payload size.
-    pub payload: u16,
+    pub(crate) payload: u16,
     /// The DNSSEC OK bit, copied into the response (RFC 3225).
-    pub dnssec_ok: bool,
+    pub(crate) dnssec_ok: bool,
 }
 
 /// A plain query as the fast path understands it, borrowing from the packet.
 #[derive(Debug)]
-pub struct Query<'p> {
+pub(crate) struct Query<'p> {
     /// The message ID.
-    pub id: u16,
+    pub(crate) id: u16,
     /// Recursion desired, echoed.
-    pub recursion_desired: bool,
+    pub(crate) recursion_desired: bool,
     /// Checking disabled, echoed.
-    pub checking_disabled: bool,
+    pub(crate) checking_disabled: bool,
     /// The question section as received (name, type, class), echoed byte for byte.
-    pub question: &'p [u8],
+    pub(crate) question: &'p [u8],
     labels: [&'p [u8]; FAST_PATH_LABELS],
     label_count: usize,
     /// The query type.
-    pub qtype: u16,
+    pub(crate) qtype: u16,
     /// The query class.
-    pub qclass: u16,
+    pub(crate) qclass: u16,
     /// The OPT record, when the client sent one.
-    pub edns: Option<Edns>,
+    pub(crate) edns: Option<Edns>,
 }
 
 impl<'p> Query<'p> {
     /// The query name's labels, leftmost first, as received.
-    pub fn labels(&self) -> &[&'p [u8]] {
+    pub(crate) fn labels(&self) -> &[&'p [u8]] {
         &self.labels[..self.label_count]
     }
 
     /// The most bytes a UDP response may take: min(client's size, 1232), 512 without EDNS.
-    pub fn udp_limit(&self) -> usize {
+    pub(crate) fn udp_limit(&self) -> usize {
         usize::from(udp_limit(self.edns.map(|e| e.payload)))
     }
 }
 
 /// The UDP size limit for a client offering `payload` (None: no EDNS).
-pub fn udp_limit(payload: Option<u16>) -> u16 {
+pub(crate) fn udp_limit(payload: Option<u16>) -> u16 {
     payload.map_or(PLAIN_UDP_PAYLOAD, |p| {
         p.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
     })
@@ -85,7 +85,7 @@ fn read_u16(packet: &[u8], at: usize) -> Option<u16> {
 }
 
 /// Parses a plain query; `None` means "not the common shape, use the general path".
-pub fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
+pub(crate) fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
     let flags = read_u16(packet, 2)?;
     let qr = flags & 0x8000 != 0;
     let opcode = (flags >> 11) & 0xF;
@@ -166,6 +166,10 @@ struct Writer<'b> {
     /// Copies of the remembered label sequences.
     seen: SmallVec<[u8; 512]>,
     names_compressed: usize,
+    /// The longest the message has been: hickory writes a name in full before it replaces
+    /// its tail with a pointer, so a name needs room for its whole length even when it ends
+    /// up compressed, and a message whose peak passes the size limit is truncated.
+    peak: usize,
 }
 
 impl Writer<'_> {
@@ -208,6 +212,7 @@ impl Writer<'_> {
             self.out.extend_from_slice(label);
         }
         let end = self.out.len();
+        self.peak = self.peak.max(end);
         if self.names_compressed < COMPRESSED_NAMES {
             self.names_compressed += 1;
             for start in starts[..count].iter().map(|&s| usize::from(s)) {
@@ -233,15 +238,15 @@ impl Writer<'_> {
 ///
 /// When the answer does not fit in `limit` bytes, the response is sent with TC set, the
 /// question and the OPT record only: the client retries over TCP and gets everything.
-pub fn encode_response(
+pub(crate) fn encode_response(
     query: &Query<'_>,
     zone: &Zone,
     answer: &Answer<'_>,
     limit: usize,
     out: &mut Vec<u8>,
 ) {
-    write_response(query, zone, answer, false, out);
-    if out.len() > limit {
+    let peak = write_response(query, zone, answer, false, out);
+    if peak.max(out.len()) > limit {
         let empty = Answer::empty(answer.rcode, answer.authoritative);
         write_response(query, zone, &empty, true, out);
     }
@@ -253,7 +258,7 @@ fn write_response(
     answer: &Answer<'_>,
     truncated: bool,
     out: &mut Vec<u8>,
-) {
+) -> usize {
     out.clear();
     let mut flags: u16 = 0x8000 | u16::from(answer.rcode.value());
     if answer.authoritative {
@@ -280,6 +285,7 @@ fn write_response(
         targets: SmallVec::new(),
         seen: SmallVec::new(),
         names_compressed: 0,
+        peak: 0,
     };
     // hickory remembers the whole question (name, type and class) as one target.
     writer.remember(12, 12 + query.question.len());
@@ -294,6 +300,7 @@ fn write_response(
         writer.u32(if edns.dnssec_ok { 0x8000 } else { 0 });
         writer.u16(0);
     }
+    writer.peak
 }
 
 fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record: &Record<'_>) {
@@ -329,7 +336,7 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
 /// The query type and response code of a response as sent: the type from its question (`None`
 /// when it has none), the code with the extended bits of a trailing OPT record (portsd's OPT
 /// records carry no options, so they are the last 11 bytes).
-pub fn response_summary(response: &[u8]) -> (Option<u16>, u16) {
+pub(crate) fn response_summary(response: &[u8]) -> (Option<u16>, u16) {
     let mut rcode = u16::from(response.get(3).map_or(0, |b| b & 0x0F));
     let additional = read_u16(response, 10).unwrap_or(0);
     if additional > 0 && response.len() >= 23 {
@@ -364,7 +371,7 @@ fn question_end(message: &[u8]) -> Option<usize> {
 
 /// Turns a response into the rate limiter's "slip": the header and question only, with TC set,
 /// so a genuine client retries over TCP while a spoofed victim receives a small packet.
-pub fn truncate_for_slip(response: &mut Vec<u8>) {
+pub(crate) fn truncate_for_slip(response: &mut Vec<u8>) {
     if response.len() < 12 {
         return;
     }

@@ -1,6 +1,250 @@
-//! The request pipeline.
+//! The request pipeline: one socket-free step from a request's bytes, its client's address and
+//! its transport to the response's bytes, or to silence. The UDP loop, the TCP connections, the
+//! fuzzer, the tests and the benchmarks all call [`Pipeline::respond`]; every per-message
+//! decision is taken here, once, in this order:
+//!
+//! 1. who may be answered ([`acl`]): a refused UDP client gets silence (its address may be
+//!    forged), a refused TCP client REFUSED;
+//! 2. which path answers: the fast path ([`fast`]) for plain queries, the general hickory path
+//!    ([`general`]) for everything else, which owns every error answer (FORMERR, NOTIMP,
+//!    BADVERS) and decides what gets no answer at all;
+//! 3. response rate limiting ([`rrl`]) of UDP answers, with slips;
+//! 4. counting ([`crate::metrics`]) and the optional query log.
+//!
+//! The table is read through one snapshot per message ([`ZoneState`]); a reload swaps it
+//! without locking the readers.
 
 pub mod acl;
-pub mod fast;
-pub mod general;
+pub(crate) mod fast;
+pub(crate) mod general;
 pub mod rrl;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use tracing::info;
+
+use crate::core::answer::{self, Snapshot, Zone};
+use crate::core::table::Table;
+use crate::metrics::Metrics;
+use acl::AccessList;
+use rrl::{RateLimitConfig, RateLimiter, Verdict};
+
+/// The transports a request can arrive on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: answers are capped in size and rate limited; the client's address may be forged.
+    Udp,
+    /// TCP: the client completed a handshake, so its address is real; answers up to 65,535
+    /// bytes.
+    Tcp,
+}
+
+impl Transport {
+    /// The name used in logs and metric labels.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// What became of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    /// The response is in the caller's buffer: send it.
+    Reply,
+    /// Send nothing.
+    Silence,
+}
+
+/// The zone's fixed settings and the table snapshot currently answered from.
+#[derive(Debug)]
+pub(crate) struct ZoneState {
+    pub(crate) zone: Zone,
+    /// Each message loads it once; a reload stores a new one.
+    pub(crate) snapshot: ArcSwap<Snapshot>,
+}
+
+/// The per-message policy: who is answered, how fast, how often, and what is recorded.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Who may query.
+    pub access: AccessList,
+    /// Response rate limiting of UDP answers.
+    pub rate_limit: RateLimitConfig,
+    /// One log line per query at INFO.
+    pub log_queries: bool,
+}
+
+impl Default for Policy {
+    /// Everyone answered, rate limiting on with loopback exempt, no query log: what `serve`
+    /// does without flags.
+    fn default() -> Policy {
+        Policy {
+            access: AccessList::default(),
+            rate_limit: RateLimitConfig {
+                exempt: rrl::default_exempt(),
+                ..RateLimitConfig::default()
+            },
+            log_queries: false,
+        }
+    }
+}
+
+/// The request pipeline; cheap to share (`Arc`) between every serving thread.
+#[derive(Debug)]
+pub struct Pipeline {
+    state: Arc<ZoneState>,
+    general: general::GeneralPath,
+    access: AccessList,
+    limiter: RateLimiter,
+    metrics: Arc<Metrics>,
+    log_queries: bool,
+}
+
+impl Pipeline {
+    /// A pipeline answering for `zone` from `table` (served with `serial`), under `policy`,
+    /// counting into `metrics`.
+    pub fn new(
+        zone: Zone,
+        table: Table,
+        serial: u32,
+        policy: Policy,
+        metrics: Arc<Metrics>,
+    ) -> Pipeline {
+        let snapshot = Snapshot::new(table, serial, &zone);
+        metrics.table_loaded(&snapshot, false);
+        let general = general::GeneralPath::new(&zone);
+        Pipeline {
+            state: Arc::new(ZoneState {
+                zone,
+                snapshot: ArcSwap::from_pointee(snapshot),
+            }),
+            general,
+            access: policy.access,
+            limiter: RateLimiter::new(policy.rate_limit),
+            metrics,
+            log_queries: policy.log_queries,
+        }
+    }
+
+    /// The snapshot answered from right now.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.state.snapshot.load_full()
+    }
+
+    /// Answers from `table` (served with `serial`) from the next message on.
+    pub(crate) fn replace_table(&self, table: Table, serial: u32) {
+        let snapshot = Snapshot::new(table, serial, &self.state.zone);
+        self.metrics.table_loaded(&snapshot, true);
+        self.state.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// The counters this pipeline records into.
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Turns one request from `client` over `transport`, received at `received_at` (the rate
+    /// limiter's clock and the start of the latency measured), into the response left in `out`
+    /// (cleared first), or into silence.
+    pub fn respond(
+        &self,
+        request: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        received_at: Instant,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        out.clear();
+        // Nothing can be sent to UDP port 0.
+        if transport == Transport::Udp && client.port() == 0 {
+            return Outcome::Silence;
+        }
+        if !self.access.permits(client.ip()) {
+            self.metrics.refused(transport);
+            // A UDP source may be forged: telling it would reflect traffic at someone else.
+            if transport == Transport::Udp || !general::refused(request, out) {
+                return Outcome::Silence;
+            }
+        } else if !self.fast_response(request, transport, out)
+            && !self
+                .general
+                .respond(&self.state, request, client, transport, out)
+        {
+            return Outcome::Silence;
+        }
+        if transport == Transport::Udp {
+            // Only a response that would be sent spends the client's budget: junk that gets
+            // silence must not use up the limit of the network it claims to come from.
+            match self.limiter.check(client.ip(), received_at) {
+                Verdict::Answer => {}
+                Verdict::Slip => {
+                    fast::truncate_for_slip(out);
+                    self.metrics.slipped();
+                }
+                Verdict::Drop => {
+                    self.metrics.dropped();
+                    return Outcome::Silence;
+                }
+            }
+        }
+        self.metrics.record(transport, out, received_at.elapsed());
+        if self.log_queries {
+            log_query(transport, client, request, out);
+        }
+        Outcome::Reply
+    }
+
+    /// The fast path alone: answers a plain query into `out` without hickory's message types.
+    /// Returns false, leaving `out` empty, for anything that is not a plain query. Public so
+    /// that tests, the fuzzer and the benchmarks can hold it against [`Self::general_response`].
+    pub fn fast_response(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
+        let Some(query) = fast::parse_query(request) else {
+            return false;
+        };
+        let snapshot = self.state.snapshot.load();
+        let zone = &self.state.zone;
+        let answer = answer::answer(zone, &snapshot, query.labels(), query.qtype, query.qclass);
+        let limit = match transport {
+            Transport::Udp => query.udp_limit(),
+            Transport::Tcp => usize::from(u16::MAX),
+        };
+        fast::encode_response(&query, zone, &answer, limit, out);
+        true
+    }
+
+    /// The general hickory path alone, for any message: the response, or `None` for silence.
+    /// Public for the same comparisons as [`Self::fast_response`].
+    pub fn general_response(
+        &self,
+        request: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+    ) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.general
+            .respond(&self.state, request, client, transport, &mut out)
+            .then_some(out)
+    }
+}
+
+/// One structured line per query (`--log-queries`).
+fn log_query(transport: Transport, client: SocketAddr, request: &[u8], response: &[u8]) {
+    let question = general::question_text(request);
+    let (_, rcode) = fast::response_summary(response);
+    info!(
+        protocol = transport.label(),
+        client = %client.ip(),
+        name = question.as_ref().map_or("", |(name, _)| name.as_str()),
+        qtype = question.as_ref().map_or("", |(_, qtype)| qtype.as_str()),
+        rcode,
+        bytes = response.len(),
+        "query"
+    );
+}

@@ -31,12 +31,13 @@
 //!   `0` never slips (limited responses are all dropped).
 //! - Prefix lengths /24 and /56: the usual allocation sizes for one customer site, as in NSD
 //!   (`rrl-ipv4-prefix-length`, `rrl-ipv6-prefix-length`) and Knot.
-//! - No exemptions. Benchmarks and monitoring from a trusted network should list it, since
-//!   loopback is limited like any other source.
+//! - Exempt: loopback ([`default_exempt`]), because the kernel drops packets from outside
+//!   that claim a loopback source, so answers to it cannot be reflected at anyone, and a
+//!   resolver on the same host must not be throttled. `--rate-limit-exempt` replaces the list.
 //!
 //! # Memory and concurrency
-//! The bucket table has a fixed number of slots ([`RateLimiter::bucket_count`]), chosen at
-//! construction and never grown, so a flood from millions of prefixes costs no memory. A prefix is
+//! The bucket table has a fixed number of slots ([`BUCKET_COUNT`]; none when limiting is
+//! off), chosen at construction and never grown, so a flood from millions of prefixes costs no memory. A prefix is
 //! placed by a hash keyed with per-process random keys (so an attacker cannot aim collisions at a
 //! victim's slot); when two prefixes land in one slot the newcomer takes it over and starts with a
 //! full bucket, as in NSD. Every slot has its own mutex, held for a few arithmetic operations, so
@@ -46,13 +47,21 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use ipnet::IpNet;
 
 use crate::pipeline::acl::unmapped;
+
+/// Networks exempt from rate limiting unless `--rate-limit-exempt` says otherwise (see the
+/// module docs).
+pub(crate) fn default_exempt() -> Vec<IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|net| net.parse().ok())
+        .collect()
+}
 
 /// Number of bucket slots (a power of two, so a hash is reduced with a mask). At 48 bytes a slot
 /// the table takes 3 MiB, and 65,536 concurrently active prefixes fit before any take-over.
@@ -98,17 +107,6 @@ pub enum Verdict {
     Drop,
 }
 
-/// Decisions taken since the limiter was built, for the metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RateLimitStats {
-    /// Responses allowed (including exempt clients and everything while limiting is off).
-    pub answered: u64,
-    /// Limited responses sent truncated.
-    pub slipped: u64,
-    /// Limited responses suppressed.
-    pub dropped: u64,
-}
-
 /// One slot of the table.
 #[derive(Debug, Default)]
 struct Bucket {
@@ -137,10 +135,8 @@ pub struct RateLimiter {
     hasher: RandomState,
     /// Time zero for `Bucket::full_at`.
     epoch: Instant,
+    /// Empty when limiting is off.
     buckets: Box<[Mutex<Bucket>]>,
-    answered: AtomicU64,
-    slipped: AtomicU64,
-    dropped: AtomicU64,
 }
 
 impl RateLimiter {
@@ -158,40 +154,16 @@ impl RateLimiter {
             exempt: config.exempt.into_iter().map(unmapped).collect(),
             hasher: RandomState::new(),
             epoch: Instant::now(),
-            buckets: (0..BUCKET_COUNT)
+            buckets: (0..if rate > 0 { BUCKET_COUNT } else { 0 })
                 .map(|_| Mutex::new(Bucket::default()))
                 .collect(),
-            answered: AtomicU64::new(0),
-            slipped: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
         }
     }
 
     /// Decides the fate of one response to `client` sent at `now`, and charges it to the client's
     /// prefix if it is answered.
     pub fn check(&self, client: IpAddr, now: Instant) -> Verdict {
-        let verdict = self.decide(client.to_canonical(), now);
-        let counter = match verdict {
-            Verdict::Answer => &self.answered,
-            Verdict::Slip => &self.slipped,
-            Verdict::Drop => &self.dropped,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        verdict
-    }
-
-    /// Counts of the verdicts given so far.
-    pub fn stats(&self) -> RateLimitStats {
-        RateLimitStats {
-            answered: self.answered.load(Ordering::Relaxed),
-            slipped: self.slipped.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Number of bucket slots: fixed for the limiter's life, whatever the number of clients.
-    pub fn bucket_count(&self) -> usize {
-        self.buckets.len()
+        self.decide(client.to_canonical(), now)
     }
 
     fn decide(&self, client: IpAddr, now: Instant) -> Verdict {
@@ -278,14 +250,6 @@ mod tests {
             let now = start + Duration::from_millis(100) * tick;
             assert_eq!(limiter.check(ip("192.0.2.1"), now), Verdict::Answer);
         }
-        assert_eq!(
-            limiter.stats(),
-            RateLimitStats {
-                answered: 50,
-                slipped: 0,
-                dropped: 0
-            }
-        );
     }
 
     #[test]
@@ -297,14 +261,6 @@ mod tests {
         let limited: Vec<Verdict> = (0..6).map(|_| limiter.check(client, now)).collect();
         use Verdict::{Drop, Slip};
         assert_eq!(limited, [Slip, Drop, Slip, Drop, Slip, Drop]);
-        assert_eq!(
-            limiter.stats(),
-            RateLimitStats {
-                answered: 10,
-                slipped: 3,
-                dropped: 3
-            }
-        );
     }
 
     #[test]
@@ -423,12 +379,12 @@ mod tests {
     fn table_size_is_fixed_whatever_the_number_of_clients() {
         let limiter = limiter(1, 2);
         let now = Instant::now();
-        let before = limiter.bucket_count();
+        let before = limiter.buckets.len();
         for n in 0..100_000u32 {
             let client = IpAddr::from((n << 8).to_be_bytes());
             limiter.check(client, now);
         }
-        assert_eq!(limiter.bucket_count(), before);
+        assert_eq!(limiter.buckets.len(), before);
         assert_eq!(before, BUCKET_COUNT);
         let table_bytes = before * std::mem::size_of::<Mutex<Bucket>>();
         assert!(table_bytes <= 3 << 20, "table takes {table_bytes} bytes");
@@ -449,6 +405,5 @@ mod tests {
                 .sum()
         });
         assert_eq!(total, 50);
-        assert_eq!(limiter.stats().dropped, 1950);
     }
 }

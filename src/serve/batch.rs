@@ -11,11 +11,11 @@ use nix::sys::socket::{
 };
 
 /// Datagrams handled per system call.
-pub const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 32;
 
 /// The largest query kept; a longer datagram is cut by the kernel and treated as malformed.
 /// Queries are a few hundred bytes at most, even with EDNS options.
-pub const MAX_QUERY: usize = 4096;
+pub(crate) const MAX_QUERY: usize = 4096;
 
 /// One received datagram and the answer being built for it.
 struct Slot {
@@ -27,7 +27,7 @@ struct Slot {
 }
 
 /// Reusable buffers and headers for one UDP socket's loop.
-pub struct Batch {
+pub(crate) struct Batch {
     slots: Vec<Slot>,
     received: usize,
 }
@@ -50,7 +50,7 @@ fn to_std(address: &SockaddrStorage) -> Option<SocketAddr> {
 
 impl Batch {
     /// Buffers for [`BATCH`] queries and answers.
-    pub fn new() -> Batch {
+    pub(crate) fn new() -> Batch {
         Batch {
             slots: (0..BATCH)
                 .map(|_| Slot {
@@ -66,7 +66,7 @@ impl Batch {
     }
 
     /// Receives what is waiting on `fd` without blocking; `WouldBlock` when nothing is.
-    pub fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub(crate) fn receive(&mut self, fd: RawFd) -> io::Result<usize> {
         // The headers hold raw pointers into the buffers, so they live only for this call
         // (which also keeps the batch `Send` across the loop's awaits).
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -101,31 +101,26 @@ impl Batch {
     }
 
     /// How many datagrams the last [`Batch::receive`] got.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.received
-    }
-
-    /// Whether the last receive got nothing.
-    pub fn is_empty(&self) -> bool {
-        self.received == 0
     }
 
     /// Datagram `i`: its bytes (empty if it was cut), its source, and the buffer for its
     /// answer. Call [`Batch::reply`] to send the answer.
-    pub fn slot(&mut self, i: usize) -> (&[u8], Option<SocketAddr>, &mut Vec<u8>) {
+    pub(crate) fn slot(&mut self, i: usize) -> (&[u8], Option<SocketAddr>, &mut Vec<u8>) {
         let slot = &mut self.slots[i];
         (&slot.query[..slot.len], slot.source, &mut slot.answer)
     }
 
     /// Marks datagram `i`'s answer for sending.
-    pub fn reply(&mut self, i: usize) {
+    pub(crate) fn reply(&mut self, i: usize) {
         self.slots[i].reply = true;
     }
 
     /// Sends the marked answers without blocking, starting after the first `skip` of them.
     /// Returns how many of them (counting `skip`) are sent; fewer than
     /// [`Batch::replies`] means the socket buffer was full.
-    pub fn send(&mut self, fd: RawFd, skip: usize) -> io::Result<usize> {
+    pub(crate) fn send(&mut self, fd: RawFd, skip: usize) -> io::Result<usize> {
         let pending: Vec<&Slot> = self
             .slots
             .iter()
@@ -158,7 +153,7 @@ impl Batch {
     }
 
     /// How many answers are marked for sending.
-    pub fn replies(&self) -> usize {
+    pub(crate) fn replies(&self) -> usize {
         self.slots
             .iter()
             .take(self.received)

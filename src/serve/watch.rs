@@ -17,7 +17,7 @@ use tracing::warn;
 use crate::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
 
 /// How long the data files must stay untouched after a change before the reload starts.
-pub const SETTLE_TIME: Duration = Duration::from_millis(200);
+pub(crate) const SETTLE_TIME: Duration = Duration::from_millis(200);
 
 /// The files of the data directory whose changes matter.
 const DATA_FILES: [&str; 4] = [PORTS_TSV, EXCERPT, IANA_CSV, LOCAL_TSV];
@@ -27,9 +27,9 @@ const DATA_FILES: [&str; 4] = [PORTS_TSV, EXCERPT, IANA_CSV, LOCAL_TSV];
 #[error("cannot watch {dir}: {reason}")]
 pub struct WatchError {
     /// The directory.
-    pub dir: String,
+    pub(crate) dir: String,
     /// Why, in words (notify's own message repeats the path).
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl WatchError {
@@ -85,7 +85,7 @@ impl DataWatcher {
     }
 
     /// Waits until the data files have changed and then settled.
-    pub async fn changed(&mut self) {
+    pub(crate) async fn changed(&mut self) {
         if !settle(&mut self.changes, SETTLE_TIME).await {
             // The watch ended (it cannot while `self` owns it); never report again.
             std::future::pending::<()>().await;
@@ -94,7 +94,7 @@ impl DataWatcher {
 }
 
 /// Waits for the next settled change of `watcher`'s files; forever when there is no watcher.
-pub async fn next_change(watcher: &mut Option<DataWatcher>) {
+pub(crate) async fn next_change(watcher: &mut Option<DataWatcher>) {
     match watcher {
         Some(watcher) => watcher.changed().await,
         None => std::future::pending().await,

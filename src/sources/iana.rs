@@ -9,20 +9,20 @@ use crate::core::model::{PortSpan, Protocol, Status};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct IanaRecord {
     /// The line the record starts on.
-    pub line: usize,
-    pub service: Option<String>,
-    pub ports: PortSpan,
-    pub protocols: &'static [Protocol],
+    pub(crate) line: usize,
+    pub(crate) service: Option<String>,
+    pub(crate) ports: PortSpan,
+    pub(crate) protocols: &'static [Protocol],
     /// [`Status::Assigned`] or [`Status::Reserved`].
-    pub status: Status,
-    pub description: String,
+    pub(crate) status: Status,
+    pub(crate) description: String,
 }
 
 /// The records that become entries, and how many records the file held.
 #[derive(Debug)]
 pub(crate) struct IanaRecords {
-    pub records: Vec<IanaRecord>,
-    pub records_read: usize,
+    pub(crate) records: Vec<IanaRecord>,
+    pub(crate) records_read: usize,
 }
 
 /// A record without a protocol concerns the port number as such; the registry began as the

@@ -64,7 +64,10 @@ mod tests {
             entries,
             [
                 Entry {
-                    ports: PortSpan::single(8443),
+                    ports: PortSpan {
+                        first: 8443,
+                        last: 8443,
+                    },
                     protocol: Protocol::Tcp,
                     status: Status::Local,
                     service: Some("billing-api".into()),

@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::core::model::{Entry, PortName, Source, Status};
 use crate::core::table::Table;
 
-pub use services::{DEFAULT_SERVICES, ServicesFile};
+pub use services::ServicesFile;
 pub use wikipedia::convert_markdown;
 
 /// The port list converted to TSV.
@@ -154,7 +154,7 @@ struct SourceTexts<'a> {
 
 /// Loads the four files from `dir`. `local.tsv` is optional; a missing or unreadable required
 /// file is a problem naming it, and a directory that cannot be read is one problem naming it.
-pub fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
+pub(crate) fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
     if let Err(e) = std::fs::read_dir(dir) {
         let label = dir.display().to_string();
         let reason = format!("cannot read the data directory: {e}");

@@ -9,16 +9,16 @@ use crate::core::model::{PortSpan, Protocol, Status};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ListRow {
     /// The line the row was read from.
-    pub line: usize,
-    pub ports: PortSpan,
+    pub(crate) line: usize,
+    pub(crate) ports: PortSpan,
     /// Indexed by [`Protocol::index`]; `None` where the row names no status for the protocol.
-    pub statuses: [Option<Status>; 4],
-    pub description: String,
+    pub(crate) statuses: [Option<Status>; 4],
+    pub(crate) description: String,
 }
 
 impl ListRow {
     /// The protocols the row names a status for, with that status.
-    pub fn listed(&self) -> impl Iterator<Item = (Protocol, Status)> + '_ {
+    pub(crate) fn listed(&self) -> impl Iterator<Item = (Protocol, Status)> + '_ {
         Protocol::ALL
             .into_iter()
             .filter_map(|p| self.statuses[p.index()].map(|s| (p, s)))

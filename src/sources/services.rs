@@ -9,7 +9,7 @@ use super::DataError;
 use crate::core::model::{Entry, PortName, PortSpan, Protocol, Source, Status};
 
 /// The services file read when none is configured, if it exists.
-pub const DEFAULT_SERVICES: &str = "/etc/services";
+pub(crate) const DEFAULT_SERVICES: &str = "/etc/services";
 
 /// Which services file to read, decided once from the configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]

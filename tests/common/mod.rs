@@ -45,7 +45,7 @@ pub fn test_zone() -> Zone {
         .0
 }
 
-/// The table built from the data compiled into the binary, built once per test binary.
+/// The table built from the data compiled into the binary (a fresh build on every call).
 pub fn builtin_table() -> Table {
     Table::new(
         DataLocation::Builtin

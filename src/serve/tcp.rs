@@ -1,0 +1,195 @@
+//! TCP: the accept loop with its cap on concurrent connections, and one task per connection
+//! that reads length-prefixed queries (RFC 1035 4.2.2, tokio-util's length-delimited codec),
+//! answers each through the [`Pipeline`] and writes the answers back in order (RFC 7766),
+//! until the client goes idle, closes, reaches the query cap, or the server stops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::SHUTDOWN_GRACE;
+use crate::pipeline::{Outcome, Pipeline, Transport};
+
+/// How long a stopping server still waits for the next query on an open TCP connection.
+const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);
+
+/// Limits on TCP clients.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpLimits {
+    /// Most connections served at once; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// A connection with no complete query for this long is closed.
+    pub idle_timeout: Duration,
+    /// A connection is closed after answering this many queries; 0 means no limit (NSD's
+    /// default too: idle timeout and the connection cap bound what a client can hold).
+    pub max_queries: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> TcpLimits {
+        TcpLimits {
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(10),
+            max_queries: 0,
+        }
+    }
+}
+
+/// Accepts connections on `listener` until `stop`, then waits for the open ones to finish
+/// what they have in hand.
+pub(super) async fn serve(
+    listener: TcpListener,
+    pipeline: Arc<Pipeline>,
+    limits: TcpLimits,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = stop.cancelled() => break,
+        };
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    warn!(%error, "tcp accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        let pipeline = pipeline.clone();
+        let stop = stop.clone();
+        connections.spawn(async move {
+            serve_connection(stream, client, &pipeline, limits, stop).await;
+            drop(permit);
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+/// Whether `buffered` starts with a whole length-prefixed message.
+fn holds_complete_message(buffered: &[u8]) -> bool {
+    match buffered {
+        [high, low, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*high, *low])),
+        _ => false,
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    client: SocketAddr,
+    pipeline: &Pipeline,
+    limits: TcpLimits,
+    stop: CancellationToken,
+) {
+    let codec = LengthDelimitedCodec::builder()
+        .length_field_type::<u16>()
+        .new_codec();
+    let mut framed = Framed::new(stream, codec);
+    let mut response = Vec::new();
+    // Answers wait in the write buffer only while the next query is already complete in the
+    // read buffer, so a burst of pipelined queries costs one write and no answer waits for the
+    // network.
+    let mut unflushed = false;
+    let mut answered = 0usize;
+    let mut flush_limit = limits.idle_timeout;
+    let mut stopping = false;
+    loop {
+        if unflushed && !holds_complete_message(framed.read_buffer()) {
+            // A client that does not read its answers is idle too.
+            let flushed =
+                tokio::time::timeout(limits.idle_timeout, SinkExt::<Bytes>::flush(&mut framed))
+                    .await;
+            unflushed = false;
+            if !matches!(flushed, Ok(Ok(()))) {
+                return;
+            }
+        }
+        if limits.max_queries != 0 && answered >= limits.max_queries {
+            break;
+        }
+        // Once stopping, queries already on their way still get a moment to arrive and be
+        // answered; then the connection closes.
+        let wait = if stopping {
+            IN_FLIGHT_GRACE
+        } else {
+            limits.idle_timeout
+        };
+        let next = tokio::select! {
+            next = tokio::time::timeout(wait, framed.next()) => next,
+            () = stop.cancelled(), if !stopping => {
+                stopping = true;
+                flush_limit = SHUTDOWN_GRACE;
+                continue;
+            }
+        };
+        let request = match next {
+            Ok(Some(Ok(request))) => request,
+            Ok(Some(Err(error))) => {
+                debug!(%error, %client, "tcp connection closed");
+                break;
+            }
+            Ok(None) => break,
+            Err(_) => {
+                debug!(%client, "tcp connection idle, closing");
+                break;
+            }
+        };
+        answered += 1;
+        let outcome = pipeline.respond(
+            &request,
+            client,
+            Transport::Tcp,
+            Instant::now(),
+            &mut response,
+        );
+        if outcome == Outcome::Silence {
+            continue;
+        }
+        let queued = tokio::time::timeout(
+            limits.idle_timeout,
+            framed.feed(Bytes::copy_from_slice(&response)),
+        )
+        .await;
+        if !matches!(queued, Ok(Ok(()))) {
+            return;
+        }
+        unflushed = true;
+    }
+    // Whatever ended the connection, the answers already built go out.
+    if unflushed {
+        let _ = tokio::time::timeout(flush_limit, SinkExt::<Bytes>::flush(&mut framed)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complete_messages_are_recognised_in_the_read_buffer() {
+        assert!(!holds_complete_message(&[]));
+        assert!(!holds_complete_message(&[0]));
+        assert!(holds_complete_message(&[0, 0]));
+        assert!(!holds_complete_message(&[0, 3, 1, 2]));
+        assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
+    }
+}
