@@ -79,12 +79,22 @@ fn key_range<T>(
     prefix: bool,
 ) -> (usize, usize) {
     let start = sorted.partition_point(|item| key(item) < word);
-    let end = if prefix {
-        sorted.partition_point(|item| key(item) < word || key(item).starts_with(word))
-    } else {
-        sorted.partition_point(|item| key(item) <= word)
+    let matches = |item: &T| {
+        let k = key(item);
+        if prefix {
+            k.starts_with(word)
+        } else {
+            k == word
+        }
     };
-    (start, end)
+    // The matches are usually few: gallop from `start` rather than search the whole rest.
+    let rest = &sorted[start..];
+    let mut bound = 1;
+    while bound < rest.len() && matches(&rest[bound]) {
+        bound *= 2;
+    }
+    let window = &rest[..bound.min(rest.len())];
+    (start, start + window.partition_point(|item| matches(item)))
 }
 
 impl SearchIndex {
@@ -145,8 +155,17 @@ impl SearchIndex {
             let Ok(word) = std::str::from_utf8(word) else {
                 return;
             };
-            let word = word.to_lowercase();
-            let candidates = self.candidates(&word, words.len() == 1);
+            let lower;
+            let word = if word
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+            {
+                lower = word.to_lowercase();
+                lower.as_str()
+            } else {
+                word
+            };
+            let candidates = self.candidates(word, words.len() == 1);
             if i == 0 {
                 scored.extend(
                     candidates
