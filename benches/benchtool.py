@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Measuring helpers for benches/compare.sh.
 
-compare.sh owns the run order and the server lifecycles; this file owns everything that needs
-arithmetic or a DNS packet: free loopback ports, the seeded query file, readiness and startup
-probes, per-round measurement (server CPU from /proc, dnsperf's statistics, latency
-percentiles, memory), the cross-server answer check and the final report.
+compare.sh (and transfer.sh) own the run order and the server lifecycles; this file owns
+everything that needs arithmetic or a DNS packet: free loopback ports, the seeded query file,
+readiness and startup probes, per-round measurement (server CPU from /proc, dnsperf's
+statistics, latency percentiles, memory), the cross-server answer check, the final report, and
+for transfer.sh a TSIG-signed zone transfer client and its report.
 
 Only the Python standard library is used, so the script runs on a bare Debian machine.
 """
@@ -796,6 +797,261 @@ def render(summary):
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# Zone transfers (transfer.sh)
+
+TYPE_SOA = 6
+TYPE_TSIG = 250
+TYPE_IXFR = 251
+TYPE_AXFR = 252
+CLASS_ANY = 255
+
+
+def encode_name(name):
+    labels = [label for label in name.rstrip(".").split(".") if label]
+    return b"".join(bytes([len(label)]) + label.lower().encode("ascii") for label in labels) + b"\x00"
+
+
+def read_bind_key(path):
+    """(name, algorithm, secret bytes) from a `key "name" { algorithm ...; secret "..."; };`
+    file as tsig-keygen writes it."""
+    import base64
+
+    with open(path) as key_file:
+        text = key_file.read()
+    name = re.search(r'key\s+"([^"]+)"', text).group(1)
+    algorithm = re.search(r"algorithm\s+([\w-]+)\s*;", text).group(1)
+    secret = base64.b64decode(re.search(r'secret\s+"([^"]+)"', text).group(1))
+    return name, algorithm, secret
+
+
+def sign_request(message, key):
+    """The message with a TSIG record appended (RFC 8945 4.3.3), HMAC-SHA256/384/512."""
+    import hashlib
+    import hmac
+
+    name, algorithm, secret = key
+    digest = {"hmac-sha256": hashlib.sha256, "hmac-sha384": hashlib.sha384,
+              "hmac-sha512": hashlib.sha512}[algorithm]
+    ident = message[:2]
+    key_name, algorithm_name = encode_name(name), encode_name(algorithm)
+    signed_at = int(time.time())
+    timers = struct.pack("!HIH", signed_at >> 32, signed_at & 0xFFFFFFFF, 300)
+    variables = key_name + struct.pack("!HI", CLASS_ANY, 0) + algorithm_name + timers + struct.pack("!HH", 0, 0)
+    mac = hmac.new(secret, message + variables, digest).digest()
+    rdata = algorithm_name + timers + struct.pack("!H", len(mac)) + mac + ident + struct.pack("!HH", 0, 0)
+    record = key_name + struct.pack("!HHIH", TYPE_TSIG, CLASS_ANY, 0, len(rdata)) + rdata
+    arcount = struct.unpack_from("!H", message, 10)[0] + 1
+    return message[:10] + struct.pack("!H", arcount) + message[12:] + record
+
+
+def transfer_query(zone, qtype, serial):
+    """An AXFR query, or an IXFR query carrying `serial` in an SOA in the authority section."""
+    header = struct.pack("!HHHHHH", 0x5E1F, 0, 1, 0, 1 if qtype == TYPE_IXFR else 0, 0)
+    message = header + encode_name(zone) + struct.pack("!HH", qtype, 1)
+    if qtype == TYPE_IXFR:
+        rdata = b"\x00\x00" + struct.pack("!IIIII", serial, 0, 0, 0, 0)
+        message += b"\xc0\x0c" + struct.pack("!HHIH", TYPE_SOA, 1, 0, len(rdata)) + rdata
+    return message
+
+
+def transfer_messages(stream):
+    """Splits a TCP byte stream into DNS messages."""
+    messages, offset = [], 0
+    while offset + 2 <= len(stream):
+        length = struct.unpack_from("!H", stream, offset)[0]
+        if offset + 2 + length > len(stream):
+            break
+        messages.append(bytes(stream[offset + 2:offset + 2 + length]))
+        offset += 2 + length
+    return messages
+
+
+def transfer_summary(messages):
+    """Rcode of the first message, the record count, the types of the first and last records
+    (TSIG aside) and how many messages carry a TSIG record."""
+    rcode, records, first, last, signed = None, 0, None, None, 0
+    for message in messages:
+        _, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!HHHHHH", message)
+        rcode = flags & 0xF if rcode is None else rcode
+        offset = 12
+        for _ in range(qdcount):
+            offset = skip_name(message, offset) + 4
+        for index in range(ancount + nscount + arcount):
+            offset = skip_name(message, offset)
+            rtype, _, _, rdlength = struct.unpack_from("!HHIH", message, offset)
+            offset += 10 + rdlength
+            if rtype == TYPE_TSIG:
+                signed += 1
+            elif index < ancount:
+                records += 1
+                first = rtype if first is None else first
+                last = rtype
+    return {"rcode": RCODE_NAMES.get(rcode, rcode), "records": records, "first_type": first,
+            "last_type": last, "signed_messages": signed}
+
+
+def rss_reset(root):
+    """Summed VmRSS of the tree in KiB, after resetting each process's peak (VmHWM) to it
+    (clear_refs 5, Linux 4.0; needs the process's owner or root). False if a reset failed."""
+    total, reset = 0, True
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as clear:
+                clear.write("5")
+        except OSError:
+            reset = False
+        total += status_kib(pid, "VmRSS")
+    return total, reset
+
+
+def rss_peak(root):
+    """Summed VmHWM of the tree in KiB."""
+    return sum(status_kib(pid, "VmHWM") for pid in process_tree(root))
+
+
+def status_kib(pid, field):
+    """A size field of /proc/PID/status in KiB; 0 for a process that has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        return int(fields[field].split()[0])
+    except (OSError, KeyError, ValueError):
+        return 0
+
+
+def cmd_transfer(args):
+    """One zone transfer over TCP, signed with the key file: wall time from the query's send to
+    the last byte received (the stream counts as ended after `--idle` seconds of silence, which
+    is not part of the time), bytes and messages on the wire, records, and the growth of the
+    server's peak RSS over the transfer."""
+    qtype = TYPE_IXFR if args.qtype == "IXFR" else TYPE_AXFR
+    message = sign_request(transfer_query(args.zone, qtype, args.serial), read_bind_key(args.key))
+    before_kib, reset = rss_reset(args.pid)
+    stream = bytearray()
+    chunk = bytearray(1 << 20)
+    with socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout) as sock:
+        started = last = time.monotonic()
+        sock.sendall(struct.pack("!H", len(message)) + message)
+        sock.settimeout(args.idle)
+        while True:
+            try:
+                count = sock.recv_into(chunk)
+            except socket.timeout:
+                break
+            if not count:
+                break
+            last = time.monotonic()
+            stream += chunk[:count]
+    peak_kib = rss_peak(args.pid)
+    messages = transfer_messages(stream)
+    record = {
+        "server": args.server,
+        "kind": args.qtype.lower(),
+        "round": args.round,
+        "seconds": round(last - started, 4),
+        "bytes": len(stream),
+        "messages": len(messages),
+        **transfer_summary(messages),
+        "rss_growth_mib": round(max(0, peak_kib - before_kib) / 1024, 1) if reset else None,
+    }
+    append_record(args.out, record)
+    print(f"  {args.server:7} {args.qtype} {record['seconds']:.4f} s, {record['bytes']:,} bytes, "
+          f"{record['messages']} messages, {record['records']} records, rcode {record['rcode']}, "
+          f"{record['signed_messages']} signed, RSS +{record['rss_growth_mib']} MiB")
+    complete = record["rcode"] == "NOERROR" and record["first_type"] == TYPE_SOA and record["last_type"] == TYPE_SOA
+    if not complete:
+        sys.exit(f"{args.server}: incomplete {args.qtype}: {record}")
+    return 0
+
+
+def cmd_serial(args):
+    """Waits until the server's SOA serial differs from --not; prints it."""
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            packet = ask_tcp_raw(args.port, args.zone, TYPE_SOA, 1.0)
+        except OSError:
+            packet = None
+        if packet:
+            serial = soa_serial(packet)
+            if serial is not None and serial != args.not_serial:
+                print(serial)
+                return 0
+        time.sleep(0.05)
+    sys.exit(f"port {args.port}: serial still {args.not_serial} after {args.timeout} s")
+
+
+def ask_tcp_raw(port, qname, qtype, timeout):
+    message = encode_query(qname, qtype, edns_size=4096)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(struct.pack("!H", len(message)) + message)
+        length = struct.unpack("!H", recv_exactly(sock, 2))[0]
+        return recv_exactly(sock, length)
+
+
+def soa_serial(packet):
+    _, _, qdcount, ancount, _, _ = struct.unpack_from("!HHHHHH", packet)
+    offset = 12
+    for _ in range(qdcount):
+        offset = skip_name(packet, offset) + 4
+    for _ in range(ancount):
+        offset = skip_name(packet, offset)
+        rtype, _, _, rdlength = struct.unpack_from("!HHIH", packet, offset)
+        offset += 10
+        if rtype == TYPE_SOA:
+            rdata_end = offset + rdlength
+            return struct.unpack_from("!I", packet, rdata_end - 20)[0]
+        offset += rdlength
+    return None
+
+
+def cmd_transfer_report(args):
+    """Medians per server and kind, and portsd's ratios to each other server, each the median
+    of the per-round ratios (the servers of a round run back to back)."""
+    with open(args.results) as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    servers = [s for s in ("portsd", "nsd", "knot") if any(r["server"] == s for r in records)]
+    meta = dict(item.split("=", 1) for item in args.meta)
+    out = [f"# zone transfers, {meta.get('date', '?')}", ""]
+    out += [f"{key}: {value}" for key, value in meta.items() if key != "date"]
+    summary = {"meta": meta, "servers": {}, "ratios": {}}
+    for kind in ("axfr", "ixfr"):
+        rows = [r for r in records if r["kind"] == kind]
+        if not rows:
+            continue
+        out += ["", f"## {kind.upper()} (medians of {max(r['round'] for r in rows)} rounds)", "",
+                "| server | seconds | bytes | messages | records | signed messages | RSS growth MiB |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        details = []
+        for server in servers:
+            mine = [r for r in rows if r["server"] == server]
+            if not mine:
+                continue
+            medians = {key: median_of(mine, key) for key in
+                       ("seconds", "bytes", "messages", "records", "signed_messages", "rss_growth_mib")}
+            summary["servers"].setdefault(server, {})[kind] = medians
+            out.append(f"| {server} | {medians['seconds']:.4f} | {fmt(medians['bytes'])} | "
+                       f"{fmt(medians['messages'])} | {fmt(medians['records'])} | "
+                       f"{fmt(medians['signed_messages'])} | {fmt(medians['rss_growth_mib'], '{:.1f}')} |")
+            per_round = ", ".join(f"{r['seconds']:.4f}" for r in mine)
+            details.append(f"{server} seconds per round: {per_round}")
+        out += [""] + details
+        if "portsd" in servers:
+            for other in servers[1:]:
+                time_ratio = paired_ratio(rows, kind, "seconds", "portsd", other)
+                bytes_ratio = paired_ratio(rows, kind, "bytes", "portsd", other)
+                summary["ratios"][f"portsd/{other} {kind}"] = {"seconds": time_ratio, "bytes": bytes_ratio}
+                out += ["", f"portsd/{other}: time {time_ratio}, bytes {bytes_ratio}"]
+    text = "\n".join(out) + "\n"
+    with open(args.text_out, "w") as report:
+        report.write(text)
+    with open(args.json_out, "w") as report:
+        json.dump(summary, report, indent=2)
+    print(text)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command_name", required=True)
@@ -852,12 +1108,34 @@ def main():
     agree.add_argument("--out", required=True)
     agree.set_defaults(run=cmd_agree)
 
-    report = commands.add_parser("report")
-    report.add_argument("--results", required=True)
-    report.add_argument("--json-out", required=True)
-    report.add_argument("--text-out", required=True)
-    report.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
-    report.set_defaults(run=cmd_report)
+    for name, run in (("report", cmd_report), ("transfer-report", cmd_transfer_report)):
+        report = commands.add_parser(name)
+        report.add_argument("--results", required=True)
+        report.add_argument("--json-out", required=True)
+        report.add_argument("--text-out", required=True)
+        report.add_argument("--meta", action="append", default=[], help="KEY=VALUE")
+        report.set_defaults(run=run)
+
+    transfer = commands.add_parser("transfer")
+    transfer.add_argument("--server", required=True)
+    transfer.add_argument("--port", type=int, required=True)
+    transfer.add_argument("--pid", type=int, required=True)
+    transfer.add_argument("--zone", required=True)
+    transfer.add_argument("--key", required=True, help="key file as tsig-keygen writes it")
+    transfer.add_argument("--qtype", choices=("AXFR", "IXFR"), default="AXFR")
+    transfer.add_argument("--serial", type=int, default=0, help="the client's serial, for IXFR")
+    transfer.add_argument("--round", type=int, default=1)
+    transfer.add_argument("--idle", type=float, default=1.0)
+    transfer.add_argument("--timeout", type=float, default=30)
+    transfer.add_argument("--out", required=True)
+    transfer.set_defaults(run=cmd_transfer)
+
+    serial = commands.add_parser("serial")
+    serial.add_argument("--port", type=int, required=True)
+    serial.add_argument("--zone", required=True)
+    serial.add_argument("--not", dest="not_serial", type=int, default=-1)
+    serial.add_argument("--timeout", type=float, default=120)
+    serial.set_defaults(run=cmd_serial)
 
     args = parser.parse_args()
     return args.run(args)

@@ -32,65 +32,10 @@ KNOT_TCP_WORKERS=${KNOT_TCP_WORKERS:-1}
 PORTSD_ARGS=${PORTSD_ARGS:-}                 # extra flags for `portsd serve`
 ZONE_FILE=${ZONE_FILE:-}                     # use this master file instead of `portsd export-zone`
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
-# CPU pinning (taskset lists; set to empty for none). On 2 cores the servers get core 0 and
-# dnsperf core 1, so the load generator and the server under test do not take turns on the same
-# core and the scheduler's placement is not part of what is measured.
-if (($(nproc) >= 2)); then
-	SERVER_CPUS=${SERVER_CPUS-0}
-	CLIENT_CPUS=${CLIENT_CPUS-1}
-else
-	SERVER_CPUS=${SERVER_CPUS-}
-	CLIENT_CPUS=${CLIENT_CPUS-}
-fi
-SERVER_PIN=() CLIENT_PIN=()
-[[ -n "$SERVER_CPUS" ]] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
-[[ -n "$CLIENT_CPUS" ]] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
-
-log() { printf '== %s\n' "$*" >&2; }
-has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
-
-WORK_DIR=$(mktemp -d -t portsd-bench.XXXXXX)
-declare -A SERVER_PID=() SERVER_PORT=()
-
-# SIGTERM goes to the server's main process only, which stops and reaps its own children (NSD
-# forks); whatever is left of the process group after 5 s is killed.
-stop_servers() {
-	local name pid
-	for name in "${!SERVER_PID[@]}"; do
-		kill -TERM "${SERVER_PID[$name]}" 2>/dev/null || true
-	done
-	for name in "${!SERVER_PID[@]}"; do
-		pid=${SERVER_PID[$name]}
-		for _ in $(seq 50); do
-			ps -o stat= --sid "$pid" | grep -qv '^Z' || break
-			sleep 0.1
-		done
-		kill -KILL -- "-$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		unset "SERVER_PID[$name]"
-	done
-}
-cleanup() {
-	stop_servers
-	if [[ -n "${KEEP_WORK_DIR:-}" ]]; then log "work files kept in $WORK_DIR"; else rm -rf "$WORK_DIR"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=benches/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 # --- tools ------------------------------------------------------------------------------------
-
-ensure_packages() {
-	local missing=()
-	command -v nsd >/dev/null || missing+=(nsd)
-	command -v knotd >/dev/null || missing+=(knot)
-	command -v dnsperf >/dev/null || missing+=(dnsperf)
-	if ((${#missing[@]})); then
-		log "installing ${missing[*]}"
-		apt-get update
-		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-	fi
-	PATH=$PATH:/usr/sbin:/sbin
-}
 
 PROBE=""
 build_probe() {
@@ -102,32 +47,7 @@ for line in sys.stdin:
     if found.get("executable") and found["target"]["name"] == "probe": print(found["executable"])')
 }
 
-PORTSD=""
-build_portsd() {
-	log "building portsd (release)"
-	(cd "$REPO_DIR" && cargo build --release --quiet)
-	local target_dir
-	target_dir=$(cd "$REPO_DIR" && cargo metadata --format-version 1 --no-deps |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-	PORTSD=$target_dir/release/portsd
-}
-
 # --- servers ----------------------------------------------------------------------------------
-
-# Starts a server in its own process group (so its children stop with it) and waits until it
-# answers from the zone.
-start_server() {
-	local name=$1
-	shift
-	local port=${SERVER_PORT[$name]}
-	setsid "${SERVER_PIN[@]}" "$@" >"$WORK_DIR/$name.log" 2>&1 &
-	SERVER_PID[$name]=$!
-	if ! "${TOOL[@]}" wait-ready --port "$port" --qname "443.tcp.$ZONE" --timeout 300; then
-		tail -n 20 "$WORK_DIR/$name.log" >&2
-		exit 1
-	fi
-	log "$name ready on 127.0.0.1:$port (pid ${SERVER_PID[$name]})"
-}
 
 # portsd runs with its defaults: rate limiting stays on, and dnsperf on loopback is exempt from
 # it as every loopback client is, so each answer still pays for the check.
@@ -139,47 +59,23 @@ portsd_command() {
 write_nsd_config() {
 	local port=$1 dir=$WORK_DIR/nsd-$1
 	mkdir -p "$dir"
-	cat >"$dir/nsd.conf" <<-EOF
-		server:
-		  ip-address: 127.0.0.1
-		  port: $port
-		  server-count: $NSD_SERVER_COUNT
-		  username: ""
-		  chroot: ""
-		  zonesdir: "$dir"
-		  database: ""
-		  zonelistfile: "$dir/zone.list"
-		  xfrdfile: "$dir/xfrd.state"
-		  xfrdir: "$dir"
-		  pidfile: "$dir/nsd.pid"
-		  rrl-ratelimit: 0
-		  rrl-whitelist-ratelimit: 0
-		  verbosity: 1
-		remote-control:
-		  control-enable: no
+	{
+		nsd_server_sections "$port" "$dir" "$NSD_SERVER_COUNT"
+		cat <<-EOF
 		zone:
 		  name: $ZONE
 		  zonefile: "$WORK_DIR/zone.txt"
-	EOF
+		EOF
+	} >"$dir/nsd.conf"
 	echo "$dir/nsd.conf"
 }
 
 write_knot_config() {
 	local port=$1 dir=$WORK_DIR/knot-$1
 	mkdir -p "$dir/db"
-	cat >"$dir/knot.conf" <<-EOF
-		server:
-		    rundir: "$dir"
-		    pidfile: "$dir/knot.pid"
-		    listen: 127.0.0.1@$port
-		    udp-workers: $KNOT_UDP_WORKERS
-		    tcp-workers: $KNOT_TCP_WORKERS
-		    background-workers: 1
-		database:
-		    storage: "$dir/db"
-		log:
-		  - target: stderr
-		    any: notice
+	{
+		knot_server_sections "$port" "$dir" "$KNOT_UDP_WORKERS" "$KNOT_TCP_WORKERS"
+		cat <<-EOF
 		template:
 		  - id: default
 		    storage: "$dir/db"
@@ -190,7 +86,8 @@ write_knot_config() {
 		zone:
 		  - domain: $ZONE
 		    file: "$WORK_DIR/zone.txt"
-	EOF
+		EOF
+	} >"$dir/knot.conf"
 	echo "$dir/knot.conf"
 }
 
@@ -222,21 +119,13 @@ measure() {
 		"${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[$name]}" -d "$QUERIES" -q "$OUTSTANDING" "$@"
 }
 
-# The servers in a different order each round, so none always runs first or last.
-rotated() {
-	local -a list
-	read -ra list <<<"$SERVERS"
-	local shift_by=$(($1 % ${#list[@]}))
-	echo "${list[@]:shift_by}" "${list[@]:0:shift_by}"
-}
-
 main() {
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	if python3 -c "import sys; sys.exit(0 if float('$load') < 0.5 else 1)"; then :; else
 		log "warning: load average is $load before starting; other work will skew the numbers"
 	fi
-	ensure_packages
+	ensure_packages nsd=nsd knotd=knot dnsperf=dnsperf
 	mkdir -p "$RESULTS_DIR"
 	if has_server portsd; then build_portsd; fi
 	if ((PROBE_ROUNDS > 0)); then build_probe; fi

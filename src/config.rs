@@ -19,6 +19,8 @@ use crate::core::names::{NameError, parse_domain};
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
 use crate::pipeline::rrl::{self, RateLimitConfig};
+use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+use crate::pipeline::tsig::{Key, KeyFileError, Keyring, read_key_file};
 use crate::serve::{DataLocation, TcpLimits};
 use crate::sources::ServicesFile;
 
@@ -77,6 +79,53 @@ pub enum Command {
         /// The markdown file (data/source/wikipedia-ports.md).
         file: PathBuf,
     },
+    /// Download IANA's registry into DIR, check it with the loader `serve` uses, and replace
+    /// the file atomically; print the records added, removed and changed.
+    ///
+    /// On any failure the old file stays as it was. Exit status: 0 when DIR holds the newest
+    /// registry (replaced or already current), 3 when the download failed (HTTP error,
+    /// timeout, short body), 4 when what came is not a registry the loader accepts (an HTML
+    /// page, a parse error), 5 when DIR could not be read or written.
+    UpdateData(UpdateDataArgs),
+    /// Link into DIR each data file it lacks, from the first FROM directory holding it.
+    ///
+    /// Files already in DIR, such as a registry `update-data` downloaded, are left alone; the
+    /// Debian package runs this before the daemon and the updater start.
+    SeedData {
+        /// The data directory to complete (created when missing).
+        dir: PathBuf,
+        /// Directories to link the missing files from, in order of preference.
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+    },
+    /// Write the man pages of portsd and of each subcommand into DIR.
+    Man {
+        /// Directory for the `.1` files (created when missing).
+        dir: PathBuf,
+    },
+    /// Print the completion script for SHELL on standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where IANA publishes the registry `update-data` downloads by default.
+pub const IANA_REGISTRY_URL: &str =
+    "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.csv";
+
+/// Flags of `update-data`.
+#[derive(Debug, Args)]
+pub struct UpdateDataArgs {
+    /// The data directory whose IANA registry is replaced; its other files are what the new
+    /// registry is checked with.
+    pub dir: PathBuf,
+    /// Where to download the registry from (HTTPS or HTTP).
+    #[arg(long, env = "PORTSD_UPDATE_URL", default_value = IANA_REGISTRY_URL)]
+    pub url: String,
+    /// Seconds the whole download may take.
+    #[arg(long, env = "PORTSD_UPDATE_TIMEOUT", default_value_t = 120)]
+    pub timeout: u64,
 }
 
 /// Where the table's data comes from, for the commands that answer without serving.
@@ -169,6 +218,20 @@ pub struct ServeArgs {
     /// [default: 127.0.0.0/8, ::1/128].
     #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',')]
     pub rate_limit_exempt: Vec<IpNet>,
+    /// Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody].
+    #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',')]
+    pub allow_transfer: Vec<IpNet>,
+    /// TSIG key file in the form BIND's tsig-keygen writes; repeatable. With keys, transfers
+    /// must be signed, and every signed request is checked [default: none].
+    #[arg(long, env = "PORTSD_TSIG_KEY", value_delimiter = ',')]
+    pub tsig_key: Vec<PathBuf>,
+    /// Secondary to send NOTIFY to when the serial changes (at start and on reload), signed
+    /// with the first TSIG key when keys are configured; repeatable [default: none].
+    #[arg(long, env = "PORTSD_NOTIFY", value_delimiter = ',')]
+    pub notify: Vec<SocketAddr>,
+    /// Zone transfers served at once; more are refused [default: 8].
+    #[arg(long, env = "PORTSD_MAX_TRANSFERS")]
+    pub max_transfers: Option<usize>,
     /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
     #[arg(long, env = "PORTSD_METRICS")]
     pub metrics: Option<SocketAddr>,
@@ -202,9 +265,25 @@ pub struct FileConfig {
     rate_limit: Option<u32>,
     rate_limit_slip: Option<u32>,
     rate_limit_exempt: Option<Vec<IpNet>>,
+    allow_transfer: Option<Vec<IpNet>>,
+    tsig_key: Option<Vec<PathBuf>>,
+    notify: Option<Vec<SocketAddr>>,
+    /// Keys written in the configuration file itself.
+    tsig_keys: Option<Vec<InlineKey>>,
+    max_transfers: Option<usize>,
     metrics: Option<SocketAddr>,
     watch: Option<bool>,
     udp_threads: Option<usize>,
+}
+
+/// A TSIG key given in the configuration file: `tsig_keys = [{ name = "xfr", algorithm =
+/// "hmac-sha256", secret = "BASE64" }]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InlineKey {
+    name: String,
+    algorithm: String,
+    secret: String,
 }
 
 /// A configuration that cannot be used.
@@ -226,6 +305,12 @@ pub enum ConfigError {
     /// The zone or name server name is not a valid domain name.
     #[error(transparent)]
     Name(#[from] NameError),
+    /// A TSIG key file that cannot be read or used.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// A TSIG key that cannot be used (a name given twice, a bad inline key).
+    #[error("tsig key: {0}")]
+    Key(String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,
@@ -270,6 +355,8 @@ pub struct ServeConfig {
     pub tcp: TcpLimits,
     /// Who may query, rate limiting, the query log.
     pub policy: Policy,
+    /// Secondaries to NOTIFY.
+    pub notify: Vec<SocketAddr>,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -347,6 +434,27 @@ impl ServeArgs {
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
             (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
         };
+        let key_files = if self.tsig_key.is_empty() {
+            file.tsig_key.clone().unwrap_or_default()
+        } else {
+            self.tsig_key.clone()
+        };
+        let mut keys = Vec::new();
+        for path in &key_files {
+            keys.extend(read_key_file(path)?);
+        }
+        for inline in file.tsig_keys.iter().flatten() {
+            let secret = data_encoding::BASE64
+                .decode(inline.secret.as_bytes())
+                .map_err(|e| {
+                    ConfigError::Key(format!("{}: secret is not base64: {e}", inline.name))
+                })?;
+            keys.push(
+                Key::new(&inline.name, &inline.algorithm, secret)
+                    .map_err(|e| ConfigError::Key(format!("{}: {e}", inline.name)))?,
+            );
+        }
+        let keys = Keyring::new(keys).map_err(ConfigError::Key)?;
         let defaults = TcpLimits::default();
         let pick = |flag: &Vec<IpNet>, file: &Option<Vec<IpNet>>| {
             if flag.is_empty() {
@@ -398,6 +506,20 @@ impl ServeArgs {
                     },
                     ..RateLimitConfig::default()
                 },
+                transfer: TransferPolicy {
+                    allow: pick(&self.allow_transfer, &file.allow_transfer),
+                    max_concurrent: self
+                        .max_transfers
+                        .or(file.max_transfers)
+                        .unwrap_or(DEFAULT_MAX_TRANSFERS),
+                    ..TransferPolicy::default()
+                },
+                keys,
+            },
+            notify: if self.notify.is_empty() {
+                file.notify.clone().unwrap_or_default()
+            } else {
+                self.notify.clone()
             },
             metrics: self.metrics.or(file.metrics),
             watch,

@@ -8,6 +8,8 @@
 //! - [`metrics`]: the counters every part records into.
 //! - [`serve`]: sockets, serving loops, lifecycle.
 //! - [`config`]: command line, environment and configuration file.
+//! - [`manual`]: man pages and shell completions from the command line's definitions.
+//! - [`update`]: downloading a fresh IANA registry, seeding a data directory.
 //! - [`fuzzing`]: the entry point the fuzzer drives.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,7 +17,9 @@
 pub mod config;
 pub mod core;
 pub mod fuzzing;
+pub mod manual;
 pub mod metrics;
 pub mod pipeline;
 pub mod serve;
 pub mod sources;
+pub mod update;

@@ -10,9 +10,11 @@ use portsd::config::{Cli, Command, FileConfig, resolve_services, resolve_zone};
 use portsd::core::answer::Snapshot;
 use portsd::core::present;
 use portsd::core::table::Table;
+use portsd::manual;
 use portsd::serve::watch::DataWatcher;
 use portsd::serve::{DataLocation, Listeners, Server, Settings};
 use portsd::sources::{self, ServicesFile};
+use portsd::update::{self, UpdateOutcome};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -69,7 +71,7 @@ fn load(location: &DataLocation, services: Option<&ServicesFile>) -> anyhow::Res
             [one] => anyhow::anyhow!("bad data: {one}"),
             _ => anyhow::anyhow!("bad data:\n{errors}"),
         })?;
-    Ok(Table::with_port_names(loaded.entries, &loaded.system_names))
+    Ok(loaded.into_table())
 }
 
 /// Prints uses as text lines or, with `--json`, as the documented JSON array. A reader that
@@ -119,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     tcp: config.tcp,
                     services: config.services,
                     policy: config.policy,
+                    notify: config.notify,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -145,11 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &data,
                 resolve_services(&args, &FileConfig::default()).as_ref(),
             )?;
-            let serial = portsd::serve::next_serial(
-                None,
-                table.content_hash(),
-                std::time::SystemTime::now(),
-            );
+            let serial = table.serial_after(None);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
             present::write_zone(&zone, &snapshot, &mut out)?;
@@ -186,6 +185,47 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let tsv = sources::convert_markdown(&file.display().to_string(), &markdown)
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
             print!("{tsv}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::UpdateData(args) => {
+            let timeout = std::time::Duration::from_secs(args.timeout);
+            match update::update_registry(&args.dir, &args.url, timeout) {
+                Ok(UpdateOutcome::Replaced(changes)) => println!(
+                    "updated {}: {} added, {} removed, {} changed ({} records)",
+                    args.dir.join(sources::IANA_CSV).display(),
+                    changes.added,
+                    changes.removed,
+                    changes.changed,
+                    changes.records
+                ),
+                Ok(UpdateOutcome::AlreadyCurrent { records }) => println!(
+                    "{} is current ({records} records)",
+                    args.dir.join(sources::IANA_CSV).display()
+                ),
+                Err(error) => {
+                    eprintln!("portsd: {error}; the old registry is kept");
+                    return Ok(ExitCode::from(error.exit_code()));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SeedData { dir, from } => {
+            for link in update::seed_data(&dir, &from)? {
+                println!("linked {}", link.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            let pages = manual::write_man_pages(&dir)
+                .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+            for page in pages {
+                println!("{}", page.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            manual::write_completions(shell, &mut std::io::stdout().lock())
+                .context("cannot write the completion script")?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -9,6 +9,12 @@
 //! - `portsd_refused_clients_total{transport}`: queries from networks the access list refuses;
 //! - `portsd_table_entries{source}`, `portsd_table_serial`: the table being served;
 //! - `portsd_reloads_total`, `portsd_reload_failures_total`;
+//! - `portsd_transfers_total{kind, result}`: zone transfers asked for (`axfr`, `ixfr`) and what
+//!   they got: the form sent (`axfr`, `ixfr`, `soa`) or why they were refused (`not_allowed`,
+//!   `unsigned`, `busy`, `udp`); `portsd_tsig_rejected_total`: requests answered NOTAUTH for a
+//!   bad signature (unknown key, wrong MAC, time outside the fudge); the serial served is `portsd_table_serial`;
+//! - `portsd_notifies_total{result}`: NOTIFYs `sent`, `acknowledged` and `failed` (timed out
+//!   or answered with an error);
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
@@ -68,6 +74,9 @@ pub struct Metrics {
     serial: Gauge,
     reloads: Counter,
     reload_failures: Counter,
+    transfers: Family<Labels, Counter>,
+    tsig_rejected: Counter,
+    notifies: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -163,6 +172,24 @@ impl Metrics {
             "Reloads refused because the data was bad",
             reload_failures.clone(),
         );
+        let transfers = Family::<Labels, Counter>::default();
+        registry.register(
+            "transfers",
+            "Zone transfers by kind asked for and the form sent or the reason refused",
+            transfers.clone(),
+        );
+        let tsig_rejected = Counter::default();
+        registry.register(
+            "tsig_rejected",
+            "Requests answered NOTAUTH because their TSIG signature failed",
+            tsig_rejected.clone(),
+        );
+        let notifies = Family::<Labels, Counter>::default();
+        registry.register(
+            "notifies",
+            "NOTIFY messages sent to secondaries, acknowledged, and failed (timed out or refused)",
+            notifies.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -180,7 +207,38 @@ impl Metrics {
             serial,
             reloads,
             reload_failures,
+            transfers,
+            tsig_rejected,
+            notifies,
         }
+    }
+
+    /// Counts a NOTIFY `sent`, `acknowledged` or `failed`.
+    pub(crate) fn notify(&self, result: &str) {
+        self.notifies
+            .get_or_create(&labels(&[("result", result)]))
+            .inc();
+    }
+
+    /// Counts a request whose TSIG signature failed (unknown key, bad MAC, bad time).
+    pub(crate) fn tsig_rejected(&self) {
+        self.tsig_rejected.inc();
+    }
+
+    /// Counts a transfer started: `kind` asked for, `form` sent.
+    pub(crate) fn transfer_started(&self, kind: &str, form: &str) {
+        self.count_transfer(kind, form);
+    }
+
+    /// Counts a transfer refused: `kind` asked for, `reason` refused.
+    pub(crate) fn transfer_refused(&self, kind: &str, reason: &str) {
+        self.count_transfer(kind, reason);
+    }
+
+    fn count_transfer(&self, kind: &str, result: &str) {
+        self.transfers
+            .get_or_create(&labels(&[("kind", kind), ("result", result)]))
+            .inc();
     }
 
     /// Counts one response (`response` as sent) and how long it took to build.

@@ -3,9 +3,11 @@
 //! forms.
 
 pub mod answer;
+pub(crate) mod contents;
 pub mod model;
 pub(crate) mod names;
 pub mod present;
 pub(crate) mod search;
+pub mod serial;
 pub mod table;
 pub mod txt;

@@ -209,7 +209,7 @@ impl fmt::Display for PortSpan {
 }
 
 /// One use of a port (or range) on one protocol, after merging the sources.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// The port or range this use covers.
     pub ports: PortSpan,

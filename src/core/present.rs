@@ -11,10 +11,11 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::core::answer::{
-    self, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Uses, Zone, rtype,
+    self, Owner, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Uses, Zone,
 };
+use crate::core::contents::{Contents, OwnerName, Position};
 use crate::core::model::{Protocol, Source, Status};
-use crate::core::names::{HELP_LABEL, SEARCH_LABEL, Target};
+use crate::core::names::{SEARCH_LABEL, Target};
 use crate::core::table::Table;
 use crate::core::txt::{UnassignedText, character_strings};
 
@@ -73,83 +74,27 @@ fn labels_of(names: &[Box<[u8]>]) -> impl Iterator<Item = &[u8]> {
     names.iter().map(|l| &l[..])
 }
 
-/// Every name `serve` answers with data, as label lists relative to nothing (zone included).
-fn zone_names(zone: &Zone, snapshot: &Snapshot) -> Vec<Vec<Vec<u8>>> {
-    let apex: Vec<Vec<u8>> = zone.name.labels().iter().map(|l| l.to_vec()).collect();
-    let under = |relative: &[&[u8]]| -> Vec<Vec<u8>> {
-        relative
-            .iter()
-            .map(|l| l.to_vec())
-            .chain(apex.iter().cloned())
-            .collect()
-    };
-    let mut names = vec![apex.clone(), under(&[HELP_LABEL])];
-    if zone.name.ns_in_zone() {
-        names.push(zone.ns_name.iter().map(|l| l.to_vec()).collect());
-    }
-    for protocol in Protocol::ALL {
-        for port in 0..=u16::MAX {
-            names.push(under(&[
-                port.to_string().as_bytes(),
-                protocol.label().as_bytes(),
-            ]));
-        }
-    }
-    for port in 0..=u16::MAX {
-        names.push(under(&[port.to_string().as_bytes()]));
-    }
-    let mut services: Vec<&[u8]> = snapshot.table.service_names().collect();
-    services.sort_unstable();
-    for service in services {
-        let mut relative: Vec<&[u8]> = service.split(|&b| b == b'.').collect();
-        if relative.iter().any(|l| l.is_empty() || l.len() > 63) {
-            continue;
-        }
-        for protocol in Protocol::ALL {
-            relative.push(protocol.label().as_bytes());
-            push_if_service(&mut names, under(&relative), zone);
-            relative.pop();
-        }
-        push_if_service(&mut names, under(&relative), zone);
-    }
-    // Keep the names that hold data: a service missing on a protocol is not in the zone.
-    names.retain(|name| {
-        let labels: Vec<&[u8]> = name.iter().map(Vec::as_slice).collect();
-        let answer = answer::answer(zone, snapshot, &labels, rtype::ANY, answer::CLASS_IN);
-        answer.rcode == Rcode::NoError && !answer.answers.is_empty()
-    });
-    names
-}
-
-/// Adds a service name unless the naming rules read it as something else (a service called
-/// like the name server, say), which the zone already lists under that meaning.
-fn push_if_service(names: &mut Vec<Vec<Vec<u8>>>, name: Vec<Vec<u8>>, zone: &Zone) {
-    let labels: Vec<&[u8]> = name.iter().map(Vec::as_slice).collect();
-    if matches!(
-        zone.name.classify(&labels),
-        Target::Service(_) | Target::ServiceOn(..)
-    ) {
-        names.push(name);
-    }
-}
-
 /// Writes the whole zone as a master file.
 ///
-/// Keyword search cannot be enumerated, so the file (and a transfer, which carries the same)
-/// delegates `search.<zone>` to the zone's name server, a portsd that answers it: a secondary
-/// serving this file refers resolvers there, and portsd answers the search zone itself.
+/// Keyword search cannot be enumerated, so the file (and a transfer, which carries the same,
+/// see [`crate::core::contents`]) delegates `search.<zone>` to the zone's name server, a
+/// portsd that answers it: a secondary serving this file refers resolvers there, and portsd
+/// answers the search zone itself.
 pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()> {
     let apex = absolute_name(labels_of(zone.name.labels()));
     let ns = absolute_name(labels_of(&zone.ns_name));
     let search = absolute_name(std::iter::once(SEARCH_LABEL).chain(labels_of(zone.name.labels())));
     writeln!(out, "; portsd zone {apex} serial {}", snapshot.serial)?;
     writeln!(out, "$ORIGIN {apex}")?;
-    writeln!(out, "{search} {} IN NS {ns}", zone.ttl)?;
-    for name in zone_names(zone, snapshot) {
-        let labels: Vec<&[u8]> = name.iter().map(Vec::as_slice).collect();
-        let owner = absolute_name(labels.iter().copied());
-        let answer = answer::answer(zone, snapshot, &labels, rtype::ANY, answer::CLASS_IN);
-        for record in &answer.answers {
+    let contents = Contents::new(zone, snapshot);
+    let mut name = OwnerName::default();
+    let mut position = Position::Apex;
+    loop {
+        let (at, records) = contents.next_from(position, &mut name);
+        let Some(records) = records else { break };
+        position = contents.after(at);
+        let owner = absolute_name(name.labels().iter().copied());
+        for record in &records.answers {
             let name = match record.owner {
                 Owner::Query => &owner,
                 Owner::Apex => &apex,

@@ -142,8 +142,14 @@ pub struct Table {
     port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>>,
     /// Names and description words, for keyword search.
     search: SearchIndex,
+    /// Every distinct lower-cased service name, the system's services database's included,
+    /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
+    /// walking the zone does not sort.
+    service_order: Vec<Box<[u8]>>,
     /// A fingerprint of the content, used to tell whether a reload changed anything.
     content_hash: u64,
+    /// The data's date (Unix seconds) the SOA serial derives from; 0 when unknown.
+    data_date: u32,
 }
 
 impl Table {
@@ -184,7 +190,13 @@ impl Table {
                 ports.push((name.protocol, name.port));
             }
         }
-        let content_hash = fingerprint(&rdata);
+        let content_hash = fingerprint(&rdata, &port_names);
+        let mut service_order: Vec<Box<[u8]>> = services
+            .keys()
+            .chain(port_names.keys().filter(|k| !services.contains_key(*k)))
+            .cloned()
+            .collect();
+        service_order.sort_unstable();
         Table {
             search: SearchIndex::build(&entries),
             entries,
@@ -193,8 +205,26 @@ impl Table {
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
             port_names,
+            service_order,
             content_hash,
+            data_date: 0,
         }
+    }
+
+    /// The same table, recording the date of the data it was built from.
+    pub fn dated(self, data_date: u32) -> Table {
+        Table { data_date, ..self }
+    }
+
+    /// The data's date (Unix seconds), 0 when unknown.
+    pub fn data_date(&self) -> u32 {
+        self.data_date
+    }
+
+    /// The SOA serial of this table replacing one with `previous` (serial, fingerprint); see
+    /// [`crate::core::serial`].
+    pub fn serial_after(&self, previous: Option<(u32, u64)>) -> u32 {
+        crate::core::serial::serial_for(self.data_date, self.content_hash, previous)
     }
 
     /// Every entry, local ones first.
@@ -278,17 +308,19 @@ impl Table {
         }
     }
 
-    /// Every distinct (lower-cased) service name, the system's included, in no particular
-    /// order.
+    /// Every distinct (lower-cased) service name, the system's included, sorted bytewise.
     pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
-        self.services
-            .keys()
-            .chain(
-                self.port_names
-                    .keys()
-                    .filter(|k| !self.services.contains_key(*k)),
-            )
-            .map(|k| &k[..])
+        self.service_order.iter().map(|k| &k[..])
+    }
+
+    /// The `n`th service name in sorted order.
+    pub(crate) fn service_name(&self, n: usize) -> &[u8] {
+        &self.service_order[n]
+    }
+
+    /// How many distinct service names there are.
+    pub(crate) fn service_count(&self) -> usize {
+        self.service_order.len()
     }
 
     /// The best uses matching every word (see [`crate::core::search`]), best first, at most
@@ -325,7 +357,7 @@ impl Table {
         let service_bytes: usize = self
             .services
             .iter()
-            .map(|(k, v)| k.len() + v.capacity() * 4 + 64)
+            .map(|(k, v)| 2 * k.len() + v.capacity() * 4 + 80)
             .sum();
         let index_bytes: usize = self
             .singles
@@ -356,12 +388,25 @@ impl Table {
 }
 
 /// FNV-1a over the rendered records (which hold every field of every entry): stable across runs, cheap, and good enough to detect change.
-fn fingerprint(rdata: &[Box<[u8]>]) -> u64 {
+fn fingerprint(rdata: &[Box<[u8]>], port_names: &HashMap<Box<[u8]>, Vec<(Protocol, u16)>>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for record in rdata {
-        for &byte in record.iter().chain(&[0]) {
+    let mut add = |bytes: &[u8]| {
+        for &byte in bytes.iter().chain(&[0]) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for record in rdata {
+        add(record);
+    }
+    // The system's names give owner names of their own, so they are content too.
+    let mut names: Vec<_> = port_names.iter().collect();
+    names.sort_unstable();
+    for (name, ports) in names {
+        add(name);
+        for &(protocol, port) in ports {
+            add(&[protocol.index() as u8]);
+            add(&port.to_be_bytes());
         }
     }
     hash

@@ -168,6 +168,12 @@ impl GeneralPath {
 /// REFUSED for a client the access list refuses, with the question echoed when it parses;
 /// no answer to what gets none anyway (a short message, a response).
 pub(crate) fn refused(packet: &[u8], out: &mut Vec<u8>) -> bool {
+    error_answer(packet, ResponseCode::Refused, out)
+}
+
+/// An error response with `code` and the question echoed when it parses; no answer to what
+/// gets none anyway (a short message, a response).
+pub(crate) fn error_answer(packet: &[u8], code: ResponseCode, out: &mut Vec<u8>) -> bool {
     let mut decoder = BinDecoder::new(packet);
     let Ok(header) = Header::read(&mut decoder) else {
         return false;
@@ -177,7 +183,7 @@ pub(crate) fn refused(packet: &[u8], out: &mut Vec<u8>) -> bool {
     }
     let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
         .unwrap_or_else(|_| no_queries());
-    error_response(&header.metadata, &queries, ResponseCode::Refused, out)
+    error_response(&header.metadata, &queries, code, out)
 }
 
 /// An empty question section (hickory builds one only by reading zero questions).

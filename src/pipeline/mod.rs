@@ -18,19 +18,23 @@ pub mod acl;
 pub(crate) mod fast;
 pub(crate) mod general;
 pub mod rrl;
+pub mod transfer;
+pub mod tsig;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::core::answer::{self, Snapshot, Zone};
 use crate::core::table::Table;
 use crate::metrics::Metrics;
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
+use transfer::{Journal, Refusal, Slot, Transfer, TransferPolicy, TransferRequest};
 
 /// The transports a request can arrive on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +72,8 @@ pub(crate) struct ZoneState {
     pub(crate) zone: Zone,
     /// Each message loads it once; a reload stores a new one.
     pub(crate) snapshot: ArcSwap<Snapshot>,
+    /// The differences between the last serials, for IXFR; a reload stores a new one.
+    pub(crate) journal: ArcSwap<Journal>,
 }
 
 /// The per-message policy: who is answered, how fast, how often, and what is recorded.
@@ -79,6 +85,10 @@ pub struct Policy {
     pub rate_limit: RateLimitConfig,
     /// One log line per query at INFO.
     pub log_queries: bool,
+    /// Who may transfer the zone.
+    pub transfer: TransferPolicy,
+    /// The TSIG keys signed requests are checked against.
+    pub keys: tsig::Keyring,
 }
 
 impl Default for Policy {
@@ -92,6 +102,8 @@ impl Default for Policy {
                 ..RateLimitConfig::default()
             },
             log_queries: false,
+            transfer: TransferPolicy::default(),
+            keys: tsig::Keyring::default(),
         }
     }
 }
@@ -105,6 +117,10 @@ pub struct Pipeline {
     limiter: RateLimiter,
     metrics: Arc<Metrics>,
     log_queries: bool,
+    transfer: TransferPolicy,
+    keys: tsig::Keyring,
+    /// Transfers running now, against `transfer.max_concurrent`.
+    transfers_running: Arc<AtomicUsize>,
 }
 
 impl Pipeline {
@@ -124,12 +140,19 @@ impl Pipeline {
             state: Arc::new(ZoneState {
                 zone,
                 snapshot: ArcSwap::from_pointee(snapshot),
+                journal: ArcSwap::from_pointee(Journal::default()),
             }),
             general,
             access: policy.access,
             limiter: RateLimiter::new(policy.rate_limit),
             metrics,
             log_queries: policy.log_queries,
+            transfer: TransferPolicy {
+                require_signature: !policy.keys.is_empty(),
+                ..policy.transfer
+            },
+            keys: policy.keys,
+            transfers_running: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -140,9 +163,95 @@ impl Pipeline {
 
     /// Answers from `table` (served with `serial`) from the next message on.
     pub(crate) fn replace_table(&self, table: Table, serial: u32) {
-        let snapshot = Snapshot::new(table, serial, &self.state.zone);
+        let snapshot = Arc::new(Snapshot::new(table, serial, &self.state.zone));
         self.metrics.table_loaded(&snapshot, true);
-        self.state.snapshot.store(Arc::new(snapshot));
+        let old = self.state.snapshot.swap(snapshot.clone());
+        // The difference is computed after the swap, so queries see the new table at once;
+        // an IXFR arriving in between gets the whole zone.
+        let journal = self
+            .state
+            .journal
+            .load()
+            .after_reload(&self.state.zone, &old, &snapshot);
+        self.state.journal.store(Arc::new(journal));
+    }
+
+    /// A zone transfer for a request over TCP: `None` when the request is no transfer, or one
+    /// the client may not have (then [`Self::respond`] answers it: REFUSED, or FORMERR).
+    /// Refusals are logged with their reason and counted.
+    pub(crate) fn transfer(&self, request: &[u8], client: SocketAddr) -> Option<Transfer> {
+        self.admit(request, client, Transport::Tcp)
+            .ok()
+            .map(|(transfer, _)| transfer)
+    }
+
+    /// Checks a transfer request against the policy and starts the transfer; with it, the
+    /// most bytes a UDP answer may take.
+    fn admit(
+        &self,
+        request: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+    ) -> Result<(Transfer, usize), Option<Refusal>> {
+        if !transfer::is_transfer_request(request) {
+            return Err(None);
+        }
+        let zone = &self.state.zone;
+        let parsed = TransferRequest::parse(request, zone).ok_or(None)?;
+        let kind = match parsed.kind {
+            transfer::Kind::Axfr => "axfr",
+            transfer::Kind::Ixfr(_) => "ixfr",
+        };
+        // A bad signature is answered by the TSIG step of `respond`.
+        let signer = match tsig::check(&self.keys, request, tsig::now()) {
+            tsig::Check::Unsigned => None,
+            tsig::Check::Signed(signer) => Some(signer),
+            tsig::Check::Rejected(..) => return Err(None),
+        };
+        let refuse = |refusal: Refusal| {
+            warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
+            self.metrics.transfer_refused(kind, refusal.label());
+            Some(refusal)
+        };
+        self.transfer
+            .check(client.ip(), signer.is_some())
+            .map_err(&refuse)?;
+        if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
+            return Err(refuse(Refusal::OverUdp));
+        }
+        let slot = Slot::take(&self.transfers_running, self.transfer.max_concurrent)
+            .ok_or_else(|| refuse(Refusal::Busy))?;
+        let transfer = Transfer::new(
+            zone,
+            self.state.snapshot.load_full(),
+            &self.state.journal.load(),
+            parsed.kind,
+            parsed.id,
+            parsed.recursion_desired,
+            &parsed.question,
+        )
+        .holding(slot, signer);
+        info!(client = %client.ip(), kind, form = transfer.form(), "zone transfer");
+        self.metrics.transfer_started(kind, transfer.form());
+        Ok((transfer, usize::from(fast::udp_limit(parsed.udp_payload))))
+    }
+
+    /// IXFR over UDP in one message (the SOA alone when the change does not fit), AXFR over
+    /// UDP NOTIMP, as NSD and Knot answer; `None` for what the other paths answer.
+    /// Returns whether `out` holds the answer.
+    fn udp_transfer(&self, request: &[u8], client: SocketAddr, out: &mut Vec<u8>) -> bool {
+        match self.admit(request, client, Transport::Udp) {
+            Ok((transfer, limit)) => {
+                transfer.single_message(limit, out);
+                true
+            }
+            Err(Some(Refusal::OverUdp)) => general::error_answer(
+                request,
+                hickory_server::proto::op::ResponseCode::NotImp,
+                out,
+            ),
+            Err(_) => false,
+        }
     }
 
     /// The counters this pipeline records into.
@@ -172,10 +281,9 @@ impl Pipeline {
             if transport == Transport::Udp || !general::refused(request, out) {
                 return Outcome::Silence;
             }
-        } else if !self.fast_response(request, transport, out)
-            && !self
-                .general
-                .respond(&self.state, request, client, transport, out)
+        } else if !((transport == Transport::Udp && self.udp_transfer(request, client, out))
+            || self.fast_response(request, transport, out)
+            || self.general_signed(request, client, transport, out))
         {
             return Outcome::Silence;
         }
@@ -199,6 +307,42 @@ impl Pipeline {
             log_query(transport, client, request, out);
         }
         Outcome::Reply
+    }
+
+    /// The general path behind the TSIG check (signed requests never take the fast path,
+    /// which accepts no record but OPT): a bad signature gets its NOTAUTH answer, a good one
+    /// a signed response. NOTIFY is refused, as NSD answers it: portsd is a primary.
+    fn general_signed(
+        &self,
+        request: &[u8],
+        client: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let now = tsig::now();
+        let mut signer = match tsig::check(&self.keys, request, now) {
+            tsig::Check::Unsigned => None,
+            tsig::Check::Signed(signer) => Some(signer),
+            tsig::Check::Rejected(response, error) => {
+                warn!(client = %client.ip(), error = ?error, "TSIG check failed");
+                self.metrics.tsig_rejected();
+                *out = response;
+                return true;
+            }
+        };
+        // A NOTIFY that does not parse gets FORMERR like any other message.
+        let notify = request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4)
+            && hickory_server::proto::op::Message::from_vec(request).is_ok();
+        let answered = if notify {
+            general::refused(request, out)
+        } else {
+            self.general
+                .respond(&self.state, request, client, transport, out)
+        };
+        if answered && let Some(signer) = &mut signer {
+            signer.sign(out, now);
+        }
+        answered
     }
 
     /// The fast path alone: answers a plain query into `out` without hickory's message types.

@@ -5,6 +5,7 @@
 //! - `tcp`: the accept loop and its connections.
 //! - `daemon`: signals, reload, readiness and the watchdog.
 //! - `metrics_endpoint`: the Prometheus endpoint.
+//! - `notify`: NOTIFY to the secondaries when the serial changes.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //!
 //! Every loop only moves bytes; what to answer is the [`Pipeline`]'s. hickory-server's own
@@ -15,14 +16,16 @@ mod batch;
 pub(crate) mod bind;
 mod daemon;
 mod metrics_endpoint;
+mod notify;
 mod tcp;
 mod udp;
 pub mod watch;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::io::Interest;
 use tokio::net::TcpListener;
@@ -73,6 +76,8 @@ pub struct Settings {
     pub tcp: TcpLimits,
     /// The per-message policy: access, rate limiting, query log.
     pub policy: Policy,
+    /// Secondaries told of every new serial (`--notify`).
+    pub notify: Vec<SocketAddr>,
 }
 
 impl Settings {
@@ -84,21 +89,8 @@ impl Settings {
             services: None,
             tcp: TcpLimits::default(),
             policy: Policy::default(),
+            notify: Vec::new(),
         }
-    }
-}
-
-/// The serial for a table with `hash`, given the serial and hash of the table it replaces.
-/// Unchanged data keeps its serial; changed data gets a larger one, at least the current Unix
-/// time so that restarts also move forward.
-pub fn next_serial(previous: Option<(u32, u64)>, hash: u64, now: SystemTime) -> u32 {
-    let clock = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
-    match previous {
-        Some((serial, old)) if old == hash => serial,
-        Some((serial, _)) => clock.max(serial.wrapping_add(1)),
-        None => clock,
     }
 }
 
@@ -109,18 +101,26 @@ pub struct Server {
     data: Arc<DataLocation>,
     services: Option<Arc<sources::ServicesFile>>,
     tcp: TcpLimits,
+    notifier: Arc<notify::Notifier>,
 }
 
 impl Server {
     /// A server for `zone` answering from `table`.
     pub fn new(zone: Zone, table: Table, settings: Settings) -> Server {
-        let serial = next_serial(None, table.content_hash(), SystemTime::now());
+        let serial = table.serial_after(None);
         let metrics = Arc::new(Metrics::new());
+        let notifier = notify::Notifier::new(
+            settings.notify,
+            zone.clone(),
+            &settings.policy.keys,
+            metrics.clone(),
+        );
         Server {
             pipeline: Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics)),
             data: Arc::new(settings.data),
             services: settings.services.map(Arc::new),
             tcp: settings.tcp,
+            notifier: Arc::new(notifier),
         }
     }
 
@@ -137,14 +137,11 @@ impl Server {
             .load()
             .and_then(|loaded| loaded.with_services(self.services.as_deref()))
             .inspect_err(|_| self.metrics().reload_failed())?;
-        let table = Table::with_port_names(loaded.entries, &loaded.system_names);
+        let table = loaded.into_table();
         let current = self.pipeline.snapshot();
-        let serial = next_serial(
-            Some((current.serial, current.table.content_hash())),
-            table.content_hash(),
-            SystemTime::now(),
-        );
+        let serial = table.serial_after(Some((current.serial, current.table.content_hash())));
         self.pipeline.replace_table(table, serial);
+        self.notifier.announce(serial);
         Ok(serial)
     }
 
@@ -162,6 +159,7 @@ impl Server {
         // Whichever way this returns, the UDP threads started so far stop too.
         let _stop_on_return = stop.clone().drop_guard();
         let tasks = TaskTracker::new();
+        self.notifier.announce(self.pipeline.snapshot().serial);
         if !listeners.udp_threads.is_empty() {
             info!(
                 "answering udp on {} threads",
@@ -220,19 +218,5 @@ impl Server {
             warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serials_move_forward_only_on_change() {
-        let t = |secs| UNIX_EPOCH + Duration::from_secs(secs);
-        assert_eq!(next_serial(None, 1, t(1_000)), 1_000);
-        assert_eq!(next_serial(Some((1_000, 1)), 1, t(5_000)), 1_000);
-        assert_eq!(next_serial(Some((1_000, 1)), 2, t(5_000)), 5_000);
-        assert_eq!(next_serial(Some((9_000, 1)), 2, t(5_000)), 9_001);
     }
 }

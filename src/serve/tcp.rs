@@ -154,6 +154,22 @@ async fn serve_connection(
             }
         };
         answered += 1;
+        if let Some(mut transfer) = pipeline.transfer(&request, client) {
+            // Each message goes out before the next is built: a transfer holds one message
+            // in memory, and a secondary that stops reading stalls only its own connection.
+            while transfer.next_message(&mut response) {
+                let sent = tokio::time::timeout(
+                    limits.idle_timeout,
+                    framed.send(Bytes::copy_from_slice(&response)),
+                )
+                .await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    debug!(%client, "zone transfer cut short");
+                    return;
+                }
+            }
+            continue;
+        }
         let outcome = pipeline.respond(
             &request,
             client,

@@ -2,7 +2,7 @@
 //! The rules (which rows describe the same use, which facts win) are documented in
 //! `data/README.md`, section "Merge rules"; this module is their implementation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::iana::IanaRecord;
 use super::port_list::ListRow;
@@ -18,7 +18,14 @@ pub(crate) fn merge(
     iana: &[IanaRecord],
 ) -> Vec<Entry> {
     let uses = apply_excerpt(excerpt, list);
-    let mut entries: Vec<Entry> = uses.iter().flat_map(Use::entries).collect();
+    // The list may name one use twice on a protocol (20000/udp: a UDP row and a TCP and UDP row
+    // with the same text); an RRset is a set, so the second is the same record and is dropped.
+    let mut made = HashSet::new();
+    let mut entries: Vec<Entry> = uses
+        .iter()
+        .flat_map(Use::entries)
+        .filter(|entry| made.insert(entry.clone()))
+        .collect();
     let iana_only = attach_iana(&mut entries, iana);
     let mut merged = local;
     merged.append(&mut entries);

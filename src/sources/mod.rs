@@ -4,6 +4,7 @@
 //!
 //! The four sources, their formats and the merge rules are documented in `data/README.md`.
 
+mod changes;
 mod iana;
 mod local;
 mod merge;
@@ -17,6 +18,7 @@ use std::path::Path;
 use crate::core::model::{Entry, PortName, Source, Status};
 use crate::core::table::Table;
 
+pub use changes::{RegistryChanges, registry_changes};
 pub use services::ServicesFile;
 pub use wikipedia::convert_markdown;
 
@@ -114,6 +116,10 @@ pub struct LoadedData {
     pub system_names: Vec<PortName>,
     /// Lines of the services database on protocols portsd does not serve (skipped).
     pub other_protocols: usize,
+    /// The data's date, Unix seconds: the newest modification time of the files read (for the
+    /// compiled-in data, as recorded at build time; the services database counts too). The SOA
+    /// serial derives from it ([`crate::core::serial`]).
+    pub date: u32,
 }
 
 impl LoadedData {
@@ -135,12 +141,18 @@ impl LoadedData {
         DataErrors::check(problems)?;
         self.system_names = services::join(&mut self.entries, &parsed.lines);
         self.other_protocols = parsed.other_protocols;
+        self.date = self.date.max(modified_seconds(&services.path));
         for (source, rows) in &mut self.rows_per_source {
             if *source == Source::Services {
                 *rows = parsed.lines.len() + parsed.other_protocols;
             }
         }
         Ok(self)
+    }
+
+    /// The table these entries make, carrying the data's date.
+    pub fn into_table(self) -> Table {
+        Table::with_port_names(self.entries, &self.system_names).dated(self.date)
     }
 }
 
@@ -155,17 +167,39 @@ struct SourceTexts<'a> {
 /// Loads the four files from `dir`. `local.tsv` is optional; a missing or unreadable required
 /// file is a problem naming it, and a directory that cannot be read is one problem naming it.
 pub(crate) fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
+    load_dir_replacing_registry(dir, None)
+}
+
+/// Loads `dir` as [`load_dir`] does, but with `text` (named `label` in problems) read in place
+/// of the directory's own IANA registry: how `update-data` checks a download with the rest of
+/// the data it will be served with, before it replaces the file.
+pub(crate) fn load_dir_with_registry(
+    dir: &Path,
+    label: &str,
+    text: &str,
+) -> Result<LoadedData, DataErrors> {
+    load_dir_replacing_registry(dir, Some((label, text)))
+}
+
+fn load_dir_replacing_registry(
+    dir: &Path,
+    registry: Option<(&str, &str)>,
+) -> Result<LoadedData, DataErrors> {
     if let Err(e) = std::fs::read_dir(dir) {
         let label = dir.display().to_string();
         let reason = format!("cannot read the data directory: {e}");
         return Err(DataErrors(vec![DataError::new(&label, 0, reason)]));
     }
     let mut problems = Vec::new();
+    let mut date = 0u32;
     let mut read = |name: &str, required: bool| {
         let path = dir.join(name);
         let label = path.display().to_string();
         match std::fs::read_to_string(&path) {
-            Ok(text) => Some((label, text)),
+            Ok(text) => {
+                date = date.max(modified_seconds(&path));
+                Some((label, text))
+            }
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
                 problems.push(DataError::new(&label, 0, format!("cannot read: {e}")));
@@ -175,7 +209,10 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
     };
     let ports_tsv = read(PORTS_TSV, true);
     let excerpt = read(EXCERPT, true);
-    let iana_csv = read(IANA_CSV, true);
+    let iana_csv = match registry {
+        Some((label, text)) => Some((label.to_owned(), text.to_owned())),
+        None => read(IANA_CSV, true),
+    };
     let local_tsv = read(LOCAL_TSV, false);
     let (Some(ports_tsv), Some(excerpt), Some(iana_csv)) = (ports_tsv, excerpt, iana_csv) else {
         return Err(DataErrors(problems));
@@ -184,31 +221,48 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedData, DataErrors> {
     fn borrow((label, text): &(String, String)) -> (String, &str) {
         (label.clone(), text.as_str())
     }
-    load(&SourceTexts {
-        ports_tsv: borrow(&ports_tsv),
-        excerpt: borrow(&excerpt),
-        iana_csv: borrow(&iana_csv),
-        local_tsv: local_tsv.as_ref().map(borrow),
-    })
+    load(
+        date,
+        &SourceTexts {
+            ports_tsv: borrow(&ports_tsv),
+            excerpt: borrow(&excerpt),
+            iana_csv: borrow(&iana_csv),
+            local_tsv: local_tsv.as_ref().map(borrow),
+        },
+    )
+}
+
+/// A file's modification time in Unix seconds; 0 when the file system cannot say.
+fn modified_seconds(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
 /// Loads the data compiled into the binary from the repository's `data/` directory, so the
 /// daemon works from any directory with no files around.
 pub fn load_builtin() -> Result<LoadedData, DataErrors> {
     let builtin = |name: &str, text| (format!("data/{name}"), text);
-    load(&SourceTexts {
-        ports_tsv: builtin(PORTS_TSV, include_str!("../../data/ports.tsv")),
-        excerpt: builtin(EXCERPT, include_str!("../../data/port-list-excerpt.txt")),
-        iana_csv: builtin(
-            IANA_CSV,
-            include_str!("../../data/iana-service-names-port-numbers.csv"),
-        ),
-        local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
-    })
+    // build.rs records the compiled-in data's date (see there for how it is chosen).
+    let date = env!("PORTSD_DATA_DATE").parse().unwrap_or(0);
+    load(
+        date,
+        &SourceTexts {
+            ports_tsv: builtin(PORTS_TSV, include_str!("../../data/ports.tsv")),
+            excerpt: builtin(EXCERPT, include_str!("../../data/port-list-excerpt.txt")),
+            iana_csv: builtin(
+                IANA_CSV,
+                include_str!("../../data/iana-service-names-port-numbers.csv"),
+            ),
+            local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
+        },
+    )
 }
 
 /// Parses every source, then merges. Problems from all files are reported together.
-fn load(texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
+fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
     let mut problems = Vec::new();
     let local = match &texts.local_tsv {
         Some((file, text)) => local::parse(file, text, &mut problems),
@@ -230,6 +284,7 @@ fn load(texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
         rows_per_source,
         system_names: Vec::new(),
         other_protocols: 0,
+        date,
     })
 }
 

@@ -11,8 +11,6 @@
 //! Needs the Debian packages unbound (unbound, unbound-control), nsd and
 //! bind9-dnsutils (dig); a missing tool fails the test with the package name.
 
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -22,7 +20,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Daemon as Portsd;
+use crate::common::Daemon as Portsd;
 
 /// How long unbound may take to report that it is serving.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
@@ -173,7 +171,7 @@ fn start_unbound(dir: &Path, portsd: SocketAddr) -> (Unbound, SocketAddr, PathBu
     let config_path = dir.join("unbound.conf");
     let mut failures = Vec::new();
     for _ in 0..UNBOUND_PORT_ATTEMPTS {
-        let port = common::free_loopback_port();
+        let port = crate::common::free_loopback_port();
         fs::write(&config_path, unbound_config(dir, port, portsd)).expect("writing unbound.conf");
         let mut unbound = Unbound::spawn(&config_path);
         match unbound.wait_until_serving() {
@@ -195,7 +193,7 @@ struct DigAnswer {
 }
 
 fn dig_txt(unbound: SocketAddr, name: &str) -> DigAnswer {
-    let output = common::run_tool("dig", unbound, &["+time=2", "+tries=3", "TXT", name]);
+    let output = crate::common::run_tool("dig", unbound, &["+time=2", "+tries=3", "TXT", name]);
     let status = output
         .split_once("status: ")
         .and_then(|(_, rest)| rest.split(',').next())

@@ -4,13 +4,11 @@
 //! glue addresses of both families, a zone name so long that port names come near 255 octets,
 //! and another TTL.
 
-mod common;
-
 use std::net::SocketAddr;
 
 use std::sync::Arc;
 
-use common::{SAMPLE_SERVICES, table_with_services};
+use crate::common::{SAMPLE_SERVICES, table_with_services};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use portsd::config::{FileConfig, ZoneArgs, resolve_zone};

@@ -1,4 +1,4 @@
-//! Issue 6, points 2 and 5: what a hostile client can send, over real loopback sockets.
+//! What a hostile client can send, over real loopback sockets.
 //!
 //! Each malformed-input test sends one kind of bad message, asserts the answer the RFCs call for
 //! (FORMERR, NOTIMP, REFUSED, BADVERS) or silence, and asserts that a valid query sent right
@@ -10,13 +10,11 @@
 //! the order it handled the requests, and loopback keeps datagram order, so a reply to the bad
 //! packet, if there were one, would arrive before the valid query's answer.
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hickory_proto::rr::RecordType;
 use portsd::serve::{DataLocation, TcpLimits};
 
@@ -359,7 +357,7 @@ fn class_any_is_refused() {
 #[test]
 fn unassigned_opcodes_get_notimp() {
     // 3 is unassigned, 6 is DSO (RFC 8490 asks for NOTIMP from servers without it), 7-15 are
-    // unassigned. Opcodes 1, 2, 4 and 5 are covered in tests/dns.rs.
+    // unassigned. Opcodes 1, 2, 4 and 5 are covered in tests/server/dns.rs.
     for opcode in [3u16, 6, 7, 10, 15] {
         let mut packet = message(0x0A00, [1, 0, 0, 0], &[&valid_question()]);
         packet[2] |= (opcode << 3) as u8;

@@ -2,8 +2,6 @@
 //! `export-zone` loaded by NSD's and Knot's own zone checkers and compared with `serve`,
 //! `check` on good and broken data, one-line errors, and what the log shows.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -11,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 

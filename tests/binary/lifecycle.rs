@@ -3,8 +3,6 @@
 //! a broken data file during a reload, and stopping on SIGTERM and SIGINT. Every wait is for a
 //! log line or an answer, with a bound; nothing sleeps.
 
-mod common;
-
 use std::fs;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     Daemon, LogLines, parse, query, tcp_connect, tcp_receive, tcp_send, txt_answers, udp_exchange,
     wait_for_lines,
 };
@@ -405,7 +403,7 @@ fn every_udp_thread_answers_the_clients_sent_its_way() {
         .map(|_| {
             let client = UdpSocket::bind("127.0.0.1:0").unwrap();
             client
-                .set_read_timeout(Some(common::REPLY_TIMEOUT))
+                .set_read_timeout(Some(crate::common::REPLY_TIMEOUT))
                 .unwrap();
             client
         })
@@ -436,7 +434,8 @@ fn every_udp_thread_answers_the_clients_sent_its_way() {
 fn queries_in_flight_at_sigterm_are_answered() {
     let mut daemon = Daemon::start(&[]);
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_read_timeout(Some(common::REPLY_TIMEOUT)).unwrap();
+    udp.set_read_timeout(Some(crate::common::REPLY_TIMEOUT))
+        .unwrap();
     let mut connection = tcp_connect(daemon.addr);
     tcp_send(&mut connection, &query(1, CHANGING, RecordType::TXT, None));
     assert!(
@@ -495,7 +494,7 @@ fn knock(
         return None;
     }
     let udp = UdpSocket::bind("127.0.0.1:0").expect("a client socket");
-    udp.set_read_timeout(Some(common::REPLY_TIMEOUT))
+    udp.set_read_timeout(Some(crate::common::REPLY_TIMEOUT))
         .expect("a read timeout");
     udp.send_to(
         &query(2, "443.udp.ports.local.", RecordType::TXT, None),
@@ -515,15 +514,15 @@ fn socket_activation_serves_the_passed_sockets() {
         .expect("systemd-socket-activate (Debian package systemd) is needed");
     // portsd is told to listen where something already listens: if it bound its own sockets
     // instead of taking the passed ones, it would fail to start.
-    let (_taken_udp, taken_tcp) = common::bind_loopback_pair();
+    let (_taken_udp, taken_tcp) = crate::common::bind_loopback_pair();
     let taken = taken_tcp.local_addr().expect("the taken address");
 
     // systemd-socket-activate cannot bind port 0, so it gets a port that was free a moment ago;
     // if another process takes it first the activator fails and the test tries another.
     let mut failures = Vec::new();
     for _ in 0..5 {
-        let addr = SocketAddr::from(([127, 0, 0, 1], common::free_loopback_port()));
-        let second_udp = SocketAddr::from(([127, 0, 0, 1], common::free_loopback_port()));
+        let addr = SocketAddr::from(([127, 0, 0, 1], crate::common::free_loopback_port()));
+        let second_udp = SocketAddr::from(([127, 0, 0, 1], crate::common::free_loopback_port()));
         if second_udp == addr {
             continue;
         }
@@ -572,12 +571,13 @@ fn socket_activation_serves_the_passed_sockets() {
         assert!(txt_answers(&parse(&buffer[..len]))[0].starts_with("443 | udp |"));
 
         for transport in ["+notcp", "+tcp"] {
-            let out = common::run_tool("dig", addr, &[transport, "+short", "TXT", CHANGING]);
+            let out = crate::common::run_tool("dig", addr, &[transport, "+short", "TXT", CHANGING]);
             assert!(out.contains("\"8443 | tcp |"), "dig {transport}: {out}");
         }
         // The second UDP socket went to a thread of its own.
         assert!(daemon.wait_for_log("answering udp on 2 threads"));
-        let out = common::run_tool("dig", second_udp, &["+notcp", "+short", "TXT", CHANGING]);
+        let out =
+            crate::common::run_tool("dig", second_udp, &["+notcp", "+short", "TXT", CHANGING]);
         assert!(
             out.contains("\"8443 | tcp |"),
             "dig on the second socket: {out}"

@@ -4,9 +4,7 @@
 //! `<service>.<proto>` and `<service>` names (but `search` and `help`, which name the keyword
 //! search and the help records on their own and are reached on one protocol only).
 
-mod common;
-
-use common::{builtin_table, test_zone};
+use crate::common::{builtin_table, test_zone};
 use portsd::core::answer::{self, CLASS_IN, Rcode, Rdata, Snapshot, rtype};
 
 fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {

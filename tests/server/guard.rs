@@ -1,12 +1,10 @@
 //! Response rate limiting, access lists and the metrics endpoint, over real sockets.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use portsd::pipeline::Policy;

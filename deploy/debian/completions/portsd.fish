@@ -1,0 +1,85 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_portsd_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_portsd_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_portsd_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_portsd_using_subcommand
+    set -l cmd (__fish_portsd_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c portsd -n "__fish_portsd_needs_command" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_needs_command" -s V -l version -d 'Print version'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "serve" -d 'Serve the zone over UDP and TCP'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "lookup" -d 'Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "export-zone" -d 'Print the whole zone as an RFC 1035 master file'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "check" -d 'Load and validate the data; print counts and problems'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "convert-wikipedia" -d 'Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "update-data" -d 'Download IANA\'s registry into DIR, check it with the loader `serve` uses, and replace the file atomically; print the records added, removed and changed'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "seed-data" -d 'Link into DIR each data file it lacks, from the first FROM directory holding it'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "man" -d 'Write the man pages of portsd and of each subcommand into DIR'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "completions" -d 'Print the completion script for SHELL on standard output'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to serve [default: ports.local]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l listen -d 'Address and port to serve UDP and TCP on; repeatable [default: 127.0.0.1:5300]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l config -d 'Configuration file [default: /etc/portsd/portsd.toml when it exists]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-connections -d 'Most TCP connections served at once [default: 256]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-idle-timeout -d 'Seconds a TCP connection may stay idle [default: 10]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-queries -d 'Queries answered on one TCP connection before it is closed; 0: no limit [default: 0]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l allow -d 'Only these networks may query; repeatable [default: everyone]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l deny -d 'These networks may not query; repeatable' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit -d 'UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting off [default: 200]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-slip -d 'Every Nth rate-limited response is sent truncated (TC) instead of dropped, so real clients retry over TCP; 0 never [default: 2]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-exempt -d 'Networks never rate limited; repeatable; replaces the default [default: 127.0.0.0/8, ::1/128]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on [default: 0]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l log-queries -d 'Log one line per query'
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload when the files in the data directory change (needs --data)'
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l data -d 'Data directory (default: the data compiled into the binary)' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve [default: ports.local]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand check" -l data -d 'Data directory (default: the data compiled into the binary)' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand check" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand convert-wikipedia" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand update-data" -l url -d 'Where to download the registry from (HTTPS or HTTP)' -r
+complete -c portsd -n "__fish_portsd_using_subcommand update-data" -l timeout -d 'Seconds the whole download may take' -r
+complete -c portsd -n "__fish_portsd_using_subcommand update-data" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c portsd -n "__fish_portsd_using_subcommand seed-data" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c portsd -n "__fish_portsd_using_subcommand man" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "serve" -d 'Serve the zone over UDP and TCP'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "lookup" -d 'Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "export-zone" -d 'Print the whole zone as an RFC 1035 master file'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "check" -d 'Load and validate the data; print counts and problems'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "convert-wikipedia" -d 'Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "update-data" -d 'Download IANA\'s registry into DIR, check it with the loader `serve` uses, and replace the file atomically; print the records added, removed and changed'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "seed-data" -d 'Link into DIR each data file it lacks, from the first FROM directory holding it'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "man" -d 'Write the man pages of portsd and of each subcommand into DIR'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "completions" -d 'Print the completion script for SHELL on standard output'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

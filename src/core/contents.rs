@@ -1,0 +1,310 @@
+//! The zone's contents: every name `serve` answers with data, in one fixed order, with the
+//! records at each. This is the one enumeration that `export-zone` and the zone transfers
+//! (AXFR, and the differences IXFR sends) walk, so a transfer carries exactly what the master
+//! file holds.
+//!
+//! Keyword search cannot be listed name by name, so the zone carries a delegation of
+//! `search.<zone>` to its own name server instead: a secondary that loaded the zone refers
+//! resolvers asking a search to the primary, which answers the search zone itself. `help.<zone>`
+//! is an ordinary name with records.
+//!
+//! The walk is driven by a [`Position`], a small copyable value, so a transfer can stop after
+//! any name, send what it has, and resume later without holding a borrow or a list of names:
+//! nothing of the size of the zone is ever built.
+
+use smallvec::SmallVec;
+
+use crate::core::answer::{self, Answer, Rcode, Snapshot, Zone, rtype};
+use crate::core::model::Protocol;
+use crate::core::names::{HELP_LABEL, SEARCH_LABEL, Target};
+
+/// Where the walk is. Variants are in walk order: the apex, `help`, the delegation of `search`,
+/// the name server (when its name is in the zone), every port on each protocol, every port on all protocols, then each service
+/// name (sorted) on each protocol and on all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Position {
+    /// The zone apex.
+    Apex,
+    /// `help.<zone>`.
+    Help,
+    /// `search.<zone>`, where the zone delegates keyword search: NS records only.
+    SearchCut,
+    /// The name server's name.
+    NameServer,
+    /// `<port>.<protocol>.<zone>`, the protocol as an index into [`Protocol::ALL`].
+    PortOn(u8, u16),
+    /// `<port>.<zone>`.
+    Port(u16),
+    /// The `n`th service name (sorted, as the table lists them) on protocol `p` (an index into
+    /// [`Protocol::ALL`], or 4 for the name without a protocol).
+    Service(u32, u8),
+    /// Past the last name.
+    End,
+}
+
+/// The index used in [`Position::Service`] for a service name without a protocol label.
+const ALL_PROTOCOLS: u8 = 4;
+
+/// An owner name, labels leftmost first, in one buffer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct OwnerName {
+    bytes: SmallVec<[u8; 64]>,
+    ends: SmallVec<[u8; 8]>,
+}
+
+impl OwnerName {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    fn push(&mut self, label: &[u8]) {
+        self.bytes.extend_from_slice(label);
+        self.ends.push(self.bytes.len() as u8);
+    }
+
+    /// The labels, leftmost first.
+    pub(crate) fn labels(&self) -> SmallVec<[&[u8]; 8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let label = &self.bytes[start..usize::from(end)];
+                start = usize::from(end);
+                label
+            })
+            .collect()
+    }
+}
+
+/// One table snapshot's contents, ready to walk. Cheap to make: it only borrows.
+pub(crate) struct Contents<'s> {
+    zone: &'s Zone,
+    snapshot: &'s Snapshot,
+}
+
+impl<'s> Contents<'s> {
+    /// The contents of `snapshot` in `zone`.
+    pub(crate) fn new(zone: &'s Zone, snapshot: &'s Snapshot) -> Contents<'s> {
+        Contents { zone, snapshot }
+    }
+
+    /// The position after `position`, whether or not a name is there.
+    pub(crate) fn after(&self, position: Position) -> Position {
+        let services = self.snapshot.table.service_count() as u32;
+        let first_service = if services == 0 {
+            Position::End
+        } else {
+            Position::Service(0, 0)
+        };
+        match position {
+            Position::Apex => Position::Help,
+            Position::Help => Position::SearchCut,
+            Position::SearchCut => Position::NameServer,
+            Position::NameServer => Position::PortOn(0, 0),
+            Position::PortOn(p, u16::MAX) if usize::from(p) + 1 < Protocol::ALL.len() => {
+                Position::PortOn(p + 1, 0)
+            }
+            Position::PortOn(_, u16::MAX) => Position::Port(0),
+            Position::PortOn(p, port) => Position::PortOn(p, port + 1),
+            Position::Port(u16::MAX) => first_service,
+            Position::Port(port) => Position::Port(port + 1),
+            Position::Service(n, ALL_PROTOCOLS) if n + 1 < services => Position::Service(n + 1, 0),
+            Position::Service(_, ALL_PROTOCOLS) | Position::End => Position::End,
+            Position::Service(n, p) => Position::Service(n, p + 1),
+        }
+    }
+
+    /// Writes the name at `position` into `name`; `false` when no name of the zone is there
+    /// (the name server outside the zone, a service spelled like another kind of name).
+    pub(crate) fn name_at(&self, position: Position, name: &mut OwnerName) -> bool {
+        name.clear();
+        let protocol_label = |p: u8| Protocol::ALL[usize::from(p)].label().as_bytes();
+        match position {
+            Position::Apex => {}
+            Position::Help => name.push(HELP_LABEL),
+            Position::SearchCut => name.push(SEARCH_LABEL),
+            Position::NameServer => {
+                if !self.zone.name.ns_in_zone() {
+                    return false;
+                }
+                // The name server's name holds the zone's labels already.
+                for label in &self.zone.ns_name {
+                    name.push(label);
+                }
+                return true;
+            }
+            Position::PortOn(p, port) => {
+                name.push(port.to_string().as_bytes());
+                name.push(protocol_label(p));
+            }
+            Position::Port(port) => name.push(port.to_string().as_bytes()),
+            Position::Service(n, p) => {
+                let service = self.snapshot.table.service_name(n as usize);
+                // A service name that cannot be spelled in DNS labels has no name here.
+                if service
+                    .split(|&b| b == b'.')
+                    .any(|label| label.is_empty() || label.len() > 63)
+                {
+                    return false;
+                }
+                for label in service.split(|&b| b == b'.') {
+                    name.push(label);
+                }
+                if p != ALL_PROTOCOLS {
+                    name.push(protocol_label(p));
+                }
+            }
+            Position::End => return false,
+        }
+        for label in self.zone.name.labels() {
+            name.push(label);
+        }
+        match position {
+            // Keep a service only where the naming rules read it as one: a service called
+            // like the name server, say, is already listed under that meaning.
+            Position::Service(..) => matches!(
+                self.zone.name.classify(&name.labels()),
+                Target::Service(_) | Target::ServiceOn(..)
+            ),
+            _ => true,
+        }
+    }
+
+    /// The records at a name of the zone (every type), or `None` when it holds none. At the
+    /// search delegation only its NS records belong to this zone (portsd also answers the
+    /// search zone's apex, SOA included, as that zone's server).
+    pub(crate) fn records(&self, position: Position, name: &OwnerName) -> Option<Answer<'s>> {
+        let qtype = match position {
+            Position::SearchCut => rtype::NS,
+            _ => rtype::ANY,
+        };
+        let answer = answer::answer(
+            self.zone,
+            self.snapshot,
+            &name.labels(),
+            qtype,
+            answer::CLASS_IN,
+        );
+        (answer.rcode == Rcode::NoError && !answer.answers.is_empty()).then_some(answer)
+    }
+
+    /// Walks from `position` to the next name holding records; returns where it stands (or
+    /// [`Position::End`]) with the name and its records.
+    pub(crate) fn next_from(
+        &self,
+        mut position: Position,
+        name: &mut OwnerName,
+    ) -> (Position, Option<Answer<'s>>) {
+        while position != Position::End {
+            if self.name_at(position, name)
+                && let Some(records) = self.records(position, name)
+            {
+                return (position, Some(records));
+            }
+            position = self.after(position);
+        }
+        (Position::End, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::answer::Owner;
+    use crate::core::model::{Entry, PortSpan, Source, Status};
+    use crate::core::names::parse_domain;
+    use crate::core::table::Table;
+
+    fn small_zone() -> (Zone, Snapshot) {
+        let zone = Zone::new(
+            parse_domain("ports.test").unwrap(),
+            parse_domain("ns.ports.test").unwrap(),
+            vec!["192.0.2.1".parse().unwrap()],
+            60,
+        );
+        let entry = |port: &str, protocol, service: Option<&str>| Entry {
+            ports: PortSpan::parse(port).unwrap(),
+            protocol,
+            status: Status::Yes,
+            service: service.map(str::to_owned),
+            description: String::new(),
+            sources: Source::Iana.bit(),
+        };
+        let table = Table::new(vec![
+            entry("443", Protocol::Tcp, Some("https")),
+            entry("53", Protocol::Udp, Some("domain")),
+            entry("1", Protocol::Tcp, Some("ns")),
+        ]);
+        let snapshot = Snapshot::new(table, 7, &zone);
+        (zone, snapshot)
+    }
+
+    fn walk(contents: &Contents<'_>) -> Vec<(Position, String, usize)> {
+        let mut out = Vec::new();
+        let mut name = OwnerName::default();
+        let mut position = Position::Apex;
+        loop {
+            let (at, records) = contents.next_from(position, &mut name);
+            let Some(records) = records else { break };
+            let text = name
+                .labels()
+                .iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect::<Vec<_>>()
+                .join(".");
+            assert!(records.answers.iter().all(|r| r.owner == Owner::Query));
+            out.push((at, text, records.answers.len()));
+            position = contents.after(at);
+        }
+        out
+    }
+
+    #[test]
+    fn every_name_with_data_is_visited_once_in_order() {
+        let (zone, snapshot) = small_zone();
+        let contents = Contents::new(&zone, &snapshot);
+        let names = walk(&contents);
+        assert_eq!(
+            names.len(),
+            4 + 5 * 65_536 + 5,
+            "apex, help, search, ns, ports, services"
+        );
+        assert_eq!(names[0], (Position::Apex, "ports.test".into(), 3));
+        assert_eq!(
+            names[1],
+            (
+                Position::Help,
+                "help.ports.test".into(),
+                snapshot.help.len()
+            )
+        );
+        assert_eq!(
+            names[2],
+            (Position::SearchCut, "search.ports.test".into(), 1)
+        );
+        assert_eq!(names[3], (Position::NameServer, "ns.ports.test".into(), 2));
+        assert_eq!(names[4].1, "0.tcp.ports.test");
+        let services: Vec<&str> = names[names.len() - 5..]
+            .iter()
+            .map(|(_, name, _)| name.as_str())
+            .collect();
+        // `ns.ports.test` is the name server's name, listed once above (its TXT beside the
+        // address); on a protocol it is a service name like any other.
+        assert_eq!(
+            services,
+            [
+                "domain.udp.ports.test",
+                "domain.ports.test",
+                "https.tcp.ports.test",
+                "https.ports.test",
+                "ns.tcp.ports.test"
+            ]
+        );
+        let positions: Vec<Position> = names.iter().map(|(p, _, _)| *p).collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "strictly ordered"
+        );
+    }
+}

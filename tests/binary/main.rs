@@ -1,0 +1,24 @@
+//! The built `portsd` binary and the shipped files, driven as an operator would:
+//! - the command line (`cli`); the daemon's life under signals, reloads and socket activation
+//!   (`lifecycle`);
+//! - the deployment files checked by systemd and the resolvers' own checkers (`deploy`), and the
+//!   unbound recipe end to end (`resolver_unbound`);
+//! - the Debian package under a real systemd as PID 1 (`package`, booted by `real_systemd`), and
+//!   `update-data` against a local HTTP server (`update_data`, served by `fixture_http`);
+//! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
+//!   secondaries of portsd (`secondaries`).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod deploy;
+mod fixture_http;
+mod lifecycle;
+mod notify;
+mod package;
+mod real_systemd;
+mod resolver_unbound;
+mod secondaries;
+mod transfer;
+mod update_data;

@@ -1,0 +1,470 @@
+//! Zone transfers from the built binary over real TCP and UDP: AXFR against `export-zone`
+//! (through BIND's own printer on both sides), signed AXFR with `dig -y` and `kdig -y` (which
+//! verify every message's TSIG), the access rules, TSIG errors, IXFR after a reload, and the
+//! answers NSD and Knot give to AXFR over UDP and to NOTIFY. Keys are generated at run time.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{
+    Daemon, parse, tcp_connect, tcp_receive, tcp_send, udp_exchange, wait_for_lines,
+};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
+use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use portsd::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
+
+/// A fresh random secret, base64, as `tsig-keygen` makes one.
+fn fresh_secret() -> (Vec<u8>, String) {
+    let mut secret = vec![0u8; 32];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut secret))
+        .expect("reading /dev/urandom");
+    let text = data_encoding::BASE64.encode(&secret);
+    (secret, text)
+}
+
+/// A key file in the form `tsig-keygen` writes.
+fn key_file(dir: &Path, name: &str, secret: &str) -> String {
+    let path = dir.join(format!("{name}.key"));
+    fs::write(
+        &path,
+        format!("key \"{name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{secret}\";\n}};\n"),
+    )
+    .expect("writing the key file");
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
+fn dig(addr: SocketAddr, args: &[&str]) -> String {
+    crate::common::run_tool("dig", addr, args)
+}
+
+/// BIND's presentation of records, one per line, columns normalised: `name ttl class type`
+/// then the RDATA as printed.
+fn normalised(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let head: Vec<&str> = fields.by_ref().take(4).collect();
+            let head_len: usize = {
+                // The RDATA is what follows the fourth field, as printed.
+                let mut rest = line;
+                for field in &head {
+                    let at = rest.find(field).expect("field in line") + field.len();
+                    rest = &rest[at..];
+                }
+                line.len() - rest.len()
+            };
+            format!("{} {}", head.join(" "), line[head_len..].trim())
+        })
+        .collect()
+}
+
+#[test]
+fn axfr_carries_exactly_what_export_zone_carries_and_the_same_serial() {
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let exported = dir.path().join("zone");
+    let zone = Command::new(env!("CARGO_BIN_EXE_portsd"))
+        .arg("export-zone")
+        .output()
+        .expect("export-zone runs");
+    fs::write(&exported, &zone.stdout).expect("writing the zone");
+    let canonical = dir.path().join("canonical");
+    let checked = Command::new("named-checkzone")
+        .args(["-q", "-D", "-o"])
+        .arg(&canonical)
+        .arg("ports.local")
+        .arg(&exported)
+        .status()
+        .expect("named-checkzone runs (bind9-utils)");
+    assert!(checked.success());
+    let from_file = normalised(&fs::read_to_string(&canonical).unwrap());
+    let transfer = dig(
+        daemon.addr,
+        &["+onesoa", "+noall", "+answer", "axfr", "ports.local"],
+    );
+    let from_transfer = normalised(&transfer);
+    assert!(from_file.len() > 360_000, "{} records", from_file.len());
+    let only_file: Vec<_> = from_file.difference(&from_transfer).take(5).collect();
+    let only_transfer: Vec<_> = from_transfer.difference(&from_file).take(5).collect();
+    assert!(
+        only_file.is_empty() && only_transfer.is_empty(),
+        "only in export-zone: {only_file:?}; only in the transfer: {only_transfer:?}"
+    );
+    let stats = dig(daemon.addr, &["+noall", "+stats", "axfr", "ports.local"]);
+    let messages: usize = stats
+        .split("messages ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .expect("dig reports the message count");
+    let bytes: usize = stats
+        .split("bytes ")
+        .nth(1)
+        .and_then(|s| {
+            s.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .split(')')
+                .next()
+        })
+        .and_then(|s| s.parse().ok())
+        .expect("dig reports the byte count");
+    let average = bytes / messages;
+    assert!(
+        (12_000..=16_384).contains(&average),
+        "{average} bytes per message"
+    );
+}
+
+#[test]
+fn signed_transfers_verify_in_dig_and_kdig_and_unsigned_ones_are_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (_, secret) = fresh_secret();
+    let file = key_file(dir.path(), "xfr-key", &secret);
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8", "--tsig-key", &file]);
+    let key = format!("hmac-sha256:xfr-key:{secret}");
+    // dig checks the TSIG of every message (each later one chained to the MAC before it) and
+    // says so for each that fails.
+    let output = Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &daemon.addr.port().to_string(),
+            "-y",
+            &key,
+        ])
+        .args(["+noall", "+stats", "axfr", "ports.local"])
+        .output()
+        .expect("dig runs");
+    let signed = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(signed.contains("XFR size: 363306 records"), "{signed}");
+    assert!(
+        !signed.contains("verify"),
+        "{}",
+        &signed[..signed.len().min(600)]
+    );
+    let kdig = crate::common::run_tool(
+        "kdig",
+        daemon.addr,
+        &["-y", &key, "+stats", "axfr", "ports.local"],
+    );
+    let summary = kdig
+        .lines()
+        .find(|l| l.starts_with(";; Received"))
+        .unwrap_or("");
+    assert!(
+        summary.contains("records"),
+        "kdig: {}",
+        &kdig[kdig.len().saturating_sub(600)..]
+    );
+    assert!(
+        summary.contains("363306 records") && !kdig.contains(";; ERROR"),
+        "{summary}"
+    );
+    let unsigned = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
+    assert!(unsigned.contains("status: REFUSED"), "{unsigned}");
+    assert!(daemon.wait_for_log("reason=\"unsigned\""));
+    // Another key, or the right name with the wrong secret: NOTAUTH.
+    let (_, other) = fresh_secret();
+    for key in [
+        format!("hmac-sha256:stranger:{secret}"),
+        format!("hmac-sha256:xfr-key:{other}"),
+    ] {
+        let answer = dig(
+            daemon.addr,
+            &[
+                "-y",
+                &key,
+                "+noall",
+                "+comments",
+                "txt",
+                "443.tcp.ports.local",
+            ],
+        );
+        assert!(answer.contains("status: NOTAUTH"), "{key}: {answer}");
+    }
+    // A signed ordinary query gets a signed answer that kdig verifies.
+    let query = crate::common::run_tool(
+        "kdig",
+        daemon.addr,
+        &["-y", &key, "txt", "443.tcp.ports.local"],
+    );
+    assert!(
+        query.contains("TSIG PSEUDOSECTION") && query.contains("NOERROR"),
+        "{query}"
+    );
+}
+
+/// An AXFR request signed by `signer` at `time`, sent over TCP; the first response message.
+fn signed_axfr(addr: SocketAddr, signer: &TSigner, time: u64) -> Message {
+    let mut message = Message::new(77, MessageType::Query, OpCode::Query);
+    message.add_query(Query::query(
+        Name::from_ascii("ports.local.").unwrap(),
+        RecordType::AXFR,
+    ));
+    let (tsig, _) = signer.sign_message(&message, time).unwrap();
+    message.signature = Some(tsig);
+    let mut stream = tcp_connect(addr);
+    tcp_send(&mut stream, &message.to_vec().unwrap());
+    parse(&tcp_receive(&mut stream).expect("an answer"))
+}
+
+#[test]
+fn tsig_errors_are_notauth_with_badkey_badsig_and_signed_badtime() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (secret, text) = fresh_secret();
+    let file = key_file(dir.path(), "xfr-key", &text);
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8", "--tsig-key", &file]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let signer = |name: &str, secret: Vec<u8>| {
+        TSigner::new(
+            secret,
+            TsigAlgorithm::HmacSha256,
+            Name::from_ascii(name).unwrap(),
+            300,
+        )
+        .unwrap()
+    };
+    let error = |message: &Message| {
+        (
+            message.response_code,
+            message.signature.as_ref().and_then(|s| s.data.error),
+            message.signature.as_ref().map_or(0, |s| s.data.mac.len()),
+        )
+    };
+    let good = signer("xfr-key.", secret.clone());
+    let first = signed_axfr(daemon.addr, &good, now);
+    assert_eq!(first.response_code, ResponseCode::NoError);
+    assert_eq!(first.answers[0].record_type(), RecordType::SOA);
+    let unknown = signed_axfr(daemon.addr, &signer("stranger.", secret.clone()), now);
+    assert_eq!(
+        error(&unknown),
+        (ResponseCode::NotAuth, Some(TsigError::BadKey), 0)
+    );
+    let (wrong, _) = fresh_secret();
+    let bad_mac = signed_axfr(daemon.addr, &signer("xfr-key.", wrong), now);
+    assert_eq!(
+        error(&bad_mac),
+        (ResponseCode::NotAuth, Some(TsigError::BadSig), 0)
+    );
+    let late = signed_axfr(daemon.addr, &good, now - 3600);
+    assert_eq!(
+        error(&late),
+        (ResponseCode::NotAuth, Some(TsigError::BadTime), 32)
+    );
+    assert!(daemon.wait_for_log("error=BadTime"));
+}
+
+#[test]
+fn transfers_from_networks_not_allowed_are_refused_and_counted() {
+    let (_, metrics) = crate::common::bind_loopback_pair();
+    let metrics_addr = metrics.local_addr().unwrap();
+    drop(metrics);
+    let daemon = Daemon::start(&[
+        "--allow-transfer",
+        "192.0.2.0/24",
+        "--metrics",
+        &metrics_addr.to_string(),
+    ]);
+    let answer = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
+    assert!(answer.contains("status: REFUSED"), "{answer}");
+    assert!(daemon.wait_for_log("reason=\"not_allowed\""));
+    let mut stream = std::net::TcpStream::connect(metrics_addr).expect("metrics endpoint");
+    std::io::Write::write_all(&mut stream, b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(
+        text.contains("portsd_transfers_total{kind=\"axfr\",result=\"not_allowed\"} 1"),
+        "{text}"
+    );
+}
+
+/// The SOA serials of a transfer's records, in order.
+fn soa_serials(records: &[Record]) -> Vec<u32> {
+    records
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SOA(soa) => Some(soa.serial),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An IXFR from `serial` over TCP: every record of every message.
+fn ixfr(addr: SocketAddr, serial: u32) -> Vec<Record> {
+    let mut message = Message::new(9, MessageType::Query, OpCode::Query);
+    let apex = Name::from_ascii("ports.local.").unwrap();
+    message.add_query(Query::query(apex.clone(), RecordType::IXFR));
+    let soa = hickory_proto::rr::rdata::SOA::new(apex.clone(), apex.clone(), serial, 0, 0, 0, 0);
+    message
+        .authorities
+        .push(Record::from_rdata(apex, 0, RData::SOA(soa)));
+    let mut stream = tcp_connect(addr);
+    tcp_send(&mut stream, &message.to_vec().unwrap());
+    let mut records = Vec::new();
+    loop {
+        let response = parse(&tcp_receive(&mut stream).expect("a message"));
+        records.extend(response.answers.clone());
+        let serials = soa_serials(&records);
+        // Done at the SOA alone, or when the closing SOA repeats the opening one.
+        if serials.len() == 1
+            && records.len() == 1
+            && response.answers.len() == 1
+            && serial == serials[0]
+            || serials.len() >= 2
+                && serials.last() == serials.first()
+                && records
+                    .last()
+                    .is_some_and(|r| r.record_type() == RecordType::SOA)
+        {
+            return records;
+        }
+    }
+}
+
+#[test]
+fn ixfr_after_a_reload_is_incremental_and_udp_and_notify_get_what_nsd_gives() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
+        fs::copy(source.join(name), dir.path().join(name)).expect("copying the data");
+    }
+    fs::write(
+        dir.path().join(LOCAL_TSV),
+        "8443\ttcp\tbilling\tBilling API\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(&[
+        "--allow-transfer",
+        "127.0.0.0/8",
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
+    let soa = |addr| {
+        let response = parse(
+            &udp_exchange(
+                addr,
+                &crate::common::query(1, "ports.local.", RecordType::SOA, None),
+            )
+            .unwrap(),
+        );
+        soa_serials(&response.answers)[0]
+    };
+    let before = soa(daemon.addr);
+    fs::write(
+        dir.path().join(LOCAL_TSV),
+        "8443\ttcp\tbilling\tBilling API v2\n",
+    )
+    .unwrap();
+    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
+    kill(pid, Signal::SIGHUP).unwrap();
+    assert!(wait_for_lines(&daemon.log, |lines| lines
+        .iter()
+        .any(|l| l.contains("reloaded the data"))));
+    let after = soa(daemon.addr);
+    assert!(portsd_newer(after, before), "{after} after {before}");
+    let records = ixfr(daemon.addr, before);
+    assert_eq!(
+        soa_serials(&records),
+        [after, before, after, after],
+        "one difference"
+    );
+    let texts: Vec<String> = records
+        .iter()
+        .map(|r| format!("{} {}", r.name, r.data))
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("8443.tcp.ports.local.") && t.contains("Billing API v2")),
+        "{texts:?}"
+    );
+    assert!(records.len() < 30, "{} records: incremental", records.len());
+    assert_eq!(
+        ixfr(daemon.addr, after).len(),
+        1,
+        "up to date: the SOA alone"
+    );
+    assert!(
+        ixfr(daemon.addr, before.wrapping_sub(5)).len() > 360_000,
+        "unknown serial: AXFR form"
+    );
+    // Over UDP: IXFR in one message when it fits, AXFR NOTIMP (NSD and Knot), NOTIFY REFUSED (NSD).
+    let udp = dig(
+        daemon.addr,
+        &[
+            "+notcp",
+            "+noall",
+            "+answer",
+            &format!("ixfr={before}"),
+            "ports.local",
+        ],
+    );
+    // The difference (five records out, five in, four SOAs) does not fit 1,232 bytes: the
+    // SOA alone tells the client to ask over TCP, as Knot answers.
+    let udp_records: Vec<&str> = udp.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(udp_records.len(), 1, "{udp}");
+    assert!(udp_records[0].contains(&format!(" {after} ")), "{udp}");
+    let mut axfr = Message::new(3, MessageType::Query, OpCode::Query);
+    axfr.add_query(Query::query(
+        Name::from_ascii("ports.local.").unwrap(),
+        RecordType::AXFR,
+    ));
+    let answer = parse(&udp_exchange(daemon.addr, &axfr.to_vec().unwrap()).unwrap());
+    assert_eq!(answer.response_code, ResponseCode::NotImp);
+    let mut notify = Message::new(4, MessageType::Query, OpCode::Notify);
+    notify.add_query(Query::query(
+        Name::from_ascii("ports.local.").unwrap(),
+        RecordType::SOA,
+    ));
+    let answer = parse(&udp_exchange(daemon.addr, &notify.to_vec().unwrap()).unwrap());
+    assert_eq!(answer.response_code, ResponseCode::Refused);
+}
+
+/// RFC 1982 "greater than" for the test's own check.
+fn portsd_newer(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+/// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("the process's status")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .expect("the field")
+}
+
+#[test]
+fn a_full_transfer_grows_memory_by_less_than_16_mib() {
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
+    let pid = daemon.child.id();
+    let before = status_kib(pid, "VmRSS:");
+    // Resets the peak, so VmHWM is the most the transfer made the process hold.
+    fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting the peak RSS");
+    let stats = dig(daemon.addr, &["+noall", "+stats", "axfr", "ports.local"]);
+    assert!(stats.contains("XFR size: 363306 records"), "{stats}");
+    let peak = status_kib(pid, "VmHWM:");
+    assert!(
+        peak < before + 16 * 1024,
+        "RSS {before} KiB before, peak {peak} KiB"
+    );
+}

@@ -1,0 +1,15 @@
+//! The server in process, over real loopback sockets: DNS rules (`dns`), the fast path's
+//! equivalence with hickory's encoder (`fast_path`), the fuzz corpus replayed (`fuzz_corpus`),
+//! rate limiting, access lists and metrics (`guard`), hostile clients (`hostile`), and every
+//! table entry reachable by name (`reach`). One test binary, so tokio and hickory are linked
+//! once for all of them.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod dns;
+mod fast_path;
+mod fuzz_corpus;
+mod guard;
+mod hostile;
+mod reach;
