@@ -59,6 +59,28 @@ fn answer_paths(c: &mut Criterion) {
             packet("x.443.tcp.ports.local.", RecordType::TXT),
         ),
         ("refused", packet("443.tcp.example.com.", RecordType::TXT)),
+        // Keyword search: issue 15 asks for it within 10x of a port answer (`txt_443_tcp`).
+        (
+            "search_minecraft",
+            packet("minecraft.search.ports.local.", RecordType::TXT),
+        ),
+        (
+            "search_postgres",
+            packet("postgres.search.ports.local.", RecordType::TXT),
+        ),
+        (
+            "search_two_words",
+            packet("java.minecraft.search.ports.local.", RecordType::TXT),
+        ),
+        (
+            "search_no_match",
+            packet("nosuchword.search.ports.local.", RecordType::TXT),
+        ),
+        // The costliest shape: a two-letter prefix matching thousands of words' entries.
+        (
+            "search_short_prefix",
+            packet("se.search.ports.local.", RecordType::TXT),
+        ),
     ];
     for (name, query) in &cases {
         let mut group = c.benchmark_group(format!("answer/{name}"));

@@ -23,6 +23,7 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, KeyFileError, Keyring, read_key_file};
 use crate::serve::{DataLocation, TcpLimits};
+use crate::sources::ServicesFile;
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
@@ -51,18 +52,29 @@ pub enum Command {
     Lookup {
         /// A port, port/protocol, service name or service/protocol.
         query: String,
-        /// Data directory (default: the data compiled into the binary).
-        #[arg(long, env = "PORTSD_DATA")]
-        data: Option<PathBuf>,
+        /// Where the data comes from.
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print a JSON array, one object per use (schema in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the uses matching every word, best first (what WORDS.search.<zone> answers).
+    Search {
+        /// The words; all must match, case is ignored.
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// Where the data comes from.
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print a JSON array, one object per use (schema in the README).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the whole zone as an RFC 1035 master file.
     ExportZone(ZoneArgs),
     /// Load and validate the data; print counts and problems.
-    Check {
-        /// Data directory (default: the data compiled into the binary).
-        #[arg(long, env = "PORTSD_DATA")]
-        data: Option<PathBuf>,
-    },
+    Check(DataArgs),
     /// Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output.
     ConvertWikipedia {
         /// The markdown file (data/source/wikipedia-ports.md).
@@ -117,6 +129,29 @@ pub struct UpdateDataArgs {
     pub timeout: u64,
 }
 
+/// Where the table's data comes from, for the commands that answer without serving.
+#[derive(Debug, Default, Args)]
+pub struct DataArgs {
+    /// Data directory [default: the data compiled into the binary].
+    #[arg(long, env = "PORTSD_DATA")]
+    pub data: Option<PathBuf>,
+    /// The system's services database, services(5) format, or `none`
+    /// [default: /etc/services when it exists].
+    #[arg(long, env = "PORTSD_SERVICES", value_name = "FILE")]
+    pub services: Option<String>,
+}
+
+impl DataArgs {
+    /// The data directory and services file these flags name.
+    pub fn resolve(&self) -> (DataLocation, Option<ServicesFile>) {
+        let data = self
+            .data
+            .clone()
+            .map_or(DataLocation::Builtin, DataLocation::Dir);
+        (data, ServicesFile::from_setting(self.services.as_deref()))
+    }
+}
+
 /// Settings of the zone itself, shared by `serve` and `export-zone`.
 #[derive(Debug, Default, Args)]
 pub struct ZoneArgs {
@@ -129,6 +164,10 @@ pub struct ZoneArgs {
     /// Data directory [default: the data compiled into the binary].
     #[arg(long, env = "PORTSD_DATA")]
     pub data: Option<PathBuf>,
+    /// The system's services database, services(5) format, or `none`
+    /// [default: /etc/services when it exists].
+    #[arg(long, env = "PORTSD_SERVICES", value_name = "FILE")]
+    pub services: Option<String>,
     /// The zone's name server [default: ns.<zone>].
     #[arg(long, env = "PORTSD_NS_NAME")]
     pub ns_name: Option<String>,
@@ -227,6 +266,7 @@ pub struct FileConfig {
     zone: Option<String>,
     ttl: Option<u32>,
     data: Option<PathBuf>,
+    services: Option<String>,
     ns_name: Option<String>,
     ns_address: Option<Vec<IpAddr>>,
     log_queries: Option<bool>,
@@ -328,6 +368,8 @@ pub struct ServeConfig {
     pub zone: Zone,
     /// Where the table comes from.
     pub data: DataLocation,
+    /// The system's services database, when one is read.
+    pub services: Option<ServicesFile>,
     /// TCP limits.
     pub tcp: TcpLimits,
     /// Who may query, rate limiting, the query log.
@@ -377,6 +419,12 @@ pub fn resolve_zone(
         None => DataLocation::Builtin,
     };
     Ok((Zone::new(zone_labels, ns_name, ns_addresses, ttl), data))
+}
+
+/// The services file from flags (and file values): the flag, then the file's `services`, then
+/// the default.
+pub fn resolve_services(args: &ZoneArgs, file: &FileConfig) -> Option<ServicesFile> {
+    ServicesFile::from_setting(args.services.as_deref().or(file.services.as_deref()))
 }
 
 impl ServeArgs {
@@ -437,6 +485,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             listen,
             zone,
+            services: resolve_services(&self.zone, &file),
             data,
             tcp: TcpLimits {
                 max_connections: self
@@ -537,6 +586,29 @@ mod tests {
         assert_eq!(zone.ttl, 5, "the flag wins over the file");
         assert_eq!(data, DataLocation::Builtin);
         assert_eq!(zone.ns_addresses, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    }
+
+    #[test]
+    fn services_come_from_the_flag_then_the_file_then_the_default() {
+        let file = FileConfig::parse("t.toml", "services = \"/srv/services\"\n").unwrap();
+        let named = |path: &str| {
+            Some(ServicesFile {
+                path: path.into(),
+                required: true,
+            })
+        };
+        assert_eq!(
+            resolve_services(&ZoneArgs::default(), &file),
+            named("/srv/services")
+        );
+        let flag = ZoneArgs {
+            services: Some("none".into()),
+            ..ZoneArgs::default()
+        };
+        assert_eq!(resolve_services(&flag, &file), None);
+        let default = resolve_services(&ZoneArgs::default(), &FileConfig::default()).unwrap();
+        assert_eq!(default.path, PathBuf::from("/etc/services"));
+        assert!(!default.required);
     }
 
     #[test]

@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
-use portsd::config::{Cli, Command, FileConfig, resolve_zone};
+use portsd::config::{Cli, Command, FileConfig, resolve_services, resolve_zone};
 use portsd::core::answer::Snapshot;
 use portsd::core::present;
 use portsd::core::table::Table;
 use portsd::manual;
 use portsd::serve::watch::DataWatcher;
 use portsd::serve::{DataLocation, Listeners, Server, Settings};
-use portsd::sources::{self, LoadedData};
+use portsd::sources::{self, ServicesFile};
 use portsd::update::{self, UpdateOutcome};
 
 fn main() -> ExitCode {
@@ -63,15 +63,40 @@ fn one_line(error: &clap::Error) -> String {
     lines.join(" ").trim_start_matches("error: ").to_owned()
 }
 
-fn load(location: &DataLocation) -> anyhow::Result<LoadedData> {
-    location.load().map_err(|errors| match &errors.0[..] {
-        [one] => anyhow::anyhow!("bad data: {one}"),
-        _ => anyhow::anyhow!("bad data:\n{errors}"),
-    })
+fn load(location: &DataLocation, services: Option<&ServicesFile>) -> anyhow::Result<Table> {
+    let loaded = location
+        .load()
+        .and_then(|loaded| loaded.with_services(services))
+        .map_err(|errors| match &errors.0[..] {
+            [one] => anyhow::anyhow!("bad data: {one}"),
+            _ => anyhow::anyhow!("bad data:\n{errors}"),
+        })?;
+    Ok(loaded.into_table())
 }
 
-fn data_location(dir: Option<std::path::PathBuf>) -> DataLocation {
-    dir.map_or(DataLocation::Builtin, DataLocation::Dir)
+/// Prints uses as text lines or, with `--json`, as the documented JSON array. A reader that
+/// stops early (`| head`) is not an error.
+fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let written = if json {
+        writeln!(out, "{}", present::to_json(views))
+    } else {
+        views
+            .iter()
+            .try_for_each(|view| writeln!(out, "{}", view.text))
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// The snapshot `lookup` and `search` answer from: the default zone over the given data.
+fn offline_snapshot(args: &portsd::config::DataArgs) -> anyhow::Result<Snapshot> {
+    let (zone, _) = resolve_zone(&Default::default(), &FileConfig::default(), &[])?;
+    let (data, services) = args.resolve();
+    Ok(Snapshot::new(load(&data, services.as_ref())?, 0, &zone))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -80,7 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = args.resolve()?;
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
-            let table = load(&config.data)?.into_table();
+            let table = load(&config.data, config.services.as_ref())?;
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen, config.udp_threads)?,
@@ -94,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Settings {
                     data: config.data,
                     tcp: config.tcp,
+                    services: config.services,
                     policy: config.policy,
                     notify: config.notify,
                 },
@@ -105,19 +131,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(server.run_until_signalled(listeners, watcher))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Lookup { query, data } => {
+        Command::Lookup { query, data, json } => {
             let (zone, _) = resolve_zone(&Default::default(), &FileConfig::default(), &[])?;
-            let table = Table::new(load(&data_location(data))?.entries);
-            let snapshot = Snapshot::new(table, 0, &zone);
-            let lines = present::lookup(&zone, &snapshot, &query)?;
-            for line in lines {
-                println!("{line}");
-            }
+            let snapshot = offline_snapshot(&data)?;
+            print_uses(&present::lookup(&zone, &snapshot, &query)?, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { words, data, json } => {
+            let snapshot = offline_snapshot(&data)?;
+            print_uses(&present::search(&snapshot, &words)?, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::ExportZone(args) => {
             let (zone, data) = resolve_zone(&args, &FileConfig::default(), &[])?;
-            let table = load(&data)?.into_table();
+            let table = load(
+                &data,
+                resolve_services(&args, &FileConfig::default()).as_ref(),
+            )?;
             let serial = table.serial_after(None);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
@@ -125,17 +155,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { data } => match data_location(data).load() {
-            Ok(loaded) => {
-                let table = Table::new(loaded.entries);
-                print!("{}", sources::check_report(&loaded.rows_per_source, &table));
-                Ok(ExitCode::SUCCESS)
+        Command::Check(args) => {
+            let (data, services) = args.resolve();
+            match data
+                .load()
+                .and_then(|loaded| loaded.with_services(services.as_ref()))
+            {
+                Ok(loaded) => {
+                    let table = Table::with_port_names(loaded.entries, &loaded.system_names);
+                    print!(
+                        "{}",
+                        sources::check_report(
+                            &loaded.rows_per_source,
+                            loaded.other_protocols,
+                            &table
+                        )
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    bail!("{} problem(s) in the data", errors.0.len());
+                }
             }
-            Err(errors) => {
-                eprintln!("{errors}");
-                bail!("{} problem(s) in the data", errors.0.len());
-            }
-        },
+        }
         Command::ConvertWikipedia { file } => {
             let markdown = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use smallvec::SmallVec;
 
 use crate::core::model::Protocol;
-use crate::core::names::{ServiceName, Target, ZoneName, join_service};
+use crate::core::names::{HELP_LABEL, SEARCH_LABEL, ServiceName, Target, ZoneName, join_service};
 use crate::core::table::{EntryIds, Table};
 use crate::core::txt::{self, UnassignedText};
 
@@ -120,6 +120,8 @@ pub struct Snapshot {
     pub serial: u32,
     /// TXT RDATA of the apex record saying what the server holds.
     pub about: Box<[u8]>,
+    /// TXT RDATA of the `help.<zone>` records: one per name form, then the answer format.
+    pub help: Vec<Box<[u8]>>,
 }
 
 impl Snapshot {
@@ -142,10 +144,68 @@ impl Snapshot {
         );
         Snapshot {
             about: txt::encode_strings(&text),
+            help: help_lines(zone, &table)
+                .iter()
+                .map(|line| txt::encode_strings(line))
+                .collect(),
             table,
             serial,
         }
     }
+}
+
+/// The text of the `help.<zone>` records. Every example is one this table answers: the
+/// service example is `https` when the table has it, else the first name it has.
+pub(crate) fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
+    let z = zone.display_name();
+    let mut names: Vec<&[u8]> = table
+        .service_names()
+        .filter(|name| !name.contains(&b'.'))
+        .filter(|name| !matches!(*name, HELP_LABEL | SEARCH_LABEL))
+        .collect();
+    names.sort_unstable_by_key(|name| (*name != b"https", *name));
+    let service = names.first().map(|name| {
+        let mut ids = EntryIds::new();
+        table.service_entries(name, None, &mut ids);
+        let protocol = ids
+            .first()
+            .map_or(Protocol::Tcp, |&id| table.entry(id).protocol);
+        (String::from_utf8_lossy(name).into_owned(), protocol)
+    });
+    let word = ["minecraft"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(service.iter().map(|(name, _)| name.clone()))
+        .find(|word| {
+            let mut ids = EntryIds::new();
+            table.search(&[word.as_bytes()], &mut ids);
+            !ids.is_empty()
+        });
+    let example = |text: Option<String>| {
+        text.map_or_else(
+            || " (this table has none to show)".to_owned(),
+            |e| format!(", e.g. {e}"),
+        )
+    };
+    vec![
+        format!("PORT.PROTOCOL.{z}: the uses of a port on one protocol (tcp, udp, sctp or dccp), e.g. 443.tcp.{z}"),
+        format!("PORT.{z}: the uses of a port on every protocol, e.g. 443.{z}"),
+        format!(
+            "SERVICE.PROTOCOL.{z}: the uses of a service name (IANA's, the site's or the system's services database's) on one protocol{}",
+            example(service.as_ref().map(|(name, protocol)| format!("{name}.{protocol}.{z}")))
+        ),
+        format!(
+            "SERVICE.{z}: the uses of a service name on every protocol{}",
+            example(service.as_ref().map(|(name, _)| format!("{name}.{z}")))
+        ),
+        format!(
+            "WORDS.search.{z}: keyword search, each label a word that must match, up to 10 uses best first{}",
+            example(word.map(|word| format!("{word}.search.{z}")))
+        ),
+        format!("{z}: SOA, NS and a TXT record saying what the server holds"),
+        format!("help.{z}: this list"),
+        "answers: one TXT record per use, PORT | PROTOCOL | STATUS | SERVICE | DESCRIPTION; split at most 4 times, SERVICE is the service name and its other names or -".to_owned(),
+    ]
 }
 
 /// Whose name a record carries.
@@ -157,6 +217,8 @@ pub enum Owner {
     Apex,
     /// The name server's name.
     NameServer,
+    /// `search.<zone>`, the apex of the search zone.
+    SearchApex,
 }
 
 /// The data of one record.
@@ -283,15 +345,47 @@ impl<'a> Answer<'a> {
         }
     }
 
-    /// NODATA or NXDOMAIN: the zone's SOA in the authority section (RFC 2308).
-    fn negative(rcode: Rcode, serial: u32) -> Answer<'a> {
+    /// NODATA or NXDOMAIN: the SOA of the zone answering (`apex`) in the authority section
+    /// (RFC 2308).
+    fn negative(rcode: Rcode, serial: u32, apex: Owner) -> Answer<'a> {
         let mut answer = Answer::empty(rcode, true);
         answer.authority.push(Record {
-            owner: Owner::Apex,
+            owner: apex,
             data: Rdata::Soa(serial),
         });
         answer
     }
+}
+
+/// The uses a name asks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Uses {
+    /// Entries of the table, in answer order; empty when the name has none.
+    Listed(EntryIds),
+    /// A port nobody lists.
+    Unlisted(UnassignedText),
+}
+
+/// The uses a port, service or search name asks about; `None` for names of other kinds.
+pub(crate) fn uses(table: &Table, target: &Target<'_>) -> Option<Uses> {
+    let mut ids = EntryIds::new();
+    match *target {
+        Target::PortOn(port, protocol) => return Some(port_uses(table, port, Some(protocol))),
+        Target::Port(port) => return Some(port_uses(table, port, None)),
+        Target::ServiceOn(labels, protocol) => {
+            service_uses(table, labels, Some(protocol), &mut ids)
+        }
+        Target::Service(labels) | Target::NameServer(labels) => {
+            service_uses(table, labels, None, &mut ids)
+        }
+        Target::Search(words) => table.search(words, &mut ids),
+        Target::OutOfZone
+        | Target::Apex
+        | Target::ProtocolNode(_)
+        | Target::Help
+        | Target::SearchApex => return None,
+    }
+    Some(Uses::Listed(ids))
 }
 
 /// Answers one question: `labels` is the query name leftmost first, as received.
@@ -338,12 +432,16 @@ pub(crate) fn every_record<'a>(
     }
     let wants = |t: u16| qtype == t || qtype == rtype::ANY;
     let table = &snapshot.table;
+    let apex = match target {
+        Target::SearchApex | Target::Search(_) => Owner::SearchApex,
+        _ => Owner::Apex,
+    };
     let mut records = Section::new();
     let mut additional = ShortSection::new();
     match target {
         // Out-of-zone names returned above; an empty non-terminal has no records.
         Target::OutOfZone | Target::ProtocolNode(_) => {}
-        Target::Apex => {
+        Target::Apex | Target::SearchApex => {
             if wants(rtype::SOA) {
                 records.push(query_record(Rdata::Soa(snapshot.serial)));
             }
@@ -356,11 +454,21 @@ pub(crate) fn every_record<'a>(
                     }));
                 }
             }
-            if wants(rtype::TXT) {
+            if wants(rtype::TXT) && target == Target::Apex {
                 records.push(query_record(Rdata::Txt(&snapshot.about)));
             }
         }
-        Target::NameServer(labels) => {
+        Target::Help => {
+            if wants(rtype::TXT) {
+                records.extend(
+                    snapshot
+                        .help
+                        .iter()
+                        .map(|line| query_record(Rdata::Txt(line))),
+                );
+            }
+        }
+        Target::NameServer(_) => {
             records.extend(
                 zone.ns_addresses
                     .iter()
@@ -368,37 +476,26 @@ pub(crate) fn every_record<'a>(
                     .filter(|r| wants(r.data.rtype())),
             );
             // The same name as a service (`ns`) keeps its TXT records beside the addresses.
-            service_records(table, labels, None, wants(rtype::TXT), &mut records);
-        }
-        Target::PortOn(port, protocol) => {
             if wants(rtype::TXT) {
-                port_records(table, port, Some(protocol), &mut records);
+                push_uses(table, uses(table, &target), &mut records);
             }
         }
-        Target::Port(port) => {
+        Target::PortOn(..)
+        | Target::Port(_)
+        | Target::ServiceOn(..)
+        | Target::Service(_)
+        | Target::Search(_) => {
+            let found = uses(table, &target);
+            if matches!(&found, Some(Uses::Listed(ids)) if ids.is_empty()) {
+                return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
+            }
             if wants(rtype::TXT) {
-                port_records(table, port, None, &mut records);
-            }
-        }
-        Target::ServiceOn(labels, protocol) => {
-            if !service_records(
-                table,
-                labels,
-                Some(protocol),
-                wants(rtype::TXT),
-                &mut records,
-            ) {
-                return Answer::negative(Rcode::NxDomain, snapshot.serial);
-            }
-        }
-        Target::Service(labels) => {
-            if !service_records(table, labels, None, wants(rtype::TXT), &mut records) {
-                return Answer::negative(Rcode::NxDomain, snapshot.serial);
+                push_uses(table, found, &mut records);
             }
         }
     }
     if records.is_empty() {
-        return Answer::negative(Rcode::NoError, snapshot.serial);
+        return Answer::negative(Rcode::NoError, snapshot.serial, apex);
     }
     Answer {
         rcode: Rcode::NoError,
@@ -417,21 +514,19 @@ fn query_record(data: Rdata<'_>) -> Record<'_> {
     }
 }
 
-fn push_entries<'a>(table: &'a Table, ids: &EntryIds, records: &mut Section<'a>) {
-    records.extend(
-        ids.iter()
-            .map(|&id| query_record(Rdata::Txt(table.rdata(id)))),
-    );
+fn push_uses<'a>(table: &'a Table, found: Option<Uses>, records: &mut Section<'a>) {
+    match found {
+        Some(Uses::Listed(ids)) => records.extend(
+            ids.iter()
+                .map(|&id| query_record(Rdata::Txt(table.rdata(id)))),
+        ),
+        Some(Uses::Unlisted(text)) => records.push(query_record(Rdata::Unassigned(text))),
+        None => {}
+    }
 }
 
-/// The uses of a port on one protocol, or on all of them; a port nobody lists gets one record
-/// saying so.
-fn port_records<'a>(
-    table: &'a Table,
-    port: u16,
-    protocol: Option<Protocol>,
-    records: &mut Section<'a>,
-) {
+/// The uses of a port on one protocol, or on all of them; a port nobody lists is unlisted.
+fn port_uses(table: &Table, port: u16, protocol: Option<Protocol>) -> Uses {
     let mut ids = EntryIds::new();
     match protocol {
         Some(p) => table.port_entries(p, port, &mut ids),
@@ -440,32 +535,16 @@ fn port_records<'a>(
             .for_each(|p| table.port_entries(p, port, &mut ids)),
     }
     if ids.is_empty() {
-        records.push(query_record(Rdata::Unassigned(UnassignedText {
-            port,
-            protocol,
-        })));
+        Uses::Unlisted(UnassignedText { port, protocol })
     } else {
-        push_entries(table, &ids, records);
+        Uses::Listed(ids)
     }
 }
 
-/// The uses carrying a service name. Returns whether the name exists at all; records are added
-/// only when `want_txt`.
-fn service_records<'a>(
-    table: &'a Table,
-    labels: &[&[u8]],
-    protocol: Option<Protocol>,
-    want_txt: bool,
-    records: &mut Section<'a>,
-) -> bool {
+/// The uses a service name answers, appended to `ids`.
+fn service_uses(table: &Table, labels: &[&[u8]], protocol: Option<Protocol>, ids: &mut EntryIds) {
     let mut name = ServiceName::new();
-    if !join_service(labels, &mut name) {
-        return false;
+    if join_service(labels, &mut name) {
+        table.service_entries(&name, protocol, ids);
     }
-    let mut ids = EntryIds::new();
-    table.service_entries(&name, protocol, &mut ids);
-    if want_txt {
-        push_entries(table, &ids, records);
-    }
-    !ids.is_empty()
 }

@@ -3,6 +3,11 @@
 //! (AXFR, and the differences IXFR sends) walk, so a transfer carries exactly what the master
 //! file holds.
 //!
+//! Keyword search cannot be listed name by name, so the zone carries a delegation of
+//! `search.<zone>` to its own name server instead: a secondary that loaded the zone refers
+//! resolvers asking a search to the primary, which answers the search zone itself. `help.<zone>`
+//! is an ordinary name with records.
+//!
 //! The walk is driven by a [`Position`], a small copyable value, so a transfer can stop after
 //! any name, send what it has, and resume later without holding a borrow or a list of names:
 //! nothing of the size of the zone is ever built.
@@ -11,15 +16,19 @@ use smallvec::SmallVec;
 
 use crate::core::answer::{self, Answer, Rcode, Snapshot, Zone, rtype};
 use crate::core::model::Protocol;
-use crate::core::names::Target;
+use crate::core::names::{HELP_LABEL, SEARCH_LABEL, Target};
 
-/// Where the walk is. Variants are in walk order: the apex, the name server (when its name is
-/// in the zone), every port on each protocol, every port on all protocols, then each service
+/// Where the walk is. Variants are in walk order: the apex, `help`, the delegation of `search`,
+/// the name server (when its name is in the zone), every port on each protocol, every port on all protocols, then each service
 /// name (sorted) on each protocol and on all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Position {
     /// The zone apex.
     Apex,
+    /// `help.<zone>`.
+    Help,
+    /// `search.<zone>`, where the zone delegates keyword search: NS records only.
+    SearchCut,
     /// The name server's name.
     NameServer,
     /// `<port>.<protocol>.<zone>`, the protocol as an index into [`Protocol::ALL`].
@@ -89,7 +98,9 @@ impl<'s> Contents<'s> {
             Position::Service(0, 0)
         };
         match position {
-            Position::Apex => Position::NameServer,
+            Position::Apex => Position::Help,
+            Position::Help => Position::SearchCut,
+            Position::SearchCut => Position::NameServer,
             Position::NameServer => Position::PortOn(0, 0),
             Position::PortOn(p, u16::MAX) if usize::from(p) + 1 < Protocol::ALL.len() => {
                 Position::PortOn(p + 1, 0)
@@ -111,6 +122,8 @@ impl<'s> Contents<'s> {
         let protocol_label = |p: u8| Protocol::ALL[usize::from(p)].label().as_bytes();
         match position {
             Position::Apex => {}
+            Position::Help => name.push(HELP_LABEL),
+            Position::SearchCut => name.push(SEARCH_LABEL),
             Position::NameServer => {
                 if !self.zone.name.ns_in_zone() {
                     return false;
@@ -158,13 +171,19 @@ impl<'s> Contents<'s> {
         }
     }
 
-    /// The records at a name of the zone (every type), or `None` when it holds none.
-    pub(crate) fn records(&self, name: &OwnerName) -> Option<Answer<'s>> {
+    /// The records at a name of the zone (every type), or `None` when it holds none. At the
+    /// search delegation only its NS records belong to this zone (portsd also answers the
+    /// search zone's apex, SOA included, as that zone's server).
+    pub(crate) fn records(&self, position: Position, name: &OwnerName) -> Option<Answer<'s>> {
+        let qtype = match position {
+            Position::SearchCut => rtype::NS,
+            _ => rtype::ANY,
+        };
         let answer = answer::every_record(
             self.zone,
             self.snapshot,
             &name.labels(),
-            rtype::ANY,
+            qtype,
             answer::CLASS_IN,
         );
         (answer.rcode == Rcode::NoError && !answer.answers.is_empty()).then_some(answer)
@@ -179,7 +198,7 @@ impl<'s> Contents<'s> {
     ) -> (Position, Option<Answer<'s>>) {
         while position != Position::End {
             if self.name_at(position, name)
-                && let Some(records) = self.records(name)
+                && let Some(records) = self.records(position, name)
             {
                 return (position, Some(records));
             }
@@ -246,10 +265,26 @@ mod tests {
         let (zone, snapshot) = small_zone();
         let contents = Contents::new(&zone, &snapshot);
         let names = walk(&contents);
-        assert_eq!(names.len(), 2 + 5 * 65_536 + 5, "apex, ns, ports, services");
+        assert_eq!(
+            names.len(),
+            4 + 5 * 65_536 + 5,
+            "apex, help, search, ns, ports, services"
+        );
         assert_eq!(names[0], (Position::Apex, "ports.test".into(), 3));
-        assert_eq!(names[1], (Position::NameServer, "ns.ports.test".into(), 2));
-        assert_eq!(names[2].1, "0.tcp.ports.test");
+        assert_eq!(
+            names[1],
+            (
+                Position::Help,
+                "help.ports.test".into(),
+                snapshot.help.len()
+            )
+        );
+        assert_eq!(
+            names[2],
+            (Position::SearchCut, "search.ports.test".into(), 1)
+        );
+        assert_eq!(names[3], (Position::NameServer, "ns.ports.test".into(), 2));
+        assert_eq!(names[4].1, "0.tcp.ports.test");
         let services: Vec<&str> = names[names.len() - 5..]
             .iter()
             .map(|(_, name, _)| name.as_str())

@@ -53,7 +53,8 @@ impl fmt::Display for Protocol {
 /// What a source says about one use of a port on one protocol.
 ///
 /// The first six are the port list's legend (see `data/README.md`); `Local` marks a site's own
-/// entries from `local.tsv`, and `Unassigned` is what answers for a port nobody lists.
+/// entries from `local.tsv`, `System` a use only the system's services database names, and
+/// `Unassigned` is what answers for a port nobody lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     /// A site-local entry: the organisation running portsd published it.
@@ -70,13 +71,16 @@ pub enum Status {
     Reserved,
     /// Not applicable (port 0's meaning in programming APIs).
     NotApplicable,
+    /// Named by the system's services database (`/etc/services`) and by no other source: the
+    /// host says the port has that name, nobody says more.
+    System,
     /// Nobody lists a use of this port.
     Unassigned,
 }
 
 impl Status {
     /// Every status, in the order reports list them.
-    pub(crate) const ALL: [Status; 8] = [
+    pub(crate) const ALL: [Status; 9] = [
         Status::Local,
         Status::Yes,
         Status::Unofficial,
@@ -84,6 +88,7 @@ impl Status {
         Status::No,
         Status::Reserved,
         Status::NotApplicable,
+        Status::System,
         Status::Unassigned,
     ];
 
@@ -97,6 +102,7 @@ impl Status {
             Status::No => "No",
             Status::Reserved => "Reserved",
             Status::NotApplicable => "N/A",
+            Status::System => "System",
             Status::Unassigned => "Unassigned",
         }
     }
@@ -124,15 +130,18 @@ pub enum Source {
     PortList,
     /// IANA's service name and port number registry.
     Iana,
+    /// The system's services database (`/etc/services` or `--services FILE`).
+    Services,
 }
 
 impl Source {
     /// Every source, in the order they are reported.
-    pub(crate) const ALL: [Source; 4] = [
+    pub(crate) const ALL: [Source; 5] = [
         Source::Local,
         Source::Excerpt,
         Source::PortList,
         Source::Iana,
+        Source::Services,
     ];
 
     /// A short lower-case name for reports and metrics labels.
@@ -142,6 +151,7 @@ impl Source {
             Source::Excerpt => "excerpt",
             Source::PortList => "port-list",
             Source::Iana => "iana",
+            Source::Services => "services",
         }
     }
 
@@ -161,6 +171,14 @@ pub struct PortSpan {
 }
 
 impl PortSpan {
+    /// A span of one port.
+    pub(crate) fn single(port: u16) -> PortSpan {
+        PortSpan {
+            first: port,
+            last: port,
+        }
+    }
+
     /// Whether the span covers more than one port.
     pub(crate) fn is_range(self) -> bool {
         self.first != self.last
@@ -199,8 +217,12 @@ pub struct Entry {
     pub protocol: Protocol,
     /// The status, in the legend's words.
     pub status: Status,
-    /// IANA's service name (as IANA spells it), when there is one.
+    /// The use's service name (as IANA, the site or the system's services database spells it),
+    /// when there is one.
     pub service: Option<String>,
+    /// The other names the system's services database gives this port on this protocol, in
+    /// its order (`whois` for IANA's `nicname` on 43/tcp); empty without that database.
+    pub aliases: Vec<String>,
     /// What the port is used for: cleaned UTF-8 text, possibly empty.
     pub description: String,
     /// A bit set of [`Source::bit`]s naming every source that contributed.
@@ -212,6 +234,18 @@ impl Entry {
     pub(crate) fn has_source(&self, source: Source) -> bool {
         self.sources & source.bit() != 0
     }
+}
+
+/// A name the system's services database gives a port: it answers every use of that port on
+/// that protocol, as `getservbyname` would give the port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortName {
+    /// The name, lower-cased.
+    pub name: String,
+    /// The protocol it names the port on.
+    pub protocol: Protocol,
+    /// The port it names.
+    pub port: u16,
 }
 
 /// The well-known ranges of RFC 6335 section 6, named in answers for ports nobody lists.
@@ -256,6 +290,7 @@ mod tests {
             "No",
             "Reserved",
             "N/A",
+            "System",
             "Unassigned",
         ] {
             assert_eq!(Status::from_word(word).unwrap().word(), word);

@@ -7,8 +7,14 @@
 //! <port>.<zone>                 uses of one port on every protocol
 //! <service>.<proto>.<zone>      uses carrying an IANA service name, on one protocol
 //! <service>.<zone>              the same on every protocol
+//! help.<zone>                   one TXT record per name form, with an example
+//! search.<zone>                 apex of the search zone: SOA and NS (delegated to portsd itself)
+//! <words>.search.<zone>         keyword search, each label a word
 //! <ns-name>                     the server's own address records, when inside the zone
 //! ```
+//!
+//! `help` and `search` as service names (IANA has `search` on 2010/tcp) are still found on one
+//! protocol (`search.tcp.<zone>`); on their own they are these special names.
 //!
 //! Labels compare without regard to ASCII case. A port label is the canonical decimal form
 //! (`443`, not `0443`), so every port has exactly one name. A service name with a dot in it
@@ -38,7 +44,18 @@ pub(crate) enum Target<'a> {
     ServiceOn(&'a [&'a [u8]], Protocol),
     /// `<service>.<zone>`.
     Service(&'a [&'a [u8]]),
+    /// `help.<zone>`.
+    Help,
+    /// `search.<zone>`: the apex of the search zone.
+    SearchApex,
+    /// `<words>.search.<zone>`: the words, leftmost first.
+    Search(&'a [&'a [u8]]),
 }
+
+/// The label of the help name.
+pub(crate) const HELP_LABEL: &[u8] = b"help";
+/// The label under which keyword searches are asked.
+pub(crate) const SEARCH_LABEL: &[u8] = b"search";
 
 /// A zone's name as lower-case labels, leftmost first, plus the server's own name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +169,9 @@ impl ZoneName {
         }
         match relative {
             [] => Target::Apex,
+            [only] if only.eq_ignore_ascii_case(HELP_LABEL) => Target::Help,
+            [only] if only.eq_ignore_ascii_case(SEARCH_LABEL) => Target::SearchApex,
+            [words @ .., last] if last.eq_ignore_ascii_case(SEARCH_LABEL) => Target::Search(words),
             [only] => match (Protocol::from_label(only), parse_port(only)) {
                 (Some(protocol), _) => Target::ProtocolNode(protocol),
                 (None, Some(port)) => Target::Port(port),
@@ -233,6 +253,14 @@ mod tests {
                 "ServiceOn([[122, 51, 57], [53, 48]], Tcp)",
             ),
             ("ns.ports.local", "NameServer([[110, 115]])"),
+            ("help.ports.local", "Help"),
+            ("SEARCH.ports.local", "SearchApex"),
+            ("db.Search.ports.local", "Search([[100, 98]])"),
+            ("a.b.search.ports.local", "Search([[97], [98]])"),
+            (
+                "search.tcp.ports.local",
+                "ServiceOn([[115, 101, 97, 114, 99, 104]], Tcp)",
+            ),
             ("NS.ports.local", "NameServer([[78, 83]])"),
             ("example.com", "OutOfZone"),
             ("local", "OutOfZone"),

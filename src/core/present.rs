@@ -1,16 +1,23 @@
 //! Presentation formats: the zone as an RFC 1035 master file (`portsd export-zone`) and the
-//! plain-text answer of `portsd lookup`. Both go through [`answer::answer`], so they show
-//! exactly what `serve` answers.
+//! answers of `portsd lookup` and `portsd search`, as text lines or JSON. All go through
+//! [`answer::answer`] or the [`answer::uses`] it answers from, so they show exactly what
+//! `serve` answers.
+//!
+//! The JSON form is an array with one object per use; its fields are documented on [`UseView`]
+//! and in the README, and stay stable: fields may be added, none removed or changed.
 
 use std::io::{self, Write};
 
+use serde::Serialize;
+
 use crate::core::answer::{
-    self, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone, rtype,
+    self, Owner, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Uses, Zone,
 };
 use crate::core::contents::{Contents, OwnerName, Position};
-use crate::core::model::Protocol;
-use crate::core::names::Target;
-use crate::core::txt::character_strings;
+use crate::core::model::{Protocol, Source, Status};
+use crate::core::names::{SEARCH_LABEL, Target};
+use crate::core::table::Table;
+use crate::core::txt::{UnassignedText, character_strings};
 
 /// Writes a label in master-file syntax: letters, digits, `-` and `_` as is, the specials
 /// escaped with a backslash, everything else as `\DDD`.
@@ -68,9 +75,15 @@ fn labels_of(names: &[Box<[u8]>]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Writes the whole zone as a master file.
+///
+/// Keyword search cannot be enumerated, so the file (and a transfer, which carries the same,
+/// see [`crate::core::contents`]) delegates `search.<zone>` to the zone's name server, a
+/// portsd that answers it: a secondary serving this file refers resolvers there, and portsd
+/// answers the search zone itself.
 pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()> {
     let apex = absolute_name(labels_of(zone.name.labels()));
     let ns = absolute_name(labels_of(&zone.ns_name));
+    let search = absolute_name(std::iter::once(SEARCH_LABEL).chain(labels_of(zone.name.labels())));
     writeln!(out, "; portsd zone {apex} serial {}", snapshot.serial)?;
     writeln!(out, "$ORIGIN {apex}")?;
     let contents = Contents::new(zone, snapshot);
@@ -86,6 +99,7 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                 Owner::Query => &owner,
                 Owner::Apex => &apex,
                 Owner::NameServer => &ns,
+                Owner::SearchApex => &search,
             };
             let data = match &record.data {
                 Rdata::Txt(_) | Rdata::Unassigned(_) => {
@@ -109,7 +123,7 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
     Ok(())
 }
 
-/// Why a lookup found nothing.
+/// Why a lookup or search found nothing.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LookupError {
     /// The query text is not `PORT`, `PORT/PROTO`, `SERVICE` or `SERVICE/PROTO`.
@@ -118,10 +132,87 @@ pub enum LookupError {
     /// No service by that name.
     #[error("no service named {0:?}")]
     NotFound(String),
+    /// A search without words.
+    #[error("search needs at least one word")]
+    NoWords,
+    /// No use matches every word.
+    #[error("no use matches {0:?}")]
+    NoMatch(String),
 }
 
-/// The lines `portsd lookup QUERY` prints: one per use, as the TXT records say it.
-pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<String>, LookupError> {
+/// One use as `lookup --json` and `search --json` print it. The fields are a stable interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UseView {
+    /// The port or range as the TXT record writes it: `443`, `6881-6887`.
+    pub port: String,
+    /// The lowest port of the use.
+    pub first: u16,
+    /// The highest port of the use (equal to `first` for a single port).
+    pub last: u16,
+    /// `tcp`, `udp`, `sctp`, `dccp`, or `any` for a port nobody lists on any protocol.
+    pub protocol: &'static str,
+    /// The status word (`Yes`, `Unofficial`, ..., `Local`, `System`, `Unassigned`).
+    pub status: &'static str,
+    /// The service name, or null.
+    pub service: Option<String>,
+    /// The other names the system's services database gives the port, possibly empty.
+    pub aliases: Vec<String>,
+    /// The description, possibly empty.
+    pub description: String,
+    /// The sources that contributed (`local`, `excerpt`, `port-list`, `iana`, `services`);
+    /// empty for a port nobody lists.
+    pub sources: Vec<&'static str>,
+    /// The TXT record's text, exactly as DNS answers it.
+    pub text: String,
+}
+
+impl UseView {
+    fn of(table: &Table, found: Uses) -> Vec<UseView> {
+        match found {
+            Uses::Listed(ids) => ids
+                .iter()
+                .map(|&id| {
+                    let entry = table.entry(id);
+                    UseView {
+                        port: entry.ports.to_string(),
+                        first: entry.ports.first,
+                        last: entry.ports.last,
+                        protocol: entry.protocol.label(),
+                        status: entry.status.word(),
+                        service: entry.service.clone(),
+                        aliases: entry.aliases.clone(),
+                        description: entry.description.clone(),
+                        sources: Source::ALL
+                            .into_iter()
+                            .filter(|&s| entry.has_source(s))
+                            .map(Source::name)
+                            .collect(),
+                        text: text_of(table.rdata(id)),
+                    }
+                })
+                .collect(),
+            Uses::Unlisted(unlisted @ UnassignedText { port, protocol }) => {
+                let text = unlisted.to_string();
+                let description = text.splitn(5, " | ").nth(4).unwrap_or_default().to_owned();
+                vec![UseView {
+                    port: port.to_string(),
+                    first: port,
+                    last: port,
+                    protocol: protocol.map_or("any", Protocol::label),
+                    status: Status::Unassigned.word(),
+                    service: None,
+                    aliases: Vec::new(),
+                    description,
+                    sources: Vec::new(),
+                    text,
+                }]
+            }
+        }
+    }
+}
+
+/// The uses `portsd lookup QUERY` shows: those `serve` answers for the query's name.
+pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseView>, LookupError> {
     let bad = || LookupError::BadQuery(query.to_owned());
     let (subject, protocol) = match query.split_once('/') {
         Some((subject, proto)) => (
@@ -138,19 +229,54 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<Strin
         labels.push(protocol.label().as_bytes());
     }
     labels.extend(labels_of(zone.name.labels()));
-    match zone.name.classify(&labels) {
+    let target = zone.name.classify(&labels);
+    match target {
         Target::PortOn(..) | Target::Port(_) | Target::Service(_) | Target::ServiceOn(..) => {}
         _ => return Err(bad()),
     }
-    let answer = answer::answer(zone, snapshot, &labels, rtype::TXT, answer::CLASS_IN);
-    if answer.rcode != Rcode::NoError || answer.answers.is_empty() {
+    let views = answer::uses(&snapshot.table, &target)
+        .map(|found| UseView::of(&snapshot.table, found))
+        .unwrap_or_default();
+    if views.is_empty() {
         return Err(LookupError::NotFound(query.to_owned()));
     }
-    Ok(answer
-        .answers
+    Ok(views)
+}
+
+/// The uses `portsd search WORDS` shows: those `WORDS.search.<zone>` answers. Each argument
+/// may hold several words separated by blanks.
+pub fn search(snapshot: &Snapshot, words: &[String]) -> Result<Vec<UseView>, LookupError> {
+    let words: Vec<&[u8]> = words
         .iter()
-        .filter_map(|record| record.data.txt().map(|rdata| text_of(&rdata)))
-        .collect())
+        .flat_map(|w| w.split_whitespace())
+        .map(str::as_bytes)
+        .collect();
+    if words.is_empty() {
+        return Err(LookupError::NoWords);
+    }
+    let views = answer::uses(&snapshot.table, &Target::Search(&words))
+        .map(|found| UseView::of(&snapshot.table, found))
+        .unwrap_or_default();
+    if views.is_empty() {
+        let asked: Vec<String> = words
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        return Err(LookupError::NoMatch(asked.join(" ")));
+    }
+    Ok(views)
+}
+
+/// Uses as `--json` prints them: an array, one object per use, one object per line.
+pub fn to_json(views: &[UseView]) -> String {
+    let mut out = String::from("[");
+    for (i, view) in views.iter().enumerate() {
+        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+        // Serialising plain strings, numbers and lists cannot fail.
+        out.push_str(&serde_json::to_string(view).unwrap_or_default());
+    }
+    out.push_str("\n]");
+    out
 }
 
 /// The text of TXT RDATA: its character-strings joined.
@@ -172,6 +298,27 @@ mod tests {
             "\"a\\\"b\" \"\\195\\169\""
         );
         assert_eq!(absolute_name([&b"ports"[..], b"local"]), "ports.local.");
+    }
+
+    #[test]
+    fn unlisted_ports_have_the_text_dns_answers() {
+        let table = Table::new(Vec::new());
+        let views = UseView::of(
+            &table,
+            Uses::Unlisted(UnassignedText {
+                port: 3,
+                protocol: None,
+            }),
+        );
+        assert_eq!(views[0].protocol, "any");
+        assert_eq!(
+            views[0].description,
+            "no known use; system port range 0-1023 (RFC 6335)"
+        );
+        assert_eq!(
+            crate::core::txt::encode_strings(&views[0].text).len(),
+            views[0].text.len() + 1
+        );
     }
 
     #[test]

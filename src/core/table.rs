@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 
-use crate::core::model::{Entry, Protocol, Source, Status};
+use crate::core::model::{Entry, PortName, Protocol, Source, Status};
+use crate::core::search::SearchIndex;
 use crate::core::txt;
 
 /// Index of an entry in [`Table::entries`].
@@ -137,8 +138,13 @@ pub struct Table {
     ranges: [RangeIndex; 4],
     /// Lower-cased service name to the entries carrying it, in entry order.
     services: HashMap<Box<[u8]>, Vec<EntryId>>,
-    /// The keys of `services`, sorted bytewise: the order zone transfers and `export-zone` list
-    /// them in, kept so that walking the zone does not sort.
+    /// Lower-cased names of the system's services database to the ports they name.
+    port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>>,
+    /// Names and description words, for keyword search.
+    search: SearchIndex,
+    /// Every distinct lower-cased service name, the system's services database's included,
+    /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
+    /// walking the zone does not sort.
     service_order: Vec<Box<[u8]>>,
     /// A fingerprint of the content, used to tell whether a reload changed anything.
     content_hash: u64,
@@ -147,14 +153,20 @@ pub struct Table {
 }
 
 impl Table {
-    /// Builds the table from merged entries. Entries keep their order, except that local
-    /// entries move first: answers list a site's own uses before anyone else's.
+    /// Builds the table from merged entries without a system services database.
+    pub fn new(entries: Vec<Entry>) -> Table {
+        Table::with_port_names(entries, &[])
+    }
+
+    /// Builds the table from merged entries and the names of the system's services database.
+    /// Entries keep their order, except that local entries move first: answers list a site's
+    /// own uses before anyone else's.
     ///
     /// Entries whose records would read the same are kept once, the first with the sources of
     /// all: the text names the port or range, the protocol and the service, so equal texts sit
     /// at the same names, and an RRset holds no record twice (RFC 2181 5). Two local rows
     /// alike, or two sources describing a use in the same words, end up here.
-    pub fn new(mut entries: Vec<Entry>) -> Table {
+    pub fn with_port_names(mut entries: Vec<Entry>, names: &[PortName]) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
         let mut rdata: Vec<Box<[u8]>> = Vec::with_capacity(entries.len());
         let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
@@ -187,15 +199,28 @@ impl Table {
                 services.entry(key).or_default().push(id);
             }
         }
-        let content_hash = fingerprint(&rdata);
-        let mut service_order: Vec<Box<[u8]>> = services.keys().cloned().collect();
+        let mut port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>> = HashMap::new();
+        for name in names {
+            let ports = port_names.entry(name.name.as_bytes().into()).or_default();
+            if !ports.contains(&(name.protocol, name.port)) {
+                ports.push((name.protocol, name.port));
+            }
+        }
+        let content_hash = fingerprint(&rdata, &port_names);
+        let mut service_order: Vec<Box<[u8]>> = services
+            .keys()
+            .chain(port_names.keys().filter(|k| !services.contains_key(*k)))
+            .cloned()
+            .collect();
         service_order.sort_unstable();
         Table {
+            search: SearchIndex::build(&entries),
             entries,
             rdata,
             singles: singles.map(|s| SingleIndex::build(&s)),
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
+            port_names,
             service_order,
             content_hash,
             data_date: 0,
@@ -251,30 +276,55 @@ impl Table {
         );
     }
 
-    /// The entries whose service name is `name` (ASCII case ignored), optionally on one
-    /// protocol only. Appends to `out`.
+    /// The entries a service name (ASCII case ignored) answers, optionally on one protocol
+    /// only. On a protocol where the system's services database has the name, it answers every
+    /// use of the port it names there, as the port's number does; elsewhere it answers the uses
+    /// carrying it as their service name, in entry order. Appends to `out`.
     pub(crate) fn service_entries(
         &self,
         name: &[u8],
         protocol: Option<Protocol>,
         out: &mut impl Extend<EntryId>,
     ) {
-        let ids = if name.iter().any(u8::is_ascii_uppercase) {
-            let mut lower = crate::core::names::ServiceName::from_slice(name);
-            lower.make_ascii_lowercase();
-            self.services.get(&lower[..])
+        let mut lower = crate::core::names::ServiceName::new();
+        let key = if name.iter().any(u8::is_ascii_uppercase) {
+            lower.extend(name.iter().map(u8::to_ascii_lowercase));
+            &lower[..]
         } else {
-            self.services.get(name)
+            name
         };
-        out.extend(
-            ids.into_iter()
-                .flatten()
-                .copied()
-                .filter(|&id| protocol.is_none_or(|p| self.entry(id).protocol == p)),
-        );
+        let carried = self.services.get(key);
+        let Some(ports) = self.port_names.get(key) else {
+            out.extend(
+                carried
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&id| protocol.is_none_or(|p| self.entry(id).protocol == p)),
+            );
+            return;
+        };
+        for p in Protocol::ALL {
+            if protocol.is_some_and(|asked| asked != p) {
+                continue;
+            }
+            if ports.iter().any(|&(on, _)| on == p) {
+                for &(_, port) in ports.iter().filter(|&&(on, _)| on == p) {
+                    self.port_entries(p, port, out);
+                }
+            } else {
+                out.extend(
+                    carried
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&id| self.entry(id).protocol == p),
+                );
+            }
+        }
     }
 
-    /// Every distinct (lower-cased) service name, sorted bytewise.
+    /// Every distinct (lower-cased) service name, the system's included, sorted bytewise.
     pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
         self.service_order.iter().map(|k| &k[..])
     }
@@ -287,6 +337,12 @@ impl Table {
     /// How many distinct service names there are.
     pub(crate) fn service_count(&self) -> usize {
         self.service_order.len()
+    }
+
+    /// The best uses matching every word (see [`crate::core::search`]), best first, at most
+    /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
+    pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+        self.search.search(words, out);
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.
@@ -324,7 +380,13 @@ impl Table {
             .iter()
             .map(SingleIndex::heap_bytes)
             .chain(self.ranges.iter().map(RangeIndex::heap_bytes))
-            .sum();
+            .sum::<usize>()
+            + self.search.heap_bytes()
+            + self
+                .port_names
+                .iter()
+                .map(|(k, v)| k.len() + v.capacity() * 4 + 64)
+                .sum::<usize>();
         TableStats {
             by_source: count(
                 self.entries
@@ -335,19 +397,32 @@ impl Table {
             by_status: count(self.entries.iter().map(|e| e.status), &Status::ALL),
             by_protocol: count(self.entries.iter().map(|e| e.protocol), &Protocol::ALL),
             ranges: self.entries.iter().filter(|e| e.ports.is_range()).count(),
-            services: self.services.len(),
+            services: self.service_names().count(),
             heap_bytes: entry_bytes + rdata_bytes + service_bytes + index_bytes,
         }
     }
 }
 
 /// FNV-1a over the rendered records (which hold every field of every entry): stable across runs, cheap, and good enough to detect change.
-fn fingerprint(rdata: &[Box<[u8]>]) -> u64 {
+fn fingerprint(rdata: &[Box<[u8]>], port_names: &HashMap<Box<[u8]>, Vec<(Protocol, u16)>>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for record in rdata {
-        for &byte in record.iter().chain(&[0]) {
+    let mut add = |bytes: &[u8]| {
+        for &byte in bytes.iter().chain(&[0]) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for record in rdata {
+        add(record);
+    }
+    // The system's names give owner names of their own, so they are content too.
+    let mut names: Vec<_> = port_names.iter().collect();
+    names.sort_unstable();
+    for (name, ports) in names {
+        add(name);
+        for &(protocol, port) in ports {
+            add(&[protocol.index() as u8]);
+            add(&port.to_be_bytes());
         }
     }
     hash
@@ -364,6 +439,7 @@ mod tests {
             protocol,
             status: Status::Yes,
             service: service.map(str::to_owned),
+            aliases: Vec::new(),
             description: format!("use of {ports}"),
             sources: source.bit(),
         }

@@ -8,8 +8,9 @@
 //! 443 | tcp | Yes | https | Hypertext Transfer Protocol Secure (HTTPS) ...
 //! ```
 //!
-//! `PORT` is the port or the range the use covers (`6881-6887`), `SERVICE` is IANA's service
-//! name or `-`, and `DESCRIPTION` is the rest of the string: it may itself contain `|`, so split
+//! `PORT` is the port or the range the use covers (`6881-6887`), `SERVICE` is the use's service
+//! name followed by the other names the system's services database gives the port (separated by
+//! spaces: `nicname whois`), or `-`, and `DESCRIPTION` is the rest of the string: it may itself contain `|`, so split
 //! at most four times. A string longer than 255 octets is carried as several character-strings
 //! of one record (RFC 1035 3.3.14), cut only at UTF-8 character boundaries; joining them gives
 //! the text back byte for byte.
@@ -30,7 +31,7 @@ pub fn entry_text(entry: &Entry) -> String {
         entry.ports,
         entry.protocol,
         entry.status,
-        entry.service.as_deref().unwrap_or("-"),
+        ServiceNames(entry),
         if entry.description.is_empty() {
             "-"
         } else {
@@ -38,6 +39,22 @@ pub fn entry_text(entry: &Entry) -> String {
         },
     );
     text
+}
+
+/// The SERVICE field: the service name, then the aliases, space-separated; `-` for none.
+struct ServiceNames<'a>(&'a Entry);
+
+impl fmt::Display for ServiceNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names = self.0.service.iter().chain(&self.0.aliases);
+        match names.next() {
+            None => f.write_str("-"),
+            Some(first) => {
+                f.write_str(first)?;
+                names.try_for_each(|name| write!(f, " {name}"))
+            }
+        }
+    }
 }
 
 /// The text answered for a port nobody lists on `protocol` (`None`: on no protocol at all).
@@ -138,12 +155,22 @@ mod tests {
             protocol: Protocol::Udp,
             status: Status::Unofficial,
             service: None,
+            aliases: Vec::new(),
             description: "BitTorrent".into(),
             sources: Source::PortList.bit(),
         };
         assert_eq!(
             entry_text(&entry),
             "6881-6887 | udp | Unofficial | - | BitTorrent"
+        );
+        let named = Entry {
+            service: Some("nicname".into()),
+            aliases: vec!["whois".into()],
+            ..entry
+        };
+        assert_eq!(
+            entry_text(&named),
+            "6881-6887 | udp | Unofficial | nicname whois | BitTorrent"
         );
     }
 

@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use crate::core::answer::{
     Answer, Owner, Rdata, Record, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype,
 };
+use crate::core::names::SEARCH_LABEL;
 
 /// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
 pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -319,6 +320,7 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
         Owner::Query => writer.name(query.labels().iter().copied()),
         Owner::Apex => writer.name(zone_labels),
         Owner::NameServer => writer.name(zone.ns_name.iter().map(|l| &l[..])),
+        Owner::SearchApex => writer.name(std::iter::once(SEARCH_LABEL).chain(zone_labels)),
     }
     writer.u16(record.data.rtype());
     writer.u16(crate::core::answer::CLASS_IN);

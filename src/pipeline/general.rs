@@ -27,6 +27,7 @@ use super::{Transport, ZoneState};
 use crate::core::answer::{
     self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone,
 };
+use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
 
@@ -44,6 +45,7 @@ pub(crate) struct GeneralPath {
 struct ZoneNames {
     apex: Name,
     ns: Name,
+    search: Name,
     rname: Name,
 }
 
@@ -56,6 +58,10 @@ impl GeneralPath {
         let names = (|| {
             Some(ZoneNames {
                 apex: name_of(zone.name.labels())?,
+                search: Name::from_labels(
+                    std::iter::once(SEARCH_LABEL).chain(zone.name.labels().iter().map(|l| &l[..])),
+                )
+                .ok()?,
                 ns: name_of(&zone.ns_name)?,
                 rname: name_of(&zone.rname)?,
             })
@@ -299,6 +305,7 @@ fn to_hickory(
         Owner::Query => query_name.clone(),
         Owner::Apex => names.apex.clone(),
         Owner::NameServer => names.ns.clone(),
+        Owner::SearchApex => names.search.clone(),
     };
     let data = match &record.data {
         Rdata::Txt(_) | Rdata::Unassigned(_) => {

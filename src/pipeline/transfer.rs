@@ -328,7 +328,7 @@ fn difference(zone: &Zone, old: &Snapshot, new: &Snapshot) -> Option<Difference>
             return Vec::new();
         }
         contents
-            .records(name)
+            .records(position, name)
             .map_or_else(Vec::new, |a| owned_records(zone, name, &a.answers))
     };
     let too_large =

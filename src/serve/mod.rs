@@ -70,6 +70,8 @@ impl DataLocation {
 pub struct Settings {
     /// Where reloads read the table from.
     pub data: DataLocation,
+    /// The system's services database reloads read, if any.
+    pub services: Option<sources::ServicesFile>,
     /// TCP limits.
     pub tcp: TcpLimits,
     /// The per-message policy: access, rate limiting, query log.
@@ -84,6 +86,7 @@ impl Settings {
     pub fn new(data: DataLocation) -> Settings {
         Settings {
             data,
+            services: None,
             tcp: TcpLimits::default(),
             policy: Policy::default(),
             notify: Vec::new(),
@@ -96,6 +99,7 @@ impl Settings {
 pub struct Server {
     pipeline: Arc<Pipeline>,
     data: Arc<DataLocation>,
+    services: Option<Arc<sources::ServicesFile>>,
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
 }
@@ -114,6 +118,7 @@ impl Server {
         Server {
             pipeline: Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics)),
             data: Arc::new(settings.data),
+            services: settings.services.map(Arc::new),
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
         }
@@ -130,6 +135,7 @@ impl Server {
         let loaded = self
             .data
             .load()
+            .and_then(|loaded| loaded.with_services(self.services.as_deref()))
             .inspect_err(|_| self.metrics().reload_failed())?;
         let table = loaded.into_table();
         let current = self.pipeline.snapshot();

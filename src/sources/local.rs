@@ -44,6 +44,7 @@ fn parse_row(line: &str) -> Result<Entry, String> {
         protocol,
         status: Status::Local,
         service,
+        aliases: Vec::new(),
         description: normalise_space(description),
         sources: Source::Local.bit(),
     })
@@ -70,6 +71,7 @@ mod tests {
                     protocol: Protocol::Tcp,
                     status: Status::Local,
                     service: Some("billing-api".into()),
+                    aliases: Vec::new(),
                     description: "Billing API, payments team".into(),
                     sources: Source::Local.bit(),
                 },
@@ -81,6 +83,7 @@ mod tests {
                     protocol: Protocol::Udp,
                     status: Status::Local,
                     service: None,
+                    aliases: Vec::new(),
                     description: "lab telemetry".into(),
                     sources: Source::Local.bit(),
                 },

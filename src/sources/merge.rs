@@ -73,6 +73,7 @@ impl<'a> Use<'a> {
                 protocol,
                 status,
                 service: None,
+                aliases: Vec::new(),
                 description: self.description.to_owned(),
                 sources: self.sources,
             })
@@ -268,6 +269,7 @@ fn attach_iana(entries: &mut [Entry], records: &[IanaRecord]) -> Vec<Entry> {
                 protocol,
                 status: record.status,
                 service: record.service.clone(),
+                aliases: Vec::new(),
                 description: record.description.clone(),
                 sources: Source::Iana.bit(),
             }),

@@ -9,15 +9,17 @@ mod iana;
 mod local;
 mod merge;
 mod port_list;
+mod services;
 mod wikipedia;
 
 use std::fmt::{self, Write};
 use std::path::Path;
 
-use crate::core::model::{Entry, Source, Status};
+use crate::core::model::{Entry, PortName, Source, Status};
 use crate::core::table::Table;
 
 pub use changes::{RegistryChanges, registry_changes};
+pub use services::ServicesFile;
 pub use wikipedia::convert_markdown;
 
 /// The port list converted to TSV.
@@ -29,10 +31,11 @@ pub const IANA_CSV: &str = "iana-service-names-port-numbers.csv";
 /// The site's own ports (optional).
 pub const LOCAL_TSV: &str = "local.tsv";
 
-/// A status word of the port list's legend (every status but portsd's own Local and
+/// A status word of the port list's legend (every status but portsd's own Local, System and
 /// Unassigned).
 fn list_status(word: &str) -> Option<Status> {
-    Status::from_word(word).filter(|s| !matches!(s, Status::Local | Status::Unassigned))
+    Status::from_word(word)
+        .filter(|s| !matches!(s, Status::Local | Status::System | Status::Unassigned))
 }
 
 /// A status cell of `ports.tsv` for a protocol the list names no status for.
@@ -109,16 +112,47 @@ pub struct LoadedData {
     pub entries: Vec<Entry>,
     /// Rows (records, for IANA's CSV) read from each source file, in [`Source::ALL`] order.
     pub rows_per_source: Vec<(Source, usize)>,
+    /// The names of the system's services database, each with the port it names.
+    pub system_names: Vec<PortName>,
+    /// Lines of the services database on protocols portsd does not serve (skipped).
+    pub other_protocols: usize,
     /// The data's date, Unix seconds: the newest modification time of the files read (for the
-    /// compiled-in data, as recorded at build time). The SOA serial derives from it
-    /// ([`crate::core::serial`]).
+    /// compiled-in data, as recorded at build time; the services database counts too). The SOA
+    /// serial derives from it ([`crate::core::serial`]).
     pub date: u32,
 }
 
 impl LoadedData {
+    /// Joins the system's services database (if configured and present) to the entries.
+    pub fn with_services(
+        mut self,
+        services: Option<&ServicesFile>,
+    ) -> Result<LoadedData, DataErrors> {
+        let Some(services) = services else {
+            return Ok(self);
+        };
+        let text = services
+            .read()
+            .map_err(|problem| DataErrors(vec![problem]))?;
+        let Some(text) = text else { return Ok(self) };
+        let mut problems = Vec::new();
+        let label = services.path.display().to_string();
+        let parsed = services::parse(&label, &text, &mut problems);
+        DataErrors::check(problems)?;
+        self.system_names = services::join(&mut self.entries, &parsed.lines);
+        self.other_protocols = parsed.other_protocols;
+        self.date = self.date.max(modified_seconds(&services.path));
+        for (source, rows) in &mut self.rows_per_source {
+            if *source == Source::Services {
+                *rows = parsed.lines.len() + parsed.other_protocols;
+            }
+        }
+        Ok(self)
+    }
+
     /// The table these entries make, carrying the data's date.
     pub fn into_table(self) -> Table {
-        Table::new(self.entries).dated(self.date)
+        Table::with_port_names(self.entries, &self.system_names).dated(self.date)
     }
 }
 
@@ -243,23 +277,35 @@ fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
         (Source::Excerpt, excerpt.len()),
         (Source::PortList, list.len()),
         (Source::Iana, iana.records_read),
+        (Source::Services, 0),
     ];
     Ok(LoadedData {
         entries: merge::merge(local, &excerpt, &list, &iana.records),
         rows_per_source,
+        system_names: Vec::new(),
+        other_protocols: 0,
         date,
     })
 }
 
 /// What `portsd check` prints for data that loaded: rows read per source, then the table's
 /// entries per source, status and protocol, ranges, service names and memory.
-pub fn check_report(rows_per_source: &[(Source, usize)], table: &Table) -> String {
+/// `other_protocols` counts the services database's lines on protocols portsd does not serve.
+pub fn check_report(
+    rows_per_source: &[(Source, usize)],
+    other_protocols: usize,
+    table: &Table,
+) -> String {
     let stats = table.stats();
     let mut out = String::new();
     let _ = writeln!(out, "rows read:");
     for (source, rows) in rows_per_source {
         let _ = writeln!(out, "  {:<10} {rows}", source.name());
     }
+    let _ = writeln!(
+        out,
+        "services lines skipped (protocols other than tcp, udp, sctp, dccp): {other_protocols}"
+    );
     let _ = writeln!(out, "entries: {}", table.entries().len());
     let _ = writeln!(out, "entries per source (a merged entry counts for each):");
     for (source, count) in &stats.by_source {

@@ -82,7 +82,8 @@ fn builtin_data_loads_without_problems_and_counts_every_row() {
             (Source::Local, 0),
             (Source::Excerpt, 33),
             (Source::PortList, 1980),
-            (Source::Iana, 14_447)
+            (Source::Iana, 14_447),
+            (Source::Services, 0)
         ]
     );
     assert_eq!(loaded.entries.len(), table.entries().len());
@@ -268,7 +269,7 @@ fn merged_uses_of_well_known_ports() {
 #[test]
 fn check_report_names_every_source_status_and_protocol() {
     let (loaded, table) = builtin();
-    let report = check_report(&loaded.rows_per_source, table);
+    let report = check_report(&loaded.rows_per_source, 0, table);
     for word in [
         "local",
         "excerpt",

@@ -128,7 +128,7 @@ fn lookup_prints_what_the_server_answers() {
         ("9/udp", "9.udp.ports.local."),
         ("51820/udp", "51820.udp.ports.local."),
     ] {
-        let output = portsd(&["lookup", argument]);
+        let output = portsd(&["lookup", "--services", "none", argument]);
         assert!(
             output.status.success(),
             "lookup {argument}: {}",
@@ -166,6 +166,137 @@ fn lookup_443_tcp_prints_its_known_uses() {
         "{}",
         stdout_of(&by_service)
     );
+}
+
+#[test]
+fn search_prints_what_the_server_answers() {
+    for (words, name) in [
+        (&["minecraft"][..], "minecraft.search.ports.local."),
+        (&["Java", "minecraft"], "java.minecraft.search.ports.local."),
+        (&["postgres"], "postgres.search.ports.local."),
+        (
+            &["bedrock minecraft"],
+            "minecraft.bedrock.search.ports.local.",
+        ),
+    ] {
+        let mut args = vec!["search", "--services", "none"];
+        args.extend(words);
+        let output = portsd(&args);
+        let printed: Vec<String> = stdout_of(&output).lines().map(str::to_owned).collect();
+        let served = served_texts(name);
+        assert!(!served.is_empty(), "{name} matches");
+        assert_eq!(printed, served, "search {words:?} against TXT {name}");
+    }
+    let line = assert_one_line_failure(&portsd(&["search", "nosuchwordatall"]), "no match");
+    assert_eq!(line, "portsd: no use matches \"nosuchwordatall\"");
+}
+
+/// The fields of the JSON schema the README documents, in order.
+const JSON_FIELDS: [&str; 10] = [
+    "port",
+    "first",
+    "last",
+    "protocol",
+    "status",
+    "service",
+    "aliases",
+    "description",
+    "sources",
+    "text",
+];
+
+fn json_of(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let output = portsd(args);
+    assert!(output.status.success(), "{args:?}: {}", stderr_of(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout_of(&output)).expect("valid JSON");
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|v| v.as_object().expect("objects").clone())
+        .collect()
+}
+
+#[test]
+fn json_has_one_object_per_use_in_the_documented_schema() {
+    let uses = json_of(&["lookup", "--json", "--services", "none", "6881/tcp"]);
+    let text = stdout_of(&portsd(&["lookup", "--services", "none", "6881/tcp"]));
+    assert_eq!(uses.len(), text.lines().count());
+    for (object, line) in uses.iter().zip(text.lines()) {
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        let mut expected = JSON_FIELDS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(
+            keys, expected,
+            "serde_json sorts keys; the fields are exactly these"
+        );
+        assert_eq!(object["text"], line);
+        assert_eq!(object["protocol"], "tcp");
+    }
+    let range = uses
+        .iter()
+        .find(|o| o["port"] == "6881-6887")
+        .expect("the BitTorrent range");
+    assert_eq!(
+        (range["first"].as_u64(), range["last"].as_u64()),
+        (Some(6881), Some(6887))
+    );
+    assert_eq!(range["service"], serde_json::Value::Null);
+
+    let dir = tempfile::tempdir().unwrap();
+    let services = dir.path().join("services");
+    std::fs::write(&services, "whois 43/tcp nicname\nrtmp 1/ddp\n").unwrap();
+    let services = services.to_str().unwrap();
+    let whois = json_of(&["lookup", "whois/tcp", "--json", "--services", services]);
+    assert_eq!(
+        serde_json::Value::Object(whois[0].clone()),
+        serde_json::json!({
+            "port": "43", "first": 43, "last": 43, "protocol": "tcp", "status": "Yes",
+            "service": "nicname", "aliases": ["whois"], "description": "WHOIS protocol",
+            "sources": ["excerpt", "port-list", "iana", "services"],
+            "text": "43 | tcp | Yes | nicname whois | WHOIS protocol"
+        })
+    );
+    let unlisted = json_of(&["lookup", "--json", "--services", "none", "3/sctp"]);
+    assert_eq!(unlisted[0]["status"], "Unassigned");
+    assert_eq!(unlisted[0]["sources"], serde_json::json!([]));
+    let found = json_of(&["search", "--json", "--services", "none", "wireguard"]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["description"], "WireGuard protocol");
+    assert_eq!(found[0]["first"], 51820);
+
+    let check = stdout_of(&portsd(&["check", "--services", services]));
+    assert!(check.contains("  services   2\n"), "{check}");
+    assert!(
+        check.contains("protocols other than tcp, udp, sctp, dccp): 1\n"),
+        "{check}"
+    );
+}
+
+#[test]
+fn services_files_that_cannot_be_used_fail_in_one_line() {
+    let line = assert_one_line_failure(
+        &portsd(&["lookup", "--services", "/nonexistent", "443"]),
+        "missing services file",
+    );
+    assert!(
+        line.starts_with("portsd: bad data: /nonexistent: cannot read"),
+        "{line}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let services = dir.path().join("services");
+    std::fs::write(&services, "good 1/tcp\nbad 99999/tcp\n").unwrap();
+    let line = assert_one_line_failure(
+        &portsd(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--services",
+            services.to_str().unwrap(),
+        ]),
+        "bad services line",
+    );
+    assert!(line.ends_with("services:2: bad port \"99999\""), "{line}");
 }
 
 #[test]
@@ -457,7 +588,25 @@ fn exported_zone_is_what_serve_answers() {
             })
             .collect()
     };
-    assert_eq!(find("NS"), ["ports.local ns.ports.local."]);
+    assert_eq!(
+        find("NS"),
+        [
+            "search.ports.local ns.ports.local.",
+            "ports.local ns.ports.local."
+        ],
+        "the search zone is delegated to the zone's own name server"
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|r| r.owner.len() > 3 && r.owner[r.owner.len() - 3] == b"search"),
+        "nothing below the delegation"
+    );
+    let help = records
+        .iter()
+        .filter(|r| r.rtype == "TXT" && r.owner[0] == b"help" && r.owner.len() == 3)
+        .count();
+    assert_eq!(help, 8, "help.ports.local's records");
     assert_eq!(
         find("A"),
         ["ns.ports.local 127.0.0.1"],
@@ -479,7 +628,11 @@ fn exported_zone_with_an_outside_name_server_has_no_glue() {
         .filter(|r| r.rtype == "NS")
         .map(|r| r.data.as_str())
         .collect();
-    assert_eq!(ns, ["ns1.example.net."]);
+    assert_eq!(
+        ns,
+        ["ns1.example.net.", "ns1.example.net."],
+        "search, then the apex"
+    );
     assert!(
         !records.iter().any(|r| r.rtype == "A" || r.rtype == "AAAA"),
         "no glue for a name server outside the zone"

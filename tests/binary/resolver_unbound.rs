@@ -4,7 +4,11 @@
 //! and the real `dig` asking unbound. portsd runs from the example config
 //! deploy/portsd.toml, so the example is checked too.
 //!
-//! Needs the Debian packages unbound (unbound, unbound-control) and
+//! A second test puts NSD between unbound and portsd, serving the exported zone as a
+//! secondary would, and checks that keyword searches follow the zone's delegation of
+//! `search.<zone>` to portsd.
+//!
+//! Needs the Debian packages unbound (unbound, unbound-control), nsd and
 //! bind9-dnsutils (dig); a missing tool fails the test with the package name.
 
 use std::fs;
@@ -276,4 +280,126 @@ fn unbound_stub_zone_resolves_through_portsd() {
         "the repeat was not a cache hit"
     );
     assert_eq!(misses_after, misses_before, "the repeat went to portsd");
+}
+
+/// NSD serving the zone file `export-zone` wrote, as a secondary would after a transfer, on a
+/// free loopback port; killed when the test ends.
+struct Nsd(Child);
+
+impl Drop for Nsd {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts NSD on `zone_file` and waits (with a deadline) until it answers the zone's SOA,
+/// retrying on a fresh port when the one picked was taken.
+fn start_nsd(dir: &Path, zone_file: &Path) -> (Nsd, SocketAddr) {
+    let mut failures = Vec::new();
+    for attempt in 0..UNBOUND_PORT_ATTEMPTS {
+        let port = common::free_loopback_port();
+        let d = dir.display();
+        let config = format!(
+            "server:\n    ip-address: 127.0.0.1\n    port: {port}\n    do-ip6: no\n    \
+             username: \"\"\n    chroot: \"\"\n    zonesdir: \"{d}\"\n    pidfile: \"{d}/nsd{attempt}.pid\"\n    \
+             xfrdfile: \"{d}/xfrd.state\"\n    zonelistfile: \"{d}/zone.list\"\n    database: \"\"\n    \
+             logfile: \"{d}/nsd.log\"\n    server-count: 1\n    verbosity: 1\n\
+             remote-control:\n    control-enable: no\n\
+             zone:\n    name: \"ports.local\"\n    zonefile: \"{}\"\n",
+            zone_file.display()
+        );
+        let config_path = dir.join("nsd.conf");
+        fs::write(&config_path, config).expect("writing nsd.conf");
+        let child = Command::new("nsd")
+            .args(["-d", "-c"])
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start nsd ({err}); install the Debian package nsd")
+            });
+        let mut nsd = Nsd(child);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = nsd.0.try_wait() {
+                break;
+            }
+            let soa = common::run_tool(
+                "dig",
+                addr,
+                &["+short", "+time=1", "+tries=1", "SOA", "ports.local"],
+            );
+            if soa.contains("ns.ports.local.") {
+                return (nsd, addr);
+            }
+        }
+        let _ = nsd.0.kill();
+        failures.push(fs::read_to_string(dir.join("nsd.log")).unwrap_or_default());
+    }
+    panic!("nsd did not start:\n{}", failures.join("\n---\n"));
+}
+
+/// A resolver whose only way into the zone is a secondary (NSD with the exported zone) still
+/// gets search answers: the zone delegates `search.<zone>` to its name server, and portsd,
+/// listening there on port 53, answers the search zone. Loopback addresses other than
+/// 127.0.0.1 need no setup on Linux; the test takes one whose port 53 is free.
+#[test]
+fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (portsd, ns_address) = (1..=250u8)
+        .map(|host| Ipv4Addr::new(127, 53, std::process::id() as u8, host))
+        .find_map(|ip| {
+            std::net::UdpSocket::bind((ip, 53)).ok()?;
+            std::net::TcpListener::bind((ip, 53)).ok()?;
+            let listen = format!("{ip}:53");
+            let daemon = Portsd::start(&[
+                "--listen",
+                &listen,
+                "--ns-address",
+                &ip.to_string(),
+                "--services",
+                "none",
+            ]);
+            Some((daemon, ip))
+        })
+        .expect("a loopback address with port 53 free");
+    let zone_file = dir.path().join("ports.local.zone");
+    let export = Command::new(env!("CARGO_BIN_EXE_portsd"))
+        .args(["export-zone", "--services", "none", "--ns-address"])
+        .arg(ns_address.to_string())
+        .output()
+        .expect("export-zone runs");
+    assert!(export.status.success());
+    fs::write(&zone_file, &export.stdout).expect("writing the zone file");
+    let (_nsd, nsd) = start_nsd(dir.path(), &zone_file);
+    let (_unbound, unbound, _) = start_unbound(dir.path(), nsd);
+
+    let port = dig_txt(unbound, "443.tcp.ports.local");
+    assert_eq!(port.status, "NOERROR", "{}", port.output);
+    let search = dig_txt(unbound, "wireguard.search.ports.local");
+    assert_eq!(search.status, "NOERROR", "{}", search.output);
+    assert!(
+        search
+            .output
+            .contains("\"51820 | udp | Unofficial | - | WireGuard protocol\""),
+        "{}",
+        search.output
+    );
+    let none = dig_txt(unbound, "nosuchwordatall.search.ports.local");
+    assert_eq!(none.status, "NXDOMAIN", "{}", none.output);
+    // The secondary itself refers search names to portsd and answers nothing below the cut.
+    let referral = common::run_tool(
+        "dig",
+        nsd,
+        &["+norec", "TXT", "wireguard.search.ports.local"],
+    );
+    assert!(
+        referral.contains("search.ports.local.\t3600\tIN\tNS\tns.ports.local."),
+        "{referral}"
+    );
+    drop(portsd);
 }

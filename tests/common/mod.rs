@@ -55,6 +55,25 @@ pub fn builtin_table() -> Table {
     )
 }
 
+/// A services file in services(5) form: names IANA spells otherwise, a port only this file
+/// names, a protocol portsd does not serve, comments.
+pub const SAMPLE_SERVICES: &str = "# sample\nwhois\t\t43/tcp\t\tnicname\nhttp\t\t80/tcp\t\twww # WorldWideWeb HTTP\n\
+    imap2\t\t143/tcp\t\timap\nsnmp-trap\t162/udp\t\tsnmptrap\nsip-tls\t\t5061/tcp\nx11-1\t\t6001/tcp\t\tx11-one\n\
+    kerberos4\t750/udp\t\tkerberos-iv kdc\nrtmp\t\t1/ddp\n";
+
+/// The compiled-in data joined with a services database of `text`.
+pub fn table_with_services(text: &str) -> Table {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("services");
+    std::fs::write(&path, text).unwrap();
+    let services = portsd::sources::ServicesFile::from_setting(path.to_str());
+    let loaded = DataLocation::Builtin
+        .load()
+        .and_then(|loaded| loaded.with_services(services.as_ref()))
+        .expect("builtin data and the services file load");
+    Table::with_port_names(loaded.entries, &loaded.system_names)
+}
+
 impl TestServer {
     /// Starts a server on the compiled-in data.
     pub fn start() -> TestServer {

@@ -513,3 +513,235 @@ fn kdig_over_udp_and_tcp_with_mixed_case() {
         "{nx}"
     );
 }
+
+/// A server answering from the compiled-in data joined with [`SAMPLE_SERVICES`].
+static WITH_SERVICES: std::sync::LazyLock<TestServer> = std::sync::LazyLock::new(|| {
+    TestServer::start_with(
+        test_zone(),
+        table_with_services(SAMPLE_SERVICES),
+        portsd::serve::DataLocation::Builtin,
+        portsd::serve::TcpLimits::default(),
+    )
+});
+
+/// The TXT texts and response code for `name` from `server`, over TCP (search and services
+/// answers may exceed a UDP answer's size).
+fn tcp_texts(server: std::net::SocketAddr, name: &str) -> (ResponseCode, Vec<String>) {
+    let response = parse(&tcp_exchange(
+        server,
+        &query(7, name, RecordType::TXT, None),
+    ));
+    (response.metadata.response_code, txt_answers(&response))
+}
+
+#[tokio::test]
+async fn keyword_search_answers_best_first_over_udp_and_tcp() {
+    for tcp in [false, true] {
+        let answer = ask(tcp, "Minecraft.search.ports.local.", RecordType::TXT).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+        assert!(answer.metadata.authoritative);
+        let texts = txt_answers(&answer);
+        assert!((1..=10).contains(&texts.len()), "{texts:?}");
+        assert!(texts.iter().all(|t| t.contains("Minecraft")), "{texts:?}");
+        assert!(
+            texts[0].ends_with("| Minecraft: Bedrock Edition multiplayer server"),
+            "a description starting with the word comes first: {texts:?}"
+        );
+    }
+    // Exact service name first, then names it starts, then description words.
+    let (_, postgres) = tcp_texts(addr(), "postgres.search.ports.local.");
+    assert!(postgres.len() <= 10);
+    assert!(
+        postgres[0].starts_with("5432 | tcp | Yes | postgresql |"),
+        "{postgres:?}"
+    );
+    let (_, both) = tcp_texts(addr(), "java.minecraft.search.ports.local.");
+    assert!(
+        both.iter().all(|t| t.contains("Minecraft (Java Edition)")),
+        "every word must match: {both:?}"
+    );
+    let (_, wireguard) = tcp_texts(addr(), "WIREGUARD.search.ports.local.");
+    assert_eq!(
+        wireguard,
+        ["51820 | udp | Unofficial | - | WireGuard protocol"]
+    );
+    let (_, many) = tcp_texts(addr(), "server.search.ports.local.");
+    assert_eq!(many.len(), 10, "at most ten uses");
+    let distinct: std::collections::HashSet<&String> = many.iter().collect();
+    assert_eq!(distinct.len(), many.len(), "each a distinct use: {many:?}");
+}
+
+#[tokio::test]
+async fn no_match_is_nxdomain_with_the_search_zone_soa() {
+    for tcp in [false, true] {
+        let answer = ask(tcp, "nosuchwordatall.search.ports.local.", RecordType::TXT).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::NXDomain);
+        assert!(answer.metadata.authoritative);
+        let soa = &answer.authorities[0];
+        assert_eq!(soa.record_type(), RecordType::SOA);
+        assert_eq!(soa.name.to_ascii(), "search.ports.local.");
+    }
+    // A match asked with another type is NODATA, the same SOA in authority.
+    let nodata = ask(false, "minecraft.search.ports.local.", RecordType::A).await;
+    assert_eq!(nodata.metadata.response_code, ResponseCode::NoError);
+    assert!(nodata.answers.is_empty());
+    assert_eq!(nodata.authorities[0].name.to_ascii(), "search.ports.local.");
+    // The search zone's apex: SOA and NS, so resolvers following the delegation find a zone.
+    let soa = ask(false, "search.ports.local.", RecordType::SOA).await;
+    assert_eq!(soa.answers[0].record_type(), RecordType::SOA);
+    let ns = ask(true, "search.ports.local.", RecordType::NS).await;
+    assert_eq!(
+        ns.answers[0].data,
+        RData::NS(hickory_proto::rr::rdata::NS(
+            Name::from_ascii("ns.ports.local.").unwrap()
+        ))
+    );
+    assert_eq!(ns.additionals[0].record_type(), RecordType::A, "glue");
+    // dig sees the same.
+    let dig = run_tool(
+        "dig",
+        addr(),
+        &["+short", "TXT", "wireguard.search.ports.local"],
+    );
+    assert_eq!(
+        dig,
+        "\"51820 | udp | Unofficial | - | WireGuard protocol\"\n"
+    );
+    let dig = run_tool(
+        "dig",
+        addr(),
+        &["TXT", "nosuchwordatall.search.ports.local"],
+    );
+    assert!(dig.contains("status: NXDOMAIN"), "{dig}");
+    assert!(dig.contains("search.ports.local.\t3600\tIN\tSOA"), "{dig}");
+}
+
+#[tokio::test]
+async fn help_lists_every_name_form_with_an_example_that_answers() {
+    let help = txt_answers(&ask(false, "help.ports.local.", RecordType::TXT).await);
+    assert_eq!(help.len(), 8, "{help:?}");
+    assert!(
+        help.last()
+            .unwrap()
+            .contains("PORT | PROTOCOL | STATUS | SERVICE | DESCRIPTION")
+    );
+    let examples: Vec<&str> = help
+        .iter()
+        .filter_map(|line| line.split_once(", e.g. ").map(|(_, example)| example))
+        .collect();
+    assert_eq!(examples.len(), 5, "{help:?}");
+    for example in examples {
+        let (rcode, texts) = tcp_texts(addr(), &format!("{example}."));
+        assert_eq!(rcode, ResponseCode::NoError, "{example}");
+        assert!(!texts.is_empty(), "{example} answers");
+    }
+    let dig = run_tool("dig", addr(), &["+short", "TXT", "help.ports.local"]);
+    assert_eq!(dig.lines().count(), 8, "{dig}");
+}
+
+#[tokio::test]
+async fn services_database_names_answer_like_their_ports() {
+    let server = WITH_SERVICES.addr;
+    let (rcode, whois) = tcp_texts(server, "whois.tcp.ports.local.");
+    assert_eq!(rcode, ResponseCode::NoError);
+    assert_eq!(whois, ["43 | tcp | Yes | nicname whois | WHOIS protocol"]);
+    assert_eq!(tcp_texts(server, "WHOIS.ports.local.").1, whois);
+    // A name IANA spells otherwise answers every use of its port on its protocol.
+    let (_, sip) = tcp_texts(server, "sip-tls.tcp.ports.local.");
+    assert_eq!(sip, tcp_texts(server, "5061.tcp.ports.local.").1);
+    assert!(sip[0].contains("| sips sip-tls |"), "{sip:?}");
+    // A port only the database names gets a use of its own.
+    let (_, x11) = tcp_texts(server, "x11-one.tcp.ports.local.");
+    assert!(
+        x11.contains(
+            &"6001 | tcp | System | x11-1 x11-one | named in the system's services database"
+                .to_owned()
+        ),
+        "{x11:?}"
+    );
+    let (_, kdc) = tcp_texts(server, "kdc.udp.ports.local.");
+    assert!(
+        kdc[0].starts_with("750 | udp | Yes | kerberos-iv kerberos4 kdc |"),
+        "{kdc:?}"
+    );
+    // Not on a protocol the database does not name it on, nor without the database.
+    assert_eq!(
+        tcp_texts(server, "whois.udp.ports.local.").0,
+        ResponseCode::NXDomain
+    );
+    assert_eq!(
+        tcp_texts(addr(), "whois.tcp.ports.local.").0,
+        ResponseCode::NXDomain
+    );
+    let dig = run_tool("dig", server, &["+short", "TXT", "imap2.tcp.ports.local"]);
+    assert!(dig.starts_with("\"143 | tcp | Yes | imap imap2 |"), "{dig}");
+}
+
+/// The ports named by `getent services NAME PROTOCOL` (NSS reads the system's /etc/services).
+fn getent_port(name: &str, protocol: &str) -> Option<u16> {
+    let output = std::process::Command::new("getent")
+        .args(["services", name, protocol])
+        .output()
+        .expect("getent runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let (_, port) = text
+        .split_whitespace()
+        .nth(1)?
+        .split_once('/')
+        .map(|(p, _)| ((), p))?;
+    port.parse().ok()
+}
+
+#[test]
+fn every_name_of_the_system_services_file_gives_the_port_getent_gives() {
+    let text = std::fs::read_to_string("/etc/services").expect("this machine has /etc/services");
+    let server = TestServer::start_with(
+        test_zone(),
+        table_with_services(&text),
+        portsd::serve::DataLocation::Builtin,
+        portsd::serve::TcpLimits::default(),
+    );
+    let mut checked = 0;
+    for line in text.lines() {
+        let mut fields = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace();
+        let (Some(name), Some(port_protocol)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some((_, protocol)) = port_protocol.split_once('/') else {
+            continue;
+        };
+        if !["tcp", "udp", "sctp", "dccp"].contains(&protocol) {
+            continue;
+        }
+        for name in std::iter::once(name).chain(fields) {
+            let Some(port) = getent_port(name, protocol) else {
+                panic!("getent knows no {name}/{protocol}")
+            };
+            for asked in [
+                format!("{name}.{protocol}.ports.local."),
+                format!("{name}.ports.local."),
+            ] {
+                let (rcode, texts) = tcp_texts(server.addr, &asked);
+                assert_eq!(rcode, ResponseCode::NoError, "{asked}");
+                let covers = texts.iter().any(|t| {
+                    let mut fields = t.split(" | ");
+                    let span = fields.next().unwrap_or_default();
+                    let (first, last) = span.split_once('-').unwrap_or((span, span));
+                    let inside = first.parse().is_ok_and(|first: u16| first <= port)
+                        && last.parse().is_ok_and(|last: u16| port <= last);
+                    inside && fields.next() == Some(protocol)
+                });
+                assert!(
+                    covers,
+                    "{asked}: getent says {port}/{protocol}, portsd {texts:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 300, "{checked} names checked");
+}

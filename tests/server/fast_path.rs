@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use std::sync::Arc;
 
-use crate::common::builtin_table;
+use crate::common::{SAMPLE_SERVICES, table_with_services};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
@@ -80,6 +80,27 @@ fn sample_names(table: &Table, apex: &str, rng: &mut Rng) -> Vec<String> {
     .map(|prefix| format!("{prefix}{apex}"))
     .collect();
     names.extend(["example.com.".to_owned(), "local.".to_owned()]);
+    // The help, search and services-database names, each asked many times (so with many
+    // types and EDNS sizes).
+    for prefix in [
+        "help.",
+        "search.",
+        "minecraft.search.",
+        "postgres.search.",
+        "java.minecraft.search.",
+        "http.search.",
+        "server.search.",
+        "nosuchword.search.",
+        "a.nosuchword.search.",
+        "search.tcp.",
+        "whois.tcp.",
+        "whois.",
+        "x11-1.tcp.",
+        "kdc.",
+        "sip-tls.",
+    ] {
+        names.extend(std::iter::repeat_n(format!("{prefix}{apex}"), 12));
+    }
     let mut services: Vec<String> = table
         .service_names()
         .filter_map(|s| std::str::from_utf8(s).ok())
@@ -130,7 +151,7 @@ fn compare_paths(args: ZoneArgs) -> (usize, usize) {
         .expect("a valid zone")
         .0;
     let apex = format!("{}.", zone.display_name());
-    let table = builtin_table();
+    let table = table_with_services(SAMPLE_SERVICES);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let names = sample_names(&table, &apex, &mut rng);
     let types = [

@@ -1,0 +1,382 @@
+//! Keyword search over the table: an index of service names and description words built once
+//! per table, so a query costs a few binary searches and the merge of short lists, never a scan
+//! of the descriptions.
+//!
+//! Every word of a query must match an entry, in one of four ways, best first: it is one of the
+//! entry's names, a name starts with it, it is a whole word of the description, a description
+//! word starts with it. An entry ranks by its worst-matching word, then by the sum over its
+//! words, then by how early in the description its words come (`Minecraft server` before
+//! `a viewer for Minecraft`), then by table order (so by port, local entries first). Words compare in lower case;
+//! the description's words are its runs of letters and digits. A query word of one character
+//! matches only whole names and words, and so does a prefix shared by more than
+//! [`PREFIX_BUDGET`] names or description-word occurrences (`se`, the start of `server`,
+//! `service`, `secure` and hundreds more): ranking thousands of equally vague matches would
+//! cost a hundred times a port answer and tell the asker nothing. A query of more than
+//! [`MAX_WORDS`] words matches nothing.
+
+use smallvec::SmallVec;
+
+use crate::core::model::Entry;
+use crate::core::table::EntryId;
+
+/// The most uses a search returns.
+pub(crate) const MAX_RESULTS: usize = 10;
+
+/// The most words a query may have: a name of more labels matches nothing, so a hostile name of
+/// a hundred labels costs no more than an ordinary search.
+pub(crate) const MAX_WORDS: usize = 8;
+
+/// The shortest query word that also matches as a prefix.
+const MIN_PREFIX: usize = 2;
+
+/// The most names, or description-word occurrences, a prefix may stand for and still match as
+/// a prefix.
+pub(crate) const PREFIX_BUDGET: usize = 200;
+
+/// How well one word matches one entry; lower is better.
+type Rank = u8;
+const EXACT_NAME: Rank = 0;
+const NAME_PREFIX: Rank = 1;
+const WHOLE_WORD: Rank = 2;
+const WORD_PREFIX: Rank = 3;
+
+/// Where in the description a word first comes (names count as position 0).
+type Position = u16;
+
+/// Candidates for one query word: entry ids ascending, each with its best rank and the
+/// position of that match.
+type Candidates = SmallVec<[(EntryId, Rank, Position); 32]>;
+
+/// Candidates for the whole query: entry id, worst rank, rank sum, position sum.
+type Scored = SmallVec<[(EntryId, Rank, u16, u32); 32]>;
+
+/// The search index of one table.
+#[derive(Debug, Default)]
+pub(crate) struct SearchIndex {
+    /// Every (lower-cased name, entry) pair, sorted: exact and prefix matches are a range.
+    names: Vec<(Box<str>, EntryId)>,
+    /// Distinct lower-cased description words, sorted.
+    words: Vec<Box<str>>,
+    /// `postings[offsets[i]..offsets[i + 1]]` are the entries whose description has `words[i]`,
+    /// ascending, each with the word's first position in it.
+    offsets: Vec<u32>,
+    postings: Vec<(EntryId, Position)>,
+}
+
+/// The description's words: runs of letters and digits, lower-cased.
+fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// The index range of the items in `sorted` (sorted by `key`) whose key is `word` or, when
+/// `prefix`, starts with it: two binary searches.
+fn key_range<T>(
+    sorted: &[T],
+    key: impl Fn(&T) -> &str,
+    word: &str,
+    prefix: bool,
+) -> (usize, usize) {
+    let start = sorted.partition_point(|item| key(item) < word);
+    let matches = |item: &T| {
+        let k = key(item);
+        if prefix {
+            k.starts_with(word)
+        } else {
+            k == word
+        }
+    };
+    // The matches are usually few: gallop from `start` rather than search the whole rest.
+    let rest = &sorted[start..];
+    let mut bound = 1;
+    while bound < rest.len() && matches(&rest[bound]) {
+        bound *= 2;
+    }
+    let window = &rest[..bound.min(rest.len())];
+    (start, start + window.partition_point(|item| matches(item)))
+}
+
+impl SearchIndex {
+    pub(crate) fn build(entries: &[Entry]) -> SearchIndex {
+        let mut names = Vec::new();
+        let mut pairs: Vec<(String, EntryId, Position)> = Vec::new();
+        for (id, entry) in entries.iter().enumerate() {
+            let id = id as EntryId;
+            for name in entry.service.iter().chain(&entry.aliases) {
+                names.push((name.to_lowercase().into_boxed_str(), id));
+            }
+            pairs.extend(
+                words_of(&entry.description)
+                    .enumerate()
+                    .map(|(at, word)| (word, id, Position::try_from(at).unwrap_or(Position::MAX))),
+            );
+        }
+        names.sort_unstable();
+        names.dedup();
+        pairs.sort_unstable();
+        // Keep each word's first position in each entry.
+        pairs.dedup_by(|later, first| later.0 == first.0 && later.1 == first.1);
+        let mut words: Vec<Box<str>> = Vec::new();
+        let mut offsets = vec![0];
+        let mut postings = Vec::with_capacity(pairs.len());
+        for (word, id, at) in pairs {
+            if words.last().is_none_or(|last| **last != *word) {
+                if !words.is_empty() {
+                    offsets.push(postings.len() as u32);
+                }
+                words.push(word.into_boxed_str());
+            }
+            postings.push((id, at));
+        }
+        offsets.push(postings.len() as u32);
+        SearchIndex {
+            names,
+            words,
+            offsets,
+            postings,
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let names: usize = self.names.iter().map(|(n, _)| n.len() + 24).sum();
+        let words: usize = self.words.iter().map(|w| w.len() + 16).sum();
+        names + words + self.offsets.capacity() * 4 + self.postings.capacity() * 8
+    }
+
+    /// Appends to `out` the best [`MAX_RESULTS`] entries matching every word, best first.
+    /// Words are query labels in any case; a word that is not UTF-8 matches nothing.
+    pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+        if words.len() > MAX_WORDS {
+            return;
+        }
+        let mut scored: Scored = SmallVec::new();
+        for (i, word) in words.iter().enumerate() {
+            let Ok(word) = std::str::from_utf8(word) else {
+                return;
+            };
+            let lower;
+            let word = if word
+                .bytes()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+            {
+                lower = word.to_lowercase();
+                lower.as_str()
+            } else {
+                word
+            };
+            let candidates = self.candidates(word, words.len() == 1);
+            if i == 0 {
+                scored.extend(
+                    candidates
+                        .iter()
+                        .map(|&(id, rank, at)| (id, rank, u16::from(rank), u32::from(at))),
+                );
+            } else {
+                scored = intersect_scored(&scored, &candidates);
+            }
+            if scored.is_empty() {
+                return;
+            }
+        }
+        scored.sort_unstable_by_key(|&(id, worst, sum, at)| (worst, sum, at, id));
+        out.extend(scored.iter().take(MAX_RESULTS).map(|&(id, ..)| id));
+    }
+
+    /// Every entry one query word matches, with its best rank. With `alone` (the query's only
+    /// word), matches that cannot reach the first [`MAX_RESULTS`] are not gathered.
+    fn candidates(&self, word: &str, alone: bool) -> Candidates {
+        let prefix = word.chars().count() >= MIN_PREFIX;
+        let mut found = Candidates::new();
+        let mut range = key_range(&self.names, |(name, _)| name, word, prefix);
+        if range.1 - range.0 > PREFIX_BUDGET {
+            range = key_range(&self.names, |(name, _)| name, word, false);
+        }
+        let (start, end) = range;
+        found.extend(self.names[start..end].iter().map(|(name, id)| {
+            let rank = if **name == *word {
+                EXACT_NAME
+            } else {
+                NAME_PREFIX
+            };
+            (*id, rank, 0)
+        }));
+        if alone && found.len() >= MAX_RESULTS {
+            found.sort_unstable();
+            found.dedup_by_key(|(id, ..)| *id);
+            if found.len() >= MAX_RESULTS {
+                return found;
+            }
+        }
+        // A word with punctuation (`sip-tls`) matches a description that has each of its parts.
+        let mut parts = word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|p| !p.is_empty());
+        if let Some(first) = parts.next() {
+            let mut described = self.described(first, prefix);
+            for part in parts {
+                described = intersect(&described, &self.described(part, prefix));
+            }
+            found.extend(described);
+        }
+        found.sort_unstable();
+        found.dedup_by_key(|(id, ..)| *id);
+        found
+    }
+
+    /// The entries whose description has `word` as a word or, when `prefix`, a word starting
+    /// with it.
+    fn described(&self, word: &str, prefix: bool) -> Candidates {
+        let mut range = key_range(&self.words, |w| w, word, prefix);
+        let occurrences =
+            |(start, end): (usize, usize)| (self.offsets[end] - self.offsets[start]) as usize;
+        if occurrences(range) > PREFIX_BUDGET {
+            range = key_range(&self.words, |w| w, word, false);
+        }
+        let (start, end) = range;
+        let mut found = Candidates::new();
+        for index in start..end {
+            let rank = if *self.words[index] == *word {
+                WHOLE_WORD
+            } else {
+                WORD_PREFIX
+            };
+            let postings =
+                &self.postings[self.offsets[index] as usize..self.offsets[index + 1] as usize];
+            found.extend(postings.iter().map(|&(id, at)| (id, rank, at)));
+        }
+        found.sort_unstable();
+        found.dedup_by_key(|(id, ..)| *id);
+        found
+    }
+}
+
+/// The entries in both lists (ascending by id), each with its worse rank and later position.
+fn intersect(a: &Candidates, b: &Candidates) -> Candidates {
+    let mut out = Candidates::new();
+    let mut b = b.iter().peekable();
+    for &(id, rank, at) in a {
+        while b.next_if(|&&(other, ..)| other < id).is_some() {}
+        if let Some(&&(other, other_rank, other_at)) = b.peek()
+            && other == id
+        {
+            out.push((id, rank.max(other_rank), at.max(other_at)));
+        }
+    }
+    out
+}
+
+/// The scored entries that the next word also matches, with that word's rank added.
+fn intersect_scored(scored: &Scored, candidates: &Candidates) -> Scored {
+    let mut out = Scored::new();
+    let mut next = candidates.iter().peekable();
+    for &(id, worst, sum, position) in scored {
+        while next.next_if(|&&(other, ..)| other < id).is_some() {}
+        if let Some(&&(other, rank, at)) = next.peek()
+            && other == id
+        {
+            out.push((
+                id,
+                worst.max(rank),
+                sum + u16::from(rank),
+                position + u32::from(at),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{PortSpan, Protocol, Source, Status};
+
+    fn entry(port: u16, service: Option<&str>, description: &str) -> Entry {
+        Entry {
+            ports: PortSpan::single(port),
+            protocol: Protocol::Tcp,
+            status: Status::Assigned,
+            service: service.map(str::to_owned),
+            aliases: Vec::new(),
+            description: description.to_owned(),
+            sources: Source::Iana.bit(),
+        }
+    }
+
+    fn ports(index: &SearchIndex, entries: &[Entry], query: &str) -> Vec<u16> {
+        let words: Vec<&[u8]> = query.split('.').map(str::as_bytes).collect();
+        let mut ids = Vec::new();
+        index.search(&words, &mut ids);
+        ids.iter()
+            .map(|&id| entries[id as usize].ports.first)
+            .collect()
+    }
+
+    #[test]
+    fn ranks_names_then_prefixes_then_words_then_word_prefixes() {
+        let entries = vec![
+            entry(1, None, "Postgres compatible proxy"),
+            entry(2, Some("postgresql"), "PostgreSQL Database"),
+            entry(3, None, "Postgresish tool"),
+            entry(6, None, "a proxy for Postgres"),
+            entry(4, Some("postgres"), "Another database"),
+            entry(5, None, "unrelated"),
+        ];
+        let index = SearchIndex::build(&entries);
+        assert_eq!(ports(&index, &entries, "postgres"), [4, 2, 1, 6, 3]);
+        assert_eq!(ports(&index, &entries, "POSTGRES"), [4, 2, 1, 6, 3]);
+        assert_eq!(ports(&index, &entries, "database"), [2, 4]);
+        assert_eq!(ports(&index, &entries, "postgres.database"), [4, 2]);
+        assert_eq!(
+            ports(&index, &entries, "postgres.nothing"),
+            Vec::<u16>::new()
+        );
+        assert_eq!(
+            ports(&index, &entries, "p"),
+            Vec::<u16>::new(),
+            "no one-letter prefixes"
+        );
+        assert_eq!(ports(&index, &entries, "compatible-proxy"), [1]);
+    }
+
+    #[test]
+    fn vague_prefixes_match_whole_words_only() {
+        let mut entries: Vec<Entry> = (0..=PREFIX_BUDGET as u16)
+            .map(|port| entry(port, None, &format!("server{port}")))
+            .collect();
+        entries.push(entry(9999, Some("se"), "serial console"));
+        let index = SearchIndex::build(&entries);
+        assert_eq!(ports(&index, &entries, "se"), [9999]);
+        assert_eq!(
+            ports(&index, &entries, "server1"),
+            [1, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+            "a specific prefix still matches as one"
+        );
+        assert_eq!(ports(&index, &entries, "seri"), [9999]);
+    }
+
+    #[test]
+    fn at_most_ten_each_entry_once() {
+        let entries: Vec<Entry> = (0..30)
+            .map(|port| entry(port, Some("game"), "game game server"))
+            .collect();
+        let index = SearchIndex::build(&entries);
+        assert_eq!(
+            ports(&index, &entries, "game.game"),
+            (0..10).collect::<Vec<u16>>()
+        );
+        assert_eq!(ports(&index, &entries, "\u{ff}"), Vec::<u16>::new());
+        let eight = ["game"; MAX_WORDS].join(".");
+        assert_eq!(ports(&index, &entries, &eight).len(), 10);
+        let nine = ["game"; MAX_WORDS + 1].join(".");
+        assert_eq!(
+            ports(&index, &entries, &nine),
+            Vec::<u16>::new(),
+            "too many words"
+        );
+        let not_utf8: &[&[u8]] = &[b"\xff"];
+        let mut ids = Vec::new();
+        index.search(not_utf8, &mut ids);
+        assert!(ids.is_empty());
+    }
+}
