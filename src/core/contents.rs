@@ -229,6 +229,7 @@ mod tests {
             status: Status::Yes,
             service: service.map(str::to_owned),
             description: String::new(),
+            aliases: Vec::new(),
             sources: Source::Iana.bit(),
         };
         let table = Table::new(vec![

@@ -780,6 +780,7 @@ mod tests {
                 status: Status::Yes,
                 service: None,
                 description: description.to_owned(),
+                aliases: Vec::new(),
                 sources: Source::Iana.bit(),
             })
             .collect();

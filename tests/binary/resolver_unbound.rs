@@ -298,7 +298,7 @@ impl Drop for Nsd {
 fn start_nsd(dir: &Path, zone_file: &Path) -> (Nsd, SocketAddr) {
     let mut failures = Vec::new();
     for attempt in 0..UNBOUND_PORT_ATTEMPTS {
-        let port = common::free_loopback_port();
+        let port = crate::common::free_loopback_port();
         let d = dir.display();
         let config = format!(
             "server:\n    ip-address: 127.0.0.1\n    port: {port}\n    do-ip6: no\n    \
@@ -328,7 +328,7 @@ fn start_nsd(dir: &Path, zone_file: &Path) -> (Nsd, SocketAddr) {
             if let Ok(Some(_)) = nsd.0.try_wait() {
                 break;
             }
-            let soa = common::run_tool(
+            let soa = crate::common::run_tool(
                 "dig",
                 addr,
                 &["+short", "+time=1", "+tries=1", "SOA", "ports.local"],
@@ -392,7 +392,7 @@ fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
     let none = dig_txt(unbound, "nosuchwordatall.search.ports.local");
     assert_eq!(none.status, "NXDOMAIN", "{}", none.output);
     // The secondary itself refers search names to portsd and answers nothing below the cut.
-    let referral = common::run_tool(
+    let referral = crate::common::run_tool(
         "dig",
         nsd,
         &["+norec", "TXT", "wireguard.search.ports.local"],
