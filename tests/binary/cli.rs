@@ -591,8 +591,8 @@ fn exported_zone_is_what_serve_answers() {
     assert_eq!(
         find("NS"),
         [
-            "search.ports.local ns.ports.local.",
-            "ports.local ns.ports.local."
+            "ports.local ns.ports.local.",
+            "search.ports.local ns.ports.local."
         ],
         "the search zone is delegated to the zone's own name server"
     );
@@ -631,7 +631,7 @@ fn exported_zone_with_an_outside_name_server_has_no_glue() {
     assert_eq!(
         ns,
         ["ns1.example.net.", "ns1.example.net."],
-        "search, then the apex"
+        "the apex, then search"
     );
     assert!(
         !records.iter().any(|r| r.rtype == "A" || r.rtype == "AAAA"),
