@@ -37,6 +37,9 @@ _portsd() {
             portsd,man)
                 cmd="portsd__subcmd__man"
                 ;;
+            portsd,search)
+                cmd="portsd__subcmd__search"
+                ;;
             portsd,seed-data)
                 cmd="portsd__subcmd__seed__subcmd__data"
                 ;;
@@ -67,6 +70,9 @@ _portsd() {
             portsd__subcmd__help,man)
                 cmd="portsd__subcmd__help__subcmd__man"
                 ;;
+            portsd__subcmd__help,search)
+                cmd="portsd__subcmd__help__subcmd__search"
+                ;;
             portsd__subcmd__help,seed-data)
                 cmd="portsd__subcmd__help__subcmd__seed__subcmd__data"
                 ;;
@@ -83,7 +89,7 @@ _portsd() {
 
     case "${cmd}" in
         portsd)
-            opts="-h -V --help --version serve lookup export-zone check convert-wikipedia update-data seed-data man completions help"
+            opts="-h -V --help --version serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -97,13 +103,17 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__check)
-            opts="-h --data --help"
+            opts="-h --data --services --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -143,7 +153,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__export__subcmd__zone)
-            opts="-h --zone --ttl --data --ns-name --ns-address --help"
+            opts="-h --zone --ttl --data --services --ns-name --ns-address --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +168,10 @@ _portsd() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -177,7 +191,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__help)
-            opts="serve lookup export-zone check convert-wikipedia update-data seed-data man completions help"
+            opts="serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -288,6 +302,20 @@ _portsd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        portsd__subcmd__help__subcmd__search)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         portsd__subcmd__help__subcmd__seed__subcmd__data)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -331,13 +359,17 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__lookup)
-            opts="-h --data --help"
+            opts="-h --data --services --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -362,6 +394,28 @@ _portsd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        portsd__subcmd__search)
+            opts="-h --data --services --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         portsd__subcmd__seed__subcmd__data)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -377,7 +431,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --ns-name --ns-address --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --identity --version-string --nsid --help"
+            opts="-h --zone --ttl --data --services --ns-name --ns-address --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --identity --version-string --nsid --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,6 +446,10 @@ _portsd() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -28,6 +28,7 @@ complete -c portsd -n "__fish_portsd_needs_command" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_needs_command" -s V -l version -d 'Print version'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "serve" -d 'Serve the zone over UDP and TCP'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "lookup" -d 'Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`'
+complete -c portsd -n "__fish_portsd_needs_command" -f -a "search" -d 'Print the uses matching every word, best first (what WORDS.search.<zone> answers)'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "export-zone" -d 'Print the whole zone as an RFC 1035 master file'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "check" -d 'Load and validate the data; print counts and problems'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "convert-wikipedia" -d 'Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output'
@@ -39,6 +40,7 @@ complete -c portsd -n "__fish_portsd_needs_command" -f -a "help" -d 'Print this 
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to serve [default: ports.local]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l listen -d 'Address and port to serve UDP and TCP on; repeatable [default: 127.0.0.1:5300]' -r
@@ -63,15 +65,23 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l nsid -d 'The NSI
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l log-queries -d 'Log one line per query'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload when the files in the data directory change (needs --data)'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l data -d 'Data directory (default: the data compiled into the binary)' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l json -d 'Print a JSON array, one object per use (schema in the README)'
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -s h -l help -d 'Print help'
+complete -c portsd -n "__fish_portsd_using_subcommand search" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand search" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand search" -l json -d 'Print a JSON array, one object per use (schema in the README)'
+complete -c portsd -n "__fish_portsd_using_subcommand search" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve [default: ports.local]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -s h -l help -d 'Print help'
-complete -c portsd -n "__fish_portsd_using_subcommand check" -l data -d 'Data directory (default: the data compiled into the binary)' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand check" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand check" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand check" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand convert-wikipedia" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand update-data" -l url -d 'Where to download the registry from (HTTPS or HTTP)' -r
@@ -80,13 +90,14 @@ complete -c portsd -n "__fish_portsd_using_subcommand update-data" -s h -l help 
 complete -c portsd -n "__fish_portsd_using_subcommand seed-data" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c portsd -n "__fish_portsd_using_subcommand man" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "serve" -d 'Serve the zone over UDP and TCP'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "lookup" -d 'Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "export-zone" -d 'Print the whole zone as an RFC 1035 master file'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "check" -d 'Load and validate the data; print counts and problems'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "convert-wikipedia" -d 'Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "update-data" -d 'Download IANA\'s registry into DIR, check it with the loader `serve` uses, and replace the file atomically; print the records added, removed and changed'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "seed-data" -d 'Link into DIR each data file it lacks, from the first FROM directory holding it'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "man" -d 'Write the man pages of portsd and of each subcommand into DIR'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "completions" -d 'Print the completion script for SHELL on standard output'
-complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "serve" -d 'Serve the zone over UDP and TCP'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "lookup" -d 'Print what the table says about `443/tcp`, `443`, `https/tcp` or `https`'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "search" -d 'Print the uses matching every word, best first (what WORDS.search.<zone> answers)'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "export-zone" -d 'Print the whole zone as an RFC 1035 master file'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "check" -d 'Load and validate the data; print counts and problems'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "convert-wikipedia" -d 'Convert the Wikipedia port table (markdown) into `ports.tsv` on standard output'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "update-data" -d 'Download IANA\'s registry into DIR, check it with the loader `serve` uses, and replace the file atomically; print the records added, removed and changed'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "seed-data" -d 'Link into DIR each data file it lacks, from the first FROM directory holding it'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "man" -d 'Write the man pages of portsd and of each subcommand into DIR'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "completions" -d 'Print the completion script for SHELL on standard output'
+complete -c portsd -n "__fish_portsd_using_subcommand help; and not __fish_seen_subcommand_from serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
