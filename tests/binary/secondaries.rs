@@ -915,19 +915,9 @@ impl Primary for KnotPrimary {
 /// refusing primary from a serving one.
 #[test]
 fn secondaries_replicate_the_exported_zone_from_knot() {
-    let _machine = crate::common::machine_to_itself();
-    let root = tempfile::tempdir().unwrap();
-    let key = Key::generate(root.path());
-    let data = root.path().join("data");
-    data_copy(&data);
-    let ports = secondary_ports();
-    let mut primary = KnotPrimary::start(
-        &root.path().join("primary"),
-        &data,
-        &key,
-        &notify_targets(&ports),
-    );
-    replicate(&mut primary, root.path(), &key, &data, &ports);
+    replicate_from(|root, data, key, targets| {
+        KnotPrimary::start(&root.join("primary"), data, key, targets)
+    });
 }
 
 /// portsd as the hidden primary: `--tsig-key` with the generated key, transfers allowed to
@@ -1031,17 +1021,24 @@ impl Primary for PortsdPrimary {
     }
 }
 
-/// The point 7 with portsd as the primary: the three secondaries load the zone from
-/// it, answer the sample as it does, follow a one-entry change by NOTIFY and IXFR within 5 s, and
-/// portsd refuses unsigned, wrongly signed, unknown-key and disallowed transfers.
+/// portsd as the hidden primary: the three secondaries load the zone from it, answer the
+/// sample as it does, follow a one-entry change by NOTIFY and IXFR within 5 s, and portsd
+/// refuses unsigned, wrongly signed, unknown-key and disallowed transfers.
 #[test]
 fn secondaries_replicate_from_portsd_as_hidden_primary() {
+    replicate_from(|_, data, key, targets| PortsdPrimary::start(data, key, targets));
+}
+
+/// Sets up a fresh data directory, a generated key and ports for the secondaries, starts the
+/// primary `start` makes (given the scratch directory, the data, the key and the NOTIFY
+/// targets) and runs [`replicate`] against it, with the machine to itself.
+fn replicate_from<P: Primary>(start: impl FnOnce(&Path, &Path, &Key, &[SocketAddr]) -> P) {
     let _machine = crate::common::machine_to_itself();
     let root = tempfile::tempdir().unwrap();
     let key = Key::generate(root.path());
     let data = root.path().join("data");
     data_copy(&data);
     let ports = secondary_ports();
-    let mut primary = PortsdPrimary::start(&data, &key, &notify_targets(&ports));
+    let mut primary = start(root.path(), &data, &key, &notify_targets(&ports));
     replicate(&mut primary, root.path(), &key, &data, &ports);
 }

@@ -1,4 +1,4 @@
-//! Where portsd answers as NSD and Knot do on the same zone (issue 14), over real loopback
+//! Where portsd answers as NSD and Knot do on the same zone, over real loopback
 //! sockets: names are label sequences, RRsets hold no duplicates, unimplemented EDNS options
 //! are ignored, ANY gets one RRset, CHAOS identity and NSID, Extended DNS Error 20 outside
 //! the zone. Checked with raw packets, hickory's client, `dig` and `kdig`.
