@@ -1,0 +1,285 @@
+//! Zone transfers, socket-free: AXFR (RFC 5936) and IXFR (RFC 1995) responses streamed one
+//! message at a time into a caller's buffer, and the journal of differences IXFR answers from.
+//!
+//! A [`Transfer`] holds an `Arc` of the table snapshot it started on (a reload during the
+//! transfer does not change what it sends) and a [`Position`] in the zone's one enumeration
+//! ([`crate::core::contents`], which `export-zone` walks too); each call to
+//! [`Transfer::next_message`] writes about [`MESSAGE_BYTES`] of records with name compression
+//! and returns. Nothing of the zone's size is built: memory per transfer is one message and a
+//! compression map.
+//!
+//! The SOA comes first and last and nowhere in between (the apex SOA is left out of the walk).
+//! The first message carries the question, later ones none (as BIND and NSD send them).
+
+mod journal;
+mod policy;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::core::answer::{Rdata, Snapshot, Zone, rtype};
+use crate::core::contents::{Contents, OwnerName, Position};
+use crate::core::serial::is_newer;
+use crate::pipeline::tsig::Signer;
+
+pub(crate) use journal::Journal;
+use journal::{ChangedRecord, Difference};
+pub use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+pub(crate) use policy::{Kind, Refusal, Slot, TransferRequest, is_transfer_request};
+use writer::{Header, MessageWriter, write_rdata};
+
+/// The size a transfer message is filled to: about 16 KiB, which every secondary takes and
+/// which keeps compression pointers (14 bits) in range.
+pub(crate) const MESSAGE_BYTES: usize = 16 * 1024;
+/// Room left at the end of each message for a TSIG record (key and algorithm names, a
+/// 64-byte MAC and the fixed fields).
+const TSIG_ROOM: usize = 640;
+
+/// What is left to send.
+#[derive(Debug)]
+enum Plan {
+    /// The opening SOA, the zone from a position, the closing SOA.
+    Axfr {
+        opened: bool,
+        position: Position,
+        /// Records of the name at `position` already sent.
+        sent_at_name: usize,
+    },
+    /// The opening SOA, then each difference as SOA(from), deletions, SOA(to), additions,
+    /// then the closing SOA. `step` counts the items sent so far.
+    Ixfr {
+        chain: Vec<Arc<Difference>>,
+        step: usize,
+    },
+    /// Only the current SOA: the client is up to date (or must retry over TCP).
+    Soa,
+    /// Everything sent.
+    Done,
+}
+
+/// One item of an IXFR response.
+enum IxfrItem<'c> {
+    Soa(u32),
+    Record(&'c ChangedRecord),
+}
+
+/// The `step`th item of an incremental response, or `None` past the end.
+fn ixfr_item(chain: &[Arc<Difference>], current: u32, mut step: usize) -> Option<IxfrItem<'_>> {
+    if step == 0 {
+        return Some(IxfrItem::Soa(current));
+    }
+    step -= 1;
+    for difference in chain {
+        let size = 2 + difference.deleted.len() + difference.added.len();
+        if step < size {
+            let deleted = difference.deleted.len();
+            return Some(match step {
+                0 => IxfrItem::Soa(difference.from),
+                s if s <= deleted => IxfrItem::Record(&difference.deleted[s - 1]),
+                s if s == deleted + 1 => IxfrItem::Soa(difference.to),
+                s => IxfrItem::Record(&difference.added[s - deleted - 2]),
+            });
+        }
+        step -= size;
+    }
+    (step == 0).then_some(IxfrItem::Soa(current))
+}
+
+/// A zone transfer in progress: call [`Transfer::next_message`] until it returns `false`.
+pub(crate) struct Transfer {
+    zone: Zone,
+    snapshot: Arc<Snapshot>,
+    header: Header,
+    /// The question as received (name, type, class), echoed in the first message.
+    question: Vec<u8>,
+    plan: Plan,
+    messages: usize,
+    /// The most bytes a message may take (smaller for UDP).
+    limit: usize,
+    suffixes: HashMap<Box<[u8]>, u16>,
+    name: OwnerName,
+    rdata: Vec<u8>,
+    /// The place among concurrent transfers, held until the transfer is dropped.
+    _slot: Option<Slot>,
+    /// Signs every message when the request was signed.
+    signer: Option<Signer>,
+}
+
+impl Transfer {
+    /// A transfer answering a request with `id` and `question`, recursion-desired echoed.
+    /// `kind` decides the form (RFC 1995 4): AXFR, or for IXFR: the SOA alone when the
+    /// client's serial is the current one or newer, the differences when the journal leads
+    /// from the client's serial to the current one, else the whole zone in AXFR form.
+    pub(crate) fn new(
+        zone: &Zone,
+        snapshot: Arc<Snapshot>,
+        journal: &Journal,
+        kind: Kind,
+        id: u16,
+        recursion_desired: bool,
+        question: &[u8],
+    ) -> Transfer {
+        let current = snapshot.serial;
+        let axfr = Plan::Axfr {
+            opened: false,
+            position: Position::Apex,
+            sent_at_name: 0,
+        };
+        let plan = match kind {
+            Kind::Axfr => axfr,
+            Kind::Ixfr(serial) if serial == current || is_newer(serial, current) => Plan::Soa,
+            Kind::Ixfr(serial) => match journal.chain(serial, current) {
+                Some(chain) => Plan::Ixfr { chain, step: 0 },
+                None => axfr,
+            },
+        };
+        Transfer {
+            zone: zone.clone(),
+            snapshot,
+            header: Header {
+                id,
+                flags: 0x8400 | if recursion_desired { 0x0100 } else { 0 },
+            },
+            question: question.to_vec(),
+            plan,
+            messages: 0,
+            limit: MESSAGE_BYTES - TSIG_ROOM,
+            suffixes: HashMap::new(),
+            name: OwnerName::default(),
+            rdata: Vec::new(),
+            _slot: None,
+            signer: None,
+        }
+    }
+
+    /// The transfer holding `slot` until it ends, its messages signed by `signer`.
+    pub(crate) fn holding(self, slot: Slot, signer: Option<Signer>) -> Transfer {
+        Transfer {
+            _slot: Some(slot),
+            signer,
+            ..self
+        }
+    }
+
+    /// The form of the response, for the counters and the log: `axfr`, `ixfr` or `soa`.
+    pub(crate) fn form(&self) -> &'static str {
+        match self.plan {
+            Plan::Axfr { .. } => "axfr",
+            Plan::Ixfr { .. } => "ixfr",
+            Plan::Soa | Plan::Done => "soa",
+        }
+    }
+
+    /// Makes the response fit one UDP message of `limit` bytes: an IXFR that does not fit
+    /// becomes the SOA alone, which tells the client to retry over TCP (RFC 1995 2). Returns
+    /// the one message.
+    pub(crate) fn single_message(mut self, limit: usize, out: &mut Vec<u8>) {
+        self.limit = limit.saturating_sub(TSIG_ROOM.min(limit / 8));
+        let incremental = matches!(self.plan, Plan::Ixfr { .. });
+        if incremental && self.next_message(out) && matches!(self.plan, Plan::Done) {
+            return;
+        }
+        self.plan = Plan::Soa;
+        self.messages = 0;
+        self.next_message(out);
+    }
+
+    /// Writes the next message of the response into `out` (cleared first); `false` when
+    /// everything has been sent (and `out` is left empty).
+    pub(crate) fn next_message(&mut self, out: &mut Vec<u8>) -> bool {
+        if matches!(self.plan, Plan::Done) {
+            out.clear();
+            return false;
+        }
+        let question = (self.messages == 0).then_some(&self.question[..]);
+        let mut writer = MessageWriter::begin(out, &mut self.suffixes, &self.header, question);
+        let snapshot = self.snapshot.clone();
+        let zone = &self.zone;
+        let apex: SmallVec<[&[u8]; 8]> = zone.name.labels().iter().map(|l| &l[..]).collect();
+        let ttl = zone.ttl;
+        let limit = self.limit;
+        let rdata = &mut self.rdata;
+        let soa = |writer: &mut MessageWriter<'_>, rdata: &mut Vec<u8>, serial: u32| {
+            rdata.clear();
+            write_rdata(zone, &Rdata::Soa(serial), rdata);
+            writer.record(&apex, rtype::SOA, rdata, ttl, limit)
+        };
+        let current = snapshot.serial;
+        self.plan = match std::mem::replace(&mut self.plan, Plan::Done) {
+            Plan::Soa => {
+                soa(&mut writer, rdata, current);
+                Plan::Done
+            }
+            Plan::Done => Plan::Done,
+            Plan::Ixfr { chain, mut step } => loop {
+                let written = match ixfr_item(&chain, current, step) {
+                    None => break Plan::Done,
+                    Some(IxfrItem::Soa(serial)) => soa(&mut writer, rdata, serial),
+                    Some(IxfrItem::Record(record)) => writer.record(
+                        &record.owner.labels(),
+                        record.rtype,
+                        &record.rdata,
+                        ttl,
+                        limit,
+                    ),
+                };
+                if !written {
+                    break Plan::Ixfr { chain, step };
+                }
+                step += 1;
+            },
+            Plan::Axfr {
+                mut opened,
+                mut position,
+                mut sent_at_name,
+            } => 'fill: {
+                if !opened {
+                    soa(&mut writer, rdata, current);
+                    opened = true;
+                }
+                let contents = Contents::new(zone, &snapshot);
+                loop {
+                    let (at, records) = contents.next_from(position, &mut self.name);
+                    let Some(records) = records else {
+                        if soa(&mut writer, rdata, current) {
+                            break 'fill Plan::Done;
+                        }
+                        break 'fill Plan::Axfr {
+                            opened,
+                            position: Position::End,
+                            sent_at_name: 0,
+                        };
+                    };
+                    let labels = self.name.labels();
+                    for record in records.answers.iter().skip(sent_at_name) {
+                        if record.data.rtype() != rtype::SOA {
+                            rdata.clear();
+                            write_rdata(zone, &record.data, rdata);
+                            if !writer.record(&labels, record.data.rtype(), rdata, ttl, limit) {
+                                break 'fill Plan::Axfr {
+                                    opened,
+                                    position: at,
+                                    sent_at_name,
+                                };
+                            }
+                        }
+                        sent_at_name += 1;
+                    }
+                    position = contents.after(at);
+                    sent_at_name = 0;
+                }
+            }
+        };
+        writer.finish();
+        if let Some(signer) = &mut self.signer {
+            signer.sign(out, crate::pipeline::tsig::now());
+        }
+        self.messages += 1;
+        true
+    }
+}

@@ -1,0 +1,326 @@
+//! Transfers: AXFR, IXFR and the journal, checked on small tables.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::core::answer::CLASS_IN;
+use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
+use crate::core::names::parse_domain;
+use crate::core::table::Table;
+use hickory_proto::op::Message;
+use hickory_proto::rr::{RData, RecordType};
+
+fn zone() -> Zone {
+    Zone::new(
+        parse_domain("ports.test").unwrap(),
+        parse_domain("ns.ports.test").unwrap(),
+        vec!["192.0.2.1".parse().unwrap()],
+        60,
+    )
+}
+
+fn snapshot(zone: &Zone, serial: u32, uses: &[(&str, &str)]) -> Arc<Snapshot> {
+    let entries = uses
+        .iter()
+        .map(|&(port, description)| Entry {
+            ports: PortSpan::parse(port).unwrap(),
+            protocol: Protocol::Tcp,
+            status: Status::Yes,
+            service: None,
+            description: description.to_owned(),
+            aliases: Vec::new(),
+            sources: Source::Iana.bit(),
+        })
+        .collect();
+    Arc::new(Snapshot::new(Table::new(entries), serial, zone))
+}
+
+/// The question section of `ports.test. IN AXFR`.
+fn question(qtype: u16) -> Vec<u8> {
+    let mut q = b"\x05ports\x04test\x00".to_vec();
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&CLASS_IN.to_be_bytes());
+    q
+}
+
+fn messages(mut transfer: Transfer) -> Vec<Message> {
+    let mut out = Vec::new();
+    let mut messages = Vec::new();
+    while transfer.next_message(&mut out) {
+        assert!(out.len() <= MESSAGE_BYTES, "{} bytes", out.len());
+        messages.push(Message::from_vec(&out).expect("every message parses"));
+    }
+    messages
+}
+
+fn records(messages: &[Message]) -> Vec<hickory_proto::rr::Record> {
+    messages.iter().flat_map(|m| m.answers.clone()).collect()
+}
+
+#[test]
+fn axfr_streams_the_whole_zone_between_two_soas() {
+    let zone = zone();
+    let snapshot = snapshot(&zone, 42, &[("443", "web")]);
+    let transfer = Transfer::new(
+        &zone,
+        snapshot.clone(),
+        &Journal::default(),
+        Kind::Axfr,
+        7,
+        false,
+        &question(rtype::AXFR),
+    );
+    let messages = messages(transfer);
+    assert!(messages.len() > 100, "{} messages", messages.len());
+    assert_eq!(messages[0].queries.len(), 1);
+    assert!(messages[1..].iter().all(|m| m.queries.is_empty()));
+    assert!(messages.iter().all(|m| m.id == 7 && m.authoritative));
+    let all = records(&messages);
+    let soas: Vec<usize> = (0..all.len())
+        .filter(|&i| all[i].record_type() == RecordType::SOA)
+        .collect();
+    assert_eq!(soas, [0, all.len() - 1], "SOA first and last only");
+    // Apex NS and TXT, the glue, the 8 help records, the search delegation's NS, 5 × 65,536
+    // port names.
+    assert_eq!(all.len(), 2 + 3 + 8 + 1 + 5 * 65_536);
+    let mut names: Vec<String> = all[1..all.len() - 1]
+        .iter()
+        .map(|r| format!("{} {}", r.name, r.record_type()))
+        .collect();
+    // Each RRset comes in one run of records (help.<zone> has several TXT records), and
+    // no RRset comes twice.
+    names.dedup();
+    let runs = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), runs, "every RRset once");
+    let https = all
+        .iter()
+        .find(|r| r.name.to_ascii() == "443.tcp.ports.test.")
+        .expect("443.tcp is in the transfer");
+    match &https.data {
+        RData::TXT(txt) => assert!(txt.to_string().contains("web")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn messages_are_about_16_kib_and_compressed() {
+    let zone = zone();
+    let snapshot = snapshot(&zone, 42, &[]);
+    let mut transfer = Transfer::new(
+        &zone,
+        snapshot,
+        &Journal::default(),
+        Kind::Axfr,
+        1,
+        false,
+        &question(rtype::AXFR),
+    );
+    let mut out = Vec::new();
+    transfer.next_message(&mut out);
+    transfer.next_message(&mut out);
+    assert!(out.len() > MESSAGE_BYTES - 2 * TSIG_ROOM, "{}", out.len());
+    let message = Message::from_vec(&out).unwrap();
+    // A name like 1234.tcp.ports.test costs its first label and a pointer.
+    let per_record = out.len() / message.answers.len();
+    assert!(per_record < 110, "{per_record} bytes per record");
+}
+
+#[test]
+fn ixfr_from_the_current_serial_or_newer_is_the_soa_alone() {
+    let zone = zone();
+    let snapshot = snapshot(&zone, 42, &[]);
+    for client in [42, 43, 42 + 0x7000_0000] {
+        let transfer = Transfer::new(
+            &zone,
+            snapshot.clone(),
+            &Journal::default(),
+            Kind::Ixfr(client),
+            1,
+            false,
+            &question(rtype::IXFR),
+        );
+        let all = records(&messages(transfer));
+        assert_eq!(all.len(), 1, "client at {client}");
+        assert_eq!(all[0].record_type(), RecordType::SOA);
+    }
+}
+
+#[test]
+fn ixfr_sends_the_differences_from_a_known_serial() {
+    let zone = zone();
+    let first = snapshot(&zone, 10, &[("443", "web")]);
+    let second = snapshot(&zone, 11, &[("443", "web, new text"), ("8080", "proxy")]);
+    let third = snapshot(&zone, 12, &[("443", "web, new text")]);
+    let journal = Journal::default()
+        .after_reload(&zone, &first, &second)
+        .after_reload(&zone, &second, &third);
+    assert_eq!(journal.differences().count(), 2);
+    let ixfr = |from| {
+        let transfer = Transfer::new(
+            &zone,
+            third.clone(),
+            &journal,
+            Kind::Ixfr(from),
+            1,
+            false,
+            &question(rtype::IXFR),
+        );
+        records(&messages(transfer))
+    };
+    let texts = |records: &[hickory_proto::rr::Record]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| match &r.data {
+                RData::SOA(soa) => format!("SOA {}", soa.serial),
+                RData::TXT(txt) => format!("{} {}", r.name, txt),
+                other => format!("{} {other}", r.name),
+            })
+            .collect()
+    };
+    let from_11 = texts(&ixfr(11));
+    assert_eq!(from_11[0], "SOA 12");
+    assert_eq!(from_11[1], "SOA 11");
+    assert_eq!(from_11.last().unwrap(), "SOA 12");
+    let soa_12 = from_11.iter().position(|t| t == "SOA 12").unwrap();
+    assert_eq!(soa_12, 0);
+    // 8080 is unassigned again: its two names change text; the apex TXT changes too.
+    let deleted: Vec<&String> = from_11[2..]
+        .iter()
+        .take_while(|t| !t.starts_with("SOA"))
+        .collect();
+    assert!(
+        deleted
+            .iter()
+            .any(|t| t.starts_with("8080.tcp.ports.test.") && t.contains("proxy")),
+        "{deleted:?}"
+    );
+    assert!(
+        deleted
+            .iter()
+            .any(|t| t.starts_with("ports.test.") && t.contains("serial 11")),
+        "{deleted:?}"
+    );
+    assert_eq!(
+        deleted.len(),
+        3,
+        "8080.tcp, 8080 and the apex TXT: {deleted:?}"
+    );
+    let from_10 = texts(&ixfr(10));
+    let soas: Vec<&String> = from_10.iter().filter(|t| t.starts_with("SOA")).collect();
+    assert_eq!(
+        soas,
+        ["SOA 12", "SOA 10", "SOA 11", "SOA 11", "SOA 12", "SOA 12"]
+    );
+    // An unknown serial gets the whole zone in AXFR form.
+    let unknown = ixfr(9);
+    assert_eq!(unknown.len(), 2 + 3 + 8 + 1 + 5 * 65_536);
+}
+
+#[test]
+fn transfers_past_the_cap_get_no_slot_until_one_ends() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let first = Slot::take(&running, 2).expect("a slot");
+    let second = Slot::take(&running, 2).expect("a slot");
+    assert!(Slot::take(&running, 2).is_none(), "the cap");
+    drop(first);
+    assert!(Slot::take(&running, 2).is_some(), "given back");
+    drop(second);
+    assert_eq!(running.load(Ordering::Acquire), 0);
+}
+
+#[test]
+fn only_allowed_networks_transfer_and_keys_require_a_signature() {
+    let policy = TransferPolicy {
+        allow: vec!["192.0.2.0/24".parse().unwrap()],
+        ..TransferPolicy::default()
+    };
+    let inside: IpAddr = "192.0.2.9".parse().unwrap();
+    let outside: IpAddr = "198.51.100.1".parse().unwrap();
+    assert_eq!(policy.check(inside, false), Ok(()));
+    assert_eq!(policy.check(outside, true), Err(Refusal::NotAllowed));
+    assert_eq!(
+        TransferPolicy::default().check(inside, true),
+        Err(Refusal::NotAllowed),
+        "nobody by default"
+    );
+    let signed = TransferPolicy {
+        require_signature: true,
+        ..policy
+    };
+    assert_eq!(signed.check(inside, false), Err(Refusal::Unsigned));
+    assert_eq!(signed.check(inside, true), Ok(()));
+}
+
+#[test]
+fn transfer_requests_are_recognised_without_parsing() {
+    let mut request = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    request.extend_from_slice(&question(rtype::AXFR));
+    assert!(is_transfer_request(&request));
+    let ixfr = [&request[..12], &question(rtype::IXFR)].concat();
+    assert!(is_transfer_request(&ixfr));
+    let soa = [&request[..12], &question(rtype::SOA)].concat();
+    assert!(!is_transfer_request(&soa));
+    assert!(!is_transfer_request(&request[..20]), "cut short");
+    assert!(!is_transfer_request(&[0; 11]));
+}
+
+#[test]
+fn a_broken_chain_empties_the_journal() {
+    let zone = zone();
+    let a = snapshot(&zone, 10, &[("1", "a")]);
+    let b = snapshot(&zone, 11, &[("1", "b")]);
+    let c = snapshot(&zone, 20, &[("1", "c")]);
+    let d = snapshot(&zone, 21, &[("1", "d")]);
+    let journal = Journal::default()
+        .after_reload(&zone, &a, &b)
+        .after_reload(&zone, &c, &d);
+    let serials: Vec<(u32, u32)> = journal.differences().map(Difference::serials).collect();
+    assert_eq!(serials, [(20, 21)]);
+}
+
+#[test]
+fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
+    let zone = zone();
+    let first = snapshot(&zone, 10, &[]);
+    let many: Vec<(String, String)> = (1000..1100)
+        .map(|p| (p.to_string(), "x".repeat(100)))
+        .collect();
+    let uses: Vec<(&str, &str)> = many.iter().map(|(p, d)| (p.as_str(), d.as_str())).collect();
+    let second = snapshot(&zone, 11, &uses);
+    let journal = Journal::default().after_reload(&zone, &first, &second);
+    let udp = |from| {
+        let transfer = Transfer::new(
+            &zone,
+            second.clone(),
+            &journal,
+            Kind::Ixfr(from),
+            1,
+            false,
+            &question(rtype::IXFR),
+        );
+        let mut out = Vec::new();
+        transfer.single_message(1232, &mut out);
+        assert!(out.len() <= 1232);
+        Message::from_vec(&out).unwrap().answers.len()
+    };
+    assert_eq!(udp(10), 1, "does not fit: SOA alone");
+    let small = snapshot(&zone, 20, &[("1000", "a")]);
+    let changed = snapshot(&zone, 21, &[]);
+    let journal = Journal::default().after_reload(&zone, &small, &changed);
+    let transfer = Transfer::new(
+        &zone,
+        changed,
+        &journal,
+        Kind::Ixfr(20),
+        1,
+        false,
+        &question(rtype::IXFR),
+    );
+    let mut out = Vec::new();
+    transfer.single_message(1232, &mut out);
+    let answers = Message::from_vec(&out).unwrap().answers.len();
+    assert!(answers > 4, "a small change fits: {answers} records");
+}

@@ -1,0 +1,365 @@
+//! TSIG (RFC 8945), socket-free: the keys (in the `key "name" { algorithm ...; secret "...";
+//! };` form BIND's `tsig-keygen` writes), the check of a signed request, and the signing of
+//! every message of a response.
+//!
+//! A request signed with an unknown key or algorithm gets NOTAUTH with TSIG error BADKEY, a
+//! wrong MAC NOTAUTH/BADSIG (both unsigned, as the RFC requires), a time outside the fudge
+//! NOTAUTH/BADTIME (signed, with the server's time). A good signature makes the response
+//! signed; for a transfer every message is: the first over the request's MAC, the message and
+//! all the TSIG variables, each later one over the previous MAC, the message and the timers
+//! only (RFC 8945 5.3.1). hickory provides the HMACs (constant-time verification) and reads
+//! the request's TSIG; the response records are written here, byte for byte.
+
+mod key_file;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::Name;
+use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError, signed_bitmessage_to_buf};
+
+pub use key_file::{KeyFileError, parse_keys, read_key_file};
+
+/// The fudge portsd signs with and the most clock skew it accepts from a client's: five
+/// minutes, RFC 8945's recommendation and the default of NSD, Knot and BIND.
+const FUDGE: u16 = 300;
+/// The TSIG record type.
+const TSIG_TYPE: u16 = 250;
+/// The class of a TSIG record.
+const CLASS_ANY: u16 = 255;
+/// The NOTAUTH response code.
+const NOTAUTH: u8 = 9;
+
+/// One shared secret.
+pub struct Key {
+    /// The key's name, lower-case, in wire form (uncompressed).
+    name_wire: Vec<u8>,
+    name: Name,
+    algorithm: TsigAlgorithm,
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Key {
+    /// Names the key and its algorithm, never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({} {})", self.name, self.algorithm)
+    }
+}
+
+/// Lower-case wire form of a name.
+fn wire_lowercase(name: &Name) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.iter() {
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    out.push(0);
+    out
+}
+
+impl Key {
+    /// A key named `name` for `algorithm` (`hmac-sha256`, `hmac-sha384`, `hmac-sha512`) with
+    /// `secret`.
+    pub fn new(name: &str, algorithm: &str, secret: Vec<u8>) -> Result<Key, String> {
+        let mut name = Name::from_ascii(name).map_err(|e| format!("bad key name {name:?}: {e}"))?;
+        name.set_fqdn(true);
+        let algorithm = match algorithm.to_ascii_lowercase().as_str() {
+            "hmac-sha256" => TsigAlgorithm::HmacSha256,
+            "hmac-sha384" => TsigAlgorithm::HmacSha384,
+            "hmac-sha512" => TsigAlgorithm::HmacSha512,
+            other => {
+                return Err(format!(
+                    "unsupported algorithm {other:?} (hmac-sha256, hmac-sha384 or hmac-sha512)"
+                ));
+            }
+        };
+        if secret.is_empty() {
+            return Err("empty secret".to_owned());
+        }
+        Ok(Key {
+            name_wire: wire_lowercase(&name),
+            name,
+            algorithm,
+            secret,
+        })
+    }
+
+    /// The key's name (for logs and the configuration's checks).
+    pub fn name(&self) -> String {
+        self.name.to_ascii()
+    }
+}
+
+/// The keys portsd knows.
+#[derive(Clone, Debug, Default)]
+pub struct Keyring {
+    keys: Vec<Arc<Key>>,
+}
+
+impl Keyring {
+    /// A keyring holding `keys`; a name given twice is an error (which secret would count?).
+    pub fn new(keys: Vec<Key>) -> Result<Keyring, String> {
+        for (i, key) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|k| k.name_wire == key.name_wire) {
+                return Err(format!("key {} is defined twice", key.name()));
+            }
+        }
+        Ok(Keyring {
+            keys: keys.into_iter().map(Arc::new).collect(),
+        })
+    }
+
+    /// Whether any key is configured.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// A signer for requests portsd sends (NOTIFY) with the first key, when there is one.
+    pub(crate) fn first_signer(&self) -> Option<hickory_proto::rr::TSigner> {
+        let key = self.keys.first()?;
+        hickory_proto::rr::TSigner::new(
+            key.secret.clone(),
+            key.algorithm.clone(),
+            key.name.clone(),
+            FUDGE,
+        )
+        .ok()
+    }
+
+    fn find(&self, name: &Name) -> Option<&Arc<Key>> {
+        let wire = wire_lowercase(name);
+        self.keys.iter().find(|k| k.name_wire == wire)
+    }
+}
+
+/// What the TSIG check made of a request.
+#[derive(Debug)]
+pub(crate) enum Check {
+    /// No TSIG record: answer as usual.
+    Unsigned,
+    /// A good signature: answer, and sign the response with this signer.
+    Signed(Signer),
+    /// A bad one: this NOTAUTH response (already encoded) is the whole answer.
+    Rejected(Vec<u8>, TsigError),
+}
+
+/// Signs the messages of one response: the first over the request's MAC, each later one over
+/// the MAC before it.
+#[derive(Debug)]
+pub(crate) struct Signer {
+    key: Arc<Key>,
+    /// The MAC the next message is chained to.
+    previous_mac: Vec<u8>,
+    original_id: u16,
+    first: bool,
+}
+
+/// Seconds since the epoch, as TSIG counts time.
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Signer {
+    /// Appends a TSIG record signing `message` (a complete response without TSIG) and bumps
+    /// its additional count.
+    pub(crate) fn sign(&mut self, message: &mut Vec<u8>, now: u64) {
+        self.sign_with(message, now, None, &[]);
+    }
+
+    fn sign_with(
+        &mut self,
+        message: &mut Vec<u8>,
+        now: u64,
+        error: Option<TsigError>,
+        other: &[u8],
+    ) {
+        let key = &self.key;
+        let algorithm = wire_lowercase(&key.algorithm.to_name());
+        let mut tbs = Vec::with_capacity(message.len() + 200);
+        tbs.extend_from_slice(&(self.previous_mac.len() as u16).to_be_bytes());
+        tbs.extend_from_slice(&self.previous_mac);
+        tbs.extend_from_slice(message);
+        let time = time48(now);
+        let error_code = error.map_or(0, u16::from);
+        if self.first {
+            tbs.extend_from_slice(&key.name_wire);
+            tbs.extend_from_slice(&CLASS_ANY.to_be_bytes());
+            tbs.extend_from_slice(&0u32.to_be_bytes());
+            tbs.extend_from_slice(&algorithm);
+            tbs.extend_from_slice(&time);
+            tbs.extend_from_slice(&FUDGE.to_be_bytes());
+            tbs.extend_from_slice(&error_code.to_be_bytes());
+            tbs.extend_from_slice(&(other.len() as u16).to_be_bytes());
+            tbs.extend_from_slice(other);
+        } else {
+            tbs.extend_from_slice(&time);
+            tbs.extend_from_slice(&FUDGE.to_be_bytes());
+        }
+        // The algorithms a key can hold are the ones hickory computes.
+        let mac = key
+            .algorithm
+            .mac_data(&key.secret, &tbs)
+            .unwrap_or_default();
+        append_tsig(
+            message,
+            &key.name_wire,
+            &algorithm,
+            &time,
+            &mac,
+            self.original_id,
+            error_code,
+            other,
+        );
+        self.previous_mac = mac;
+        self.first = false;
+    }
+}
+
+/// Appends a TSIG record to `message` and counts it in ARCOUNT.
+#[allow(clippy::too_many_arguments)]
+fn append_tsig(
+    message: &mut Vec<u8>,
+    key_name: &[u8],
+    algorithm: &[u8],
+    time: &[u8],
+    mac: &[u8],
+    original_id: u16,
+    error: u16,
+    other: &[u8],
+) {
+    message.extend_from_slice(key_name);
+    message.extend_from_slice(&TSIG_TYPE.to_be_bytes());
+    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    message.extend_from_slice(&0u32.to_be_bytes());
+    let rdlength = algorithm.len() + 6 + 2 + 2 + mac.len() + 2 + 2 + 2 + other.len();
+    message.extend_from_slice(&(rdlength as u16).to_be_bytes());
+    message.extend_from_slice(algorithm);
+    message.extend_from_slice(time);
+    message.extend_from_slice(&FUDGE.to_be_bytes());
+    message.extend_from_slice(&(mac.len() as u16).to_be_bytes());
+    message.extend_from_slice(mac);
+    message.extend_from_slice(&original_id.to_be_bytes());
+    message.extend_from_slice(&error.to_be_bytes());
+    message.extend_from_slice(&(other.len() as u16).to_be_bytes());
+    message.extend_from_slice(other);
+    if message.len() >= 12 {
+        let count = u16::from_be_bytes([message[10], message[11]]).saturating_add(1);
+        message[10..12].copy_from_slice(&count.to_be_bytes());
+    }
+}
+
+/// The header and question of a NOTAUTH response to `request`.
+fn notauth_response(request: &Message) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(&request.id.to_be_bytes());
+    let opcode = u16::from(u8::from(request.op_code)) << 11;
+    let rd = if request.recursion_desired { 0x0100 } else { 0 };
+    out.extend_from_slice(&(0x8000 | opcode | rd | u16::from(NOTAUTH)).to_be_bytes());
+    let questions = request.queries.len().min(1);
+    out.extend_from_slice(&(questions as u16).to_be_bytes());
+    out.extend_from_slice(&[0; 6]);
+    if let Some(query) = request.queries.first() {
+        use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+        let mut question = Vec::new();
+        if query.emit(&mut BinEncoder::new(&mut question)).is_ok() {
+            out.extend_from_slice(&question);
+        } else {
+            out[4..6].copy_from_slice(&[0, 0]);
+        }
+    }
+    out
+}
+
+/// A time as TSIG carries it: 48 bits, network order.
+fn time48(now: u64) -> [u8; 6] {
+    let bytes = now.to_be_bytes();
+    [bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
+}
+
+/// The NOTAUTH answer to `request` with an unsigned TSIG record carrying `error` (BADKEY and
+/// BADSIG answers must not be signed: the key is unknown or the client's MAC is wrong).
+fn unsigned_error(
+    request: &Message,
+    key_name: &Name,
+    algorithm: &TsigAlgorithm,
+    original_id: u16,
+    error: TsigError,
+    now: u64,
+) -> Vec<u8> {
+    let mut out = notauth_response(request);
+    append_tsig(
+        &mut out,
+        &wire_lowercase(key_name),
+        &wire_lowercase(&algorithm.to_name()),
+        &time48(now),
+        &[],
+        original_id,
+        u16::from(error),
+        &[],
+    );
+    out
+}
+
+/// Checks the TSIG record of `request` against `keys` at time `now`.
+pub(crate) fn check(keys: &Keyring, request: &[u8], now: u64) -> Check {
+    let Ok(message) = Message::from_vec(request) else {
+        return Check::Unsigned;
+    };
+    let Some(signature) = &message.signature else {
+        return Check::Unsigned;
+    };
+    let tsig = &signature.data;
+    let key = keys
+        .find(&signature.name)
+        .filter(|key| key.algorithm == tsig.algorithm);
+    let Some(key) = key else {
+        // Unknown key or algorithm: named as the client did.
+        let out = unsigned_error(
+            &message,
+            &signature.name,
+            &tsig.algorithm,
+            tsig.oid,
+            TsigError::BadKey,
+            now,
+        );
+        return Check::Rejected(out, TsigError::BadKey);
+    };
+    let verified = signed_bitmessage_to_buf(request, None, true)
+        .ok()
+        .filter(|_| !tsig.mac.is_empty())
+        .is_some_and(|(tbv, _)| {
+            key.algorithm
+                .verify_mac(&key.secret, &tbv, &tsig.mac)
+                .is_ok()
+        });
+    if !verified {
+        let out = unsigned_error(
+            &message,
+            &key.name,
+            &key.algorithm,
+            tsig.oid,
+            TsigError::BadSig,
+            now,
+        );
+        return Check::Rejected(out, TsigError::BadSig);
+    }
+    let mut signer = Signer {
+        key: key.clone(),
+        previous_mac: tsig.mac.clone(),
+        original_id: tsig.oid,
+        first: true,
+    };
+    if now.abs_diff(tsig.time) > u64::from(tsig.fudge) {
+        // Signed, carrying the server's time so the client can see the skew (RFC 8945 5.2.3).
+        let mut out = notauth_response(&message);
+        let other = time48(now);
+        signer.sign_with(&mut out, now, Some(TsigError::BadTime), &other);
+        return Check::Rejected(out, TsigError::BadTime);
+    }
+    Check::Signed(signer)
+}

@@ -1,0 +1,179 @@
+//! TSIG: key files, checks of signed requests and signed responses.
+
+use super::*;
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{RecordType, TSigner};
+
+const KEY_FILE: &str = "# made by tsig-keygen\nkey \"xfr-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=\";\n};\n/* a second */ key other { algorithm hmac-sha512; secret \"AAAA\"; };\n";
+
+#[test]
+fn tsig_keygen_files_are_read() {
+    let keys = parse_keys("k.conf", KEY_FILE).unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].name(), "xfr-key.");
+    assert_eq!(keys[0].algorithm, TsigAlgorithm::HmacSha256);
+    assert_eq!(keys[1].algorithm, TsigAlgorithm::HmacSha512);
+    assert!(
+        !format!("{:?}", keys[0]).contains("c2Vj"),
+        "Debug hides the secret"
+    );
+}
+
+#[test]
+fn bad_key_files_name_their_line() {
+    for (text, line, words) in [
+        (
+            "key a {\n algorithm hmac-md5;\n secret \"AAAA\";\n};",
+            1,
+            "unsupported algorithm",
+        ),
+        (
+            "key a {\n algorithm hmac-sha256;\n secret \"!!\";\n};",
+            3,
+            "base64",
+        ),
+        ("key a {\n algorithm hmac-sha256;\n};", 1, "no secret"),
+        (
+            "key a {\n algorithm hmac-sha256\n secret \"AAAA\";\n};",
+            3,
+            "expected ;",
+        ),
+        ("zone a {};", 1, "expected `key`"),
+        ("key a {\n algorithm hmac-sha256;", 2, "end of the file"),
+    ] {
+        let err = parse_keys("k.conf", text)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("k.conf:{line}: ")),
+            "{text:?}: {err}"
+        );
+        assert!(err.contains(words), "{text:?}: {err}");
+    }
+}
+
+fn keyring() -> (Keyring, TSigner) {
+    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
+    let key = Key::new("xfr-key", "hmac-sha256", secret.clone()).unwrap();
+    let signer = TSigner::new(
+        secret,
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii("xfr-key.").unwrap(),
+        300,
+    )
+    .unwrap();
+    (Keyring::new(vec![key]).unwrap(), signer)
+}
+
+fn signed_query(signer: &TSigner, time: u64) -> Vec<u8> {
+    let mut message = Message::query();
+    message.metadata.id = 4321;
+    message.add_query(Query::query(
+        Name::from_ascii("ports.test.").unwrap(),
+        RecordType::AXFR,
+    ));
+    let (tsig, _) = signer.sign_message(&message, time).unwrap();
+    message.signature = Some(tsig);
+    message.to_vec().unwrap()
+}
+
+fn tsig_error(response: &[u8]) -> (u8, Option<TsigError>, usize) {
+    let message = Message::from_vec(response).unwrap();
+    let signature = message.signature.clone().expect("a TSIG record");
+    (
+        message.response_code.low(),
+        signature.data.error,
+        signature.data.mac.len(),
+    )
+}
+
+#[test]
+fn a_good_signature_is_accepted_and_the_response_verifies() {
+    let (keys, client) = keyring();
+    let now = now();
+    let request = signed_query(&client, now);
+    let Check::Signed(mut signer) = check(&keys, &request, now) else {
+        panic!("a good signature");
+    };
+    // Two messages of a response: the client's verifier checks the chain.
+    let request_message = Message::from_vec(&request).unwrap();
+    let request_mac = request_message.signature.unwrap().data.mac;
+    let mut first = Message::response(4321, hickory_proto::op::OpCode::Query)
+        .to_vec()
+        .unwrap();
+    signer.sign(&mut first, now);
+    let mut second = Message::response(4321, hickory_proto::op::OpCode::Query)
+        .to_vec()
+        .unwrap();
+    signer.sign(&mut second, now);
+    let (mac1, _, _) = client
+        .verify_message_byte(&first, Some(&request_mac), true)
+        .expect("the first message verifies over the request MAC");
+    client
+        .verify_message_byte(&second, Some(&mac1), false)
+        .expect("the second verifies over the first MAC and the timers");
+    assert!(
+        client
+            .verify_message_byte(&second, Some(&request_mac), false)
+            .is_err(),
+        "chained to the previous MAC, not the request's"
+    );
+}
+
+#[test]
+fn unknown_keys_bad_macs_and_skewed_clocks_are_notauth() {
+    let (keys, client) = keyring();
+    let now = now();
+    let stranger = TSigner::new(
+        b"0123456789abcdef0123456789abcdef".to_vec(),
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii("stranger.").unwrap(),
+        300,
+    )
+    .unwrap();
+    let Check::Rejected(response, TsigError::BadKey) =
+        check(&keys, &signed_query(&stranger, now), now)
+    else {
+        panic!("unknown key")
+    };
+    assert_eq!(
+        tsig_error(&response),
+        (NOTAUTH, Some(TsigError::BadKey), 0),
+        "unsigned"
+    );
+    let mut tampered = signed_query(&client, now);
+    let last = tampered.len() - 10; // inside the MAC
+    tampered[last] ^= 1;
+    let Check::Rejected(response, TsigError::BadSig) = check(&keys, &tampered, now) else {
+        panic!("bad MAC")
+    };
+    assert_eq!(
+        tsig_error(&response),
+        (NOTAUTH, Some(TsigError::BadSig), 0),
+        "unsigned"
+    );
+    let Check::Rejected(response, TsigError::BadTime) =
+        check(&keys, &signed_query(&client, now - 301), now)
+    else {
+        panic!("skewed clock")
+    };
+    assert_eq!(
+        tsig_error(&response),
+        (NOTAUTH, Some(TsigError::BadTime), 32),
+        "signed"
+    );
+    assert!(matches!(
+        check(&keys, &signed_query(&client, now - 299), now),
+        Check::Signed(_)
+    ));
+    let mut unsigned = Message::query();
+    unsigned.add_query(Query::query(
+        Name::from_ascii("ports.test.").unwrap(),
+        RecordType::SOA,
+    ));
+    assert!(matches!(
+        check(&keys, &unsigned.to_vec().unwrap(), now),
+        Check::Unsigned
+    ));
+}
