@@ -18,6 +18,7 @@ use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
+use crate::pipeline::cookie::{CookieSecretError, CookieSecrets};
 use crate::pipeline::identity::{self, Identity, IdentityError};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
@@ -256,6 +257,17 @@ pub struct ServeArgs {
     /// (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off].
     #[arg(long, env = "PORTSD_NSID")]
     pub nsid: Option<String>,
+    /// The secret DNS server cookies are made with (RFC 9018): 32 hex digits, and while a
+    /// rotation is under way `,` and the previous secret. Give every instance of an anycast
+    /// group the same one; prefer the environment or the config file to the command line,
+    /// which other users can read [default: random at each start].
+    #[arg(
+        long,
+        env = "PORTSD_COOKIE_SECRET",
+        value_name = "HEX[,PREVIOUS]",
+        hide_env_values = true
+    )]
+    pub cookie_secret: Option<String>,
 }
 
 /// The configuration file: the same settings as the flags.
@@ -290,6 +302,7 @@ pub struct FileConfig {
     identity: Option<String>,
     version_string: Option<String>,
     nsid: Option<String>,
+    cookie_secret: Option<String>,
 }
 
 /// A TSIG key given in the configuration file: `tsig_keys = [{ name = "xfr", algorithm =
@@ -330,6 +343,12 @@ pub enum ConfigError {
     /// An `--nsid`, `--identity` or `--version-string` that cannot be used.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// A `--cookie-secret` that cannot be used.
+    #[error(transparent)]
+    CookieSecret(#[from] CookieSecretError),
+    /// No random cookie secret could be drawn.
+    #[error("no random cookie secret: {0}")]
+    Random(getrandom::Error),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,
@@ -553,6 +572,10 @@ impl ServeArgs {
                         .or(file.nsid.as_ref())
                         .map(|text| identity::parse_nsid(text))
                         .transpose()?,
+                },
+                cookies: match self.cookie_secret.as_ref().or(file.cookie_secret.as_ref()) {
+                    Some(text) => CookieSecrets::parse(text)?,
+                    None => CookieSecrets::random().map_err(ConfigError::Random)?,
                 },
             },
             notify: if self.notify.is_empty() {

@@ -15,6 +15,9 @@
 //!   bad signature (unknown key, wrong MAC, time outside the fudge); the serial served is `portsd_table_serial`;
 //! - `portsd_notifies_total{result}`: NOTIFYs `sent`, `acknowledged` and `failed` (timed out
 //!   or answered with an error);
+//! - `portsd_cookies_total{kind}`: requests with a DNS cookie, by what it was: `client_only`,
+//!   `valid` (a server cookie made here: exempt from rate limiting), `invalid` (a server
+//!   cookie not made here or too old), `malformed` (answered FORMERR);
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
@@ -77,6 +80,7 @@ pub struct Metrics {
     transfers: Family<Labels, Counter>,
     tsig_rejected: Counter,
     notifies: Family<Labels, Counter>,
+    cookies: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -190,6 +194,12 @@ impl Metrics {
             "NOTIFY messages sent to secondaries, acknowledged, and failed (timed out or refused)",
             notifies.clone(),
         );
+        let cookies = Family::<Labels, Counter>::default();
+        registry.register(
+            "cookies",
+            "Requests with a DNS cookie, by kind: client_only, valid, invalid, malformed",
+            cookies.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -210,7 +220,13 @@ impl Metrics {
             transfers,
             tsig_rejected,
             notifies,
+            cookies,
         }
+    }
+
+    /// Counts a request's cookie of `kind` (`client_only`, `valid`, `invalid`, `malformed`).
+    pub(crate) fn cookie(&self, kind: &str) {
+        self.cookies.get_or_create(&labels(&[("kind", kind)])).inc();
     }
 
     /// Counts a NOTIFY `sent`, `acknowledged` or `failed`.

@@ -5,8 +5,9 @@
 //! 6.1.2), as NSD and Knot do. hickory's parser rejects the whole message over some of them (a
 //! Client Subnet option with an impossible prefix length or family, say), which would turn a
 //! good query into FORMERR without OPT; so those options are taken out of the copy hickory
-//! reads. What stays is what portsd implements: COOKIE (RFC 7873) is left in place, NSID (RFC
-//! 5001) is noted and removed, since its content means nothing in a query.
+//! reads. The two options portsd implements are noted and removed too: NSID (RFC 5001), whose
+//! content means nothing in a query, and COOKIE (RFC 7873), which [`super::cookie`] checks
+//! (hickory would reject some malformed cookies before RFC 7873's FORMERR could be given).
 
 use std::ops::Range;
 
@@ -18,10 +19,12 @@ pub(crate) const COOKIE: u16 = 10;
 pub(crate) const EXTENDED_ERROR: u16 = 15;
 
 /// What a request's OPT record asks of the response.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Requested {
     /// The NSID option was present (RFC 5001 asks for it empty; its content is not read).
     pub(crate) nsid: bool,
+    /// Where the first COOKIE option's data is in the request.
+    pub(crate) cookie: Option<Range<usize>>,
 }
 
 fn read_u16(message: &[u8], at: usize) -> Option<u16> {
@@ -83,14 +86,13 @@ pub(crate) fn find_opt(message: &[u8]) -> Option<OptRecord> {
 }
 
 /// The request as the general path should parse it, with what its OPT record asks for: every
-/// option but COOKIE taken out. Options whose lengths do not add up are left for hickory,
+/// option taken out. Options whose lengths do not add up are left for hickory,
 /// which drops them all.
 pub(crate) fn prepare(request: &[u8]) -> (Vec<u8>, Requested) {
     let Some(opt) = find_opt(request) else {
         return (request.to_vec(), Requested::default());
     };
     let mut requested = Requested::default();
-    let mut kept: Vec<u8> = Vec::new();
     let mut at = opt.rdata.start;
     while at < opt.rdata.end {
         let (Some(code), Some(length)) = (read_u16(request, at), read_u16(request, at + 2)) else {
@@ -102,18 +104,17 @@ pub(crate) fn prepare(request: &[u8]) -> (Vec<u8>, Requested) {
         }
         match code {
             NSID => requested.nsid = true,
-            COOKIE => kept.extend_from_slice(&request[at..end]),
+            COOKIE if requested.cookie.is_none() => requested.cookie = Some(at + 4..end),
             _ => {}
         }
         at = end;
     }
-    if kept.len() == opt.rdata.len() {
+    if opt.rdata.is_empty() {
         return (request.to_vec(), requested);
     }
     let mut prepared = Vec::with_capacity(request.len());
     prepared.extend_from_slice(&request[..opt.fixed + 8]);
-    prepared.extend_from_slice(&(kept.len() as u16).to_be_bytes());
-    prepared.extend_from_slice(&kept);
+    prepared.extend_from_slice(&[0, 0]);
     prepared.extend_from_slice(&request[opt.rdata.end..]);
     (prepared, requested)
 }
@@ -135,24 +136,24 @@ mod tests {
     }
 
     #[test]
-    fn unread_options_are_removed_and_cookies_kept() {
+    fn options_are_removed_and_the_implemented_ones_noted() {
         let subnet = [0, 8, 0, 4, 0, 1, 33, 0];
         let nsid = [0, 3, 0, 0];
         let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
-        let options = [&subnet[..], &nsid, &cookie].concat();
-        let (prepared, requested) = prepare(&query(&options, 0));
+        let short_cookie = [0, 10, 0, 1, 9];
+        let options = [&subnet[..], &nsid, &cookie, &short_cookie].concat();
+        let request = query(&options, 0);
+        let (prepared, requested) = prepare(&request);
         assert!(requested.nsid);
-        assert_eq!(prepared, query(&cookie, 0));
+        let cookie_at = requested.cookie.expect("the first cookie is noted");
+        assert_eq!(request[cookie_at], [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(prepared, query(&[], 0));
         assert!(hickory_server::proto::op::Message::from_vec(&prepared).is_ok());
     }
 
     #[test]
     fn requests_without_options_to_remove_are_unchanged() {
-        for options in [
-            &[][..],
-            &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8],
-            &[0, 8, 0, 9, 1],
-        ] {
+        for options in [&[][..], &[0, 8, 0, 9, 1]] {
             let request = query(options, 1);
             assert_eq!(prepare(&request), (request.clone(), Requested::default()));
         }

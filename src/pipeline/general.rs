@@ -4,8 +4,9 @@
 //! It owns the protocol rules the pure answer core does not: no answer to a message shorter
 //! than a header or to a response; FORMERR for anything else that does not parse, and for a
 //! question count other than one; NOTIMP for opcodes other than QUERY; BADVERS for EDNS
-//! versions above 0; the EDNS options it reads ([`super::edns`]) and the CHAOS class
-//! ([`super::identity`]); and truncation: a UDP answer larger than min(client's size, 1232) (512
+//! versions above 0; the EDNS options it reads ([`super::edns`]): NSID, and COOKIE
+//! ([`super::cookie`]: FORMERR for a malformed one, a fresh server cookie in every other
+//! answer); the CHAOS class ([`super::identity`]); and truncation: a UDP answer larger than min(client's size, 1232) (512
 //! without EDNS) goes out with TC set and no records, so the client asks again over TCP and
 //! gets everything.
 
@@ -21,6 +22,7 @@ use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::debug;
 
+use super::cookie::{self, Cookie, CookieSecrets};
 use super::edns::{self, Requested};
 use super::identity::{self, Chaos, Identity};
 use super::{Transport, ZoneState};
@@ -39,6 +41,15 @@ pub(crate) struct GeneralPath {
     names: Option<ZoneNames>,
     /// What CHAOS questions and NSID get.
     identity: Identity,
+    /// What server cookies are made and checked with.
+    cookies: CookieSecrets,
+}
+
+/// What the general path sent, for the pipeline's steps after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// The request's DNS cookie, when it had one.
+    pub(crate) cookie: Option<Cookie>,
 }
 
 #[derive(Debug)]
@@ -54,7 +65,7 @@ fn name_of(labels: &[Box<[u8]>]) -> Option<Name> {
 }
 
 impl GeneralPath {
-    pub(crate) fn new(zone: &Zone, identity: Identity) -> GeneralPath {
+    pub(crate) fn new(zone: &Zone, identity: Identity, cookies: CookieSecrets) -> GeneralPath {
         let names = (|| {
             Some(ZoneNames {
                 apex: name_of(zone.name.labels())?,
@@ -66,10 +77,14 @@ impl GeneralPath {
                 rname: name_of(&zone.rname)?,
             })
         })();
-        GeneralPath { names, identity }
+        GeneralPath {
+            names,
+            identity,
+            cookies,
+        }
     }
 
-    /// Answers `packet` into `out`; false when the message gets no answer at all.
+    /// Answers `packet` into `out`; `None` when the message gets no answer at all.
     pub(crate) fn respond(
         &self,
         state: &ZoneState,
@@ -77,13 +92,11 @@ impl GeneralPath {
         client: SocketAddr,
         transport: Transport,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> Option<Sent> {
         out.clear();
-        let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
-            return false;
-        };
+        let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
         if header.metadata.message_type == MessageType::Response {
-            return false;
+            return None;
         }
         let protocol = match transport {
             Transport::Udp => Protocol::Udp,
@@ -91,10 +104,18 @@ impl GeneralPath {
         };
         let (readable, requested) = edns::prepare(packet);
         match Request::from_bytes(readable, client, protocol) {
-            Ok(request) => self.answer(state, &request, requested, transport, out),
+            Ok(request) => {
+                let cookie = requested.cookie.clone().map(|option| {
+                    self.cookies
+                        .check(&packet[option], client.ip(), cookie::now())
+                });
+                self.answer(state, &request, &requested, cookie, transport, out)
+                    .then_some(Sent { cookie })
+            }
             Err(error) => {
                 debug!(%error, %client, "malformed query");
                 error_response(&header.metadata, &no_queries(), ResponseCode::FormErr, out)
+                    .then_some(Sent { cookie: None })
             }
         }
     }
@@ -103,7 +124,8 @@ impl GeneralPath {
         &self,
         state: &ZoneState,
         request: &Request,
-        requested: Requested,
+        requested: &Requested,
+        cookie: Option<Cookie>,
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
@@ -117,6 +139,11 @@ impl GeneralPath {
                 echoed
                     .options_mut()
                     .insert(EdnsOption::Unknown(edns::NSID, nsid.clone()));
+            }
+            if let Some(Cookie::WellFormed { reply, .. }) = cookie {
+                echoed
+                    .options_mut()
+                    .insert(EdnsOption::Unknown(edns::COOKIE, reply.to_vec()));
             }
             echoed
         });
@@ -135,6 +162,8 @@ impl GeneralPath {
             Some(ResponseCode::FormErr)
         } else if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
             Some(ResponseCode::BADVERS)
+        } else if cookie == Some(Cookie::Malformed) {
+            Some(ResponseCode::FormErr)
         } else {
             None
         };

@@ -7,15 +7,17 @@
 //!    forged), a refused TCP client REFUSED;
 //! 2. which path answers: the fast path ([`fast`]) for plain queries, the general hickory path
 //!    ([`general`]) for everything else, which owns every error answer (FORMERR, NOTIMP,
-//!    BADVERS), the EDNS options portsd reads ([`edns`]), the CHAOS class and NSID
-//!    ([`identity`]), and decides what gets no answer at all;
-//! 3. response rate limiting ([`rrl`]) of UDP answers, with slips;
+//!    BADVERS), the EDNS options portsd reads ([`edns`]), DNS cookies ([`cookie`]), the
+//!    CHAOS class and NSID ([`identity`]), and decides what gets no answer at all;
+//! 3. response rate limiting ([`rrl`]) of UDP answers, with slips; a request with a valid
+//!    server cookie is exempt (its address cannot be forged), as in BIND and Knot;
 //! 4. counting ([`crate::metrics`]) and the optional query log.
 //!
 //! The table is read through one snapshot per message ([`ZoneState`]); a reload swaps it
 //! without locking the readers.
 
 pub mod acl;
+pub mod cookie;
 pub(crate) mod edns;
 pub(crate) mod fast;
 pub(crate) mod general;
@@ -94,11 +96,18 @@ pub struct Policy {
     pub keys: tsig::Keyring,
     /// What CHAOS questions and NSID answer.
     pub identity: identity::Identity,
+    /// What server cookies are made with (`--cookie-secret`).
+    pub cookies: cookie::CookieSecrets,
 }
 
 impl Default for Policy {
-    /// Everyone answered, rate limiting on with loopback exempt, no query log: what `serve`
-    /// does without flags.
+    /// Everyone answered, rate limiting on with loopback exempt, no query log, a random cookie
+    /// secret: what `serve` does without flags.
+    ///
+    /// # Panics
+    ///
+    /// When the operating system gives no random bytes (`getrandom` fails only on systems
+    /// portsd does not run on).
     fn default() -> Policy {
         Policy {
             access: AccessList::default(),
@@ -110,6 +119,7 @@ impl Default for Policy {
             transfer: TransferPolicy::default(),
             keys: tsig::Keyring::default(),
             identity: identity::Identity::default(),
+            cookies: cookie::CookieSecrets::random().expect("the system's random source"),
         }
     }
 }
@@ -141,7 +151,7 @@ impl Pipeline {
     ) -> Pipeline {
         let snapshot = Snapshot::new(table, serial, &zone);
         metrics.table_loaded(&snapshot, false);
-        let general = general::GeneralPath::new(&zone, policy.identity);
+        let general = general::GeneralPath::new(&zone, policy.identity, policy.cookies);
         Pipeline {
             state: Arc::new(ZoneState {
                 zone,
@@ -277,6 +287,8 @@ impl Pipeline {
         out: &mut Vec<u8>,
     ) -> Outcome {
         out.clear();
+        // Whether a valid server cookie shows that the client's address is its own.
+        let mut verified = false;
         // Nothing can be sent to UDP port 0.
         if transport == Transport::Udp && client.port() == 0 {
             return Outcome::Silence;
@@ -288,12 +300,17 @@ impl Pipeline {
                 return Outcome::Silence;
             }
         } else if !((transport == Transport::Udp && self.udp_transfer(request, client, out))
-            || self.fast_response(request, transport, out)
-            || self.general_signed(request, client, transport, out))
+            || self.fast_response(request, transport, out))
         {
-            return Outcome::Silence;
+            let Some(sent) = self.general_signed(request, client, transport, out) else {
+                return Outcome::Silence;
+            };
+            if let Some(cookie) = sent.cookie {
+                self.metrics.cookie(cookie.label());
+                verified = cookie.is_valid();
+            }
         }
-        if transport == Transport::Udp {
+        if transport == Transport::Udp && !verified {
             // Only a response that would be sent spends the client's budget: junk that gets
             // silence must not use up the limit of the network it claims to come from.
             match self.limiter.check(client.ip(), received_at) {
@@ -324,7 +341,7 @@ impl Pipeline {
         client: SocketAddr,
         transport: Transport,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> Option<general::Sent> {
         let now = tsig::now();
         let mut signer = match tsig::check(&self.keys, request, now) {
             tsig::Check::Unsigned => None,
@@ -333,22 +350,24 @@ impl Pipeline {
                 warn!(client = %client.ip(), error = ?error, "TSIG check failed");
                 self.metrics.tsig_rejected();
                 *out = response;
-                return true;
+                return Some(general::Sent { cookie: None });
             }
         };
         // A NOTIFY that does not parse gets FORMERR like any other message.
         let notify = request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4)
             && hickory_server::proto::op::Message::from_vec(request).is_ok();
-        let answered = if notify {
-            general::refused(request, out)
+        let sent = if notify {
+            general::refused(request, out).then_some(general::Sent { cookie: None })
         } else {
             self.general
                 .respond(&self.state, request, client, transport, out)
         };
-        if answered && let Some(signer) = &mut signer {
+        if sent.is_some()
+            && let Some(signer) = &mut signer
+        {
             signer.sign(out, now);
         }
-        answered
+        sent
     }
 
     /// The fast path alone: answers a plain query into `out` without hickory's message types.
@@ -380,7 +399,7 @@ impl Pipeline {
         let mut out = Vec::new();
         self.general
             .respond(&self.state, request, client, transport, &mut out)
-            .then_some(out)
+            .map(|_| out)
     }
 }
 

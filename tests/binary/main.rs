@@ -5,6 +5,7 @@
 //!   unbound recipe end to end (`resolver_unbound`);
 //! - the Debian package under a real systemd as PID 1 (`package`, booted by `real_systemd`), and
 //!   `update-data` against a local HTTP server (`update_data`, served by `fixture_http`);
+//! - DNS cookies shared with Knot (`cookies`);
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`).
 
@@ -12,7 +13,9 @@
 mod common;
 
 mod cli;
+mod cookies;
 mod deploy;
+mod external;
 mod fixture_http;
 mod lifecycle;
 mod notify;

@@ -1,5 +1,5 @@
 //! The server in process, over real loopback sockets: DNS rules (`dns`), agreement with NSD
-//! and Knot on the same zone (`conform`), the fast path's equivalence with hickory's encoder
+//! and Knot on the same zone (`conform`), DNS cookies (`cookies`), the fast path's equivalence with hickory's encoder
 //! (`fast_path`), the fuzz corpus replayed (`fuzz_corpus`), rate limiting, access lists and
 //! metrics (`guard`), hostile clients (`hostile`), and every table entry reachable by name
 //! (`reach`). One test binary, so tokio and hickory are linked once for all of them.
@@ -8,6 +8,7 @@
 mod common;
 
 mod conform;
+mod cookies;
 mod dns;
 mod fast_path;
 mod fuzz_corpus;

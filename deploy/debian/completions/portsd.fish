@@ -62,6 +62,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d '
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l nsid -d 'The NSID (RFC 5001) sent to clients that ask for it, written as in NSD: hex digits (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l cookie-secret -d 'The secret DNS server cookies are made with (RFC 9018): 32 hex digits, and while a rotation is under way `,` and the previous secret. Give every instance of an anycast group the same one; prefer the environment or the config file to the command line, which other users can read [default: random at each start]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l log-queries -d 'Log one line per query'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload when the files in the data directory change (needs --data)'
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
