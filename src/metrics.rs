@@ -7,6 +7,8 @@
 //! - `portsd_answer_seconds`: time from a query's arrival in portsd to its answer being built;
 //! - `portsd_rate_limited_total{action}`: UDP responses slipped (sent truncated) or dropped;
 //! - `portsd_refused_clients_total{transport}`: queries from networks the access list refuses;
+//! - `portsd_tcp_closed_under_pressure_total`: TCP connections closed to make room for a new
+//!   client (at the connection cap, or out of descriptors);
 //! - `portsd_table_entries{source}`, `portsd_table_serial`: the table being served;
 //! - `portsd_reloads_total`, `portsd_reload_failures_total`;
 //! - `portsd_transfers_total{kind, result}`: zone transfers asked for (`axfr`, `ixfr`) and what
@@ -81,6 +83,7 @@ pub struct Metrics {
     tsig_rejected: Counter,
     notifies: Family<Labels, Counter>,
     cookies: Family<Labels, Counter>,
+    tcp_closed_under_pressure: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -200,6 +203,12 @@ impl Metrics {
             "Requests with a DNS cookie, by kind: client_only, valid, invalid, malformed",
             cookies.clone(),
         );
+        let tcp_closed_under_pressure = Counter::default();
+        registry.register(
+            "tcp_closed_under_pressure",
+            "TCP connections closed, idle longest first, to make room for a new client",
+            tcp_closed_under_pressure.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -221,7 +230,13 @@ impl Metrics {
             tsig_rejected,
             notifies,
             cookies,
+            tcp_closed_under_pressure,
         }
+    }
+
+    /// Counts a TCP connection closed to make room for a new client.
+    pub(crate) fn tcp_closed_under_pressure(&self) {
+        self.tcp_closed_under_pressure.inc();
     }
 
     /// Counts a request's cookie of `kind` (`client_only`, `valid`, `invalid`, `malformed`).

@@ -3,6 +3,8 @@
 //! - [`bind`]: binding the UDP and TCP sockets, or taking them from systemd.
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
 //! - `tcp`: the accept loop and its connections.
+//! - `occupancy`: who holds the connection slots of a listener and since when they are idle,
+//!   for the TCP listener and the metrics endpoint under pressure.
 //! - `daemon`: signals, reload, readiness and the watchdog.
 //! - `metrics_endpoint`: the Prometheus endpoint.
 //! - `notify`: NOTIFY to the secondaries when the serial changes.
@@ -17,6 +19,7 @@ pub(crate) mod bind;
 mod daemon;
 mod metrics_endpoint;
 mod notify;
+mod occupancy;
 mod tcp;
 mod udp;
 pub mod watch;
@@ -45,6 +48,17 @@ use crate::sources::{self, DataErrors, LoadedData};
 /// How long a stop waits for queries in flight (systemd's stop budget is 10 s in the shipped
 /// unit, the usual one 90 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How long an accept loop rests after a failed accept. The failures worth resting for are
+/// running out of descriptors or memory; the client stays in the backlog, so accepting again at
+/// once would fail again at once (a busy loop).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// Logs a failed accept on the `listener` named and rests before the next.
+async fn pause_after_accept_error(error: &std::io::Error, listener: &str) {
+    warn!(%error, listener, "accept failed");
+    tokio::time::sleep(ACCEPT_PAUSE).await;
+}
 
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,13 @@
 //! TCP: the accept loop with its cap on concurrent connections, and one task per connection
 //! that reads length-prefixed queries (RFC 1035 4.2.2, tokio-util's length-delimited codec),
 //! answers each through the [`Pipeline`] and writes the answers back in order (RFC 7766),
-//! until the client goes idle, closes, reaches the query cap, or the server stops.
+//! until the client goes idle, closes, reaches the query cap, is closed to make room, or the
+//! server stops.
+//!
+//! Under pressure ([`super::occupancy`]): a client arriving when the cap is reached, or when
+//! the process is out of descriptors, is accepted at once and the connection idle longest
+//! closed for it; and idle timeouts shrink as the connections fill the cap. So clients that
+//! connect and send nothing, or half a message, can delay nobody.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,9 +20,10 @@ use tokio::sync::Semaphore;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::debug;
 
-use super::SHUTDOWN_GRACE;
+use super::occupancy::{Occupancy, Seat};
+use super::{SHUTDOWN_GRACE, pause_after_accept_error};
 use crate::pipeline::{Outcome, Pipeline, Transport};
 
 /// How long a stopping server still waits for the next query on an open TCP connection.
@@ -25,9 +32,11 @@ const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);
 /// Limits on TCP clients.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpLimits {
-    /// Most connections served at once; further ones wait in the kernel's backlog.
+    /// Most connections served at once; a client arriving past it takes the place of the
+    /// connection idle longest.
     pub max_connections: usize,
-    /// A connection with no complete query for this long is closed.
+    /// A connection with no complete query for this long is closed (shorter once more than
+    /// half of `max_connections` are open).
     pub idle_timeout: Duration,
     /// A connection is closed after answering this many queries; 0 means no limit (NSD's
     /// default too: idle timeout and the connection cap bound what a client can hold).
@@ -53,31 +62,45 @@ pub(super) async fn serve(
     stop: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let occupancy = Occupancy::new(limits.max_connections, limits.idle_timeout);
     let connections = TaskTracker::new();
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = stop.cancelled() => break,
-        };
         let (stream, client) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of descriptors or similar: back off instead of spinning.
-                    warn!(%error, "tcp accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // Out of descriptors: one held by the idlest connection comes free.
+                    if occupancy.close_idlest() {
+                        pipeline.metrics().tcp_closed_under_pressure();
+                    }
+                    pause_after_accept_error(&error, "tcp").await;
                     continue;
                 }
             },
             () = stop.cancelled() => break,
         };
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if occupancy.close_idlest() {
+                    pipeline.metrics().tcp_closed_under_pressure();
+                    debug!(%client, "tcp connections at the cap: closing the idlest");
+                }
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = stop.cancelled() => break,
+                }
+            }
+        };
+        let seat = occupancy.seat();
         let pipeline = pipeline.clone();
         let stop = stop.clone();
         connections.spawn(async move {
-            serve_connection(stream, client, &pipeline, limits, stop).await;
+            serve_connection(stream, client, &pipeline, limits, &seat, stop).await;
+            drop(seat);
             drop(permit);
         });
     }
@@ -98,6 +121,7 @@ async fn serve_connection(
     client: SocketAddr,
     pipeline: &Pipeline,
     limits: TcpLimits,
+    seat: &Seat,
     stop: CancellationToken,
 ) {
     let codec = LengthDelimitedCodec::builder()
@@ -115,13 +139,14 @@ async fn serve_connection(
     loop {
         if unflushed && !holds_complete_message(framed.read_buffer()) {
             // A client that does not read its answers is idle too.
-            let flushed =
-                tokio::time::timeout(limits.idle_timeout, SinkExt::<Bytes>::flush(&mut framed))
-                    .await;
+            let flushed = seat
+                .bounded(seat.idle_timeout(), SinkExt::<Bytes>::flush(&mut framed))
+                .await;
             unflushed = false;
-            if !matches!(flushed, Ok(Ok(()))) {
+            if !matches!(flushed, Some(Ok(()))) {
                 return;
             }
+            seat.touch();
         }
         if limits.max_queries != 0 && answered >= limits.max_queries {
             break;
@@ -131,7 +156,7 @@ async fn serve_connection(
         let wait = if stopping {
             IN_FLIGHT_GRACE
         } else {
-            limits.idle_timeout
+            seat.idle_timeout()
         };
         let next = tokio::select! {
             next = tokio::time::timeout(wait, framed.next()) => next,
@@ -139,6 +164,10 @@ async fn serve_connection(
                 stopping = true;
                 flush_limit = SHUTDOWN_GRACE;
                 continue;
+            }
+            () = seat.closing() => {
+                debug!(%client, "tcp connection closed to make room");
+                break;
             }
         };
         let request = match next {
@@ -154,19 +183,22 @@ async fn serve_connection(
             }
         };
         answered += 1;
+        seat.touch();
         if let Some(mut transfer) = pipeline.transfer(&request, client) {
             // Each message goes out before the next is built: a transfer holds one message
             // in memory, and a secondary that stops reading stalls only its own connection.
             while transfer.next_message(&mut response) {
-                let sent = tokio::time::timeout(
-                    limits.idle_timeout,
-                    framed.send(Bytes::copy_from_slice(&response)),
-                )
-                .await;
-                if !matches!(sent, Ok(Ok(()))) {
+                let sent = seat
+                    .bounded(
+                        limits.idle_timeout,
+                        framed.send(Bytes::copy_from_slice(&response)),
+                    )
+                    .await;
+                if !matches!(sent, Some(Ok(()))) {
                     debug!(%client, "zone transfer cut short");
                     return;
                 }
+                seat.touch();
             }
             continue;
         }
@@ -180,12 +212,13 @@ async fn serve_connection(
         if outcome == Outcome::Silence {
             continue;
         }
-        let queued = tokio::time::timeout(
-            limits.idle_timeout,
-            framed.feed(Bytes::copy_from_slice(&response)),
-        )
-        .await;
-        if !matches!(queued, Ok(Ok(()))) {
+        let queued = seat
+            .bounded(
+                seat.idle_timeout(),
+                framed.feed(Bytes::copy_from_slice(&response)),
+            )
+            .await;
+        if !matches!(queued, Some(Ok(()))) {
             return;
         }
         unflushed = true;

@@ -8,48 +8,21 @@
 
 use std::fs;
 use std::io::Read;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 
-use crate::common::{Daemon, parse, udp_exchange};
+use crate::common::{Daemon, burst, cookie_query, parse, response_cookie, udp_exchange};
 use crate::external::{Process, on_free_port, program};
 
 /// The zone Knot serves (cookies do not depend on what is asked).
 const KNOT_ZONE: &str = "cookie.test";
 
-/// A query for `name` TXT with EDNS and a COOKIE option holding `cookie`.
-fn cookie_query(id: u16, name: &str, cookie: &[u8]) -> Vec<u8> {
-    let mut p = id.to_be_bytes().to_vec();
-    p.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
-    for label in name.split('.') {
-        p.push(label.len() as u8);
-        p.extend_from_slice(label.as_bytes());
-    }
-    p.extend_from_slice(&[0, 0, 0x10, 0, 1]);
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
-    p.extend_from_slice(&(4 + cookie.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 10]);
-    p.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
-    p.extend_from_slice(cookie);
-    p
-}
-
 /// The COOKIE option data of a response.
-fn response_cookie(response: &[u8]) -> Vec<u8> {
-    let message = parse(response);
-    let edns = message.edns.as_ref().expect("an OPT record");
-    edns.options()
-        .as_ref()
-        .iter()
-        .find_map(|(code, option)| {
-            let data: Vec<u8> = option.try_into().ok()?;
-            (u16::from(*code) == 10).then_some(data)
-        })
-        .expect("a COOKIE option")
+fn cookie_of(response: &[u8]) -> Vec<u8> {
+    response_cookie(&parse(response)).expect("a COOKIE option")
 }
 
 fn start_knot(dir: &Path, secret_hex: &str) -> (Process, SocketAddr) {
@@ -86,19 +59,7 @@ fn start_knot(dir: &Path, secret_hex: &str) -> (Process, SocketAddr) {
 
 /// How many of `count` copies of `request` sent at once come back as whole answers.
 fn whole_answers(addr: SocketAddr, request: &[u8], count: usize) -> usize {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for _ in 0..count {
-        socket.send_to(request, addr).unwrap();
-    }
-    socket
-        .set_read_timeout(Some(Duration::from_millis(700)))
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    let mut whole = 0;
-    while let Ok((len, _)) = socket.recv_from(&mut buf) {
-        whole += usize::from(!parse(&buf[..len]).metadata.truncation);
-    }
-    whole
+    burst(addr, std::iter::repeat_n(request.to_vec(), count)).0
 }
 
 #[test]
@@ -122,14 +83,13 @@ fn portsd_and_knot_with_one_secret_accept_each_others_server_cookies() {
     let client = [0x6b; 8];
 
     // First portsd's own cookie, while its rate limit is untouched.
-    let from_portsd = response_cookie(
+    let from_portsd = cookie_of(
         &udp_exchange(portsd.addr, &cookie_query(4, portsd_name, &client)).expect("portsd answers"),
     );
 
     // Knot's server cookie, sent to portsd: valid, so a burst is answered whole.
-    let from_knot = response_cookie(
-        &udp_exchange(knot, &cookie_query(1, KNOT_ZONE, &client)).expect("knot answers"),
-    );
+    let from_knot =
+        cookie_of(&udp_exchange(knot, &cookie_query(1, KNOT_ZONE, &client)).expect("knot answers"));
     assert_eq!(from_knot.len(), 24, "an RFC 9018 server cookie from knot");
     assert_eq!(
         whole_answers(portsd.addr, &cookie_query(2, portsd_name, &from_knot), 20),

@@ -15,6 +15,7 @@ mod common;
 mod cli;
 mod cookies;
 mod deploy;
+mod descriptors;
 mod external;
 mod fixture_http;
 mod lifecycle;

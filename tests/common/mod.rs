@@ -97,6 +97,34 @@ impl TestServer {
         )
     }
 
+    /// Starts a server on the compiled-in data with `policy`.
+    pub fn start_policy(policy: portsd::pipeline::Policy) -> TestServer {
+        TestServer::start_settings(
+            test_zone(),
+            builtin_table(),
+            Settings {
+                policy,
+                ..Settings::new(DataLocation::Builtin)
+            },
+        )
+    }
+
+    /// Starts a server that rate-limits loopback: 5 answers a second, every second limited
+    /// answer slipped.
+    pub fn start_rate_limited() -> TestServer {
+        use portsd::pipeline::{Policy, rrl::RateLimitConfig};
+        TestServer::start_policy(Policy {
+            rate_limit: RateLimitConfig {
+                responses_per_second: 5,
+                slip: 2,
+                // Loopback is exempt by default; exempt something else so it is limited here.
+                exempt: vec!["192.0.2.0/24".parse().unwrap()],
+                ..RateLimitConfig::default()
+            },
+            ..Policy::default()
+        })
+    }
+
     /// Starts a server with explicit settings.
     pub fn start_settings(zone: Zone, table: Table, settings: Settings) -> TestServer {
         let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], NonZeroUsize::MIN)
@@ -153,6 +181,60 @@ pub fn udp_exchange(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
         Ok((len, _)) => Some(buf[..len].to_vec()),
         Err(_) => None,
     }
+}
+
+/// Sends `requests` at once from one socket and sorts what comes back within a short window
+/// into full answers and truncated slips (which must carry the question and no records).
+pub fn burst(addr: SocketAddr, requests: impl IntoIterator<Item = Vec<u8>>) -> (usize, usize) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for request in requests {
+        socket.send_to(&request, addr).unwrap();
+    }
+    socket
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let (mut full, mut slipped) = (0, 0);
+    let mut buf = [0u8; 2048];
+    while let Ok((len, _)) = socket.recv_from(&mut buf) {
+        let reply = parse(&buf[..len]);
+        if reply.metadata.truncation {
+            assert!(reply.answers.is_empty(), "a slip carries no records");
+            assert_eq!(reply.queries.len(), 1, "a slip echoes the question");
+            slipped += 1;
+        } else {
+            full += 1;
+        }
+    }
+    (full, slipped)
+}
+
+/// The COOKIE option code (RFC 7873).
+pub const COOKIE: u16 = 10;
+
+/// A query for `name` TXT with EDNS and a COOKIE option holding `cookie` (any length).
+pub fn cookie_query(id: u16, name: &str, cookie: &[u8]) -> Vec<u8> {
+    let mut p = id.to_be_bytes().to_vec();
+    p.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.extend_from_slice(&[0, 0, 0x10, 0, 1]);
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    p.extend_from_slice(&(4 + cookie.len() as u16).to_be_bytes());
+    p.extend_from_slice(&COOKIE.to_be_bytes());
+    p.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    p.extend_from_slice(cookie);
+    p
+}
+
+/// The COOKIE option data of a response, if it has one.
+pub fn response_cookie(message: &Message) -> Option<Vec<u8>> {
+    let edns = message.edns.as_ref()?;
+    edns.options().as_ref().iter().find_map(|(code, option)| {
+        let data: Vec<u8> = option.try_into().ok()?;
+        (u16::from(*code) == COOKIE).then_some(data)
+    })
 }
 
 /// Opens a TCP connection to the server.

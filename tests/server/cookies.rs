@@ -3,50 +3,17 @@
 //! same secret) and exempts its client from rate limiting, a forged one is not, a malformed
 //! one gets FORMERR with an OPT record; `dig +cookie` and `kdig +cookie` agree.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::common::*;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use portsd::pipeline::Policy;
 use portsd::pipeline::cookie::CookieSecrets;
-use portsd::pipeline::rrl::RateLimitConfig;
-use portsd::serve::{DataLocation, Settings};
 
-/// The COOKIE option code.
-const COOKIE: u16 = 10;
-
-fn server_with(policy: Policy) -> TestServer {
-    TestServer::start_settings(
-        test_zone(),
-        builtin_table(),
-        Settings {
-            policy,
-            ..Settings::new(DataLocation::Builtin)
-        },
-    )
-}
-
-/// A query for 443.tcp TXT with EDNS and a COOKIE option holding `cookie`.
+/// The question the tests ask, with `cookie`.
 fn cookie_query(id: u16, cookie: &[u8]) -> Vec<u8> {
-    let mut p = id.to_be_bytes().to_vec();
-    p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
-    p.extend_from_slice(b"\x03443\x03tcp\x05ports\x05local\x00\x00\x10\x00\x01");
-    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
-    p.extend_from_slice(&(4 + cookie.len() as u16).to_be_bytes());
-    p.extend_from_slice(&COOKIE.to_be_bytes());
-    p.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
-    p.extend_from_slice(cookie);
-    p
-}
-
-/// The COOKIE option data of a response, if it has one.
-fn response_cookie(message: &Message) -> Option<Vec<u8>> {
-    let edns = message.edns.as_ref()?;
-    edns.options().as_ref().iter().find_map(|(code, option)| {
-        let data: Vec<u8> = option.try_into().ok()?;
-        (u16::from(*code) == COOKIE).then_some(data)
-    })
+    crate::common::cookie_query(id, "443.tcp.ports.local", cookie)
 }
 
 fn unix_now() -> u32 {
@@ -92,7 +59,7 @@ fn cookie_count(server: &TestServer, kind: &str) -> u64 {
 
 #[test]
 fn a_client_cookie_gets_a_server_cookie_that_is_accepted_back_and_a_forged_one_is_not() {
-    let server = server_with(Policy::default());
+    let server = TestServer::start_policy(Policy::default());
     let client = [0x5a; 8];
     let full = ask(server.addr, &client);
     assert_eq!(cookie_count(&server, "client_only"), 2);
@@ -118,8 +85,11 @@ fn instances_with_the_same_secret_accept_each_others_cookies() {
         cookies: secrets.clone(),
         ..Policy::default()
     };
-    let (first, second) = (server_with(policy()), server_with(policy()));
-    let stranger = server_with(Policy::default());
+    let (first, second) = (
+        TestServer::start_policy(policy()),
+        TestServer::start_policy(policy()),
+    );
+    let stranger = TestServer::start_policy(Policy::default());
     let full = ask(first.addr, &[0x11; 8]);
     ask(second.addr, &full);
     assert_eq!(cookie_count(&second, "valid"), 2);
@@ -149,54 +119,28 @@ fn malformed_cookies_get_formerr_with_an_opt_record_and_the_next_query_is_answer
     }
 }
 
-/// Sends `count` copies of `request` at once and counts the full answers and the slips that
-/// come back within a short window.
-fn burst(addr: SocketAddr, request: &[u8], count: usize) -> (usize, usize) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for _ in 0..count {
-        socket.send_to(request, addr).unwrap();
-    }
-    socket
-        .set_read_timeout(Some(Duration::from_millis(700)))
-        .unwrap();
-    let (mut full, mut slipped) = (0, 0);
-    let mut buf = [0u8; 2048];
-    while let Ok((len, _)) = socket.recv_from(&mut buf) {
-        if parse(&buf[..len]).metadata.truncation {
-            slipped += 1;
-        } else {
-            full += 1;
-        }
-    }
-    (full, slipped)
+/// `count` copies of `request`, for [`burst`].
+fn copies(request: Vec<u8>, count: usize) -> impl Iterator<Item = Vec<u8>> {
+    std::iter::repeat_n(request, count)
 }
 
 #[test]
 fn a_valid_server_cookie_is_exempt_from_rate_limiting() {
-    let server = server_with(Policy {
-        rate_limit: RateLimitConfig {
-            responses_per_second: 5,
-            slip: 2,
-            // Loopback is exempt by default; exempt something else so it is limited here.
-            exempt: vec!["192.0.2.0/24".parse().unwrap()],
-            ..RateLimitConfig::default()
-        },
-        ..Policy::default()
-    });
+    let server = TestServer::start_rate_limited();
     let full_cookie = ask(server.addr, &[0x22; 8]);
-    let (answered, _) = burst(server.addr, &cookie_query(1, &full_cookie), 40);
+    let (answered, _) = burst(server.addr, copies(cookie_query(1, &full_cookie), 40));
     assert_eq!(
         answered, 40,
         "every answer to a valid cookie goes out whole"
     );
-    let (answered, slipped) = burst(server.addr, &cookie_query(2, &[0x22; 8]), 40);
+    let (answered, slipped) = burst(server.addr, copies(cookie_query(2, &[0x22; 8]), 40));
     assert!(
         answered < 10 && slipped > 0,
         "a client cookie alone is limited: {answered} answered, {slipped} slipped"
     );
     let mut forged = full_cookie;
     forged[20] ^= 1;
-    let (answered, _) = burst(server.addr, &cookie_query(3, &forged), 40);
+    let (answered, _) = burst(server.addr, copies(cookie_query(3, &forged), 40));
     assert!(
         answered < 10,
         "a forged cookie is limited: {answered} answered"

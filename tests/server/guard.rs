@@ -1,8 +1,7 @@
 //! Response rate limiting, access lists and the metrics endpoint, over real sockets.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpStream};
 
 use crate::common::*;
 use hickory_proto::op::ResponseCode;
@@ -10,62 +9,16 @@ use hickory_proto::rr::RecordType;
 use portsd::pipeline::Policy;
 use portsd::pipeline::acl::AccessList;
 use portsd::pipeline::rrl::RateLimitConfig;
-use portsd::serve::{DataLocation, Settings};
 
-fn server_with(policy: Policy) -> TestServer {
-    TestServer::start_settings(
-        test_zone(),
-        builtin_table(),
-        Settings {
-            policy,
-            ..Settings::new(DataLocation::Builtin)
-        },
-    )
-}
-
-/// Sends `count` queries at once from one socket and sorts what comes back within a short
-/// window into full answers and truncated slips.
-fn burst(addr: SocketAddr, count: u16) -> (usize, usize) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for id in 0..count {
-        socket
-            .send_to(
-                &query(id, "443.tcp.ports.local.", RecordType::TXT, None),
-                addr,
-            )
-            .unwrap();
-    }
-    socket
-        .set_read_timeout(Some(Duration::from_millis(700)))
-        .unwrap();
-    let (mut full, mut slipped) = (0, 0);
-    let mut buf = [0u8; 2048];
-    while let Ok((len, _)) = socket.recv_from(&mut buf) {
-        let reply = parse(&buf[..len]);
-        if reply.metadata.truncation {
-            assert!(reply.answers.is_empty(), "a slip carries no records");
-            assert_eq!(reply.queries.len(), 1, "a slip echoes the question");
-            slipped += 1;
-        } else {
-            full += 1;
-        }
-    }
-    (full, slipped)
+/// `count` queries with different IDs, for [`burst`].
+fn queries(count: u16) -> impl Iterator<Item = Vec<u8>> {
+    (0..count).map(|id| query(id, "443.tcp.ports.local.", RecordType::TXT, None))
 }
 
 #[test]
 fn rate_limiting_answers_a_burst_then_slips_and_drops() {
-    let server = server_with(Policy {
-        rate_limit: RateLimitConfig {
-            responses_per_second: 5,
-            slip: 2,
-            // Loopback is exempt by default; exempt something else so it is limited here.
-            exempt: vec!["192.0.2.0/24".parse().unwrap()],
-            ..RateLimitConfig::default()
-        },
-        ..Policy::default()
-    });
-    let (full, slipped) = burst(server.addr, 40);
+    let server = TestServer::start_rate_limited();
+    let (full, slipped) = burst(server.addr, queries(40));
     assert!(
         (5..=8).contains(&full),
         "one second's burst is answered, got {full}"
@@ -93,15 +46,15 @@ fn rate_limiting_answers_a_burst_then_slips_and_drops() {
 
 #[test]
 fn loopback_is_exempt_by_default_and_zero_turns_limiting_off() {
-    let default = server_with(Policy {
+    let default = TestServer::start_policy(Policy {
         rate_limit: RateLimitConfig {
             responses_per_second: 5,
             ..Policy::default().rate_limit
         },
         ..Policy::default()
     });
-    assert_eq!(burst(default.addr, 40), (40, 0));
-    let off = server_with(Policy {
+    assert_eq!(burst(default.addr, queries(40)), (40, 0));
+    let off = TestServer::start_policy(Policy {
         rate_limit: RateLimitConfig {
             responses_per_second: 0,
             exempt: Vec::new(),
@@ -109,7 +62,7 @@ fn loopback_is_exempt_by_default_and_zero_turns_limiting_off() {
         },
         ..Policy::default()
     });
-    assert_eq!(burst(off.addr, 40), (40, 0));
+    assert_eq!(burst(off.addr, queries(40)), (40, 0));
 }
 
 #[test]
@@ -118,7 +71,7 @@ fn denied_clients_get_silence_on_udp_and_refused_on_tcp() {
         AccessList::new(Vec::new(), vec!["127.0.0.0/8".parse().unwrap()]),
         AccessList::new(vec!["10.0.0.0/8".parse().unwrap()], Vec::new()),
     ] {
-        let server = server_with(Policy {
+        let server = TestServer::start_policy(Policy {
             access: access.clone(),
             ..Policy::default()
         });
@@ -136,7 +89,7 @@ fn denied_clients_get_silence_on_udp_and_refused_on_tcp() {
         assert!(reply.answers.is_empty());
         assert_eq!(reply.queries[0].name().to_ascii(), "443.tcp.ports.local.");
     }
-    let allowed = server_with(Policy {
+    let allowed = TestServer::start_policy(Policy {
         access: AccessList::new(
             vec!["127.0.0.1/32".parse().unwrap()],
             vec!["127.0.0.0/8".parse().unwrap()],

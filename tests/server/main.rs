@@ -1,7 +1,8 @@
 //! The server in process, over real loopback sockets: DNS rules (`dns`), agreement with NSD
 //! and Knot on the same zone (`conform`), DNS cookies (`cookies`), the fast path's equivalence with hickory's encoder
 //! (`fast_path`), the fuzz corpus replayed (`fuzz_corpus`), rate limiting, access lists and
-//! metrics (`guard`), hostile clients (`hostile`), and every table entry reachable by name
+//! metrics (`guard`), hostile clients (`hostile`), TCP beyond the connection cap
+//! (`pressure`), and every table entry reachable by name
 //! (`reach`). One test binary, so tokio and hickory are linked once for all of them.
 
 #[path = "../common/mod.rs"]
@@ -14,4 +15,5 @@ mod fast_path;
 mod fuzz_corpus;
 mod guard;
 mod hostile;
+mod pressure;
 mod reach;
