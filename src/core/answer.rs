@@ -41,6 +41,8 @@ pub mod rtype {
 
 /// The Internet class, the only one portsd serves.
 pub const CLASS_IN: u16 = 1;
+/// QCLASS `*` (ANY, RFC 1035 3.2.5): matches the zone's class, IN.
+pub const CLASS_ANY: u16 = 255;
 
 /// Extended DNS Error 20, Not Authoritative (RFC 8914 4.21).
 pub(crate) const NOT_AUTHORITATIVE: u16 = 20;
@@ -418,7 +420,7 @@ pub(crate) fn every_record<'a>(
     qclass: u16,
 ) -> Answer<'a> {
     let target = zone.name.classify(labels);
-    if qclass != CLASS_IN {
+    if qclass != CLASS_IN && qclass != CLASS_ANY {
         return Answer::empty(Rcode::Refused, false);
     }
     if target == Target::OutOfZone {
@@ -427,8 +429,9 @@ pub(crate) fn every_record<'a>(
             ..Answer::empty(Rcode::Refused, false)
         };
     }
+    // A transfer the pipeline did not start is refused, without AA (as NSD and Knot).
     if qtype == rtype::AXFR || qtype == rtype::IXFR {
-        return Answer::empty(Rcode::Refused, true);
+        return Answer::empty(Rcode::Refused, false);
     }
     let wants = |t: u16| qtype == t || qtype == rtype::ANY;
     let table = &snapshot.table;

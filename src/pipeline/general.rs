@@ -2,7 +2,8 @@
 //! fast path declines (errors, unusual shapes, EDNS options, signed or multi-record messages).
 //!
 //! It owns the protocol rules the pure answer core does not: no answer to a message shorter
-//! than a header or to a response; FORMERR for anything else that does not parse, and for a
+//! than a header or to a response; FORMERR (with the question when it can be read) for
+//! anything else that does not parse, and for a
 //! question count other than one; NOTIMP for opcodes other than QUERY; BADVERS for EDNS
 //! versions above 0; the EDNS options it reads ([`super::edns`]): NSID, and COOKIE
 //! ([`super::cookie`]: FORMERR for a malformed one, a fresh server cookie in every other
@@ -113,9 +114,10 @@ impl GeneralPath {
                     .then_some(Sent { cookie })
             }
             Err(error) => {
+                // The question is echoed when it can be read (as Knot does), so the client
+                // can match the error to its query.
                 debug!(%error, %client, "malformed query");
-                error_response(&header.metadata, &no_queries(), ResponseCode::FormErr, out)
-                    .then_some(Sent { cookie: None })
+                error_answer(packet, ResponseCode::FormErr, out).then_some(Sent { cookie: None })
             }
         }
     }

@@ -229,12 +229,13 @@ impl Pipeline {
             self.metrics.transfer_refused(kind, refusal.label());
             Some(refusal)
         };
-        self.transfer
-            .check(client.ip(), signer.is_some())
-            .map_err(&refuse)?;
+        // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
         if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
             return Err(refuse(Refusal::OverUdp));
         }
+        self.transfer
+            .check(client.ip(), signer.is_some())
+            .map_err(&refuse)?;
         let slot = Slot::take(&self.transfers_running, self.transfer.max_concurrent)
             .ok_or_else(|| refuse(Refusal::Busy))?;
         let transfer = Transfer::new(

@@ -147,3 +147,16 @@ pub(crate) fn on_free_port(
     }
     panic!("{name}: every port tried was taken; last log: {last}");
 }
+
+/// NSD's `server:` section for a test instance: loopback, its files under `dir`, no chroot, no
+/// user switch, no remote control, and the lines of `server` (each indented two spaces and
+/// ending in a newline); `zones` follows it.
+pub(crate) fn nsd_server_config(dir: &Path, port: u16, server: &str, zones: &str) -> String {
+    let d = dir.display();
+    format!(
+        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n\
+         \x20 zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n\
+         \x20 xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n\
+         \x20 verbosity: 2\n{server}remote-control:\n  control-enable: no\n{zones}"
+    )
+}

@@ -5,7 +5,10 @@
 //!   unbound recipe end to end (`resolver_unbound`);
 //! - the Debian package under a real systemd as PID 1 (`package`, booted by `real_systemd`), and
 //!   `update-data` against a local HTTP server (`update_data`, served by `fixture_http`);
-//! - DNS cookies shared with Knot (`cookies`);
+//! - DNS cookies shared with Knot (`cookies`); the daemon out of descriptors and the metrics
+//!   endpoint under pressure (`descriptors`); every answer compared with NSD's and Knot's on
+//!   the same zone (`differential`, with `differential-allow.toml`), the servers started by
+//!   `external`;
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`).
 
@@ -16,6 +19,7 @@ mod cli;
 mod cookies;
 mod deploy;
 mod descriptors;
+mod differential;
 mod external;
 mod fixture_http;
 mod lifecycle;

@@ -31,7 +31,9 @@ use nix::unistd::Pid;
 use portsd::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
 
 use crate::common::{Daemon, free_loopback_port, parse, query, tcp_exchange, wait_for_lines};
-use crate::external::{Process, on_free_port, program, udp_exchange_quick, wait_listening};
+use crate::external::{
+    Process, nsd_server_config, on_free_port, program, udp_exchange_quick, wait_listening,
+};
 
 /// The zone the templates in `deploy/secondaries/` carry, the one production should serve.
 const ZONE: &str = "ports.internal";
@@ -193,7 +195,7 @@ impl Kind {
             Kind::Nsd => {
                 fs::write(
                     &config,
-                    nsd_server_config(dir, port, &format!("include: \"{inc}\"\n")),
+                    nsd_server_config(dir, port, "", &format!("include: \"{inc}\"\n")),
                 )
                 .unwrap();
                 let mut command = Command::new(program("nsd"));
@@ -234,18 +236,6 @@ impl Kind {
             }
         }
     }
-}
-
-/// NSD's `server:` section for a test instance: loopback, its files under `dir`, no chroot, no
-/// user switch, no remote control; `zones` follows it.
-fn nsd_server_config(dir: &Path, port: u16, zones: &str) -> String {
-    let d = dir.display();
-    format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n\
-         \x20 zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n\
-         \x20 xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n\
-         \x20 verbosity: 2\nremote-control:\n  control-enable: no\n{zones}"
-    )
 }
 
 /// A running secondary.

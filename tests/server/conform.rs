@@ -376,3 +376,50 @@ fn hidden_chaos_names_are_refused_and_nsid_is_off_by_default() {
     let want = format!("\"portsd {}\"", env!("CARGO_PKG_VERSION"));
     assert!(version.contains(&want), "{version}");
 }
+
+#[test]
+fn qclass_any_is_answered_from_the_zone_and_refused_transfers_carry_no_aa() {
+    let addr = SHARED.addr;
+    let labels: &[&[u8]] = &[b"443", b"tcp", b"ports", b"local"];
+    for reply in both_ways(addr, &raw_query(labels, TXT, ANY, None)) {
+        assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+        assert!(
+            reply.metadata.authoritative,
+            "one class served: complete, as Knot"
+        );
+        assert_eq!(txt_answers(&reply).len(), 1, "{reply:?}");
+        assert_eq!(reply.answers[0].dns_class, DNSClass::IN);
+    }
+    // No --allow-transfer: AXFR over UDP is NOTIMP all the same, IXFR REFUSED; neither AA.
+    let apex: &[&[u8]] = &[b"ports", b"local"];
+    let udp_axfr = parse(&udp_exchange(addr, &raw_query(apex, 252, 1, None)).unwrap());
+    assert_eq!(udp_axfr.metadata.response_code, ResponseCode::NotImp);
+    for qtype in [252, 251] {
+        let reply = parse(&tcp_exchange(addr, &raw_query(apex, qtype, 1, None)));
+        assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+        assert!(
+            !reply.metadata.authoritative,
+            "refused transfers carry no AA"
+        );
+    }
+}
+
+#[test]
+fn formerr_for_a_broken_opt_record_echoes_the_question() {
+    let labels: &[&[u8]] = &[b"443", b"tcp", b"ports", b"local"];
+    // An option header cut short, and an option longer than the OPT record.
+    for options in [&[0u8, 3, 0][..], &[0, 3, 0, 9, 1]] {
+        for reply in both_ways(SHARED.addr, &raw_query(labels, TXT, 1, Some((0, options)))) {
+            assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+            assert_eq!(
+                reply.queries.len(),
+                1,
+                "the question is echoed, as Knot does"
+            );
+            assert!(
+                reply.edns.is_none(),
+                "an OPT record portsd could not read is not echoed"
+            );
+        }
+    }
+}

@@ -350,11 +350,6 @@ fn class_hesiod_is_refused() {
 }
 
 #[test]
-fn class_any_is_refused() {
-    assert_class_refused(255);
-}
-
-#[test]
 fn unassigned_opcodes_get_notimp() {
     // 3 is unassigned, 6 is DSO (RFC 8490 asks for NOTIMP from servers without it), 7-15 are
     // unassigned. Opcodes 1, 2, 4 and 5 are covered in tests/server/dns.rs.
