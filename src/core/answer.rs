@@ -268,7 +268,7 @@ impl Rdata<'_> {
     pub(crate) fn append_txt(&self, out: &mut Vec<u8>) {
         match self {
             Rdata::Txt(strings) => out.extend_from_slice(strings),
-            Rdata::Unassigned(text) => txt::append_rdata(text, out),
+            Rdata::Unassigned(text) => txt::append_rdata(|out| text.write_text(out), out),
             Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => {}
         }
     }
@@ -433,6 +433,18 @@ pub(crate) fn every_record<'a>(
     if qtype == rtype::AXFR || qtype == rtype::IXFR {
         return Answer::empty(Rcode::Refused, false);
     }
+    target_records(zone, snapshot, target, qtype)
+}
+
+/// The records of `qtype` (every type for ANY) at a name of the zone already classified as
+/// `target`: what [`every_record`] answers for an IN question other than a transfer. The zone
+/// walk calls it directly where it knows the target (a port's name), saving the name's parse.
+pub(crate) fn target_records<'a>(
+    zone: &Zone,
+    snapshot: &'a Snapshot,
+    target: Target<'_>,
+    qtype: u16,
+) -> Answer<'a> {
     let wants = |t: u16| qtype == t || qtype == rtype::ANY;
     let table = &snapshot.table;
     let apex = match target {

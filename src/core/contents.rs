@@ -17,6 +17,7 @@ use smallvec::SmallVec;
 use crate::core::answer::{self, Answer, Rcode, Snapshot, Zone, rtype};
 use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, SEARCH_LABEL, Target};
+use crate::core::txt::decimal;
 
 /// Where the walk is. Variants are in walk order: the apex, `help`, the delegation of `search`,
 /// the name server (when its name is in the zone), every port on each protocol, every port on all protocols, then each service
@@ -45,35 +46,41 @@ pub(crate) enum Position {
 /// The index used in [`Position::Service`] for a service name without a protocol label.
 const ALL_PROTOCOLS: u8 = 4;
 
-/// An owner name, labels leftmost first, in one buffer.
+/// An owner name, labels leftmost first, in one buffer in wire form (each label after its
+/// length, no final zero): what a transfer message writes, without rebuilding it per record.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct OwnerName {
-    bytes: SmallVec<[u8; 64]>,
-    ends: SmallVec<[u8; 8]>,
+    wire: SmallVec<[u8; 64]>,
+    /// Where each label's length byte is.
+    starts: SmallVec<[u16; 8]>,
 }
 
 impl OwnerName {
     fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
+        self.wire.clear();
+        self.starts.clear();
     }
 
     fn push(&mut self, label: &[u8]) {
-        self.bytes.extend_from_slice(label);
-        self.ends.push(self.bytes.len() as u8);
+        self.starts.push(self.wire.len() as u16);
+        self.wire.push(label.len() as u8);
+        self.wire.extend_from_slice(label);
     }
 
     /// The labels, leftmost first.
     pub(crate) fn labels(&self) -> SmallVec<[&[u8]; 8]> {
-        let mut start = 0;
-        self.ends
+        self.starts
             .iter()
-            .map(|&end| {
-                let label = &self.bytes[start..usize::from(end)];
-                start = usize::from(end);
-                label
+            .map(|&start| {
+                let start = usize::from(start);
+                &self.wire[start + 1..start + 1 + usize::from(self.wire[start])]
             })
             .collect()
+    }
+
+    /// The labels in wire form, each after its length, without the root's zero.
+    pub(crate) fn wire(&self) -> &[u8] {
+        &self.wire
     }
 }
 
@@ -135,10 +142,10 @@ impl<'s> Contents<'s> {
                 return true;
             }
             Position::PortOn(p, port) => {
-                name.push(port.to_string().as_bytes());
+                name.push(decimal(port, &mut [0; 5]));
                 name.push(protocol_label(p));
             }
-            Position::Port(port) => name.push(port.to_string().as_bytes()),
+            Position::Port(port) => name.push(decimal(port, &mut [0; 5])),
             Position::Service(n, p) => {
                 let service = self.snapshot.table.service_name(n as usize);
                 // A service name that cannot be spelled in DNS labels has no name here.
@@ -175,37 +182,76 @@ impl<'s> Contents<'s> {
     /// search delegation only its NS records belong to this zone (portsd also answers the
     /// search zone's apex, SOA included, as that zone's server).
     pub(crate) fn records(&self, position: Position, name: &OwnerName) -> Option<Answer<'s>> {
+        let answer = self.answer_at(position, name);
+        holds_records(&answer).then_some(answer)
+    }
+
+    /// What the zone answers at the name at `position`, for every type it holds there. A
+    /// port's name is what the naming rules read as that port, so its records are looked up
+    /// without parsing the name again.
+    fn answer_at(&self, position: Position, name: &OwnerName) -> Answer<'s> {
+        let port_target = match position {
+            Position::PortOn(p, port) => Some(Target::PortOn(port, Protocol::ALL[usize::from(p)])),
+            Position::Port(port) => Some(Target::Port(port)),
+            _ => None,
+        };
+        if let Some(target) = port_target {
+            return answer::target_records(self.zone, self.snapshot, target, rtype::ANY);
+        }
         let qtype = match position {
             Position::SearchCut => rtype::NS,
             _ => rtype::ANY,
         };
-        let answer = answer::every_record(
+        answer::every_record(
             self.zone,
             self.snapshot,
             &name.labels(),
             qtype,
             answer::CLASS_IN,
-        );
-        (answer.rcode == Rcode::NoError && !answer.answers.is_empty()).then_some(answer)
+        )
     }
 
     /// Walks from `position` to the next name holding records; returns where it stands (or
     /// [`Position::End`]) with the name and its records.
     pub(crate) fn next_from(
         &self,
-        mut position: Position,
+        position: Position,
         name: &mut OwnerName,
     ) -> (Position, Option<Answer<'s>>) {
+        let mut found = None;
+        let at = self.visit_from(position, name, |_, _, records| {
+            found = Some(records.clone());
+            false
+        });
+        (at, found)
+    }
+
+    /// Walks from `position` on and shows `visit` each name holding records, with its records,
+    /// until `visit` returns false; returns the position it stopped at, or [`Position::End`].
+    /// The records are lent, not returned: a zone transfer walks every name, and moving each
+    /// answer out cost a tenth of it.
+    pub(crate) fn visit_from(
+        &self,
+        mut position: Position,
+        name: &mut OwnerName,
+        mut visit: impl FnMut(Position, &OwnerName, &Answer<'s>) -> bool,
+    ) -> Position {
         while position != Position::End {
-            if self.name_at(position, name)
-                && let Some(records) = self.records(position, name)
-            {
-                return (position, Some(records));
+            if self.name_at(position, name) {
+                let records = self.answer_at(position, name);
+                if holds_records(&records) && !visit(position, name, &records) {
+                    return position;
+                }
             }
             position = self.after(position);
         }
-        (Position::End, None)
+        Position::End
     }
+}
+
+/// Whether an answer from the walk has records of this zone at its name.
+fn holds_records(answer: &Answer<'_>) -> bool {
+    answer.rcode == Rcode::NoError && !answer.answers.is_empty()
 }
 
 #[cfg(test)]
@@ -259,6 +305,34 @@ mod tests {
             position = contents.after(at);
         }
         out
+    }
+
+    #[test]
+    fn the_walk_finds_at_each_name_what_a_query_for_it_gets() {
+        let (zone, snapshot) = small_zone();
+        let contents = Contents::new(&zone, &snapshot);
+        let mut name = OwnerName::default();
+        let mut position = Position::Apex;
+        let mut ports = 0;
+        while position != Position::End {
+            if contents.name_at(position, &mut name) && position != Position::SearchCut {
+                let asked = answer::every_record(
+                    &zone,
+                    &snapshot,
+                    &name.labels(),
+                    rtype::ANY,
+                    answer::CLASS_IN,
+                );
+                assert_eq!(contents.answer_at(position, &name), asked, "{position:?}");
+                ports += usize::from(matches!(position, Position::Port(_) | Position::PortOn(..)));
+            }
+            position = contents.after(position);
+        }
+        assert_eq!(
+            ports,
+            5 * 65536,
+            "every port on every protocol, and on none"
+        );
     }
 
     #[test]

@@ -17,7 +17,6 @@ mod policy;
 mod tests;
 mod writer;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -101,7 +100,7 @@ pub(crate) struct Transfer {
     messages: usize,
     /// The most bytes a message may take (smaller for UDP).
     limit: usize,
-    suffixes: HashMap<Box<[u8]>, u16>,
+    suffixes: writer::Suffixes,
     name: OwnerName,
     rdata: Vec<u8>,
     /// The place among concurrent transfers, held until the transfer is dropped.
@@ -149,7 +148,7 @@ impl Transfer {
             plan,
             messages: 0,
             limit: MESSAGE_BYTES - TSIG_ROOM,
-            suffixes: HashMap::new(),
+            suffixes: writer::Suffixes::default(),
             name: OwnerName::default(),
             rdata: Vec::new(),
             _slot: None,
@@ -200,7 +199,12 @@ impl Transfer {
         let mut writer = MessageWriter::begin(out, &mut self.suffixes, &self.header, question);
         let snapshot = self.snapshot.clone();
         let zone = &self.zone;
-        let apex: SmallVec<[&[u8]; 8]> = zone.name.labels().iter().map(|l| &l[..]).collect();
+        let apex: SmallVec<[u8; 64]> = zone
+            .name
+            .labels()
+            .iter()
+            .flat_map(|label| std::iter::once(label.len() as u8).chain(label.iter().copied()))
+            .collect();
         let ttl = zone.ttl;
         let limit = self.limit;
         let rdata = &mut self.rdata;
@@ -220,13 +224,9 @@ impl Transfer {
                 let written = match ixfr_item(&chain, current, step) {
                     None => break Plan::Done,
                     Some(IxfrItem::Soa(serial)) => soa(&mut writer, rdata, serial),
-                    Some(IxfrItem::Record(record)) => writer.record(
-                        &record.owner.labels(),
-                        record.rtype,
-                        &record.rdata,
-                        ttl,
-                        limit,
-                    ),
+                    Some(IxfrItem::Record(record)) => {
+                        writer.record(record.owner.wire(), record.rtype, &record.rdata, ttl, limit)
+                    }
                 };
                 if !written {
                     break Plan::Ixfr { chain, step };
@@ -235,43 +235,43 @@ impl Transfer {
             },
             Plan::Axfr {
                 mut opened,
-                mut position,
-                mut sent_at_name,
-            } => 'fill: {
+                position,
+                sent_at_name,
+            } => {
                 if !opened {
                     soa(&mut writer, rdata, current);
                     opened = true;
                 }
                 let contents = Contents::new(zone, &snapshot);
-                loop {
-                    let (at, records) = contents.next_from(position, &mut self.name);
-                    let Some(records) = records else {
-                        if soa(&mut writer, rdata, current) {
-                            break 'fill Plan::Done;
+                // Where the message filled up: the name and how many of its records went.
+                let mut stopped = None;
+                let walked = contents.visit_from(position, &mut self.name, |at, name, records| {
+                    let skip = if at == position { sent_at_name } else { 0 };
+                    for (index, record) in records.answers.iter().enumerate().skip(skip) {
+                        if record.data.rtype() == rtype::SOA {
+                            continue;
                         }
-                        break 'fill Plan::Axfr {
-                            opened,
-                            position: Position::End,
-                            sent_at_name: 0,
-                        };
-                    };
-                    let labels = self.name.labels();
-                    for record in records.answers.iter().skip(sent_at_name) {
-                        if record.data.rtype() != rtype::SOA {
-                            rdata.clear();
-                            write_rdata(zone, &record.data, rdata);
-                            if !writer.record(&labels, record.data.rtype(), rdata, ttl, limit) {
-                                break 'fill Plan::Axfr {
-                                    opened,
-                                    position: at,
-                                    sent_at_name,
-                                };
-                            }
+                        rdata.clear();
+                        write_rdata(zone, &record.data, rdata);
+                        if !writer.record(name.wire(), record.data.rtype(), rdata, ttl, limit) {
+                            stopped = Some(index);
+                            return false;
                         }
-                        sent_at_name += 1;
                     }
-                    position = contents.after(at);
-                    sent_at_name = 0;
+                    true
+                });
+                match stopped {
+                    Some(sent) => Plan::Axfr {
+                        opened,
+                        position: walked,
+                        sent_at_name: sent,
+                    },
+                    None if soa(&mut writer, rdata, current) => Plan::Done,
+                    None => Plan::Axfr {
+                        opened,
+                        position: Position::End,
+                        sent_at_name: 0,
+                    },
                 }
             }
         };

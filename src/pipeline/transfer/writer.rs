@@ -1,9 +1,11 @@
 //! The bytes of a transfer message: RDATA written uncompressed, and a message filled record
 //! by record with owner names compressed against those already in it.
 
-use std::collections::HashMap;
-
 use smallvec::SmallVec;
+
+use std::hash::Hasher;
+
+use rustc_hash::FxHashMap;
 
 use crate::core::answer::{CLASS_IN, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 
@@ -39,13 +41,61 @@ pub(super) struct MessageWriter<'o> {
     records: u16,
     /// Wire form of every name suffix written so far (lower-case, as the zone's names are),
     /// to the offset it starts at.
-    suffixes: &'o mut HashMap<Box<[u8]>, u16>,
+    suffixes: &'o mut Suffixes,
+    /// The last owner written and where it starts: the records of one name follow each
+    /// other, and all but the first point there without a lookup.
+    previous_owner: SmallVec<[u8; 256]>,
+    previous_offset: Option<u16>,
+}
+
+/// Name suffixes already in a message: the FxHash of a suffix's wire form to the offset where
+/// the message holds it. A hit is checked against the message's own bytes, so a collision
+/// costs only a missed compression, and no suffix is copied to be a key (owning the keys cost
+/// an allocation per name). FxHash rather than the standard SipHash: the names are the zone's
+/// own, not chosen by a client, so they need no defence against collisions made to order.
+pub(super) type Suffixes = FxHashMap<u64, u16>;
+
+fn suffix_hash(wire: &[u8]) -> u64 {
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(wire);
+    hasher.finish()
+}
+
+/// Whether the name at `at` in `message` (labels, ending in a zero or a pointer) is `labels`
+/// (length-prefixed labels without the final zero).
+fn name_equals(message: &[u8], mut at: usize, mut labels: &[u8]) -> bool {
+    // Pointers only lead backwards in a message portsd writes; the bound is a guard anyway.
+    for _ in 0..128 {
+        let Some(&length) = message.get(at) else {
+            return false;
+        };
+        match length {
+            0 => return labels.is_empty(),
+            0xC0..=0xFF => {
+                let Some(&low) = message.get(at + 1) else {
+                    return false;
+                };
+                at = usize::from(u16::from_be_bytes([length & 0x3F, low]));
+            }
+            _ => {
+                let size = 1 + usize::from(length);
+                match (message.get(at..at + size), labels.get(..size)) {
+                    (Some(here), Some(there)) if here == there => {
+                        labels = &labels[size..];
+                        at += size;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+    }
+    false
 }
 
 impl<'o> MessageWriter<'o> {
     pub(super) fn begin(
         out: &'o mut Vec<u8>,
-        suffixes: &'o mut HashMap<Box<[u8]>, u16>,
+        suffixes: &'o mut Suffixes,
         header: &Header,
         question: Option<&[u8]>,
     ) -> MessageWriter<'o> {
@@ -62,36 +112,48 @@ impl<'o> MessageWriter<'o> {
             out,
             records: 0,
             suffixes,
+            previous_owner: SmallVec::new(),
+            previous_offset: None,
         }
     }
 
     /// Writes one record unless the message would grow past `limit` (a message always takes
     /// its first record). Returns whether it was written.
+    /// `owner` is the name's labels in wire form, each after its length, without the final
+    /// zero ([`crate::core::contents::OwnerName::wire`]).
     pub(super) fn record(
         &mut self,
-        owner: &[&[u8]],
+        owner: &[u8],
         rtype: u16,
         rdata: &[u8],
         ttl: u32,
         limit: usize,
     ) -> bool {
-        let name_bytes: usize = owner.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
-        if self.records > 0 && self.out.len() + name_bytes + 10 + rdata.len() > limit {
+        if self.records > 0 && self.out.len() + owner.len() + 1 + 10 + rdata.len() > limit {
             return false;
         }
-        let mut wire: SmallVec<[u8; 256]> = SmallVec::new();
+        let wire = owner;
         let mut starts: SmallVec<[usize; 8]> = SmallVec::new();
-        for label in owner {
-            starts.push(wire.len());
-            wire.push(label.len() as u8);
-            wire.extend_from_slice(label);
+        let mut at = 0;
+        while at < wire.len() {
+            starts.push(at);
+            at += 1 + usize::from(wire[at]);
         }
         let base = self.out.len();
         let mut pointer = None;
-        for (i, &start) in starts.iter().enumerate() {
-            if let Some(&offset) = self.suffixes.get(&wire[start..]) {
-                pointer = Some((i, offset));
-                break;
+        if let Some(offset) = self
+            .previous_offset
+            .filter(|_| self.previous_owner[..] == *wire)
+        {
+            pointer = Some((0, offset));
+        } else {
+            for (i, &start) in starts.iter().enumerate() {
+                if let Some(&offset) = self.suffixes.get(&suffix_hash(&wire[start..]))
+                    && name_equals(self.out, usize::from(offset), &wire[start..])
+                {
+                    pointer = Some((i, offset));
+                    break;
+                }
             }
         }
         let written = pointer.map_or(wire.len(), |(i, _)| starts[i]);
@@ -100,13 +162,20 @@ impl<'o> MessageWriter<'o> {
             let offset = base + start;
             if offset < 0x3FFF {
                 self.suffixes
-                    .insert(wire[start..].to_vec().into_boxed_slice(), offset as u16);
+                    .insert(suffix_hash(&wire[start..]), offset as u16);
             }
         }
         match pointer {
             Some((_, offset)) => self.out.extend_from_slice(&(0xC000 | offset).to_be_bytes()),
             None => self.out.push(0),
         }
+        let owner_at = match pointer {
+            Some((0, offset)) => Some(offset),
+            _ => (base < 0x3FFF).then_some(base as u16),
+        };
+        self.previous_owner.clear();
+        self.previous_owner.extend_from_slice(wire);
+        self.previous_offset = owner_at;
         self.out.extend_from_slice(&rtype.to_be_bytes());
         self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
@@ -127,4 +196,29 @@ impl<'o> MessageWriter<'o> {
 pub(super) struct Header {
     pub(super) id: u16,
     pub(super) flags: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_compared_through_pointers_and_label_by_label() {
+        // "a.b" at 0, then "c" and a pointer to "b" (offset 2).
+        let message = b"\x01a\x01b\x00\x01c\xc0\x02";
+        assert!(name_equals(message, 0, b"\x01a\x01b"));
+        assert!(name_equals(message, 2, b"\x01b"));
+        assert!(name_equals(message, 5, b"\x01c\x01b"));
+        assert!(!name_equals(message, 5, b"\x01c\x01a"));
+        assert!(
+            !name_equals(message, 0, b"\x01a"),
+            "a prefix is not the name"
+        );
+        assert!(!name_equals(message, 0, b"\x01a\x01b\x01c"));
+        assert!(
+            !name_equals(b"\xc0\x00", 0, b"\x01a"),
+            "a pointer loop ends"
+        );
+        assert!(!name_equals(b"\x05ab", 0, b"\x05ab"), "cut short");
+    }
 }
