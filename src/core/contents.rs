@@ -78,22 +78,41 @@ impl OwnerName {
             .collect()
     }
 
+    /// Appends `other`'s labels.
+    fn append(&mut self, other: &OwnerName) {
+        let base = self.wire.len() as u16;
+        self.starts
+            .extend(other.starts.iter().map(|start| start + base));
+        self.wire.extend_from_slice(&other.wire);
+    }
+
     /// The labels in wire form, each after its length, without the root's zero.
     pub(crate) fn wire(&self) -> &[u8] {
         &self.wire
     }
 }
 
-/// One table snapshot's contents, ready to walk. Cheap to make: it only borrows.
+/// One table snapshot's contents, ready to walk. Cheap to make: it borrows, and copies the
+/// zone's labels.
 pub(crate) struct Contents<'s> {
     zone: &'s Zone,
     snapshot: &'s Snapshot,
+    /// The zone's own labels, which end every name.
+    apex: OwnerName,
 }
 
 impl<'s> Contents<'s> {
     /// The contents of `snapshot` in `zone`.
     pub(crate) fn new(zone: &'s Zone, snapshot: &'s Snapshot) -> Contents<'s> {
-        Contents { zone, snapshot }
+        let mut apex = OwnerName::default();
+        for label in zone.name.labels() {
+            apex.push(label);
+        }
+        Contents {
+            zone,
+            snapshot,
+            apex,
+        }
     }
 
     /// The position after `position`, whether or not a name is there.
@@ -164,9 +183,7 @@ impl<'s> Contents<'s> {
             }
             Position::End => return false,
         }
-        for label in self.zone.name.labels() {
-            name.push(label);
-        }
+        name.append(&self.apex);
         match position {
             // Keep a service only where the naming rules read it as one: a service called
             // like the name server, say, is already listed under that meaning.

@@ -102,7 +102,6 @@ pub(crate) struct Transfer {
     limit: usize,
     suffixes: writer::Suffixes,
     name: OwnerName,
-    rdata: Vec<u8>,
     /// The place among concurrent transfers, held until the transfer is dropped.
     _slot: Option<Slot>,
     /// Signs every message when the request was signed.
@@ -150,7 +149,6 @@ impl Transfer {
             limit: MESSAGE_BYTES - TSIG_ROOM,
             suffixes: writer::Suffixes::default(),
             name: OwnerName::default(),
-            rdata: Vec::new(),
             _slot: None,
             signer: None,
         }
@@ -207,25 +205,26 @@ impl Transfer {
             .collect();
         let ttl = zone.ttl;
         let limit = self.limit;
-        let rdata = &mut self.rdata;
-        let soa = |writer: &mut MessageWriter<'_>, rdata: &mut Vec<u8>, serial: u32| {
-            rdata.clear();
-            write_rdata(zone, &Rdata::Soa(serial), rdata);
-            writer.record(&apex, rtype::SOA, rdata, ttl, limit)
+        let soa = |writer: &mut MessageWriter<'_>, serial: u32| {
+            writer.record(&apex, rtype::SOA, ttl, limit, |out| {
+                write_rdata(zone, &Rdata::Soa(serial), out);
+            })
         };
         let current = snapshot.serial;
         self.plan = match std::mem::replace(&mut self.plan, Plan::Done) {
             Plan::Soa => {
-                soa(&mut writer, rdata, current);
+                soa(&mut writer, current);
                 Plan::Done
             }
             Plan::Done => Plan::Done,
             Plan::Ixfr { chain, mut step } => loop {
                 let written = match ixfr_item(&chain, current, step) {
                     None => break Plan::Done,
-                    Some(IxfrItem::Soa(serial)) => soa(&mut writer, rdata, serial),
+                    Some(IxfrItem::Soa(serial)) => soa(&mut writer, serial),
                     Some(IxfrItem::Record(record)) => {
-                        writer.record(record.owner.wire(), record.rtype, &record.rdata, ttl, limit)
+                        writer.record(record.owner.wire(), record.rtype, ttl, limit, |out| {
+                            out.extend_from_slice(&record.rdata);
+                        })
                     }
                 };
                 if !written {
@@ -239,7 +238,7 @@ impl Transfer {
                 sent_at_name,
             } => {
                 if !opened {
-                    soa(&mut writer, rdata, current);
+                    soa(&mut writer, current);
                     opened = true;
                 }
                 let contents = Contents::new(zone, &snapshot);
@@ -251,9 +250,11 @@ impl Transfer {
                         if record.data.rtype() == rtype::SOA {
                             continue;
                         }
-                        rdata.clear();
-                        write_rdata(zone, &record.data, rdata);
-                        if !writer.record(name.wire(), record.data.rtype(), rdata, ttl, limit) {
+                        let written =
+                            writer.record(name.wire(), record.data.rtype(), ttl, limit, |out| {
+                                write_rdata(zone, &record.data, out);
+                            });
+                        if !written {
                             stopped = Some(index);
                             return false;
                         }
@@ -266,7 +267,7 @@ impl Transfer {
                         position: walked,
                         sent_at_name: sent,
                     },
-                    None if soa(&mut writer, rdata, current) => Plan::Done,
+                    None if soa(&mut writer, current) => Plan::Done,
                     None => Plan::Axfr {
                         opened,
                         position: Position::End,

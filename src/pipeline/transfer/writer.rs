@@ -117,21 +117,21 @@ impl<'o> MessageWriter<'o> {
         }
     }
 
-    /// Writes one record unless the message would grow past `limit` (a message always takes
-    /// its first record). Returns whether it was written.
+    /// Writes one record, its RDATA by `rdata`, unless the message would grow past `limit` (a
+    /// message always takes its first record). Returns whether it was written. The RDATA goes
+    /// straight into the message, and is taken out again with the rest of the record when it
+    /// does not fit.
+    ///
     /// `owner` is the name's labels in wire form, each after its length, without the final
     /// zero ([`crate::core::contents::OwnerName::wire`]).
     pub(super) fn record(
         &mut self,
         owner: &[u8],
         rtype: u16,
-        rdata: &[u8],
         ttl: u32,
         limit: usize,
+        rdata: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
-        if self.records > 0 && self.out.len() + owner.len() + 1 + 10 + rdata.len() > limit {
-            return false;
-        }
         let wire = owner;
         let mut starts: SmallVec<[usize; 8]> = SmallVec::new();
         let mut at = 0;
@@ -158,30 +158,42 @@ impl<'o> MessageWriter<'o> {
         }
         let written = pointer.map_or(wire.len(), |(i, _)| starts[i]);
         self.out.extend_from_slice(&wire[..written]);
+        let mut inserted: SmallVec<[u64; 8]> = SmallVec::new();
         for &start in starts.iter().take_while(|&&s| s < written) {
             let offset = base + start;
             if offset < 0x3FFF {
-                self.suffixes
-                    .insert(suffix_hash(&wire[start..]), offset as u16);
+                let hash = suffix_hash(&wire[start..]);
+                self.suffixes.insert(hash, offset as u16);
+                inserted.push(hash);
             }
         }
         match pointer {
             Some((_, offset)) => self.out.extend_from_slice(&(0xC000 | offset).to_be_bytes()),
             None => self.out.push(0),
         }
-        let owner_at = match pointer {
+        self.out.extend_from_slice(&rtype.to_be_bytes());
+        self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        self.out.extend_from_slice(&ttl.to_be_bytes());
+        let length_at = self.out.len();
+        self.out.extend_from_slice(&[0, 0]);
+        rdata(self.out);
+        let length = self.out.len() - length_at - 2;
+        if self.records > 0 && self.out.len() > limit {
+            // Taken out again: the bytes, and the suffixes that pointed into them (a suffix
+            // that was already known under the same hash only loses its compression).
+            self.out.truncate(base);
+            for hash in inserted {
+                self.suffixes.remove(&hash);
+            }
+            return false;
+        }
+        self.out[length_at..length_at + 2].copy_from_slice(&(length as u16).to_be_bytes());
+        self.previous_offset = match pointer {
             Some((0, offset)) => Some(offset),
             _ => (base < 0x3FFF).then_some(base as u16),
         };
         self.previous_owner.clear();
         self.previous_owner.extend_from_slice(wire);
-        self.previous_offset = owner_at;
-        self.out.extend_from_slice(&rtype.to_be_bytes());
-        self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
-        self.out.extend_from_slice(&ttl.to_be_bytes());
-        self.out
-            .extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        self.out.extend_from_slice(rdata);
         self.records += 1;
         true
     }
