@@ -82,9 +82,13 @@ pub struct Metrics {
     transfers: Family<Labels, Counter>,
     tsig_rejected: Counter,
     notifies: Family<Labels, Counter>,
-    cookies: Family<Labels, Counter>,
+    /// One per kind in [`COOKIE_KINDS`].
+    cookies: Vec<Counter>,
     tcp_closed_under_pressure: Counter,
 }
+
+/// The kinds of DNS cookie counted, as [`crate::pipeline::cookie`] labels them.
+pub(crate) const COOKIE_KINDS: [&str; 4] = ["client_only", "valid", "invalid", "malformed"];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -197,11 +201,19 @@ impl Metrics {
             "NOTIFY messages sent to secondaries, acknowledged, and failed (timed out or refused)",
             notifies.clone(),
         );
-        let cookies = Family::<Labels, Counter>::default();
+        let cookies_family = Family::<Labels, Counter>::default();
+        let cookies = COOKIE_KINDS
+            .iter()
+            .map(|kind| {
+                cookies_family
+                    .get_or_create(&labels(&[("kind", kind)]))
+                    .clone()
+            })
+            .collect();
         registry.register(
             "cookies",
             "Requests with a DNS cookie, by kind: client_only, valid, invalid, malformed",
-            cookies.clone(),
+            cookies_family,
         );
         let tcp_closed_under_pressure = Counter::default();
         registry.register(
@@ -241,7 +253,9 @@ impl Metrics {
 
     /// Counts a request's cookie of `kind` (`client_only`, `valid`, `invalid`, `malformed`).
     pub(crate) fn cookie(&self, kind: &str) {
-        self.cookies.get_or_create(&labels(&[("kind", kind)])).inc();
+        if let Some(index) = COOKIE_KINDS.iter().position(|k| *k == kind) {
+            self.cookies[index].inc();
+        }
     }
 
     /// Counts a NOTIFY `sent`, `acknowledged` or `failed`.

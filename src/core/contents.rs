@@ -115,6 +115,11 @@ impl<'s> Contents<'s> {
         }
     }
 
+    /// The zone's apex name.
+    pub(crate) fn apex(&self) -> &OwnerName {
+        &self.apex
+    }
+
     /// The position after `position`, whether or not a name is there.
     pub(crate) fn after(&self, position: Position) -> Position {
         let services = self.snapshot.table.service_count() as u32;

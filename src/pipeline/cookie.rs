@@ -119,7 +119,15 @@ impl CookieSecrets {
         fresh
             && std::iter::once(&self.current)
                 .chain(&self.previous)
-                .any(|secret| Self::hash(secret, client, &server[..8], address) == server[8..])
+                .any(|secret| {
+                    let hash = Self::hash(secret, client, &server[..8], address);
+                    // Compared in constant time, so the time of a rejection tells a forger
+                    // nothing about how many of its bytes were right.
+                    hash.iter()
+                        .zip(&server[8..])
+                        .fold(0, |differ, (a, b)| differ | (a ^ b))
+                        == 0
+                })
     }
 
     /// What a request's COOKIE option data (`option`, the bytes after the option's length)
@@ -297,6 +305,26 @@ mod tests {
             );
         }
         assert_eq!(kind(&[1; 40], address, now), Some(CookieKind::Invalid));
+    }
+
+    #[test]
+    fn every_kind_of_cookie_has_its_counter() {
+        let reply = [0; CLIENT_BYTES + SERVER_BYTES];
+        let kinds = [
+            CookieKind::ClientOnly,
+            CookieKind::Valid,
+            CookieKind::Invalid,
+        ];
+        let cookies = kinds
+            .map(|kind| Cookie::WellFormed { kind, reply })
+            .into_iter()
+            .chain([Cookie::Malformed]);
+        for cookie in cookies {
+            assert!(
+                crate::metrics::COOKIE_KINDS.contains(&cookie.label()),
+                "{cookie:?}"
+            );
+        }
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //!
 //! It owns the protocol rules the pure answer core does not: no answer to a message shorter
 //! than a header or to a response; FORMERR (with the question when it can be read) for
-//! anything else that does not parse, and for a
-//! question count other than one; NOTIMP for opcodes other than QUERY; BADVERS for EDNS
-//! versions above 0; the EDNS options it reads ([`super::edns`]): NSID, and COOKIE
-//! ([`super::cookie`]: FORMERR for a malformed one, a fresh server cookie in every other
-//! answer); the CHAOS class ([`super::identity`]); and truncation: a UDP answer larger than min(client's size, 1232) (512
-//! without EDNS) goes out with TC set and no records, so the client asks again over TCP and
-//! gets everything.
+//! anything else that does not parse, and for a question count other than one; NOTIMP for
+//! opcodes other than QUERY; BADVERS for EDNS versions above 0; the EDNS options it reads
+//! ([`super::edns`]): NSID, and COOKIE ([`super::cookie`]: FORMERR for a malformed one, a
+//! fresh server cookie in every other answer); the CHAOS class ([`super::identity`]); and
+//! truncation: a UDP answer larger than min(client's size, 1232) (512 without EDNS) goes out
+//! with TC set and no records, so the client asks again over TCP and gets everything.
 
 use std::net::SocketAddr;
 

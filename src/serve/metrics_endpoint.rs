@@ -11,11 +11,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 use super::occupancy::{Occupancy, Seat};
-use super::pause_after_accept_error;
 use crate::metrics::Metrics;
 
 /// Scrapers connected at once; Prometheus uses one connection per target.
@@ -30,33 +28,21 @@ pub(crate) async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     if let Ok(addr) = listener.local_addr() {
         info!("metrics on http://{addr}/metrics");
     }
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let occupancy = Occupancy::new(MAX_CONNECTIONS, REQUEST_TIMEOUT);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(error) => {
-                occupancy.close_idlest();
-                pause_after_accept_error(&error, "metrics").await;
+                occupancy.rest_after_accept_error(&error, "metrics").await;
                 continue;
             }
         };
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                occupancy.close_idlest();
-                let Ok(permit) = slots.clone().acquire_owned().await else {
-                    return;
-                };
-                permit
-            }
+        let Some((seat, _)) = occupancy.take_seat().await else {
+            return;
         };
-        let seat = occupancy.seat();
         let metrics = metrics.clone();
         tokio::spawn(async move {
             answer(stream, &metrics, &seat).await;
-            drop(seat);
-            drop(permit);
         });
     }
 }

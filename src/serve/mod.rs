@@ -49,17 +49,6 @@ use crate::sources::{self, DataErrors, LoadedData};
 /// unit, the usual one 90 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// How long an accept loop rests after a failed accept. The failures worth resting for are
-/// running out of descriptors or memory; the client stays in the backlog, so accepting again at
-/// once would fail again at once (a busy loop).
-const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
-
-/// Logs a failed accept on the `listener` named and rests before the next.
-async fn pause_after_accept_error(error: &std::io::Error, listener: &str) {
-    warn!(%error, listener, "accept failed");
-    tokio::time::sleep(ACCEPT_PAUSE).await;
-}
-
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DataLocation {

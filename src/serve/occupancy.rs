@@ -6,9 +6,10 @@
 //! request read, a response written). Two rules follow from that clock:
 //! - the idle timeout a connection waits with shrinks once more than half the slots are held,
 //!   linearly down to a twentieth of the configured one when all are ([`Occupancy::idle_timeout`]);
-//! - a client arriving when every slot is held, or when the process is out of descriptors,
-//!   takes the place of the connection idle longest ([`Occupancy::close_idlest`]), so a new
-//!   client is served at once however many idle or half-sent connections an attacker holds.
+//! - a client arriving when every slot is held ([`Occupancy::take_seat`]), or when the process
+//!   is out of descriptors ([`Occupancy::rest_after_accept_error`]), takes the place of the
+//!   connection idle longest, so a new client is served at once however many idle or half-sent
+//!   connections an attacker holds.
 //!
 //! The DNS TCP listener and the metrics endpoint both use it.
 
@@ -17,13 +18,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+/// How long an accept loop rests after a failed accept. The failures worth resting for are
+/// running out of descriptors or memory; the client stays in the backlog, so accepting again at
+/// once would fail again at once (a busy loop).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
 /// The connections of one listener.
 #[derive(Debug)]
 pub(crate) struct Occupancy {
     capacity: usize,
     idle_timeout: Duration,
+    /// One permit per slot; a seat holds one.
+    slots: Arc<Semaphore>,
     /// The clock seats are stamped with (milliseconds since this instant).
     epoch: Instant,
     next_id: AtomicU64,
@@ -44,13 +54,17 @@ pub(crate) struct Seat {
     occupancy: Arc<Occupancy>,
     last_active: Arc<AtomicU64>,
     close: CancellationToken,
+    /// Given back after the seat has left the registry (fields drop after `Drop::drop`).
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Occupancy {
     /// Room for `capacity` connections idling at most `idle_timeout` when few are held.
     pub(crate) fn new(capacity: usize, idle_timeout: Duration) -> Arc<Occupancy> {
+        let capacity = capacity.max(1);
         Arc::new(Occupancy {
-            capacity: capacity.max(1),
+            capacity,
+            slots: Arc::new(Semaphore::new(capacity)),
             idle_timeout,
             epoch: Instant::now(),
             next_id: AtomicU64::new(0),
@@ -69,12 +83,40 @@ impl Occupancy {
     }
 
     /// Seats held now.
-    pub(crate) fn held(&self) -> usize {
-        self.seats().len()
+    fn held(&self) -> usize {
+        self.capacity - self.slots.available_permits()
     }
 
-    /// A seat for a new connection, active from now.
-    pub(crate) fn seat(self: &Arc<Self>) -> Seat {
+    /// A seat for a newly accepted connection: at once when a slot is free, else once the
+    /// connection idle longest, told to close, has given its slot back. With it, whether a
+    /// connection was closed for it. `None` only if the slots were closed, which nothing does.
+    pub(crate) async fn take_seat(self: &Arc<Self>) -> Option<(Seat, bool)> {
+        let (slot, closed) = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => (slot, false),
+            Err(_) => {
+                let closed = self.close_idlest();
+                (self.slots.clone().acquire_owned().await.ok()?, closed)
+            }
+        };
+        Some((self.seat(slot), closed))
+    }
+
+    /// After a failed accept on the `listener` named (out of descriptors, most likely): tells
+    /// the connection idle longest to close, which frees one, logs, and rests before the next
+    /// accept. Returns whether a connection was closed.
+    pub(crate) async fn rest_after_accept_error(
+        &self,
+        error: &std::io::Error,
+        listener: &str,
+    ) -> bool {
+        let closed = self.close_idlest();
+        warn!(%error, listener, "accept failed");
+        tokio::time::sleep(ACCEPT_PAUSE).await;
+        closed
+    }
+
+    /// A seat holding `slot`, active from now.
+    fn seat(self: &Arc<Self>, slot: OwnedSemaphorePermit) -> Seat {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let last_active = Arc::new(AtomicU64::new(self.now()));
         let close = CancellationToken::new();
@@ -90,12 +132,13 @@ impl Occupancy {
             occupancy: self.clone(),
             last_active,
             close,
+            _slot: slot,
         }
     }
 
     /// Tells the connection idle longest to close (one not already told); returns whether
     /// there was one. Its slot comes free when it has closed, a moment later.
-    pub(crate) fn close_idlest(&self) -> bool {
+    fn close_idlest(&self) -> bool {
         let seats = self.seats();
         // Seats are numbered in the order taken: among seats last active in the same
         // millisecond, the one connected first goes.
@@ -186,7 +229,9 @@ mod tests {
     #[test]
     fn the_seat_idle_longest_is_closed_first_and_seats_are_given_back() {
         let occupancy = Occupancy::new(3, Duration::from_secs(10));
-        let seats: Vec<Seat> = (0..3).map(|_| occupancy.seat()).collect();
+        let seats: Vec<Seat> = (0..3)
+            .map(|_| occupancy.seat(occupancy.slots.clone().try_acquire_owned().unwrap()))
+            .collect();
         // Seat 0 was active most recently, seat 1 longest ago.
         seats[1].last_active.store(0, Ordering::Relaxed);
         seats[2].last_active.store(5, Ordering::Relaxed);

@@ -16,14 +16,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
+use super::SHUTDOWN_GRACE;
 use super::occupancy::{Occupancy, Seat};
-use super::{SHUTDOWN_GRACE, pause_after_accept_error};
 use crate::pipeline::{Outcome, Pipeline, Transport};
 
 /// How long a stopping server still waits for the next query on an open TCP connection.
@@ -61,7 +60,6 @@ pub(super) async fn serve(
     limits: TcpLimits,
     stop: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let occupancy = Occupancy::new(limits.max_connections, limits.idle_timeout);
     let connections = TaskTracker::new();
     loop {
@@ -69,39 +67,29 @@ pub(super) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of descriptors: one held by the idlest connection comes free.
-                    if occupancy.close_idlest() {
+                    if occupancy.rest_after_accept_error(&error, "tcp").await {
                         pipeline.metrics().tcp_closed_under_pressure();
                     }
-                    pause_after_accept_error(&error, "tcp").await;
                     continue;
                 }
             },
             () = stop.cancelled() => break,
         };
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if occupancy.close_idlest() {
-                    pipeline.metrics().tcp_closed_under_pressure();
-                    debug!(%client, "tcp connections at the cap: closing the idlest");
-                }
-                tokio::select! {
-                    permit = slots.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break,
-                    },
-                    () = stop.cancelled() => break,
-                }
-            }
+        let (seat, closed) = tokio::select! {
+            taken = occupancy.take_seat() => match taken {
+                Some(taken) => taken,
+                None => break,
+            },
+            () = stop.cancelled() => break,
         };
-        let seat = occupancy.seat();
+        if closed {
+            pipeline.metrics().tcp_closed_under_pressure();
+            debug!(%client, "tcp connections at the cap: closed the idlest");
+        }
         let pipeline = pipeline.clone();
         let stop = stop.clone();
         connections.spawn(async move {
             serve_connection(stream, client, &pipeline, limits, &seat, stop).await;
-            drop(seat);
-            drop(permit);
         });
     }
     connections.close();

@@ -15,7 +15,7 @@ use std::process::Command;
 use hickory_proto::op::ResponseCode;
 
 use crate::common::{Daemon, burst, cookie_query, parse, response_cookie, udp_exchange};
-use crate::external::{Process, on_free_port, program};
+use crate::external::{self, Process};
 
 /// The zone Knot serves (cookies do not depend on what is asked).
 const KNOT_ZONE: &str = "cookie.test";
@@ -34,27 +34,16 @@ fn start_knot(dir: &Path, secret_hex: &str) -> (Process, SocketAddr) {
         ),
     )
     .unwrap();
-    on_free_port("knot", None, |port| {
-        let run = dir.join(format!("knot-{port}"));
-        fs::create_dir_all(&run).unwrap();
-        let d = run.display();
-        let config = format!(
-            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n\
-             database:\n    storage: \"{d}\"\n\
-             log:\n  - target: stderr\n    any: info\n\
-             mod-cookies:\n  - id: shared\n    secret: 0x{secret_hex}\n    badcookie-slip: 1\n\
+    external::start_knot(
+        dir,
+        "",
+        &format!(
+            "mod-cookies:\n  - id: shared\n    secret: 0x{secret_hex}\n    badcookie-slip: 1\n\
              template:\n  - id: default\n    global-module: mod-cookies/shared\n\
              zone:\n  - domain: {KNOT_ZONE}\n    file: \"{}\"\n",
             zone_file.display()
-        );
-        let path = run.join("knot.conf");
-        fs::write(&path, config).unwrap();
-        Process::spawn(
-            "knot",
-            Command::new(program("knotd")).arg("-c").arg(&path),
-            dir.join(format!("knot-{port}.log")),
-        )
-    })
+        ),
+    )
 }
 
 /// How many of `count` copies of `request` sent at once come back as whole answers.

@@ -4,8 +4,8 @@
 //! and a new DNS client must still be served, in the place of the idlest connection. The
 //! metrics endpoint caps its connections (the idlest makes room) and times out idle ones.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,19 +13,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
-use crate::common::{Daemon, parse, query, tcp_exchange};
-
-/// The address of the metrics endpoint, from the daemon's log.
-fn metrics_addr(daemon: &Daemon) -> SocketAddr {
-    assert!(daemon.wait_for_log("metrics on http://"));
-    let lines = daemon.log.0.lock().unwrap();
-    lines
-        .iter()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.parse().ok())
-        .expect("the metrics address in the log")
-}
+use crate::common::{Daemon, closed_by_server, http_get, parse, query, tcp_exchange};
 
 /// `portsd serve` with `args`, its descriptor limit set to `limit` (none when `None`).
 fn daemon(limit: Option<u64>, args: &[&str]) -> Daemon {
@@ -77,12 +65,12 @@ const TICKS_PER_SECOND: f64 = 100.0;
 fn out_of_descriptors_the_accept_loops_rest_and_new_clients_are_still_served() {
     // How many descriptors the daemon needs to start, then a limit a few above that.
     let probe = daemon(None, &["--metrics", "127.0.0.1:0"]);
-    metrics_addr(&probe);
+    probe.metrics_addr();
     let needed = open_descriptors(probe.child.id()) as u64;
     drop(probe);
     let limit = needed + 8;
     let daemon = daemon(Some(limit), &["--metrics", "127.0.0.1:0"]);
-    let metrics = metrics_addr(&daemon);
+    let metrics = daemon.metrics_addr();
     // More connections than descriptors: the rest wait in the backlogs, and every accept
     // fails with EMFILE.
     let held: Vec<TcpStream> = (0..limit + 8)
@@ -119,34 +107,10 @@ fn out_of_descriptors_the_accept_loops_rest_and_new_clients_are_still_served() {
     drop(held);
 }
 
-/// Whether the server closed `stream` within `wait`.
-fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = [0u8; 64];
-    match stream.read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-    }
-}
-
-fn scrape(addr: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: portsd\r\n\r\n")
-        .unwrap();
-    let mut page = String::new();
-    stream.read_to_string(&mut page).unwrap();
-    page
-}
-
 #[test]
 fn the_metrics_endpoint_caps_its_connections_and_closes_idle_ones() {
     let daemon = daemon(None, &["--metrics", "127.0.0.1:0"]);
-    let metrics = metrics_addr(&daemon);
+    let metrics = daemon.metrics_addr();
     // Sixteen idle connections fill the endpoint's slots.
     let mut idle: Vec<TcpStream> = (0..16)
         .map(|_| TcpStream::connect(metrics).unwrap())
@@ -157,7 +121,7 @@ fn the_metrics_endpoint_caps_its_connections_and_closes_idle_ones() {
         stream.write_all(b"GET").unwrap();
     }
     let started = Instant::now();
-    let page = scrape(metrics);
+    let page = http_get(metrics, "/metrics");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -165,12 +129,12 @@ fn the_metrics_endpoint_caps_its_connections_and_closes_idle_ones() {
         started.elapsed()
     );
     assert!(
-        closed_within(&mut idle[0], Duration::from_secs(1)),
+        closed_by_server(&mut idle[0], Duration::from_secs(1)),
         "the connection idle longest made room"
     );
-    assert!(!closed_within(&mut idle[1], Duration::from_millis(1)));
+    assert!(!closed_by_server(&mut idle[1], Duration::from_millis(1)));
     // The rest are closed by the request timeout (5 s), not held for ever.
     for stream in &mut idle[1..] {
-        assert!(closed_within(stream, Duration::from_secs(10)));
+        assert!(closed_by_server(stream, Duration::from_secs(10)));
     }
 }

@@ -20,7 +20,7 @@ use hickory_proto::op::Message;
 use serde::Deserialize;
 
 use crate::common::{Daemon, tcp_receive, tcp_send};
-use crate::external::{Process, nsd_server_config, on_free_port, program};
+use crate::external::{self, Process, nsd_server_config, on_free_port, program};
 
 const ZONE: &str = "ports.local";
 /// What every server says it is (CHAOS id.server, version.bind) and its NSID.
@@ -667,27 +667,17 @@ fn start_nsd(dir: &Path, zone_file: &Path) -> (Process, SocketAddr) {
 }
 
 fn start_knot(dir: &Path, zone_file: &Path) -> (Process, SocketAddr) {
-    on_free_port("knot", None, |port| {
-        let run = dir.join(format!("knot-{port}"));
-        fs::create_dir_all(&run).unwrap();
-        let d = run.display();
-        let config = format!(
-            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n\
-             \x20   identity: \"{IDENTITY}\"\n    version: \"{IDENTITY}\"\n    nsid: 0x{NSID_HEX}\n\
-             database:\n    storage: \"{d}\"\n\
-             log:\n  - target: stderr\n    any: info\n\
-             template:\n  - id: default\n    semantic-checks: off\n    zonefile-sync: -1\n\
+    external::start_knot(
+        dir,
+        &format!(
+            "    identity: \"{IDENTITY}\"\n    version: \"{IDENTITY}\"\n    nsid: 0x{NSID_HEX}\n"
+        ),
+        &format!(
+            "template:\n  - id: default\n    semantic-checks: off\n    zonefile-sync: -1\n\
              zone:\n  - domain: {ZONE}\n    file: \"{}\"\n",
             zone_file.display()
-        );
-        let path = run.join("knot.conf");
-        fs::write(&path, config).unwrap();
-        Process::spawn(
-            "knot",
-            Command::new(program("knotd")).arg("-c").arg(&path),
-            dir.join(format!("knot-{port}.log")),
-        )
-    })
+        ),
+    )
 }
 
 /// The zone answers once it is loaded: the apex SOA.

@@ -160,3 +160,26 @@ pub(crate) fn nsd_server_config(dir: &Path, port: u16, server: &str, zones: &str
          \x20 verbosity: 2\n{server}remote-control:\n  control-enable: no\n{zones}"
     )
 }
+
+/// Starts Knot on a free loopback port with its files under `dir`: `server` holds extra lines
+/// of the `server:` section (each indented four spaces and ending in a newline), `sections`
+/// the rest of the configuration (modules, templates, zones).
+pub(crate) fn start_knot(dir: &Path, server: &str, sections: &str) -> (Process, SocketAddr) {
+    on_free_port("knot", None, |port| {
+        let run = dir.join(format!("knot-{port}"));
+        fs::create_dir_all(&run).unwrap();
+        let d = run.display();
+        let config = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\n{server}\
+             database:\n    storage: \"{d}\"\n\
+             log:\n  - target: stderr\n    any: info\n{sections}"
+        );
+        let path = run.join("knot.conf");
+        fs::write(&path, config).unwrap();
+        Process::spawn(
+            "knot",
+            Command::new(program("knotd")).arg("-c").arg(&path),
+            dir.join(format!("knot-{port}.log")),
+        )
+    })
+}

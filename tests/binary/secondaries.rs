@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,7 +29,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use portsd::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
 
-use crate::common::{Daemon, free_loopback_port, parse, query, tcp_exchange, wait_for_lines};
+use crate::common::{
+    Daemon, free_loopback_port, http_get, parse, query, tcp_exchange, wait_for_lines,
+};
 use crate::external::{
     Process, nsd_server_config, on_free_port, program, udp_exchange_quick, wait_listening,
 };
@@ -817,18 +818,7 @@ impl PortsdPrimary {
 
     /// The metrics endpoint's text.
     fn metrics(&self) -> String {
-        let lines = self.daemon.log.0.lock().unwrap().clone();
-        let url = lines
-            .iter()
-            .find_map(|l| l.split("metrics on http://").nth(1))
-            .and_then(|rest| rest.split('/').next())
-            .expect("portsd logged its metrics address")
-            .to_owned();
-        let mut stream = std::net::TcpStream::connect(&url).unwrap();
-        write!(stream, "GET /metrics HTTP/1.0\r\nHost: {url}\r\n\r\n").unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
+        http_get(self.daemon.metrics_addr(), "/metrics")
     }
 }
 

@@ -237,6 +237,42 @@ pub fn response_cookie(message: &Message) -> Option<Vec<u8>> {
     })
 }
 
+/// `GET path` over a fresh connection; the whole response, head and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: portsd\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Whether the server has closed `stream`, waiting up to `wait` for it to do so; what the
+/// server sends before closing is read and passed over.
+pub fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Opens a TCP connection to the server.
 pub fn tcp_connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
@@ -431,6 +467,20 @@ impl Daemon {
     /// Waits (at most 10 s) for a log line containing `text`, returning whether one came.
     pub fn wait_for_log(&self, text: &str) -> bool {
         wait_for_lines(&self.log, |lines| lines.iter().any(|l| l.contains(text)))
+    }
+
+    /// The address of the metrics endpoint (`--metrics`), from the line the daemon logs.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        assert!(self.wait_for_log("metrics on http://"));
+        self.log
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|l| l.split("metrics on http://").nth(1))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .expect("the metrics address in the log")
     }
 
     /// How many log lines contain `text`.

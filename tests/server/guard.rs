@@ -1,8 +1,5 @@
 //! Response rate limiting, access lists and the metrics endpoint, over real sockets.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-
 use crate::common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -106,34 +103,10 @@ fn denied_clients_get_silence_on_udp_and_refused_on_tcp() {
     );
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: portsd\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[test]
 fn metrics_endpoint_counts_queries_and_describes_the_table() {
     let daemon = Daemon::start(&["--metrics", "127.0.0.1:0", "--rate-limit", "0"]);
-    assert!(daemon.wait_for_log("metrics on http://"));
-    let line = daemon
-        .log
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|l| l.contains("metrics on http://"))
-        .cloned()
-        .unwrap();
-    let metrics_addr: SocketAddr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .expect("metrics address in the log");
+    let metrics_addr = daemon.metrics_addr();
     for id in 0..3 {
         udp_exchange(
             daemon.addr,

@@ -740,7 +740,7 @@ fn rate_limited_flood_is_counted_and_other_networks_are_served() {
         "RSS grew from {before} KiB to {peak} KiB under {sent} packets"
     );
     assert_answers_at_once(&daemon, "127.0.1.1:0");
-    let metrics = scrape_metrics(&daemon);
+    let metrics = http_get(daemon.metrics_addr(), "/metrics");
     for action in ["drop", "slip"] {
         let line = format!("portsd_rate_limited_total{{action=\"{action}\"}} ");
         let count: u64 = metrics
@@ -750,29 +750,6 @@ fn rate_limited_flood_is_counted_and_other_networks_are_served() {
             .unwrap_or_else(|| panic!("no {line} in {metrics}"));
         assert!(count > 0, "{action}: {count}");
     }
-}
-
-/// The daemon's `/metrics` page, from the address it logged.
-fn scrape_metrics(daemon: &Daemon) -> String {
-    assert!(daemon.wait_for_log("metrics on http://"));
-    let addr: SocketAddr = daemon
-        .log
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .expect("the metrics address");
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: portsd\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut page = String::new();
-    stream.read_to_string(&mut page).unwrap();
-    page
 }
 
 /// Rate limiting counts responses (a budget of responses per second per client prefix), so

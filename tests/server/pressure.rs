@@ -3,7 +3,7 @@
 //! waiting (served within 1 s, where waiting out the idle timeout took 10 s), and the
 //! connections closed to make room are the ones idle longest. The metrics endpoint likewise.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -46,23 +46,6 @@ fn new_client_wait(addr: SocketAddr) -> Duration {
     ));
     assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
     started.elapsed()
-}
-
-/// Whether the server has closed `stream` (waiting up to `wait` for it to do so).
-fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
-    stream.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = [0u8; 512];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            // An answer to what was sent; keep reading.
-            Ok(_) => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 /// `HELD` connections sending `first_bytes` each, against a server with the default cap and an

@@ -19,8 +19,6 @@ mod writer;
 
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use crate::core::answer::{Rdata, Snapshot, Zone, rtype};
 use crate::core::contents::{Contents, OwnerName, Position};
 use crate::core::serial::is_newer;
@@ -197,16 +195,12 @@ impl Transfer {
         let mut writer = MessageWriter::begin(out, &mut self.suffixes, &self.header, question);
         let snapshot = self.snapshot.clone();
         let zone = &self.zone;
-        let apex: SmallVec<[u8; 64]> = zone
-            .name
-            .labels()
-            .iter()
-            .flat_map(|label| std::iter::once(label.len() as u8).chain(label.iter().copied()))
-            .collect();
+        let contents = Contents::new(zone, &snapshot);
+        let apex = contents.apex().wire();
         let ttl = zone.ttl;
         let limit = self.limit;
         let soa = |writer: &mut MessageWriter<'_>, serial: u32| {
-            writer.record(&apex, rtype::SOA, ttl, limit, |out| {
+            writer.record(apex, rtype::SOA, ttl, limit, |out| {
                 write_rdata(zone, &Rdata::Soa(serial), out);
             })
         };
@@ -241,7 +235,6 @@ impl Transfer {
                     soa(&mut writer, current);
                     opened = true;
                 }
-                let contents = Contents::new(zone, &snapshot);
                 // Where the message filled up: the name and how many of its records went.
                 let mut stopped = None;
                 let walked = contents.visit_from(position, &mut self.name, |at, name, records| {
