@@ -437,9 +437,8 @@ pub(crate) fn every_record<'a>(
 }
 
 /// The records of `qtype` (every type for ANY) at a name of the zone already classified as
-/// `target`: what [`every_record`] answers for an IN question other than a transfer. The zone
-/// walk calls it directly where it knows the target (a port's name), saving the name's parse.
-pub(crate) fn target_records<'a>(
+/// `target`: what [`every_record`] answers for an IN question other than a transfer.
+fn target_records<'a>(
     zone: &Zone,
     snapshot: &'a Snapshot,
     target: Target<'_>,
@@ -538,6 +537,18 @@ fn push_uses<'a>(table: &'a Table, found: Option<Uses>, records: &mut Section<'a
         Some(Uses::Unlisted(text)) => records.push(query_record(Rdata::Unassigned(text))),
         None => {}
     }
+}
+
+/// Appends the records at a port's name on `protocol` (`None`: on all of them), every type:
+/// what [`every_record`] answers for ANY there (a port's name holds TXT records only, and
+/// always at least one), without building an answer. The zone walk's way to a port.
+pub(crate) fn port_records<'a>(
+    table: &'a Table,
+    port: u16,
+    protocol: Option<Protocol>,
+    records: &mut Section<'a>,
+) {
+    push_uses(table, Some(port_uses(table, port, protocol)), records);
 }
 
 /// The uses of a port on one protocol, or on all of them; a port nobody lists is unlisted.

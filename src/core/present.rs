@@ -94,7 +94,7 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
         let Some(records) = records else { break };
         position = contents.after(at);
         let owner = absolute_name(name.labels().iter().copied());
-        for record in &records.answers {
+        for record in &records {
             let name = match record.owner {
                 Owner::Query => &owner,
                 Owner::Apex => &apex,

@@ -35,9 +35,14 @@ pub(crate) struct TableStats {
 }
 
 /// Lookup of range entries for one protocol: the port axis cut into segments at every range
-/// boundary, each segment listing the range entries covering it.
+/// boundary, each segment listing the range entries covering it, and a bit per port saying
+/// whether any range covers it. Most ports are in no range, and the bit answers for them
+/// without the search (a zone transfer asks for every port of every protocol).
 #[derive(Debug, Default)]
 struct RangeIndex {
+    /// Bit `port % 64` of word `port / 64` is set when some range covers `port`; empty
+    /// when no range does.
+    covered: Box<[u64]>,
     /// Segment start ports, ascending; segment `i` covers `starts[i]..starts[i + 1]`.
     starts: Vec<u32>,
     /// `ids[offsets[i]..offsets[i + 1]]` are the entries covering segment `i`.
@@ -67,7 +72,14 @@ impl RangeIndex {
             );
             offsets.push(ids.len() as u32);
         }
+        let mut covered = vec![0u64; if ranges.is_empty() { 0 } else { 65_536 / 64 }];
+        for &(_, first, last) in ranges {
+            for port in first..=last {
+                covered[usize::from(port / 64)] |= 1 << (port % 64);
+            }
+        }
         RangeIndex {
+            covered: covered.into_boxed_slice(),
             starts,
             offsets,
             ids,
@@ -75,6 +87,10 @@ impl RangeIndex {
     }
 
     fn lookup(&self, port: u16) -> &[EntryId] {
+        match self.covered.get(usize::from(port / 64)) {
+            Some(word) if word & (1 << (port % 64)) != 0 => {}
+            _ => return &[],
+        }
         let port = u32::from(port);
         let segment = match self.starts.binary_search(&port) {
             Ok(i) => i,
@@ -86,6 +102,7 @@ impl RangeIndex {
 
     fn heap_bytes(&self) -> usize {
         (self.starts.capacity() + self.offsets.capacity() + self.ids.capacity()) * 4
+            + self.covered.len() * 8
     }
 }
 
@@ -491,6 +508,28 @@ mod tests {
         assert_eq!(ports_of(&table, Protocol::Dccp, 0), ["0-10"]);
         assert_eq!(ports_of(&table, Protocol::Dccp, 65535), ["65530-65535"]);
         assert_eq!(ports_of(&table, Protocol::Dccp, 11), Vec::<String>::new());
+    }
+
+    /// The covering bits and the segments agree with the ranges themselves at every port,
+    /// the ends of ranges and of words of the bit set included.
+    #[test]
+    fn range_lookup_matches_the_ranges_at_every_port() {
+        let ranges = [
+            (0, 63, 64),
+            (1, 64, 127),
+            (2, 1000, 1000),
+            (3, 60_000, 65_535),
+        ];
+        let index = RangeIndex::build(&ranges);
+        for port in 0..=u16::MAX {
+            let covering: Vec<EntryId> = ranges
+                .iter()
+                .filter(|&&(_, first, last)| first <= port && port <= last)
+                .map(|&(id, _, _)| id)
+                .collect();
+            assert_eq!(index.lookup(port), covering, "port {port}");
+        }
+        assert!(RangeIndex::build(&[]).lookup(5).is_empty());
     }
 
     #[test]

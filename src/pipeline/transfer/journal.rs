@@ -132,7 +132,7 @@ fn difference(zone: &Zone, old: &Snapshot, new: &Snapshot) -> Option<Difference>
         }
         contents
             .records(position, name)
-            .map_or_else(Vec::new, |a| owned_records(zone, name, &a.answers))
+            .map_or_else(Vec::new, |records| owned_records(zone, name, &records))
     };
     let too_large =
         |deleted: &Vec<_>, added: &Vec<_>| deleted.len() + added.len() > MAX_DIFFERENCE_RECORDS;

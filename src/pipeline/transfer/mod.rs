@@ -239,7 +239,7 @@ impl Transfer {
                 let mut stopped = None;
                 let walked = contents.visit_from(position, &mut self.name, |at, name, records| {
                     let skip = if at == position { sent_at_name } else { 0 };
-                    for (index, record) in records.answers.iter().enumerate().skip(skip) {
+                    for (index, record) in records.iter().enumerate().skip(skip) {
                         if record.data.rtype() == rtype::SOA {
                             continue;
                         }

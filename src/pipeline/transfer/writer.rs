@@ -36,16 +36,53 @@ pub(super) fn write_rdata(zone: &Zone, data: &Rdata<'_>, out: &mut Vec<u8>) {
 
 /// Fills one message: header, the question on the first message, records with their owner
 /// names compressed against the names already in the message.
+///
+/// Compression looks in three places, cheapest first: the owner of the record before (the
+/// records of one name follow each other), the parent of the owner before (the walk lists
+/// the ports of a protocol one after another, each a label under the same parent), then
+/// every suffix the message holds. A name compressed by the first two is not added to the
+/// suffixes: no name of the zone lies under a port's name, so it would never be found there,
+/// and at worst a name costs a few bytes more.
 pub(super) struct MessageWriter<'o> {
     out: &'o mut Vec<u8>,
     records: u16,
     /// Wire form of every name suffix written so far (lower-case, as the zone's names are),
     /// to the offset it starts at.
     suffixes: &'o mut Suffixes,
-    /// The last owner written and where it starts: the records of one name follow each
-    /// other, and all but the first point there without a lookup.
-    previous_owner: SmallVec<[u8; 256]>,
-    previous_offset: Option<u16>,
+    /// The last owner written and where it starts.
+    previous: Written,
+    /// The last owner's parent (its labels after the first) and where it starts.
+    parent: Written,
+}
+
+/// A name in the message: its labels in wire form (without the final zero), and the offset
+/// it starts at; no offset before one is written.
+#[derive(Default)]
+struct Written {
+    wire: SmallVec<[u8; 64]>,
+    offset: Option<u16>,
+}
+
+impl Written {
+    fn is(&self, wire: &[u8]) -> Option<u16> {
+        self.offset.filter(|_| self.wire[..] == *wire)
+    }
+
+    fn set(&mut self, wire: &[u8], offset: Option<u16>) {
+        self.wire.clear();
+        self.wire.extend_from_slice(wire);
+        self.offset = offset;
+    }
+}
+
+/// How an owner name is written: its first `literal` bytes as they are, then a pointer (or
+/// the root's zero), with the suffixes its literal labels added to the map.
+struct Compressed {
+    literal: usize,
+    pointer: Option<u16>,
+    /// Whether the pointer is to the previous owner or its parent, which stay what they are.
+    remembered: bool,
+    inserted: SmallVec<[u64; 8]>,
 }
 
 /// Name suffixes already in a message: the FxHash of a suffix's wire form to the offset where
@@ -92,6 +129,11 @@ fn name_equals(message: &[u8], mut at: usize, mut labels: &[u8]) -> bool {
     false
 }
 
+/// The offset a name starting at `at` can be pointed to from, if a pointer reaches it.
+fn pointable(at: usize) -> Option<u16> {
+    u16::try_from(at).ok().filter(|&at| at < 0x3FFF)
+}
+
 impl<'o> MessageWriter<'o> {
     pub(super) fn begin(
         out: &'o mut Vec<u8>,
@@ -112,8 +154,53 @@ impl<'o> MessageWriter<'o> {
             out,
             records: 0,
             suffixes,
-            previous_owner: SmallVec::new(),
-            previous_offset: None,
+            previous: Written::default(),
+            parent: Written::default(),
+        }
+    }
+
+    /// How to write `owner` at the end of the message, the suffixes map updated for it.
+    fn compress(&mut self, owner: &[u8]) -> Compressed {
+        let first = owner.first().map_or(0, |&length| 1 + usize::from(length));
+        let pointing = |literal, pointer| Compressed {
+            literal,
+            pointer: Some(pointer),
+            remembered: true,
+            inserted: SmallVec::new(),
+        };
+        if let Some(offset) = self.previous.is(owner) {
+            return pointing(0, offset);
+        }
+        if let Some(offset) = self.parent.is(&owner[first..]) {
+            return pointing(first, offset);
+        }
+        let mut suffixes: SmallVec<[(usize, u64); 8]> = SmallVec::new();
+        let mut at = 0;
+        let mut pointer = None;
+        while at < owner.len() {
+            let hash = suffix_hash(&owner[at..]);
+            if let Some(&offset) = self.suffixes.get(&hash)
+                && name_equals(self.out, usize::from(offset), &owner[at..])
+            {
+                pointer = Some(offset);
+                break;
+            }
+            suffixes.push((at, hash));
+            at += 1 + usize::from(owner[at]);
+        }
+        let base = self.out.len();
+        let mut inserted = SmallVec::new();
+        for (start, hash) in suffixes {
+            if let Some(offset) = pointable(base + start) {
+                self.suffixes.insert(hash, offset);
+                inserted.push(hash);
+            }
+        }
+        Compressed {
+            literal: at,
+            pointer,
+            remembered: false,
+            inserted,
         }
     }
 
@@ -132,69 +219,50 @@ impl<'o> MessageWriter<'o> {
         limit: usize,
         rdata: impl FnOnce(&mut Vec<u8>),
     ) -> bool {
-        let wire = owner;
-        let mut starts: SmallVec<[usize; 8]> = SmallVec::new();
-        let mut at = 0;
-        while at < wire.len() {
-            starts.push(at);
-            at += 1 + usize::from(wire[at]);
-        }
         let base = self.out.len();
-        let mut pointer = None;
-        if let Some(offset) = self
-            .previous_offset
-            .filter(|_| self.previous_owner[..] == *wire)
-        {
-            pointer = Some((0, offset));
-        } else {
-            for (i, &start) in starts.iter().enumerate() {
-                if let Some(&offset) = self.suffixes.get(&suffix_hash(&wire[start..]))
-                    && name_equals(self.out, usize::from(offset), &wire[start..])
-                {
-                    pointer = Some((i, offset));
-                    break;
-                }
-            }
-        }
-        let written = pointer.map_or(wire.len(), |(i, _)| starts[i]);
-        self.out.extend_from_slice(&wire[..written]);
-        let mut inserted: SmallVec<[u64; 8]> = SmallVec::new();
-        for &start in starts.iter().take_while(|&&s| s < written) {
-            let offset = base + start;
-            if offset < 0x3FFF {
-                let hash = suffix_hash(&wire[start..]);
-                self.suffixes.insert(hash, offset as u16);
-                inserted.push(hash);
-            }
-        }
-        match pointer {
-            Some((_, offset)) => self.out.extend_from_slice(&(0xC000 | offset).to_be_bytes()),
+        let compressed = self.compress(owner);
+        self.out.extend_from_slice(&owner[..compressed.literal]);
+        match compressed.pointer {
+            Some(offset) => self.out.extend_from_slice(&(0xC000 | offset).to_be_bytes()),
             None => self.out.push(0),
         }
-        self.out.extend_from_slice(&rtype.to_be_bytes());
-        self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
-        self.out.extend_from_slice(&ttl.to_be_bytes());
-        let length_at = self.out.len();
-        self.out.extend_from_slice(&[0, 0]);
+        let mut fixed = [0; 10];
+        fixed[..2].copy_from_slice(&rtype.to_be_bytes());
+        fixed[2..4].copy_from_slice(&CLASS_IN.to_be_bytes());
+        fixed[4..8].copy_from_slice(&ttl.to_be_bytes());
+        self.out.extend_from_slice(&fixed);
+        let length_at = self.out.len() - 2;
         rdata(self.out);
         let length = self.out.len() - length_at - 2;
         if self.records > 0 && self.out.len() > limit {
             // Taken out again: the bytes, and the suffixes that pointed into them (a suffix
             // that was already known under the same hash only loses its compression).
             self.out.truncate(base);
-            for hash in inserted {
+            for hash in compressed.inserted {
                 self.suffixes.remove(&hash);
             }
             return false;
         }
         self.out[length_at..length_at + 2].copy_from_slice(&(length as u16).to_be_bytes());
-        self.previous_offset = match pointer {
-            Some((0, offset)) => Some(offset),
-            _ => (base < 0x3FFF).then_some(base as u16),
-        };
-        self.previous_owner.clear();
-        self.previous_owner.extend_from_slice(wire);
         self.records += 1;
+        if compressed.remembered {
+            if compressed.literal > 0 {
+                self.previous.set(owner, pointable(base));
+            }
+        } else if compressed.literal > 0 {
+            // The first label is written here, its parent right after it (a parent that is
+            // the root stays unremembered: its zero is shorter than a pointer).
+            let first = 1 + usize::from(owner[0]);
+            let parent = match compressed.pointer {
+                Some(offset) if compressed.literal == first => Some(offset),
+                _ => pointable(base + first),
+            };
+            let parent = parent.filter(|_| first < owner.len());
+            self.parent.set(&owner[first..], parent);
+            self.previous.set(owner, pointable(base));
+        } else if compressed.pointer.is_some() {
+            self.previous.set(owner, compressed.pointer);
+        }
         true
     }
 
@@ -232,5 +300,53 @@ mod tests {
             "a pointer loop ends"
         );
         assert!(!name_equals(b"\x05ab", 0, b"\x05ab"), "cut short");
+    }
+
+    /// Each way of compressing an owner gives the names back, in the bytes expected of it;
+    /// a record taken out for want of room leaves no pointer behind into what it wrote.
+    #[test]
+    fn owners_point_to_the_previous_name_its_parent_or_a_suffix() {
+        use hickory_server::proto::op::Message;
+        let (mut out, mut suffixes) = (Vec::new(), Suffixes::default());
+        let header = Header {
+            id: 7,
+            flags: 0x8400,
+        };
+        let mut writer = MessageWriter::begin(&mut out, &mut suffixes, &header, None);
+        let mut sizes = Vec::new();
+        let mut write = |writer: &mut MessageWriter<'_>, owner: &[u8], limit| {
+            let before = writer.out.len();
+            let written =
+                writer.record(owner, 16, 60, limit, |out| out.extend_from_slice(b"\x01x"));
+            sizes.push(writer.out.len() - before);
+            written
+        };
+        let one = b"\x011\x03tcp\x05ports\x04test";
+        assert!(write(&mut writer, one, 1000));
+        assert!(write(&mut writer, one, 1000));
+        assert!(write(&mut writer, b"\x012\x03tcp\x05ports\x04test", 1000));
+        assert!(write(&mut writer, b"\x05https\x05ports\x04test", 1000));
+        assert!(
+            !write(&mut writer, b"\x013\x03udp\x05ports\x04test", 10),
+            "too long for the message"
+        );
+        assert!(write(&mut writer, b"\x014\x03udp\x05ports\x04test", 1000));
+        writer.finish();
+        // Name, then 10 fixed bytes and 2 of RDATA: the name whole (18), a pointer to the
+        // previous owner (2), a label and a pointer to its parent (2 + 2), a label and a
+        // pointer to a suffix (6 + 2), nothing, and a name pointing to `ports.test` (2 + 4 + 2).
+        assert_eq!(sizes, [30, 14, 16, 20, 0, 20]);
+        let message = Message::from_vec(&out).unwrap();
+        let names: Vec<String> = message.answers.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "1.tcp.ports.test.",
+                "1.tcp.ports.test.",
+                "2.tcp.ports.test.",
+                "https.ports.test.",
+                "4.udp.ports.test."
+            ]
+        );
     }
 }
