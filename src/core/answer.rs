@@ -551,6 +551,20 @@ pub(crate) fn port_records<'a>(
     push_uses(table, Some(port_uses(table, port, protocol)), records);
 }
 
+/// Appends the records at a service's name on `protocol` (`None`: on all of them), every
+/// type: what [`every_record`] answers for ANY at a name read as that service (TXT records,
+/// none where nothing carries the name). `service` is lower-case, as the table lists it.
+pub(crate) fn service_records<'a>(
+    table: &'a Table,
+    service: &[u8],
+    protocol: Option<Protocol>,
+    records: &mut Section<'a>,
+) {
+    let mut ids = EntryIds::new();
+    table.service_entries(service, protocol, &mut ids);
+    push_uses(table, Some(Uses::Listed(ids)), records);
+}
+
 /// The uses of a port on one protocol, or on all of them; a port nobody lists is unlisted.
 fn port_uses(table: &Table, port: u16, protocol: Option<Protocol>) -> Uses {
     let mut ids = EntryIds::new();

@@ -75,6 +75,25 @@ impl OwnerName {
         labels
     }
 
+    /// Makes this `<port>.<protocol>.<apex>` (`<port>.<apex>` without a protocol label) in
+    /// two copies: the walk spells nine names in ten of the zone this way.
+    fn set_port(&mut self, port: u16, protocol: Option<&[u8]>, apex: &OwnerName) {
+        let mut head = [0u8; 1 + 5 + 1 + 63];
+        let mut spelled = [0; 5];
+        let digits = decimal(port, &mut spelled);
+        head[0] = digits.len() as u8;
+        head[1..1 + digits.len()].copy_from_slice(digits);
+        let mut length = 1 + digits.len();
+        if let Some(label) = protocol {
+            head[length] = label.len() as u8;
+            head[length + 1..length + 1 + label.len()].copy_from_slice(label);
+            length += 1 + label.len();
+        }
+        self.wire.clear();
+        self.wire.extend_from_slice(&head[..length]);
+        self.wire.extend_from_slice(&apex.wire);
+    }
+
     /// Appends `other`'s labels.
     fn append(&mut self, other: &OwnerName) {
         self.wire.extend_from_slice(&other.wire);
@@ -160,10 +179,13 @@ impl<'s> Contents<'s> {
                 return true;
             }
             Position::PortOn(p, port) => {
-                name.push(decimal(port, &mut [0; 5]));
-                name.push(protocol_label(p));
+                name.set_port(port, Some(protocol_label(p)), &self.apex);
+                return true;
             }
-            Position::Port(port) => name.push(decimal(port, &mut [0; 5])),
+            Position::Port(port) => {
+                name.set_port(port, None, &self.apex);
+                return true;
+            }
             Position::Service(n, p) => {
                 let service = self.snapshot.table.service_name(n as usize);
                 // A service name that cannot be spelled in DNS labels has no name here.
@@ -184,12 +206,15 @@ impl<'s> Contents<'s> {
         }
         name.append(&self.apex);
         match position {
-            // Keep a service only where the naming rules read it as one: a service called
-            // like the name server, say, is already listed under that meaning.
-            Position::Service(..) => matches!(
-                self.zone.name.classify(&name.labels()),
-                Target::Service(_) | Target::ServiceOn(..)
-            ),
+            // Keep a service only where the naming rules read it as this service on this
+            // protocol: a service called like the name server is listed under that meaning,
+            // and one whose last label is a protocol's (`x.tcp`) reads, without a protocol,
+            // as another service on that protocol, listed at that position.
+            Position::Service(_, p) => match self.zone.name.classify(&name.labels()) {
+                Target::Service(_) => p == ALL_PROTOCOLS,
+                Target::ServiceOn(_, on) => Protocol::ALL.get(usize::from(p)) == Some(&on),
+                _ => false,
+            },
             _ => true,
         }
     }
@@ -204,9 +229,10 @@ impl<'s> Contents<'s> {
     }
 
     /// Replaces `records` with what the zone answers at the name at `position`, for every
-    /// type it holds there (nothing for a name without records). A port's name is what the
-    /// naming rules read as that port, so its records are looked up without parsing the name
-    /// again or building a whole answer: ports are nine names in ten of the zone.
+    /// type it holds there (nothing for a name without records). A port's or a service's name
+    /// is what the naming rules read as that port or service ([`Contents::name_at`] keeps no
+    /// other), so its records are looked up without parsing the name again or building a
+    /// whole answer: they are all but four names of the zone.
     fn records_into(&self, position: Position, name: &OwnerName, records: &mut Section<'s>) {
         records.clear();
         let table = &self.snapshot.table;
@@ -216,6 +242,10 @@ impl<'s> Contents<'s> {
                 answer::port_records(table, port, Some(protocol), records);
             }
             Position::Port(port) => answer::port_records(table, port, None, records),
+            Position::Service(n, p) => {
+                let protocol = Protocol::ALL.get(usize::from(p)).copied();
+                answer::service_records(table, table.service_name(n as usize), protocol, records);
+            }
             _ => {
                 let qtype = match position {
                     Position::SearchCut => rtype::NS,
@@ -305,6 +335,11 @@ mod tests {
             // A range, and a port both in it and listed alone.
             entry("6881-6887", Protocol::Udp, None),
             entry("6883", Protocol::Udp, None),
+            // Service names of several labels; `a.tcp` ends in a protocol's label, so without
+            // a protocol it reads as `a` on TCP.
+            entry("2000", Protocol::Tcp, Some("a.tcp")),
+            entry("2001", Protocol::Udp, Some("x.y")),
+            entry("2002", Protocol::Tcp, Some("a")),
         ]);
         let snapshot = Snapshot::new(table, 7, &zone);
         (zone, snapshot)
@@ -371,7 +406,7 @@ mod tests {
         let names = walk(&contents);
         assert_eq!(
             names.len(),
-            4 + 5 * 65_536 + 5,
+            4 + 5 * 65_536 + 10,
             "apex, help, search, ns, ports, services"
         );
         assert_eq!(names[0], (Position::Apex, "ports.test".into(), 3));
@@ -389,22 +424,31 @@ mod tests {
         );
         assert_eq!(names[3], (Position::NameServer, "ns.ports.test".into(), 2));
         assert_eq!(names[4].1, "0.tcp.ports.test");
-        let services: Vec<&str> = names[names.len() - 5..]
+        let services: Vec<&str> = names[names.len() - 10..]
             .iter()
             .map(|(_, name, _)| name.as_str())
             .collect();
         // `ns.ports.test` is the name server's name, listed once above (its TXT beside the
-        // address); on a protocol it is a service name like any other.
+        // address); on a protocol it is a service name like any other. `a.tcp.ports.test` is
+        // `a` on TCP, listed there and not again as the service `a.tcp`.
         assert_eq!(
             services,
             [
+                "a.tcp.ports.test",
+                "a.ports.test",
+                "a.tcp.tcp.ports.test",
                 "domain.udp.ports.test",
                 "domain.ports.test",
                 "https.tcp.ports.test",
                 "https.ports.test",
-                "ns.tcp.ports.test"
+                "ns.tcp.ports.test",
+                "x.y.udp.ports.test",
+                "x.y.ports.test",
             ]
         );
+        let distinct: std::collections::HashSet<&str> =
+            names.iter().map(|(_, name, _)| name.as_str()).collect();
+        assert_eq!(distinct.len(), names.len(), "no name twice");
         let positions: Vec<Position> = names.iter().map(|(p, _, _)| *p).collect();
         assert!(
             positions.windows(2).all(|w| w[0] < w[1]),
