@@ -94,6 +94,18 @@ impl OwnerName {
         self.wire.extend_from_slice(&apex.wire);
     }
 
+    /// Overwrites the leftmost label with `label` of the same length, in place; `false` (and
+    /// nothing changed) when the lengths differ or there is no label.
+    fn replace_first_label(&mut self, label: &[u8]) -> bool {
+        match self.wire.first() {
+            Some(&length) if usize::from(length) == label.len() => {
+                self.wire[1..1 + label.len()].copy_from_slice(label);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Appends `other`'s labels.
     fn append(&mut self, other: &OwnerName) {
         self.wire.extend_from_slice(&other.wire);
@@ -291,16 +303,38 @@ impl<'s> Contents<'s> {
         mut visit: impl FnMut(Position, &OwnerName, &[Record<'s>]) -> bool,
     ) -> Position {
         let mut records = Section::new();
+        // The position whose name `name` holds.
+        let mut spelled = None;
         while position != Position::End {
-            if self.name_at(position, name) {
+            if self.name_after(spelled, position, name) {
+                spelled = Some(position);
                 self.records_into(position, name, &mut records);
                 if !records.is_empty() && !visit(position, name, &records) {
                     return position;
                 }
+            } else {
+                spelled = None;
             }
             position = self.after(position);
         }
         Position::End
+    }
+
+    /// [`Contents::name_at`], given that `name` holds the name at `previous`: from one port
+    /// to the next on the same protocol only the port's label changes, and while its length
+    /// stays it is overwritten in place.
+    fn name_after(
+        &self,
+        previous: Option<Position>,
+        position: Position,
+        name: &mut OwnerName,
+    ) -> bool {
+        let port = match (previous, position) {
+            (Some(Position::PortOn(was, _)), Position::PortOn(is, port)) if was == is => port,
+            (Some(Position::Port(_)), Position::Port(port)) => port,
+            _ => return self.name_at(position, name),
+        };
+        name.replace_first_label(decimal(port, &mut [0; 5])) || self.name_at(position, name)
     }
 }
 
@@ -397,6 +431,23 @@ mod tests {
             5 * 65536,
             "every port on every protocol, and on none"
         );
+    }
+
+    /// One walk through the whole zone rewrites its name from one port to the next; each
+    /// comes out as spelled from scratch.
+    #[test]
+    fn one_walk_spells_each_name_as_from_scratch() {
+        let (zone, snapshot) = small_zone();
+        let contents = Contents::new(&zone, &snapshot);
+        let (mut walked, mut alone) = (OwnerName::default(), OwnerName::default());
+        let mut visited = 0;
+        contents.visit_from(Position::Apex, &mut walked, |at, name, _| {
+            assert!(contents.name_at(at, &mut alone));
+            assert_eq!(name.wire(), alone.wire(), "{at:?}");
+            visited += 1;
+            true
+        });
+        assert_eq!(visited, 4 + 5 * 65_536 + 10);
     }
 
     #[test]

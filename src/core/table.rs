@@ -278,11 +278,16 @@ impl Table {
     /// The entries for `port` on `protocol`, singles and covering ranges, in entry order.
     /// Appends to `out` (a caller-owned buffer, so the hot path does not allocate).
     pub fn port_entries(&self, protocol: Protocol, port: u16, out: &mut impl Extend<EntryId>) {
-        let mut singles = self.singles[protocol.index()]
-            .lookup(port)
-            .iter()
-            .peekable();
-        let mut ranges = self.ranges[protocol.index()].lookup(port).iter().peekable();
+        let singles = self.singles[protocol.index()].lookup(port);
+        let ranges = self.ranges[protocol.index()].lookup(port);
+        // Most ports have entries of one kind or none: no merge to do.
+        match (singles, ranges) {
+            ([], []) => return,
+            (only, []) | ([], only) => return out.extend(only.iter().copied()),
+            _ => {}
+        }
+        let mut singles = singles.iter().peekable();
+        let mut ranges = ranges.iter().peekable();
         out.extend(
             std::iter::from_fn(|| match (singles.peek(), ranges.peek()) {
                 (Some(single), Some(range)) if single > range => ranges.next(),
