@@ -248,18 +248,29 @@ pub struct PortName {
     pub port: u16,
 }
 
-/// The well-known ranges of RFC 6335 section 6, named in answers for ports nobody lists.
-pub(crate) fn port_range_name(port: u16) -> &'static str {
-    match port {
-        0..=1023 => "system port range 0-1023",
-        1024..=49151 => "user port range 1024-49151",
-        _ => "dynamic/private port range 49152-65535",
-    }
+/// The well-known ranges of RFC 6335 section 6, each by its first port and its name, as
+/// answers for ports nobody lists name it.
+pub(crate) const PORT_RANGES: [(u16, &str); 3] = [
+    (0, "system port range 0-1023"),
+    (1024, "user port range 1024-49151"),
+    (49152, "dynamic/private port range 49152-65535"),
+];
+
+/// The index in [`PORT_RANGES`] of the range `port` is in.
+pub(crate) fn port_range(port: u16) -> usize {
+    PORT_RANGES
+        .iter()
+        .rposition(|&(first, _)| first <= port)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn range_name(port: u16) -> &'static str {
+        PORT_RANGES[port_range(port)].1
+    }
 
     #[test]
     fn spans_parse_and_print() {
@@ -307,11 +318,8 @@ mod tests {
 
     #[test]
     fn rfc6335_ranges() {
-        assert_eq!(port_range_name(1023), "system port range 0-1023");
-        assert_eq!(port_range_name(1024), "user port range 1024-49151");
-        assert_eq!(
-            port_range_name(49152),
-            "dynamic/private port range 49152-65535"
-        );
+        assert_eq!(range_name(1023), "system port range 0-1023");
+        assert_eq!(range_name(1024), "user port range 1024-49151");
+        assert_eq!(range_name(49152), "dynamic/private port range 49152-65535");
     }
 }

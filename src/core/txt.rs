@@ -18,7 +18,7 @@
 use std::fmt::{self, Write};
 use std::sync::OnceLock;
 
-use crate::core::model::{Entry, Protocol, Status, port_range_name};
+use crate::core::model::{Entry, PORT_RANGES, Protocol, Status, port_range};
 
 /// The longest character-string RFC 1035 allows.
 pub(crate) const MAX_STRING: usize = 255;
@@ -74,18 +74,15 @@ impl UnassignedText {
     /// protocol labels, three ranges), spelled once.
     pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
         static TAILS: OnceLock<Vec<Box<[u8]>>> = OnceLock::new();
-        // A port of each RFC 6335 range, which names it.
-        const RANGES: [u16; 3] = [0, 1024, 49152];
         let tails = TAILS.get_or_init(|| {
             let protocols = Protocol::ALL.into_iter().map(Some).chain([None]);
             protocols
                 .flat_map(|protocol| {
-                    RANGES.map(|port| {
+                    PORT_RANGES.map(|(_, range)| {
                         let tail = format!(
-                            " | {} | {} | - | no known use; {} (RFC 6335)",
+                            " | {} | {} | - | no known use; {range} (RFC 6335)",
                             protocol.map_or("any", Protocol::label),
                             Status::Unassigned.word(),
-                            port_range_name(port),
                         );
                         tail.into_bytes().into_boxed_slice()
                     })
@@ -93,12 +90,9 @@ impl UnassignedText {
                 .collect()
         });
         let protocol = self.protocol.map_or(Protocol::ALL.len(), Protocol::index);
-        let range = RANGES
-            .iter()
-            .rposition(|&first| first <= self.port)
-            .unwrap_or(0);
+        let range = port_range(self.port);
         out.extend_from_slice(decimal(self.port, &mut [0; 5]));
-        out.extend_from_slice(&tails[protocol * RANGES.len() + range]);
+        out.extend_from_slice(&tails[protocol * PORT_RANGES.len() + range]);
     }
 }
 
@@ -232,7 +226,7 @@ mod tests {
                 let expected = format!(
                     "{port} | {} | Unassigned | - | no known use; {} (RFC 6335)",
                     protocol.map_or("any", Protocol::label),
-                    port_range_name(port)
+                    PORT_RANGES[port_range(port)].1
                 );
                 assert_eq!(text(port, protocol), expected);
             }
