@@ -46,6 +46,11 @@ pub(crate) enum Position {
 /// The index used in [`Position::Service`] for a service name without a protocol label.
 const ALL_PROTOCOLS: u8 = 4;
 
+/// The protocol a position's index names: `None` for [`ALL_PROTOCOLS`].
+fn protocol_at(p: u8) -> Option<Protocol> {
+    Protocol::ALL.get(usize::from(p)).copied()
+}
+
 /// An owner name, labels leftmost first, in one buffer in wire form (each label after its
 /// length, no final zero): what a transfer message writes, without rebuilding it per record.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,7 +229,7 @@ impl<'s> Contents<'s> {
             // as another service on that protocol, listed at that position.
             Position::Service(_, p) => match self.zone.name.classify(&name.labels()) {
                 Target::Service(_) => p == ALL_PROTOCOLS,
-                Target::ServiceOn(_, on) => Protocol::ALL.get(usize::from(p)) == Some(&on),
+                Target::ServiceOn(_, on) => protocol_at(p) == Some(on),
                 _ => false,
             },
             _ => true,
@@ -249,14 +254,11 @@ impl<'s> Contents<'s> {
         records.clear();
         let table = &self.snapshot.table;
         match position {
-            Position::PortOn(p, port) => {
-                let protocol = Protocol::ALL[usize::from(p)];
-                answer::port_records(table, port, Some(protocol), records);
-            }
+            Position::PortOn(p, port) => answer::port_records(table, port, protocol_at(p), records),
             Position::Port(port) => answer::port_records(table, port, None, records),
             Position::Service(n, p) => {
-                let protocol = Protocol::ALL.get(usize::from(p)).copied();
-                answer::service_records(table, table.service_name(n as usize), protocol, records);
+                let service = table.service_name(n as usize);
+                answer::service_records(table, service, protocol_at(p), records);
             }
             _ => {
                 let qtype = match position {
