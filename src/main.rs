@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
-use portsd::config::{Cli, Command, FileConfig, resolve_services, resolve_zone};
+use portsd::config::{Cli, Command, FileConfig, resolve_services, resolve_state, resolve_zone};
 use portsd::core::answer::Snapshot;
 use portsd::core::present;
 use portsd::core::table::Table;
@@ -122,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     services: config.services,
                     policy: config.policy,
                     notify: config.notify,
+                    state: config.state,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -148,7 +149,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &data,
                 resolve_services(&args, &FileConfig::default()).as_ref(),
             )?;
-            let serial = table.serial_after(None);
+            // The serial `serve` would answer on this data: with `--state-dir`, the one it
+            // records (read, never written here).
+            let served = resolve_state(&args, &FileConfig::default()).and_then(|s| s.served());
+            let serial = portsd::core::serial::serial_of(&zone, &table, served);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
             present::write_zone(&zone, &snapshot, &mut out)?;

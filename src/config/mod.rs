@@ -23,6 +23,7 @@ use crate::pipeline::identity::{self, Identity, IdentityError};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, KeyFileError, Keyring, read_key_file};
+use crate::serve::state::StateDir;
 use crate::serve::{DataLocation, TcpLimits};
 use crate::sources::ServicesFile;
 
@@ -176,6 +177,10 @@ pub struct ZoneArgs {
     /// or 127.0.0.1 when that is a wildcard].
     #[arg(long = "ns-address", env = "PORTSD_NS_ADDRESS", value_delimiter = ',')]
     pub ns_address: Vec<IpAddr>,
+    /// Directory where the served serial is kept across restarts (file `serial`), so that a
+    /// serial stepped past the data's date never goes back [default: none].
+    #[arg(long, env = "PORTSD_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Flags of `serve`.
@@ -281,6 +286,7 @@ pub struct FileConfig {
     services: Option<String>,
     ns_name: Option<String>,
     ns_address: Option<Vec<IpAddr>>,
+    state_dir: Option<PathBuf>,
     log_queries: Option<bool>,
     tcp_max_connections: Option<usize>,
     tcp_idle_timeout: Option<u64>,
@@ -395,6 +401,8 @@ pub struct ServeConfig {
     pub policy: Policy,
     /// Secondaries to NOTIFY.
     pub notify: Vec<SocketAddr>,
+    /// Where the served serial is kept across restarts.
+    pub state: Option<StateDir>,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -438,6 +446,14 @@ pub fn resolve_zone(
         None => DataLocation::Builtin,
     };
     Ok((Zone::new(zone_labels, ns_name, ns_addresses, ttl), data))
+}
+
+/// The state directory from the flag, then the file's `state_dir`.
+pub fn resolve_state(args: &ZoneArgs, file: &FileConfig) -> Option<StateDir> {
+    args.state_dir
+        .clone()
+        .or_else(|| file.state_dir.clone())
+        .map(StateDir::new)
 }
 
 /// The services file from flags (and file values): the flag, then the file's `services`, then
@@ -583,6 +599,7 @@ impl ServeArgs {
             } else {
                 self.notify.clone()
             },
+            state: resolve_state(&self.zone, &file),
             metrics: self.metrics.or(file.metrics),
             watch,
             udp_threads: match self.udp_threads.or(file.udp_threads).unwrap_or(0) {

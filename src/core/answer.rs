@@ -14,6 +14,7 @@ use smallvec::SmallVec;
 
 use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, SEARCH_LABEL, ServiceName, Target, ZoneName, join_service};
+use crate::core::serial::Fingerprint;
 use crate::core::table::{EntryIds, Table};
 use crate::core::txt::{self, UnassignedText};
 
@@ -100,6 +101,23 @@ impl Zone {
     /// The zone's name in presentation format, without the trailing dot.
     pub fn display_name(&self) -> String {
         labels_to_text(self.name.labels())
+    }
+
+    /// Adds the settings the zone's own records are made of (name, name server, its
+    /// addresses, TTL) to `hash`.
+    pub(crate) fn add_settings_to(&self, hash: &mut Fingerprint) {
+        // An empty part ends each list, so no two different settings add the same bytes.
+        for name in [self.name.labels(), &self.ns_name] {
+            for label in name {
+                hash.add(label);
+            }
+            hash.add(&[]);
+        }
+        for address in &self.ns_addresses {
+            hash.add(address.to_string().as_bytes());
+        }
+        hash.add(&[]);
+        hash.add(&self.ttl.to_be_bytes());
     }
 }
 

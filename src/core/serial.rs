@@ -1,12 +1,57 @@
-//! The SOA serial: a pure function of the data, so that two instances with the same data, a
-//! restart and `export-zone` all give the same number, and changed data a larger one.
+//! The SOA serial: a function of the data and of what was served before, so that two
+//! instances with the same data, a restart and `export-zone` all give the same number, and
+//! changed data a larger one.
 //!
 //! The rule (README, "Zone transfers"): the serial is the data's date, the newest modification
 //! time of the data files in Unix seconds (Knot's `serial-policy: unixtime`, fixed to the data
-//! instead of the clock). The content fingerprint decides whether anything changed: a reload
-//! whose content equals the served table keeps its serial even when a file was only touched;
-//! changed content whose date is not past the served serial (a file restored from a backup, a
-//! clock set back) gets the served serial plus one. Arithmetic is RFC 1982's; 0 is never used.
+//! instead of the clock). The zone's fingerprint (its records: the table's content and the
+//! zone's own settings, name, TTL and name server) decides whether anything changed: content
+//! equal to what was served keeps its serial even when a file was only touched; changed
+//! content whose date is not past the served serial (a file restored from a backup, a clock
+//! set back) gets the served serial plus one. What was served is the running table on a
+//! reload, and the state directory's record (`--state-dir`) at start, so a stepped serial
+//! survives a restart. Arithmetic is RFC 1982's; 0 is never used.
+
+use crate::core::answer::Zone;
+use crate::core::table::Table;
+
+/// The serial and zone fingerprint last served.
+pub type Served = (u32, u64);
+
+/// FNV-1a, 64 bits: stable across runs and builds, cheap, and good enough to detect change
+/// (nobody gains by making two different zones collide here).
+pub(crate) struct Fingerprint(u64);
+
+impl Fingerprint {
+    pub(crate) fn new() -> Fingerprint {
+        Fingerprint(0xcbf2_9ce4_8422_2325)
+    }
+
+    /// Adds `bytes` and a terminator, so that `ab`,`c` and `a`,`bc` differ.
+    pub(crate) fn add(&mut self, bytes: &[u8]) {
+        for &byte in bytes.iter().chain(&[0]) {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The fingerprint of everything the zone's records are made of: `table` served as `zone`.
+pub fn fingerprint(zone: &Zone, table: &Table) -> u64 {
+    let mut hash = Fingerprint::new();
+    hash.add(&table.content_hash().to_be_bytes());
+    zone.add_settings_to(&mut hash);
+    hash.finish()
+}
+
+/// The serial of `table` served as `zone`, given what was served before, if anything.
+pub fn serial_of(zone: &Zone, table: &Table, previous: Option<Served>) -> u32 {
+    serial_for(table.data_date(), fingerprint(zone, table), previous)
+}
 
 /// Whether `a` is greater than `b` in RFC 1982 serial arithmetic (32 bits). Serials exactly
 /// 2^31 apart are incomparable; this says `false` for them, so the caller steps forward.
@@ -22,9 +67,9 @@ fn step(serial: u32) -> u32 {
     }
 }
 
-/// The serial for data dated `date` (Unix seconds) with content fingerprint `hash`, given the
-/// serial and fingerprint of the table it replaces, if any.
-pub fn serial_for(date: u32, hash: u64, previous: Option<(u32, u64)>) -> u32 {
+/// The serial for data dated `date` (Unix seconds) with zone fingerprint `hash`, given the
+/// serial and fingerprint served before, if any.
+fn serial_for(date: u32, hash: u64, previous: Option<Served>) -> u32 {
     let dated = date.max(1);
     match previous {
         Some((serial, old)) if old == hash => serial,
@@ -67,6 +112,35 @@ mod tests {
             "wraps forward (RFC 1982)"
         );
         assert_eq!(serial_for(0, 8, Some((u32::MAX, 7))), 1, "skips 0");
+    }
+
+    fn zone(name: &str, ns: &str, address: [u8; 4], ttl: u32) -> Zone {
+        let labels = |text: &str| -> Vec<Box<[u8]>> {
+            text.split('.').map(|l| l.as_bytes().into()).collect()
+        };
+        Zone::new(labels(name), labels(ns), vec![address.into()], ttl)
+    }
+
+    #[test]
+    fn the_zone_settings_are_part_of_the_fingerprint() {
+        let table = Table::new(Vec::new()).dated(1_000);
+        let served = zone("ports.test", "ns.ports.test", [192, 0, 2, 1], 3600);
+        let previous = Some((1_000, fingerprint(&served, &table)));
+        assert_eq!(
+            serial_of(&served, &table, previous),
+            1_000,
+            "nothing changed"
+        );
+        for changed in [
+            zone("ports.example", "ns.ports.test", [192, 0, 2, 1], 3600),
+            zone("ports.test", "ns2.ports.test", [192, 0, 2, 1], 3600),
+            zone("ports.test", "ns.ports.test", [192, 0, 2, 2], 3600),
+            zone("ports.test", "ns.ports.test", [192, 0, 2, 1], 60),
+            // the same labels split differently between the zone and its name server
+            zone("ports", "test.ns.ports.test", [192, 0, 2, 1], 3600),
+        ] {
+            assert_eq!(serial_of(&changed, &table, previous), 1_001);
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::core::model::{Entry, PortName, Protocol, Source, Status};
 use crate::core::search::SearchIndex;
+use crate::core::serial::Fingerprint;
 use crate::core::txt;
 
 /// Index of an entry in [`Table::entries`].
@@ -254,12 +255,6 @@ impl Table {
         self.data_date
     }
 
-    /// The SOA serial of this table replacing one with `previous` (serial, fingerprint); see
-    /// [`crate::core::serial`].
-    pub fn serial_after(&self, previous: Option<(u32, u64)>) -> u32 {
-        crate::core::serial::serial_for(self.data_date, self.content_hash, previous)
-    }
-
     /// Every entry, local ones first.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
@@ -425,29 +420,24 @@ impl Table {
     }
 }
 
-/// FNV-1a over the rendered records (which hold every field of every entry): stable across runs, cheap, and good enough to detect change.
+/// The fingerprint of the rendered records (which hold every field of every entry) and of
+/// the system's names.
 fn fingerprint(rdata: &[Box<[u8]>], port_names: &HashMap<Box<[u8]>, Vec<(Protocol, u16)>>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut add = |bytes: &[u8]| {
-        for &byte in bytes.iter().chain(&[0]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut hash = Fingerprint::new();
     for record in rdata {
-        add(record);
+        hash.add(record);
     }
     // The system's names give owner names of their own, so they are content too.
     let mut names: Vec<_> = port_names.iter().collect();
     names.sort_unstable();
     for (name, ports) in names {
-        add(name);
+        hash.add(name);
         for &(protocol, port) in ports {
-            add(&[protocol.index() as u8]);
-            add(&port.to_be_bytes());
+            hash.add(&[protocol.index() as u8]);
+            hash.add(&port.to_be_bytes());
         }
     }
-    hash
+    hash.finish()
 }
 
 #[cfg(test)]

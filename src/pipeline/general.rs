@@ -84,13 +84,15 @@ impl GeneralPath {
         }
     }
 
-    /// Answers `packet` into `out`; `None` when the message gets no answer at all.
+    /// Answers `packet` into `out`, keeping `room` bytes free within the size limit for what
+    /// the caller appends (a TSIG record); `None` when the message gets no answer at all.
     pub(crate) fn respond(
         &self,
         state: &ZoneState,
         packet: &[u8],
         client: SocketAddr,
         transport: Transport,
+        room: u16,
         out: &mut Vec<u8>,
     ) -> Option<Sent> {
         out.clear();
@@ -109,7 +111,8 @@ impl GeneralPath {
                     self.cookies
                         .check(&packet[option], client.ip(), cookie::now())
                 });
-                self.answer(state, &request, &requested, cookie, transport, out)
+                let size = SizeLimit { transport, room };
+                self.answer(state, &request, &requested, cookie, size, out)
                     .then_some(Sent { cookie })
             }
             Err(error) => {
@@ -127,7 +130,7 @@ impl GeneralPath {
         request: &Request,
         requested: &Requested,
         cookie: Option<Cookie>,
-        transport: Transport,
+        size: SizeLimit,
         out: &mut Vec<u8>,
     ) -> bool {
         let zone = &state.zone;
@@ -214,15 +217,30 @@ impl GeneralPath {
         let metadata = response_metadata(&request.metadata, &answer, false);
         let edns = with_error(answer.extended_error);
         let full = builder(&edns).build(metadata, &answers, &authority, [], &additional);
-        let limit = match transport {
-            Transport::Udp => udp_limit(request.edns.as_ref().map(Edns::max_payload)),
-            Transport::Tcp => u16::MAX,
-        };
+        let limit = size.bytes(request.edns.as_ref());
         if emit(full, limit, out) == Some(false) {
             return true;
         }
         let truncated = response_metadata(&request.metadata, &answer, true);
         emit(builder(&edns).build_no_records(truncated), limit, out).is_some()
+    }
+}
+
+/// How large an answer may be: the transport's limit (the client's for UDP), less the room
+/// the caller needs for what it appends.
+#[derive(Clone, Copy)]
+struct SizeLimit {
+    transport: Transport,
+    room: u16,
+}
+
+impl SizeLimit {
+    fn bytes(self, edns: Option<&Edns>) -> u16 {
+        let transport_limit = match self.transport {
+            Transport::Udp => udp_limit(edns.map(Edns::max_payload)),
+            Transport::Tcp => u16::MAX,
+        };
+        transport_limit.saturating_sub(self.room)
     }
 }
 

@@ -177,6 +177,11 @@ impl Pipeline {
         self.state.snapshot.load_full()
     }
 
+    /// The zone answered for.
+    pub(crate) fn zone(&self) -> &Zone {
+        &self.state.zone
+    }
+
     /// Answers from `table` (served with `serial`) from the next message on.
     pub(crate) fn replace_table(&self, table: Table, serial: u32) {
         let snapshot = Arc::new(Snapshot::new(table, serial, &self.state.zone));
@@ -194,8 +199,12 @@ impl Pipeline {
 
     /// A zone transfer for a request over TCP: `None` when the request is no transfer, or one
     /// the client may not have (then [`Self::respond`] answers it: REFUSED, or FORMERR).
-    /// Refusals are logged with their reason and counted.
+    /// Refusals are logged with their reason and counted. The access list comes first, as for
+    /// every request: `--allow-transfer` cannot let in a client that `--deny` keeps out.
     pub(crate) fn transfer(&self, request: &[u8], client: SocketAddr) -> Option<Transfer> {
+        if !self.access.permits(client.ip()) {
+            return None;
+        }
         self.admit(request, client, Transport::Tcp)
             .ok()
             .map(|(transfer, _)| transfer)
@@ -360,8 +369,11 @@ impl Pipeline {
         let sent = if notify {
             general::refused(request, out).then_some(general::Sent { cookie: None })
         } else {
+            // The signature must fit within the client's limit too.
+            let room = signer.as_ref().map_or(0, tsig::Signer::room);
+            let room = u16::try_from(room).unwrap_or(u16::MAX);
             self.general
-                .respond(&self.state, request, client, transport, out)
+                .respond(&self.state, request, client, transport, room, out)
         };
         if sent.is_some()
             && let Some(signer) = &mut signer
@@ -399,7 +411,7 @@ impl Pipeline {
     ) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         self.general
-            .respond(&self.state, request, client, transport, &mut out)
+            .respond(&self.state, request, client, transport, 0, &mut out)
             .map(|_| out)
     }
 }

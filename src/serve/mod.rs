@@ -8,6 +8,7 @@
 //! - `daemon`: signals, reload, readiness and the watchdog.
 //! - `metrics_endpoint`: the Prometheus endpoint.
 //! - `notify`: NOTIFY to the secondaries when the serial changes.
+//! - [`state`]: `--state-dir`, the serial kept across restarts.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //!
 //! Every loop only moves bytes; what to answer is the [`Pipeline`]'s. hickory-server's own
@@ -20,6 +21,7 @@ mod daemon;
 mod metrics_endpoint;
 mod notify;
 mod occupancy;
+pub mod state;
 mod tcp;
 mod udp;
 pub mod watch;
@@ -40,6 +42,7 @@ pub use bind::{Listeners, ServerError};
 pub use tcp::TcpLimits;
 
 use crate::core::answer::Zone;
+use crate::core::serial;
 use crate::core::table::Table;
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, Policy};
@@ -81,6 +84,8 @@ pub struct Settings {
     pub policy: Policy,
     /// Secondaries told of every new serial (`--notify`).
     pub notify: Vec<SocketAddr>,
+    /// Where the served serial is kept across restarts (`--state-dir`), if anywhere.
+    pub state: Option<state::StateDir>,
 }
 
 impl Settings {
@@ -93,6 +98,7 @@ impl Settings {
             tcp: TcpLimits::default(),
             policy: Policy::default(),
             notify: Vec::new(),
+            state: None,
         }
     }
 }
@@ -105,12 +111,17 @@ pub struct Server {
     services: Option<Arc<sources::ServicesFile>>,
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
+    state: Option<Arc<state::StateDir>>,
 }
 
 impl Server {
     /// A server for `zone` answering from `table`.
     pub fn new(zone: Zone, table: Table, settings: Settings) -> Server {
-        let serial = table.serial_after(None);
+        let previous = settings.state.as_ref().and_then(state::StateDir::served);
+        let serial = serial::serial_of(&zone, &table, previous);
+        if let Some(state) = &settings.state {
+            state.record((serial, serial::fingerprint(&zone, &table)));
+        }
         let metrics = Arc::new(Metrics::new());
         let notifier = notify::Notifier::new(
             settings.notify,
@@ -124,6 +135,7 @@ impl Server {
             services: settings.services.map(Arc::new),
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
+            state: settings.state.map(Arc::new),
         }
     }
 
@@ -142,7 +154,12 @@ impl Server {
             .inspect_err(|_| self.metrics().reload_failed())?;
         let table = loaded.into_table();
         let current = self.pipeline.snapshot();
-        let serial = table.serial_after(Some((current.serial, current.table.content_hash())));
+        let zone = self.pipeline.zone();
+        let served = (current.serial, serial::fingerprint(zone, &current.table));
+        let serial = serial::serial_of(zone, &table, Some(served));
+        if let Some(state) = &self.state {
+            state.record((serial, serial::fingerprint(zone, &table)));
+        }
         self.pipeline.replace_table(table, serial);
         self.notifier.announce(serial);
         Ok(serial)

@@ -586,3 +586,85 @@ fn socket_activation_serves_the_passed_sockets() {
     }
     panic!("systemd-socket-activate never started portsd: {failures:#?}");
 }
+
+/// Sets the modification time of every data file in `dir` to `seconds` since the epoch.
+fn date_data(dir: &Path, seconds: u64) {
+    let time = std::time::UNIX_EPOCH + Duration::from_secs(seconds);
+    for name in [PORTS_TSV, EXCERPT, IANA_CSV, LOCAL_TSV] {
+        fs::File::options()
+            .write(true)
+            .open(dir.join(name))
+            .and_then(|file| file.set_modified(time))
+            .expect("dating the data");
+    }
+}
+
+/// The serial in the SOA line `export-zone` prints for `args`.
+fn exported_serial(args: &[&str]) -> u32 {
+    let output = Command::new(env!("CARGO_BIN_EXE_portsd"))
+        .arg("export-zone")
+        .args(args)
+        .output()
+        .expect("export-zone runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let soa = text
+        .lines()
+        .find(|line| line.split_whitespace().nth(3) == Some("SOA"))
+        .unwrap_or_else(|| panic!("no SOA in export-zone's output"));
+    soa.split_whitespace()
+        .nth(6)
+        .and_then(|serial| serial.parse().ok())
+        .unwrap_or_else(|| panic!("no serial in {soa:?}"))
+}
+
+#[test]
+fn the_serial_is_the_same_across_restarts_instances_and_export_zone() {
+    const DATE: u64 = 1_700_000_000;
+    let dir = data_dir(LOCAL_BEFORE);
+    let data = dir.path().to_str().expect("UTF-8 path");
+    let state = tempfile::tempdir().expect("a temporary directory");
+    let state = state.path().join("portsd");
+    let state = state.to_str().expect("UTF-8 path");
+    date_data(dir.path(), DATE);
+    // The services database's date would count too: left out.
+    let plain = ["--data", data, "--services", "none"];
+    let kept = ["--data", data, "--services", "none", "--state-dir", state];
+    let first = Daemon::start(&kept);
+    assert_eq!(soa_serial(first.addr), DATE as u32, "the data's date");
+    // Another instance with the same data and nothing recorded: the same serial.
+    let other = Daemon::start(&plain);
+    assert_eq!(soa_serial(other.addr), DATE as u32);
+    drop(other);
+    assert_eq!(exported_serial(&plain), DATE as u32);
+
+    // Files only touched: the content decides, the serial stays.
+    date_data(dir.path(), DATE + 600);
+    send_signal(&first, Signal::SIGHUP);
+    assert!(wait_for_count(&first, RELOADED, 1));
+    assert_eq!(soa_serial(first.addr), DATE as u32, "touched, not changed");
+    // Changed data dated before the serial (restored from a backup): one step up.
+    fs::write(dir.path().join(LOCAL_TSV), LOCAL_AFTER).expect("writing local.tsv");
+    date_data(dir.path(), DATE - 3600);
+    send_signal(&first, Signal::SIGHUP);
+    assert!(wait_for_count(&first, RELOADED, 2));
+    let stepped = DATE as u32 + 1;
+    assert_eq!(soa_serial(first.addr), stepped);
+    drop(first);
+
+    // The step outlives a restart, and export-zone prints it.
+    let restarted = Daemon::start(&kept);
+    assert_eq!(
+        soa_serial(restarted.addr),
+        stepped,
+        "never back after a restart"
+    );
+    drop(restarted);
+    assert_eq!(exported_serial(&kept), stepped);
+    // Records made from the zone's settings changed too: the serial steps again.
+    let new_ttl = Daemon::start(&[&kept[..], &["--ttl", "60"]].concat());
+    assert_eq!(soa_serial(new_ttl.addr), stepped + 1);
+    drop(new_ttl);
+    // Without the state directory only the data's date is known (see the README).
+    let forgetful = Daemon::start(&plain);
+    assert_eq!(soa_serial(forgetful.addr), (DATE - 3600) as u32);
+}

@@ -59,22 +59,43 @@ fn notify_is_repeated_until_acknowledged_and_sent_again_for_a_new_serial() {
         "8443\ttcp\tbilling\tBilling API\n",
     )
     .unwrap();
-    let daemon = Daemon::start(&["--notify", &target, "--data", dir.path().to_str().unwrap()]);
-    let (_, first, from) = next_notify(&socket);
+    let daemon = Daemon::start(&[
+        "--notify",
+        &target,
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let (_, first, _) = next_notify(&socket);
     assert!(first.signature.is_none(), "no keys: unsigned");
-    let started = Instant::now();
-    // Unanswered, it comes again, with the same serial and a new ID.
-    let (_, again, from_again) = next_notify(&socket);
+    let first_at = Instant::now();
+    // Unanswered, it comes again, with the same serial and a new ID, after a wait that
+    // doubles each time (1 s, then 2 s): lower bounds, which a loaded machine only lengthens.
+    let (_, second, _) = next_notify(&socket);
+    let second_at = Instant::now();
+    let (_, third, from_third) = next_notify(&socket);
+    let (first_wait, second_wait) = (second_at - first_at, second_at.elapsed());
+    assert!(first_wait >= Duration::from_millis(900), "{first_wait:?}");
     assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "{:?}",
-        started.elapsed()
+        second_wait >= Duration::from_millis(1900),
+        "{second_wait:?}"
     );
-    assert_eq!(serial_of(&again), serial_of(&first));
-    acknowledge(&socket, &again, from_again);
+    assert_eq!(serial_of(&second), serial_of(&first));
+    assert_eq!(serial_of(&third), serial_of(&first));
+    assert_ne!(second.metadata.id, third.metadata.id);
+    acknowledge(&socket, &third, from_third);
     assert!(daemon.wait_for_log("NOTIFY acknowledged"));
     assert!(daemon.wait_for_log("NOTIFY not acknowledged"));
-    let _ = from;
+    let metrics = crate::common::http_get(daemon.metrics_addr(), "/metrics");
+    for line in [
+        "portsd_notifies_total{result=\"sent\"} 3".to_owned(),
+        "portsd_notifies_total{result=\"failed\"} 2".to_owned(),
+        "portsd_notifies_total{result=\"acknowledged\"} 1".to_owned(),
+        format!("portsd_table_serial {}", serial_of(&first)),
+    ] {
+        assert!(metrics.contains(&line), "{line}: {metrics}");
+    }
     // A reload that changes the data announces the new serial.
     fs::write(
         dir.path().join(LOCAL_TSV),

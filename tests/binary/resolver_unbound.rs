@@ -110,13 +110,15 @@ impl Drop for Unbound {
     }
 }
 
-/// Starts portsd with the shipped example config, overriding on the command
-/// line only the listening port, which must be ephemeral in a test. So this also checks
-/// that every key in the example is one portsd accepts.
-fn start_portsd() -> Portsd {
+/// Starts portsd with the shipped example config, overriding on the command line only the
+/// listening port, which must be ephemeral in a test, and the state directory, which is the
+/// test's own (the example's is the host's /var/lib/portsd). So this also checks that every
+/// key in the example is one portsd accepts.
+fn start_portsd(state: &Path) -> Portsd {
     let example_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portsd.toml");
     let example_config = example_config.to_str().expect("UTF-8 checkout path");
-    Portsd::start(&["--config", example_config])
+    let state = state.to_str().expect("UTF-8 path");
+    Portsd::start(&["--config", example_config, "--state-dir", state])
 }
 
 /// unbound's own configuration for the test: loopback only, foreground, no
@@ -247,7 +249,8 @@ fn cache_counters(config_path: &Path) -> (u64, u64) {
 #[test]
 fn unbound_stub_zone_resolves_through_portsd() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let portsd = start_portsd();
+    let state = tempfile::tempdir().expect("a temporary directory");
+    let portsd = start_portsd(state.path());
     let (_unbound, unbound, config_path) = start_unbound(dir.path(), portsd.addr);
 
     let https = dig_txt(unbound, "443.tcp.ports.local");

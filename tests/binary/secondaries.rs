@@ -421,8 +421,13 @@ fn compare_sample(primary: SocketAddr, secondaries: &[Secondary], zone_file: &Pa
     let all: Vec<(&String, &BTreeSet<String>)> = names.iter().collect();
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut questions: Vec<(String, RecordType)> = Vec::new();
-    for _ in 0..SAMPLE_NAMES {
-        let (name, types) = all[rng.usize(..all.len())];
+    // Distinct names: drawn until SAMPLE_NAMES different ones are in.
+    let mut sampled = BTreeSet::new();
+    while sampled.len() < SAMPLE_NAMES {
+        sampled.insert(rng.usize(..all.len()));
+    }
+    for index in sampled {
+        let (name, types) = all[index];
         for rtype in types {
             questions.push((name.clone(), rtype.parse().unwrap()));
         }

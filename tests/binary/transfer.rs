@@ -30,19 +30,40 @@ fn fresh_secret() -> (Vec<u8>, String) {
     (secret, text)
 }
 
-/// A key file in the form `tsig-keygen` writes.
+/// A key file in the form `tsig-keygen` writes, for HMAC-SHA256.
 fn key_file(dir: &Path, name: &str, secret: &str) -> String {
+    key_file_for(dir, name, "hmac-sha256", secret)
+}
+
+/// A key file in the form `tsig-keygen -a ALGORITHM` writes.
+fn key_file_for(dir: &Path, name: &str, algorithm: &str, secret: &str) -> String {
     let path = dir.join(format!("{name}.key"));
     fs::write(
         &path,
-        format!("key \"{name}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{secret}\";\n}};\n"),
+        format!("key \"{name}\" {{\n\talgorithm {algorithm};\n\tsecret \"{secret}\";\n}};\n"),
     )
     .expect("writing the key file");
     path.to_str().expect("UTF-8 path").to_owned()
 }
 
+/// The metrics page of a daemon started with `--metrics 127.0.0.1:0`.
+fn metrics_text(daemon: &Daemon) -> String {
+    crate::common::http_get(daemon.metrics_addr(), "/metrics")
+}
+
 fn dig(addr: SocketAddr, args: &[&str]) -> String {
     crate::common::run_tool("dig", addr, args)
+}
+
+/// `dig -y KEY ARGS...` against `addr`: its output and its complaints together, since dig
+/// reports a signature that does not verify on standard error.
+fn signed_dig(addr: SocketAddr, key: &str, args: &[&str]) -> String {
+    let output = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &addr.port().to_string(), "-y", key])
+        .args(args)
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
 /// BIND's presentation of records, one per line, columns normalised: `name ttl class type`
@@ -146,19 +167,11 @@ fn signed_transfers_verify_in_dig_and_kdig_and_unsigned_ones_are_refused() {
     let key = format!("hmac-sha256:xfr-key:{secret}");
     // dig checks the TSIG of every message (each later one chained to the MAC before it) and
     // says so for each that fails.
-    let output = Command::new("dig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &daemon.addr.port().to_string(),
-            "-y",
-            &key,
-        ])
-        .args(["+noall", "+stats", "axfr", "ports.local"])
-        .output()
-        .expect("dig runs");
-    let signed = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
+    let signed = signed_dig(
+        daemon.addr,
+        &key,
+        &["+noall", "+stats", "axfr", "ports.local"],
+    );
     let records = axfr_record_count();
     assert!(
         signed.contains(&format!("XFR size: {records} records")),
@@ -223,16 +236,22 @@ fn signed_transfers_verify_in_dig_and_kdig_and_unsigned_ones_are_refused() {
 
 /// An AXFR request signed by `signer` at `time`, sent over TCP; the first response message.
 fn signed_axfr(addr: SocketAddr, signer: &TSigner, time: u64) -> Message {
+    parse(&signed_axfr_bytes(addr, signer, time).0)
+}
+
+/// The same, as the response's bytes, with the request's MAC that a signed response covers.
+fn signed_axfr_bytes(addr: SocketAddr, signer: &TSigner, time: u64) -> (Vec<u8>, Vec<u8>) {
     let mut message = Message::new(77, MessageType::Query, OpCode::Query);
     message.add_query(Query::query(
         Name::from_ascii("ports.local.").unwrap(),
         RecordType::AXFR,
     ));
     let (tsig, _) = signer.sign_message(&message, time).unwrap();
+    let request_mac = tsig.data.mac.clone();
     message.signature = Some(tsig);
     let mut stream = tcp_connect(addr);
     tcp_send(&mut stream, &message.to_vec().unwrap());
-    parse(&tcp_receive(&mut stream).expect("an answer"))
+    (tcp_receive(&mut stream).expect("an answer"), request_mac)
 }
 
 #[test]
@@ -240,7 +259,14 @@ fn tsig_errors_are_notauth_with_badkey_badsig_and_signed_badtime() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (secret, text) = fresh_secret();
     let file = key_file(dir.path(), "xfr-key", &text);
-    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8", "--tsig-key", &file]);
+    let daemon = Daemon::start(&[
+        "--allow-transfer",
+        "127.0.0.0/8",
+        "--tsig-key",
+        &file,
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -276,35 +302,175 @@ fn tsig_errors_are_notauth_with_badkey_badsig_and_signed_badtime() {
         error(&bad_mac),
         (ResponseCode::NotAuth, Some(TsigError::BadSig), 0)
     );
-    let late = signed_axfr(daemon.addr, &good, now - 3600);
+    let (late_bytes, late_mac) = signed_axfr_bytes(daemon.addr, &good, now - 3600);
+    let late = parse(&late_bytes);
     assert_eq!(
         error(&late),
         (ResponseCode::NotAuth, Some(TsigError::BadTime), 32)
     );
+    // Signed with portsd's own time over the request's MAC, so the client can trust the error.
+    good.verify_message_byte(&late_bytes, Some(&late_mac), true)
+        .expect("the BADTIME answer's signature verifies");
     assert!(daemon.wait_for_log("error=BadTime"));
+    let text = metrics_text(&daemon);
+    assert!(text.contains("portsd_tsig_rejected_total 3"), "{text}");
 }
 
 #[test]
 fn transfers_from_networks_not_allowed_are_refused_and_counted() {
-    let (_, metrics) = crate::common::bind_loopback_pair();
-    let metrics_addr = metrics.local_addr().unwrap();
-    drop(metrics);
     let daemon = Daemon::start(&[
         "--allow-transfer",
         "192.0.2.0/24",
+        "--allow-transfer",
+        "198.51.100.0/24",
         "--metrics",
-        &metrics_addr.to_string(),
+        "127.0.0.1:0",
     ]);
     let answer = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
     assert!(answer.contains("status: REFUSED"), "{answer}");
     assert!(daemon.wait_for_log("reason=\"not_allowed\""));
-    let mut stream = std::net::TcpStream::connect(metrics_addr).expect("metrics endpoint");
-    std::io::Write::write_all(&mut stream, b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
+    let text = metrics_text(&daemon);
     assert!(
         text.contains("portsd_transfers_total{kind=\"axfr\",result=\"not_allowed\"} 1"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_deny_list_keeps_out_even_a_network_allowed_to_transfer() {
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8", "--deny", "127.0.0.0/8"]);
+    // Over TCP a denied client is told REFUSED (over UDP it gets silence).
+    let answer = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
+    assert!(answer.contains("status: REFUSED"), "{answer}");
+    assert!(!answer.contains("SOA"), "{answer}");
+}
+
+#[test]
+fn transfers_past_the_cap_are_refused_as_busy_until_one_ends() {
+    let daemon = Daemon::start(&[
+        "--allow-transfer",
+        "127.0.0.0/8",
+        "--max-transfers",
+        "1",
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let mut request = Message::new(5, MessageType::Query, OpCode::Query);
+    request.add_query(Query::query(
+        Name::from_ascii("ports.local.").unwrap(),
+        RecordType::AXFR,
+    ));
+    // A secondary that reads one message and then stops: the 40 MB zone cannot fit the
+    // sockets' buffers, so its transfer stays running and holds the one slot.
+    let mut stalled = tcp_connect(daemon.addr);
+    tcp_send(&mut stalled, &request.to_vec().unwrap());
+    let first = parse(&tcp_receive(&mut stalled).expect("the first message"));
+    assert_eq!(first.answers[0].record_type(), RecordType::SOA);
+    let busy = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
+    assert!(busy.contains("status: REFUSED"), "{busy}");
+    assert!(daemon.wait_for_log("reason=\"busy\""));
+    assert!(
+        metrics_text(&daemon).contains("portsd_transfers_total{kind=\"axfr\",result=\"busy\"} 1")
+    );
+    // Once that secondary goes away its slot is free again: the next transfer is whole.
+    drop(stalled);
+    let records = axfr_record_count();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let stats = dig(daemon.addr, &["+noall", "+stats", "axfr", "ports.local"]);
+        if stats.contains(&format!("XFR size: {records} records")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed: {stats}"
+        );
+    }
+}
+
+#[test]
+fn keys_of_each_algorithm_from_flags_and_the_config_file_sign_transfers() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (_, sha384) = fresh_secret();
+    let (_, sha512) = fresh_secret();
+    let (_, inline) = fresh_secret();
+    let sha384_file = key_file_for(dir.path(), "k384", "hmac-sha384", &sha384);
+    let config = dir.path().join("portsd.toml");
+    fs::write(
+        &config,
+        format!(
+            "allow_transfer = [\"127.0.0.0/8\"]\n\
+             tsig_key = [{sha384_file:?}, {:?}]\n\
+             tsig_keys = [{{ name = \"inline\", algorithm = \"hmac-sha256\", secret = \"{inline}\" }}]\n",
+            key_file_for(dir.path(), "k512", "hmac-sha512", &sha512),
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    let records = axfr_record_count();
+    for key in [
+        format!("hmac-sha384:k384:{sha384}"),
+        format!("hmac-sha512:k512:{sha512}"),
+        format!("hmac-sha256:inline:{inline}"),
+    ] {
+        let text = signed_dig(
+            daemon.addr,
+            &key,
+            &["+noall", "+stats", "axfr", "ports.local"],
+        );
+        assert!(
+            text.contains(&format!("XFR size: {records} records")) && !text.contains("verify"),
+            "{key}: {}",
+            &text[..text.len().min(600)]
+        );
+    }
+    let unsigned = dig(daemon.addr, &["+noall", "+comments", "axfr", "ports.local"]);
+    assert!(unsigned.contains("status: REFUSED"), "{unsigned}");
+}
+
+#[test]
+fn signed_udp_answers_fit_the_clients_buffer_and_verify() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (_, secret) = fresh_secret();
+    let file = key_file(dir.path(), "xfr-key", &secret);
+    let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8", "--tsig-key", &file]);
+    let key = format!("hmac-sha256:xfr-key:{secret}");
+    let signed_dig = |args: &[&str]| signed_dig(daemon.addr, &key, args);
+    // The whole zone does not fit one UDP message: an IXFR from an unknown serial gets the
+    // SOA alone, signed as the first message of the response.
+    let ixfr = signed_dig(&["+notcp", "+noall", "+answer", "ixfr=1", "ports.local"]);
+    let soa: Vec<&str> = ixfr.lines().filter(|l| l.contains("\tSOA\t")).collect();
+    assert_eq!(soa.len(), 1, "{ixfr}");
+    assert!(!ixfr.contains("verify"), "{ixfr}");
+    // 816 bytes unsigned fit 870; with the signature they would not, so the answer is
+    // truncated within 870 bytes, signature included.
+    let txt = signed_dig(&[
+        "+bufsize=870",
+        "+ignore",
+        "+noall",
+        "+comments",
+        "+stats",
+        "txt",
+        "80.ports.local",
+    ]);
+    let size: usize = txt
+        .lines()
+        .find_map(|l| l.strip_prefix(";; MSG SIZE  rcvd: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no size: {txt}"));
+    assert!(size <= 870, "{size} bytes: {txt}");
+    assert!(txt.contains(" tc"), "{txt}");
+    assert!(!txt.contains("verify"), "{txt}");
+    let whole = signed_dig(&[
+        "+bufsize=1232",
+        "+noall",
+        "+comments",
+        "txt",
+        "80.ports.local",
+    ]);
+    assert!(
+        !whole.contains(" tc") && !whole.contains("verify"),
+        "{whole}"
     );
 }
 
@@ -419,21 +585,30 @@ fn ixfr_after_a_reload_is_incremental_and_udp_and_notify_get_what_nsd_gives() {
         "unknown serial: AXFR form"
     );
     // Over UDP: IXFR in one message when it fits, AXFR NOTIMP (NSD and Knot), NOTIFY REFUSED (NSD).
-    let udp = dig(
-        daemon.addr,
-        &[
-            "+notcp",
-            "+noall",
-            "+answer",
-            &format!("ixfr={before}"),
-            "ports.local",
-        ],
-    );
-    // The difference (five records out, five in, four SOAs) does not fit 1,232 bytes: the
-    // SOA alone tells the client to ask over TCP, as Knot answers.
-    let udp_records: Vec<&str> = udp.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(udp_records.len(), 1, "{udp}");
-    assert!(udp_records[0].contains(&format!(" {after} ")), "{udp}");
+    let udp_ixfr = |bufsize: &str| {
+        let udp = dig(
+            daemon.addr,
+            &[
+                "+notcp",
+                &format!("+bufsize={bufsize}"),
+                "+noall",
+                "+answer",
+                &format!("ixfr={before}"),
+                "ports.local",
+            ],
+        );
+        udp.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    // The difference (five records out, five in, four SOAs) fits 1,232 bytes.
+    let whole = udp_ixfr("1232");
+    assert_eq!(whole.len(), records.len(), "{whole:?}");
+    // It does not fit 512: the SOA alone tells the client to ask over TCP, as Knot answers.
+    let soa_only = udp_ixfr("512");
+    assert_eq!(soa_only.len(), 1, "{soa_only:?}");
+    assert!(soa_only[0].contains(&format!(" {after} ")), "{soa_only:?}");
     let mut axfr = Message::new(3, MessageType::Query, OpCode::Query);
     axfr.add_query(Query::query(
         Name::from_ascii("ports.local.").unwrap(),

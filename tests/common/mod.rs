@@ -384,7 +384,7 @@ pub fn free_loopback_port() -> u16 {
 /// A process's log lines so far, and a signal for each new one.
 pub type LogLines = Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>;
 
-/// Waits (at most 10 s) until `done` holds for the lines logged so far; returns whether it did.
+/// Waits (at most 30 s) until `done` holds for the lines logged so far; returns whether it did.
 pub fn wait_for_lines(log: &LogLines, done: impl Fn(&[String]) -> bool) -> bool {
     let (lines, changed) = &**log;
     let guard = lines.lock().unwrap();
@@ -464,7 +464,7 @@ impl Daemon {
         }
     }
 
-    /// Waits (at most 10 s) for a log line containing `text`, returning whether one came.
+    /// Waits (at most 30 s) for a log line containing `text`, returning whether one came.
     pub fn wait_for_log(&self, text: &str) -> bool {
         wait_for_lines(&self.log, |lines| lines.iter().any(|l| l.contains(text)))
     }

@@ -153,7 +153,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__export__subcmd__zone)
-            opts="-h --zone --ttl --data --services --ns-name --ns-address --help"
+            opts="-h --zone --ttl --data --services --ns-name --ns-address --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,6 +180,10 @@ _portsd() {
                     return 0
                     ;;
                 --ns-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -431,7 +435,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --services --ns-name --ns-address --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
+            opts="-h --zone --ttl --data --services --ns-name --ns-address --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -458,6 +462,10 @@ _portsd() {
                     return 0
                     ;;
                 --ns-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

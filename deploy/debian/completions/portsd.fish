@@ -43,6 +43,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data di
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l state-dir -d 'Directory where the served serial is kept across restarts (file `serial`), so that a serial stepped past the data\'s date never goes back [default: none]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l listen -d 'Address and port to serve UDP and TCP on; repeatable [default: 127.0.0.1:5300]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l config -d 'Configuration file [default: /etc/portsd/portsd.toml when it exists]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-connections -d 'Most TCP connections served at once [default: 256]' -r
@@ -80,6 +81,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'D
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l state-dir -d 'Directory where the served serial is kept across restarts (file `serial`), so that a serial stepped past the data\'s date never goes back [default: none]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand check" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand check" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r

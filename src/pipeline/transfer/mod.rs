@@ -33,10 +33,6 @@ use writer::{Header, MessageWriter, write_rdata};
 /// The size a transfer message is filled to: about 16 KiB, which every secondary takes and
 /// which keeps compression pointers (14 bits) in range.
 pub(crate) const MESSAGE_BYTES: usize = 16 * 1024;
-/// Room left at the end of each message for a TSIG record (key and algorithm names, a
-/// 64-byte MAC and the fixed fields).
-const TSIG_ROOM: usize = 640;
-
 /// What is left to send.
 #[derive(Debug)]
 enum Plan {
@@ -144,7 +140,7 @@ impl Transfer {
             question: question.to_vec(),
             plan,
             messages: 0,
-            limit: MESSAGE_BYTES - TSIG_ROOM,
+            limit: MESSAGE_BYTES,
             suffixes: writer::Suffixes::default(),
             name: OwnerName::default(),
             _slot: None,
@@ -152,10 +148,12 @@ impl Transfer {
         }
     }
 
-    /// The transfer holding `slot` until it ends, its messages signed by `signer`.
+    /// The transfer holding `slot` until it ends, its messages signed by `signer` (each
+    /// leaving room for the signature).
     pub(crate) fn holding(self, slot: Slot, signer: Option<Signer>) -> Transfer {
         Transfer {
             _slot: Some(slot),
+            limit: self.limit - signer.as_ref().map_or(0, Signer::room),
             signer,
             ..self
         }
@@ -170,18 +168,23 @@ impl Transfer {
         }
     }
 
-    /// Makes the response fit one UDP message of `limit` bytes: an IXFR that does not fit
-    /// becomes the SOA alone, which tells the client to retry over TCP (RFC 1995 2). Returns
-    /// the one message.
+    /// Makes the response fit one UDP message of `limit` bytes, its signature included: an
+    /// IXFR that does not fit becomes the SOA alone, which tells the client to retry over TCP
+    /// (RFC 1995 2). Returns the one message. Only that message is signed, as the first of
+    /// the response: an attempt that did not fit never touches the signer's chain.
     pub(crate) fn single_message(mut self, limit: usize, out: &mut Vec<u8>) {
-        self.limit = limit.saturating_sub(TSIG_ROOM.min(limit / 8));
+        let mut signer = self.signer.take();
+        self.limit = limit.saturating_sub(signer.as_ref().map_or(0, Signer::room));
         let incremental = matches!(self.plan, Plan::Ixfr { .. });
-        if incremental && self.next_message(out) && matches!(self.plan, Plan::Done) {
-            return;
+        let fits = incremental && self.next_message(out) && matches!(self.plan, Plan::Done);
+        if !fits {
+            self.plan = Plan::Soa;
+            self.messages = 0;
+            self.next_message(out);
         }
-        self.plan = Plan::Soa;
-        self.messages = 0;
-        self.next_message(out);
+        if let Some(signer) = &mut signer {
+            signer.sign(out, crate::pipeline::tsig::now());
+        }
     }
 
     /// Writes the next message of the response into `out` (cleared first); `false` when

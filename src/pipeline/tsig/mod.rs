@@ -91,6 +91,18 @@ impl Key {
     pub fn name(&self) -> String {
         self.name.to_ascii()
     }
+
+    /// The bytes of the TSIG record this key adds to a response without error data: owner,
+    /// fixed fields, algorithm name, time, fudge, MAC, original ID, error and other length.
+    fn record_len(&self) -> usize {
+        let mac_len = match self.algorithm {
+            TsigAlgorithm::HmacSha384 => 48,
+            TsigAlgorithm::HmacSha512 => 64,
+            _ => 32,
+        };
+        let algorithm_len = wire_lowercase(&self.algorithm.to_name()).len();
+        self.name_wire.len() + 10 + algorithm_len + 6 + 2 + 2 + mac_len + 2 + 2 + 2
+    }
 }
 
 /// The keys portsd knows.
@@ -165,6 +177,11 @@ pub(crate) fn now() -> u64 {
 }
 
 impl Signer {
+    /// The bytes [`Self::sign`] appends: what a response must leave free within its size limit.
+    pub(crate) fn room(&self) -> usize {
+        self.key.record_len()
+    }
+
     /// Appends a TSIG record signing `message` (a complete response without TSIG) and bumps
     /// its additional count.
     pub(crate) fn sign(&mut self, message: &mut Vec<u8>, now: u64) {

@@ -177,3 +177,25 @@ fn unknown_keys_bad_macs_and_skewed_clocks_are_notauth() {
         Check::Unsigned
     ));
 }
+
+#[test]
+fn the_room_a_signer_asks_for_is_what_it_appends() {
+    for algorithm in ["hmac-sha256", "hmac-sha384", "hmac-sha512"] {
+        let key = Arc::new(Key::new("a-longer.key-name.example", algorithm, vec![7; 32]).unwrap());
+        for first in [true, false] {
+            let mut signer = Signer {
+                key: key.clone(),
+                previous_mac: vec![1; 32],
+                original_id: 9,
+                first,
+            };
+            let mut message = Message::response(9, hickory_proto::op::OpCode::Query)
+                .to_vec()
+                .unwrap();
+            let before = message.len();
+            let room = signer.room();
+            signer.sign(&mut message, now());
+            assert_eq!(message.len() - before, room, "{algorithm}");
+        }
+    }
+}

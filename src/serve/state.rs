@@ -1,0 +1,116 @@
+//! `--state-dir`: what portsd keeps on disk between runs, which is the serial last served and
+//! the fingerprint of the zone it was served for (file `serial`).
+//!
+//! The serial is the data's date unless the data changed without a newer date, when it steps
+//! past the served one ([`crate::core::serial`]). Without a record of that step a restart would
+//! fall back to the date, a smaller serial than the secondaries hold, and they would keep the
+//! old zone until it expires. The record is written (to a temporary file, then renamed over
+//! the old one) whenever the served serial is set, at start and on each reload. A record that
+//! is missing is no error (a first start); one that cannot be read, parsed or written is logged
+//! and the serial comes from the data alone, as without `--state-dir`.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use tracing::warn;
+
+use crate::core::serial::Served;
+
+/// The file in the state directory.
+const SERIAL_FILE: &str = "serial";
+
+/// The state directory.
+#[derive(Clone, Debug)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// The state kept in `dir` (created when first written).
+    pub fn new(dir: PathBuf) -> StateDir {
+        StateDir { dir }
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join(SERIAL_FILE)
+    }
+
+    /// The serial and zone fingerprint last recorded, if any.
+    pub fn served(&self) -> Option<Served> {
+        let path = self.file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == ErrorKind::NotFound => return None,
+            Err(error) => {
+                warn!(path = %path.display(), %error, "cannot read the recorded serial");
+                return None;
+            }
+        };
+        let served = parse(&text);
+        if served.is_none() {
+            warn!(path = %path.display(), "the recorded serial is not `SERIAL FINGERPRINT`; ignored");
+        }
+        served
+    }
+
+    /// Records that `served` is now served.
+    pub(crate) fn record(&self, (serial, fingerprint): Served) {
+        let path = self.file();
+        let text = format!(
+            "# portsd: the serial last served and its zone's fingerprint\n{serial} {fingerprint:016x}\n"
+        );
+        if let Err(error) = write_replacing(&self.dir, &path, text.as_bytes()) {
+            warn!(path = %path.display(), %error, "cannot record the serial");
+        }
+    }
+}
+
+/// `SERIAL FINGERPRINT` (decimal, hex) on the first line that is not a comment.
+fn parse(text: &str) -> Option<Served> {
+    let line = text.lines().find(|line| !line.starts_with('#'))?;
+    let (serial, fingerprint) = line.trim().split_once(' ')?;
+    Some((
+        serial.parse().ok()?,
+        u64::from_str_radix(fingerprint, 16).ok()?,
+    ))
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed over it, so that a crash leaves
+/// the old record or the new one, never half of one.
+fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let temporary = path.with_extension("new");
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_back_and_a_missing_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path().join("nested"));
+        assert_eq!(state.served(), None);
+        state.record((1_796_221_276, 0x0123_4567_89ab_cdef));
+        assert_eq!(state.served(), Some((1_796_221_276, 0x0123_4567_89ab_cdef)));
+        state.record((7, u64::MAX));
+        assert_eq!(state.served(), Some((7, u64::MAX)));
+    }
+
+    #[test]
+    fn damaged_records_are_ignored() {
+        for text in [
+            "",
+            "# only a comment\n",
+            "12\n",
+            "x 00\n",
+            "12 zz\n",
+            "4294967296 0\n",
+        ] {
+            assert_eq!(parse(text), None, "{text:?}");
+        }
+        assert_eq!(parse("# c\n5 ff\n"), Some((5, 255)));
+    }
+}
