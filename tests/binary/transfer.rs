@@ -347,9 +347,12 @@ fn the_deny_list_keeps_out_even_a_network_allowed_to_transfer() {
 
 #[test]
 fn transfers_past_the_cap_are_refused_as_busy_until_one_ends() {
+    // The flag repeats: the second network is the one that lets the test in.
     let daemon = Daemon::start(&[
         "--allow-transfer",
-        "127.0.0.0/8",
+        "192.0.2.0/24",
+        "--allow-transfer",
+        "127.0.0.1/32",
         "--max-transfers",
         "1",
         "--metrics",
