@@ -117,6 +117,14 @@ pub struct Server {
 impl Server {
     /// A server for `zone` answering from `table`.
     pub fn new(zone: Zone, table: Table, settings: Settings) -> Server {
+        let feeds_secondaries =
+            !settings.notify.is_empty() || !settings.policy.transfer.allow.is_empty();
+        if feeds_secondaries && settings.state.is_none() {
+            warn!(
+                "zone transfers without --state-dir: a serial stepped past the data's date, or \
+                 changed zone settings, are forgotten on restart, and secondaries may miss the change"
+            );
+        }
         let previous = settings.state.as_ref().and_then(state::StateDir::served);
         let serial = serial::serial_of(&zone, &table, previous);
         if let Some(state) = &settings.state {

@@ -5,11 +5,14 @@
 //! past the served one ([`crate::core::serial`]). Without a record of that step a restart would
 //! fall back to the date, a smaller serial than the secondaries hold, and they would keep the
 //! old zone until it expires. The record is written (to a temporary file, then renamed over
-//! the old one) whenever the served serial is set, at start and on each reload. A record that
-//! is missing is no error (a first start); one that cannot be read, parsed or written is logged
-//! and the serial comes from the data alone, as without `--state-dir`.
+//! the old one, both synced to disk) whenever the served serial is set, at start and on each
+//! reload. A record that is missing is no error (a first start). One that cannot be read or
+//! parsed is logged and the start goes on from the data alone, as without `--state-dir`; one
+//! that cannot be written is logged, and the serial served stays right until the next start.
+//! One state directory belongs to one instance: two sharing it would overwrite each other's
+//! record.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use tracing::warn;
@@ -65,23 +68,30 @@ impl StateDir {
     }
 }
 
-/// `SERIAL FINGERPRINT` (decimal, hex) on the first line that is not a comment.
+/// `SERIAL FINGERPRINT` (decimal, hex) on the first line that is neither blank nor a comment.
+/// Serial 0 is never served, so a record of it is damage.
 fn parse(text: &str) -> Option<Served> {
-    let line = text.lines().find(|line| !line.starts_with('#'))?;
-    let (serial, fingerprint) = line.trim().split_once(' ')?;
-    Some((
-        serial.parse().ok()?,
-        u64::from_str_radix(fingerprint, 16).ok()?,
-    ))
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))?;
+    let (serial, fingerprint) = line.split_once(' ')?;
+    let serial = serial.parse().ok().filter(|&serial| serial != 0)?;
+    Some((serial, u64::from_str_radix(fingerprint, 16).ok()?))
 }
 
-/// Writes `bytes` to `path` through a temporary file renamed over it, so that a crash leaves
-/// the old record or the new one, never half of one.
+/// Writes `bytes` to `path` through a temporary file renamed over it, the file synced before
+/// the rename and the directory after, so that neither a crash nor a power cut leaves half a
+/// record, or none where there was one.
 fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let temporary = path.with_extension("new");
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path)
+    let temporary = path.with_extension(format!("new.{}", std::process::id()));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -108,9 +118,10 @@ mod tests {
             "x 00\n",
             "12 zz\n",
             "4294967296 0\n",
+            "0 ff\n",
         ] {
             assert_eq!(parse(text), None, "{text:?}");
         }
-        assert_eq!(parse("# c\n5 ff\n"), Some((5, 255)));
+        assert_eq!(parse("# c\n\n5 ff\n"), Some((5, 255)));
     }
 }

@@ -422,6 +422,7 @@ fn compare_sample(primary: SocketAddr, secondaries: &[Secondary], zone_file: &Pa
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut questions: Vec<(String, RecordType)> = Vec::new();
     // Distinct names: drawn until SAMPLE_NAMES different ones are in.
+    assert!(all.len() >= SAMPLE_NAMES, "{} names in the zone", all.len());
     let mut sampled = BTreeSet::new();
     while sampled.len() < SAMPLE_NAMES {
         sampled.insert(rng.usize(..all.len()));

@@ -153,7 +153,9 @@ impl Transfer {
     pub(crate) fn holding(self, slot: Slot, signer: Option<Signer>) -> Transfer {
         Transfer {
             _slot: Some(slot),
-            limit: self.limit - signer.as_ref().map_or(0, Signer::room),
+            limit: self
+                .limit
+                .saturating_sub(signer.as_ref().map_or(0, Signer::room)),
             signer,
             ..self
         }

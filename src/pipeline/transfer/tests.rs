@@ -329,3 +329,62 @@ fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
     let answers = Message::from_vec(&out).unwrap().answers.len();
     assert!(answers > 4, "a small change fits: {answers} records");
 }
+
+#[test]
+fn a_signed_udp_ixfr_that_falls_back_to_the_soa_is_signed_as_the_first_message() {
+    use crate::pipeline::tsig::{self, Key, Keyring};
+    use hickory_proto::op::{MessageType, OpCode, Query};
+    use hickory_proto::rr::{Name, TSigner, rdata::tsig::TsigAlgorithm};
+
+    let zone = zone();
+    let first = snapshot(&zone, 10, &[]);
+    let many: Vec<(String, String)> = (1000..1100)
+        .map(|p| (p.to_string(), "x".repeat(100)))
+        .collect();
+    let uses: Vec<(&str, &str)> = many.iter().map(|(p, d)| (p.as_str(), d.as_str())).collect();
+    let second = snapshot(&zone, 11, &uses);
+    let journal = Journal::default().after_reload(&zone, &first, &second);
+    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
+    let keys = Keyring::new(vec![
+        Key::new("xfr-key", "hmac-sha256", secret.clone()).unwrap(),
+    ])
+    .unwrap();
+    let client = TSigner::new(
+        secret,
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii("xfr-key.").unwrap(),
+        300,
+    )
+    .unwrap();
+    let mut request = Message::new(1, MessageType::Query, OpCode::Query);
+    request.add_query(Query::query(
+        Name::from_ascii("ports.test.").unwrap(),
+        RecordType::IXFR,
+    ));
+    let now = tsig::now();
+    let (signature, _) = client.sign_message(&request, now).unwrap();
+    let request_mac = signature.data.mac.clone();
+    request.signature = Some(signature);
+    let tsig::Check::Signed(signer) = tsig::check(&keys, &request.to_vec().unwrap(), now) else {
+        panic!("a good signature");
+    };
+    let running = Arc::new(AtomicUsize::new(0));
+    // The difference is tried first and does not fit; only the SOA that is sent is signed.
+    let transfer = Transfer::new(
+        &zone,
+        second,
+        &journal,
+        Kind::Ixfr(10),
+        1,
+        false,
+        &question(rtype::IXFR),
+    )
+    .holding(Slot::take(&running, 1).unwrap(), Some(signer));
+    let mut out = Vec::new();
+    transfer.single_message(1232, &mut out);
+    assert!(out.len() <= 1232);
+    assert_eq!(Message::from_vec(&out).unwrap().answers.len(), 1);
+    client
+        .verify_message_byte(&out, Some(&request_mac), true)
+        .expect("signed over the request's MAC, as a response's first message");
+}

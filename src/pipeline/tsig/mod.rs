@@ -39,6 +39,8 @@ pub struct Key {
     name_wire: Vec<u8>,
     name: Name,
     algorithm: TsigAlgorithm,
+    /// The algorithm's name, lower-case, in wire form, as every signature carries it.
+    algorithm_wire: Vec<u8>,
     secret: Vec<u8>,
 }
 
@@ -82,6 +84,7 @@ impl Key {
         Ok(Key {
             name_wire: wire_lowercase(&name),
             name,
+            algorithm_wire: wire_lowercase(&algorithm.to_name()),
             algorithm,
             secret,
         })
@@ -92,16 +95,16 @@ impl Key {
         self.name.to_ascii()
     }
 
-    /// The bytes of the TSIG record this key adds to a response without error data: owner,
-    /// fixed fields, algorithm name, time, fudge, MAC, original ID, error and other length.
+    /// The bytes of the TSIG record this key adds to a response without other data.
     fn record_len(&self) -> usize {
         let mac_len = match self.algorithm {
+            TsigAlgorithm::HmacSha256 => 32,
             TsigAlgorithm::HmacSha384 => 48,
-            TsigAlgorithm::HmacSha512 => 64,
-            _ => 32,
+            // HMAC-SHA512, the only other algorithm `Key::new` accepts.
+            _ => 64,
         };
-        let algorithm_len = wire_lowercase(&self.algorithm.to_name()).len();
-        self.name_wire.len() + 10 + algorithm_len + 6 + 2 + 2 + mac_len + 2 + 2 + 2
+        // Owner, then type, class, TTL and RDLENGTH, then the RDATA.
+        self.name_wire.len() + 10 + tsig_rdata_len(self.algorithm_wire.len(), mac_len, 0)
     }
 }
 
@@ -196,7 +199,7 @@ impl Signer {
         other: &[u8],
     ) {
         let key = &self.key;
-        let algorithm = wire_lowercase(&key.algorithm.to_name());
+        let algorithm = &key.algorithm_wire;
         let mut tbs = Vec::with_capacity(message.len() + 200);
         tbs.extend_from_slice(&(self.previous_mac.len() as u16).to_be_bytes());
         tbs.extend_from_slice(&self.previous_mac);
@@ -207,7 +210,7 @@ impl Signer {
             tbs.extend_from_slice(&key.name_wire);
             tbs.extend_from_slice(&CLASS_ANY.to_be_bytes());
             tbs.extend_from_slice(&0u32.to_be_bytes());
-            tbs.extend_from_slice(&algorithm);
+            tbs.extend_from_slice(algorithm);
             tbs.extend_from_slice(&time);
             tbs.extend_from_slice(&FUDGE.to_be_bytes());
             tbs.extend_from_slice(&error_code.to_be_bytes());
@@ -225,7 +228,7 @@ impl Signer {
         append_tsig(
             message,
             &key.name_wire,
-            &algorithm,
+            algorithm,
             &time,
             &mac,
             self.original_id,
@@ -235,6 +238,12 @@ impl Signer {
         self.previous_mac = mac;
         self.first = false;
     }
+}
+
+/// The bytes of a TSIG RDATA: algorithm name, time (6), fudge, MAC size, MAC, original ID,
+/// error, other length and other data.
+fn tsig_rdata_len(algorithm_len: usize, mac_len: usize, other_len: usize) -> usize {
+    algorithm_len + 6 + 2 + 2 + mac_len + 2 + 2 + 2 + other_len
 }
 
 /// Appends a TSIG record to `message` and counts it in ARCOUNT.
@@ -253,7 +262,7 @@ fn append_tsig(
     message.extend_from_slice(&TSIG_TYPE.to_be_bytes());
     message.extend_from_slice(&CLASS_ANY.to_be_bytes());
     message.extend_from_slice(&0u32.to_be_bytes());
-    let rdlength = algorithm.len() + 6 + 2 + 2 + mac.len() + 2 + 2 + 2 + other.len();
+    let rdlength = tsig_rdata_len(algorithm.len(), mac.len(), other.len());
     message.extend_from_slice(&(rdlength as u16).to_be_bytes());
     message.extend_from_slice(algorithm);
     message.extend_from_slice(time);
