@@ -286,16 +286,23 @@ fn a_broken_chain_empties_the_journal() {
     assert_eq!(serials, [(20, 21)]);
 }
 
-#[test]
-fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
-    let zone = zone();
-    let first = snapshot(&zone, 10, &[]);
+/// Serial 11 served after serial 10, with a difference from 10 of a hundred long records: far
+/// more than one UDP message holds.
+fn too_large_for_udp(zone: &Zone) -> (Arc<Snapshot>, Journal) {
+    let first = snapshot(zone, 10, &[]);
     let many: Vec<(String, String)> = (1000..1100)
         .map(|p| (p.to_string(), "x".repeat(100)))
         .collect();
     let uses: Vec<(&str, &str)> = many.iter().map(|(p, d)| (p.as_str(), d.as_str())).collect();
-    let second = snapshot(&zone, 11, &uses);
-    let journal = Journal::default().after_reload(&zone, &first, &second);
+    let second = snapshot(zone, 11, &uses);
+    let journal = Journal::default().after_reload(zone, &first, &second);
+    (second, journal)
+}
+
+#[test]
+fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
+    let zone = zone();
+    let (second, journal) = too_large_for_udp(&zone);
     let udp = |from| {
         let transfer = Transfer::new(
             &zone,
@@ -337,13 +344,7 @@ fn a_signed_udp_ixfr_that_falls_back_to_the_soa_is_signed_as_the_first_message()
     use hickory_proto::rr::{Name, TSigner, rdata::tsig::TsigAlgorithm};
 
     let zone = zone();
-    let first = snapshot(&zone, 10, &[]);
-    let many: Vec<(String, String)> = (1000..1100)
-        .map(|p| (p.to_string(), "x".repeat(100)))
-        .collect();
-    let uses: Vec<(&str, &str)> = many.iter().map(|(p, d)| (p.as_str(), d.as_str())).collect();
-    let second = snapshot(&zone, 11, &uses);
-    let journal = Journal::default().after_reload(&zone, &first, &second);
+    let (second, journal) = too_large_for_udp(&zone);
     let secret = b"0123456789abcdef0123456789abcdef".to_vec();
     let keys = Keyring::new(vec![
         Key::new("xfr-key", "hmac-sha256", secret.clone()).unwrap(),
