@@ -17,7 +17,9 @@ use hickory_server::proto::op::{Edns, Header, MessageType, Metadata, OpCode, Res
 use hickory_server::proto::rr::rdata::opt::EdnsOption;
 use hickory_server::proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record};
-use hickory_server::proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
+use hickory_server::proto::serialize::binary::{
+    BinDecodable, BinDecoder, BinEncodable, BinEncoder,
+};
 use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::debug;
@@ -222,8 +224,25 @@ impl GeneralPath {
             return true;
         }
         let truncated = response_metadata(&request.metadata, &answer, true);
-        emit(builder(&edns).build_no_records(truncated), limit, out).is_some()
+        if emit(builder(&edns).build_no_records(truncated), limit, out).is_some() {
+            return true;
+        }
+        // Not even the question fits beside the signature (a long key name, a long name asked
+        // at 512 bytes): RFC 8945 5.3's answer, the header alone with TC set and NOERROR, for
+        // the signature to be added to; the client asks again over TCP.
+        size.room > 0 && header_alone(truncated, out)
     }
+}
+
+/// A response of `metadata`'s header and nothing else (all counts 0, NOERROR) into `out`.
+fn header_alone(mut metadata: Metadata, out: &mut Vec<u8>) -> bool {
+    metadata.response_code = ResponseCode::NoError;
+    let header = Header {
+        metadata,
+        counts: Default::default(),
+    };
+    out.clear();
+    header.emit(&mut BinEncoder::new(out)).is_ok()
 }
 
 /// How large an answer may be: the transport's limit (the client's for UDP), less the room

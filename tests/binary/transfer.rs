@@ -675,3 +675,53 @@ fn a_full_transfer_grows_memory_by_less_than_16_mib() {
         "RSS {before} KiB before, peak {peak} KiB"
     );
 }
+
+#[test]
+fn a_signed_answer_with_no_room_for_the_question_is_the_header_alone() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (secret, text) = fresh_secret();
+    // A key name of 204 bytes leaves 237 of 512 for the answer, and a 230-byte question
+    // with its OPT record does not fit in that even without records.
+    let key_name = vec!["k".repeat(49); 4].join(".");
+    let file = key_file(dir.path(), &key_name, &text);
+    let daemon = Daemon::start(&["--tsig-key", &file]);
+    let signer = TSigner::new(
+        secret,
+        TsigAlgorithm::HmacSha256,
+        Name::from_ascii(format!("{key_name}.")).unwrap(),
+        300,
+    )
+    .unwrap();
+    let long_name = format!(
+        "{}.{}.{}.{}.ports.local.",
+        "a".repeat(60),
+        "b".repeat(60),
+        "c".repeat(60),
+        "d".repeat(30)
+    );
+    let mut request = Message::new(9, MessageType::Query, OpCode::Query);
+    request.add_query(Query::query(
+        Name::from_ascii(&long_name).unwrap(),
+        RecordType::TXT,
+    ));
+    let mut edns = hickory_proto::op::Edns::new();
+    edns.set_max_payload(512);
+    request.edns = Some(edns);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (signature, _) = signer.sign_message(&request, now).unwrap();
+    let request_mac = signature.data.mac.clone();
+    request.signature = Some(signature);
+    let answer =
+        udp_exchange(daemon.addr, &request.to_vec().unwrap()).expect("an answer, not silence");
+    assert!(answer.len() <= 512, "{} bytes", answer.len());
+    let message = parse(&answer);
+    assert!(message.truncation, "TC: ask over TCP");
+    assert_eq!(message.response_code, ResponseCode::NoError);
+    assert!(message.queries.is_empty() && message.answers.is_empty());
+    signer
+        .verify_message_byte(&answer, Some(&request_mac), true)
+        .expect("signed over the request's MAC");
+}
