@@ -152,7 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // The serial `serve` would answer on this data: with `--state-dir`, the one it
             // records (read, never written here).
             let served = resolve_state(&args, &FileConfig::default()).and_then(|s| s.served());
-            let serial = portsd::core::serial::serial_of(&zone, &table, served);
+            let (serial, _) = portsd::core::serial::serial_of(&zone, &table, served);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
             present::write_zone(&zone, &snapshot, &mut out)?;

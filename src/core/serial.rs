@@ -48,9 +48,11 @@ pub fn fingerprint(zone: &Zone, table: &Table) -> u64 {
     hash.finish()
 }
 
-/// The serial of `table` served as `zone`, given what was served before, if anything.
-pub fn serial_of(zone: &Zone, table: &Table, previous: Option<Served>) -> u32 {
-    serial_for(table.data_date(), fingerprint(zone, table), previous)
+/// The serial of `table` served as `zone`, given what was served before, if anything, with
+/// the fingerprint it is served for.
+pub fn serial_of(zone: &Zone, table: &Table, previous: Option<Served>) -> Served {
+    let hash = fingerprint(zone, table);
+    (serial_for(table.data_date(), hash, previous), hash)
 }
 
 /// Whether `a` is greater than `b` in RFC 1982 serial arithmetic (32 bits). Serials exactly
@@ -127,7 +129,7 @@ mod tests {
         let served = zone("ports.test", "ns.ports.test", [192, 0, 2, 1], 3600);
         let previous = Some((1_000, fingerprint(&served, &table)));
         assert_eq!(
-            serial_of(&served, &table, previous),
+            serial_of(&served, &table, previous).0,
             1_000,
             "nothing changed"
         );
@@ -139,7 +141,7 @@ mod tests {
             // the same labels split differently between the zone and its name server
             zone("ports", "test.ns.ports.test", [192, 0, 2, 1], 3600),
         ] {
-            assert_eq!(serial_of(&changed, &table, previous), 1_001);
+            assert_eq!(serial_of(&changed, &table, previous).0, 1_001);
         }
     }
 

@@ -103,6 +103,20 @@ impl Settings {
     }
 }
 
+/// The serial `table` is served with after `previous`, recorded in `state` when there is one.
+fn settle_serial(
+    zone: &Zone,
+    table: &Table,
+    previous: Option<serial::Served>,
+    state: Option<&state::StateDir>,
+) -> u32 {
+    let served = serial::serial_of(zone, table, previous);
+    if let Some(state) = state {
+        state.record(served);
+    }
+    served.0
+}
+
 /// The running server: the pipeline every loop calls, and what reloads and TCP need.
 #[derive(Clone, Debug)]
 pub struct Server {
@@ -126,10 +140,7 @@ impl Server {
             );
         }
         let previous = settings.state.as_ref().and_then(state::StateDir::served);
-        let serial = serial::serial_of(&zone, &table, previous);
-        if let Some(state) = &settings.state {
-            state.record((serial, serial::fingerprint(&zone, &table)));
-        }
+        let serial = settle_serial(&zone, &table, previous, settings.state.as_ref());
         let metrics = Arc::new(Metrics::new());
         let notifier = notify::Notifier::new(
             settings.notify,
@@ -164,10 +175,7 @@ impl Server {
         let current = self.pipeline.snapshot();
         let zone = self.pipeline.zone();
         let served = (current.serial, serial::fingerprint(zone, &current.table));
-        let serial = serial::serial_of(zone, &table, Some(served));
-        if let Some(state) = &self.state {
-            state.record((serial, serial::fingerprint(zone, &table)));
-        }
+        let serial = settle_serial(zone, &table, Some(served), self.state.as_deref());
         self.pipeline.replace_table(table, serial);
         self.notifier.announce(serial);
         Ok(serial)

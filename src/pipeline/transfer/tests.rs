@@ -339,34 +339,21 @@ fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
 
 #[test]
 fn a_signed_udp_ixfr_that_falls_back_to_the_soa_is_signed_as_the_first_message() {
-    use crate::pipeline::tsig::{self, Key, Keyring};
-    use hickory_proto::op::{MessageType, OpCode, Query};
-    use hickory_proto::rr::{Name, TSigner, rdata::tsig::TsigAlgorithm};
+    use crate::pipeline::tsig::{self, tests::keyring, tests::signed_query};
 
     let zone = zone();
     let (second, journal) = too_large_for_udp(&zone);
-    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
-    let keys = Keyring::new(vec![
-        Key::new("xfr-key", "hmac-sha256", secret.clone()).unwrap(),
-    ])
-    .unwrap();
-    let client = TSigner::new(
-        secret,
-        TsigAlgorithm::HmacSha256,
-        Name::from_ascii("xfr-key.").unwrap(),
-        300,
-    )
-    .unwrap();
-    let mut request = Message::new(1, MessageType::Query, OpCode::Query);
-    request.add_query(Query::query(
-        Name::from_ascii("ports.test.").unwrap(),
-        RecordType::IXFR,
-    ));
+    let (keys, client) = keyring();
     let now = tsig::now();
-    let (signature, _) = client.sign_message(&request, now).unwrap();
-    let request_mac = signature.data.mac.clone();
-    request.signature = Some(signature);
-    let tsig::Check::Signed(signer) = tsig::check(&keys, &request.to_vec().unwrap(), now) else {
+    let request = signed_query(&client, now);
+    let request_mac = Message::from_vec(&request)
+        .unwrap()
+        .signature
+        .unwrap()
+        .data
+        .mac;
+    // The response answers that request (its ID 4321).
+    let tsig::Check::Signed(signer) = tsig::check(&keys, &request, now) else {
         panic!("a good signature");
     };
     let running = Arc::new(AtomicUsize::new(0));
@@ -376,7 +363,7 @@ fn a_signed_udp_ixfr_that_falls_back_to_the_soa_is_signed_as_the_first_message()
         second,
         &journal,
         Kind::Ixfr(10),
-        1,
+        4321,
         false,
         &question(rtype::IXFR),
     )

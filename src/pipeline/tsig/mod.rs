@@ -12,7 +12,7 @@
 
 mod key_file;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,6 +41,8 @@ pub struct Key {
     algorithm: TsigAlgorithm,
     /// The algorithm's name, lower-case, in wire form, as every signature carries it.
     algorithm_wire: Vec<u8>,
+    /// The bytes of the TSIG record this key adds to a response without other data.
+    record_len: usize,
     secret: Vec<u8>,
 }
 
@@ -81,10 +83,21 @@ impl Key {
         if secret.is_empty() {
             return Err("empty secret".to_owned());
         }
+        let name_wire = wire_lowercase(&name);
+        let algorithm_wire = wire_lowercase(&algorithm.to_name());
+        let mac_len = match algorithm {
+            TsigAlgorithm::HmacSha256 => 32,
+            TsigAlgorithm::HmacSha384 => 48,
+            // HMAC-SHA512, the only other algorithm accepted above.
+            _ => 64,
+        };
+        // Owner, then type, class, TTL and RDLENGTH, then the RDATA.
+        let record_len = name_wire.len() + 10 + tsig_rdata_len(algorithm_wire.len(), mac_len, 0);
         Ok(Key {
-            name_wire: wire_lowercase(&name),
+            name_wire,
             name,
-            algorithm_wire: wire_lowercase(&algorithm.to_name()),
+            algorithm_wire,
+            record_len,
             algorithm,
             secret,
         })
@@ -93,18 +106,6 @@ impl Key {
     /// The key's name (for logs and the configuration's checks).
     pub fn name(&self) -> String {
         self.name.to_ascii()
-    }
-
-    /// The bytes of the TSIG record this key adds to a response without other data.
-    fn record_len(&self) -> usize {
-        let mac_len = match self.algorithm {
-            TsigAlgorithm::HmacSha256 => 32,
-            TsigAlgorithm::HmacSha384 => 48,
-            // HMAC-SHA512, the only other algorithm `Key::new` accepts.
-            _ => 64,
-        };
-        // Owner, then type, class, TTL and RDLENGTH, then the RDATA.
-        self.name_wire.len() + 10 + tsig_rdata_len(self.algorithm_wire.len(), mac_len, 0)
     }
 }
 
@@ -182,7 +183,7 @@ pub(crate) fn now() -> u64 {
 impl Signer {
     /// The bytes [`Self::sign`] appends: what a response must leave free within its size limit.
     pub(crate) fn room(&self) -> usize {
-        self.key.record_len()
+        self.key.record_len
     }
 
     /// Appends a TSIG record signing `message` (a complete response without TSIG) and bumps

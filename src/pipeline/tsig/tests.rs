@@ -53,7 +53,9 @@ fn bad_key_files_name_their_line() {
     }
 }
 
-fn keyring() -> (Keyring, TSigner) {
+/// One HMAC-SHA256 key, `xfr-key`, as portsd holds it and as a client signs with it; also
+/// used by the transfer tests.
+pub(crate) fn keyring() -> (Keyring, TSigner) {
     let secret = b"0123456789abcdef0123456789abcdef".to_vec();
     let key = Key::new("xfr-key", "hmac-sha256", secret.clone()).unwrap();
     let signer = TSigner::new(
@@ -66,7 +68,8 @@ fn keyring() -> (Keyring, TSigner) {
     (Keyring::new(vec![key]).unwrap(), signer)
 }
 
-fn signed_query(signer: &TSigner, time: u64) -> Vec<u8> {
+/// `ports.test. AXFR`, ID 4321, signed by `signer` at `time`.
+pub(crate) fn signed_query(signer: &TSigner, time: u64) -> Vec<u8> {
     let mut message = Message::query();
     message.metadata.id = 4321;
     message.add_query(Query::query(
