@@ -1,5 +1,5 @@
 //! Wire query in → wire answer out, in process: the whole request pipeline
-//! (`Pipeline::respond`, as the UDP loop calls it), the fast path alone and the general hickory
+//! (`Pipeline::handle`, as the UDP loop calls it), the fast path alone and the general hickory
 //! path alone on the same packets, so the costs show side by side for each kind of answer.
 
 use std::hint::black_box;
@@ -59,14 +59,14 @@ fn answer_paths(c: &mut Criterion) {
         let mut out = Vec::with_capacity(1232);
         group.bench_function("pipeline", |b| {
             b.iter(|| {
-                let outcome = pipeline.respond(
+                let outcome = pipeline.handle(
                     black_box(query),
                     client,
                     Transport::Udp,
                     Instant::now(),
                     &mut out,
                 );
-                assert_eq!(outcome, Outcome::Reply);
+                assert!(matches!(outcome, Outcome::Reply));
                 out.len()
             })
         });

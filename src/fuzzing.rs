@@ -34,6 +34,10 @@ pub fn answer_bytes(request: &[u8]) {
                 "fast and general paths disagree on {transport:?}"
             );
         }
-        let _: Outcome = pipeline.respond(request, client, transport, Instant::now(), &mut out);
+        if let Outcome::Transfer(mut transfer) =
+            pipeline.handle(request, client, transport, Instant::now(), &mut out)
+        {
+            while transfer.next_message(&mut out) {}
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! The layout, from pure to effectful:
 //! - [`core`]: the answer core, no I/O: vocabulary, table, names, answers, presentation.
 //! - [`sources`]: reading the data files and merging them into table entries.
-//! - [`pipeline`]: the request pipeline: request bytes in, response bytes or silence out.
+//! - [`pipeline`]: the request pipeline: request bytes in; a response, silence or a zone
+//!   transfer out.
+//! - `wire`: DNS wire format written and read by hand, the request view among it.
 //! - [`metrics`]: the counters every part records into.
 //! - [`serve`]: sockets, serving loops, lifecycle.
 //! - [`config`]: command line, environment and configuration file.
@@ -23,3 +25,4 @@ pub mod pipeline;
 pub mod serve;
 pub mod sources;
 pub mod update;
+pub(crate) mod wire;

@@ -286,9 +286,15 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one response (`response` as sent) and how long it took to build.
-    pub(crate) fn record(&self, transport: Transport, response: &[u8], took: Duration) {
-        let (qtype, rcode) = crate::pipeline::fast::response_summary(response);
+    /// Counts one response (by the type asked and the response code sent, as the step that
+    /// wrote it reports them) and how long it took to build.
+    pub(crate) fn record(
+        &self,
+        transport: Transport,
+        qtype: Option<u16>,
+        rcode: u16,
+        took: Duration,
+    ) {
         let qtype_index = QTYPES
             .iter()
             .position(|&(t, _)| t == qtype)

@@ -32,6 +32,8 @@ pub mod rtype {
     pub(crate) const AAAA: u16 = 28;
     /// EDNS(0) pseudo-record.
     pub(crate) const OPT: u16 = 41;
+    /// Transaction signature (RFC 8945).
+    pub(crate) const TSIG: u16 = 250;
     /// Incremental zone transfer.
     pub(crate) const IXFR: u16 = 251;
     /// Full zone transfer.

@@ -13,19 +13,17 @@
 use std::net::SocketAddr;
 
 use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Edns, Header, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_server::proto::op::{Edns, Header, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::rdata::opt::EdnsOption;
 use hickory_server::proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record};
-use hickory_server::proto::serialize::binary::{
-    BinDecodable, BinDecoder, BinEncodable, BinEncoder,
-};
+use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::server::Request;
-use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use tracing::debug;
 
 use super::cookie::{self, Cookie, CookieSecrets};
-use super::edns::{self, Requested};
+use super::edns;
 use super::identity::{self, Chaos, Identity};
 use super::{Transport, ZoneState};
 use crate::core::answer::{
@@ -34,6 +32,8 @@ use crate::core::answer::{
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
+use crate::wire::request::{Options, hickory_parsed};
+use crate::wire::{self, option};
 
 /// The zone's fixed names as hickory names, converted once rather than per message.
 #[derive(Debug)]
@@ -52,6 +52,10 @@ pub(crate) struct GeneralPath {
 pub(crate) struct Sent {
     /// The request's DNS cookie, when it had one.
     pub(crate) cookie: Option<Cookie>,
+    /// The response code sent, extended bits included.
+    pub(crate) rcode: u16,
+    /// Whether the question was echoed (all but the header alone of RFC 8945 5.3).
+    pub(crate) question: bool,
 }
 
 #[derive(Debug)]
@@ -86,127 +90,120 @@ impl GeneralPath {
         }
     }
 
-    /// Answers `packet` into `out`, keeping `room` bytes free within the size limit for what
-    /// the caller appends (a TSIG record); `None` when the message gets no answer at all.
+    /// Answers `request` into `out`, keeping `room` bytes free within the size limit for what
+    /// the caller appends (a TSIG record); `forced` is the response code of an empty answer
+    /// (AA clear) the pipeline decided instead of the zone's (a refused transfer); `None` when the message gets
+    /// no answer at all. The one place hickory parses a message.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn respond(
         &self,
         state: &ZoneState,
-        packet: &[u8],
+        request: &wire::Request<'_>,
         client: SocketAddr,
         transport: Transport,
         room: u16,
+        forced: Option<Rcode>,
         out: &mut Vec<u8>,
     ) -> Option<Sent> {
         out.clear();
-        let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
-        if header.metadata.message_type == MessageType::Response {
+        if request.is_response() {
             return None;
         }
         let protocol = match transport {
             Transport::Udp => Protocol::Udp,
             Transport::Tcp => Protocol::Tcp,
         };
-        let (readable, requested) = edns::prepare(packet);
-        match Request::from_bytes(readable, client, protocol) {
-            Ok(request) => {
-                let cookie = requested.cookie.clone().map(|option| {
+        hickory_parsed();
+        match Request::from_bytes(edns::prepare(request), client, protocol) {
+            Ok(parsed) => {
+                let options = request.opt.as_ref().map(|opt| &opt.options);
+                let cookie = options.and_then(|o| o.cookie.clone()).map(|range| {
                     self.cookies
-                        .check(&packet[option], client.ip(), cookie::now())
+                        .check(&request.bytes[range], client.ip(), cookie::now())
                 });
                 let size = SizeLimit { transport, room };
-                self.answer(state, &request, &requested, cookie, size, out)
-                    .then_some(Sent { cookie })
+                let context = Context {
+                    state,
+                    options,
+                    cookie,
+                    size,
+                    forced,
+                };
+                self.answer(&context, &parsed, out)
+                    .map(|(rcode, question)| Sent {
+                        cookie,
+                        rcode,
+                        question,
+                    })
             }
             Err(error) => {
                 // The question is echoed when it can be read (as Knot does), so the client
                 // can match the error to its query.
                 debug!(%error, %client, "malformed query");
-                error_answer(packet, ResponseCode::FormErr, out).then_some(Sent { cookie: None })
+                let rcode = u16::from(ResponseCode::FormErr);
+                wire::error_answer(request, rcode as u8, out).then_some(Sent {
+                    cookie: None,
+                    rcode,
+                    question: true,
+                })
             }
         }
     }
 
+    /// Answers a parsed request; the response code sent and whether the question went with
+    /// it, or `None` when nothing could be encoded.
     fn answer(
         &self,
-        state: &ZoneState,
+        context: &Context<'_, '_>,
         request: &Request,
-        requested: &Requested,
-        cookie: Option<Cookie>,
-        size: SizeLimit,
         out: &mut Vec<u8>,
-    ) -> bool {
-        let zone = &state.zone;
-        let response_edns = request.edns.as_ref().map(|edns| {
-            let mut echoed = Edns::new();
-            echoed.set_max_payload(MAX_UDP_PAYLOAD);
-            echoed.set_version(0);
-            echoed.set_dnssec_ok(edns.flags().dnssec_ok);
-            if let Some(nsid) = self.identity.nsid.as_ref().filter(|_| requested.nsid) {
-                echoed
-                    .options_mut()
-                    .insert(EdnsOption::Unknown(edns::NSID, nsid.clone()));
-            }
-            if let Some(Cookie::WellFormed { reply, .. }) = cookie {
-                echoed
-                    .options_mut()
-                    .insert(EdnsOption::Unknown(edns::COOKIE, reply.to_vec()));
-            }
-            echoed
-        });
-        let with_error = |code: Option<u16>| {
-            let mut response_edns = response_edns.clone();
-            if let (Some(edns), Some(code)) = (&mut response_edns, code) {
-                let info = EdnsOption::Unknown(edns::EXTENDED_ERROR, code.to_be_bytes().to_vec());
-                edns.options_mut().insert(info);
-            }
-            response_edns
-        };
+    ) -> Option<(u16, bool)> {
+        let response_edns = request
+            .edns
+            .as_ref()
+            .map(|edns| self.response_edns(edns, context));
         let builder = |edns| response_builder(request, edns);
-        let error = if request.metadata.op_code != OpCode::Query {
-            Some(ResponseCode::NotImp)
-        } else if request.queries.queries().len() != 1 {
-            Some(ResponseCode::FormErr)
-        } else if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
-            Some(ResponseCode::BADVERS)
-        } else if cookie == Some(Cookie::Malformed) {
-            Some(ResponseCode::FormErr)
-        } else {
-            None
-        };
-        if let Some(code) = error {
+        if let Some(code) = error_code(request, context.cookie) {
             let response = builder(&response_edns).error_msg(&request.metadata, code);
-            return emit(response, u16::MAX, out).is_some();
+            return emit(response, u16::MAX, out).map(|_| (u16::from(code), true));
         }
         let query = request.queries.queries()[0].original();
-        let qname = query.name();
-        let labels: Vec<&[u8]> = qname.iter().collect();
+        let labels: Vec<&[u8]> = query.name().iter().collect();
         if query.query_class() == DNSClass::CH {
             let chaos = self.identity.chaos(&labels, u16::from(query.query_type()));
-            let edns = with_error((chaos == Chaos::Hidden).then_some(identity::PROHIBITED));
+            let edns = with_error(
+                &response_edns,
+                (chaos == Chaos::Hidden).then_some(identity::PROHIBITED),
+            );
             let mut metadata = Metadata::response_from_request(&request.metadata);
             let records = match chaos {
-                Chaos::Text(text) => vec![chaos_record(qname, text)],
+                Chaos::Text(text) => vec![chaos_record(query.name(), text)],
                 Chaos::Hidden | Chaos::Refused => {
                     metadata.response_code = ResponseCode::Refused;
                     Vec::new()
                 }
             };
+            let rcode = u16::from(metadata.response_code);
             let response = builder(&edns).build(metadata, &records, [], [], []);
-            return emit(response, u16::MAX, out).is_some();
+            return emit(response, u16::MAX, out).map(|_| (rcode, true));
         }
-        let snapshot = state.snapshot.load();
-        let answer = answer::answer(
-            zone,
-            &snapshot,
-            &labels,
-            u16::from(query.query_type()),
-            u16::from(query.query_class()),
-        );
+        let zone = &context.state.zone;
+        let snapshot = context.state.snapshot.load();
+        let answer = match context.forced {
+            Some(rcode) => Answer::empty(rcode, false),
+            None => answer::answer(
+                zone,
+                &snapshot,
+                &labels,
+                u16::from(query.query_type()),
+                u16::from(query.query_class()),
+            ),
+        };
         let convert = |records: &[answer::Record<'_>]| -> Vec<Record> {
             match &self.names {
                 Some(names) => records
                     .iter()
-                    .map(|r| to_hickory(names, zone.ttl, qname, r))
+                    .map(|r| to_hickory(names, zone.ttl, query.name(), r))
                     .collect(),
                 None => Vec::new(),
             }
@@ -216,22 +213,83 @@ impl GeneralPath {
             convert(&answer.authority),
             convert(&answer.additional),
         );
+        let rcode = u16::from(answer.rcode.value());
         let metadata = response_metadata(&request.metadata, &answer, false);
-        let edns = with_error(answer.extended_error);
+        let edns = with_error(&response_edns, answer.extended_error);
         let full = builder(&edns).build(metadata, &answers, &authority, [], &additional);
-        let limit = size.bytes(request.edns.as_ref());
+        let limit = context.size.bytes(request.edns.as_ref());
         if emit(full, limit, out) == Some(false) {
-            return true;
+            return Some((rcode, true));
         }
         let truncated = response_metadata(&request.metadata, &answer, true);
         if emit(builder(&edns).build_no_records(truncated), limit, out).is_some() {
-            return true;
+            return Some((rcode, true));
         }
         // Not even the question fits beside the signature (a long key name, a long name asked
         // at 512 bytes): RFC 8945 5.3's answer, the header alone with TC set and NOERROR, for
         // the signature to be added to; the client asks again over TCP.
-        size.room > 0 && header_alone(truncated, out)
+        (context.size.room > 0 && header_alone(truncated, out)).then_some((0, false))
     }
+
+    /// The OPT record of a response to a request that had one: portsd's payload size, the
+    /// DNSSEC OK bit echoed, NSID when asked for and configured, a fresh server cookie.
+    fn response_edns(&self, edns: &Edns, context: &Context<'_, '_>) -> Edns {
+        let mut echoed = Edns::new();
+        echoed.set_max_payload(MAX_UDP_PAYLOAD);
+        echoed.set_version(0);
+        echoed.set_dnssec_ok(edns.flags().dnssec_ok);
+        let nsid_asked = context.options.is_some_and(|o| o.nsid);
+        if let Some(nsid) = self.identity.nsid.as_ref().filter(|_| nsid_asked) {
+            echoed
+                .options_mut()
+                .insert(EdnsOption::Unknown(option::NSID, nsid.clone()));
+        }
+        if let Some(Cookie::WellFormed { reply, .. }) = context.cookie {
+            echoed
+                .options_mut()
+                .insert(EdnsOption::Unknown(option::COOKIE, reply.to_vec()));
+        }
+        echoed
+    }
+}
+
+/// What an answer depends on besides the request.
+struct Context<'s, 'v> {
+    state: &'s ZoneState,
+    /// The request's EDNS options, as the view read them.
+    options: Option<&'v Options>,
+    cookie: Option<Cookie>,
+    size: SizeLimit,
+    /// The response code of the empty answer (AA clear) the pipeline decided instead of the
+    /// zone's.
+    forced: Option<Rcode>,
+}
+
+/// The error a request gets before its question is looked at: NOTIMP for opcodes other than
+/// QUERY, FORMERR for a question count other than one or a malformed cookie, BADVERS for EDNS
+/// versions above 0.
+fn error_code(request: &Request, cookie: Option<Cookie>) -> Option<ResponseCode> {
+    if request.metadata.op_code != OpCode::Query {
+        Some(ResponseCode::NotImp)
+    } else if request.queries.queries().len() != 1 {
+        Some(ResponseCode::FormErr)
+    } else if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+        Some(ResponseCode::BADVERS)
+    } else if cookie == Some(Cookie::Malformed) {
+        Some(ResponseCode::FormErr)
+    } else {
+        None
+    }
+}
+
+/// The response's OPT record with an Extended DNS Error, when there is one to give.
+fn with_error(edns: &Option<Edns>, code: Option<u16>) -> Option<Edns> {
+    let mut edns = edns.clone();
+    if let (Some(edns), Some(code)) = (&mut edns, code) {
+        let info = EdnsOption::Unknown(option::EXTENDED_ERROR, code.to_be_bytes().to_vec());
+        edns.options_mut().insert(info);
+    }
+    edns
 }
 
 /// A response of `metadata`'s header and nothing else (all counts 0, NOERROR) into `out`.
@@ -273,56 +331,6 @@ fn response_builder<'a>(
         builder.edns(edns);
     }
     builder
-}
-
-/// REFUSED for a client the access list refuses, with the question echoed when it parses;
-/// no answer to what gets none anyway (a short message, a response).
-pub(crate) fn refused(packet: &[u8], out: &mut Vec<u8>) -> bool {
-    error_answer(packet, ResponseCode::Refused, out)
-}
-
-/// An error response with `code` and the question echoed when it parses; no answer to what
-/// gets none anyway (a short message, a response).
-pub(crate) fn error_answer(packet: &[u8], code: ResponseCode, out: &mut Vec<u8>) -> bool {
-    let mut decoder = BinDecoder::new(packet);
-    let Ok(header) = Header::read(&mut decoder) else {
-        return false;
-    };
-    if header.metadata.message_type == MessageType::Response {
-        return false;
-    }
-    let queries = Queries::read(&mut decoder, usize::from(header.counts.queries))
-        .unwrap_or_else(|_| no_queries());
-    error_response(&header.metadata, &queries, code, out)
-}
-
-/// An empty question section (hickory builds one only by reading zero questions).
-fn no_queries() -> Queries {
-    Queries::read(&mut BinDecoder::new(&[]), 0).expect("zero questions read from nothing")
-}
-
-/// The question of `packet` in presentation form (name, type), for the query log.
-pub(crate) fn question_text(packet: &[u8]) -> Option<(String, String)> {
-    let mut decoder = BinDecoder::new(packet);
-    let header = Header::read(&mut decoder).ok()?;
-    let queries = Queries::read(&mut decoder, usize::from(header.counts.queries)).ok()?;
-    let query = queries.queries().first()?.original();
-    Some((query.name().to_string(), query.query_type().to_string()))
-}
-
-/// An error response echoing `queries` (possibly none), encoded as hickory-server encodes it.
-fn error_response(
-    request: &Metadata,
-    queries: &Queries,
-    code: ResponseCode,
-    out: &mut Vec<u8>,
-) -> bool {
-    emit(
-        MessageResponseBuilder::new(queries, None).error_msg(request, code),
-        u16::MAX,
-        out,
-    )
-    .is_some()
 }
 
 /// Encodes `response` into `out` within `limit` bytes. Returns whether the message went out

@@ -1,17 +1,24 @@
-//! The request pipeline: one socket-free step from a request's bytes, its client's address and
-//! its transport to the response's bytes, or to silence. The UDP loop, the TCP connections, the
-//! fuzzer, the tests and the benchmarks all call [`Pipeline::respond`]; every per-message
-//! decision is taken here, once, in this order:
+//! The request pipeline: one socket-free step from a request's bytes, its client's address,
+//! its transport and its arrival time to a response, silence, or a zone transfer. The UDP
+//! loop, the TCP connections, the fuzzer, the tests and the benchmarks all call
+//! [`Pipeline::handle`]; every per-message decision is taken here, once, in this order, each
+//! step reading the one view of the request ([`crate::wire::Request`]):
 //!
 //! 1. who may be answered ([`acl`]): a refused UDP client gets silence (its address may be
-//!    forged), a refused TCP client REFUSED;
-//! 2. which path answers: the fast path ([`fast`]) for plain queries, the general hickory path
-//!    ([`general`]) for everything else, which owns every error answer (FORMERR, NOTIMP,
-//!    BADVERS), the EDNS options portsd reads ([`edns`]), DNS cookies ([`cookie`]), the
-//!    CHAOS class and NSID ([`identity`]), and decides what gets no answer at all;
-//! 3. response rate limiting ([`rrl`]) of UDP answers, with slips; a request with a valid
+//!    forged), a refused TCP client REFUSED; a message shorter than a header, or a response,
+//!    gets nothing;
+//! 2. TSIG ([`tsig`]): a bad signature gets its NOTAUTH answer, a good one a signed response;
+//! 3. zone transfers ([`transfer`]): admitted (a transfer over TCP, one message over UDP) or
+//!    refused, decided and answered here;
+//! 4. NOTIFY: REFUSED, as NSD answers it (portsd is a primary);
+//! 5. the answer: the fast path ([`fast`]) for plain queries, the general hickory path
+//!    ([`general`]) for everything else, which owns every other error answer (FORMERR,
+//!    NOTIMP, BADVERS), the EDNS options portsd reads ([`edns`]), DNS cookies ([`cookie`]),
+//!    the CHAOS class and NSID ([`identity`]), and is the one place hickory parses a message;
+//! 6. response rate limiting ([`rrl`]) of UDP answers, with slips; a request with a valid
 //!    server cookie is exempt (its address cannot be forged), as in BIND and Knot;
-//! 4. counting ([`crate::metrics`]) and the optional query log.
+//! 7. counting ([`crate::metrics`]) and the optional query log, transfers included, from what
+//!    the answering step reports (never by reading the response again).
 //!
 //! The table is read through one snapshot per message ([`ZoneState`]); a reload swaps it
 //! without locking the readers.
@@ -23,6 +30,8 @@ pub(crate) mod fast;
 pub(crate) mod general;
 pub mod identity;
 pub mod rrl;
+#[cfg(test)]
+mod tests;
 pub mod transfer;
 pub mod tsig;
 
@@ -34,12 +43,19 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
-use crate::core::answer::{self, Snapshot, Zone};
+use hickory_proto::rr::RecordType;
+
+use crate::core::answer::{self, Answer, Rcode, Snapshot, Zone};
 use crate::core::table::Table;
 use crate::metrics::Metrics;
+use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
-use transfer::{Journal, Refusal, Slot, Transfer, TransferPolicy, TransferRequest};
+pub use transfer::Transfer;
+use transfer::{Journal, Refusal, Slot, TransferPolicy, TransferRequest};
+
+/// The NOTIFY opcode (RFC 1996).
+const NOTIFY: u8 = 4;
 
 /// The transports a request can arrive on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,13 +78,52 @@ impl Transport {
 }
 
 /// What became of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 #[must_use]
 pub enum Outcome {
     /// The response is in the caller's buffer: send it.
     Reply,
     /// Send nothing.
     Silence,
+    /// A zone transfer over TCP: send every message it yields
+    /// ([`Transfer::next_message`]), in order, on the connection.
+    Transfer(Box<Transfer>),
+}
+
+/// What the step that wrote a response says of it, for the rate limiter, the metrics and the
+/// query log (which thus never read the response again).
+#[derive(Clone, Copy, Debug)]
+struct Written {
+    /// The type asked, when the response echoes the question.
+    qtype: Option<u16>,
+    /// The response code, extended bits included.
+    rcode: u16,
+    /// A valid server cookie shows the client's address is its own (no rate limiting).
+    verified: bool,
+}
+
+impl Written {
+    fn answer(request: &Request<'_>, rcode: u16) -> Written {
+        Written {
+            qtype: echoed_qtype(request),
+            rcode,
+            verified: false,
+        }
+    }
+}
+
+/// The question type a response to `request` echoes: the first question's, when the request
+/// has exactly one.
+fn echoed_qtype(request: &Request<'_>) -> Option<u16> {
+    (request.counts[0] == 1).then(|| request.qtype()).flatten()
+}
+
+/// Where a message goes after the checks that apply to all: a response written into the
+/// caller's buffer, silence, or a transfer.
+enum Step {
+    Reply(Written),
+    Silence,
+    Transfer(Box<Transfer>, Written),
 }
 
 /// The zone's fixed settings and the table snapshot currently answered from.
@@ -197,56 +252,46 @@ impl Pipeline {
         self.state.journal.store(Arc::new(journal));
     }
 
-    /// A zone transfer for a request over TCP: `None` when the request is no transfer, or one
-    /// the client may not have (then [`Self::respond`] answers it: REFUSED, or FORMERR).
-    /// Refusals are logged with their reason and counted. The access list comes first, as for
-    /// every request: `--allow-transfer` cannot let in a client that `--deny` keeps out.
-    pub(crate) fn transfer(&self, request: &[u8], client: SocketAddr) -> Option<Transfer> {
-        if !self.access.permits(client.ip()) {
-            return None;
-        }
-        self.admit(request, client, Transport::Tcp)
-            .ok()
-            .map(|(transfer, _)| transfer)
-    }
-
-    /// Checks a transfer request against the policy and starts the transfer; with it, the
-    /// most bytes a UDP answer may take.
-    fn admit(
+    /// The transfer step, for a request the TSIG step let through: a query for AXFR or IXFR
+    /// of the zone is admitted (the transfer, or over UDP its one message in `out`) or refused
+    /// here, logged with its reason and counted; anything else is for the answer steps
+    /// (`None`). The access list came first, as for every request: `--allow-transfer` cannot
+    /// let in a client that `--deny` keeps out.
+    fn transfer_step(
         &self,
-        request: &[u8],
+        request: &Request<'_>,
         client: SocketAddr,
         transport: Transport,
-    ) -> Result<(Transfer, usize), Option<Refusal>> {
-        if !transfer::is_transfer_request(request) {
-            return Err(None);
-        }
+        signer: &mut Option<tsig::Signer>,
+        out: &mut Vec<u8>,
+    ) -> Option<Step> {
         let zone = &self.state.zone;
-        let parsed = TransferRequest::parse(request, zone).ok_or(None)?;
+        let parsed = TransferRequest::read(request, zone)?;
         let kind = match parsed.kind {
             transfer::Kind::Axfr => "axfr",
             transfer::Kind::Ixfr(_) => "ixfr",
         };
-        // A bad signature is answered by the TSIG step of `respond`.
-        let signer = match tsig::check(&self.keys, request, tsig::now()) {
-            tsig::Check::Unsigned => None,
-            tsig::Check::Signed(signer) => Some(signer),
-            tsig::Check::Rejected(..) => return Err(None),
+        let admitted = if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
+            // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
+            Err(Refusal::OverUdp)
+        } else {
+            self.transfer
+                .check(client.ip(), signer.is_some())
+                .and_then(|()| {
+                    Slot::take(&self.transfers_running, self.transfer.max_concurrent)
+                        .ok_or(Refusal::Busy)
+                })
         };
-        let refuse = |refusal: Refusal| {
-            warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
-            self.metrics.transfer_refused(kind, refusal.label());
-            Some(refusal)
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
+                self.metrics.transfer_refused(kind, refusal.label());
+                return Some(
+                    self.refuse_transfer(request, client, transport, refusal, signer, out),
+                );
+            }
         };
-        // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
-        if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
-            return Err(refuse(Refusal::OverUdp));
-        }
-        self.transfer
-            .check(client.ip(), signer.is_some())
-            .map_err(&refuse)?;
-        let slot = Slot::take(&self.transfers_running, self.transfer.max_concurrent)
-            .ok_or_else(|| refuse(Refusal::Busy))?;
         let transfer = Transfer::new(
             zone,
             self.state.snapshot.load_full(),
@@ -254,30 +299,49 @@ impl Pipeline {
             parsed.kind,
             parsed.id,
             parsed.recursion_desired,
-            &parsed.question,
+            parsed.question,
         )
-        .holding(slot, signer);
+        .holding(slot, signer.take());
         info!(client = %client.ip(), kind, form = transfer.form(), "zone transfer");
         self.metrics.transfer_started(kind, transfer.form());
-        Ok((transfer, usize::from(fast::udp_limit(parsed.udp_payload))))
+        let written = Written::answer(request, 0);
+        Some(match transport {
+            Transport::Udp => {
+                let limit = usize::from(fast::udp_limit(parsed.udp_payload));
+                transfer.single_message(limit, out);
+                Step::Reply(written)
+            }
+            Transport::Tcp => Step::Transfer(Box::new(transfer), written),
+        })
     }
 
-    /// IXFR over UDP in one message (the SOA alone when the change does not fit), AXFR over
-    /// UDP NOTIMP, as NSD and Knot answer; `None` for what the other paths answer.
-    /// Returns whether `out` holds the answer.
-    fn udp_transfer(&self, request: &[u8], client: SocketAddr, out: &mut Vec<u8>) -> bool {
-        match self.admit(request, client, Transport::Udp) {
-            Ok((transfer, limit)) => {
-                transfer.single_message(limit, out);
-                true
+    /// The answer to a refused transfer: NOTIMP alone for AXFR over UDP, REFUSED (without AA)
+    /// as any other answer is written, signed when the request was.
+    fn refuse_transfer(
+        &self,
+        request: &Request<'_>,
+        client: SocketAddr,
+        transport: Transport,
+        refusal: Refusal,
+        signer: &mut Option<tsig::Signer>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        if refusal == Refusal::OverUdp {
+            let notimp = Rcode::NotImp.value();
+            if !wire::error_answer(request, notimp, out) {
+                return Step::Silence;
             }
-            Err(Some(Refusal::OverUdp)) => general::error_answer(
-                request,
-                hickory_server::proto::op::ResponseCode::NotImp,
-                out,
-            ),
-            Err(_) => false,
+            sign(signer, out);
+            return Step::Reply(Written::answer(request, u16::from(notimp)));
         }
+        self.answer_step(
+            request,
+            client,
+            transport,
+            Some(Rcode::Refused),
+            signer,
+            out,
+        )
     }
 
     /// The counters this pipeline records into.
@@ -285,10 +349,11 @@ impl Pipeline {
         &self.metrics
     }
 
-    /// Turns one request from `client` over `transport`, received at `received_at` (the rate
-    /// limiter's clock and the start of the latency measured), into the response left in `out`
-    /// (cleared first), or into silence.
-    pub fn respond(
+    /// The pipeline's one entry: turns one request from `client` over `transport`, received
+    /// at `received_at` (the rate limiter's clock and the start of the latency measured), into
+    /// the response left in `out` (cleared first), silence, or a zone transfer. The request is
+    /// read once, into the view every step reads.
+    pub fn handle(
         &self,
         request: &[u8],
         client: SocketAddr,
@@ -297,36 +362,42 @@ impl Pipeline {
         out: &mut Vec<u8>,
     ) -> Outcome {
         out.clear();
-        // Whether a valid server cookie shows that the client's address is its own.
-        let mut verified = false;
         // Nothing can be sent to UDP port 0.
         if transport == Transport::Udp && client.port() == 0 {
             return Outcome::Silence;
         }
-        if !self.access.permits(client.ip()) {
+        let view = Request::read(request);
+        let step = if self.access.permits(client.ip()) {
+            match &view {
+                Some(view) if !view.is_response() => self.steps(view, client, transport, out),
+                // Shorter than a header, or a response: no answer.
+                _ => Step::Silence,
+            }
+        } else {
             self.metrics.refused(transport);
             // A UDP source may be forged: telling it would reflect traffic at someone else.
-            if transport == Transport::Udp || !general::refused(request, out) {
-                return Outcome::Silence;
+            match &view {
+                Some(view)
+                    if transport == Transport::Tcp
+                        && wire::error_answer(view, Rcode::Refused.value(), out) =>
+                {
+                    Step::Reply(Written::answer(view, u16::from(Rcode::Refused.value())))
+                }
+                _ => Step::Silence,
             }
-        } else if !((transport == Transport::Udp && self.udp_transfer(request, client, out))
-            || self.fast_response(request, transport, out))
-        {
-            let Some(sent) = self.general_signed(request, client, transport, out) else {
-                return Outcome::Silence;
-            };
-            if let Some(cookie) = sent.cookie {
-                self.metrics.cookie(cookie.label());
-                verified = cookie.is_valid();
-            }
-        }
-        if transport == Transport::Udp && !verified {
+        };
+        let (written, transfer) = match step {
+            Step::Silence => return Outcome::Silence,
+            Step::Reply(written) => (written, None),
+            Step::Transfer(transfer, written) => (written, Some(transfer)),
+        };
+        if transport == Transport::Udp && !written.verified {
             // Only a response that would be sent spends the client's budget: junk that gets
             // silence must not use up the limit of the network it claims to come from.
             match self.limiter.check(client.ip(), received_at) {
                 Verdict::Answer => {}
                 Verdict::Slip => {
-                    fast::truncate_for_slip(out);
+                    wire::truncate_for_slip(out);
                     self.metrics.slipped();
                 }
                 Verdict::Drop => {
@@ -335,69 +406,140 @@ impl Pipeline {
                 }
             }
         }
-        self.metrics.record(transport, out, received_at.elapsed());
+        self.metrics.record(
+            transport,
+            written.qtype,
+            written.rcode,
+            received_at.elapsed(),
+        );
         if self.log_queries {
-            log_query(transport, client, request, out);
+            log_query(transport, client, view.as_ref(), &written, out.len());
         }
-        Outcome::Reply
+        match transfer {
+            Some(transfer) => Outcome::Transfer(transfer),
+            None => Outcome::Reply,
+        }
     }
 
-    /// The general path behind the TSIG check (signed requests never take the fast path,
-    /// which accepts no record but OPT): a bad signature gets its NOTAUTH answer, a good one
-    /// a signed response. NOTIFY is refused, as NSD answers it: portsd is a primary.
-    fn general_signed(
+    /// The steps after the access list, in order: TSIG, transfers, the fast path, NOTIFY, the
+    /// general path.
+    fn steps(
         &self,
-        request: &[u8],
+        request: &Request<'_>,
         client: SocketAddr,
         transport: Transport,
         out: &mut Vec<u8>,
-    ) -> Option<general::Sent> {
+    ) -> Step {
         let now = tsig::now();
-        let mut signer = match tsig::check(&self.keys, request, now) {
-            tsig::Check::Unsigned => None,
-            tsig::Check::Signed(signer) => Some(signer),
-            tsig::Check::Rejected(response, error) => {
-                warn!(client = %client.ip(), error = ?error, "TSIG check failed");
-                self.metrics.tsig_rejected();
-                *out = response;
-                return Some(general::Sent { cookie: None });
+        let mut signer = None;
+        if request.tsig.is_some() {
+            match tsig::check(&self.keys, request, now) {
+                // A TSIG record that cannot be read: the general path answers FORMERR.
+                tsig::Check::Unsigned => {}
+                tsig::Check::Signed(good) => signer = Some(good),
+                tsig::Check::Rejected(response, error) => {
+                    warn!(client = %client.ip(), error = ?error, "TSIG check failed");
+                    self.metrics.tsig_rejected();
+                    *out = response;
+                    return Step::Reply(Written::answer(request, u16::from(wire::NOTAUTH)));
+                }
             }
-        };
-        // A NOTIFY that does not parse gets FORMERR like any other message.
-        let notify = request.get(2).is_some_and(|b| (b >> 3) & 0x0F == 4)
-            && hickory_server::proto::op::Message::from_vec(request).is_ok();
-        let sent = if notify {
-            general::refused(request, out).then_some(general::Sent { cookie: None })
-        } else {
-            // The signature must fit within the client's limit too.
-            let room = signer.as_ref().map_or(0, tsig::Signer::room);
-            let room = u16::try_from(room).unwrap_or(u16::MAX);
-            self.general
-                .respond(&self.state, request, client, transport, room, out)
-        };
-        if sent.is_some()
-            && let Some(signer) = &mut signer
-        {
-            signer.sign(out, now);
         }
-        sent
+        if let Some(step) = self.transfer_step(request, client, transport, &mut signer, out) {
+            return step;
+        }
+        // A NOTIFY is refused, as NSD answers it: portsd is a primary. One that cannot be
+        // read gets FORMERR from the general path like any other message.
+        if request.opcode() == NOTIFY && request.complete {
+            let refused = Rcode::Refused.value();
+            if !wire::error_answer(request, refused, out) {
+                return Step::Silence;
+            }
+            sign(&mut signer, out);
+            return Step::Reply(Written::answer(request, u16::from(refused)));
+        }
+        self.answer_step(request, client, transport, None, &mut signer, out)
+    }
+
+    /// Answers a query from the zone (or with an empty answer of code `forced`): the fast path for the plain shape
+    /// (never signed: it accepts no record but OPT), the general hickory path for the rest,
+    /// which keeps room for the signature within the client's limit.
+    fn answer_step(
+        &self,
+        request: &Request<'_>,
+        client: SocketAddr,
+        transport: Transport,
+        forced: Option<Rcode>,
+        signer: &mut Option<tsig::Signer>,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        if signer.is_none()
+            && let Some(query) = fast::Query::of(request)
+        {
+            let rcode = self.fast_answer(&query, transport, forced, out);
+            return Step::Reply(Written::answer(request, u16::from(rcode)));
+        }
+        let room = signer.as_ref().map_or(0, tsig::Signer::room);
+        let room = u16::try_from(room).unwrap_or(u16::MAX);
+        let general = &self.general;
+        let Some(sent) =
+            general.respond(&self.state, request, client, transport, room, forced, out)
+        else {
+            return Step::Silence;
+        };
+        sign(signer, out);
+        let mut written = Written::answer(request, sent.rcode);
+        if !sent.question {
+            written.qtype = None;
+        }
+        if let Some(cookie) = sent.cookie {
+            self.metrics.cookie(cookie.label());
+            written.verified = cookie.is_valid();
+        }
+        Step::Reply(written)
+    }
+
+    /// Encodes the fast path's answer to `query` (the zone's, or an empty one of code
+    /// `forced`); its response code.
+    fn fast_answer(
+        &self,
+        query: &fast::Query<'_, '_>,
+        transport: Transport,
+        forced: Option<Rcode>,
+        out: &mut Vec<u8>,
+    ) -> u8 {
+        let snapshot = self.state.snapshot.load();
+        let zone = &self.state.zone;
+        let answer = match forced {
+            Some(rcode) => Answer::empty(rcode, false),
+            None => answer::answer(
+                zone,
+                &snapshot,
+                query.labels(),
+                query.qtype(),
+                query.qclass(),
+            ),
+        };
+        let limit = match transport {
+            Transport::Udp => query.udp_limit(),
+            Transport::Tcp => usize::from(u16::MAX),
+        };
+        fast::encode_response(query, zone, &answer, limit, out);
+        answer.rcode.value()
     }
 
     /// The fast path alone: answers a plain query into `out` without hickory's message types.
     /// Returns false, leaving `out` empty, for anything that is not a plain query. Public so
     /// that tests, the fuzzer and the benchmarks can hold it against [`Self::general_response`].
     pub fn fast_response(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
-        let Some(query) = fast::parse_query(request) else {
+        out.clear();
+        let Some(view) = Request::read(request) else {
             return false;
         };
-        let snapshot = self.state.snapshot.load();
-        let zone = &self.state.zone;
-        let answer = answer::answer(zone, &snapshot, query.labels(), query.qtype, query.qclass);
-        let limit = match transport {
-            Transport::Udp => query.udp_limit(),
-            Transport::Tcp => usize::from(u16::MAX),
+        let Some(query) = fast::Query::of(&view) else {
+            return false;
         };
-        fast::encode_response(&query, zone, &answer, limit, out);
+        let _: u8 = self.fast_answer(&query, transport, None, out);
         true
     }
 
@@ -409,24 +551,43 @@ impl Pipeline {
         client: SocketAddr,
         transport: Transport,
     ) -> Option<Vec<u8>> {
+        let view = Request::read(request)?;
         let mut out = Vec::new();
         self.general
-            .respond(&self.state, request, client, transport, 0, &mut out)
+            .respond(&self.state, &view, client, transport, 0, None, &mut out)
             .map(|_| out)
     }
 }
 
+/// Signs `out` when the request was signed.
+fn sign(signer: &mut Option<tsig::Signer>, out: &mut Vec<u8>) {
+    if let Some(signer) = signer {
+        signer.sign(out, tsig::now());
+    }
+}
+
 /// One structured line per query (`--log-queries`).
-fn log_query(transport: Transport, client: SocketAddr, request: &[u8], response: &[u8]) {
-    let question = general::question_text(request);
-    let (_, rcode) = fast::response_summary(response);
+fn log_query(
+    transport: Transport,
+    client: SocketAddr,
+    request: Option<&Request<'_>>,
+    written: &Written,
+    bytes: usize,
+) {
+    let question = request
+        .and_then(|r| r.question.as_ref())
+        .filter(|_| written.qtype.is_some());
+    let name = question.map_or_else(String::new, |q| wire::presentation(q.name()));
+    let qtype = written
+        .qtype
+        .map_or_else(String::new, |t| RecordType::from(t).to_string());
     info!(
         protocol = transport.label(),
         client = %client.ip(),
-        name = question.as_ref().map_or("", |(name, _)| name.as_str()),
-        qtype = question.as_ref().map_or("", |(_, qtype)| qtype.as_str()),
-        rcode,
-        bytes = response.len(),
+        name,
+        qtype,
+        rcode = written.rcode,
+        bytes,
         "query"
     );
 }

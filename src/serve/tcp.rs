@@ -200,33 +200,34 @@ async fn serve_connection(
         };
         answered += 1;
         seat.touch();
-        if let Some(mut transfer) = pipeline.transfer(&request, client) {
-            // Messages go out in batches as they are built: a transfer holds a few messages
-            // in memory, and a secondary that stops reading stalls only its own connection.
-            while transfer.next_message(&mut response) {
-                if !queue(&mut framed, &response) {
-                    return;
-                }
-                if batch_full(&framed) {
-                    if !flush_within(&mut framed, seat, limits.idle_timeout).await {
-                        debug!(%client, "zone transfer cut short");
-                        return;
-                    }
-                    seat.touch();
-                }
-            }
-            unflushed = true;
-            continue;
-        }
-        let outcome = pipeline.respond(
+        match pipeline.handle(
             &request,
             client,
             Transport::Tcp,
             Instant::now(),
             &mut response,
-        );
-        if outcome == Outcome::Silence {
-            continue;
+        ) {
+            Outcome::Silence => continue,
+            Outcome::Reply => {}
+            Outcome::Transfer(mut transfer) => {
+                // Messages go out in batches as they are built: a transfer holds a few
+                // messages in memory, and a secondary that stops reading stalls only its own
+                // connection.
+                while transfer.next_message(&mut response) {
+                    if !queue(&mut framed, &response) {
+                        return;
+                    }
+                    if batch_full(&framed) {
+                        if !flush_within(&mut framed, seat, limits.idle_timeout).await {
+                            debug!(%client, "zone transfer cut short");
+                            return;
+                        }
+                        seat.touch();
+                    }
+                }
+                unflushed = true;
+                continue;
+            }
         }
         if !queue(&mut framed, &response) {
             return;

@@ -157,9 +157,11 @@ pub(super) async fn serve(
         for i in 0..batch.len() {
             let (packet, source, answer) = batch.slot(i);
             let Some(source) = source else { continue };
-            if pipeline.respond(packet, source, Transport::Udp, received_at, answer)
-                == Outcome::Reply
-            {
+            // Over UDP a transfer is one message, already in `answer`.
+            if !matches!(
+                pipeline.handle(packet, source, Transport::Udp, received_at, answer),
+                Outcome::Silence
+            ) {
                 batch.reply(i);
             }
         }

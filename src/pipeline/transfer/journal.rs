@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::core::answer::{Record, Snapshot, Zone, rtype};
 use crate::core::contents::{Contents, OwnerName, Position};
 
-use super::writer::write_rdata;
+use crate::wire::{Uncompressed, write_rdata};
 
 /// How many differences the journal keeps: IXFR from any of the last this many serials is
 /// incremental.
@@ -91,7 +91,7 @@ fn owned_records(zone: &Zone, name: &OwnerName, records: &[Record<'_>]) -> Vec<C
         .filter(|r| r.data.rtype() != rtype::SOA)
         .map(|r| {
             let mut rdata = Vec::new();
-            write_rdata(zone, &r.data, &mut rdata);
+            write_rdata(&mut Uncompressed(&mut rdata), zone, &r.data);
             ChangedRecord {
                 owner: name.clone(),
                 rtype: r.data.rtype(),

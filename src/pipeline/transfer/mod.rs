@@ -24,11 +24,12 @@ use crate::core::contents::{Contents, OwnerName, Position};
 use crate::core::serial::is_newer;
 use crate::pipeline::tsig::Signer;
 
+use crate::wire::{Uncompressed, write_rdata};
 pub(crate) use journal::Journal;
 use journal::{ChangedRecord, Difference};
 pub use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
-pub(crate) use policy::{Kind, Refusal, Slot, TransferRequest, is_transfer_request};
-use writer::{Header, MessageWriter, write_rdata};
+pub(crate) use policy::{Kind, Refusal, Slot, TransferRequest};
+use writer::{Header, MessageWriter};
 
 /// The size a transfer message is filled to: about 16 KiB, which every secondary takes and
 /// which keeps compression pointers (14 bits) in range.
@@ -84,7 +85,7 @@ fn ixfr_item(chain: &[Arc<Difference>], current: u32, mut step: usize) -> Option
 }
 
 /// A zone transfer in progress: call [`Transfer::next_message`] until it returns `false`.
-pub(crate) struct Transfer {
+pub struct Transfer {
     zone: Zone,
     snapshot: Arc<Snapshot>,
     header: Header,
@@ -100,6 +101,18 @@ pub(crate) struct Transfer {
     _slot: Option<Slot>,
     /// Signs every message when the request was signed.
     signer: Option<Signer>,
+}
+
+impl std::fmt::Debug for Transfer {
+    /// The form and how far it got; the zone's contents are left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Transfer({}, {} messages sent)",
+            self.form(),
+            self.messages
+        )
+    }
 }
 
 impl Transfer {
@@ -191,7 +204,7 @@ impl Transfer {
 
     /// Writes the next message of the response into `out` (cleared first); `false` when
     /// everything has been sent (and `out` is left empty).
-    pub(crate) fn next_message(&mut self, out: &mut Vec<u8>) -> bool {
+    pub fn next_message(&mut self, out: &mut Vec<u8>) -> bool {
         if matches!(self.plan, Plan::Done) {
             out.clear();
             return false;
@@ -206,7 +219,7 @@ impl Transfer {
         let limit = self.limit;
         let soa = |writer: &mut MessageWriter<'_>, serial: u32| {
             writer.record(apex, rtype::SOA, ttl, limit, |out| {
-                write_rdata(zone, &Rdata::Soa(serial), out);
+                write_rdata(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
             })
         };
         let current = snapshot.serial;
@@ -250,7 +263,7 @@ impl Transfer {
                         }
                         let written =
                             writer.record(name.wire(), record.data.rtype(), ttl, limit, |out| {
-                                write_rdata(zone, &record.data, out);
+                                write_rdata(&mut Uncompressed(out), zone, &record.data);
                             });
                         if !written {
                             stopped = Some(index);

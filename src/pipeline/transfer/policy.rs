@@ -6,12 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use ipnet::IpNet;
 
 use crate::core::answer::{CLASS_IN, Zone, rtype};
+use crate::wire::Request;
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries
@@ -100,76 +98,50 @@ impl TransferPolicy {
     }
 }
 
-/// Whether `request` asks for AXFR or IXFR: its first question's type, read without parsing
-/// the message (names in the question are not compressed). Cheap enough for every query.
-pub(crate) fn is_transfer_request(request: &[u8]) -> bool {
-    if request.len() < 12 || request[4..6] != [0, 1] {
-        return false;
-    }
-    let mut at = 12;
-    while let Some(&length) = request.get(at) {
-        if length == 0 {
-            let qtype = request
-                .get(at + 1..at + 3)
-                .map(|b| u16::from_be_bytes([b[0], b[1]]));
-            return matches!(qtype, Some(rtype::AXFR | rtype::IXFR));
-        }
-        if length & 0xC0 != 0 {
-            return false;
-        }
-        at += 1 + usize::from(length);
-    }
-    false
-}
-
 /// A transfer request, read.
 #[derive(Debug)]
-pub(crate) struct TransferRequest {
+pub(crate) struct TransferRequest<'p> {
     pub(crate) kind: Kind,
     pub(crate) id: u16,
     pub(crate) recursion_desired: bool,
-    /// The question as received, encoded again (name case kept).
-    pub(crate) question: Vec<u8>,
+    /// The question as received (name case kept).
+    pub(crate) question: &'p [u8],
     /// The client's EDNS UDP payload size, if it sent one.
     pub(crate) udp_payload: Option<u16>,
 }
 
-impl TransferRequest {
-    /// Reads a request [`is_transfer_request`] accepted; `None` when it does not parse, is
-    /// not for `zone`'s apex in class IN, or is an IXFR without the client's SOA (the general
-    /// path then answers it with FORMERR or REFUSED).
-    pub(crate) fn parse(request: &[u8], zone: &Zone) -> Option<TransferRequest> {
-        let message = Message::from_vec(request).ok()?;
-        let query = message.queries.first()?;
-        let apex: Vec<&[u8]> = zone.name.labels().iter().map(|l| &l[..]).collect();
-        let name: Vec<Vec<u8>> = query
-            .name()
-            .iter()
-            .map(|l| l.to_ascii_lowercase())
-            .collect();
-        if name.iter().map(Vec::as_slice).ne(apex.iter().copied())
-            || u16::from(query.query_class()) != CLASS_IN
+impl<'p> TransferRequest<'p> {
+    /// Reads a query for AXFR or IXFR of `zone`'s apex in class IN from the request's view;
+    /// `None` for anything else, and for an IXFR without the client's SOA or a message that
+    /// cannot be read to its end (the answer path then gives REFUSED or FORMERR).
+    pub(crate) fn read(request: &Request<'p>, zone: &Zone) -> Option<TransferRequest<'p>> {
+        let question = request.question.as_ref()?;
+        if !request.complete
+            || request.opcode() != 0
+            || request.counts[0] != 1
+            || question.qclass != CLASS_IN
         {
             return None;
         }
-        let kind = match query.query_type() {
-            RecordType::AXFR => Kind::Axfr,
-            RecordType::IXFR => {
-                Kind::Ixfr(message.authorities.iter().find_map(|r| match &r.data {
-                    RData::SOA(soa) => Some(soa.serial),
-                    _ => None,
-                })?)
-            }
+        let kind = match question.qtype {
+            rtype::AXFR => Kind::Axfr,
+            rtype::IXFR => Kind::Ixfr(request.authority_serial?),
             _ => return None,
         };
-        let mut question = Vec::new();
-        query.emit(&mut BinEncoder::new(&mut question)).ok()?;
+        let apex = zone.name.labels().iter().map(|l| &l[..]);
+        if !question
+            .name()
+            .map(<[u8]>::to_ascii_lowercase)
+            .eq(apex.map(<[u8]>::to_vec))
+        {
+            return None;
+        }
         Some(TransferRequest {
             kind,
-            id: message.id,
-            recursion_desired: message.recursion_desired,
-            question,
-            udp_payload: message.edns.as_ref().map(|e| e.max_payload()),
+            id: request.id,
+            recursion_desired: request.recursion_desired(),
+            question: question.bytes,
+            udp_payload: request.opt.as_ref().map(|opt| opt.payload),
         })
     }
 }

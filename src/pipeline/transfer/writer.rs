@@ -7,32 +7,7 @@ use std::hash::Hasher;
 
 use rustc_hash::FxHashMap;
 
-use crate::core::answer::{CLASS_IN, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
-
-/// Writes a record's RDATA uncompressed (the SOA's and NS's names included: they are two
-/// records per transfer).
-pub(super) fn write_rdata(zone: &Zone, data: &Rdata<'_>, out: &mut Vec<u8>) {
-    let name = |labels: &[Box<[u8]>], out: &mut Vec<u8>| {
-        for label in labels {
-            out.push(label.len() as u8);
-            out.extend_from_slice(label);
-        }
-        out.push(0);
-    };
-    match data {
-        Rdata::Txt(_) | Rdata::Unassigned(_) => data.append_txt(out),
-        Rdata::Soa(serial) => {
-            name(&zone.ns_name, out);
-            name(&zone.rname, out);
-            for value in [*serial, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, zone.ttl] {
-                out.extend_from_slice(&value.to_be_bytes());
-            }
-        }
-        Rdata::Ns => name(&zone.ns_name, out),
-        Rdata::Address(std::net::IpAddr::V4(ip)) => out.extend_from_slice(&ip.octets()),
-        Rdata::Address(std::net::IpAddr::V6(ip)) => out.extend_from_slice(&ip.octets()),
-    }
-}
+use crate::core::answer::CLASS_IN;
 
 /// Fills one message: header, the question on the first message, records with their owner
 /// names compressed against the names already in the message.

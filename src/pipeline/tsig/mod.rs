@@ -17,21 +17,17 @@ pub(crate) mod tests;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::op::Message;
 use hickory_proto::rr::Name;
-use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError, signed_bitmessage_to_buf};
+use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
+
+use crate::wire::tsig::{Fields, TsigRecord, append, rdata_len, time48, variables};
+use crate::wire::{NOTAUTH, Request, write_header};
 
 pub use key_file::{KeyFileError, parse_keys, read_key_file};
 
 /// The fudge portsd signs with and the most clock skew it accepts from a client's: five
 /// minutes, RFC 8945's recommendation and the default of NSD, Knot and BIND.
 const FUDGE: u16 = 300;
-/// The TSIG record type.
-const TSIG_TYPE: u16 = 250;
-/// The class of a TSIG record.
-const CLASS_ANY: u16 = 255;
-/// The NOTAUTH response code.
-const NOTAUTH: u8 = 9;
 
 /// One shared secret.
 pub struct Key {
@@ -92,7 +88,7 @@ impl Key {
             _ => 64,
         };
         // Owner, then type, class, TTL and RDLENGTH, then the RDATA.
-        let record_len = name_wire.len() + 10 + tsig_rdata_len(algorithm_wire.len(), mac_len, 0);
+        let record_len = name_wire.len() + 10 + rdata_len(algorithm_wire.len(), mac_len, 0);
         Ok(Key {
             name_wire,
             name,
@@ -145,9 +141,8 @@ impl Keyring {
         .ok()
     }
 
-    fn find(&self, name: &Name) -> Option<&Arc<Key>> {
-        let wire = wire_lowercase(name);
-        self.keys.iter().find(|k| k.name_wire == wire)
+    fn find(&self, name_wire: &[u8]) -> Option<&Arc<Key>> {
+        self.keys.iter().find(|k| k.name_wire == name_wire)
     }
 }
 
@@ -206,17 +201,17 @@ impl Signer {
         tbs.extend_from_slice(&self.previous_mac);
         tbs.extend_from_slice(message);
         let time = time48(now);
-        let error_code = error.map_or(0, u16::from);
+        let error = error.map_or(0, u16::from);
         if self.first {
-            tbs.extend_from_slice(&key.name_wire);
-            tbs.extend_from_slice(&CLASS_ANY.to_be_bytes());
-            tbs.extend_from_slice(&0u32.to_be_bytes());
-            tbs.extend_from_slice(algorithm);
-            tbs.extend_from_slice(&time);
-            tbs.extend_from_slice(&FUDGE.to_be_bytes());
-            tbs.extend_from_slice(&error_code.to_be_bytes());
-            tbs.extend_from_slice(&(other.len() as u16).to_be_bytes());
-            tbs.extend_from_slice(other);
+            variables(
+                &mut tbs,
+                &key.name_wire,
+                algorithm,
+                &time,
+                FUDGE,
+                error,
+                other,
+            );
         } else {
             tbs.extend_from_slice(&time);
             tbs.extend_from_slice(&FUDGE.to_be_bytes());
@@ -226,164 +221,93 @@ impl Signer {
             .algorithm
             .mac_data(&key.secret, &tbs)
             .unwrap_or_default();
-        append_tsig(
+        append(
             message,
-            &key.name_wire,
-            algorithm,
-            &time,
-            &mac,
-            self.original_id,
-            error_code,
-            other,
+            &Fields {
+                key_name: &key.name_wire,
+                algorithm,
+                time,
+                fudge: FUDGE,
+                mac: &mac,
+                original_id: self.original_id,
+                error,
+                other,
+            },
         );
         self.previous_mac = mac;
         self.first = false;
     }
 }
 
-/// The bytes of a TSIG RDATA: algorithm name, time (6), fudge, MAC size, MAC, original ID,
-/// error, other length and other data.
-fn tsig_rdata_len(algorithm_len: usize, mac_len: usize, other_len: usize) -> usize {
-    algorithm_len + 6 + 2 + 2 + mac_len + 2 + 2 + 2 + other_len
-}
-
-/// Appends a TSIG record to `message` and counts it in ARCOUNT.
-#[allow(clippy::too_many_arguments)]
-fn append_tsig(
-    message: &mut Vec<u8>,
-    key_name: &[u8],
-    algorithm: &[u8],
-    time: &[u8],
-    mac: &[u8],
-    original_id: u16,
-    error: u16,
-    other: &[u8],
-) {
-    message.extend_from_slice(key_name);
-    message.extend_from_slice(&TSIG_TYPE.to_be_bytes());
-    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
-    message.extend_from_slice(&0u32.to_be_bytes());
-    let rdlength = tsig_rdata_len(algorithm.len(), mac.len(), other.len());
-    message.extend_from_slice(&(rdlength as u16).to_be_bytes());
-    message.extend_from_slice(algorithm);
-    message.extend_from_slice(time);
-    message.extend_from_slice(&FUDGE.to_be_bytes());
-    message.extend_from_slice(&(mac.len() as u16).to_be_bytes());
-    message.extend_from_slice(mac);
-    message.extend_from_slice(&original_id.to_be_bytes());
-    message.extend_from_slice(&error.to_be_bytes());
-    message.extend_from_slice(&(other.len() as u16).to_be_bytes());
-    message.extend_from_slice(other);
-    if message.len() >= 12 {
-        let count = u16::from_be_bytes([message[10], message[11]]).saturating_add(1);
-        message[10..12].copy_from_slice(&count.to_be_bytes());
-    }
-}
-
 /// The header and question of a NOTAUTH response to `request`.
-fn notauth_response(request: &Message) -> Vec<u8> {
+fn notauth_response(request: &Request<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    out.extend_from_slice(&request.id.to_be_bytes());
-    let opcode = u16::from(u8::from(request.op_code)) << 11;
-    let rd = if request.recursion_desired { 0x0100 } else { 0 };
-    out.extend_from_slice(&(0x8000 | opcode | rd | u16::from(NOTAUTH)).to_be_bytes());
-    let questions = request.queries.len().min(1);
-    out.extend_from_slice(&(questions as u16).to_be_bytes());
-    out.extend_from_slice(&[0; 6]);
-    if let Some(query) = request.queries.first() {
-        use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
-        let mut question = Vec::new();
-        if query.emit(&mut BinEncoder::new(&mut question)).is_ok() {
-            out.extend_from_slice(&question);
-        } else {
-            out[4..6].copy_from_slice(&[0, 0]);
-        }
-    }
+    let question = request.question.as_ref().map_or(&[][..], |q| q.bytes);
+    let questions = u16::from(!question.is_empty());
+    // The opcode and RD are echoed, not CD.
+    let flags = request.response_flags() & !0x0010 | u16::from(NOTAUTH);
+    write_header(request.id, flags, [questions, 0, 0, 0], &mut out);
+    out.extend_from_slice(question);
     out
-}
-
-/// A time as TSIG carries it: 48 bits, network order.
-fn time48(now: u64) -> [u8; 6] {
-    let bytes = now.to_be_bytes();
-    [bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
 }
 
 /// The NOTAUTH answer to `request` with an unsigned TSIG record carrying `error` (BADKEY and
 /// BADSIG answers must not be signed: the key is unknown or the client's MAC is wrong).
 fn unsigned_error(
-    request: &Message,
-    key_name: &Name,
-    algorithm: &TsigAlgorithm,
-    original_id: u16,
+    request: &Request<'_>,
+    tsig: &TsigRecord<'_>,
     error: TsigError,
     now: u64,
 ) -> Vec<u8> {
     let mut out = notauth_response(request);
-    append_tsig(
+    append(
         &mut out,
-        &wire_lowercase(key_name),
-        &wire_lowercase(&algorithm.to_name()),
-        &time48(now),
-        &[],
-        original_id,
-        u16::from(error),
-        &[],
+        &Fields {
+            key_name: &tsig.key_name,
+            algorithm: &tsig.algorithm,
+            time: time48(now),
+            fudge: FUDGE,
+            mac: &[],
+            original_id: tsig.original_id,
+            error: u16::from(error),
+            other: &[],
+        },
     );
     out
 }
 
-/// Checks the TSIG record of `request` against `keys` at time `now`.
-pub(crate) fn check(keys: &Keyring, request: &[u8], now: u64) -> Check {
-    let Ok(message) = Message::from_vec(request) else {
+/// Checks the TSIG record of `request` against `keys` at time `now`, from the view alone: no
+/// message is parsed again.
+pub(crate) fn check(keys: &Keyring, request: &Request<'_>, now: u64) -> Check {
+    let Some(tsig) = TsigRecord::read(request) else {
         return Check::Unsigned;
     };
-    let Some(signature) = &message.signature else {
-        return Check::Unsigned;
-    };
-    let tsig = &signature.data;
     let key = keys
-        .find(&signature.name)
-        .filter(|key| key.algorithm == tsig.algorithm);
+        .find(&tsig.key_name)
+        .filter(|key| key.algorithm_wire == tsig.algorithm);
     let Some(key) = key else {
         // Unknown key or algorithm: named as the client did.
-        let out = unsigned_error(
-            &message,
-            &signature.name,
-            &tsig.algorithm,
-            tsig.oid,
-            TsigError::BadKey,
-            now,
-        );
+        let out = unsigned_error(request, &tsig, TsigError::BadKey, now);
         return Check::Rejected(out, TsigError::BadKey);
     };
-    let verified = signed_bitmessage_to_buf(request, None, true)
-        .ok()
-        .filter(|_| !tsig.mac.is_empty())
-        .is_some_and(|(tbv, _)| {
-            key.algorithm
-                .verify_mac(&key.secret, &tbv, &tsig.mac)
-                .is_ok()
-        });
+    let verified = !tsig.mac.is_empty()
+        && key
+            .algorithm
+            .verify_mac(&key.secret, &tsig.covered(request), tsig.mac)
+            .is_ok();
     if !verified {
-        let out = unsigned_error(
-            &message,
-            &key.name,
-            &key.algorithm,
-            tsig.oid,
-            TsigError::BadSig,
-            now,
-        );
+        let out = unsigned_error(request, &tsig, TsigError::BadSig, now);
         return Check::Rejected(out, TsigError::BadSig);
     }
     let mut signer = Signer {
         key: key.clone(),
-        previous_mac: tsig.mac.clone(),
-        original_id: tsig.oid,
+        previous_mac: tsig.mac.to_vec(),
+        original_id: tsig.original_id,
         first: true,
     };
     if now.abs_diff(tsig.time) > u64::from(tsig.fudge) {
         // Signed, carrying the server's time so the client can see the skew (RFC 8945 5.2.3).
-        let mut out = notauth_response(&message);
+        let mut out = notauth_response(request);
         let other = time48(now);
         signer.sign_with(&mut out, now, Some(TsigError::BadTime), &other);
         return Check::Rejected(out, TsigError::BadTime);

@@ -1,0 +1,217 @@
+//! The pipeline reads each message once: one view per message, and hickory parses a message
+//! only on the general path, at most once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hickory_proto::op::{Edns, Message, OpCode, Query};
+use hickory_proto::rr::rdata::SOA;
+use hickory_proto::rr::rdata::opt::EdnsOption;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::transfer::TransferPolicy;
+use super::tsig::tests::keyring;
+use super::{Outcome, Pipeline, Policy, Transport};
+use crate::core::answer::Zone;
+use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
+use crate::core::names::parse_domain;
+use crate::core::table::Table;
+use crate::metrics::Metrics;
+use crate::wire::request::counts;
+
+/// `ports.test` with one use of 443/tcp, keys configured, transfers allowed from loopback.
+fn pipeline() -> (Pipeline, hickory_proto::rr::TSigner) {
+    let zone = Zone::new(
+        parse_domain("ports.test").unwrap(),
+        parse_domain("ns.ports.test").unwrap(),
+        vec!["192.0.2.1".parse().unwrap()],
+        60,
+    );
+    let table = Table::new(vec![Entry {
+        ports: PortSpan::parse("443").unwrap(),
+        protocol: Protocol::Tcp,
+        status: Status::Yes,
+        service: Some("https".into()),
+        description: "HTTP over TLS".to_owned(),
+        aliases: Vec::new(),
+        sources: Source::Iana.bit(),
+    }]);
+    let (keys, client) = keyring();
+    let policy = Policy {
+        keys,
+        transfer: TransferPolicy {
+            allow: vec!["127.0.0.0/8".parse().unwrap()],
+            ..TransferPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let metrics = Arc::new(Metrics::new());
+    (Pipeline::new(zone, table, 10, policy, metrics), client)
+}
+
+fn query(name: &str, qtype: RecordType) -> Message {
+    let mut message = Message::query();
+    message.metadata.id = 77;
+    message.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    message
+}
+
+fn signed(mut message: Message, signer: &hickory_proto::rr::TSigner) -> Vec<u8> {
+    let (tsig, _) = signer.sign_message(&message, super::tsig::now()).unwrap();
+    message.signature = Some(tsig);
+    message.to_vec().unwrap()
+}
+
+/// (views made, hickory parses) for one message through the pipeline's entry, and whether a
+/// response or transfer came out.
+fn reads(pipeline: &Pipeline, message: &[u8], transport: Transport) -> (usize, usize, bool) {
+    let client: SocketAddr = ([127, 0, 0, 1], 5353).into();
+    let (views, parses) = counts::now();
+    let mut out = Vec::new();
+    let answered = match pipeline.handle(message, client, transport, Instant::now(), &mut out) {
+        Outcome::Silence => false,
+        Outcome::Reply => true,
+        Outcome::Transfer(mut transfer) => {
+            while transfer.next_message(&mut out) {}
+            true
+        }
+    };
+    let (views_after, parses_after) = counts::now();
+    (views_after - views, parses_after - parses, answered)
+}
+
+#[test]
+fn every_kind_of_message_is_read_once_and_parsed_by_hickory_at_most_once() {
+    let (pipeline, client) = pipeline();
+    let plain = query("443.tcp.ports.test.", RecordType::TXT)
+        .to_vec()
+        .unwrap();
+    let mut with_options = query("443.tcp.ports.test.", RecordType::TXT);
+    let mut edns = Edns::new();
+    edns.options_mut()
+        .insert(EdnsOption::Unknown(3, Vec::new()));
+    with_options.set_edns(edns);
+    let mut notify = query("ports.test.", RecordType::SOA);
+    notify.metadata.op_code = OpCode::Notify;
+    let mut ixfr = query("ports.test.", RecordType::IXFR);
+    ixfr.add_authority(Record::from_rdata(
+        Name::from_ascii("ports.test.").unwrap(),
+        60,
+        RData::SOA(SOA::new(Name::root(), Name::root(), 9, 1, 1, 1, 1)),
+    ));
+    let mut bad_mac = signed(query("ports.test.", RecordType::SOA), &client);
+    let inside_mac = bad_mac.len() - 10;
+    bad_mac[inside_mac] ^= 1;
+    // (what, message, transport, hickory parses expected)
+    let cases: Vec<(&str, Vec<u8>, Transport, usize)> = vec![
+        ("plain query", plain.clone(), Transport::Udp, 0),
+        ("plain query over TCP", plain.clone(), Transport::Tcp, 0),
+        (
+            "query with an EDNS option",
+            with_options.to_vec().unwrap(),
+            Transport::Udp,
+            1,
+        ),
+        (
+            "signed query",
+            signed(query("ports.test.", RecordType::SOA), &client),
+            Transport::Udp,
+            1,
+        ),
+        (
+            "signed AXFR",
+            signed(query("ports.test.", RecordType::AXFR), &client),
+            Transport::Tcp,
+            0,
+        ),
+        (
+            "signed IXFR over UDP",
+            signed(ixfr, &client),
+            Transport::Udp,
+            0,
+        ),
+        (
+            "unsigned AXFR, refused",
+            query("ports.test.", RecordType::AXFR).to_vec().unwrap(),
+            Transport::Tcp,
+            0,
+        ),
+        ("bad signature", bad_mac, Transport::Udp, 0),
+        ("NOTIFY", notify.to_vec().unwrap(), Transport::Udp, 0),
+        ("signed NOTIFY", signed(notify, &client), Transport::Udp, 0),
+        (
+            "malformed",
+            plain[..plain.len() - 2].to_vec(),
+            Transport::Udp,
+            1,
+        ),
+        (
+            "shorter than a header",
+            plain[..5].to_vec(),
+            Transport::Udp,
+            0,
+        ),
+    ];
+    for (what, message, transport, parses) in cases {
+        let (views, hickory, answered) = reads(&pipeline, &message, transport);
+        assert_eq!(views, 1, "{what}: read once");
+        assert_eq!(hickory, parses, "{what}: hickory parses");
+        assert_eq!(
+            answered,
+            what != "shorter than a header",
+            "{what}: answered"
+        );
+    }
+}
+
+/// hickory decodes messages in one place of the request path; a second place would parse
+/// some message twice (the runtime count above sees only the parses that place reports).
+#[test]
+fn hickory_decodes_messages_in_one_place_of_the_request_path() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut found = Vec::new();
+    for folder in ["pipeline", "wire"] {
+        visit(&std::path::Path::new(root).join(folder), &mut found);
+    }
+    assert_eq!(
+        found,
+        [format!("{root}/pipeline/general.rs: Request::from_bytes(")],
+        "hickory's decoders in the request path"
+    );
+}
+
+/// Collects every call of a hickory decoder in the non-test code of the files below `dir`.
+fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().collect();
+    entries.sort_by_key(std::fs::DirEntry::path);
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            visit(&path, found);
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
+        for decoder in [
+            "Request::from_bytes(",
+            "Message::from_vec(",
+            "Message::from_bytes(",
+            "Message::read(",
+            "Header::read(",
+            "Queries::read(",
+            "BinDecoder::new(",
+            "signed_bitmessage_to_buf(",
+        ] {
+            for _ in code.matches(decoder) {
+                found.push(format!("{}: {decoder}", path.display()));
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! DNS wire format, for everything portsd reads and writes by hand: the request view every
+//! pipeline step reads ([`request`]), names (with hickory-compatible compression,
+//! [`compress`]), the header and question of error answers, record data (SOA, NS, A, AAAA,
+//! TXT) in one function for every writer, OPT options, and the TSIG record (read and
+//! written).
+//!
+//! hickory parses and encodes where it builds the answer (the general path). What is written
+//! here by hand is on the hot path (the UDP fast path, zone transfers) or must not need a
+//! full parse (TSIG checks, error answers, the query log); tests hold each piece against
+//! hickory's reading of the same bytes.
+
+pub(crate) mod compress;
+pub(crate) mod request;
+pub(crate) mod tsig;
+
+pub(crate) use crate::core::answer::{CLASS_IN, rtype};
+use crate::core::answer::{Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
+pub(crate) use request::Request;
+
+/// The longest a name may be in wire form (RFC 1035 3.1).
+pub(crate) const MAX_NAME: usize = 255;
+/// The most labels a 255-octet name can have.
+pub(crate) const MAX_LABELS: usize = 127;
+/// The most labels a question's name may have for the view to keep them. Every name in the
+/// zone has far fewer (a port, a protocol, a few zone labels); longer names take the general
+/// path, which keeps the per-message label array small.
+pub(crate) const FAST_PATH_LABELS: usize = 24;
+/// The NOTAUTH response code.
+pub(crate) const NOTAUTH: u8 = 9;
+
+/// EDNS option codes portsd reads or writes.
+pub(crate) mod option {
+    /// NSID (RFC 5001).
+    pub(crate) const NSID: u16 = 3;
+    /// Client Subnet (RFC 7871).
+    pub(crate) const CLIENT_SUBNET: u16 = 8;
+    /// EDNS EXPIRE (RFC 7314).
+    pub(crate) const EXPIRE: u16 = 9;
+    /// COOKIE (RFC 7873).
+    pub(crate) const COOKIE: u16 = 10;
+    /// Padding (RFC 7830).
+    pub(crate) const PADDING: u16 = 12;
+    /// Extended DNS Error (RFC 8914).
+    pub(crate) const EXTENDED_ERROR: u16 = 15;
+}
+
+/// The 16 bits at `at`, network order.
+pub(crate) fn read_u16(message: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([
+        *message.get(at)?,
+        *message.get(at + 1)?,
+    ]))
+}
+
+/// The 32 bits at `at`, network order.
+pub(crate) fn read_u32(message: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(
+        message.get(at..at + 4)?.try_into().ok()?,
+    ))
+}
+
+/// The offset just after the name starting at `at` (a compression pointer ends it).
+pub(crate) fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        match *message.get(at)? {
+            0 => return Some(at + 1),
+            len @ 1..=63 => at += 1 + usize::from(len),
+            0xC0..=0xFF => return read_u16(message, at).map(|_| at + 2),
+            _ => return None,
+        }
+    }
+}
+
+/// The name starting at `at` in lower-case wire form, compression pointers followed (each must
+/// lead backwards, so a loop cannot be), into `out`; returns the offset after the name.
+pub(crate) fn read_name_lowercase(message: &[u8], at: usize, out: &mut Vec<u8>) -> Option<usize> {
+    out.clear();
+    let mut next = None;
+    let mut position = at;
+    loop {
+        let len = *message.get(position)?;
+        match len {
+            0 => {
+                out.push(0);
+                return Some(next.unwrap_or(position + 1));
+            }
+            1..=63 => {
+                let label = message.get(position + 1..position + 1 + usize::from(len))?;
+                out.push(len);
+                out.extend(label.iter().map(u8::to_ascii_lowercase));
+                if out.len() >= MAX_NAME {
+                    return None;
+                }
+                position += 1 + usize::from(len);
+            }
+            0xC0..=0xFF => {
+                let target = usize::from(read_u16(message, position)? & 0x3FFF);
+                if target >= position {
+                    return None;
+                }
+                next.get_or_insert(position + 2);
+                position = target;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A name written without compression, read label by label.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Name<'p> {
+    rest: &'p [u8],
+}
+
+impl<'p> Name<'p> {
+    /// The name at the start of `bytes` (which may go on past its end).
+    pub(crate) fn uncompressed(bytes: &'p [u8]) -> Name<'p> {
+        Name { rest: bytes }
+    }
+}
+
+impl<'p> Iterator for Name<'p> {
+    type Item = &'p [u8];
+
+    fn next(&mut self) -> Option<&'p [u8]> {
+        let len = usize::from(*self.rest.first()?);
+        if len == 0 || len > 63 {
+            return None;
+        }
+        let label = self.rest.get(1..1 + len)?;
+        self.rest = &self.rest[1 + len..];
+        Some(label)
+    }
+}
+
+/// The name in presentation form (`443.tcp.ports.local.`), as hickory prints names (IDNA
+/// labels shown decoded): for the query log. Builds a hickory name from the labels, which reads
+/// nothing of the message.
+pub(crate) fn presentation(name: Name<'_>) -> String {
+    hickory_proto::rr::Name::from_labels(name).map_or_else(|_| String::new(), |n| n.to_string())
+}
+
+/// Where names go as a record is written: straight into the message, or through a writer that
+/// compresses them.
+pub(crate) trait Names {
+    /// The message written to.
+    fn out(&mut self) -> &mut Vec<u8>;
+    /// Writes a name given by its labels.
+    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>);
+}
+
+/// Names written in full, for RDATA that must not point elsewhere.
+pub(crate) struct Uncompressed<'o>(pub(crate) &'o mut Vec<u8>);
+
+impl Names for Uncompressed<'_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.0
+    }
+
+    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
+        for label in labels {
+            self.0.push(label.len() as u8);
+            self.0.extend_from_slice(label);
+        }
+        self.0.push(0);
+    }
+}
+
+/// Writes a record's RDATA: the one place SOA, NS, A, AAAA and TXT data are spelled.
+pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
+    match data {
+        Rdata::Txt(_) | Rdata::Unassigned(_) => data.append_txt(names.out()),
+        Rdata::Soa(serial) => {
+            names.name(zone.ns_name.iter().map(|l| &l[..]));
+            names.name(zone.rname.iter().map(|l| &l[..]));
+            let out = names.out();
+            for value in [*serial, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, zone.ttl] {
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+        }
+        Rdata::Ns => names.name(zone.ns_name.iter().map(|l| &l[..])),
+        Rdata::Address(std::net::IpAddr::V4(ip)) => names.out().extend_from_slice(&ip.octets()),
+        Rdata::Address(std::net::IpAddr::V6(ip)) => names.out().extend_from_slice(&ip.octets()),
+    }
+}
+
+/// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's
+/// low four bits) and the four counts.
+pub(crate) fn write_header(id: u16, flags: u16, counts: [u16; 4], out: &mut Vec<u8>) {
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&flags.to_be_bytes());
+    for count in counts {
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+}
+
+/// An error answer (FORMERR, NOTIMP, REFUSED, NOTAUTH) into `out`: the header and the
+/// question section echoed as received when it could be read, no records, no OPT, exactly as
+/// hickory's `error_msg` encodes it. `false` (and `out` empty) for a response, which gets no
+/// answer.
+pub(crate) fn error_answer(request: &Request<'_>, rcode: u8, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    if request.is_response() {
+        return false;
+    }
+    let questions = request.questions.clone().unwrap_or(12..12);
+    let count = if questions.is_empty() {
+        0
+    } else {
+        request.counts[0]
+    };
+    let flags = request.response_flags() | u16::from(rcode & 0x0F);
+    write_header(request.id, flags, [count, 0, 0, 0], out);
+    out.extend_from_slice(&request.bytes[questions]);
+    true
+}
+
+/// Where the question section of a one-question message ends (after QTYPE and QCLASS).
+pub(crate) fn question_end(message: &[u8]) -> Option<usize> {
+    if read_u16(message, 4)? != 1 {
+        return None;
+    }
+    Some(skip_name(message, 12)? + 4).filter(|&end| end <= message.len())
+}
+
+/// Turns a response into the rate limiter's "slip": the header and question only, with TC set,
+/// so a genuine client retries over TCP while a spoofed victim receives a small packet.
+pub(crate) fn truncate_for_slip(response: &mut Vec<u8>) {
+    if response.len() < 12 {
+        return;
+    }
+    let end = question_end(response).unwrap_or(12);
+    response.truncate(end);
+    response[2] |= 0x02;
+    let questions = if end > 12 { 1u16 } else { 0 };
+    response[4..6].copy_from_slice(&questions.to_be_bytes());
+    response[6..12].fill(0);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,350 @@
+//! A request read once: a borrowed view over the received bytes that every step of the
+//! pipeline reads (the access list, the transfer policy, TSIG, cookies, NOTIFY, the fast path,
+//! rate limiting, the metrics and the query log), so that no step scans the message again.
+//!
+//! [`Request::read`] walks the header, every question and every record once. It copies
+//! nothing: names stay where they are, and the view keeps offsets into the message for what
+//! later steps need (the first question's labels, the OPT record and the options portsd knows,
+//! the TSIG record, the serial of the SOA an IXFR request carries).
+
+use std::ops::Range;
+
+use super::{
+    CLASS_IN, FAST_PATH_LABELS, MAX_NAME, Name, option, read_name_lowercase, read_u16, read_u32,
+    rtype, skip_name,
+};
+
+/// The header's flag bits portsd reads.
+const QR: u16 = 0x8000;
+const RD: u16 = 0x0100;
+const CD: u16 = 0x0010;
+
+/// A request as read: the header, where its parts are, and whether it could be read to its end.
+#[derive(Debug)]
+pub(crate) struct Request<'p> {
+    /// The message itself.
+    pub(crate) bytes: &'p [u8],
+    /// The header's ID.
+    pub(crate) id: u16,
+    /// The header's second 16 bits (QR, opcode, flags, RCODE).
+    pub(crate) flags: u16,
+    /// QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
+    pub(crate) counts: [u16; 4],
+    /// The first question, when every question of the section could be read.
+    pub(crate) question: Option<Question<'p>>,
+    /// The question section (every question), when it could be read: what error answers echo.
+    pub(crate) questions: Option<Range<usize>>,
+    /// The first OPT record.
+    pub(crate) opt: Option<Opt>,
+    /// Where the TSIG record starts, when the last record of the message is one.
+    pub(crate) tsig: Option<usize>,
+    /// The serial of the first SOA record of the authority section (an IXFR's client serial).
+    pub(crate) authority_serial: Option<u32>,
+    /// Every section was read to its end and nothing follows it.
+    pub(crate) complete: bool,
+}
+
+/// A question whose name is written without compression, borrowing from the message.
+#[derive(Debug)]
+pub(crate) struct Question<'p> {
+    /// Name, type and class as received (echoed byte for byte).
+    pub(crate) bytes: &'p [u8],
+    /// The name's labels, leftmost first, when there are at most [`FAST_PATH_LABELS`].
+    labels: [&'p [u8]; FAST_PATH_LABELS],
+    /// How many labels the name has (all of them, even beyond the array).
+    label_count: usize,
+    /// The query type.
+    pub(crate) qtype: u16,
+    /// The query class.
+    pub(crate) qclass: u16,
+}
+
+impl<'p> Question<'p> {
+    /// The name's labels when there are at most [`FAST_PATH_LABELS`] of them.
+    pub(crate) fn labels(&self) -> Option<&[&'p [u8]]> {
+        (self.label_count <= FAST_PATH_LABELS).then(|| &self.labels[..self.label_count])
+    }
+
+    /// The name's labels, however many there are.
+    pub(crate) fn name(&self) -> Name<'p> {
+        Name::uncompressed(self.bytes)
+    }
+}
+
+/// The OPT record of a request (RFC 6891).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Opt {
+    /// Offset of the record's TYPE field; CLASS (the payload size), TTL and RDLENGTH follow.
+    pub(crate) fixed: usize,
+    /// Whether the owner is the root, as RFC 6891 requires.
+    pub(crate) root_owner: bool,
+    /// The client's UDP payload size.
+    pub(crate) payload: u16,
+    /// The upper eight bits of the extended RCODE.
+    pub(crate) extended_rcode: u8,
+    /// The EDNS version.
+    pub(crate) version: u8,
+    /// The DNSSEC OK bit (RFC 3225).
+    pub(crate) dnssec_ok: bool,
+    /// The options' bytes.
+    pub(crate) rdata: Range<usize>,
+    /// What the options ask for.
+    pub(crate) options: Options,
+}
+
+/// The EDNS options portsd reads, found by one walk of the OPT record's data.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// The option lengths add up to the record's data.
+    pub(crate) well_formed: bool,
+    /// NSID (RFC 5001) was asked for; its content means nothing in a query.
+    pub(crate) nsid: bool,
+    /// Where the first COOKIE option's data is (RFC 7873).
+    pub(crate) cookie: Option<Range<usize>>,
+    /// Where the first Client Subnet option's data is (RFC 7871); read, never answered.
+    pub(crate) client_subnet: Option<Range<usize>>,
+    /// EDNS EXPIRE (RFC 7314) was asked for.
+    pub(crate) expire: bool,
+    /// The query was padded (RFC 7830).
+    pub(crate) padding: bool,
+}
+
+impl Options {
+    fn read(message: &[u8], rdata: Range<usize>) -> Options {
+        let mut options = Options::default();
+        let mut at = rdata.start;
+        while at < rdata.end {
+            let (Some(code), Some(length)) = (read_u16(message, at), read_u16(message, at + 2))
+            else {
+                return options;
+            };
+            let data = at + 4..at + 4 + usize::from(length);
+            if data.end > rdata.end {
+                return options;
+            }
+            match code {
+                option::NSID => options.nsid = true,
+                option::COOKIE if options.cookie.is_none() => options.cookie = Some(data.clone()),
+                option::CLIENT_SUBNET if options.client_subnet.is_none() => {
+                    options.client_subnet = Some(data.clone());
+                }
+                option::EXPIRE => options.expire = true,
+                option::PADDING => options.padding = true,
+                _ => {}
+            }
+            at = data.end;
+        }
+        options.well_formed = true;
+        options
+    }
+}
+
+impl<'p> Request<'p> {
+    /// Reads `bytes`; `None` when they are shorter than a header.
+    pub(crate) fn read(bytes: &'p [u8]) -> Option<Request<'p>> {
+        #[cfg(test)]
+        counts::VIEWS.with(|n| n.set(n.get() + 1));
+        let counts = [
+            read_u16(bytes, 4)?,
+            read_u16(bytes, 6)?,
+            read_u16(bytes, 8)?,
+            read_u16(bytes, 10)?,
+        ];
+        let mut request = Request {
+            bytes,
+            id: read_u16(bytes, 0)?,
+            flags: read_u16(bytes, 2)?,
+            counts,
+            question: None,
+            questions: None,
+            opt: None,
+            tsig: None,
+            authority_serial: None,
+            complete: false,
+        };
+        request.complete = request.walk().is_some();
+        Some(request)
+    }
+
+    /// Reads the sections; `None` where the message cannot be read further.
+    fn walk(&mut self) -> Option<()> {
+        let bytes = self.bytes;
+        let mut at = 12;
+        for i in 0..self.counts[0] {
+            let question = read_question(bytes, at)?;
+            at = question.1;
+            if i == 0 {
+                self.question = question.0;
+            }
+        }
+        self.questions = Some(12..at);
+        let records = [self.counts[1], self.counts[2], self.counts[3]];
+        let total: usize = records.iter().map(|&n| usize::from(n)).sum();
+        for index in 0..total {
+            let owner = at;
+            let fixed = skip_name(bytes, at)?;
+            let rtype = read_u16(bytes, fixed)?;
+            let length = usize::from(read_u16(bytes, fixed + 8)?);
+            let rdata = fixed + 10..fixed + 10 + length;
+            if rdata.end > bytes.len() {
+                return None;
+            }
+            let in_authority = (usize::from(records[0])
+                ..usize::from(records[0]) + usize::from(records[1]))
+                .contains(&index);
+            match rtype {
+                rtype::OPT if self.opt.is_none() => {
+                    let ttl = read_u32(bytes, fixed + 4)?;
+                    self.opt = Some(Opt {
+                        fixed,
+                        root_owner: owner + 1 == fixed && bytes[owner] == 0,
+                        payload: read_u16(bytes, fixed + 2)?,
+                        extended_rcode: (ttl >> 24) as u8,
+                        version: (ttl >> 16) as u8,
+                        dnssec_ok: ttl & 0x8000 != 0,
+                        options: Options::read(bytes, rdata.clone()),
+                        rdata: rdata.clone(),
+                    });
+                }
+                rtype::TSIG if index + 1 == total => self.tsig = Some(owner),
+                rtype::SOA if in_authority && self.authority_serial.is_none() => {
+                    let serial_at = skip_name(bytes, skip_name(bytes, rdata.start)?)?;
+                    if serial_at + 20 <= rdata.end {
+                        self.authority_serial = read_u32(bytes, serial_at);
+                    }
+                }
+                _ => {}
+            }
+            at = rdata.end;
+        }
+        (at == bytes.len()).then_some(())
+    }
+
+    /// The header says this is a response.
+    pub(crate) fn is_response(&self) -> bool {
+        self.flags & QR != 0
+    }
+
+    /// The flags word of a response to this request before AA, TC and the response code: QR,
+    /// and the opcode, RD and CD echoed.
+    pub(crate) fn response_flags(&self) -> u16 {
+        QR | (self.flags & (0x7800 | RD | CD))
+    }
+
+    /// The header's opcode.
+    pub(crate) fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0x0F) as u8
+    }
+
+    /// Recursion desired, echoed in answers.
+    pub(crate) fn recursion_desired(&self) -> bool {
+        self.flags & RD != 0
+    }
+
+    /// The first question's type, when it could be read.
+    pub(crate) fn qtype(&self) -> Option<u16> {
+        self.question.as_ref().map(|q| q.qtype)
+    }
+
+    /// The common shape the fast path answers: a query (not a response) with one question in
+    /// class IN, its name uncompressed and of at most [`FAST_PATH_LABELS`] labels, no other
+    /// record but at most one OPT record (root owner, version 0, extended RCODE 0, no
+    /// options), nothing trailing.
+    pub(crate) fn plain_query(&self) -> Option<(&Question<'p>, Option<&Opt>)> {
+        let question = self.question.as_ref()?;
+        let shape = self.complete
+            && self.flags & (QR | 0x7800) == 0
+            && self.counts[..3] == [1, 0, 0]
+            && self.counts[3] <= 1
+            && question.qclass == CLASS_IN
+            && question.labels().is_some();
+        let opt = self.opt.as_ref();
+        let opt_plain = match (self.counts[3], opt) {
+            (0, None) => true,
+            (1, Some(opt)) => {
+                opt.root_owner
+                    && opt.version == 0
+                    && opt.extended_rcode == 0
+                    && opt.rdata.is_empty()
+            }
+            _ => false,
+        };
+        (shape && opt_plain).then_some((question, opt))
+    }
+}
+
+/// Reads one question at `at`: the question when its name is uncompressed (`None` for one
+/// with a compression pointer), and where the next part starts.
+fn read_question(bytes: &[u8], at: usize) -> Option<(Option<Question<'_>>, usize)> {
+    let mut labels: [&[u8]; FAST_PATH_LABELS] = [&[]; FAST_PATH_LABELS];
+    let mut label_count = 0;
+    let mut end = at;
+    let mut compressed = false;
+    loop {
+        let len = *bytes.get(end)?;
+        match len {
+            0 => {
+                end += 1;
+                break;
+            }
+            1..=63 => {
+                let label = bytes.get(end + 1..end + 1 + usize::from(len))?;
+                if label_count < FAST_PATH_LABELS {
+                    labels[label_count] = label;
+                }
+                label_count += 1;
+                end += 1 + usize::from(len);
+            }
+            0xC0..=0xFF => {
+                // Rare in a question: the name is followed through its pointers once, to
+                // know it can be read (hickory, which answers it, reads it again).
+                read_name_lowercase(bytes, at, &mut Vec::new())?;
+                compressed = true;
+                end += 2;
+                break;
+            }
+            _ => return None,
+        }
+        if end - at > MAX_NAME {
+            return None;
+        }
+    }
+    // The name's length counts its final zero octet (RFC 1035 3.1).
+    if !compressed && end - at > MAX_NAME {
+        return None;
+    }
+    let qtype = read_u16(bytes, end)?;
+    let qclass = read_u16(bytes, end + 2)?;
+    let question = (!compressed).then(|| Question {
+        bytes: &bytes[at..end + 4],
+        labels,
+        label_count,
+        qtype,
+        qclass,
+    });
+    Some((question, end + 4))
+}
+
+/// Records that hickory parsed a message (counted in tests only).
+pub(crate) fn hickory_parsed() {
+    #[cfg(test)]
+    counts::HICKORY.with(|n| n.set(n.get() + 1));
+}
+
+/// How often requests are read, for the test that holds every message to one reading.
+#[cfg(test)]
+pub(crate) mod counts {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Views made on this thread.
+        pub(crate) static VIEWS: Cell<usize> = const { Cell::new(0) };
+        /// Messages hickory parsed on this thread (the general path, the only place it does).
+        pub(crate) static HICKORY: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// (views, hickory parses) on this thread so far.
+    pub(crate) fn now() -> (usize, usize) {
+        (VIEWS.with(Cell::get), HICKORY.with(Cell::get))
+    }
+}
