@@ -8,7 +8,7 @@ use crate::core::answer::{Answer, Owner, Record, Zone, rtype};
 use crate::core::names::SEARCH_LABEL;
 use crate::wire::compress::Writer;
 use crate::wire::request::{Opt, Question};
-use crate::wire::{CLASS_IN, Names, Request, option, write_header, write_rdata};
+use crate::wire::{Names, Request, option, write_header, write_record_data};
 
 /// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
 pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -134,15 +134,7 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_, '_>, zone: &Zone, rec
         Owner::NameServer => writer.name(zone.ns_name.iter().map(|l| &l[..])),
         Owner::SearchApex => writer.name(std::iter::once(SEARCH_LABEL).chain(zone_labels)),
     }
-    writer.u16(record.data.rtype());
-    writer.u16(CLASS_IN);
-    writer.u32(zone.ttl);
-    let length_at = writer.out().len();
-    writer.u16(0);
-    write_rdata(writer, zone, &record.data);
-    let out = writer.out();
-    let length = (out.len() - length_at - 2) as u16;
-    out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
+    write_record_data(writer, zone, &record.data);
 }
 
 #[cfg(test)]

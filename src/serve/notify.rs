@@ -12,16 +12,16 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::SOA;
-use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::TSigner;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::core::answer::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
+use crate::core::answer::Zone;
 use crate::metrics::Metrics;
-use crate::pipeline::tsig::{Keyring, now};
+use crate::pipeline::tsig::{Key, Keyring, now};
+use crate::wire::write_notify;
 
 /// The first wait for an answer, doubled after each silence up to [`LONGEST_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_secs(1);
@@ -31,8 +31,9 @@ const LONGEST_WAIT: Duration = Duration::from_secs(60);
 /// Sends NOTIFYs to the configured secondaries.
 pub(crate) struct Notifier {
     targets: Vec<SocketAddr>,
-    zone: Zone,
-    signer: Option<TSigner>,
+    zone: Arc<Zone>,
+    /// Signs the NOTIFYs; its verifier checks the acknowledgements.
+    key: Option<Arc<Key>>,
     metrics: Arc<Metrics>,
     /// The serial being announced and the token that ends its round.
     round: Mutex<Option<(u32, CancellationToken)>>,
@@ -45,7 +46,7 @@ impl std::fmt::Debug for Notifier {
             f,
             "Notifier({:?}, signed: {})",
             self.targets,
-            self.signer.is_some()
+            self.key.is_some()
         )
     }
 }
@@ -60,8 +61,8 @@ impl Notifier {
     ) -> Notifier {
         Notifier {
             targets,
-            zone,
-            signer: keys.first_signer(),
+            zone: Arc::new(zone),
+            key: keys.first(),
             metrics,
             round: Mutex::new(None),
         }
@@ -88,42 +89,25 @@ impl Notifier {
         }
         let stop = CancellationToken::new();
         for &target in &self.targets {
-            let message = self.message(serial);
-            let signer = self.signer.clone();
+            let zone = self.zone.clone();
+            let key = self.key.clone();
             let metrics = self.metrics.clone();
             let stop = stop.clone();
             runtime.spawn(async move {
+                let round = Round {
+                    target,
+                    zone: &zone,
+                    key: key.as_deref(),
+                    serial,
+                    metrics: &metrics,
+                };
                 tokio::select! {
-                    () = notify_until_acknowledged(target, message, signer, serial, &metrics) => {}
+                    () = round.until_acknowledged() => {}
                     () = stop.cancelled() => {}
                 }
             });
         }
         *round = Some((serial, stop));
-    }
-
-    /// The NOTIFY for `serial`: the SOA as question and as the answer (RFC 1996 3.7).
-    fn message(&self, serial: u32) -> Message {
-        let name = |labels: &[Box<[u8]>]| {
-            Name::from_labels(labels.iter().map(|l| &l[..])).unwrap_or_else(|_| Name::root())
-        };
-        let apex = name(self.zone.name.labels());
-        let mut message = Message::new(0, MessageType::Query, OpCode::Notify);
-        message.metadata.authoritative = true;
-        message.add_query(Query::query(apex.clone(), RecordType::SOA));
-        let soa = SOA::new(
-            name(&self.zone.ns_name),
-            name(&self.zone.rname),
-            serial,
-            SOA_REFRESH as i32,
-            SOA_RETRY as i32,
-            SOA_EXPIRE as i32,
-            self.zone.ttl,
-        );
-        message
-            .answers
-            .push(Record::from_rdata(apex, self.zone.ttl, RData::SOA(soa)));
-        message
     }
 }
 
@@ -133,84 +117,82 @@ fn random_id() -> u16 {
     RandomState::new().hash_one(std::time::SystemTime::now()) as u16
 }
 
-/// Sends `message` to `target` until it is acknowledged.
-async fn notify_until_acknowledged(
+/// The NOTIFYs of one serial to one target.
+struct Round<'a> {
     target: SocketAddr,
-    mut message: Message,
-    signer: Option<TSigner>,
+    zone: &'a Zone,
+    key: Option<&'a Key>,
     serial: u32,
-    metrics: &Metrics,
-) {
-    let local: SocketAddr = match target {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let mut wait = FIRST_WAIT;
-    let mut buffer = vec![0u8; 4096];
-    loop {
-        message.metadata.id = random_id();
-        message.signature = None;
-        let mut request_mac = None;
-        if let Some(signer) = &signer
-            && let Ok((tsig, _)) = signer.sign_message(&message, now())
-        {
-            request_mac = Some(tsig.data.mac.clone());
-            message.signature = Some(tsig);
-        }
-        let outcome = match (UdpSocket::bind(local).await, message.to_vec()) {
-            (Ok(socket), Ok(bytes)) => {
-                metrics.notify("sent");
-                match socket.send_to(&bytes, target).await {
-                    Ok(_) => {
-                        let answer = tokio::time::timeout(wait, async {
-                            loop {
-                                let Ok((n, from)) = socket.recv_from(&mut buffer).await else {
-                                    return Err(Failure::Answer("cannot receive".to_owned()));
-                                };
-                                // Only the target's answer to this NOTIFY counts.
-                                if from != target {
-                                    continue;
-                                }
-                                match acknowledgement(
-                                    &buffer[..n],
-                                    message.metadata.id,
-                                    &signer,
-                                    request_mac.as_deref(),
-                                ) {
-                                    Some(result) => return result,
-                                    None => continue,
-                                }
-                            }
-                        })
-                        .await;
-                        answer.unwrap_or(Err(Failure::Silence))
+    metrics: &'a Metrics,
+}
+
+impl Round<'_> {
+    /// Sends a NOTIFY to the target until it is acknowledged, waiting longer after each failure.
+    async fn until_acknowledged(&self) {
+        let mut wait = FIRST_WAIT;
+        let verifier = self.key.and_then(Key::verifier);
+        loop {
+            let (target, serial) = (self.target, self.serial);
+            match self.attempt(wait, verifier.as_ref()).await {
+                Ok(()) => {
+                    self.metrics.notify("acknowledged");
+                    info!(%target, serial, "NOTIFY acknowledged");
+                    return;
+                }
+                Err(failure) => {
+                    self.metrics.notify("failed");
+                    let reason = match &failure {
+                        Failure::Silence => format!("no answer within {wait:?}"),
+                        Failure::Answer(reason) => reason.clone(),
+                    };
+                    warn!(%target, serial, reason, "NOTIFY not acknowledged, trying again");
+                    // A silence has used up the wait already; anything else waits it out here.
+                    if let Failure::Answer(_) = failure {
+                        tokio::time::sleep(wait).await;
                     }
-                    Err(error) => Err(Failure::Answer(format!("cannot send: {error}"))),
+                    wait = (wait * 2).min(LONGEST_WAIT);
                 }
-            }
-            (Err(error), _) => Err(Failure::Answer(format!("cannot open a socket: {error}"))),
-            (_, Err(error)) => Err(Failure::Answer(format!("cannot encode: {error}"))),
-        };
-        match outcome {
-            Ok(()) => {
-                metrics.notify("acknowledged");
-                info!(%target, serial, "NOTIFY acknowledged");
-                return;
-            }
-            Err(failure) => {
-                metrics.notify("failed");
-                let reason = match &failure {
-                    Failure::Silence => format!("no answer within {wait:?}"),
-                    Failure::Answer(reason) => reason.clone(),
-                };
-                warn!(%target, serial, reason, "NOTIFY not acknowledged, trying again");
-                // A silence has used up the wait already; anything else waits it out here.
-                if let Failure::Answer(_) = failure {
-                    tokio::time::sleep(wait).await;
-                }
-                wait = (wait * 2).min(LONGEST_WAIT);
             }
         }
+    }
+
+    /// One NOTIFY, with a fresh ID (signed when there is a key), and the wait for its answer.
+    async fn attempt(&self, wait: Duration, verifier: Option<&TSigner>) -> Result<(), Failure> {
+        let id = random_id();
+        let mut message = Vec::with_capacity(512);
+        write_notify(self.zone, self.serial, id, &mut message);
+        let request_mac = self.key.map(|key| key.sign_request(&mut message, now()));
+        let local: SocketAddr = match self.target {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = UdpSocket::bind(local)
+            .await
+            .map_err(|error| Failure::Answer(format!("cannot open a socket: {error}")))?;
+        self.metrics.notify("sent");
+        socket
+            .send_to(&message, self.target)
+            .await
+            .map_err(|error| Failure::Answer(format!("cannot send: {error}")))?;
+        let mut buffer = vec![0u8; 4096];
+        let answer = tokio::time::timeout(wait, async {
+            loop {
+                let Ok((n, from)) = socket.recv_from(&mut buffer).await else {
+                    return Err(Failure::Answer("cannot receive".to_owned()));
+                };
+                // Only the target's answer to this NOTIFY counts.
+                if from != self.target {
+                    continue;
+                }
+                if let Some(result) =
+                    acknowledgement(&buffer[..n], id, verifier, request_mac.as_deref())
+                {
+                    return result;
+                }
+            }
+        })
+        .await;
+        answer.unwrap_or(Err(Failure::Silence))
     }
 }
 
@@ -227,7 +209,7 @@ enum Failure {
 fn acknowledgement(
     bytes: &[u8],
     id: u16,
-    signer: &Option<TSigner>,
+    verifier: Option<&TSigner>,
     request_mac: Option<&[u8]>,
 ) -> Option<Result<(), Failure>> {
     let response = Message::from_vec(bytes).ok()?;
@@ -246,8 +228,8 @@ fn acknowledgement(
             response.response_code
         ))));
     }
-    if let Some(signer) = signer
-        && signer
+    if let Some(verifier) = verifier
+        && verifier
             .verify_message_byte(bytes, request_mac, true)
             .is_err()
     {

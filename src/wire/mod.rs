@@ -184,6 +184,35 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
     }
 }
 
+/// Writes a record's type, class IN, TTL, RDLENGTH and RDATA, after its owner.
+pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
+    let out = names.out();
+    out.extend_from_slice(&data.rtype().to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&zone.ttl.to_be_bytes());
+    let length_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    write_rdata(names, zone, data);
+    let out = names.out();
+    let length = (out.len() - length_at - 2) as u16;
+    out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
+}
+
+/// A NOTIFY (RFC 1996 3.7) for `zone` at `serial` with `id` into `out`: AA set, the apex SOA
+/// as the question and as the answer.
+pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>) {
+    out.clear();
+    let opcode_notify = 4 << 11;
+    write_header(id, opcode_notify | 0x0400, [1, 1, 0, 0], out);
+    let mut names = Uncompressed(out);
+    names.name(zone.name.labels().iter().map(|l| &l[..]));
+    out.extend_from_slice(&rtype::SOA.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    // The answer's owner is the question's name, at offset 12.
+    out.extend_from_slice(&[0xC0, 12]);
+    write_record_data(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
+}
+
 /// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's
 /// low four bits) and the four counts.
 pub(crate) fn write_header(id: u16, flags: u16, counts: [u16; 4], out: &mut Vec<u8>) {

@@ -99,6 +99,55 @@ impl Key {
         })
     }
 
+    /// Appends a TSIG record signing `message`, a request portsd sends (RFC 8945 4.3.3: the
+    /// message and the TSIG variables, no earlier MAC), and returns the MAC, which the answer's
+    /// signature covers.
+    pub(crate) fn sign_request(&self, message: &mut Vec<u8>, now: u64) -> Vec<u8> {
+        let time = time48(now);
+        let mut covered = Vec::with_capacity(message.len() + 100);
+        covered.extend_from_slice(message);
+        variables(
+            &mut covered,
+            &self.name_wire,
+            &self.algorithm_wire,
+            &time,
+            FUDGE,
+            0,
+            &[],
+        );
+        // The algorithms a key can hold are the ones hickory computes.
+        let mac = self
+            .algorithm
+            .mac_data(&self.secret, &covered)
+            .unwrap_or_default();
+        let original_id = message
+            .get(..2)
+            .map_or(0, |id| u16::from_be_bytes([id[0], id[1]]));
+        let fields = Fields {
+            key_name: &self.name_wire,
+            algorithm: &self.algorithm_wire,
+            time,
+            fudge: FUDGE,
+            mac: &mac,
+            original_id,
+            error: 0,
+            other: &[],
+        };
+        append(message, &fields);
+        mac
+    }
+
+    /// hickory's verifier for answers signed with this key (the acknowledgements of NOTIFY).
+    pub(crate) fn verifier(&self) -> Option<hickory_proto::rr::TSigner> {
+        hickory_proto::rr::TSigner::new(
+            self.secret.clone(),
+            self.algorithm.clone(),
+            self.name.clone(),
+            FUDGE,
+        )
+        .ok()
+    }
+
     /// The key's name (for logs and the configuration's checks).
     pub fn name(&self) -> String {
         self.name.to_ascii()
@@ -129,16 +178,9 @@ impl Keyring {
         self.keys.is_empty()
     }
 
-    /// A signer for requests portsd sends (NOTIFY) with the first key, when there is one.
-    pub(crate) fn first_signer(&self) -> Option<hickory_proto::rr::TSigner> {
-        let key = self.keys.first()?;
-        hickory_proto::rr::TSigner::new(
-            key.secret.clone(),
-            key.algorithm.clone(),
-            key.name.clone(),
-            FUDGE,
-        )
-        .ok()
+    /// The key requests portsd sends (NOTIFY) are signed with: the first, when there is one.
+    pub(crate) fn first(&self) -> Option<Arc<Key>> {
+        self.keys.first().cloned()
     }
 
     fn find(&self, name_wire: &[u8]) -> Option<&Arc<Key>> {

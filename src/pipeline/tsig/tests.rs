@@ -208,3 +208,34 @@ fn the_room_a_signer_asks_for_is_what_it_appends() {
         }
     }
 }
+
+#[test]
+fn notifies_portsd_sends_are_signed_as_hickory_verifies_requests() {
+    let (keys, client) = keyring();
+    let zone = crate::core::answer::Zone::new(
+        crate::core::names::parse_domain("ports.test").unwrap(),
+        crate::core::names::parse_domain("ns.ports.test").unwrap(),
+        vec!["192.0.2.1".parse().unwrap()],
+        60,
+    );
+    let mut notify = Vec::new();
+    crate::wire::write_notify(&zone, 2024, 0x1357, &mut notify);
+    let mac = keys.first().unwrap().sign_request(&mut notify, now());
+    let message = Message::from_vec(&notify).expect("hickory reads the NOTIFY");
+    assert_eq!(message.metadata.op_code, hickory_proto::op::OpCode::Notify);
+    assert!(message.metadata.authoritative);
+    assert_eq!(message.metadata.id, 0x1357);
+    assert_eq!(message.queries[0].query_type(), RecordType::SOA);
+    assert_eq!(message.queries[0].name().to_string(), "ports.test.");
+    let hickory_proto::rr::RData::SOA(soa) = &message.answers[0].data else {
+        panic!("an SOA answer");
+    };
+    assert_eq!(
+        (soa.serial, message.answers[0].name.to_string()),
+        (2024, "ports.test.".to_owned())
+    );
+    assert_eq!(message.signature.unwrap().data.mac, mac);
+    client
+        .verify_message_byte(&notify, None, true)
+        .expect("the request's signature verifies");
+}
