@@ -57,7 +57,7 @@ pub enum Command {
         /// Where the data comes from.
         #[command(flatten)]
         data: DataArgs,
-        /// Print a JSON array, one object per use (schema in the README).
+        /// Print a JSON array, one object per use (schema in docs/names-and-answers.md).
         #[arg(long)]
         json: bool,
     },
@@ -69,7 +69,7 @@ pub enum Command {
         /// Where the data comes from.
         #[command(flatten)]
         data: DataArgs,
-        /// Print a JSON array, one object per use (schema in the README).
+        /// Print a JSON array, one object per use (schema in docs/names-and-answers.md).
         #[arg(long)]
         json: bool,
     },

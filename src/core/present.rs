@@ -4,7 +4,8 @@
 //! `serve` answers.
 //!
 //! The JSON form is an array with one object per use; its fields are documented on [`UseView`]
-//! and in the README, and stay stable: fields may be added, none removed or changed.
+//! and in `docs/names-and-answers.md`, and stay stable: fields may be added, none removed or
+//! changed.
 
 use std::io::{self, Write};
 

@@ -2,7 +2,7 @@
 //! instances with the same data, a restart and `export-zone` all give the same number, and
 //! changed data a larger one.
 //!
-//! The rule (README, "Zone transfers"): the serial is the data's date, the newest modification
+//! The rule (docs/zone-transfers.md): the serial is the data's date, the newest modification
 //! time of the data files in Unix seconds (Knot's `serial-policy: unixtime`, fixed to the data
 //! instead of the clock). The zone's fingerprint (its records: the table's content and the
 //! zone's own settings, name, TTL and name server) decides whether anything changed: content

@@ -191,7 +191,7 @@ fn search_prints_what_the_server_answers() {
     assert_eq!(line, "portsd: no use matches \"nosuchwordatall\"");
 }
 
-/// The fields of the JSON schema the README documents, in order.
+/// The fields of the JSON schema `docs/names-and-answers.md` documents, in order.
 const JSON_FIELDS: [&str; 10] = [
     "port",
     "first",

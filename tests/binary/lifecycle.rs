@@ -664,7 +664,7 @@ fn the_serial_is_the_same_across_restarts_instances_and_export_zone() {
     let new_ttl = Daemon::start(&[&kept[..], &["--ttl", "60"]].concat());
     assert_eq!(soa_serial(new_ttl.addr), stepped + 1);
     drop(new_ttl);
-    // Without the state directory only the data's date is known (see the README).
+    // Without the state directory only the data's date is known (see docs/zone-transfers.md).
     let forgetful = Daemon::start(&plain);
     assert_eq!(soa_serial(forgetful.addr), (DATE - 3600) as u32);
 }

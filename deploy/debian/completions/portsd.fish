@@ -69,11 +69,11 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l json -d 'Print a JSON array, one object per use (schema in the README)'
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l json -d 'Print a JSON array, one object per use (schema in docs/names-and-answers.md)'
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand search" -l json -d 'Print a JSON array, one object per use (schema in the README)'
+complete -c portsd -n "__fish_portsd_using_subcommand search" -l json -d 'Print a JSON array, one object per use (schema in docs/names-and-answers.md)'
 complete -c portsd -n "__fish_portsd_using_subcommand search" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve [default: ports.local]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
