@@ -40,7 +40,8 @@ impl<T> Merge for Option<T> {
     }
 }
 
-/// A list given as flags, which cannot say "empty": an empty list is one left out.
+/// A list where empty means left out: no flag can give an empty list, and the one such
+/// setting, `ns_address`, has no use for one.
 impl<T> Merge for Vec<T> {
     fn merge(self, lower: Self) -> Self {
         if self.is_empty() { lower } else { self }
@@ -78,7 +79,7 @@ macro_rules! settings {
 
 settings! {
     /// Where the table's data comes from, for the commands that answer without serving. In
-    /// the file, its keys sit beside the others (see [`super::file`]).
+    /// the file, its keys sit beside the others (see `config::file`).
     #[derive(Clone, Debug, Default, Args, Deserialize)]
     #[serde(default)]
     pub struct DataArgs {
@@ -94,7 +95,7 @@ settings! {
 
 settings! {
     /// Settings of the zone itself, shared by `serve` and `export-zone`. In the file, its keys
-    /// sit beside the others (see [`super::file`]).
+    /// sit beside the others (see `config::file`).
     #[derive(Clone, Debug, Default, Args, Deserialize)]
     #[serde(default)]
     pub struct ZoneArgs {
@@ -124,7 +125,7 @@ settings! {
 
 settings! {
     /// Flags of `serve`, and the keys of its configuration file. In the file, the zone's keys
-    /// sit beside these (see [`super::file`]).
+    /// sit beside these (see `config::file`).
     #[derive(Clone, Debug, Default, Args, Deserialize)]
     #[serde(default)]
     pub struct ServeArgs {
