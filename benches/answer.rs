@@ -11,7 +11,7 @@ use hickory_proto::rr::{DNSClass, Name, RecordType};
 use std::sync::Arc;
 use std::time::Instant;
 
-use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::config::ZoneArgs;
 use portsd::core::table::Table;
 use portsd::metrics::Metrics;
 use portsd::pipeline::{Outcome, Pipeline, Policy, Transport};
@@ -30,8 +30,7 @@ fn packet(name: &str, rtype: RecordType) -> Vec<u8> {
 }
 
 fn answer_paths(c: &mut Criterion) {
-    let (zone, data) =
-        resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[]).expect("the default zone");
+    let (zone, data) = ZoneArgs::default().resolve(&[]).expect("the default zone");
     let table = Table::new(data.load().expect("the built-in data loads").entries);
     // Loopback is exempt from rate limiting by default, so every answer goes through the
     // limiter's check but none is limited, as for dnsperf in benches/compare.sh.

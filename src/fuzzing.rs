@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
-use crate::config::{FileConfig, ZoneArgs, resolve_zone};
+use crate::config::ZoneArgs;
 use crate::core::table::Table;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline, Policy, Transport};
 
 static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
-    let (zone, data) = resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[])
+    let (zone, data) = ZoneArgs::default()
+        .resolve(&[])
         .expect("the default zone is valid");
     let table = Table::new(data.load().expect("the built-in data loads").entries);
     Pipeline::new(zone, table, 1, Policy::default(), Arc::new(Metrics::new()))

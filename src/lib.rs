@@ -13,11 +13,13 @@
 //! - [`manual`]: man pages and shell completions from the command line's definitions.
 //! - [`update`]: downloading a fresh IANA registry, seeding a data directory.
 //! - [`fuzzing`]: the entry point the fuzzer drives.
+//! - [`file_error`]: the `file:line: reason` error of every file a person writes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod core;
+pub mod file_error;
 pub mod fuzzing;
 pub mod manual;
 pub mod metrics;

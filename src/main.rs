@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
-use portsd::config::{Cli, Command, FileConfig, resolve_services, resolve_state, resolve_zone};
+use portsd::config::{Cli, Command, ZoneArgs};
 use portsd::core::answer::Snapshot;
 use portsd::core::present;
 use portsd::core::table::Table;
@@ -94,7 +94,7 @@ fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
 
 /// The snapshot `lookup` and `search` answer from: the default zone over the given data.
 fn offline_snapshot(args: &portsd::config::DataArgs) -> anyhow::Result<Snapshot> {
-    let (zone, _) = resolve_zone(&Default::default(), &FileConfig::default(), &[])?;
+    let (zone, _) = ZoneArgs::default().resolve(&[])?;
     let (data, services) = args.resolve();
     Ok(Snapshot::new(load(&data, services.as_ref())?, 0, &zone))
 }
@@ -102,7 +102,7 @@ fn offline_snapshot(args: &portsd::config::DataArgs) -> anyhow::Result<Snapshot>
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
-            let config = args.resolve()?;
+            let config = args.0.resolve()?;
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
             let table = load(&config.data, config.services.as_ref())?;
@@ -133,7 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Lookup { query, data, json } => {
-            let (zone, _) = resolve_zone(&Default::default(), &FileConfig::default(), &[])?;
+            let (zone, _) = ZoneArgs::default().resolve(&[])?;
             let snapshot = offline_snapshot(&data)?;
             print_uses(&present::lookup(&zone, &snapshot, &query)?, json)?;
             Ok(ExitCode::SUCCESS)
@@ -144,14 +144,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ExportZone(args) => {
-            let (zone, data) = resolve_zone(&args, &FileConfig::default(), &[])?;
-            let table = load(
-                &data,
-                resolve_services(&args, &FileConfig::default()).as_ref(),
-            )?;
+            let (zone, data) = args.resolve(&[])?;
+            let table = load(&data, args.services().as_ref())?;
             // The serial `serve` would answer on this data: with `--state-dir`, the one it
             // records (read, never written here).
-            let served = resolve_state(&args, &FileConfig::default()).and_then(|s| s.served());
+            let served = args.state().and_then(|s| s.served());
             let (serial, _) = portsd::core::serial::serial_of(&zone, &table, served);
             let snapshot = Snapshot::new(table, serial, &zone);
             let mut out = BufWriter::new(std::io::stdout().lock());

@@ -1,15 +1,30 @@
-//! Flags, environment and file resolved together: precedence, errors with their lines.
+//! Flags, environment and file resolved together: precedence, errors with their lines, and
+//! the example configuration files kept whole.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+use super::settings::Merge;
 use super::*;
+use crate::pipeline::identity::Identity;
+use crate::serve::DataLocation;
+use crate::sources::ServicesFile;
+
+/// The zone settings of `flags` over those of `file`.
+fn zone_over(flags: ZoneArgs, file: &ServeArgs) -> ZoneArgs {
+    flags.merge(file.zone.clone())
+}
 
 #[test]
 fn file_values_fill_what_flags_leave_open() {
-    let file = FileConfig::parse("t.toml", "zone = \"ports.internal\"\nttl = 60\n").unwrap();
+    let file = file::parse("t.toml", "zone = \"ports.internal\"\nttl = 60\n").unwrap();
     let args = ZoneArgs {
         ttl: Some(5),
         ..ZoneArgs::default()
     };
-    let (zone, data) = resolve_zone(&args, &file, &[]).unwrap();
+    let (zone, data) = zone_over(args, &file).resolve(&[]).unwrap();
     assert_eq!(zone.display_name(), "ports.internal");
     assert_eq!(zone.ttl, 5, "the flag wins over the file");
     assert_eq!(data, DataLocation::Builtin);
@@ -18,7 +33,7 @@ fn file_values_fill_what_flags_leave_open() {
 
 #[test]
 fn services_come_from_the_flag_then_the_file_then_the_default() {
-    let file = FileConfig::parse("t.toml", "services = \"/srv/services\"\n").unwrap();
+    let file = file::parse("t.toml", "services = \"/srv/services\"\n").unwrap();
     let named = |path: &str| {
         Some(ServicesFile {
             path: path.into(),
@@ -26,22 +41,25 @@ fn services_come_from_the_flag_then_the_file_then_the_default() {
         })
     };
     assert_eq!(
-        resolve_services(&ZoneArgs::default(), &file),
+        zone_over(ZoneArgs::default(), &file).services(),
         named("/srv/services")
     );
     let flag = ZoneArgs {
-        services: Some("none".into()),
+        data: DataArgs {
+            services: Some("none".into()),
+            ..DataArgs::default()
+        },
         ..ZoneArgs::default()
     };
-    assert_eq!(resolve_services(&flag, &file), None);
-    let default = resolve_services(&ZoneArgs::default(), &FileConfig::default()).unwrap();
+    assert_eq!(zone_over(flag, &file).services(), None);
+    let default = ZoneArgs::default().services().unwrap();
     assert_eq!(default.path, PathBuf::from("/etc/services"));
     assert!(!default.required);
 }
 
 #[test]
 fn unknown_keys_name_their_line() {
-    let err = FileConfig::parse("/etc/portsd/portsd.toml", "zone = \"a\"\n\nbogus = 1\n")
+    let err = file::parse("/etc/portsd/portsd.toml", "zone = \"a\"\n\nbogus = 1\n")
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("/etc/portsd/portsd.toml:3: "), "{err}");
@@ -54,7 +72,10 @@ fn watch_needs_a_data_directory() {
         config: Some(PathBuf::from("/dev/null")),
         watch: true,
         zone: ZoneArgs {
-            data: data.map(PathBuf::from),
+            data: DataArgs {
+                data: data.map(PathBuf::from),
+                ..DataArgs::default()
+            },
             ..ZoneArgs::default()
         },
         ..ServeArgs::default()
@@ -98,6 +119,90 @@ fn identity_comes_from_flags_then_the_file_then_the_host() {
 #[test]
 fn ns_address_defaults_to_the_listen_address() {
     let listen: Vec<SocketAddr> = vec!["192.0.2.7:53".parse().unwrap()];
-    let (zone, _) = resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &listen).unwrap();
+    let (zone, _) = ZoneArgs::default().resolve(&listen).unwrap();
     assert_eq!(zone.ns_addresses, ["192.0.2.7".parse::<IpAddr>().unwrap()]);
+}
+
+#[test]
+fn the_command_line_wins_over_the_file_and_the_file_over_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portsd.toml");
+    std::fs::write(
+        &path,
+        "ttl = 60\nzone = \"ports.internal\"\nrate_limit_exempt = []\n",
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let cli = Cli::try_parse_from(["portsd", "serve", "--config", config, "--ttl", "5"]).unwrap();
+    let Command::Serve(args) = cli.command else {
+        panic!("not serve")
+    };
+    let config = args.0.resolve().unwrap();
+    assert_eq!(config.zone.ttl, 5, "the flag wins over the file");
+    assert_eq!(config.zone.display_name(), "ports.internal");
+    assert!(
+        config.policy.rate_limit.exempt.is_empty(),
+        "the file's empty list"
+    );
+    assert_eq!(config.listen, [settings::DEFAULT_LISTEN], "the default");
+    assert_eq!(config.tcp.max_connections, 256);
+}
+
+#[test]
+fn errors_in_the_file_name_their_line() {
+    for (text, line) in [
+        ("zone = \"a\"\nttl = \"x\"\n", 2),
+        ("\n\nservices = 1\n", 3),
+        ("listen = [\"127.0.0.1:53\"]\nlisten_x = 1\nbogus = 2\n", 2),
+        ("zone = ", 1),
+    ] {
+        let err = file::parse("t.toml", text).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("t.toml:{line}: ")),
+            "{text:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_file_accepts_the_flags_names_and_its_inline_keys() {
+    let keys = file::keys();
+    for key in [
+        "listen",
+        "zone",
+        "ttl",
+        "data",
+        "services",
+        "ns_address",
+        "udp_threads",
+    ] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    assert!(keys.contains(&"tsig_keys"), "the file's inline keys");
+    assert!(
+        !keys.contains(&"config"),
+        "the file does not name another file"
+    );
+}
+
+/// Both example configurations mention every key the file accepts, set or commented out
+/// (`# key = ...`), so that what a reader sees there is all there is.
+#[test]
+fn the_example_configurations_name_every_key() {
+    for example in ["deploy/portsd.toml", "deploy/debian/portsd.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(example);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let named: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.trim_start_matches(['#', ' ']).split_once('='))
+            .map(|(key, _)| key.trim())
+            .collect();
+        let missing: Vec<&str> = file::keys()
+            .iter()
+            .copied()
+            .filter(|key| !named.contains(key))
+            .collect();
+        assert!(missing.is_empty(), "{example} lacks {missing:?}");
+        file::parse(example, &text).unwrap();
+    }
 }

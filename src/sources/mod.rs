@@ -44,39 +44,8 @@ const NOT_LISTED: &str = "-";
 /// The header line of `ports.tsv`.
 const PORTS_TSV_HEADER: &str = "port\ttcp\tudp\tsctp\tdccp\tdescription";
 
-/// One problem in one source file.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}: {reason}", Location(file, *line))]
-pub struct DataError {
-    /// The file, as named to the user (the path read, or `data/NAME` for the built-in data).
-    pub file: String,
-    /// The 1-based line the problem starts on; 0 when it concerns the whole file.
-    pub line: usize,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl DataError {
-    fn new(file: &str, line: usize, reason: impl Into<String>) -> DataError {
-        DataError {
-            file: file.to_owned(),
-            line,
-            reason: reason.into(),
-        }
-    }
-}
-
-/// `file:line`, or `file` alone for whole-file problems.
-struct Location<'a>(&'a str, usize);
-
-impl fmt::Display for Location<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.1 {
-            0 => f.write_str(self.0),
-            line => write!(f, "{}:{line}", self.0),
-        }
-    }
-}
+/// One problem in one source file: the crate's one `file:line: reason` error.
+pub use crate::file_error::FileError as DataError;
 
 /// Every problem found while loading, in file order. Displays one problem per line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

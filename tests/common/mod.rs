@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::config::ZoneArgs;
 use portsd::core::answer::Zone;
 use portsd::core::table::Table;
 use portsd::serve::{DataLocation, Listeners, Server, Settings, TcpLimits};
@@ -40,9 +40,7 @@ impl Drop for TestServer {
 
 /// The zone every test serves: ports.local, NS ns.ports.local at 127.0.0.1, TTL 3600.
 pub fn test_zone() -> Zone {
-    resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[])
-        .expect("default zone")
-        .0
+    ZoneArgs::default().resolve(&[]).expect("default zone").0
 }
 
 /// The table built from the data compiled into the binary (a fresh build on every call).

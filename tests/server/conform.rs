@@ -10,7 +10,7 @@ use crate::common::*;
 use hickory_net::client::ClientHandle;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::config::ZoneArgs;
 use portsd::core::answer::Snapshot;
 use portsd::core::table::Table;
 use portsd::pipeline::Policy;
@@ -146,7 +146,7 @@ fn sources_repeating_a_use_and_addresses_given_twice_give_one_record() {
         ns_address: vec![twice, "2001:db8::1".parse().unwrap(), twice],
         ..ZoneArgs::default()
     };
-    let (zone, _) = resolve_zone(&args, &FileConfig::default(), &[]).unwrap();
+    let (zone, _) = args.resolve(&[]).unwrap();
     assert_no_duplicates(&exported(&zone, Table::new(entries.clone())));
     let server = TestServer::start_with(
         zone,

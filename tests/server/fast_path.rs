@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::common::{SAMPLE_SERVICES, table_with_services};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use portsd::config::{FileConfig, ZoneArgs, resolve_zone};
+use portsd::config::ZoneArgs;
 use portsd::core::answer::Zone;
 use portsd::core::table::Table;
 use portsd::metrics::Metrics;
@@ -147,9 +147,7 @@ fn sample_names(table: &Table, apex: &str, rng: &mut Rng) -> Vec<String> {
 /// Asks every sample name of `zone` over both transports and compares the two paths. Returns
 /// how many answers were compared and how many of them were truncated.
 fn compare_paths(args: ZoneArgs) -> (usize, usize) {
-    let zone: Zone = resolve_zone(&args, &FileConfig::default(), &[])
-        .expect("a valid zone")
-        .0;
+    let zone: Zone = args.resolve(&[]).expect("a valid zone").0;
     let apex = format!("{}.", zone.display_name());
     let table = table_with_services(SAMPLE_SERVICES);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

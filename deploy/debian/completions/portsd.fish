@@ -37,29 +37,29 @@ complete -c portsd -n "__fish_portsd_needs_command" -f -a "seed-data" -d 'Link i
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "man" -d 'Write the man pages of portsd and of each subcommand into DIR'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "completions" -d 'Print the completion script for SHELL on standard output'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to serve [default: ports.local]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to serve' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ttl -d 'TTL of every record, also the negative-caching TTL' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l state-dir -d 'Directory where the served serial is kept across restarts (file `serial`), so that a serial stepped past the data\'s date never goes back [default: none]' -r -F
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l listen -d 'Address and port to serve UDP and TCP on; repeatable [default: 127.0.0.1:5300]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l config -d 'Configuration file [default: /etc/portsd/portsd.toml when it exists]' -r -F
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-connections -d 'Most TCP connections served at once [default: 256]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-idle-timeout -d 'Seconds a TCP connection may stay idle [default: 10]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-queries -d 'Queries answered on one TCP connection before it is closed; 0: no limit [default: 0]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l listen -d 'Address and port to serve UDP and TCP on; repeatable' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l config -d 'Configuration file; the default one is read only when it exists' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-connections -d 'Most TCP connections served at once' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-idle-timeout -d 'Seconds a TCP connection may stay idle' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tcp-max-queries -d 'Queries answered on one TCP connection before it is closed; 0: no limit' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l allow -d 'Only these networks may query; repeatable [default: everyone]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l deny -d 'These networks may not query; repeatable' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit -d 'UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting off [default: 200]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-slip -d 'Every Nth rate-limited response is sent truncated (TC) instead of dropped, so real clients retry over TCP; 0 never [default: 2]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-exempt -d 'Networks never rate limited; repeatable; replaces the default [default: 127.0.0.0/8, ::1/128]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit -d 'UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting off' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-slip -d 'Every Nth rate-limited response is sent truncated (TC) instead of dropped, so real clients retry over TCP; 0 never' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l rate-limit-exempt -d 'Networks never rate limited; repeatable; replaces the default' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l allow-transfer -d 'Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tsig-key -d 'TSIG key file in the form BIND\'s tsig-keygen writes; repeatable. With keys, transfers must be signed, and every signed request is checked [default: none]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secondary to send NOTIFY to when the serial changes (at start and on reload), signed with the first TSIG key when keys are configured; repeatable [default: none]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused [default: 8]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on [default: 0]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l nsid -d 'The NSID (RFC 5001) sent to clients that ask for it, written as in NSD: hex digits (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off]' -r
@@ -75,8 +75,8 @@ complete -c portsd -n "__fish_portsd_using_subcommand search" -l data -d 'Data d
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l json -d 'Print a JSON array, one object per use (schema in docs/names-and-answers.md)'
 complete -c portsd -n "__fish_portsd_using_subcommand search" -s h -l help -d 'Print help'
-complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve [default: ports.local]' -r
-complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL [default: 3600]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::Key;
+use crate::file_error::FileError;
 
 /// A key file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -13,15 +14,8 @@ pub enum KeyFileError {
     #[error("{0}: {1}")]
     Read(String, std::io::Error),
     /// The file is not in the `tsig-keygen` form.
-    #[error("{file}:{line}: {reason}")]
-    Parse {
-        /// The file.
-        file: String,
-        /// 1-based line of the problem.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error(transparent)]
+    Parse(#[from] FileError),
 }
 
 /// Reads the keys of a file in the form `tsig-keygen` writes (several keys may follow each
@@ -95,11 +89,8 @@ fn tokens(text: &str) -> Result<Vec<(Token<'_>, usize)>, (usize, String)> {
 
 /// Parses `key "name" { algorithm ALG; secret "BASE64"; };` clauses.
 pub fn parse_keys(file: &str, text: &str) -> Result<Vec<Key>, KeyFileError> {
-    let error = |line: usize, reason: String| KeyFileError::Parse {
-        file: file.to_owned(),
-        line,
-        reason,
-    };
+    let error =
+        |line: usize, reason: String| KeyFileError::from(FileError::new(file, line, reason));
     let tokens = tokens(text).map_err(|(line, reason)| error(line, reason))?;
     let last_line = text.lines().count().max(1);
     let at = std::cell::Cell::new(0);

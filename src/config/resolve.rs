@@ -1,0 +1,210 @@
+//! From merged settings to what the program uses: every setting left unset takes its default
+//! here, and the values that need reading or checking (names, keys, secrets) are read and
+//! checked.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::ConfigError;
+use super::file;
+use super::settings::{
+    DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_UDP_THREADS, DEFAULT_ZONE, DataArgs,
+    InlineKey, Merge, ServeArgs, ZoneArgs,
+};
+use crate::core::answer::Zone;
+use crate::core::names::parse_domain;
+use crate::pipeline::Policy;
+use crate::pipeline::acl::AccessList;
+use crate::pipeline::cookie::CookieSecrets;
+use crate::pipeline::identity::{self, Identity};
+use crate::pipeline::rrl::{self, RateLimitConfig};
+use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+use crate::pipeline::tsig::{Key, Keyring, read_key_file};
+use crate::serve::state::StateDir;
+use crate::serve::{DataLocation, TcpLimits};
+use crate::sources::ServicesFile;
+
+/// Everything `serve` needs, resolved.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// Addresses to bind (unused under socket activation).
+    pub listen: Vec<SocketAddr>,
+    /// The zone's settings.
+    pub zone: Zone,
+    /// Where the table comes from.
+    pub data: DataLocation,
+    /// The system's services database, when one is read.
+    pub services: Option<ServicesFile>,
+    /// TCP limits.
+    pub tcp: TcpLimits,
+    /// Who may query, rate limiting, the query log.
+    pub policy: Policy,
+    /// Secondaries to NOTIFY.
+    pub notify: Vec<SocketAddr>,
+    /// Where the served serial is kept across restarts.
+    pub state: Option<StateDir>,
+    /// Where to serve metrics.
+    pub metrics: Option<SocketAddr>,
+    /// The data directory to reload from whenever its files change (`--watch`).
+    pub watch: Option<PathBuf>,
+    /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
+    /// address; under socket activation, they share out the passed sockets.
+    pub udp_threads: NonZeroUsize,
+}
+
+impl DataArgs {
+    /// The data directory and services file these settings name.
+    pub fn resolve(&self) -> (DataLocation, Option<ServicesFile>) {
+        let data = self
+            .data
+            .clone()
+            .map_or(DataLocation::Builtin, DataLocation::Dir);
+        (data, ServicesFile::from_setting(self.services.as_deref()))
+    }
+}
+
+impl ZoneArgs {
+    /// The zone and where its data comes from. The name server's address defaults to the
+    /// first of `listen` that is not a wildcard.
+    pub fn resolve(&self, listen: &[SocketAddr]) -> Result<(Zone, DataLocation), ConfigError> {
+        let zone_text = self.zone.as_deref().unwrap_or(DEFAULT_ZONE);
+        let zone_labels = parse_domain(zone_text)?;
+        let ns_name = match &self.ns_name {
+            Some(name) => parse_domain(name)?,
+            None => parse_domain(&format!("ns.{zone_text}"))?,
+        };
+        let ns_addresses = if self.ns_address.is_empty() {
+            let first = listen.first().map(SocketAddr::ip);
+            vec![
+                first
+                    .filter(|ip| !ip.is_unspecified())
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ]
+        } else {
+            self.ns_address.clone()
+        };
+        let ttl = self.ttl.unwrap_or(DEFAULT_TTL);
+        let zone = Zone::new(zone_labels, ns_name, ns_addresses, ttl);
+        Ok((zone, self.data.resolve().0))
+    }
+
+    /// The system's services database, when one is read.
+    pub fn services(&self) -> Option<ServicesFile> {
+        self.data.resolve().1
+    }
+
+    /// Where the served serial is kept across restarts.
+    pub fn state(&self) -> Option<StateDir> {
+        self.state_dir.clone().map(StateDir::new)
+    }
+}
+
+impl ServeArgs {
+    /// Merges flags and environment (already in `self`) with the configuration file and the
+    /// defaults.
+    pub fn resolve(self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => file::read(path, true)?,
+            None => file::read(Path::new(DEFAULT_CONFIG_FILE), false)?,
+        };
+        let settings = self.merge(file.unwrap_or_default());
+        let listen = settings
+            .listen
+            .clone()
+            .unwrap_or_else(|| vec![DEFAULT_LISTEN]);
+        let (zone, data) = settings.zone.resolve(&listen)?;
+        let watch = match (settings.watch, &data) {
+            (false, _) => None,
+            (true, DataLocation::Dir(dir)) => Some(dir.clone()),
+            (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
+        };
+        let tcp = TcpLimits::default();
+        Ok(ServeConfig {
+            listen,
+            zone,
+            data,
+            services: settings.zone.services(),
+            tcp: TcpLimits {
+                max_connections: settings.tcp_max_connections.unwrap_or(tcp.max_connections),
+                idle_timeout: settings
+                    .tcp_idle_timeout
+                    .map_or(tcp.idle_timeout, Duration::from_secs),
+                max_queries: settings.tcp_max_queries.unwrap_or(tcp.max_queries),
+            },
+            policy: settings.policy()?,
+            notify: settings.notify.clone().unwrap_or_default(),
+            state: settings.zone.state(),
+            metrics: settings.metrics,
+            watch,
+            udp_threads: match settings.udp_threads.unwrap_or(DEFAULT_UDP_THREADS) {
+                0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+                count => NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN),
+            },
+        })
+    }
+
+    /// Who may query and transfer, rate limiting, keys, identity and cookies.
+    fn policy(&self) -> Result<Policy, ConfigError> {
+        let rate_limit = RateLimitConfig::default();
+        Ok(Policy {
+            access: AccessList::new(
+                self.allow.clone().unwrap_or_default(),
+                self.deny.clone().unwrap_or_default(),
+            ),
+            log_queries: self.log_queries,
+            rate_limit: RateLimitConfig {
+                responses_per_second: self.rate_limit.unwrap_or(rate_limit.responses_per_second),
+                slip: self.rate_limit_slip.unwrap_or(rate_limit.slip),
+                exempt: self
+                    .rate_limit_exempt
+                    .clone()
+                    .unwrap_or_else(rrl::default_exempt),
+                ..rate_limit
+            },
+            transfer: TransferPolicy {
+                allow: self.allow_transfer.clone().unwrap_or_default(),
+                max_concurrent: self.max_transfers.unwrap_or(DEFAULT_MAX_TRANSFERS),
+                ..TransferPolicy::default()
+            },
+            keys: keyring(
+                self.tsig_key.as_deref().unwrap_or_default(),
+                self.tsig_keys.as_deref().unwrap_or_default(),
+            )?,
+            identity: Identity {
+                identity: match &self.identity {
+                    Some(text) => identity::shown(text)?,
+                    None => Some(identity::host_name()),
+                },
+                version: match &self.version_string {
+                    Some(text) => identity::shown(text)?,
+                    None => Some(identity::default_version()),
+                },
+                nsid: self.nsid.as_deref().map(identity::parse_nsid).transpose()?,
+            },
+            cookies: match &self.cookie_secret {
+                Some(text) => CookieSecrets::parse(text)?,
+                None => CookieSecrets::random().map_err(ConfigError::Random)?,
+            },
+        })
+    }
+}
+
+/// The keys of the key files, then those written in the configuration file.
+fn keyring(files: &[PathBuf], inline: &[InlineKey]) -> Result<Keyring, ConfigError> {
+    let mut keys = Vec::new();
+    for path in files {
+        keys.extend(read_key_file(path)?);
+    }
+    for key in inline {
+        let secret = data_encoding::BASE64
+            .decode(key.secret.as_bytes())
+            .map_err(|e| ConfigError::Key(format!("{}: secret is not base64: {e}", key.name)))?;
+        keys.push(
+            Key::new(&key.name, &key.algorithm, secret)
+                .map_err(|e| ConfigError::Key(format!("{}: {e}", key.name)))?,
+        );
+    }
+    Keyring::new(keys).map_err(ConfigError::Key)
+}
