@@ -51,9 +51,13 @@ fn pipeline() -> (Pipeline, hickory_proto::rr::TSigner) {
 }
 
 fn query(name: &str, qtype: RecordType) -> Message {
+    query_for(Name::from_ascii(name).unwrap(), qtype)
+}
+
+fn query_for(name: Name, qtype: RecordType) -> Message {
     let mut message = Message::query();
     message.metadata.id = 77;
-    message.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    message.add_query(Query::query(name, qtype));
     message
 }
 
@@ -213,5 +217,77 @@ fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
                 found.push(format!("{}: {decoder}", path.display()));
             }
         }
+    }
+}
+
+/// A full AXFR of the built-in table: every message is read by hickory, the SOA opens and
+/// closes it and nowhere else, it carries one record for each of export-zone's, and each RRset
+/// is exactly what the general path (hickory's own encoder) answers for that name and type.
+#[test]
+fn every_message_of_a_full_axfr_is_read_by_hickory_and_carries_the_zone() {
+    use std::collections::BTreeMap;
+
+    let (zone, data) = crate::config::ZoneArgs::default().resolve(&[]).unwrap();
+    let table = Table::new(data.load().unwrap().entries);
+    let policy = Policy {
+        transfer: TransferPolicy {
+            allow: vec!["127.0.0.0/8".parse().unwrap()],
+            ..TransferPolicy::default()
+        },
+        ..Policy::default()
+    };
+    let pipeline = Pipeline::new(zone.clone(), table, 7, policy, Arc::new(Metrics::new()));
+    let client: SocketAddr = ([127, 0, 0, 1], 5353).into();
+    let apex = Name::from_labels(zone.name.labels().iter().map(|l| &l[..])).unwrap();
+    let request = query_for(apex, RecordType::AXFR).to_vec().unwrap();
+    let mut out = Vec::new();
+    let Outcome::Transfer(mut transfer) =
+        pipeline.handle(&request, client, Transport::Tcp, Instant::now(), &mut out)
+    else {
+        panic!("the transfer is admitted");
+    };
+    let mut records = Vec::new();
+    while transfer.next_message(&mut out) {
+        let message = Message::from_vec(&out).expect("hickory reads every message");
+        assert_eq!(message.metadata.id, 77);
+        records.extend(message.answers);
+    }
+    let soas: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].record_type() == RecordType::SOA)
+        .collect();
+    assert_eq!(
+        soas,
+        [0, records.len() - 1],
+        "the SOA opens and closes the transfer"
+    );
+
+    let mut exported = Vec::new();
+    crate::core::present::write_zone(&zone, &pipeline.snapshot(), &mut exported).unwrap();
+    let exported = String::from_utf8(exported).unwrap();
+    let lines = exported
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with('$'))
+        .count();
+    assert_eq!(
+        records.len() - 1,
+        lines,
+        "one record for each of export-zone's"
+    );
+
+    let mut rrsets: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
+    for record in &records[1..] {
+        let key = (record.name.clone(), record.record_type());
+        rrsets.entry(key).or_default().push(record.clone());
+    }
+    let sort = |records: &mut Vec<Record>| records.sort_by_key(|r| r.data.to_string());
+    for ((name, rtype), mut transferred) in rrsets {
+        let question = query_for(name.clone(), rtype).to_vec().unwrap();
+        let answer = pipeline
+            .general_response(&question, client, Transport::Tcp)
+            .expect("answered");
+        let mut answered = Message::from_vec(&answer).unwrap().answers;
+        sort(&mut transferred);
+        sort(&mut answered);
+        assert_eq!(transferred, answered, "{name} {rtype}");
     }
 }
