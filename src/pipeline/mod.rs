@@ -30,6 +30,7 @@ pub(crate) mod fast;
 pub(crate) mod general;
 pub mod identity;
 pub mod rrl;
+mod steps;
 #[cfg(test)]
 mod tests;
 pub mod transfer;
@@ -41,18 +42,18 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use tracing::{info, warn};
+use tracing::info;
 
 use hickory_proto::rr::RecordType;
 
-use crate::core::answer::{self, Answer, Rcode, Snapshot, Zone};
+use crate::core::answer::{Rcode, Snapshot, Zone};
 use crate::core::table::Table;
 use crate::metrics::Metrics;
 use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
 pub use transfer::Transfer;
-use transfer::{Journal, Refusal, Slot, TransferPolicy, TransferRequest};
+use transfer::{Journal, TransferPolicy};
 
 /// The NOTIFY opcode (RFC 1996).
 const NOTIFY: u8 = 4;
@@ -252,98 +253,6 @@ impl Pipeline {
         self.state.journal.store(Arc::new(journal));
     }
 
-    /// The transfer step, for a request the TSIG step let through: a query for AXFR or IXFR
-    /// of the zone is admitted (the transfer, or over UDP its one message in `out`) or refused
-    /// here, logged with its reason and counted; anything else is for the answer steps
-    /// (`None`). The access list came first, as for every request: `--allow-transfer` cannot
-    /// let in a client that `--deny` keeps out.
-    fn transfer_step(
-        &self,
-        request: &Request<'_>,
-        client: SocketAddr,
-        transport: Transport,
-        signer: &mut Option<tsig::Signer>,
-        out: &mut Vec<u8>,
-    ) -> Option<Step> {
-        let zone = &self.state.zone;
-        let parsed = TransferRequest::read(request, zone)?;
-        let kind = match parsed.kind {
-            transfer::Kind::Axfr => "axfr",
-            transfer::Kind::Ixfr(_) => "ixfr",
-        };
-        let admitted = if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
-            // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
-            Err(Refusal::OverUdp)
-        } else {
-            self.transfer
-                .check(client.ip(), signer.is_some())
-                .and_then(|()| {
-                    Slot::take(&self.transfers_running, self.transfer.max_concurrent)
-                        .ok_or(Refusal::Busy)
-                })
-        };
-        let slot = match admitted {
-            Ok(slot) => slot,
-            Err(refusal) => {
-                warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
-                self.metrics.transfer_refused(kind, refusal.label());
-                return Some(
-                    self.refuse_transfer(request, client, transport, refusal, signer, out),
-                );
-            }
-        };
-        let transfer = Transfer::new(
-            zone,
-            self.state.snapshot.load_full(),
-            &self.state.journal.load(),
-            parsed.kind,
-            parsed.id,
-            parsed.recursion_desired,
-            parsed.question,
-        )
-        .holding(slot, signer.take());
-        info!(client = %client.ip(), kind, form = transfer.form(), "zone transfer");
-        self.metrics.transfer_started(kind, transfer.form());
-        let written = Written::answer(request, 0);
-        Some(match transport {
-            Transport::Udp => {
-                let limit = usize::from(fast::udp_limit(parsed.udp_payload));
-                transfer.single_message(limit, out);
-                Step::Reply(written)
-            }
-            Transport::Tcp => Step::Transfer(Box::new(transfer), written),
-        })
-    }
-
-    /// The answer to a refused transfer: NOTIMP alone for AXFR over UDP, REFUSED (without AA)
-    /// as any other answer is written, signed when the request was.
-    fn refuse_transfer(
-        &self,
-        request: &Request<'_>,
-        client: SocketAddr,
-        transport: Transport,
-        refusal: Refusal,
-        signer: &mut Option<tsig::Signer>,
-        out: &mut Vec<u8>,
-    ) -> Step {
-        if refusal == Refusal::OverUdp {
-            let notimp = Rcode::NotImp.value();
-            if !wire::error_answer(request, notimp, out) {
-                return Step::Silence;
-            }
-            sign(signer, out);
-            return Step::Reply(Written::answer(request, u16::from(notimp)));
-        }
-        self.answer_step(
-            request,
-            client,
-            transport,
-            Some(Rcode::Refused),
-            signer,
-            out,
-        )
-    }
-
     /// The counters this pipeline records into.
     pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
@@ -421,113 +330,6 @@ impl Pipeline {
         }
     }
 
-    /// The steps after the access list, in order: TSIG, transfers, the fast path, NOTIFY, the
-    /// general path.
-    fn steps(
-        &self,
-        request: &Request<'_>,
-        client: SocketAddr,
-        transport: Transport,
-        out: &mut Vec<u8>,
-    ) -> Step {
-        let now = tsig::now();
-        let mut signer = None;
-        if request.tsig.is_some() {
-            match tsig::check(&self.keys, request, now) {
-                // A TSIG record that cannot be read: the general path answers FORMERR.
-                tsig::Check::Unsigned => {}
-                tsig::Check::Signed(good) => signer = Some(good),
-                tsig::Check::Rejected(response, error) => {
-                    warn!(client = %client.ip(), error = ?error, "TSIG check failed");
-                    self.metrics.tsig_rejected();
-                    *out = response;
-                    return Step::Reply(Written::answer(request, u16::from(wire::NOTAUTH)));
-                }
-            }
-        }
-        if let Some(step) = self.transfer_step(request, client, transport, &mut signer, out) {
-            return step;
-        }
-        // A NOTIFY is refused, as NSD answers it: portsd is a primary. One that cannot be
-        // read gets FORMERR from the general path like any other message.
-        if request.opcode() == NOTIFY && request.complete {
-            let refused = Rcode::Refused.value();
-            if !wire::error_answer(request, refused, out) {
-                return Step::Silence;
-            }
-            sign(&mut signer, out);
-            return Step::Reply(Written::answer(request, u16::from(refused)));
-        }
-        self.answer_step(request, client, transport, None, &mut signer, out)
-    }
-
-    /// Answers a query from the zone (or with an empty answer of code `forced`): the fast path for the plain shape
-    /// (never signed: it accepts no record but OPT), the general hickory path for the rest,
-    /// which keeps room for the signature within the client's limit.
-    fn answer_step(
-        &self,
-        request: &Request<'_>,
-        client: SocketAddr,
-        transport: Transport,
-        forced: Option<Rcode>,
-        signer: &mut Option<tsig::Signer>,
-        out: &mut Vec<u8>,
-    ) -> Step {
-        if signer.is_none()
-            && let Some(query) = fast::Query::of(request)
-        {
-            let rcode = self.fast_answer(&query, transport, forced, out);
-            return Step::Reply(Written::answer(request, u16::from(rcode)));
-        }
-        let room = signer.as_ref().map_or(0, tsig::Signer::room);
-        let room = u16::try_from(room).unwrap_or(u16::MAX);
-        let general = &self.general;
-        let Some(sent) =
-            general.respond(&self.state, request, client, transport, room, forced, out)
-        else {
-            return Step::Silence;
-        };
-        sign(signer, out);
-        let mut written = Written::answer(request, sent.rcode);
-        if !sent.question {
-            written.qtype = None;
-        }
-        if let Some(cookie) = sent.cookie {
-            self.metrics.cookie(cookie.label());
-            written.verified = cookie.is_valid();
-        }
-        Step::Reply(written)
-    }
-
-    /// Encodes the fast path's answer to `query` (the zone's, or an empty one of code
-    /// `forced`); its response code.
-    fn fast_answer(
-        &self,
-        query: &fast::Query<'_, '_>,
-        transport: Transport,
-        forced: Option<Rcode>,
-        out: &mut Vec<u8>,
-    ) -> u8 {
-        let snapshot = self.state.snapshot.load();
-        let zone = &self.state.zone;
-        let answer = match forced {
-            Some(rcode) => Answer::empty(rcode, false),
-            None => answer::answer(
-                zone,
-                &snapshot,
-                query.labels(),
-                query.qtype(),
-                query.qclass(),
-            ),
-        };
-        let limit = match transport {
-            Transport::Udp => query.udp_limit(),
-            Transport::Tcp => usize::from(u16::MAX),
-        };
-        fast::encode_response(query, zone, &answer, limit, out);
-        answer.rcode.value()
-    }
-
     /// The fast path alone: answers a plain query into `out` without hickory's message types.
     /// Returns false, leaving `out` empty, for anything that is not a plain query. Public so
     /// that tests, the fuzzer and the benchmarks can hold it against [`Self::general_response`].
@@ -556,13 +358,6 @@ impl Pipeline {
         self.general
             .respond(&self.state, &view, client, transport, 0, None, &mut out)
             .map(|_| out)
-    }
-}
-
-/// Signs `out` when the request was signed.
-fn sign(signer: &mut Option<tsig::Signer>, out: &mut Vec<u8>) {
-    if let Some(signer) = signer {
-        signer.sign(out, tsig::now());
     }
 }
 

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -23,7 +23,7 @@ use tracing::debug;
 
 use super::SHUTDOWN_GRACE;
 use super::occupancy::{Occupancy, Seat};
-use crate::pipeline::{Outcome, Pipeline, Transport};
+use crate::pipeline::{Outcome, Pipeline, Transfer, Transport};
 
 /// How long a stopping server still waits for the next query on an open TCP connection.
 const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);
@@ -135,6 +135,72 @@ async fn flush_within(framed: &mut Connection, seat: &Seat, limit: Duration) -> 
     matches!(flushed, Some(Ok(())))
 }
 
+/// The next request on the connection; `None` when the connection should close (the client
+/// closed it, sent a bad frame, stayed idle, or was chosen to make room). Once stopping,
+/// queries already on their way still get a moment to arrive and be answered.
+async fn next_request(
+    framed: &mut Connection,
+    client: SocketAddr,
+    seat: &Seat,
+    stop: &CancellationToken,
+    stopping: &mut bool,
+) -> Option<BytesMut> {
+    loop {
+        let wait = if *stopping {
+            IN_FLIGHT_GRACE
+        } else {
+            seat.idle_timeout()
+        };
+        let next = tokio::select! {
+            next = tokio::time::timeout(wait, framed.next()) => next,
+            () = stop.cancelled(), if !*stopping => {
+                *stopping = true;
+                continue;
+            }
+            () = seat.closing() => {
+                debug!(%client, "tcp connection closed to make room");
+                return None;
+            }
+        };
+        return match next {
+            Ok(Some(Ok(request))) => Some(request),
+            Ok(Some(Err(error))) => {
+                debug!(%error, %client, "tcp connection closed");
+                None
+            }
+            Ok(None) => None,
+            Err(_) => {
+                debug!(%client, "tcp connection idle, closing");
+                None
+            }
+        };
+    }
+}
+
+/// Queues a transfer's messages as they are built, writing them out in batches: a transfer
+/// holds a few messages in memory, and a secondary that stops reading stalls only its own
+/// connection. False when the connection failed or the secondary stopped reading.
+async fn send_transfer(
+    framed: &mut Connection,
+    transfer: &mut Transfer,
+    response: &mut Vec<u8>,
+    seat: &Seat,
+    limits: TcpLimits,
+) -> bool {
+    while transfer.next_message(response) {
+        if !queue(framed, response) {
+            return false;
+        }
+        if batch_full(framed) {
+            if !flush_within(framed, seat, limits.idle_timeout).await {
+                return false;
+            }
+            seat.touch();
+        }
+    }
+    true
+}
+
 async fn serve_connection(
     stream: TcpStream,
     client: SocketAddr,
@@ -167,37 +233,11 @@ async fn serve_connection(
         if limits.max_queries != 0 && answered >= limits.max_queries {
             break;
         }
-        // Once stopping, queries already on their way still get a moment to arrive and be
-        // answered; then the connection closes.
-        let wait = if stopping {
-            IN_FLIGHT_GRACE
-        } else {
-            seat.idle_timeout()
-        };
-        let next = tokio::select! {
-            next = tokio::time::timeout(wait, framed.next()) => next,
-            () = stop.cancelled(), if !stopping => {
-                stopping = true;
-                flush_limit = SHUTDOWN_GRACE;
-                continue;
-            }
-            () = seat.closing() => {
-                debug!(%client, "tcp connection closed to make room");
-                break;
-            }
-        };
-        let request = match next {
-            Ok(Some(Ok(request))) => request,
-            Ok(Some(Err(error))) => {
-                debug!(%error, %client, "tcp connection closed");
-                break;
-            }
-            Ok(None) => break,
-            Err(_) => {
-                debug!(%client, "tcp connection idle, closing");
-                break;
-            }
-        };
+        let next = next_request(&mut framed, client, seat, &stop, &mut stopping).await;
+        if stopping {
+            flush_limit = SHUTDOWN_GRACE;
+        }
+        let Some(request) = next else { break };
         answered += 1;
         seat.touch();
         match pipeline.handle(
@@ -210,20 +250,9 @@ async fn serve_connection(
             Outcome::Silence => continue,
             Outcome::Reply => {}
             Outcome::Transfer(mut transfer) => {
-                // Messages go out in batches as they are built: a transfer holds a few
-                // messages in memory, and a secondary that stops reading stalls only its own
-                // connection.
-                while transfer.next_message(&mut response) {
-                    if !queue(&mut framed, &response) {
-                        return;
-                    }
-                    if batch_full(&framed) {
-                        if !flush_within(&mut framed, seat, limits.idle_timeout).await {
-                            debug!(%client, "zone transfer cut short");
-                            return;
-                        }
-                        seat.touch();
-                    }
+                if !send_transfer(&mut framed, &mut transfer, &mut response, seat, limits).await {
+                    debug!(%client, "zone transfer cut short");
+                    return;
                 }
                 unflushed = true;
                 continue;

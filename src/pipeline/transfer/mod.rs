@@ -212,79 +212,30 @@ impl Transfer {
         let question = (self.messages == 0).then_some(&self.question[..]);
         let mut writer = MessageWriter::begin(out, &mut self.suffixes, &self.header, question);
         let snapshot = self.snapshot.clone();
-        let zone = &self.zone;
-        let contents = Contents::new(zone, &snapshot);
-        let apex = contents.apex().wire();
-        let ttl = zone.ttl;
-        let limit = self.limit;
-        let soa = |writer: &mut MessageWriter<'_>, serial: u32| {
-            writer.record(apex, rtype::SOA, ttl, limit, |out| {
-                write_rdata(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
-            })
+        let contents = Contents::new(&self.zone, &snapshot);
+        let fill = Fill {
+            zone: &self.zone,
+            apex: contents.apex().wire(),
+            limit: self.limit,
+            current: snapshot.serial,
         };
-        let current = snapshot.serial;
         self.plan = match std::mem::replace(&mut self.plan, Plan::Done) {
             Plan::Soa => {
-                soa(&mut writer, current);
+                fill.soa(&mut writer, fill.current);
                 Plan::Done
             }
             Plan::Done => Plan::Done,
-            Plan::Ixfr { chain, mut step } => loop {
-                let written = match ixfr_item(&chain, current, step) {
-                    None => break Plan::Done,
-                    Some(IxfrItem::Soa(serial)) => soa(&mut writer, serial),
-                    Some(IxfrItem::Record(record)) => {
-                        writer.record(record.owner.wire(), record.rtype, ttl, limit, |out| {
-                            out.extend_from_slice(&record.rdata);
-                        })
-                    }
-                };
-                if !written {
-                    break Plan::Ixfr { chain, step };
-                }
-                step += 1;
-            },
+            Plan::Ixfr { chain, step } => fill.ixfr(&mut writer, chain, step),
             Plan::Axfr {
-                mut opened,
+                opened,
                 position,
                 sent_at_name,
             } => {
                 if !opened {
-                    soa(&mut writer, current);
-                    opened = true;
+                    fill.soa(&mut writer, fill.current);
                 }
-                // Where the message filled up: the name and how many of its records went.
-                let mut stopped = None;
-                let walked = contents.visit_from(position, &mut self.name, |at, name, records| {
-                    let skip = if at == position { sent_at_name } else { 0 };
-                    for (index, record) in records.iter().enumerate().skip(skip) {
-                        if record.data.rtype() == rtype::SOA {
-                            continue;
-                        }
-                        let written =
-                            writer.record(name.wire(), record.data.rtype(), ttl, limit, |out| {
-                                write_rdata(&mut Uncompressed(out), zone, &record.data);
-                            });
-                        if !written {
-                            stopped = Some(index);
-                            return false;
-                        }
-                    }
-                    true
-                });
-                match stopped {
-                    Some(sent) => Plan::Axfr {
-                        opened,
-                        position: walked,
-                        sent_at_name: sent,
-                    },
-                    None if soa(&mut writer, current) => Plan::Done,
-                    None => Plan::Axfr {
-                        opened,
-                        position: Position::End,
-                        sent_at_name: 0,
-                    },
-                }
+                let resume = (position, sent_at_name);
+                fill.axfr(&mut writer, &contents, &mut self.name, resume)
             }
         };
         writer.finish();
@@ -293,5 +244,95 @@ impl Transfer {
         }
         self.messages += 1;
         true
+    }
+}
+
+/// What filling one message of a transfer needs to know.
+struct Fill<'a> {
+    zone: &'a Zone,
+    /// The apex's name in wire form.
+    apex: &'a [u8],
+    /// The most bytes the message may take.
+    limit: usize,
+    /// The serial served.
+    current: u32,
+}
+
+impl Fill<'_> {
+    /// Adds the apex SOA with `serial`; false when it does not fit.
+    fn soa(&self, writer: &mut MessageWriter<'_>, serial: u32) -> bool {
+        let (zone, limit) = (self.zone, self.limit);
+        writer.record(self.apex, rtype::SOA, zone.ttl, limit, |out| {
+            write_rdata(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
+        })
+    }
+
+    /// Adds the items of an incremental response from `step` on, as many as fit.
+    fn ixfr(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        chain: Vec<Arc<Difference>>,
+        mut step: usize,
+    ) -> Plan {
+        loop {
+            let written = match ixfr_item(&chain, self.current, step) {
+                None => return Plan::Done,
+                Some(IxfrItem::Soa(serial)) => self.soa(writer, serial),
+                Some(IxfrItem::Record(record)) => {
+                    let (owner, ttl) = (record.owner.wire(), self.zone.ttl);
+                    writer.record(owner, record.rtype, ttl, self.limit, |out| {
+                        out.extend_from_slice(&record.rdata);
+                    })
+                }
+            };
+            if !written {
+                return Plan::Ixfr { chain, step };
+            }
+            step += 1;
+        }
+    }
+
+    /// Adds the zone's records from `resume` (a name and how many of its records were sent),
+    /// as many as fit, then the closing SOA when it fits too.
+    fn axfr(
+        &self,
+        writer: &mut MessageWriter<'_>,
+        contents: &Contents<'_>,
+        name: &mut OwnerName,
+        resume: (Position, usize),
+    ) -> Plan {
+        let (position, sent_at_name) = resume;
+        let (zone, ttl, limit) = (self.zone, self.zone.ttl, self.limit);
+        // Where the message filled up: the name and how many of its records went.
+        let mut stopped = None;
+        let walked = contents.visit_from(position, name, |at, name, records| {
+            let skip = if at == position { sent_at_name } else { 0 };
+            for (index, record) in records.iter().enumerate().skip(skip) {
+                if record.data.rtype() == rtype::SOA {
+                    continue;
+                }
+                let written = writer.record(name.wire(), record.data.rtype(), ttl, limit, |out| {
+                    write_rdata(&mut Uncompressed(out), zone, &record.data);
+                });
+                if !written {
+                    stopped = Some(index);
+                    return false;
+                }
+            }
+            true
+        });
+        match stopped {
+            Some(sent) => Plan::Axfr {
+                opened: true,
+                position: walked,
+                sent_at_name: sent,
+            },
+            None if self.soa(writer, self.current) => Plan::Done,
+            None => Plan::Axfr {
+                opened: true,
+                position: Position::End,
+                sent_at_name: 0,
+            },
+        }
     }
 }
