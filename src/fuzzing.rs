@@ -9,7 +9,8 @@ use std::time::Instant;
 use crate::config::{FileConfig, ZoneArgs, resolve_zone};
 use crate::core::table::Table;
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline, Policy, Transport};
+use crate::pipeline::{Outcome, Pipeline, Policy};
+use crate::transport::Transport;
 
 static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     let (zone, data) = resolve_zone(&ZoneArgs::default(), &FileConfig::default(), &[])

@@ -5,6 +5,8 @@
 //! - [`core`]: the answer core, no I/O: vocabulary, table, names, answers, presentation.
 //! - [`sources`]: reading the data files and merging them into table entries.
 //! - [`pipeline`]: the request pipeline: request bytes in, response bytes or silence out.
+//! - [`transport`]: the transports a request arrives on, named for the pipeline, the serving
+//!   loops and the metrics alike.
 //! - [`metrics`]: the counters every part records into.
 //! - [`serve`]: sockets, serving loops, lifecycle.
 //! - [`config`]: command line, environment and configuration file.
@@ -22,4 +24,5 @@ pub mod metrics;
 pub mod pipeline;
 pub mod serve;
 pub mod sources;
+pub mod transport;
 pub mod update;

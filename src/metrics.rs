@@ -36,8 +36,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::core::answer::Snapshot;
-use crate::pipeline::Transport;
+use crate::core::zone::Snapshot;
+use crate::transport::Transport;
 
 /// Query types counted by name; everything else is `other`, a message with no question `none`.
 const QTYPES: [(Option<u16>, &str); 8] = [
@@ -286,9 +286,14 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one response (`response` as sent) and how long it took to build.
-    pub(crate) fn record(&self, transport: Transport, response: &[u8], took: Duration) {
-        let (qtype, rcode) = crate::pipeline::fast::response_summary(response);
+    /// Counts one response, given as its question's type (`None` without a question) and its
+    /// response code, and how long it took to build.
+    pub(crate) fn record(
+        &self,
+        transport: Transport,
+        (qtype, rcode): (Option<u16>, u16),
+        took: Duration,
+    ) {
         let qtype_index = QTYPES
             .iter()
             .position(|&(t, _)| t == qtype)

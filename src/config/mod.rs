@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::core::answer::Zone;
 use crate::core::names::{NameError, parse_domain};
+use crate::core::zone::Zone;
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
 use crate::pipeline::cookie::{CookieSecretError, CookieSecrets};

@@ -77,7 +77,7 @@ pub(crate) fn find_opt(message: &[u8]) -> Option<OptRecord> {
         if rdata.end > message.len() {
             return None;
         }
-        if read_u16(message, fixed)? == crate::core::answer::rtype::OPT {
+        if read_u16(message, fixed)? == crate::core::zone::rtype::OPT {
             return Some(OptRecord { fixed, rdata });
         }
         at = rdata.end;

@@ -10,10 +10,9 @@
 
 use smallvec::SmallVec;
 
-use crate::core::answer::{
-    Answer, Owner, Rdata, Record, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype,
-};
+use crate::core::answer::{Answer, Owner, Rdata, Record};
 use crate::core::names::SEARCH_LABEL;
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype};
 
 /// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
 pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -140,7 +139,7 @@ pub(crate) fn parse_query(packet: &[u8]) -> Option<Query<'_>> {
     } else {
         None
     };
-    if at != packet.len() || qclass != crate::core::answer::CLASS_IN {
+    if at != packet.len() || qclass != crate::core::zone::CLASS_IN {
         return None;
     }
     Some(Query {
@@ -323,7 +322,7 @@ fn write_record(writer: &mut Writer<'_>, query: &Query<'_>, zone: &Zone, record:
         Owner::SearchApex => writer.name(std::iter::once(SEARCH_LABEL).chain(zone_labels)),
     }
     writer.u16(record.data.rtype());
-    writer.u16(crate::core::answer::CLASS_IN);
+    writer.u16(crate::core::zone::CLASS_IN);
     writer.u32(zone.ttl);
     let length_at = writer.out.len();
     writer.u16(0);

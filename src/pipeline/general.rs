@@ -24,16 +24,16 @@ use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::debug;
 
+use super::ZoneState;
 use super::cookie::{self, Cookie, CookieSecrets};
 use super::edns::{self, Requested};
 use super::identity::{self, Chaos, Identity};
-use super::{Transport, ZoneState};
-use crate::core::answer::{
-    self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone,
-};
+use crate::core::answer::{self, Answer, Owner, Rcode, Rdata};
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
+use crate::transport::Transport;
 
 /// The zone's fixed names as hickory names, converted once rather than per message.
 #[derive(Debug)]

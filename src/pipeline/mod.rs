@@ -34,32 +34,14 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
-use crate::core::answer::{self, Snapshot, Zone};
+use crate::core::answer;
 use crate::core::table::Table;
+use crate::core::zone::{Snapshot, Zone};
 use crate::metrics::Metrics;
+use crate::transport::Transport;
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
 use transfer::{Journal, Refusal, Slot, Transfer, TransferPolicy, TransferRequest};
-
-/// The transports a request can arrive on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: answers are capped in size and rate limited; the client's address may be forged.
-    Udp,
-    /// TCP: the client completed a handshake, so its address is real; answers up to 65,535
-    /// bytes.
-    Tcp,
-}
-
-impl Transport {
-    /// The name used in logs and metric labels.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
 
 /// What became of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -335,7 +317,11 @@ impl Pipeline {
                 }
             }
         }
-        self.metrics.record(transport, out, received_at.elapsed());
+        self.metrics.record(
+            transport,
+            fast::response_summary(out),
+            received_at.elapsed(),
+        );
         if self.log_queries {
             log_query(transport, client, request, out);
         }

@@ -19,7 +19,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::core::answer::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 use crate::metrics::Metrics;
 use crate::pipeline::tsig::{Keyring, now};
 

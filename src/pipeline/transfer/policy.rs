@@ -11,7 +11,7 @@ use hickory_proto::rr::{RData, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use ipnet::IpNet;
 
-use crate::core::answer::{CLASS_IN, Zone, rtype};
+use crate::core::zone::{CLASS_IN, Zone, rtype};
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries

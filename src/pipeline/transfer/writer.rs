@@ -7,7 +7,8 @@ use std::hash::Hasher;
 
 use rustc_hash::FxHashMap;
 
-use crate::core::answer::{CLASS_IN, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
+use crate::core::answer::Rdata;
+use crate::core::zone::{CLASS_IN, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 
 /// Writes a record's RDATA uncompressed (the SOA's and NS's names included: they are two
 /// records per transfer).
@@ -210,7 +211,7 @@ impl<'o> MessageWriter<'o> {
     /// does not fit.
     ///
     /// `owner` is the name's labels in wire form, each after its length, without the final
-    /// zero ([`crate::core::contents::OwnerName::wire`]).
+    /// zero ([`crate::core::owner_name::OwnerName::wire`]).
     pub(super) fn record(
         &mut self,
         owner: &[u8],
