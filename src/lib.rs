@@ -3,10 +3,10 @@
 //!
 //! The layout, from pure to effectful:
 //! - [`core`]: the answer core, no I/O: vocabulary, table, names, answers, presentation.
-//! - [`sources`]: reading the data files and merging them into table entries.
-//! - [`pipeline`]: the request pipeline: request bytes in, response bytes or silence out.
 //! - [`transport`]: the transports a request arrives on, named for the pipeline, the serving
 //!   loops and the metrics alike.
+//! - [`sources`]: reading the data files and merging them into table entries.
+//! - [`pipeline`]: the request pipeline: request bytes in, response bytes or silence out.
 //! - [`metrics`]: the counters every part records into.
 //! - [`serve`]: sockets, serving loops, lifecycle.
 //! - [`config`]: command line, environment and configuration file.

@@ -286,12 +286,13 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts one response, given as its question's type (`None` without a question) and its
-    /// response code, and how long it took to build.
+    /// Counts one response (by the type asked and the response code sent, as the step that
+    /// wrote it reports them) and how long it took to build.
     pub(crate) fn record(
         &self,
         transport: Transport,
-        (qtype, rcode): (Option<u16>, u16),
+        qtype: Option<u16>,
+        rcode: u16,
         took: Duration,
     ) {
         let qtype_index = QTYPES

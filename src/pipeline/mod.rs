@@ -317,11 +317,9 @@ impl Pipeline {
                 }
             }
         }
-        self.metrics.record(
-            transport,
-            fast::response_summary(out),
-            received_at.elapsed(),
-        );
+        let (qtype, rcode) = fast::response_summary(out);
+        self.metrics
+            .record(transport, qtype, rcode, received_at.elapsed());
         if self.log_queries {
             log_query(transport, client, request, out);
         }
