@@ -14,7 +14,8 @@ use std::time::Instant;
 use portsd::config::ZoneArgs;
 use portsd::core::table::Table;
 use portsd::metrics::Metrics;
-use portsd::pipeline::{Outcome, Pipeline, Policy, Transport};
+use portsd::pipeline::{Outcome, Pipeline, Policy};
+use portsd::transport::Transport;
 
 /// A query as `dig` sends it: recursion desired, EDNS with a 1232-byte payload.
 fn packet(name: &str, rtype: RecordType) -> Vec<u8> {

@@ -9,7 +9,8 @@ use std::time::Instant;
 use crate::config::ZoneArgs;
 use crate::core::table::Table;
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline, Policy, Transport};
+use crate::pipeline::{Outcome, Pipeline, Policy};
+use crate::transport::Transport;
 
 static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     let (zone, data) = ZoneArgs::default()

@@ -3,6 +3,8 @@
 //!
 //! The layout, from pure to effectful:
 //! - [`core`]: the answer core, no I/O: vocabulary, table, names, answers, presentation.
+//! - [`transport`]: the transports a request arrives on, named for the pipeline, the serving
+//!   loops and the metrics alike.
 //! - [`sources`]: reading the data files and merging them into table entries.
 //! - [`pipeline`]: the request pipeline: request bytes in; a response, silence or a zone
 //!   transfer out.
@@ -26,5 +28,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod serve;
 pub mod sources;
+pub mod transport;
 pub mod update;
 pub(crate) mod wire;

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use clap::error::ErrorKind;
 use portsd::config::{Cli, Command, ZoneArgs};
-use portsd::core::answer::Snapshot;
+use portsd::core::zone::Snapshot;
 use portsd::core::present;
 use portsd::core::table::Table;
 use portsd::manual;

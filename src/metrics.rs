@@ -36,8 +36,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::core::answer::Snapshot;
-use crate::pipeline::Transport;
+use crate::core::zone::Snapshot;
+use crate::transport::Transport;
 
 /// Query types counted by name; everything else is `other`, a message with no question `none`.
 const QTYPES: [(Option<u16>, &str); 8] = [

@@ -13,7 +13,7 @@ use super::settings::{
     DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_UDP_THREADS, DEFAULT_ZONE, DataArgs,
     InlineKey, Merge, ServeArgs, ZoneArgs,
 };
-use crate::core::answer::Zone;
+use crate::core::zone::Zone;
 use crate::core::names::parse_domain;
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;

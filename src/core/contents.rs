@@ -12,12 +12,12 @@
 //! any name, send what it has, and resume later without holding a borrow or a list of names:
 //! nothing of the size of the zone is ever built.
 
-use smallvec::SmallVec;
-
-use crate::core::answer::{self, Rcode, Record, Section, Snapshot, Zone, rtype};
+use crate::core::answer::{self, Rcode, Record, Section};
 use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, SEARCH_LABEL, Target};
+use crate::core::owner_name::OwnerName;
 use crate::core::txt::decimal;
+use crate::core::zone::{CLASS_IN, Snapshot, Zone, rtype};
 
 /// Where the walk is. Variants are in walk order: the apex, `help`, the delegation of `search`,
 /// the name server (when its name is in the zone), every port on each protocol, every port on all protocols, then each service
@@ -49,77 +49,6 @@ const ALL_PROTOCOLS: u8 = 4;
 /// The protocol a position's index names: `None` for [`ALL_PROTOCOLS`].
 fn protocol_at(p: u8) -> Option<Protocol> {
     Protocol::ALL.get(usize::from(p)).copied()
-}
-
-/// An owner name, labels leftmost first, in one buffer in wire form (each label after its
-/// length, no final zero): what a transfer message writes, without rebuilding it per record.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct OwnerName {
-    wire: SmallVec<[u8; 64]>,
-}
-
-impl OwnerName {
-    fn clear(&mut self) {
-        self.wire.clear();
-    }
-
-    fn push(&mut self, label: &[u8]) {
-        self.wire.push(label.len() as u8);
-        self.wire.extend_from_slice(label);
-    }
-
-    /// The labels, leftmost first.
-    pub(crate) fn labels(&self) -> SmallVec<[&[u8]; 8]> {
-        let mut labels = SmallVec::new();
-        let mut rest = &self.wire[..];
-        while let Some((&length, tail)) = rest.split_first() {
-            let (label, tail) = tail.split_at(usize::from(length));
-            labels.push(label);
-            rest = tail;
-        }
-        labels
-    }
-
-    /// Makes this `<port>.<protocol>.<apex>` (`<port>.<apex>` without a protocol label) in
-    /// two copies: the walk spells nine names in ten of the zone this way.
-    fn set_port(&mut self, port: u16, protocol: Option<&[u8]>, apex: &OwnerName) {
-        let mut head = [0u8; 1 + 5 + 1 + 63];
-        let mut spelled = [0; 5];
-        let digits = decimal(port, &mut spelled);
-        head[0] = digits.len() as u8;
-        head[1..1 + digits.len()].copy_from_slice(digits);
-        let mut length = 1 + digits.len();
-        if let Some(label) = protocol {
-            head[length] = label.len() as u8;
-            head[length + 1..length + 1 + label.len()].copy_from_slice(label);
-            length += 1 + label.len();
-        }
-        self.wire.clear();
-        self.wire.extend_from_slice(&head[..length]);
-        self.wire.extend_from_slice(&apex.wire);
-    }
-
-    /// Overwrites the leftmost label with `label` of the same length, in place; `false` (and
-    /// nothing changed) when the lengths differ or there is no label.
-    fn replace_first_label(&mut self, label: &[u8]) -> bool {
-        match self.wire.first() {
-            Some(&length) if usize::from(length) == label.len() => {
-                self.wire[1..1 + label.len()].copy_from_slice(label);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Appends `other`'s labels.
-    fn append(&mut self, other: &OwnerName) {
-        self.wire.extend_from_slice(&other.wire);
-    }
-
-    /// The labels in wire form, each after its length, without the root's zero.
-    pub(crate) fn wire(&self) -> &[u8] {
-        &self.wire
-    }
 }
 
 /// One table snapshot's contents, ready to walk. Cheap to make: it borrows, and copies the
@@ -265,13 +194,8 @@ impl<'s> Contents<'s> {
                     Position::SearchCut => rtype::NS,
                     _ => rtype::ANY,
                 };
-                let answer = answer::every_record(
-                    self.zone,
-                    self.snapshot,
-                    &name.labels(),
-                    qtype,
-                    answer::CLASS_IN,
-                );
+                let answer =
+                    answer::every_record(self.zone, self.snapshot, &name.labels(), qtype, CLASS_IN);
                 if answer.rcode == Rcode::NoError {
                     *records = answer.answers;
                 }
@@ -410,13 +334,8 @@ mod tests {
         let mut ports = 0;
         while position != Position::End {
             if contents.name_at(position, &mut name) && position != Position::SearchCut {
-                let asked = answer::every_record(
-                    &zone,
-                    &snapshot,
-                    &name.labels(),
-                    rtype::ANY,
-                    answer::CLASS_IN,
-                );
+                let asked =
+                    answer::every_record(&zone, &snapshot, &name.labels(), rtype::ANY, CLASS_IN);
                 let expected = match asked.rcode {
                     Rcode::NoError => asked.answers,
                     _ => Section::new(),

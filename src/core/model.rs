@@ -236,6 +236,10 @@ impl Entry {
     }
 }
 
+/// An entry's place in the table's list of entries ([`crate::core::table::Table::entries`]):
+/// what the indexes and answers hold instead of the entry.
+pub(crate) type EntryId = u32;
+
 /// A name the system's services database gives a port: it answers every use of that port on
 /// that protocol, as `getservbyname` would give the port.
 #[derive(Clone, Debug, PartialEq, Eq)]

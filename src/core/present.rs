@@ -11,14 +11,14 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::core::answer::{
-    self, Owner, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Uses, Zone,
-};
-use crate::core::contents::{Contents, OwnerName, Position};
+use crate::core::answer::{self, Owner, Rdata, Uses};
+use crate::core::contents::{Contents, Position};
 use crate::core::model::{Protocol, Source, Status};
 use crate::core::names::{SEARCH_LABEL, Target};
+use crate::core::owner_name::OwnerName;
 use crate::core::table::Table;
 use crate::core::txt::{UnassignedText, character_strings};
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone};
 
 /// Writes a label in master-file syntax: letters, digits, `-` and `_` as is, the specials
 /// escaped with a backslash, everything else as `\DDD`.

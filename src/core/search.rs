@@ -16,8 +16,7 @@
 
 use smallvec::SmallVec;
 
-use crate::core::model::Entry;
-use crate::core::table::EntryId;
+use crate::core::model::{Entry, EntryId};
 
 /// The most uses a search returns.
 pub(crate) const MAX_RESULTS: usize = 10;

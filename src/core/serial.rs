@@ -12,33 +12,12 @@
 //! reload, and the state directory's record (`--state-dir`) at start, so a stepped serial
 //! survives a restart. Arithmetic is RFC 1982's; 0 is never used.
 
-use crate::core::answer::Zone;
+use crate::core::fingerprint::Fingerprint;
 use crate::core::table::Table;
+use crate::core::zone::Zone;
 
 /// The serial and zone fingerprint last served.
 pub type Served = (u32, u64);
-
-/// FNV-1a, 64 bits: stable across runs and builds, cheap, and good enough to detect change
-/// (nobody gains by making two different zones collide here).
-pub(crate) struct Fingerprint(u64);
-
-impl Fingerprint {
-    pub(crate) fn new() -> Fingerprint {
-        Fingerprint(0xcbf2_9ce4_8422_2325)
-    }
-
-    /// Adds `bytes` and a terminator, so that `ab`,`c` and `a`,`bc` differ.
-    pub(crate) fn add(&mut self, bytes: &[u8]) {
-        for &byte in bytes.iter().chain(&[0]) {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    pub(crate) fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// The fingerprint of everything the zone's records are made of: `table` served as `zone`.
 pub fn fingerprint(zone: &Zone, table: &Table) -> u64 {

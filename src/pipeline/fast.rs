@@ -4,7 +4,8 @@
 //! ([`crate::wire::compress`]), so both paths agree to the byte; a test and the fuzzer check
 //! that over many names.
 
-use crate::core::answer::{Answer, Owner, Record, Zone, rtype};
+use crate::core::answer::{Answer, Owner, Record};
+use crate::core::zone::{Zone, rtype};
 use crate::core::names::SEARCH_LABEL;
 use crate::wire::compress::Writer;
 use crate::wire::request::{Opt, Question};

@@ -26,9 +26,8 @@ use super::cookie::{self, Cookie, CookieSecrets};
 use super::edns;
 use super::identity::{self, Chaos, Identity};
 use super::{Transport, ZoneState};
-use crate::core::answer::{
-    self, Answer, Owner, Rcode, Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone,
-};
+use crate::core::answer::{self, Answer, Owner, Rcode, Rdata};
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};

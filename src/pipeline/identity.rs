@@ -114,7 +114,7 @@ impl Identity {
             return Chaos::Refused;
         };
         match value {
-            _ if qtype != crate::core::answer::rtype::TXT => Chaos::Refused,
+            _ if qtype != crate::core::zone::rtype::TXT => Chaos::Refused,
             Some(text) => Chaos::Text(text),
             None => Chaos::Hidden,
         }
@@ -141,7 +141,7 @@ mod tests {
             version: None,
             nsid: None,
         };
-        let txt = crate::core::answer::rtype::TXT;
+        let txt = crate::core::zone::rtype::TXT;
         assert_eq!(
             identity.chaos(&[b"ID", b"Server"], txt),
             Chaos::Text("host-a")

@@ -46,9 +46,11 @@ use tracing::info;
 
 use hickory_proto::rr::RecordType;
 
-use crate::core::answer::{Rcode, Snapshot, Zone};
+use crate::core::answer::{Rcode};
+use crate::core::zone::{Snapshot, Zone};
 use crate::core::table::Table;
 use crate::metrics::Metrics;
+use crate::transport::Transport;
 use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
@@ -57,26 +59,6 @@ use transfer::{Journal, TransferPolicy};
 
 /// The NOTIFY opcode (RFC 1996).
 const NOTIFY: u8 = 4;
-
-/// The transports a request can arrive on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: answers are capped in size and rate limited; the client's address may be forged.
-    Udp,
-    /// TCP: the client completed a handshake, so its address is real; answers up to 65,535
-    /// bytes.
-    Tcp,
-}
-
-impl Transport {
-    /// The name used in logs and metric labels.
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
 
 /// What became of a request.
 #[derive(Debug)]

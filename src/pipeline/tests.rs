@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use super::transfer::TransferPolicy;
 use super::tsig::tests::keyring;
 use super::{Outcome, Pipeline, Policy, Transport};
-use crate::core::answer::Zone;
+use crate::core::zone::Zone;
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 use crate::core::names::parse_domain;
 use crate::core::table::Table;

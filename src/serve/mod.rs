@@ -30,7 +30,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::Interest;
 use tokio::net::TcpListener;
@@ -39,18 +38,15 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 pub use bind::{Listeners, ServerError};
+use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
 
-use crate::core::answer::Zone;
 use crate::core::serial;
 use crate::core::table::Table;
+use crate::core::zone::Zone;
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, Policy};
 use crate::sources::{self, DataErrors, LoadedData};
-
-/// How long a stop waits for queries in flight (systemd's stop budget is 10 s in the shipped
-/// unit, the usual one 90 s).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Where the table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::core::answer::Zone;
+use crate::core::zone::Zone;
 use crate::metrics::Metrics;
 use crate::pipeline::tsig::{Key, Keyring, now};
 use crate::wire::write_notify;

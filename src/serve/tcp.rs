@@ -21,9 +21,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
-use super::SHUTDOWN_GRACE;
 use super::occupancy::{Occupancy, Seat};
-use crate::pipeline::{Outcome, Pipeline, Transfer, Transport};
+use crate::pipeline::{Outcome, Pipeline, Transfer};
+use crate::transport::Transport;
+
+/// How long a stop waits for queries in flight, the last writes of TCP connections included
+/// (systemd's stop budget is 10 s in the shipped unit, the usual one 90 s).
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// How long a stopping server still waits for the next query on an open TCP connection.
 const IN_FLIGHT_GRACE: Duration = Duration::from_millis(100);

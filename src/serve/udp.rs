@@ -14,7 +14,8 @@ use tracing::{debug, error};
 
 use super::batch::{BATCH, Batch};
 use super::bind::ServerError;
-use crate::pipeline::{Outcome, Pipeline, Transport};
+use crate::pipeline::{Outcome, Pipeline};
+use crate::transport::Transport;
 
 /// Registers a UDP socket with the runtime for `interest` only (`tokio::net::UdpSocket`
 /// always asks for both directions).

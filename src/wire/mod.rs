@@ -13,8 +13,9 @@ pub(crate) mod compress;
 pub(crate) mod request;
 pub(crate) mod tsig;
 
-pub(crate) use crate::core::answer::{CLASS_IN, rtype};
-use crate::core::answer::{Rdata, SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
+pub(crate) use crate::core::zone::{CLASS_IN, rtype};
+use crate::core::answer::{Rdata};
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 pub(crate) use request::Request;
 
 /// The longest a name may be in wire form (RFC 1035 3.1).

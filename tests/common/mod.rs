@@ -12,7 +12,7 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use portsd::config::ZoneArgs;
-use portsd::core::answer::Zone;
+use portsd::core::zone::Zone;
 use portsd::core::table::Table;
 use portsd::serve::{DataLocation, Listeners, Server, Settings, TcpLimits};
 

@@ -11,7 +11,7 @@ use hickory_net::client::ClientHandle;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use portsd::config::ZoneArgs;
-use portsd::core::answer::Snapshot;
+use portsd::core::zone::Snapshot;
 use portsd::core::table::Table;
 use portsd::pipeline::Policy;
 use portsd::pipeline::identity::Identity;
@@ -110,7 +110,7 @@ fn assert_no_duplicates(zone_file: &str) -> usize {
     seen.len()
 }
 
-fn exported(zone: &portsd::core::answer::Zone, table: Table) -> String {
+fn exported(zone: &portsd::core::zone::Zone, table: Table) -> String {
     let snapshot = Snapshot::new(table, 1, zone);
     let mut out = Vec::new();
     portsd::core::present::write_zone(zone, &snapshot, &mut out).unwrap();

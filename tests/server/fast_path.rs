@@ -12,10 +12,11 @@ use crate::common::{SAMPLE_SERVICES, table_with_services};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use portsd::config::ZoneArgs;
-use portsd::core::answer::Zone;
+use portsd::core::zone::Zone;
 use portsd::core::table::Table;
 use portsd::metrics::Metrics;
-use portsd::pipeline::{Pipeline, Policy, Transport};
+use portsd::pipeline::{Pipeline, Policy};
+use portsd::transport::Transport;
 
 /// A small deterministic generator (xorshift), so the sample is the same on every run.
 struct Rng(u64);

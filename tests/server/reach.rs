@@ -5,7 +5,8 @@
 //! search and the help records on their own and are reached on one protocol only).
 
 use crate::common::{builtin_table, test_zone};
-use portsd::core::answer::{self, CLASS_IN, Rcode, Rdata, Snapshot, rtype};
+use portsd::core::answer::{self, Rcode, Rdata};
+use portsd::core::zone::{CLASS_IN, Snapshot, rtype};
 
 fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {
     let zone = test_zone();

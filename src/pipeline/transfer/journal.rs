@@ -4,8 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::core::answer::{Record, Snapshot, Zone, rtype};
-use crate::core::contents::{Contents, OwnerName, Position};
+use crate::core::answer::Record;
+use crate::core::contents::{Contents, Position};
+use crate::core::owner_name::OwnerName;
+use crate::core::zone::{Snapshot, Zone, rtype};
 
 use crate::wire::{Uncompressed, write_rdata};
 

@@ -19,9 +19,11 @@ mod writer;
 
 use std::sync::Arc;
 
-use crate::core::answer::{Rdata, Snapshot, Zone, rtype};
-use crate::core::contents::{Contents, OwnerName, Position};
+use crate::core::answer::Rdata;
+use crate::core::contents::{Contents, Position};
+use crate::core::owner_name::OwnerName;
 use crate::core::serial::is_newer;
+use crate::core::zone::{Snapshot, Zone, rtype};
 use crate::pipeline::tsig::Signer;
 
 use crate::wire::{Uncompressed, write_rdata};

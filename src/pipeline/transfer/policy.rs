@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ipnet::IpNet;
 
-use crate::core::answer::{CLASS_IN, Zone, rtype};
+use crate::core::zone::{CLASS_IN, Zone, rtype};
 use crate::wire::Request;
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no

@@ -4,10 +4,10 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::core::answer::CLASS_IN;
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 use crate::core::names::parse_domain;
 use crate::core::table::Table;
+use crate::core::zone::CLASS_IN;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 

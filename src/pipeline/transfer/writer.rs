@@ -7,7 +7,7 @@ use std::hash::Hasher;
 
 use rustc_hash::FxHashMap;
 
-use crate::core::answer::CLASS_IN;
+use crate::core::zone::CLASS_IN;
 
 /// Fills one message: header, the question on the first message, records with their owner
 /// names compressed against the names already in the message.

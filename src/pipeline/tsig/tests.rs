@@ -212,7 +212,7 @@ fn the_room_a_signer_asks_for_is_what_it_appends() {
 #[test]
 fn notifies_portsd_sends_are_signed_as_hickory_verifies_requests() {
     let (keys, client) = keyring();
-    let zone = crate::core::answer::Zone::new(
+    let zone = crate::core::zone::Zone::new(
         crate::core::names::parse_domain("ports.test").unwrap(),
         crate::core::names::parse_domain("ns.ports.test").unwrap(),
         vec!["192.0.2.1".parse().unwrap()],

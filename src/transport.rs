@@ -1,0 +1,23 @@
+//! The transports a request arrives on. Named here, apart from the pipeline that decides by
+//! them, so that the serving loops, the pipeline and the metrics that count by them each use
+//! this small module and not one another.
+
+/// The transports a request can arrive on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: answers are capped in size and rate limited; the client's address may be forged.
+    Udp,
+    /// TCP: the client completed a handshake, so its address is real; answers up to 65,535
+    /// bytes.
+    Tcp,
+}
+
+impl Transport {
+    /// The name used in logs and metric labels.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
