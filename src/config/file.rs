@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use serde::de::{DeserializeOwned, IgnoredAny, Visitor};
 use serde::{Deserializer, forward_to_deserialize_any};
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::settings::{DataArgs, ServeArgs, ZoneArgs};
 use crate::file_error::FileError;
 

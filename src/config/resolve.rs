@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use super::file;
 use super::settings::{
     DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_UDP_THREADS, DEFAULT_ZONE, DataArgs,

@@ -30,6 +30,7 @@ pub(crate) mod fast;
 pub(crate) mod general;
 pub mod identity;
 pub mod rrl;
+mod state;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -51,6 +52,7 @@ use crate::core::zone::{Snapshot, Zone};
 use crate::core::table::Table;
 use crate::metrics::Metrics;
 use crate::transport::Transport;
+use state::ZoneState;
 use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
@@ -107,16 +109,6 @@ enum Step {
     Reply(Written),
     Silence,
     Transfer(Box<Transfer>, Written),
-}
-
-/// The zone's fixed settings and the table snapshot currently answered from.
-#[derive(Debug)]
-pub(crate) struct ZoneState {
-    pub(crate) zone: Zone,
-    /// Each message loads it once; a reload stores a new one.
-    pub(crate) snapshot: ArcSwap<Snapshot>,
-    /// The differences between the last serials, for IXFR; a reload stores a new one.
-    pub(crate) journal: ArcSwap<Journal>,
 }
 
 /// The per-message policy: who is answered, how fast, how often, and what is recorded.

@@ -4,7 +4,8 @@
 
 use smallvec::SmallVec;
 
-use super::{MAX_LABELS, Names};
+use super::Names;
+use super::read::MAX_LABELS;
 
 /// hickory's cap on remembered compression targets per message.
 const COMPRESSION_CANDIDATES: usize = 64;

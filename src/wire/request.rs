@@ -9,10 +9,10 @@
 
 use std::ops::Range;
 
-use super::{
-    CLASS_IN, FAST_PATH_LABELS, MAX_NAME, Name, option, read_name_lowercase, read_u16, read_u32,
-    rtype, skip_name,
+use super::read::{
+    FAST_PATH_LABELS, MAX_NAME, Name, option, read_name_lowercase, read_u16, read_u32, skip_name,
 };
+use crate::core::zone::{CLASS_IN, rtype};
 
 /// The header's flag bits portsd reads.
 const QR: u16 = 0x8000;

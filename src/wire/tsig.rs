@@ -7,7 +7,9 @@
 //! over the previous MAC, which hickory's response context does not do. The tests hold the
 //! bytes covered and the records written against hickory's own.
 
-use super::{Request, read_name_lowercase, read_u16, read_u32, rtype};
+use super::read::{read_name_lowercase, read_u16, read_u32};
+use super::request::Request;
+use crate::core::zone::rtype;
 
 /// The class of a TSIG record.
 const CLASS_ANY: u16 = 255;

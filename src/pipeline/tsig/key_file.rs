@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::Key;
+use super::key::Key;
 use crate::file_error::FileError;
 
 /// A key file that cannot be used.

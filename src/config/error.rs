@@ -1,0 +1,41 @@
+//! What makes a configuration unusable: one error for the flags, the environment, the file and
+//! the files it names, each reason written once.
+
+use crate::core::names::NameError;
+use crate::file_error::FileError;
+use crate::pipeline::cookie::CookieSecretError;
+use crate::pipeline::identity::IdentityError;
+use crate::pipeline::tsig::KeyFileError;
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("{0}: {1}")]
+    Read(String, std::io::Error),
+    /// The configuration file is not valid.
+    #[error(transparent)]
+    Parse(FileError),
+    /// The zone or name server name is not a valid domain name.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// A TSIG key file that cannot be read or used.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// A TSIG key that cannot be used (a name given twice, a bad inline key).
+    #[error("tsig key: {0}")]
+    Key(String),
+    /// An `--nsid`, `--identity` or `--version-string` that cannot be used.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A `--cookie-secret` that cannot be used.
+    #[error(transparent)]
+    CookieSecret(#[from] CookieSecretError),
+    /// No random cookie secret could be drawn.
+    #[error("no random cookie secret: {0}")]
+    Random(getrandom::Error),
+    /// `--watch` without a data directory.
+    #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
+    WatchWithoutData,
+}
+
