@@ -18,24 +18,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Children whose use of their parent still closes a circle, by parent, with the work (issue
-/// #22) that removes it. The test passes over these uses while they last, and fails once one
-/// no longer closes a circle, so that the list only shrinks.
-const LEFT_TO_DO: [(&str, &[&str], &str); 1] = [
-    (
-        "src/sources/mod.rs",
-        &[
-            "changes.rs",
-            "iana.rs",
-            "local.rs",
-            "port_list.rs",
-            "services.rs",
-            "wikipedia.rs",
-        ],
-        "a module of its own for the error and helpers the data files share",
-    ),
-];
-
 #[test]
 fn the_source_files_use_each_other_without_circles() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -47,25 +29,7 @@ fn the_source_files_use_each_other_without_circles() {
             files.push((format!("src/{}", relative.display()), module, text));
         }
     }
-    let mut uses = uses(&files);
-    let index = |name: &str| files.iter().position(|(file, _, _)| file == name);
-    let mut left = Vec::new();
-    for (parent, children, work) in LEFT_TO_DO {
-        let folder = Path::new(parent).parent().unwrap();
-        for child in children {
-            let child = folder.join(child).display().to_string();
-            let pair = index(&child).zip(index(parent));
-            assert!(
-                pair.is_some_and(|(a, b)| uses[a].contains_key(&b) && reaches(b, a, &uses)),
-                "{child} -> {parent} ({work}) closes no circle any more: \
-                 take it off LEFT_TO_DO"
-            );
-            left.extend(pair);
-        }
-    }
-    for (from, to) in left {
-        uses[from].remove(&to);
-    }
+    let uses = uses(&files);
     let report = circles(&files, &uses);
     assert!(report.is_empty(), "import circles between files:\n{report}");
 }

@@ -38,4 +38,3 @@ pub enum ConfigError {
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,
 }
-

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-
 pub use error::ConfigError;
 pub use resolve::ServeConfig;
 pub use settings::{DataArgs, Given, ServeArgs, ZoneArgs};

@@ -13,8 +13,8 @@ use super::settings::{
     DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_TTL, DEFAULT_UDP_THREADS, DEFAULT_ZONE, DataArgs,
     InlineKey, Merge, ServeArgs, ZoneArgs,
 };
-use crate::core::zone::Zone;
 use crate::core::names::parse_domain;
+use crate::core::zone::Zone;
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
 use crate::pipeline::cookie::CookieSecrets;

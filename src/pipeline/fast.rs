@@ -5,8 +5,8 @@
 //! that over many names.
 
 use crate::core::answer::{Answer, Owner, Record};
-use crate::core::zone::{Zone, rtype};
 use crate::core::names::SEARCH_LABEL;
+use crate::core::zone::{Zone, rtype};
 use crate::wire::compress::Writer;
 use crate::wire::request::{Opt, Question};
 use crate::wire::{Names, Request, option, write_header, write_record_data};

@@ -26,12 +26,12 @@ use super::cookie::{self, Cookie, CookieSecrets};
 use super::edns;
 use super::identity::{self, Chaos, Identity};
 use super::state::ZoneState;
-use crate::transport::Transport;
 use crate::core::answer::{self, Answer, Owner, Rcode, Rdata};
-use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
+use crate::transport::Transport;
 use crate::wire::request::{Options, hickory_parsed};
 use crate::wire::{self, option};
 

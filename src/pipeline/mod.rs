@@ -47,15 +47,15 @@ use tracing::info;
 
 use hickory_proto::rr::RecordType;
 
-use crate::core::answer::{Rcode};
-use crate::core::zone::{Snapshot, Zone};
+use crate::core::answer::Rcode;
 use crate::core::table::Table;
+use crate::core::zone::{Snapshot, Zone};
 use crate::metrics::Metrics;
 use crate::transport::Transport;
-use state::ZoneState;
 use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
+use state::ZoneState;
 pub use transfer::Transfer;
 use transfer::{Journal, TransferPolicy};
 

@@ -15,4 +15,3 @@ pub(crate) struct ZoneState {
     /// The differences between the last serials, for IXFR; a reload stores a new one.
     pub(crate) journal: ArcSwap<Journal>,
 }
-

@@ -13,10 +13,10 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use super::transfer::TransferPolicy;
 use super::tsig::tests::keyring;
 use super::{Outcome, Pipeline, Policy, Transport};
-use crate::core::zone::Zone;
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 use crate::core::names::parse_domain;
 use crate::core::table::Table;
+use crate::core::zone::Zone;
 use crate::metrics::Metrics;
 use crate::wire::request::counts;
 

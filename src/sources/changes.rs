@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::DataErrors;
+use super::common::DataErrors;
 use super::iana::{self, IanaRecord};
 use crate::core::model::{PortSpan, Protocol, Status};
 

@@ -2,7 +2,7 @@
 //! IANA's own CSV format (header row, quoted fields that may span lines) so that a newer
 //! download can replace the file unchanged. Columns are found by their header names.
 
-use super::{DataError, normalise_space};
+use super::common::{DataError, normalise_space};
 use crate::core::model::{PortSpan, Protocol, Status};
 
 /// One registry record that says something about a port, on the protocols it names.

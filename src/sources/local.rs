@@ -1,7 +1,7 @@
 //! The parser for `local.tsv`, the site's own ports: entries an organisation publishes about its
 //! network ("8443/tcp billing-api, payments team"), answered first and marked `Local`.
 
-use super::{DataError, normalise_space};
+use super::common::{DataError, normalise_space};
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 
 /// Parses `local.tsv`: `#` comments and blank lines, then rows of four tab-separated columns:

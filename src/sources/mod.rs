@@ -5,6 +5,7 @@
 //! The four sources, their formats and the merge rules are documented in `data/README.md`.
 
 mod changes;
+mod common;
 mod iana;
 mod local;
 mod merge;
@@ -12,13 +13,14 @@ mod port_list;
 mod services;
 mod wikipedia;
 
-use std::fmt::{self, Write};
+use std::fmt::Write;
 use std::path::Path;
 
-use crate::core::model::{Entry, PortName, Source, Status};
+use crate::core::model::{Entry, PortName, Source};
 use crate::core::table::Table;
 
 pub use changes::{RegistryChanges, registry_changes};
+pub use common::{DataError, DataErrors};
 pub use services::ServicesFile;
 pub use wikipedia::convert_markdown;
 
@@ -30,49 +32,6 @@ pub const EXCERPT: &str = "port-list-excerpt.txt";
 pub const IANA_CSV: &str = "iana-service-names-port-numbers.csv";
 /// The site's own ports (optional).
 pub const LOCAL_TSV: &str = "local.tsv";
-
-/// A status word of the port list's legend (every status but portsd's own Local, System and
-/// Unassigned).
-fn list_status(word: &str) -> Option<Status> {
-    Status::from_word(word)
-        .filter(|s| !matches!(s, Status::Local | Status::System | Status::Unassigned))
-}
-
-/// A status cell of `ports.tsv` for a protocol the list names no status for.
-const NOT_LISTED: &str = "-";
-
-/// The header line of `ports.tsv`.
-const PORTS_TSV_HEADER: &str = "port\ttcp\tudp\tsctp\tdccp\tdescription";
-
-/// One problem in one source file: the crate's one `file:line: reason` error.
-pub use crate::file_error::FileError as DataError;
-
-/// Every problem found while loading, in file order. Displays one problem per line.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct DataErrors(pub Vec<DataError>);
-
-impl DataErrors {
-    /// `Err` with the problems, if there are any.
-    fn check(problems: Vec<DataError>) -> Result<(), DataErrors> {
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(DataErrors(problems))
-        }
-    }
-}
-
-impl fmt::Display for DataErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{problem}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The merged entries and what was read to make them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -297,18 +256,6 @@ pub fn check_report(
         stats.heap_bytes
     );
     let _ = writeln!(out, "problems: none");
-    out
-}
-
-/// Collapses every run of whitespace (line breaks included) to one space and trims the ends.
-fn normalise_space(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
     out
 }
 

@@ -2,7 +2,7 @@
 //! the project was specified from (`port-list-excerpt.txt`, parsed exactly as captured).
 //! Both yield [`ListRow`]s: a port or range, a status per protocol, a description.
 
-use super::{DataError, NOT_LISTED, PORTS_TSV_HEADER, list_status};
+use super::common::{DataError, NOT_LISTED, PORTS_TSV_HEADER, list_status};
 use crate::core::model::{PortSpan, Protocol, Status};
 
 /// One row of the port list: one use of a port or range, with a status per protocol.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::DataError;
+use super::common::DataError;
 use crate::core::model::{Entry, PortName, PortSpan, Protocol, Source, Status};
 
 /// The services file read when none is configured, if it exists.

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use super::iana::{self, IanaRecord};
 use super::port_list::{self, ListRow};
 use super::*;
+use crate::core::model::Status;
 use crate::core::model::{PortSpan, Protocol};
 
 fn data_file(name: &str) -> String {

@@ -6,7 +6,9 @@
 
 use std::fmt::Write;
 
-use super::{DataError, DataErrors, NOT_LISTED, PORTS_TSV_HEADER, list_status, normalise_space};
+use super::common::{
+    DataError, DataErrors, NOT_LISTED, PORTS_TSV_HEADER, list_status, normalise_space,
+};
 use crate::core::model::PortSpan;
 
 /// The comment block that opens `ports.tsv`, explaining where it comes from and its columns.

@@ -14,12 +14,12 @@ mod read;
 pub(crate) mod request;
 pub(crate) mod tsig;
 
-pub(crate) use crate::core::zone::{CLASS_IN, rtype};
 use crate::core::answer::Rdata;
+pub(crate) use crate::core::zone::{CLASS_IN, rtype};
 use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
-pub(crate) use read::{Name, option, read_u16, skip_name};
 #[cfg(test)]
 use read::read_name_lowercase;
+pub(crate) use read::{Name, option, read_u16, skip_name};
 pub(crate) use request::Request;
 
 /// The NOTAUTH response code.

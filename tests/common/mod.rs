@@ -12,8 +12,8 @@ use std::time::Duration;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 use portsd::config::ZoneArgs;
-use portsd::core::zone::Zone;
 use portsd::core::table::Table;
+use portsd::core::zone::Zone;
 use portsd::serve::{DataLocation, Listeners, Server, Settings, TcpLimits};
 
 /// How long a test waits for an answer before calling it silence.

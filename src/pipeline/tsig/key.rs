@@ -170,4 +170,3 @@ impl Keyring {
         self.keys.iter().find(|k| k.name_wire == name_wire)
     }
 }
-

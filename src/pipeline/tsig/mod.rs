@@ -23,8 +23,8 @@ use hickory_proto::rr::rdata::tsig::TsigError;
 use crate::wire::tsig::{Fields, TsigRecord, append, time48, variables};
 use crate::wire::{NOTAUTH, Request, write_header};
 
-pub use key::{Key, Keyring};
 use key::FUDGE;
+pub use key::{Key, Keyring};
 pub use key_file::{KeyFileError, parse_keys, read_key_file};
 
 /// What the TSIG check made of a request.

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::wire::NOTAUTH;
-use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::{Name, RecordType, TSigner};
 
 const KEY_FILE: &str = "# made by tsig-keygen\nkey \"xfr-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=\";\n};\n/* a second */ key other { algorithm hmac-sha512; secret \"AAAA\"; };\n";
