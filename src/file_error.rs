@@ -9,11 +9,11 @@ use std::fmt;
 #[error("{}: {reason}", Location(file, *line))]
 pub struct FileError {
     /// The file, as named to the user (the path read, or `data/NAME` for the built-in data).
-    pub file: String,
+    pub(crate) file: String,
     /// The 1-based line the problem starts on; 0 when it concerns the whole file.
-    pub line: usize,
+    pub(crate) line: usize,
     /// What is wrong.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 impl FileError {

@@ -21,7 +21,7 @@
 
 pub mod config;
 pub mod core;
-pub mod file_error;
+pub(crate) mod file_error;
 pub mod fuzzing;
 pub mod manual;
 pub mod metrics;

@@ -1,4 +1,4 @@
-//! Command line, environment and configuration file, resolved into one [`ServeConfig`].
+//! Command line, environment and configuration file, resolved into one [`ServeConfig`](resolve::ServeConfig).
 //!
 //! Precedence for every setting: flag, then `PORTSD_*` environment variable, then the TOML
 //! configuration file (`--config`, or `/etc/portsd/portsd.toml` when it exists), then the
@@ -7,8 +7,8 @@
 //!
 //! - `settings`: each setting declared once, for clap and the file alike, and their merge.
 //! - `file`: reading the configuration file into those settings.
-//! - `resolve`: merged settings to [`ServeConfig`], the zone, the data's location.
-//! - `error`: [`ConfigError`], what makes a configuration unusable.
+//! - `resolve`: merged settings to [`ServeConfig`](resolve::ServeConfig), the zone, the data's location.
+//! - `error`: [`ConfigError`](error::ConfigError), what makes a configuration unusable.
 
 mod error;
 mod file;
@@ -19,8 +19,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use error::ConfigError;
-pub use resolve::ServeConfig;
 pub use settings::{DataArgs, Given, ServeArgs, ZoneArgs};
 
 /// portsd: answers DNS queries about TCP, UDP, SCTP and DCCP port numbers.
@@ -101,7 +99,7 @@ pub enum Command {
 }
 
 /// Where IANA publishes the registry `update-data` downloads by default.
-pub const IANA_REGISTRY_URL: &str =
+pub(crate) const IANA_REGISTRY_URL: &str =
     "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.csv";
 
 /// Flags of `update-data`.

@@ -29,7 +29,7 @@ pub(crate) const DEFAULT_UDP_THREADS: usize = 0;
 
 /// Keeps each setting of `self` that is set, and takes the others from `lower`, the layer
 /// below in precedence.
-pub trait Merge {
+pub(crate) trait Merge {
     /// `self` over `lower`.
     fn merge(self, lower: Self) -> Self;
 }
@@ -60,13 +60,13 @@ impl Merge for bool {
 macro_rules! settings {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident {
-            $($(#[$field_meta:meta])* pub $field:ident: $type:ty,)*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $type:ty,)*
         }
     ) => {
         $(#[$meta])*
-        pub struct $name {
-            $($(#[$field_meta])* pub $field: $type,)*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $type,)*
         }
 
         impl Merge for $name {
@@ -85,11 +85,11 @@ settings! {
     pub struct DataArgs {
         /// Data directory [default: the data compiled into the binary].
         #[arg(long, env = "PORTSD_DATA")]
-        pub data: Option<PathBuf>,
+        pub(crate) data: Option<PathBuf>,
         /// The system's services database, services(5) format, or `none`
         /// [default: /etc/services when it exists].
         #[arg(long, env = "PORTSD_SERVICES", value_name = "FILE")]
-        pub services: Option<String>,
+        pub(crate) services: Option<String>,
     }
 }
 
@@ -132,91 +132,91 @@ settings! {
         /// Zone settings.
         #[command(flatten)]
         #[serde(skip)]
-        pub zone: ZoneArgs,
+        pub(crate) zone: ZoneArgs,
         /// Address and port to serve UDP and TCP on; repeatable.
         #[arg(long, env = "PORTSD_LISTEN", value_delimiter = ',',
               default_value = DEFAULT_LISTEN.to_string())]
-        pub listen: Option<Vec<SocketAddr>>,
+        pub(crate) listen: Option<Vec<SocketAddr>>,
         /// Configuration file; the default one is read only when it exists.
         #[arg(long, env = "PORTSD_CONFIG", default_value = DEFAULT_CONFIG_FILE)]
         #[serde(skip)]
-        pub config: Option<PathBuf>,
+        pub(crate) config: Option<PathBuf>,
         /// Log one line per query.
         #[arg(long, env = "PORTSD_LOG_QUERIES")]
-        pub log_queries: bool,
+        pub(crate) log_queries: bool,
         /// Most TCP connections served at once.
         #[arg(long, env = "PORTSD_TCP_MAX_CONNECTIONS",
               default_value = TcpLimits::default().max_connections.to_string())]
-        pub tcp_max_connections: Option<usize>,
+        pub(crate) tcp_max_connections: Option<usize>,
         /// Seconds a TCP connection may stay idle.
         #[arg(long, env = "PORTSD_TCP_IDLE_TIMEOUT",
               default_value = TcpLimits::default().idle_timeout.as_secs().to_string())]
-        pub tcp_idle_timeout: Option<u64>,
+        pub(crate) tcp_idle_timeout: Option<u64>,
         /// Queries answered on one TCP connection before it is closed; 0: no limit.
         #[arg(long, env = "PORTSD_TCP_MAX_QUERIES",
               default_value = TcpLimits::default().max_queries.to_string())]
-        pub tcp_max_queries: Option<usize>,
+        pub(crate) tcp_max_queries: Option<usize>,
         /// Only these networks may query; repeatable [default: everyone].
         #[arg(long, env = "PORTSD_ALLOW", value_delimiter = ',')]
-        pub allow: Option<Vec<IpNet>>,
+        pub(crate) allow: Option<Vec<IpNet>>,
         /// These networks may not query; repeatable.
         #[arg(long, env = "PORTSD_DENY", value_delimiter = ',')]
-        pub deny: Option<Vec<IpNet>>,
+        pub(crate) deny: Option<Vec<IpNet>>,
         /// UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting
         /// off.
         #[arg(long, env = "PORTSD_RATE_LIMIT",
               default_value = RateLimitConfig::default().responses_per_second.to_string())]
-        pub rate_limit: Option<u32>,
+        pub(crate) rate_limit: Option<u32>,
         /// Every Nth rate-limited response is sent truncated (TC) instead of dropped, so real
         /// clients retry over TCP; 0 never.
         #[arg(long, env = "PORTSD_RATE_LIMIT_SLIP",
               default_value = RateLimitConfig::default().slip.to_string())]
-        pub rate_limit_slip: Option<u32>,
+        pub(crate) rate_limit_slip: Option<u32>,
         /// Networks never rate limited; repeatable; replaces the default.
         #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',',
               default_values = rrl::default_exempt().iter().map(IpNet::to_string))]
-        pub rate_limit_exempt: Option<Vec<IpNet>>,
+        pub(crate) rate_limit_exempt: Option<Vec<IpNet>>,
         /// Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody].
         #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',')]
-        pub allow_transfer: Option<Vec<IpNet>>,
+        pub(crate) allow_transfer: Option<Vec<IpNet>>,
         /// TSIG key file in the form BIND's tsig-keygen writes; repeatable. With keys,
         /// transfers must be signed, and every signed request is checked [default: none].
         #[arg(long, env = "PORTSD_TSIG_KEY", value_delimiter = ',')]
-        pub tsig_key: Option<Vec<PathBuf>>,
+        pub(crate) tsig_key: Option<Vec<PathBuf>>,
         /// Keys written in the configuration file itself (no flag: a secret on the command
         /// line is visible to every user).
         #[arg(skip)]
-        pub tsig_keys: Option<Vec<InlineKey>>,
+        pub(crate) tsig_keys: Option<Vec<InlineKey>>,
         /// Secondary to send NOTIFY to when the serial changes (at start and on reload), signed
         /// with the first TSIG key when keys are configured; repeatable [default: none].
         #[arg(long, env = "PORTSD_NOTIFY", value_delimiter = ',')]
-        pub notify: Option<Vec<SocketAddr>>,
+        pub(crate) notify: Option<Vec<SocketAddr>>,
         /// Zone transfers served at once; more are refused.
         #[arg(long, env = "PORTSD_MAX_TRANSFERS", default_value = DEFAULT_MAX_TRANSFERS.to_string())]
-        pub max_transfers: Option<usize>,
+        pub(crate) max_transfers: Option<usize>,
         /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
         #[arg(long, env = "PORTSD_METRICS")]
-        pub metrics: Option<SocketAddr>,
+        pub(crate) metrics: Option<SocketAddr>,
         /// Reload when the files in the data directory change (needs --data).
         #[arg(long, env = "PORTSD_WATCH")]
-        pub watch: bool,
+        pub(crate) watch: bool,
         /// Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or,
         /// under socket activation, the most that share out the passed sockets; 0: one per CPU
         /// portsd may run on.
         #[arg(long, env = "PORTSD_UDP_THREADS", default_value = DEFAULT_UDP_THREADS.to_string())]
-        pub udp_threads: Option<usize>,
+        pub(crate) udp_threads: Option<usize>,
         /// The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED)
         /// [default: the host name].
         #[arg(long, env = "PORTSD_IDENTITY")]
-        pub identity: Option<String>,
+        pub(crate) identity: Option<String>,
         /// The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it
         /// (REFUSED) [default: portsd and its version].
         #[arg(long, env = "PORTSD_VERSION_STRING")]
-        pub version_string: Option<String>,
+        pub(crate) version_string: Option<String>,
         /// The NSID (RFC 5001) sent to clients that ask for it, written as in NSD: hex digits
         /// (`6e7331`), or `ascii_` and the text (`ascii_ns1`) [default: off].
         #[arg(long, env = "PORTSD_NSID")]
-        pub nsid: Option<String>,
+        pub(crate) nsid: Option<String>,
         /// The secret DNS server cookies are made with (RFC 9018): 32 hex digits, and while a
         /// rotation is under way `,` and the previous secret. Give every instance of an anycast
         /// group the same one; prefer the environment or the config file to the command line,
@@ -227,7 +227,7 @@ settings! {
             value_name = "HEX[,PREVIOUS]",
             hide_env_values = true
         )]
-        pub cookie_secret: Option<String>,
+        pub(crate) cookie_secret: Option<String>,
     }
 }
 
@@ -235,7 +235,7 @@ settings! {
 /// "hmac-sha256", secret = "BASE64" }]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InlineKey {
+pub(crate) struct InlineKey {
     pub(crate) name: String,
     pub(crate) algorithm: String,
     pub(crate) secret: String,

@@ -89,7 +89,7 @@ impl Rdata<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record<'a> {
     /// The owner name.
-    pub owner: Owner,
+    pub(crate) owner: Owner,
     /// The data.
     pub data: Rdata<'a>,
 }
@@ -123,9 +123,9 @@ impl Rcode {
 }
 
 /// The records of one section; the inline size covers all but the busiest ports.
-pub(crate) type Section<'a> = SmallVec<[Record<'a>; 8]>;
+pub type Section<'a> = SmallVec<[Record<'a>; 8]>;
 /// The authority or additional section: an SOA, or the name server's addresses.
-pub(crate) type ShortSection<'a> = SmallVec<[Record<'a>; 2]>;
+pub type ShortSection<'a> = SmallVec<[Record<'a>; 2]>;
 
 /// Everything a response carries apart from the header echo and the EDNS record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,12 +137,12 @@ pub struct Answer<'a> {
     /// The answer section.
     pub answers: Section<'a>,
     /// The authority section (the SOA of negative answers).
-    pub authority: ShortSection<'a>,
+    pub(crate) authority: ShortSection<'a>,
     /// The additional section (glue for the NS record).
-    pub additional: ShortSection<'a>,
+    pub(crate) additional: ShortSection<'a>,
     /// The Extended DNS Error (RFC 8914) INFO-CODE for a client that sent EDNS: 20 (Not
     /// Authoritative) on names outside the zone, as NSD and Knot send.
-    pub extended_error: Option<u16>,
+    pub(crate) extended_error: Option<u16>,
 }
 
 impl<'a> Answer<'a> {

@@ -56,7 +56,7 @@ impl fmt::Display for Protocol {
 /// entries from `local.tsv`, `System` a use only the system's services database names, and
 /// `Unassigned` is what answers for a port nobody lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Status {
+pub(crate) enum Status {
     /// A site-local entry: the organisation running portsd published it.
     Local,
     /// Assigned by IANA and standardised, specified or widely used.
@@ -216,13 +216,13 @@ pub struct Entry {
     /// The transport protocol.
     pub protocol: Protocol,
     /// The status, in the legend's words.
-    pub status: Status,
+    pub(crate) status: Status,
     /// The use's service name (as IANA, the site or the system's services database spells it),
     /// when there is one.
     pub service: Option<String>,
     /// The other names the system's services database gives this port on this protocol, in
     /// its order (`whois` for IANA's `nicname` on 43/tcp); empty without that database.
-    pub aliases: Vec<String>,
+    pub(crate) aliases: Vec<String>,
     /// What the port is used for: cleaned UTF-8 text, possibly empty.
     pub description: String,
     /// A bit set of [`Source::bit`]s naming every source that contributed.
@@ -245,11 +245,11 @@ pub(crate) type EntryId = u32;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortName {
     /// The name, lower-cased.
-    pub name: String,
+    pub(crate) name: String,
     /// The protocol it names the port on.
-    pub protocol: Protocol,
+    pub(crate) protocol: Protocol,
     /// The port it names.
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 /// The well-known ranges of RFC 6335 section 6, each by its first port and its name, as

@@ -145,24 +145,24 @@ pub enum LookupError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UseView {
     /// The port or range as the TXT record writes it: `443`, `6881-6887`.
-    pub port: String,
+    pub(crate) port: String,
     /// The lowest port of the use.
-    pub first: u16,
+    pub(crate) first: u16,
     /// The highest port of the use (equal to `first` for a single port).
-    pub last: u16,
+    pub(crate) last: u16,
     /// `tcp`, `udp`, `sctp`, `dccp`, or `any` for a port nobody lists on any protocol.
-    pub protocol: &'static str,
+    pub(crate) protocol: &'static str,
     /// The status word (`Yes`, `Unofficial`, ..., `Local`, `System`, `Unassigned`).
-    pub status: &'static str,
+    pub(crate) status: &'static str,
     /// The service name, or null.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// The other names the system's services database gives the port, possibly empty.
-    pub aliases: Vec<String>,
+    pub(crate) aliases: Vec<String>,
     /// The description, possibly empty.
-    pub description: String,
+    pub(crate) description: String,
     /// The sources that contributed (`local`, `excerpt`, `port-list`, `iana`, `services`);
     /// empty for a port nobody lists.
-    pub sources: Vec<&'static str>,
+    pub(crate) sources: Vec<&'static str>,
     /// The TXT record's text, exactly as DNS answers it.
     pub text: String,
 }

@@ -17,10 +17,10 @@ use crate::core::table::Table;
 use crate::core::zone::Zone;
 
 /// The serial and zone fingerprint last served.
-pub type Served = (u32, u64);
+pub(crate) type Served = (u32, u64);
 
 /// The fingerprint of everything the zone's records are made of: `table` served as `zone`.
-pub fn fingerprint(zone: &Zone, table: &Table) -> u64 {
+pub(crate) fn fingerprint(zone: &Zone, table: &Table) -> u64 {
     let mut hash = Fingerprint::new();
     hash.add(&table.content_hash().to_be_bytes());
     zone.add_settings_to(&mut hash);

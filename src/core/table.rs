@@ -133,12 +133,12 @@ impl Table {
     }
 
     /// The same table, recording the date of the data it was built from.
-    pub fn dated(self, data_date: u32) -> Table {
+    pub(crate) fn dated(self, data_date: u32) -> Table {
         Table { data_date, ..self }
     }
 
     /// The data's date (Unix seconds), 0 when unknown.
-    pub fn data_date(&self) -> u32 {
+    pub(crate) fn data_date(&self) -> u32 {
         self.data_date
     }
 
@@ -250,7 +250,7 @@ impl Table {
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.
-    pub fn content_hash(&self) -> u64 {
+    pub(crate) fn content_hash(&self) -> u64 {
         self.content_hash
     }
 

@@ -39,7 +39,7 @@ pub mod rtype {
 /// The Internet class, the only one portsd serves.
 pub const CLASS_IN: u16 = 1;
 /// QCLASS `*` (ANY, RFC 1035 3.2.5): matches the zone's class, IN.
-pub const CLASS_ANY: u16 = 255;
+pub(crate) const CLASS_ANY: u16 = 255;
 
 /// SOA timers: an hour to refresh, ten minutes to retry, a week to expire (secondaries are
 /// unlikely; these are conventional values).
@@ -130,11 +130,11 @@ pub struct Snapshot {
     /// The port table.
     pub table: Table,
     /// SOA serial of this version of the data.
-    pub serial: u32,
+    pub(crate) serial: u32,
     /// TXT RDATA of the apex record saying what the server holds.
-    pub about: Box<[u8]>,
+    pub(crate) about: Box<[u8]>,
     /// TXT RDATA of the `help.<zone>` records: one per name form, then the answer format.
-    pub help: Vec<Box<[u8]>>,
+    pub(crate) help: Vec<Box<[u8]>>,
 }
 
 impl Snapshot {

@@ -69,7 +69,7 @@ impl CookieSecrets {
 
     /// Reads `HEX` or `HEX,PREVIOUS` (32 hex digits each, as BIND's `cookie-secret` and Knot's
     /// `secret`).
-    pub fn parse(text: &str) -> Result<CookieSecrets, CookieSecretError> {
+    pub(crate) fn parse(text: &str) -> Result<CookieSecrets, CookieSecretError> {
         let secret = |hex: &str| -> Result<[u8; 16], CookieSecretError> {
             let bytes = data_encoding::HEXLOWER_PERMISSIVE
                 .decode(hex.trim().as_bytes())

@@ -11,7 +11,7 @@
 pub(crate) const PROHIBITED: u16 = 18;
 
 /// The value of `--identity` or `--version-string` that hides the answer.
-pub const HIDDEN: &str = "none";
+pub(crate) const HIDDEN: &str = "none";
 
 /// The identity settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Default for Identity {
 }
 
 /// The version string answered by default.
-pub fn default_version() -> String {
+pub(crate) fn default_version() -> String {
     format!("portsd {}", env!("CARGO_PKG_VERSION"))
 }
 
@@ -51,7 +51,7 @@ pub fn host_name() -> String {
 
 /// A configured identity or version string: [`HIDDEN`] hides it. At most 255 bytes, one
 /// character-string, so that the answer always fits a 512-byte UDP reply.
-pub fn shown(text: &str) -> Result<Option<String>, IdentityError> {
+pub(crate) fn shown(text: &str) -> Result<Option<String>, IdentityError> {
     if text.len() > 255 {
         return Err(IdentityError::TooLong(text.to_owned()));
     }
@@ -73,7 +73,7 @@ pub enum IdentityError {
 
 /// Reads an NSID the way NSD's `nsid:` setting is written: hex digits, or `ascii_` followed by
 /// the text itself. At most 255 bytes, so that it cannot crowd an answer out of a UDP reply.
-pub fn parse_nsid(text: &str) -> Result<Vec<u8>, IdentityError> {
+pub(crate) fn parse_nsid(text: &str) -> Result<Vec<u8>, IdentityError> {
     let bytes = match text.strip_prefix("ascii_") {
         Some(ascii) => Some(ascii.as_bytes().to_vec()),
         None => data_encoding::HEXLOWER_PERMISSIVE

@@ -34,8 +34,8 @@ mod state;
 mod steps;
 #[cfg(test)]
 mod tests;
-pub mod transfer;
-pub mod tsig;
+pub(crate) mod transfer;
+pub(crate) mod tsig;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,7 +56,7 @@ use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
 use state::ZoneState;
-pub use transfer::Transfer;
+pub(crate) use transfer::Transfer;
 use transfer::{Journal, TransferPolicy};
 
 /// The NOTIFY opcode (RFC 1996).

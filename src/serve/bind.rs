@@ -118,11 +118,11 @@ pub struct Listeners {
     /// The UDP sockets of each further serving thread. Bound by portsd: for every address,
     /// another socket on the same port (`SO_REUSEPORT`), among which the kernel spreads the
     /// clients. Passed by systemd: a share of the passed sockets.
-    pub udp_threads: Vec<Vec<std::net::UdpSocket>>,
+    pub(crate) udp_threads: Vec<Vec<std::net::UdpSocket>>,
     /// TCP listening sockets.
-    pub tcp: Vec<std::net::TcpListener>,
+    pub(crate) tcp: Vec<std::net::TcpListener>,
     /// The Prometheus endpoint's socket, when `--metrics` asks for one.
-    pub metrics: Option<std::net::TcpListener>,
+    pub(crate) metrics: Option<std::net::TcpListener>,
 }
 
 impl Listeners {

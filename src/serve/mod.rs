@@ -21,7 +21,7 @@ mod daemon;
 mod metrics_endpoint;
 mod notify;
 mod occupancy;
-pub mod state;
+pub(crate) mod state;
 mod tcp;
 mod udp;
 pub mod watch;

@@ -30,7 +30,7 @@ pub struct StateDir {
 
 impl StateDir {
     /// The state kept in `dir` (created when first written).
-    pub fn new(dir: PathBuf) -> StateDir {
+    pub(crate) fn new(dir: PathBuf) -> StateDir {
         StateDir { dir }
     }
 

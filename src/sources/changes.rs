@@ -23,7 +23,8 @@ pub struct RegistryChanges {
 
 impl RegistryChanges {
     /// Whether the two registries answer alike.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.added == 0 && self.removed == 0 && self.changed == 0
     }
 }
@@ -35,7 +36,7 @@ type RecordKey = (Option<String>, PortSpan, &'static [Protocol]);
 
 /// Compares the registry `old` (named `old_label` in problems) with `new`. Both must parse;
 /// `new` is expected to have been checked with the full loader already.
-pub fn registry_changes(
+pub(crate) fn registry_changes(
     (old_label, old): (&str, &str),
     (new_label, new): (&str, &str),
 ) -> Result<RegistryChanges, DataErrors> {

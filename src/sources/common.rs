@@ -19,7 +19,7 @@ pub(super) const NOT_LISTED: &str = "-";
 pub(super) const PORTS_TSV_HEADER: &str = "port\ttcp\tudp\tsctp\tdccp\tdescription";
 
 /// One problem in one source file: the crate's one `file:line: reason` error.
-pub use crate::file_error::FileError as DataError;
+pub(crate) use crate::file_error::FileError as DataError;
 
 /// Every problem found while loading, in file order. Displays one problem per line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

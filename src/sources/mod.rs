@@ -19,8 +19,8 @@ use std::path::Path;
 use crate::core::model::{Entry, PortName, Source};
 use crate::core::table::Table;
 
-pub use changes::{RegistryChanges, registry_changes};
-pub use common::{DataError, DataErrors};
+pub(crate) use changes::{RegistryChanges, registry_changes};
+pub(crate) use common::{DataError, DataErrors};
 pub use services::ServicesFile;
 pub use wikipedia::convert_markdown;
 
@@ -47,7 +47,7 @@ pub struct LoadedData {
     /// The data's date, Unix seconds: the newest modification time of the files read (for the
     /// compiled-in data, as recorded at build time; the services database counts too). The SOA
     /// serial derives from it ([`crate::core::serial`]).
-    pub date: u32,
+    pub(crate) date: u32,
 }
 
 impl LoadedData {

@@ -15,9 +15,9 @@ pub(crate) const DEFAULT_SERVICES: &str = "/etc/services";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicesFile {
     /// The file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Whether a missing file is an error: yes when it was named, no for the default.
-    pub required: bool,
+    pub(crate) required: bool,
 }
 
 impl ServicesFile {

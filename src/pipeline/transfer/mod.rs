@@ -29,7 +29,7 @@ use crate::pipeline::tsig::Signer;
 use crate::wire::{Uncompressed, write_rdata};
 pub(crate) use journal::Journal;
 use journal::{ChangedRecord, Difference};
-pub use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+pub(crate) use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 pub(crate) use policy::{Kind, Refusal, Slot, TransferRequest};
 use writer::{Header, MessageWriter};
 
@@ -206,7 +206,7 @@ impl Transfer {
 
     /// Writes the next message of the response into `out` (cleared first); `false` when
     /// everything has been sent (and `out` is left empty).
-    pub fn next_message(&mut self, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn next_message(&mut self, out: &mut Vec<u8>) -> bool {
         if matches!(self.plan, Plan::Done) {
             out.clear();
             return false;

@@ -14,18 +14,18 @@ use crate::wire::Request;
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries
 /// pulling at once cost, and a transfer past it is refused (the secondary retries).
-pub const DEFAULT_MAX_TRANSFERS: usize = 8;
+pub(crate) const DEFAULT_MAX_TRANSFERS: usize = 8;
 
 /// Who may transfer the zone: clients from `allow` (`--allow-transfer`), nobody by default;
 /// with TSIG keys configured, only with a request signed by one of them.
 #[derive(Clone, Debug)]
 pub struct TransferPolicy {
     /// Networks allowed to transfer; empty: nobody.
-    pub allow: Vec<IpNet>,
+    pub(crate) allow: Vec<IpNet>,
     /// Whether requests must be signed (keys are configured).
-    pub require_signature: bool,
+    pub(crate) require_signature: bool,
     /// Transfers served at once (`--max-transfers`); more are refused.
-    pub max_concurrent: usize,
+    pub(crate) max_concurrent: usize,
 }
 
 impl Default for TransferPolicy {

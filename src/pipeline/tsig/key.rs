@@ -13,7 +13,7 @@ use crate::wire::tsig::{Fields, append, rdata_len, time48, variables};
 pub(super) const FUDGE: u16 = 300;
 
 /// One shared secret.
-pub struct Key {
+pub(crate) struct Key {
     /// The key's name, lower-case, in wire form (uncompressed).
     pub(super) name_wire: Vec<u8>,
     pub(super) name: Name,
@@ -46,7 +46,7 @@ fn wire_lowercase(name: &Name) -> Vec<u8> {
 impl Key {
     /// A key named `name` for `algorithm` (`hmac-sha256`, `hmac-sha384`, `hmac-sha512`) with
     /// `secret`.
-    pub fn new(name: &str, algorithm: &str, secret: Vec<u8>) -> Result<Key, String> {
+    pub(crate) fn new(name: &str, algorithm: &str, secret: Vec<u8>) -> Result<Key, String> {
         let mut name = Name::from_ascii(name).map_err(|e| format!("bad key name {name:?}: {e}"))?;
         name.set_fqdn(true);
         let algorithm = match algorithm.to_ascii_lowercase().as_str() {
@@ -132,7 +132,7 @@ impl Key {
     }
 
     /// The key's name (for logs and the configuration's checks).
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.name.to_ascii()
     }
 }
@@ -145,7 +145,7 @@ pub struct Keyring {
 
 impl Keyring {
     /// A keyring holding `keys`; a name given twice is an error (which secret would count?).
-    pub fn new(keys: Vec<Key>) -> Result<Keyring, String> {
+    pub(crate) fn new(keys: Vec<Key>) -> Result<Keyring, String> {
         for (i, key) in keys.iter().enumerate() {
             if keys[..i].iter().any(|k| k.name_wire == key.name_wire) {
                 return Err(format!("key {} is defined twice", key.name()));
@@ -157,7 +157,7 @@ impl Keyring {
     }
 
     /// Whether any key is configured.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 

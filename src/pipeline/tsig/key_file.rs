@@ -20,7 +20,7 @@ pub enum KeyFileError {
 
 /// Reads the keys of a file in the form `tsig-keygen` writes (several keys may follow each
 /// other; `#`, `//` and `/* */` comments are skipped).
-pub fn read_key_file(path: &Path) -> Result<Vec<Key>, KeyFileError> {
+pub(crate) fn read_key_file(path: &Path) -> Result<Vec<Key>, KeyFileError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| KeyFileError::Read(file.clone(), e))?;
     parse_keys(&file, &text)
@@ -88,7 +88,7 @@ fn tokens(text: &str) -> Result<Vec<(Token<'_>, usize)>, (usize, String)> {
 }
 
 /// Parses `key "name" { algorithm ALG; secret "BASE64"; };` clauses.
-pub fn parse_keys(file: &str, text: &str) -> Result<Vec<Key>, KeyFileError> {
+pub(crate) fn parse_keys(file: &str, text: &str) -> Result<Vec<Key>, KeyFileError> {
     let error =
         |line: usize, reason: String| KeyFileError::from(FileError::new(file, line, reason));
     let tokens = tokens(text).map_err(|(line, reason)| error(line, reason))?;

@@ -24,8 +24,8 @@ use crate::wire::tsig::{Fields, TsigRecord, append, time48, variables};
 use crate::wire::{NOTAUTH, Request, write_header};
 
 use key::FUDGE;
-pub use key::{Key, Keyring};
-pub use key_file::{KeyFileError, parse_keys, read_key_file};
+pub(crate) use key::{Key, Keyring};
+pub(crate) use key_file::{KeyFileError, read_key_file};
 
 /// What the TSIG check made of a request.
 #[derive(Debug)]

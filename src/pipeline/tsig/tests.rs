@@ -1,5 +1,6 @@
 //! TSIG: key files, checks of signed requests and signed responses.
 
+use super::key_file::parse_keys;
 use super::*;
 use crate::wire::NOTAUTH;
 use hickory_proto::op::{Message, Query};
