@@ -27,6 +27,7 @@ pub(crate) fn udp_limit(payload: Option<u16>) -> u16 {
 pub(crate) struct Query<'v, 'p> {
     request: &'v Request<'p>,
     question: &'v Question<'p>,
+    labels: &'v [&'p [u8]],
     opt: Option<&'v Opt>,
 }
 
@@ -34,16 +35,18 @@ impl<'v, 'p> Query<'v, 'p> {
     /// The query, when the request has the plain shape.
     pub(crate) fn of(request: &'v Request<'p>) -> Option<Query<'v, 'p>> {
         let (question, opt) = request.plain_query()?;
+        let labels = question.labels()?;
         Some(Query {
             request,
             question,
+            labels,
             opt,
         })
     }
 
     /// The question's labels, leftmost first, as received.
     pub(crate) fn labels(&self) -> &'v [&'p [u8]] {
-        self.question.labels().unwrap_or_default()
+        self.labels
     }
 
     /// The query type.

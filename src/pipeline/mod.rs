@@ -344,7 +344,7 @@ fn log_query(
     bytes: usize,
 ) {
     let question = request
-        .and_then(|r| r.question.as_ref())
+        .and_then(|r| r.question())
         .filter(|_| written.qtype.is_some());
     let name = question.map_or_else(String::new, |q| wire::presentation(q.name()));
     let qtype = written

@@ -30,6 +30,7 @@ pub(crate) struct Writer<'b> {
 
 impl<'b> Writer<'b> {
     /// A writer appending to `out`, which holds the message so far.
+    #[inline]
     pub(crate) fn new(out: &'b mut Vec<u8>) -> Writer<'b> {
         Writer {
             out,
@@ -41,11 +42,13 @@ impl<'b> Writer<'b> {
     }
 
     /// The longest the message has been.
+    #[inline]
     pub(crate) fn peak(&self) -> usize {
         self.peak
     }
 
     /// Remembers the bytes from `start` to `end` as a compression target.
+    #[inline]
     pub(crate) fn remember(&mut self, start: usize, end: usize) {
         // Offsets stay below 0x3FFF, and at most 64 sequences of at most 259 bytes (a name,
         // or the question's name, type and class) are kept: every number here fits 16 bits.
@@ -57,6 +60,7 @@ impl<'b> Writer<'b> {
         }
     }
 
+    #[inline]
     fn find(&self, start: usize, end: usize) -> Option<u16> {
         let wanted = &self.out[start..end];
         self.targets
@@ -66,15 +70,18 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends 16 bits.
+    #[inline]
     pub(crate) fn u16(&mut self, value: u16) {
         self.out.extend_from_slice(&value.to_be_bytes());
     }
 
     /// Appends 32 bits.
+    #[inline]
     pub(crate) fn u32(&mut self, value: u32) {
         self.out.extend_from_slice(&value.to_be_bytes());
     }
 
+    #[inline]
     fn write_name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
         let mut starts = [0u16; MAX_LABELS];
         let mut count = 0;
@@ -110,10 +117,12 @@ impl<'b> Writer<'b> {
 }
 
 impl Names for Writer<'_> {
+    #[inline]
     fn out(&mut self) -> &mut Vec<u8> {
         self.out
     }
 
+    #[inline]
     fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
         self.write_name(labels);
     }

@@ -59,6 +59,7 @@ impl Names for Uncompressed<'_> {
 }
 
 /// Writes a record's RDATA: the one place SOA, NS, A, AAAA and TXT data are spelled.
+#[inline]
 pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
     match data {
         Rdata::Txt(_) | Rdata::Unassigned(_) => data.append_txt(names.out()),
@@ -77,6 +78,7 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
 }
 
 /// Writes a record's type, class IN, TTL, RDLENGTH and RDATA, after its owner.
+#[inline]
 pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
     let out = names.out();
     out.extend_from_slice(&data.rtype().to_be_bytes());
@@ -107,6 +109,7 @@ pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>)
 
 /// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's
 /// low four bits) and the four counts.
+#[inline]
 pub(crate) fn write_header(id: u16, flags: u16, counts: [u16; 4], out: &mut Vec<u8>) {
     out.extend_from_slice(&id.to_be_bytes());
     out.extend_from_slice(&flags.to_be_bytes());

@@ -26,6 +26,7 @@ pub(crate) mod option {
 }
 
 /// The 16 bits at `at`, network order.
+#[inline]
 pub(crate) fn read_u16(message: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([
         *message.get(at)?,
@@ -34,6 +35,7 @@ pub(crate) fn read_u16(message: &[u8], at: usize) -> Option<u16> {
 }
 
 /// The 32 bits at `at`, network order.
+#[inline]
 pub(crate) fn read_u32(message: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(
         message.get(at..at + 4)?.try_into().ok()?,
@@ -41,6 +43,7 @@ pub(crate) fn read_u32(message: &[u8], at: usize) -> Option<u32> {
 }
 
 /// The offset just after the name starting at `at` (a compression pointer ends it).
+#[inline]
 pub(crate) fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
     loop {
         match *message.get(at)? {

@@ -30,8 +30,10 @@ pub(crate) struct Request<'p> {
     pub(crate) flags: u16,
     /// QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
     pub(crate) counts: [u16; 4],
-    /// The first question, when every question of the section could be read.
-    pub(crate) question: Option<Question<'p>>,
+    /// The first question, read in place; meaningful when `has_question`.
+    first: Question<'p>,
+    /// Every question of the section could be read and the first one's name is uncompressed.
+    has_question: bool,
     /// The question section (every question), when it could be read: what error answers echo.
     pub(crate) questions: Option<Range<usize>>,
     /// The first OPT record.
@@ -49,7 +51,7 @@ pub(crate) struct Request<'p> {
 pub(crate) struct Question<'p> {
     /// Name, type and class as received (echoed byte for byte).
     pub(crate) bytes: &'p [u8],
-    /// The name's labels, leftmost first, when there are at most [`FAST_PATH_LABELS`].
+    /// The name's first [`FAST_PATH_LABELS`] labels, leftmost first.
     labels: [&'p [u8]; FAST_PATH_LABELS],
     /// How many labels the name has (all of them, even beyond the array).
     label_count: usize,
@@ -60,9 +62,26 @@ pub(crate) struct Question<'p> {
 }
 
 impl<'p> Question<'p> {
-    /// The name's labels when there are at most [`FAST_PATH_LABELS`] of them.
+    /// No question: what the view holds until one is read.
+    const EMPTY: Question<'static> = Question {
+        bytes: &[],
+        labels: [&[]; FAST_PATH_LABELS],
+        label_count: 0,
+        qtype: 0,
+        qclass: 0,
+    };
+
+    /// Whether the name has at most [`FAST_PATH_LABELS`] labels.
+    #[inline]
+    pub(crate) fn has_few_labels(&self) -> bool {
+        self.label_count <= FAST_PATH_LABELS
+    }
+
+    /// The name's labels, leftmost first, when there are at most [`FAST_PATH_LABELS`].
+    #[inline]
     pub(crate) fn labels(&self) -> Option<&[&'p [u8]]> {
-        (self.label_count <= FAST_PATH_LABELS).then(|| &self.labels[..self.label_count])
+        self.has_few_labels()
+            .then(|| &self.labels[..self.label_count])
     }
 
     /// The name's labels, however many there are.
@@ -155,7 +174,8 @@ impl<'p> Request<'p> {
             id: read_u16(bytes, 0)?,
             flags: read_u16(bytes, 2)?,
             counts,
-            question: None,
+            first: Question::EMPTY,
+            has_question: false,
             questions: None,
             opt: None,
             tsig: None,
@@ -171,11 +191,10 @@ impl<'p> Request<'p> {
         let bytes = self.bytes;
         let mut at = 12;
         for i in 0..self.counts[0] {
-            let question = read_question(bytes, at)?;
-            at = question.1;
-            if i == 0 {
-                self.question = question.0;
-            }
+            let first = (i == 0).then_some(&mut self.first);
+            let (uncompressed, next) = read_question(bytes, at, first)?;
+            at = next;
+            self.has_question |= i == 0 && uncompressed;
         }
         self.questions = Some(12..at);
         let records = [self.counts[1], self.counts[2], self.counts[3]];
@@ -221,43 +240,55 @@ impl<'p> Request<'p> {
     }
 
     /// The header says this is a response.
+    #[inline]
     pub(crate) fn is_response(&self) -> bool {
         self.flags & QR != 0
     }
 
     /// The flags word of a response to this request before AA, TC and the response code: QR,
     /// and the opcode, RD and CD echoed.
+    #[inline]
     pub(crate) fn response_flags(&self) -> u16 {
         QR | (self.flags & (0x7800 | RD | CD))
     }
 
     /// The header's opcode.
+    #[inline]
     pub(crate) fn opcode(&self) -> u8 {
         ((self.flags >> 11) & 0x0F) as u8
     }
 
     /// Recursion desired, echoed in answers.
+    #[inline]
     pub(crate) fn recursion_desired(&self) -> bool {
         self.flags & RD != 0
     }
 
+    /// The first question, when every question could be read and its name is uncompressed.
+    #[inline]
+    pub(crate) fn question(&self) -> Option<&Question<'p>> {
+        self.has_question.then_some(&self.first)
+    }
+
     /// The first question's type, when it could be read.
+    #[inline]
     pub(crate) fn qtype(&self) -> Option<u16> {
-        self.question.as_ref().map(|q| q.qtype)
+        self.question().map(|q| q.qtype)
     }
 
     /// The common shape the fast path answers: a query (not a response) with one question in
     /// class IN, its name uncompressed and of at most [`FAST_PATH_LABELS`] labels, no other
     /// record but at most one OPT record (root owner, version 0, extended RCODE 0, no
     /// options), nothing trailing.
+    #[inline]
     pub(crate) fn plain_query(&self) -> Option<(&Question<'p>, Option<&Opt>)> {
-        let question = self.question.as_ref()?;
+        let question = self.question()?;
         let shape = self.complete
             && self.flags & (QR | 0x7800) == 0
             && self.counts[..3] == [1, 0, 0]
             && self.counts[3] <= 1
             && question.qclass == CLASS_IN
-            && question.labels().is_some();
+            && question.has_few_labels();
         let opt = self.opt.as_ref();
         let opt_plain = match (self.counts[3], opt) {
             (0, None) => true,
@@ -273,10 +304,13 @@ impl<'p> Request<'p> {
     }
 }
 
-/// Reads one question at `at`: the question when its name is uncompressed (`None` for one
-/// with a compression pointer), and where the next part starts.
-fn read_question(bytes: &[u8], at: usize) -> Option<(Option<Question<'_>>, usize)> {
-    let mut labels: [&[u8]; FAST_PATH_LABELS] = [&[]; FAST_PATH_LABELS];
+/// Reads one question at `at`, into `out` when given (the first question, read in place);
+/// whether its name is uncompressed, and where the next part starts.
+fn read_question<'p>(
+    bytes: &'p [u8],
+    at: usize,
+    mut out: Option<&mut Question<'p>>,
+) -> Option<(bool, usize)> {
     let mut label_count = 0;
     let mut end = at;
     let mut compressed = false;
@@ -289,8 +323,10 @@ fn read_question(bytes: &[u8], at: usize) -> Option<(Option<Question<'_>>, usize
             }
             1..=63 => {
                 let label = bytes.get(end + 1..end + 1 + usize::from(len))?;
-                if label_count < FAST_PATH_LABELS {
-                    labels[label_count] = label;
+                if let Some(out) = out.as_deref_mut()
+                    && label_count < FAST_PATH_LABELS
+                {
+                    out.labels[label_count] = label;
                 }
                 label_count += 1;
                 end += 1 + usize::from(len);
@@ -315,14 +351,13 @@ fn read_question(bytes: &[u8], at: usize) -> Option<(Option<Question<'_>>, usize
     }
     let qtype = read_u16(bytes, end)?;
     let qclass = read_u16(bytes, end + 2)?;
-    let question = (!compressed).then(|| Question {
-        bytes: &bytes[at..end + 4],
-        labels,
-        label_count,
-        qtype,
-        qclass,
-    });
-    Some((question, end + 4))
+    if let Some(out) = out {
+        out.bytes = &bytes[at..end + 4];
+        out.label_count = label_count;
+        out.qtype = qtype;
+        out.qclass = qclass;
+    }
+    Some((!compressed, end + 4))
 }
 
 /// Records that hickory parsed a message (counted in tests only).

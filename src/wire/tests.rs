@@ -67,7 +67,7 @@ fn the_view_reads_what_hickory_reads() {
     assert!(view.complete);
     assert_eq!(view.id, parsed.metadata.id);
     assert_eq!(view.counts, [1, 0, 1, 1]);
-    let question = view.question.as_ref().unwrap();
+    let question = view.question().unwrap();
     assert_eq!(question.qtype, u16::from(RecordType::IXFR));
     let labels: Vec<&[u8]> = question.name().collect();
     assert_eq!(labels, [&b"Ports"[..], b"Local"], "case kept");

@@ -115,7 +115,7 @@ impl<'p> TransferRequest<'p> {
     /// `None` for anything else, and for an IXFR without the client's SOA or a message that
     /// cannot be read to its end (the answer path then gives REFUSED or FORMERR).
     pub(crate) fn read(request: &Request<'p>, zone: &Zone) -> Option<TransferRequest<'p>> {
-        let question = request.question.as_ref()?;
+        let question = request.question()?;
         if !request.complete
             || request.opcode() != 0
             || request.counts[0] != 1

@@ -123,7 +123,7 @@ impl Signer {
 /// The header and question of a NOTAUTH response to `request`.
 fn notauth_response(request: &Request<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
-    let question = request.question.as_ref().map_or(&[][..], |q| q.bytes);
+    let question = request.question().map_or(&[][..], |q| q.bytes);
     let questions = u16::from(!question.is_empty());
     // The opcode and RD are echoed, not CD.
     let flags = request.response_flags() & !0x0010 | u16::from(NOTAUTH);
