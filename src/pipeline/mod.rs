@@ -249,9 +249,10 @@ impl Pipeline {
         if transport == Transport::Udp && client.port() == 0 {
             return Outcome::Silence;
         }
-        let view = Request::read(request);
+        let mut read = Request::unread(request);
+        let view = read.read_in_place().then_some(&read);
         let step = if self.access.permits(client.ip()) {
-            match &view {
+            match view {
                 Some(view) if !view.is_response() => self.steps(view, client, transport, out),
                 // Shorter than a header, or a response: no answer.
                 _ => Step::Silence,
@@ -259,7 +260,7 @@ impl Pipeline {
         } else {
             self.metrics.refused(transport);
             // A UDP source may be forged: telling it would reflect traffic at someone else.
-            match &view {
+            match view {
                 Some(view)
                     if transport == Transport::Tcp
                         && wire::error_answer(view, Rcode::Refused.value(), out) =>
@@ -296,7 +297,7 @@ impl Pipeline {
             received_at.elapsed(),
         );
         if self.log_queries {
-            log_query(transport, client, view.as_ref(), &written, out.len());
+            log_query(transport, client, view, &written, out.len());
         }
         match transfer {
             Some(transfer) => Outcome::Transfer(transfer),
@@ -309,9 +310,10 @@ impl Pipeline {
     /// that tests, the fuzzer and the benchmarks can hold it against [`Self::general_response`].
     pub fn fast_response(&self, request: &[u8], transport: Transport, out: &mut Vec<u8>) -> bool {
         out.clear();
-        let Some(view) = Request::read(request) else {
+        let mut view = Request::unread(request);
+        if !view.read_in_place() {
             return false;
-        };
+        }
         let Some(query) = fast::Query::of(&view) else {
             return false;
         };

@@ -21,10 +21,9 @@ impl Pipeline {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> Step {
-        let now = tsig::now();
         let mut signer = None;
         if request.tsig.is_some() {
-            match tsig::check(&self.keys, request, now) {
+            match tsig::check(&self.keys, request, tsig::now()) {
                 // A TSIG record that cannot be read: the general path answers FORMERR.
                 tsig::Check::Unsigned => {}
                 tsig::Check::Signed(good) => signer = Some(good),

@@ -60,7 +60,7 @@ impl<'b> Writer<'b> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn find(&self, start: usize, end: usize) -> Option<u16> {
         let wanted = &self.out[start..end];
         self.targets

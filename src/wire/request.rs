@@ -62,15 +62,6 @@ pub(crate) struct Question<'p> {
 }
 
 impl<'p> Question<'p> {
-    /// No question: what the view holds until one is read.
-    const EMPTY: Question<'static> = Question {
-        bytes: &[],
-        labels: [&[]; FAST_PATH_LABELS],
-        label_count: 0,
-        qtype: 0,
-        qclass: 0,
-    };
-
     /// Whether the name has at most [`FAST_PATH_LABELS`] labels.
     #[inline]
     pub(crate) fn has_few_labels(&self) -> bool {
@@ -161,29 +152,59 @@ impl Options {
 impl<'p> Request<'p> {
     /// Reads `bytes`; `None` when they are shorter than a header.
     pub(crate) fn read(bytes: &'p [u8]) -> Option<Request<'p>> {
-        #[cfg(test)]
-        counts::VIEWS.with(|n| n.set(n.get() + 1));
-        let counts = [
-            read_u16(bytes, 4)?,
-            read_u16(bytes, 6)?,
-            read_u16(bytes, 8)?,
-            read_u16(bytes, 10)?,
-        ];
-        let mut request = Request {
+        let mut request = Request::unread(bytes);
+        request.read_in_place().then_some(request)
+    }
+
+    /// A view of `bytes` before anything is read: what [`Self::read_in_place`] fills. The
+    /// request path reads in place because the view (the first question's labels with it) is a
+    /// few hundred bytes, which a move would copy on every message.
+    #[inline]
+    pub(crate) fn unread(bytes: &'p [u8]) -> Request<'p> {
+        Request {
             bytes,
-            id: read_u16(bytes, 0)?,
-            flags: read_u16(bytes, 2)?,
-            counts,
-            first: Question::EMPTY,
+            id: 0,
+            flags: 0,
+            counts: [0; 4],
+            first: Question {
+                bytes: &[],
+                labels: [&[]; FAST_PATH_LABELS],
+                label_count: 0,
+                qtype: 0,
+                qclass: 0,
+            },
             has_question: false,
             questions: None,
             opt: None,
             tsig: None,
             authority_serial: None,
             complete: false,
+        }
+    }
+
+    /// Reads the header and every section; false when the bytes are shorter than a header.
+    pub(crate) fn read_in_place(&mut self) -> bool {
+        #[cfg(test)]
+        counts::VIEWS.with(|n| n.set(n.get() + 1));
+        let bytes = self.bytes;
+        let header = (|| {
+            Some((
+                read_u16(bytes, 0)?,
+                read_u16(bytes, 2)?,
+                [
+                    read_u16(bytes, 4)?,
+                    read_u16(bytes, 6)?,
+                    read_u16(bytes, 8)?,
+                    read_u16(bytes, 10)?,
+                ],
+            ))
+        })();
+        let Some((id, flags, counts)) = header else {
+            return false;
         };
-        request.complete = request.walk().is_some();
-        Some(request)
+        (self.id, self.flags, self.counts) = (id, flags, counts);
+        self.complete = self.walk().is_some();
+        true
     }
 
     /// Reads the sections; `None` where the message cannot be read further.
