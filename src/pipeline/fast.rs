@@ -6,10 +6,10 @@
 
 use crate::core::answer::{Answer, Owner, Record};
 use crate::core::names::SEARCH_LABEL;
-use crate::core::zone::{Zone, rtype};
+use crate::core::zone::Zone;
 use crate::wire::compress::Writer;
 use crate::wire::request::{Opt, Question};
-use crate::wire::{Names, Request, option, write_header, write_record_data};
+use crate::wire::{Names, Request, write_header, write_opt, write_record_data};
 
 /// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
 pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -113,19 +113,12 @@ fn write_response(
         write_record(&mut writer, query, zone, record);
     }
     if let Some(edns) = query.opt {
-        writer.name(std::iter::empty());
-        writer.u16(rtype::OPT);
-        writer.u16(MAX_UDP_PAYLOAD);
-        writer.u32(if edns.dnssec_ok { 0x8000 } else { 0 });
-        match answer.extended_error {
-            Some(code) => {
-                writer.u16(6);
-                writer.u16(option::EXTENDED_ERROR);
-                writer.u16(2);
-                writer.u16(code);
-            }
-            None => writer.u16(0),
-        }
+        write_opt(
+            &mut writer,
+            MAX_UDP_PAYLOAD,
+            edns.dnssec_ok,
+            answer.extended_error,
+        );
     }
     writer.peak()
 }

@@ -75,12 +75,6 @@ impl<'b> Writer<'b> {
         self.out.extend_from_slice(&value.to_be_bytes());
     }
 
-    /// Appends 32 bits.
-    #[inline]
-    pub(crate) fn u32(&mut self, value: u32) {
-        self.out.extend_from_slice(&value.to_be_bytes());
-    }
-
     #[inline]
     fn write_name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
         let mut starts = [0u16; MAX_LABELS];

@@ -1,6 +1,6 @@
 //! DNS wire format, for everything portsd reads and writes by hand: the request view every
 //! pipeline step reads ([`request`]), names (with hickory-compatible compression,
-//! [`compress`]), the header and question of error answers, record data (SOA, NS, A, AAAA,
+//! [`compress`]), zone transfer messages ([`message`]), the header and question of error answers, record data (SOA, NS, A, AAAA,
 //! TXT) in one function for every writer, OPT options, and the TSIG record (read and
 //! written).
 //!
@@ -10,6 +10,7 @@
 //! hickory's reading of the same bytes.
 
 pub(crate) mod compress;
+pub(crate) mod message;
 mod read;
 pub(crate) mod request;
 pub(crate) mod tsig;
@@ -105,6 +106,24 @@ pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>)
     // The answer's owner is the question's name, at offset 12.
     out.extend_from_slice(&[0xC0, 12]);
     write_record_data(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
+}
+
+/// Appends the OPT record of a response (RFC 6891): root owner, portsd's UDP payload size,
+/// the DNSSEC OK bit echoed, and an Extended DNS Error (RFC 8914) when there is one.
+pub(crate) fn write_opt(names: &mut impl Names, payload: u16, dnssec_ok: bool, error: Option<u16>) {
+    names.name(std::iter::empty());
+    let out = names.out();
+    out.extend_from_slice(&rtype::OPT.to_be_bytes());
+    out.extend_from_slice(&payload.to_be_bytes());
+    out.extend_from_slice(&(if dnssec_ok { 0x8000u32 } else { 0 }).to_be_bytes());
+    match error {
+        Some(code) => {
+            for value in [6, option::EXTENDED_ERROR, 2, code] {
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+        }
+        None => out.extend_from_slice(&[0, 0]),
+    }
 }
 
 /// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's

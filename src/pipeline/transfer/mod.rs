@@ -15,7 +15,6 @@ mod journal;
 mod policy;
 #[cfg(test)]
 mod tests;
-mod writer;
 
 use std::sync::Arc;
 
@@ -26,12 +25,12 @@ use crate::core::serial::is_newer;
 use crate::core::zone::{Snapshot, Zone, rtype};
 use crate::pipeline::tsig::Signer;
 
+use crate::wire::message::{Header, MessageWriter, Suffixes};
 use crate::wire::{Uncompressed, write_rdata};
 pub(crate) use journal::Journal;
 use journal::{ChangedRecord, Difference};
 pub(crate) use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 pub(crate) use policy::{Kind, Refusal, Slot, TransferRequest};
-use writer::{Header, MessageWriter};
 
 /// The size a transfer message is filled to: about 16 KiB, which every secondary takes and
 /// which keeps compression pointers (14 bits) in range.
@@ -97,7 +96,7 @@ pub struct Transfer {
     messages: usize,
     /// The most bytes a message may take (smaller for UDP).
     limit: usize,
-    suffixes: writer::Suffixes,
+    suffixes: Suffixes,
     name: OwnerName,
     /// The place among concurrent transfers, held until the transfer is dropped.
     _slot: Option<Slot>,
@@ -156,7 +155,7 @@ impl Transfer {
             plan,
             messages: 0,
             limit: MESSAGE_BYTES,
-            suffixes: writer::Suffixes::default(),
+            suffixes: Suffixes::default(),
             name: OwnerName::default(),
             _slot: None,
             signer: None,

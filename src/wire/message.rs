@@ -1,5 +1,5 @@
-//! The bytes of a transfer message: RDATA written uncompressed, and a message filled record
-//! by record with owner names compressed against those already in it.
+//! The bytes of a zone transfer's messages: a message filled record by record, owner names
+//! compressed against those already in it (RDATA comes from [`super::write_rdata`]).
 
 use smallvec::SmallVec;
 
@@ -18,7 +18,7 @@ use crate::core::zone::CLASS_IN;
 /// every suffix the message holds. A name compressed by the first two is not added to the
 /// suffixes: no name of the zone lies under a port's name, so it would never be found there,
 /// and at worst a name costs a few bytes more.
-pub(super) struct MessageWriter<'o> {
+pub(crate) struct MessageWriter<'o> {
     out: &'o mut Vec<u8>,
     records: u16,
     /// Wire form of every name suffix written so far (lower-case, as the zone's names are),
@@ -65,7 +65,7 @@ struct Compressed {
 /// costs only a missed compression, and no suffix is copied to be a key (owning the keys cost
 /// an allocation per name). FxHash rather than the standard SipHash: the names are the zone's
 /// own, not chosen by a client, so they need no defence against collisions made to order.
-pub(super) type Suffixes = FxHashMap<u64, u16>;
+pub(crate) type Suffixes = FxHashMap<u64, u16>;
 
 fn suffix_hash(wire: &[u8]) -> u64 {
     let mut hasher = rustc_hash::FxHasher::default();
@@ -110,7 +110,7 @@ fn pointable(at: usize) -> Option<u16> {
 }
 
 impl<'o> MessageWriter<'o> {
-    pub(super) fn begin(
+    pub(crate) fn begin(
         out: &'o mut Vec<u8>,
         suffixes: &'o mut Suffixes,
         header: &Header,
@@ -118,10 +118,8 @@ impl<'o> MessageWriter<'o> {
     ) -> MessageWriter<'o> {
         out.clear();
         suffixes.clear();
-        out.extend_from_slice(&header.id.to_be_bytes());
-        out.extend_from_slice(&header.flags.to_be_bytes());
-        out.extend_from_slice(&u16::from(question.is_some()).to_be_bytes());
-        out.extend_from_slice(&[0; 6]);
+        let questions = u16::from(question.is_some());
+        super::write_header(header.id, header.flags, [questions, 0, 0, 0], out);
         if let Some(question) = question {
             out.extend_from_slice(question);
         }
@@ -186,7 +184,7 @@ impl<'o> MessageWriter<'o> {
     ///
     /// `owner` is the name's labels in wire form, each after its length, without the final
     /// zero ([`crate::core::contents::OwnerName::wire`]).
-    pub(super) fn record(
+    pub(crate) fn record(
         &mut self,
         owner: &[u8],
         rtype: u16,
@@ -241,16 +239,16 @@ impl<'o> MessageWriter<'o> {
         true
     }
 
-    pub(super) fn finish(self) {
+    pub(crate) fn finish(self) {
         self.out[6..8].copy_from_slice(&self.records.to_be_bytes());
     }
 }
 
 /// The header facts every message of a transfer repeats.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Header {
-    pub(super) id: u16,
-    pub(super) flags: u16,
+pub(crate) struct Header {
+    pub(crate) id: u16,
+    pub(crate) flags: u16,
 }
 
 #[cfg(test)]
