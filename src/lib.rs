@@ -15,7 +15,7 @@
 //! - [`manual`]: man pages and shell completions from the command line's definitions.
 //! - [`update`]: downloading a fresh IANA registry, seeding a data directory.
 //! - [`fuzzing`]: the entry point the fuzzer drives.
-//! - [`file_error`]: the `file:line: reason` error of every file a person writes.
+//! - `file_error`: the `file:line: reason` error of every file a person writes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

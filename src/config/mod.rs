@@ -1,4 +1,4 @@
-//! Command line, environment and configuration file, resolved into one [`ServeConfig`](resolve::ServeConfig).
+//! Command line, environment and configuration file, resolved into one `ServeConfig`.
 //!
 //! Precedence for every setting: flag, then `PORTSD_*` environment variable, then the TOML
 //! configuration file (`--config`, or `/etc/portsd/portsd.toml` when it exists), then the
@@ -7,8 +7,8 @@
 //!
 //! - `settings`: each setting declared once, for clap and the file alike, and their merge.
 //! - `file`: reading the configuration file into those settings.
-//! - `resolve`: merged settings to [`ServeConfig`](resolve::ServeConfig), the zone, the data's location.
-//! - `error`: [`ConfigError`](error::ConfigError), what makes a configuration unusable.
+//! - `resolve`: merged settings to `ServeConfig`, the zone, the data's location.
+//! - `error`: `ConfigError`, what makes a configuration unusable.
 
 mod error;
 mod file;

@@ -225,7 +225,7 @@ pub struct Entry {
     pub(crate) aliases: Vec<String>,
     /// What the port is used for: cleaned UTF-8 text, possibly empty.
     pub description: String,
-    /// A bit set of [`Source::bit`]s naming every source that contributed.
+    /// A bit set of `Source::bit`s naming every source that contributed.
     pub sources: u8,
 }
 

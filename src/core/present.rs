@@ -1,6 +1,6 @@
 //! Presentation formats: the zone as an RFC 1035 master file (`portsd export-zone`) and the
 //! answers of `portsd lookup` and `portsd search`, as text lines or JSON. All go through
-//! [`answer::answer`] or the [`answer::uses`] it answers from, so they show exactly what
+//! `answer::answer` or the `answer::uses` it answers from, so they show exactly what
 //! `serve` answers.
 //!
 //! The JSON form is an array with one object per use; its fields are documented on [`UseView`]
@@ -78,7 +78,7 @@ fn labels_of(names: &[Box<[u8]>]) -> impl Iterator<Item = &[u8]> {
 /// Writes the whole zone as a master file.
 ///
 /// Keyword search cannot be enumerated, so the file (and a transfer, which carries the same,
-/// see [`crate::core::contents`]) delegates `search.<zone>` to the zone's name server, a
+/// see `crate::core::contents`) delegates `search.<zone>` to the zone's name server, a
 /// portsd that answers it: a secondary serving this file refers resolvers there, and portsd
 /// answers the search zone itself.
 pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io::Result<()> {

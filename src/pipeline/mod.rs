@@ -2,25 +2,25 @@
 //! its transport and its arrival time to a response, silence, or a zone transfer. The UDP
 //! loop, the TCP connections, the fuzzer, the tests and the benchmarks all call
 //! [`Pipeline::handle`]; every per-message decision is taken here, once, in this order, each
-//! step reading the one view of the request ([`crate::wire::Request`]):
+//! step reading the one view of the request (`crate::wire::Request`):
 //!
 //! 1. who may be answered ([`acl`]): a refused UDP client gets silence (its address may be
 //!    forged), a refused TCP client REFUSED; a message shorter than a header, or a response,
 //!    gets nothing;
-//! 2. TSIG ([`tsig`]): a bad signature gets its NOTAUTH answer, a good one a signed response;
-//! 3. zone transfers ([`transfer`]): admitted (a transfer over TCP, one message over UDP) or
+//! 2. TSIG (`tsig`): a bad signature gets its NOTAUTH answer, a good one a signed response;
+//! 3. zone transfers (`transfer`): admitted (a transfer over TCP, one message over UDP) or
 //!    refused, decided and answered here;
 //! 4. NOTIFY: REFUSED, as NSD answers it (portsd is a primary);
-//! 5. the answer: the fast path ([`fast`]) for plain queries, the general hickory path
-//!    ([`general`]) for everything else, which owns every other error answer (FORMERR,
-//!    NOTIMP, BADVERS), the EDNS options portsd reads ([`edns`]), DNS cookies ([`cookie`]),
+//! 5. the answer: the fast path (`fast`) for plain queries, the general hickory path
+//!    (`general`) for everything else, which owns every other error answer (FORMERR,
+//!    NOTIMP, BADVERS), the EDNS options portsd reads (`edns`), DNS cookies (`cookie`),
 //!    the CHAOS class and NSID ([`identity`]), and is the one place hickory parses a message;
 //! 6. response rate limiting ([`rrl`]) of UDP answers, with slips; a request with a valid
 //!    server cookie is exempt (its address cannot be forged), as in BIND and Knot;
 //! 7. counting ([`crate::metrics`]) and the optional query log, transfers included, from what
 //!    the answering step reports (never by reading the response again).
 //!
-//! The table is read through one snapshot per message ([`ZoneState`]); a reload swaps it
+//! The table is read through one snapshot per message (`ZoneState`); a reload swaps it
 //! without locking the readers.
 
 pub mod acl;
@@ -71,7 +71,7 @@ pub enum Outcome {
     /// Send nothing.
     Silence,
     /// A zone transfer over TCP: send every message it yields
-    /// ([`Transfer::next_message`]), in order, on the connection.
+    /// (`Transfer::next_message`), in order, on the connection.
     Transfer(Box<Transfer>),
 }
 

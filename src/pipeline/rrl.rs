@@ -31,12 +31,12 @@
 //!   `0` never slips (limited responses are all dropped).
 //! - Prefix lengths /24 and /56: the usual allocation sizes for one customer site, as in NSD
 //!   (`rrl-ipv4-prefix-length`, `rrl-ipv6-prefix-length`) and Knot.
-//! - Exempt: loopback ([`default_exempt`]), because the kernel drops packets from outside
+//! - Exempt: loopback (`default_exempt`), because the kernel drops packets from outside
 //!   that claim a loopback source, so answers to it cannot be reflected at anyone, and a
 //!   resolver on the same host must not be throttled. `--rate-limit-exempt` replaces the list.
 //!
 //! # Memory and concurrency
-//! The bucket table has a fixed number of slots ([`BUCKET_COUNT`]; none when limiting is
+//! The bucket table has a fixed number of slots (`BUCKET_COUNT`; none when limiting is
 //! off), chosen at construction and never grown, so a flood from millions of prefixes costs no memory. A prefix is
 //! placed by a hash keyed with per-process random keys (so an attacker cannot aim collisions at a
 //! victim's slot); when two prefixes land in one slot the newcomer takes it over and starts with a

@@ -113,7 +113,7 @@ fn bind_pair(
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
 pub struct Listeners {
-    /// UDP sockets, served by the thread that runs [`Server::run`].
+    /// UDP sockets, served by the thread that runs [`Server::run`](super::Server::run).
     pub udp: Vec<std::net::UdpSocket>,
     /// The UDP sockets of each further serving thread. Bound by portsd: for every address,
     /// another socket on the same port (`SO_REUSEPORT`), among which the kernel spreads the

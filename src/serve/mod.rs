@@ -1,6 +1,6 @@
 //! The serving side: everything with sockets, threads, signals or files, split by job.
 //!
-//! - [`bind`]: binding the UDP and TCP sockets, or taking them from systemd.
+//! - `bind`: binding the UDP and TCP sockets, or taking them from systemd.
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
 //! - `tcp`: the accept loop and its connections.
 //! - `occupancy`: who holds the connection slots of a listener and since when they are idle,
@@ -8,7 +8,7 @@
 //! - `daemon`: signals, reload, readiness and the watchdog.
 //! - `metrics_endpoint`: the Prometheus endpoint.
 //! - `notify`: NOTIFY to the secondaries when the serial changes.
-//! - [`state`]: `--state-dir`, the serial kept across restarts.
+//! - `state`: `--state-dir`, the serial kept across restarts.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //!
 //! Every loop only moves bytes; what to answer is the [`Pipeline`]'s. hickory-server's own

@@ -3,7 +3,7 @@
 //! The data directory is watched with inotify (through the `notify` crate). Only events that
 //! change one of the data files count: the reload's own reading of the files must not set off
 //! another reload, and an editor's swap files are none of portsd's business. Changes are
-//! debounced: a signal comes once the files have been left alone for [`SETTLE_TIME`], so copying
+//! debounced: a signal comes once the files have been left alone for `SETTLE_TIME`, so copying
 //! several files in, or a write followed by a rename, costs one reload.
 
 use std::path::Path;

@@ -38,7 +38,7 @@ pub const LOCAL_TSV: &str = "local.tsv";
 pub struct LoadedData {
     /// One entry per use of a port (or range) on a protocol, ready for `Table::new`.
     pub entries: Vec<Entry>,
-    /// Rows (records, for IANA's CSV) read from each source file, in [`Source::ALL`] order.
+    /// Rows (records, for IANA's CSV) read from each source file, in `Source::ALL` order.
     pub rows_per_source: Vec<(Source, usize)>,
     /// The names of the system's services database, each with the port it names.
     pub system_names: Vec<PortName>,
