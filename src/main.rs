@@ -150,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // records (read, never written here).
             let served = args.state().and_then(|s| s.served());
             let (serial, _) = portsd::core::serial::serial_of(&zone, &table, served);
-            let snapshot = Snapshot::new(table, serial, &zone);
+            let snapshot = Snapshot::new(table, serial, &zone).with_digest(&zone);
             let mut out = BufWriter::new(std::io::stdout().lock());
             present::write_zone(&zone, &snapshot, &mut out)?;
             out.flush()?;

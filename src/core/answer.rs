@@ -47,6 +47,8 @@ pub enum Rdata<'a> {
     Ns,
     /// An address of the name server.
     Address(IpAddr),
+    /// The zone's ZONEMD RDATA (RFC 8976), as the snapshot holds it.
+    Zonemd(&'a [u8]),
 }
 
 impl Rdata<'_> {
@@ -58,6 +60,7 @@ impl Rdata<'_> {
             Rdata::Ns => rtype::NS,
             Rdata::Address(IpAddr::V4(_)) => rtype::A,
             Rdata::Address(IpAddr::V6(_)) => rtype::AAAA,
+            Rdata::Zonemd(_) => rtype::ZONEMD,
         }
     }
 
@@ -71,7 +74,7 @@ impl Rdata<'_> {
                 self.append_txt(&mut strings);
                 Some(Cow::Owned(strings))
             }
-            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => None,
+            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) | Rdata::Zonemd(_) => None,
         }
     }
 
@@ -80,7 +83,7 @@ impl Rdata<'_> {
         match self {
             Rdata::Txt(strings) => out.extend_from_slice(strings),
             Rdata::Unassigned(text) => txt::append_rdata(|out| text.write_text(out), out),
-            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) => {}
+            Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) | Rdata::Zonemd(_) => {}
         }
     }
 }
@@ -281,6 +284,9 @@ fn target_records<'a>(
             }
             if wants(rtype::TXT) && target == Target::Apex {
                 records.push(query_record(Rdata::Txt(&snapshot.about)));
+            }
+            if wants(rtype::ZONEMD) && target == Target::Apex && !snapshot.zonemd.is_empty() {
+                records.push(query_record(Rdata::Zonemd(&snapshot.zonemd)));
             }
         }
         Target::Help => {

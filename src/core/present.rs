@@ -117,11 +117,25 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                 Rdata::Ns => format!("NS {ns}"),
                 Rdata::Address(std::net::IpAddr::V4(ip)) => format!("A {ip}"),
                 Rdata::Address(std::net::IpAddr::V6(ip)) => format!("AAAA {ip}"),
+                Rdata::Zonemd(data) => zonemd_text(data),
             };
             writeln!(out, "{name} {} IN {data}", zone.ttl)?;
         }
     }
     Ok(())
+}
+
+/// A ZONEMD record's data in presentation form (RFC 8976 2.3): serial, scheme, hash
+/// algorithm, then the digest in hexadecimal.
+fn zonemd_text(data: &[u8]) -> String {
+    match data {
+        [s0, s1, s2, s3, scheme, hash, digest @ ..] => format!(
+            "ZONEMD {} {scheme} {hash} {}",
+            u32::from_be_bytes([*s0, *s1, *s2, *s3]),
+            data_encoding::HEXUPPER.encode(digest)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Why a lookup or search found nothing.

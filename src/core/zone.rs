@@ -24,6 +24,8 @@ pub mod rtype {
     pub const TXT: u16 = 16;
     /// IPv6 address.
     pub(crate) const AAAA: u16 = 28;
+    /// Message digest of the whole zone (RFC 8976).
+    pub(crate) const ZONEMD: u16 = 63;
     /// EDNS(0) pseudo-record.
     pub(crate) const OPT: u16 = 41;
     /// Transaction signature (RFC 8945).
@@ -135,6 +137,10 @@ pub struct Snapshot {
     pub(crate) about: Box<[u8]>,
     /// TXT RDATA of the `help.<zone>` records: one per name form, then the answer format.
     pub(crate) help: Vec<Box<[u8]>>,
+    /// RDATA of the apex ZONEMD record (RFC 8976), computed once by
+    /// [`Snapshot::with_digest`] (in `wire::zonemd`, where the zone's canonical wire form is
+    /// written); empty in a snapshot made only to look entries up, which serves no ZONEMD.
+    pub(crate) zonemd: Box<[u8]>,
 }
 
 impl Snapshot {
@@ -163,6 +169,7 @@ impl Snapshot {
                 .collect(),
             table,
             serial,
+            zonemd: Box::default(),
         }
     }
 }
@@ -215,7 +222,7 @@ fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
             "WORDS.search.{z}: keyword search, each label a word that must match, up to 10 uses best first{}",
             example(word.map(|word| format!("{word}.search.{z}")))
         ),
-        format!("{z}: SOA, NS and a TXT record saying what the server holds"),
+        format!("{z}: SOA, NS, the zone's digest (ZONEMD) and a TXT record saying what the server holds"),
         format!("help.{z}: this list"),
         "answers: one TXT record per use, PORT | PROTOCOL | STATUS | SERVICE | DESCRIPTION; split at most 4 times, SERVICE is the service name and its other names or -".to_owned(),
     ]

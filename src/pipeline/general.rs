@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::rdata::opt::EdnsOption;
-use hickory_server::proto::rr::rdata::{A, AAAA, NS, SOA, TXT};
-use hickory_server::proto::rr::{DNSClass, Name, RData, Record};
+use hickory_server::proto::rr::rdata::{A, AAAA, NS, NULL, SOA, TXT};
+use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
@@ -29,7 +29,7 @@ use super::state::ZoneState;
 use crate::core::answer::{self, Answer, Owner, Rcode, Rdata};
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
-use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype};
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
 use crate::transport::Transport;
 use crate::wire::request::{Options, hickory_parsed};
@@ -399,6 +399,11 @@ fn to_hickory(
         Rdata::Ns => RData::NS(NS(names.ns.clone())),
         Rdata::Address(std::net::IpAddr::V4(ip)) => RData::A(A(*ip)),
         Rdata::Address(std::net::IpAddr::V6(ip)) => RData::AAAA(AAAA(*ip)),
+        // hickory 0.26 has no ZONEMD type: its data goes out as the bytes it is.
+        Rdata::Zonemd(data) => RData::Unknown {
+            code: RecordType::Unknown(rtype::ZONEMD),
+            rdata: NULL::with(data.to_vec()),
+        },
     };
     Record::from_rdata(owner, ttl, data)
 }

@@ -179,7 +179,7 @@ impl Pipeline {
         policy: Policy,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
-        let snapshot = Snapshot::new(table, serial, &zone);
+        let snapshot = Snapshot::new(table, serial, &zone).with_digest(&zone);
         metrics.table_loaded(&snapshot, false);
         let general = general::GeneralPath::new(&zone, policy.identity, policy.cookies);
         Pipeline {
@@ -214,7 +214,8 @@ impl Pipeline {
 
     /// Answers from `table` (served with `serial`) from the next message on.
     pub(crate) fn replace_table(&self, table: Table, serial: u32) {
-        let snapshot = Arc::new(Snapshot::new(table, serial, &self.state.zone));
+        let zone = &self.state.zone;
+        let snapshot = Arc::new(Snapshot::new(table, serial, zone).with_digest(zone));
         self.metrics.table_loaded(&snapshot, true);
         let old = self.state.snapshot.swap(snapshot.clone());
         // The difference is computed after the swap, so queries see the new table at once;

@@ -1,8 +1,8 @@
 //! DNS wire format, for everything portsd reads and writes by hand: the request view every
 //! pipeline step reads ([`request`]), names (with hickory-compatible compression,
-//! [`compress`]), zone transfer messages ([`message`]), the header and question of error answers, record data (SOA, NS, A, AAAA,
-//! TXT) in one function for every writer, OPT options, and the TSIG record (read and
-//! written).
+//! [`compress`]), zone transfer messages ([`message`]), the zone's digest ([`zonemd`]), the
+//! header and question of error answers, record data (SOA, NS, A, AAAA, TXT, ZONEMD) in one
+//! function for every writer, OPT options, and the TSIG record (read and written).
 //!
 //! hickory parses and encodes where it builds the answer (the general path). What is written
 //! here by hand is on the hot path (the UDP fast path, zone transfers) or must not need a
@@ -14,6 +14,7 @@ pub(crate) mod message;
 mod read;
 pub(crate) mod request;
 pub(crate) mod tsig;
+mod zonemd;
 
 use crate::core::answer::Rdata;
 pub(crate) use crate::core::zone::{CLASS_IN, rtype};
@@ -59,7 +60,7 @@ impl Names for Uncompressed<'_> {
     }
 }
 
-/// Writes a record's RDATA: the one place SOA, NS, A, AAAA and TXT data are spelled.
+/// Writes a record's RDATA: the one place SOA, NS, A, AAAA, TXT and ZONEMD data are spelled.
 #[inline]
 pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
     match data {
@@ -75,6 +76,7 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
         Rdata::Ns => names.name(zone.ns_name.iter().map(|l| &l[..])),
         Rdata::Address(std::net::IpAddr::V4(ip)) => names.out().extend_from_slice(&ip.octets()),
         Rdata::Address(std::net::IpAddr::V6(ip)) => names.out().extend_from_slice(&ip.octets()),
+        Rdata::Zonemd(data) => names.out().extend_from_slice(data),
     }
 }
 

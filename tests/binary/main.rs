@@ -10,7 +10,8 @@
 //!   the same zone (`differential`, with `differential-allow.toml`), the servers started by
 //!   `external`;
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
-//!   secondaries of portsd (`secondaries`).
+//!   secondaries of portsd (`secondaries`);
+//! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -30,3 +31,4 @@ mod resolver_unbound;
 mod secondaries;
 mod transfer;
 mod update_data;
+mod zonemd;

@@ -176,11 +176,20 @@ fn compare_paths(args: ZoneArgs) -> (usize, usize) {
     let pipeline = Pipeline::new(zone, table, 7, Policy::default(), Arc::new(Metrics::new()));
     let client: SocketAddr = "127.0.0.1:5555".parse().unwrap();
     let (mut compared, mut truncated) = (0, 0);
-    for (i, name) in names.iter().enumerate() {
+    // The apex's ZONEMD (type 63, which hickory 0.26 does not know) at every EDNS size, then
+    // the random sample.
+    let apex_digests = edns
+        .iter()
+        .map(|&e| (apex.clone(), RecordType::Unknown(63), e));
+    let sample = names.iter().enumerate().map(|(i, name)| {
         let name = mixed_case(name, &mut rng);
         let rtype = types[rng.below(types.len())];
+        (name, rtype, edns[rng.below(edns.len())])
+    });
+    let questions: Vec<_> = apex_digests.chain(sample).collect();
+    for (i, (name, rtype, edns)) in questions.into_iter().enumerate() {
         // Names past 255 octets (with a long zone) cannot be asked at all.
-        let Some(query) = packet(i as u16, &name, rtype, edns[rng.below(edns.len())]) else {
+        let Some(query) = packet(i as u16, &name, rtype, edns) else {
             continue;
         };
         for transport in [Transport::Udp, Transport::Tcp] {
