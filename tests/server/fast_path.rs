@@ -181,7 +181,7 @@ fn compare_paths(args: ZoneArgs) -> (usize, usize) {
     let apex_digests = edns
         .iter()
         .map(|&e| (apex.clone(), RecordType::Unknown(63), e));
-    let sample = names.iter().enumerate().map(|(i, name)| {
+    let sample = names.iter().map(|name| {
         let name = mixed_case(name, &mut rng);
         let rtype = types[rng.below(types.len())];
         (name, rtype, edns[rng.below(edns.len())])
