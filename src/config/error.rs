@@ -2,6 +2,7 @@
 //! the files it names, each reason written once.
 
 use crate::core::names::NameError;
+use crate::core::zone::TimerError;
 use crate::file_error::FileError;
 use crate::pipeline::cookie::CookieSecretError;
 use crate::pipeline::identity::IdentityError;
@@ -34,6 +35,9 @@ pub enum ConfigError {
     /// No random cookie secret could be drawn.
     #[error("no random cookie secret: {0}")]
     Random(getrandom::Error),
+    /// SOA timers a secondary could not follow.
+    #[error(transparent)]
+    Timers(#[from] TimerError),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

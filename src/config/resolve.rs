@@ -14,7 +14,7 @@ use super::settings::{
     InlineKey, Merge, ServeArgs, ZoneArgs,
 };
 use crate::core::names::parse_domain;
-use crate::core::zone::Zone;
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, SoaTimers, Zone};
 use crate::pipeline::Policy;
 use crate::pipeline::acl::AccessList;
 use crate::pipeline::cookie::CookieSecrets;
@@ -86,7 +86,14 @@ impl ZoneArgs {
             self.ns_address.clone()
         };
         let ttl = self.ttl.unwrap_or(DEFAULT_TTL);
-        let zone = Zone::new(zone_labels, ns_name, ns_addresses, ttl);
+        let timers = SoaTimers {
+            refresh: self.soa_refresh.unwrap_or(SOA_REFRESH),
+            retry: self.soa_retry.unwrap_or(SOA_RETRY),
+            expire: self.soa_expire.unwrap_or(SOA_EXPIRE),
+            minimum: self.soa_minimum.unwrap_or(ttl),
+        }
+        .checked()?;
+        let zone = Zone::new(zone_labels, ns_name, ns_addresses, ttl).with_timers(timers);
         Ok((zone, self.data.resolve().0))
     }
 

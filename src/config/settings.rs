@@ -11,6 +11,7 @@ use clap::{ArgMatches, Args, FromArgMatches};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::DEFAULT_MAX_TRANSFERS;
 use crate::serve::TcpLimits;
@@ -116,6 +117,24 @@ settings! {
         /// or 127.0.0.1 when that is a wildcard].
         #[arg(long = "ns-address", env = "PORTSD_NS_ADDRESS", value_delimiter = ',')]
         pub ns_address: Vec<IpAddr>,
+        /// The SOA's REFRESH: seconds between a secondary's checks of the serial.
+        #[arg(long, env = "PORTSD_SOA_REFRESH", value_name = "SECONDS",
+              default_value = SOA_REFRESH.to_string())]
+        pub soa_refresh: Option<u32>,
+        /// The SOA's RETRY: seconds before a secondary tries again after a failed check; at
+        /// most the refresh.
+        #[arg(long, env = "PORTSD_SOA_RETRY", value_name = "SECONDS",
+              default_value = SOA_RETRY.to_string())]
+        pub soa_retry: Option<u32>,
+        /// The SOA's EXPIRE: seconds after which a secondary that cannot reach the primary stops
+        /// answering; at least refresh plus retry. Also the EDNS EXPIRE answered (RFC 7314).
+        #[arg(long, env = "PORTSD_SOA_EXPIRE", value_name = "SECONDS",
+              default_value = SOA_EXPIRE.to_string())]
+        pub soa_expire: Option<u32>,
+        /// The SOA's MINIMUM: how long negative answers are cached (RFC 2308); the SOA record's
+        /// own TTL is the smaller of it and the TTL [default: the TTL].
+        #[arg(long, env = "PORTSD_SOA_MINIMUM", value_name = "SECONDS")]
+        pub soa_minimum: Option<u32>,
         /// Directory where the served serial is kept across restarts (file `serial`), so that a
         /// serial stepped past the data's date never goes back [default: none].
         #[arg(long, env = "PORTSD_STATE_DIR", value_name = "DIR")]

@@ -18,7 +18,7 @@ use crate::core::names::{SEARCH_LABEL, Target};
 use crate::core::owner_name::OwnerName;
 use crate::core::table::Table;
 use crate::core::txt::{UnassignedText, character_strings};
-use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Snapshot, Zone};
+use crate::core::zone::{Snapshot, Zone};
 
 /// Writes a label in master-file syntax: letters, digits, `-` and `_` as is, the specials
 /// escaped with a backslash, everything else as `\DDD`.
@@ -110,16 +110,20 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                     )
                 }
                 Rdata::Soa(serial) => format!(
-                    "SOA {ns} {} {serial} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {}",
+                    "SOA {ns} {} {serial} {} {} {} {}",
                     absolute_name(labels_of(&zone.rname)),
-                    zone.ttl
+                    zone.timers.refresh,
+                    zone.timers.retry,
+                    zone.timers.expire,
+                    zone.timers.minimum
                 ),
                 Rdata::Ns => format!("NS {ns}"),
                 Rdata::Address(std::net::IpAddr::V4(ip)) => format!("A {ip}"),
                 Rdata::Address(std::net::IpAddr::V6(ip)) => format!("AAAA {ip}"),
                 Rdata::Zonemd(data) => zonemd_text(data),
             };
-            writeln!(out, "{name} {} IN {data}", zone.ttl)?;
+            let ttl = zone.ttl_of(record.data.rtype());
+            writeln!(out, "{name} {ttl} IN {data}")?;
         }
     }
     Ok(())

@@ -43,13 +43,97 @@ pub const CLASS_IN: u16 = 1;
 /// QCLASS `*` (ANY, RFC 1035 3.2.5): matches the zone's class, IN.
 pub(crate) const CLASS_ANY: u16 = 255;
 
-/// SOA timers: an hour to refresh, ten minutes to retry, a week to expire (secondaries are
-/// unlikely; these are conventional values).
-pub(crate) const SOA_REFRESH: u32 = 3600;
-/// See [`SOA_REFRESH`].
-pub(crate) const SOA_RETRY: u32 = 600;
-/// See [`SOA_REFRESH`].
-pub(crate) const SOA_EXPIRE: u32 = 604_800;
+/// The SOA's REFRESH by default: a secondary checks the serial every hour (NOTIFY tells it
+/// sooner).
+pub const SOA_REFRESH: u32 = 3600;
+/// The SOA's RETRY by default: ten minutes between attempts after a failed refresh.
+pub const SOA_RETRY: u32 = 600;
+/// The SOA's EXPIRE by default: a secondary that cannot reach the primary for a week stops
+/// answering for the zone.
+pub const SOA_EXPIRE: u32 = 604_800;
+
+/// The SOA's timers (RFC 1035 3.3.13), as a zone file would set them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoaTimers {
+    /// Seconds between a secondary's checks of the serial.
+    pub refresh: u32,
+    /// Seconds before a secondary tries again after a failed check.
+    pub retry: u32,
+    /// Seconds after which a secondary that could not check stops answering.
+    pub expire: u32,
+    /// The negative-caching TTL (RFC 2308): negative answers are cached for the smaller of it
+    /// and the SOA record's TTL.
+    pub minimum: u32,
+}
+
+/// Timers a secondary cannot follow sensibly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TimerError {
+    /// It would retry less often than it refreshes.
+    #[error("the SOA retry ({retry} s) is longer than the refresh ({refresh} s)")]
+    RetryAboveRefresh {
+        /// The refresh given.
+        refresh: u32,
+        /// The retry given.
+        retry: u32,
+    },
+    /// It would expire the zone before one refresh and one retry have had their chance.
+    #[error("the SOA expire ({expire} s) is shorter than refresh plus retry ({sum} s)")]
+    ExpireBelowRefreshAndRetry {
+        /// The expire given.
+        expire: u32,
+        /// Refresh plus retry.
+        sum: u64,
+    },
+    /// Above the 2^31 - 1 seconds a time in DNS may be (RFC 2181 8).
+    #[error("the SOA {name} ({value} s) is above 2147483647")]
+    TooLong {
+        /// Which timer.
+        name: &'static str,
+        /// The value given.
+        value: u32,
+    },
+}
+
+impl SoaTimers {
+    /// The defaults, the negative-caching TTL being the records' `ttl`.
+    pub(crate) fn defaults(ttl: u32) -> SoaTimers {
+        SoaTimers {
+            refresh: SOA_REFRESH,
+            retry: SOA_RETRY,
+            expire: SOA_EXPIRE,
+            minimum: ttl,
+        }
+    }
+
+    /// These timers, unless a secondary could not follow them: a retry longer than the
+    /// refresh, an expiry before a refresh and a retry have passed, or a time longer than DNS
+    /// allows.
+    pub(crate) fn checked(self) -> Result<SoaTimers, TimerError> {
+        let sum = u64::from(self.refresh) + u64::from(self.retry);
+        let named = [
+            ("refresh", self.refresh),
+            ("retry", self.retry),
+            ("expire", self.expire),
+            ("minimum", self.minimum),
+        ];
+        if let Some(&(name, value)) = named.iter().find(|(_, value)| *value > i32::MAX as u32) {
+            Err(TimerError::TooLong { name, value })
+        } else if self.retry > self.refresh {
+            Err(TimerError::RetryAboveRefresh {
+                refresh: self.refresh,
+                retry: self.retry,
+            })
+        } else if u64::from(self.expire) < sum {
+            Err(TimerError::ExpireBelowRefreshAndRetry {
+                expire: self.expire,
+                sum,
+            })
+        } else {
+            Ok(self)
+        }
+    }
+}
 
 /// The zone's fixed settings: its name, TTL and name server.
 #[derive(Clone, Debug)]
@@ -60,8 +144,10 @@ pub struct Zone {
     pub(crate) ns_name: Vec<Box<[u8]>>,
     /// The name server's addresses, served as glue when its name is inside the zone.
     pub(crate) ns_addresses: Vec<IpAddr>,
-    /// TTL of every record, and the SOA MINIMUM (so negative answers are cached as long).
+    /// TTL of every record (the SOA's: see [`Zone::ttl_of`]).
     pub(crate) ttl: u32,
+    /// The SOA's timers.
+    pub(crate) timers: SoaTimers,
     /// The SOA RNAME (`hostmaster.<zone>`), lower-case labels.
     pub(crate) rname: Vec<Box<[u8]>>,
 }
@@ -89,7 +175,26 @@ impl Zone {
             ns_name,
             ns_addresses,
             ttl,
+            timers: SoaTimers::defaults(ttl),
             rname,
+        }
+    }
+
+    /// The zone with these SOA timers instead of the defaults.
+    pub(crate) fn with_timers(self, timers: SoaTimers) -> Zone {
+        Zone { timers, ..self }
+    }
+
+    /// The TTL of the zone's records of type `rtype`: the zone's TTL, but for the SOA the
+    /// smaller of it and the SOA MINIMUM, so that a negative answer, whose SOA says how long
+    /// it may be cached (RFC 2308 5), is cached no longer than MINIMUM, here and at every
+    /// secondary serving the same records.
+    #[inline]
+    pub(crate) fn ttl_of(&self, rtype: u16) -> u32 {
+        if rtype == rtype::SOA {
+            self.ttl.min(self.timers.minimum)
+        } else {
+            self.ttl
         }
     }
 
@@ -99,7 +204,7 @@ impl Zone {
     }
 
     /// Adds the settings the zone's own records are made of (name, name server, its
-    /// addresses, TTL) to `hash`.
+    /// addresses, TTL, SOA timers) to `hash`.
     pub(crate) fn add_settings_to(&self, hash: &mut Fingerprint) {
         // An empty part ends each list, so no two different settings add the same bytes.
         for name in [self.name.labels(), &self.ns_name] {
@@ -113,6 +218,10 @@ impl Zone {
         }
         hash.add(&[]);
         hash.add(&self.ttl.to_be_bytes());
+        let t = self.timers;
+        for timer in [t.refresh, t.retry, t.expire, t.minimum] {
+            hash.add(&timer.to_be_bytes());
+        }
     }
 }
 

@@ -118,6 +118,7 @@ fn write_response(
             MAX_UDP_PAYLOAD,
             edns.dnssec_ok,
             answer.extended_error,
+            None,
         );
     }
     writer.peak()

@@ -29,7 +29,7 @@ use super::state::ZoneState;
 use crate::core::answer::{self, Answer, Owner, Rcode, Rdata};
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
-use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone, rtype};
+use crate::core::zone::{Zone, rtype};
 use crate::pipeline::fast::{MAX_UDP_PAYLOAD, udp_limit};
 use crate::transport::Transport;
 use crate::wire::request::{Options, hickory_parsed};
@@ -171,9 +171,10 @@ impl GeneralPath {
         let labels: Vec<&[u8]> = query.name().iter().collect();
         if query.query_class() == DNSClass::CH {
             let chaos = self.identity.chaos(&labels, u16::from(query.query_type()));
-            let edns = with_error(
+            let edns = with_answer_options(
                 &response_edns,
                 (chaos == Chaos::Hidden).then_some(identity::PROHIBITED),
+                None,
             );
             let mut metadata = Metadata::response_from_request(&request.metadata);
             let records = match chaos {
@@ -203,7 +204,7 @@ impl GeneralPath {
             match &self.names {
                 Some(names) => records
                     .iter()
-                    .map(|r| to_hickory(names, zone.ttl, query.name(), r))
+                    .map(|r| to_hickory(names, zone, query.name(), r))
                     .collect(),
                 None => Vec::new(),
             }
@@ -215,7 +216,14 @@ impl GeneralPath {
         );
         let rcode = u16::from(answer.rcode.value());
         let metadata = response_metadata(&request.metadata, &answer, false);
-        let edns = with_error(&response_edns, answer.extended_error);
+        // EDNS EXPIRE (RFC 7314) on every answer from the zone to a client asking for it, as
+        // Knot answers: portsd is the primary, so it is the SOA's EXPIRE itself.
+        let expire = context
+            .options
+            .is_some_and(|o| o.expire)
+            .then_some(zone.timers.expire)
+            .filter(|_| answer.authoritative);
+        let edns = with_answer_options(&response_edns, answer.extended_error, expire);
         let full = builder(&edns).build(metadata, &answers, &authority, [], &additional);
         let limit = context.size.bytes(request.edns.as_ref());
         if emit(full, limit, out) == Some(false) {
@@ -282,12 +290,23 @@ fn error_code(request: &Request, cookie: Option<Cookie>) -> Option<ResponseCode>
     }
 }
 
-/// The response's OPT record with an Extended DNS Error, when there is one to give.
-fn with_error(edns: &Option<Edns>, code: Option<u16>) -> Option<Edns> {
+/// The response's OPT record with what depends on the answer: an Extended DNS Error and the
+/// EDNS EXPIRE seconds, each when there is one to give.
+fn with_answer_options(
+    edns: &Option<Edns>,
+    error: Option<u16>,
+    expire: Option<u32>,
+) -> Option<Edns> {
     let mut edns = edns.clone();
-    if let (Some(edns), Some(code)) = (&mut edns, code) {
-        let info = EdnsOption::Unknown(option::EXTENDED_ERROR, code.to_be_bytes().to_vec());
-        edns.options_mut().insert(info);
+    if let Some(edns) = &mut edns {
+        if let Some(code) = error {
+            let info = EdnsOption::Unknown(option::EXTENDED_ERROR, code.to_be_bytes().to_vec());
+            edns.options_mut().insert(info);
+        }
+        if let Some(seconds) = expire {
+            let option = EdnsOption::Unknown(option::EXPIRE, seconds.to_be_bytes().to_vec());
+            edns.options_mut().insert(option);
+        }
     }
     edns
 }
@@ -372,7 +391,7 @@ fn chaos_record(name: &Name, text: &str) -> Record {
 
 fn to_hickory(
     names: &ZoneNames,
-    ttl: u32,
+    zone: &Zone,
     query_name: &Name,
     record: &answer::Record<'_>,
 ) -> Record {
@@ -391,10 +410,10 @@ fn to_hickory(
             names.ns.clone(),
             names.rname.clone(),
             *serial,
-            SOA_REFRESH as i32,
-            SOA_RETRY as i32,
-            SOA_EXPIRE as i32,
-            ttl,
+            zone.timers.refresh as i32,
+            zone.timers.retry as i32,
+            zone.timers.expire as i32,
+            zone.timers.minimum,
         )),
         Rdata::Ns => RData::NS(NS(names.ns.clone())),
         Rdata::Address(std::net::IpAddr::V4(ip)) => RData::A(A(*ip)),
@@ -405,7 +424,7 @@ fn to_hickory(
             rdata: NULL::with(data.to_vec()),
         },
     };
-    Record::from_rdata(owner, ttl, data)
+    Record::from_rdata(owner, zone.ttl_of(record.data.rtype()), data)
 }
 
 fn response_metadata(request: &Metadata, answer: &Answer<'_>, truncated: bool) -> Metadata {

@@ -167,6 +167,7 @@ impl Pipeline {
             parsed.recursion_desired,
             parsed.question,
         )
+        .with_edns(parsed.opt)
         .holding(slot, signer.take());
         info!(client = %client.ip(), kind, form = transfer.form(), "zone transfer");
         self.metrics.transfer_started(kind, transfer.form());

@@ -239,9 +239,25 @@ impl<'o> MessageWriter<'o> {
         true
     }
 
-    pub(crate) fn finish(self) {
+    /// Ends the message: its answer count, and an OPT record (the response's EDNS) in the
+    /// additional section when one is given.
+    pub(crate) fn finish(self, opt: Option<ResponseOpt>) {
         self.out[6..8].copy_from_slice(&self.records.to_be_bytes());
+        if let Some(opt) = opt {
+            let names = &mut super::Uncompressed(self.out);
+            super::write_opt(names, opt.payload, opt.dnssec_ok, None, opt.expire);
+            self.out[10..12].copy_from_slice(&1u16.to_be_bytes());
+        }
     }
+}
+
+/// The OPT record every message of a transfer carries when the request had one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ResponseOpt {
+    pub(crate) payload: u16,
+    pub(crate) dnssec_ok: bool,
+    /// The EDNS EXPIRE seconds (RFC 7314), when the request asked for them.
+    pub(crate) expire: Option<u32>,
 }
 
 /// The header facts every message of a transfer repeats.
@@ -304,7 +320,7 @@ mod tests {
             "too long for the message"
         );
         assert!(write(&mut writer, b"\x014\x03udp\x05ports\x04test", 1000));
-        writer.finish();
+        writer.finish(None);
         // Name, then 10 fixed bytes and 2 of RDATA: the name whole (18), a pointer to the
         // previous owner (2), a label and a pointer to its parent (2 + 2), a label and a
         // pointer to a suffix (6 + 2), nothing, and a name pointing to `ports.test` (2 + 4 + 2).

@@ -17,8 +17,8 @@ pub(crate) mod tsig;
 mod zonemd;
 
 use crate::core::answer::Rdata;
+use crate::core::zone::Zone;
 pub(crate) use crate::core::zone::{CLASS_IN, rtype};
-use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY, Zone};
 #[cfg(test)]
 use read::read_name_lowercase;
 pub(crate) use read::{Name, option, read_u16, skip_name};
@@ -69,7 +69,8 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
             names.name(zone.ns_name.iter().map(|l| &l[..]));
             names.name(zone.rname.iter().map(|l| &l[..]));
             let out = names.out();
-            for value in [*serial, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, zone.ttl] {
+            let t = zone.timers;
+            for value in [*serial, t.refresh, t.retry, t.expire, t.minimum] {
                 out.extend_from_slice(&value.to_be_bytes());
             }
         }
@@ -86,7 +87,7 @@ pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdat
     let out = names.out();
     out.extend_from_slice(&data.rtype().to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    out.extend_from_slice(&zone.ttl.to_be_bytes());
+    out.extend_from_slice(&zone.ttl_of(data.rtype()).to_be_bytes());
     let length_at = out.len();
     out.extend_from_slice(&[0, 0]);
     write_rdata(names, zone, data);
@@ -111,22 +112,37 @@ pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>)
 }
 
 /// Appends the OPT record of a response (RFC 6891): root owner, portsd's UDP payload size,
-/// the DNSSEC OK bit echoed, and an Extended DNS Error (RFC 8914) when there is one.
-pub(crate) fn write_opt(names: &mut impl Names, payload: u16, dnssec_ok: bool, error: Option<u16>) {
+/// the DNSSEC OK bit echoed, an Extended DNS Error (RFC 8914) when there is one, and EDNS
+/// EXPIRE (RFC 7314) with its seconds when there is one.
+pub(crate) fn write_opt(
+    names: &mut impl Names,
+    payload: u16,
+    dnssec_ok: bool,
+    error: Option<u16>,
+    expire: Option<u32>,
+) {
     names.name(std::iter::empty());
     let out = names.out();
     out.extend_from_slice(&rtype::OPT.to_be_bytes());
     out.extend_from_slice(&payload.to_be_bytes());
     out.extend_from_slice(&(if dnssec_ok { 0x8000u32 } else { 0 }).to_be_bytes());
-    match error {
-        Some(code) => {
-            for value in [6, option::EXTENDED_ERROR, 2, code] {
-                out.extend_from_slice(&value.to_be_bytes());
-            }
+    let length = 6 * usize::from(error.is_some()) + 8 * usize::from(expire.is_some());
+    out.extend_from_slice(&(length as u16).to_be_bytes());
+    if let Some(code) = error {
+        for value in [option::EXTENDED_ERROR, 2, code] {
+            out.extend_from_slice(&value.to_be_bytes());
         }
-        None => out.extend_from_slice(&[0, 0]),
+    }
+    if let Some(seconds) = expire {
+        for value in [option::EXPIRE, 4] {
+            out.extend_from_slice(&value.to_be_bytes());
+        }
+        out.extend_from_slice(&seconds.to_be_bytes());
     }
 }
+
+/// The bytes [`write_opt`] writes with an EDNS EXPIRE option and no error.
+pub(crate) const OPT_WITH_EXPIRE_BYTES: usize = 11 + 8;
 
 /// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's
 /// low four bits) and the four counts.

@@ -126,7 +126,7 @@ fn digest(zone: &Zone, snapshot: &Snapshot) -> Vec<u8> {
             hash.update(&owner);
             hash.update(&rtype.to_be_bytes());
             hash.update(&CLASS_IN.to_be_bytes());
-            hash.update(&zone.ttl.to_be_bytes());
+            hash.update(&zone.ttl_of(*rtype).to_be_bytes());
             hash.update(&(rdata.len() as u16).to_be_bytes());
             hash.update(rdata);
         }

@@ -11,7 +11,8 @@
 //!   `external`;
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`);
-//! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`).
+//! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
+//!   SOA timers as settings and EDNS EXPIRE (`soa_timers`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -29,6 +30,7 @@ mod package;
 mod real_systemd;
 mod resolver_unbound;
 mod secondaries;
+mod soa_timers;
 mod transfer;
 mod update_data;
 mod zonemd;

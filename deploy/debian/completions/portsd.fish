@@ -43,6 +43,10 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data di
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l soa-refresh -d 'The SOA\'s REFRESH: seconds between a secondary\'s checks of the serial' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l soa-retry -d 'The SOA\'s RETRY: seconds before a secondary tries again after a failed check; at most the refresh' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l soa-expire -d 'The SOA\'s EXPIRE: seconds after which a secondary that cannot reach the primary stops answering; at least refresh plus retry. Also the EDNS EXPIRE answered (RFC 7314)' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l soa-minimum -d 'The SOA\'s MINIMUM: how long negative answers are cached (RFC 2308); the SOA record\'s own TTL is the smaller of it and the TTL [default: the TTL]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l state-dir -d 'Directory where the served serial is kept across restarts (file `serial`), so that a serial stepped past the data\'s date never goes back [default: none]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l listen -d 'Address and port to serve UDP and TCP on; repeatable' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l config -d 'Configuration file; the default one is read only when it exists' -r -F
@@ -81,6 +85,10 @@ complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'D
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l soa-refresh -d 'The SOA\'s REFRESH: seconds between a secondary\'s checks of the serial' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l soa-retry -d 'The SOA\'s RETRY: seconds before a secondary tries again after a failed check; at most the refresh' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l soa-expire -d 'The SOA\'s EXPIRE: seconds after which a secondary that cannot reach the primary stops answering; at least refresh plus retry. Also the EDNS EXPIRE answered (RFC 7314)' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l soa-minimum -d 'The SOA\'s MINIMUM: how long negative answers are cached (RFC 2308); the SOA record\'s own TTL is the smaller of it and the TTL [default: the TTL]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l state-dir -d 'Directory where the served serial is kept across restarts (file `serial`), so that a serial stepped past the data\'s date never goes back [default: none]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand check" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F

@@ -25,8 +25,8 @@ use crate::core::serial::is_newer;
 use crate::core::zone::{Snapshot, Zone, rtype};
 use crate::pipeline::tsig::Signer;
 
-use crate::wire::message::{Header, MessageWriter, Suffixes};
-use crate::wire::{Uncompressed, write_rdata};
+use crate::wire::message::{Header, MessageWriter, ResponseOpt, Suffixes};
+use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
 pub(crate) use journal::Journal;
 use journal::{ChangedRecord, Difference};
 pub(crate) use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
@@ -102,6 +102,8 @@ pub struct Transfer {
     _slot: Option<Slot>,
     /// Signs every message when the request was signed.
     signer: Option<Signer>,
+    /// The OPT record of every message, when the request had one.
+    opt: Option<ResponseOpt>,
 }
 
 impl std::fmt::Debug for Transfer {
@@ -159,7 +161,23 @@ impl Transfer {
             name: OwnerName::default(),
             _slot: None,
             signer: None,
+            opt: None,
         }
+    }
+
+    /// The transfer with `opt` as the OPT record of each message (a request with EDNS gets
+    /// EDNS back, RFC 6891 7), each leaving room for it.
+    pub(crate) fn with_edns(self, opt: Option<ResponseOpt>) -> Transfer {
+        let transfer = Transfer { opt, ..self };
+        Transfer {
+            limit: transfer.limit.saturating_sub(transfer.opt_room()),
+            ..transfer
+        }
+    }
+
+    /// The most bytes the OPT record takes.
+    fn opt_room(&self) -> usize {
+        self.opt.map_or(0, |_| OPT_WITH_EXPIRE_BYTES)
     }
 
     /// The transfer holding `slot` until it ends, its messages signed by `signer` (each
@@ -190,7 +208,8 @@ impl Transfer {
     /// the response: an attempt that did not fit never touches the signer's chain.
     pub(crate) fn single_message(mut self, limit: usize, out: &mut Vec<u8>) {
         let mut signer = self.signer.take();
-        self.limit = limit.saturating_sub(signer.as_ref().map_or(0, Signer::room));
+        let room = signer.as_ref().map_or(0, Signer::room) + self.opt_room();
+        self.limit = limit.saturating_sub(room);
         let incremental = matches!(self.plan, Plan::Ixfr { .. });
         let fits = incremental && self.next_message(out) && matches!(self.plan, Plan::Done);
         if !fits {
@@ -239,7 +258,7 @@ impl Transfer {
                 fill.axfr(&mut writer, &contents, &mut self.name, resume)
             }
         };
-        writer.finish();
+        writer.finish(self.opt);
         if let Some(signer) = &mut self.signer {
             signer.sign(out, crate::pipeline::tsig::now());
         }
@@ -263,9 +282,15 @@ impl Fill<'_> {
     /// Adds the apex SOA with `serial`; false when it does not fit.
     fn soa(&self, writer: &mut MessageWriter<'_>, serial: u32) -> bool {
         let (zone, limit) = (self.zone, self.limit);
-        writer.record(self.apex, rtype::SOA, zone.ttl, limit, |out| {
-            write_rdata(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
-        })
+        writer.record(
+            self.apex,
+            rtype::SOA,
+            zone.ttl_of(rtype::SOA),
+            limit,
+            |out| {
+                write_rdata(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
+            },
+        )
     }
 
     /// Adds the items of an incremental response from `step` on, as many as fit.
@@ -280,7 +305,7 @@ impl Fill<'_> {
                 None => return Plan::Done,
                 Some(IxfrItem::Soa(serial)) => self.soa(writer, serial),
                 Some(IxfrItem::Record(record)) => {
-                    let (owner, ttl) = (record.owner.wire(), self.zone.ttl);
+                    let (owner, ttl) = (record.owner.wire(), self.zone.ttl_of(record.rtype));
                     writer.record(owner, record.rtype, ttl, self.limit, |out| {
                         out.extend_from_slice(&record.rdata);
                     })
@@ -303,7 +328,7 @@ impl Fill<'_> {
         resume: (Position, usize),
     ) -> Plan {
         let (position, sent_at_name) = resume;
-        let (zone, ttl, limit) = (self.zone, self.zone.ttl, self.limit);
+        let (zone, limit) = (self.zone, self.limit);
         // Where the message filled up: the name and how many of its records went.
         let mut stopped = None;
         let walked = contents.visit_from(position, name, |at, name, records| {
@@ -312,7 +337,8 @@ impl Fill<'_> {
                 if record.data.rtype() == rtype::SOA {
                     continue;
                 }
-                let written = writer.record(name.wire(), record.data.rtype(), ttl, limit, |out| {
+                let rtype = record.data.rtype();
+                let written = writer.record(name.wire(), rtype, zone.ttl_of(rtype), limit, |out| {
                     write_rdata(&mut Uncompressed(out), zone, &record.data);
                 });
                 if !written {

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ipnet::IpNet;
 
 use crate::core::zone::{CLASS_IN, Zone, rtype};
+use crate::pipeline::fast::MAX_UDP_PAYLOAD;
 use crate::wire::Request;
+use crate::wire::message::ResponseOpt;
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries
@@ -108,6 +110,9 @@ pub(crate) struct TransferRequest<'p> {
     pub(crate) question: &'p [u8],
     /// The client's EDNS UDP payload size, if it sent one.
     pub(crate) udp_payload: Option<u16>,
+    /// The OPT record of the response, when the request had one: EDNS EXPIRE (RFC 7314)
+    /// answered with the SOA's EXPIRE when asked for, portsd being the zone's primary.
+    pub(crate) opt: Option<ResponseOpt>,
 }
 
 impl<'p> TransferRequest<'p> {
@@ -142,6 +147,11 @@ impl<'p> TransferRequest<'p> {
             recursion_desired: request.recursion_desired(),
             question: question.bytes,
             udp_payload: request.opt.as_ref().map(|opt| opt.payload),
+            opt: request.opt.as_ref().map(|opt| ResponseOpt {
+                payload: MAX_UDP_PAYLOAD,
+                dnssec_ok: opt.dnssec_ok,
+                expire: opt.options.expire.then_some(zone.timers.expire),
+            }),
         })
     }
 }
