@@ -20,7 +20,7 @@ use crate::pipeline::acl::AccessList;
 use crate::pipeline::cookie::CookieSecrets;
 use crate::pipeline::identity::{self, Identity};
 use crate::pipeline::rrl::{self, RateLimitConfig};
-use crate::pipeline::transfer::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
+use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
 use crate::serve::{DataLocation, TcpLimits};
@@ -173,6 +173,7 @@ impl ServeArgs {
             transfer: TransferPolicy {
                 allow: self.allow_transfer.clone().unwrap_or_default(),
                 max_concurrent: self.max_transfers.unwrap_or(DEFAULT_MAX_TRANSFERS),
+                journal_max_bytes: self.journal_max_bytes.unwrap_or(DEFAULT_JOURNAL_MAX_BYTES),
                 ..TransferPolicy::default()
             },
             keys: keyring(

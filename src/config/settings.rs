@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY};
 use crate::pipeline::rrl::{self, RateLimitConfig};
-use crate::pipeline::transfer::DEFAULT_MAX_TRANSFERS;
+use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS};
 use crate::serve::TcpLimits;
 
 /// The configuration file read when `--config` is not given and the file exists.
@@ -213,6 +213,11 @@ settings! {
         /// Zone transfers served at once; more are refused.
         #[arg(long, env = "PORTSD_MAX_TRANSFERS", default_value = DEFAULT_MAX_TRANSFERS.to_string())]
         pub(crate) max_transfers: Option<usize>,
+        /// The most bytes the IXFR differences kept may take, in memory and in the state
+        /// directory's journal; the oldest are dropped first.
+        #[arg(long, env = "PORTSD_JOURNAL_MAX_BYTES", value_name = "BYTES",
+              default_value = DEFAULT_JOURNAL_MAX_BYTES.to_string())]
+        pub(crate) journal_max_bytes: Option<u64>,
         /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
         #[arg(long, env = "PORTSD_METRICS")]
         pub(crate) metrics: Option<SocketAddr>,

@@ -74,4 +74,20 @@ impl OwnerName {
     pub(crate) fn wire(&self) -> &[u8] {
         &self.wire
     }
+
+    /// The name whose [`OwnerName::wire`] form is `wire`, if it is one: labels of 1 to 63
+    /// bytes, each after its length, the whole no longer than a name may be.
+    pub(crate) fn from_wire(wire: &[u8]) -> Option<OwnerName> {
+        let mut rest = wire;
+        while let Some((&length, tail)) = rest.split_first() {
+            let length = usize::from(length);
+            if !(1..=63).contains(&length) || tail.len() < length {
+                return None;
+            }
+            rest = &tail[length..];
+        }
+        (wire.len() < 255).then(|| OwnerName {
+            wire: SmallVec::from_slice(wire),
+        })
+    }
 }

@@ -220,12 +220,29 @@ impl Pipeline {
         let old = self.state.snapshot.swap(snapshot.clone());
         // The difference is computed after the swap, so queries see the new table at once;
         // an IXFR arriving in between gets the whole zone.
-        let journal = self
-            .state
-            .journal
-            .load()
-            .after_reload(&self.state.zone, &old, &snapshot);
+        let journal = self.state.journal.load().after_reload(
+            &self.state.zone,
+            &old,
+            &snapshot,
+            self.transfer.journal_max_bytes,
+        );
         self.state.journal.store(Arc::new(journal));
+    }
+
+    /// The IXFR differences kept now.
+    pub(crate) fn journal(&self) -> Arc<Journal> {
+        self.state.journal.load_full()
+    }
+
+    /// Answers IXFR from `journal` (read back from disk at start) when it leads to the serial
+    /// served now; returns whether it was taken. A journal leading elsewhere (the data changed
+    /// while portsd was stopped) is of no use: no difference joins it to the serial served.
+    pub(crate) fn restore_journal(&self, journal: Journal) -> bool {
+        let usable = journal.last_serial() == Some(self.snapshot().serial);
+        if usable {
+            self.state.journal.store(Arc::new(journal));
+        }
+        usable
     }
 
     /// The counters this pipeline records into.

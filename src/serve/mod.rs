@@ -8,7 +8,7 @@
 //! - `daemon`: signals, reload, readiness and the watchdog.
 //! - `metrics_endpoint`: the Prometheus endpoint.
 //! - `notify`: NOTIFY to the secondaries when the serial changes.
-//! - `state`: `--state-dir`, the serial kept across restarts.
+//! - `state`: `--state-dir`, the serial and the IXFR journal kept across restarts.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
 //!
 //! Every loop only moves bytes; what to answer is the [`Pipeline`]'s. hickory-server's own
@@ -144,8 +144,21 @@ impl Server {
             &settings.policy.keys,
             metrics.clone(),
         );
+        let pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics);
+        if let Some(journal) = settings.state.as_ref().and_then(state::StateDir::journal) {
+            let leads_to = journal.last_serial();
+            if pipeline.restore_journal(journal) {
+                info!(serial, "IXFR differences read back from the journal");
+            } else {
+                info!(
+                    ?leads_to,
+                    serial,
+                    "the journal leads to another serial than the one served; starting a new one"
+                );
+            }
+        }
         Server {
-            pipeline: Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics)),
+            pipeline: Arc::new(pipeline),
             data: Arc::new(settings.data),
             services: settings.services.map(Arc::new),
             tcp: settings.tcp,
@@ -173,6 +186,9 @@ impl Server {
         let served = (current.serial, serial::fingerprint(zone, &current.table));
         let serial = settle_serial(zone, &table, Some(served), self.state.as_deref());
         self.pipeline.replace_table(table, serial);
+        if let Some(state) = self.state.as_deref().filter(|_| serial != current.serial) {
+            state.record_journal(&self.pipeline.journal());
+        }
         self.notifier.announce(serial);
         Ok(serial)
     }

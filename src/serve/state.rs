@@ -1,5 +1,11 @@
 //! `--state-dir`: what portsd keeps on disk between runs, which is the serial last served and
-//! the fingerprint of the zone it was served for (file `serial`).
+//! the fingerprint of the zone it was served for (file `serial`), and the IXFR differences
+//! leading to it (file `journal`, in the form `pipeline::transfer` reads and writes).
+//!
+//! The journal is written the same way after each reload that changes the serial, and read at
+//! start: a secondary behind by a change made before a restart then gets an IXFR, not the
+//! whole zone. One that is missing is a fresh start; one that is cut short, altered or of
+//! another version is logged as a warning and the journal starts afresh.
 //!
 //! The serial is the data's date unless the data changed without a newer date, when it steps
 //! past the served one ([`crate::core::serial`]). Without a record of that step a restart would
@@ -18,9 +24,11 @@ use std::path::{Path, PathBuf};
 use tracing::warn;
 
 use crate::core::serial::Served;
+use crate::pipeline::transfer::Journal;
 
-/// The file in the state directory.
+/// The files in the state directory.
 const SERIAL_FILE: &str = "serial";
+const JOURNAL_FILE: &str = "journal";
 
 /// The state directory.
 #[derive(Clone, Debug)]
@@ -54,6 +62,32 @@ impl StateDir {
             warn!(path = %path.display(), "the recorded serial is not `SERIAL FINGERPRINT`; ignored");
         }
         served
+    }
+
+    /// The IXFR differences recorded, if a journal is there and reads back whole.
+    pub(crate) fn journal(&self) -> Option<Journal> {
+        let path = self.dir.join(JOURNAL_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == ErrorKind::NotFound => return None,
+            Err(error) => {
+                warn!(path = %path.display(), %error, "cannot read the journal; starting a new one");
+                return None;
+            }
+        };
+        Journal::from_bytes(&bytes)
+            .inspect_err(|error| {
+                warn!(path = %path.display(), %error, "the journal is not usable; starting a new one");
+            })
+            .ok()
+    }
+
+    /// Records `journal` as the IXFR differences kept.
+    pub(crate) fn record_journal(&self, journal: &Journal) {
+        let path = self.dir.join(JOURNAL_FILE);
+        if let Err(error) = write_replacing(&self.dir, &path, &journal.to_bytes()) {
+            warn!(path = %path.display(), %error, "cannot write the journal");
+        }
     }
 
     /// Records that `served` is now served.

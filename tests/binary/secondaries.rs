@@ -789,33 +789,55 @@ fn secondaries_replicate_the_exported_zone_from_knot() {
 struct PortsdPrimary {
     data: PathBuf,
     key: PathBuf,
+    /// `--state-dir`, when given.
+    state: Option<PathBuf>,
     daemon: Daemon,
 }
 
 impl PortsdPrimary {
-    fn start(data: &Path, key: &Key, targets: &[SocketAddr]) -> PortsdPrimary {
-        let daemon = PortsdPrimary::spawn(data, &key.bind_file, "127.0.0.1:0", targets);
+    fn start(
+        data: &Path,
+        key: &Key,
+        state: Option<&Path>,
+        targets: &[SocketAddr],
+    ) -> PortsdPrimary {
+        let (data, key, state) = (
+            data.to_owned(),
+            key.bind_file.clone(),
+            state.map(Path::to_owned),
+        );
+        let daemon = PortsdPrimary::spawn(&data, &key, state.as_deref(), "127.0.0.1:0", targets);
         PortsdPrimary {
-            data: data.to_owned(),
-            key: key.bind_file.clone(),
+            data,
+            key,
+            state,
             daemon,
         }
     }
 
-    fn spawn(data: &Path, key: &Path, listen: &str, targets: &[SocketAddr]) -> Daemon {
+    fn spawn(
+        data: &Path,
+        key: &Path,
+        state: Option<&Path>,
+        listen: &str,
+        targets: &[SocketAddr],
+    ) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
         command
             .args(["serve", "--zone", ZONE, "--listen", listen])
             .arg("--data")
             .arg(data)
             .arg("--tsig-key")
-            .arg(key)
-            .args([
-                "--allow-transfer",
-                "127.0.0.1/32",
-                "--metrics",
-                "127.0.0.1:0",
-            ]);
+            .arg(key);
+        if let Some(state) = state {
+            command.arg("--state-dir").arg(state);
+        }
+        command.args([
+            "--allow-transfer",
+            "127.0.0.1/32",
+            "--metrics",
+            "127.0.0.1:0",
+        ]);
         for target in targets {
             command.arg("--notify").arg(target.to_string());
         }
@@ -835,7 +857,12 @@ impl Primary for PortsdPrimary {
 
     fn restart_notifying(&mut self, targets: &[SocketAddr]) {
         let listen = self.daemon.addr.to_string();
-        self.daemon = PortsdPrimary::spawn(&self.data, &self.key, &listen, targets);
+        // The old process ends before the new one starts: two must not share a state
+        // directory, even for a moment.
+        let _ = self.daemon.child.kill();
+        let _ = self.daemon.child.wait();
+        let state = self.state.as_deref();
+        self.daemon = PortsdPrimary::spawn(&self.data, &self.key, state, &listen, targets);
     }
 
     fn reload(&mut self) {
@@ -879,7 +906,67 @@ impl Primary for PortsdPrimary {
 /// refuses unsigned, wrongly signed, unknown-key and disallowed transfers.
 #[test]
 fn secondaries_replicate_from_portsd_as_hidden_primary() {
-    replicate_from(|_, data, key, targets| PortsdPrimary::start(data, key, targets));
+    replicate_from(|_, data, key, targets| PortsdPrimary::start(data, key, None, targets));
+}
+
+/// A secondary behind by a change made before portsd restarted still gets an IXFR: the
+/// difference was kept in `--state-dir`'s journal and read back at start. The secondaries load
+/// the zone, portsd restarts without notifying them and takes a change (so they stay behind,
+/// their refresh being an hour), then restarts notifying them: each asks for IXFR from the
+/// serial it holds and gets the difference, not the zone.
+#[test]
+fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
+    let _machine = crate::common::machine_to_itself();
+    let root = tempfile::tempdir().unwrap();
+    let key = Key::generate(root.path());
+    let data = root.path().join("data");
+    data_copy(&data);
+    let state = root.path().join("state");
+    let ports = secondary_ports();
+    let targets = notify_targets(&ports);
+    let mut primary = PortsdPrimary::start(&data, &key, Some(&state), &targets);
+    let serial = serving_serial(primary.addr());
+    let mut secondaries = start_secondaries(&mut primary, root.path(), &key, &ports);
+    wait_for_serial(&secondaries, serial, LOAD_DEADLINE);
+    let targets: Vec<SocketAddr> = secondaries.iter().map(|s| s.addr).collect();
+
+    primary.restart_notifying(&[]);
+    let local = data.join(LOCAL_TSV);
+    let mut rows = fs::read_to_string(&local).unwrap();
+    rows.push_str(ADDED_ROW);
+    fs::write(&local, rows).unwrap();
+    primary.reload();
+    let changed = serving_serial(primary.addr());
+    assert_ne!(changed, serial);
+    for secondary in &secondaries {
+        assert_eq!(
+            serial_at(secondary.addr),
+            Some(serial),
+            "{} is behind",
+            secondary.kind.name()
+        );
+    }
+
+    primary.restart_notifying(&targets);
+    assert!(primary.daemon.wait_for_log("read back from the journal"));
+    wait_for_serial(&secondaries, changed, LOAD_DEADLINE);
+    let answered = primary.transfers_answered();
+    assert!(
+        answered.ixfr >= secondaries.len() && answered.axfr == 0,
+        "after the restart portsd answered {} IXFRs and {} AXFRs for {} secondaries",
+        answered.ixfr,
+        answered.axfr,
+        secondaries.len()
+    );
+    let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
+    for secondary in secondaries.drain(..) {
+        assert_eq!(
+            answer_of(secondary.addr, CHANGED_NAME, RecordType::TXT),
+            expected,
+            "{}",
+            secondary.kind.name()
+        );
+    }
 }
 
 /// Sets up a fresh data directory, a generated key and ports for the secondaries, starts the

@@ -728,3 +728,64 @@ fn a_signed_answer_with_no_room_for_the_question_is_the_header_alone() {
         .verify_message_byte(&answer, Some(&request_mac), true)
         .expect("signed over the request's MAC");
 }
+
+/// The log line of a transfer's form, as `--log-queries`-less portsd logs every transfer.
+fn transfer_forms(daemon: &Daemon, form: &str) -> usize {
+    daemon.count_log(&format!("form=\"{form}\""))
+}
+
+#[test]
+fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_is_a_warning() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (data, state) = (dir.path().join("data"), dir.path().join("state"));
+    fs::create_dir_all(&data).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
+        fs::copy(source.join(name), data.join(name)).expect("copying the data");
+    }
+    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
+    let args = [
+        "--allow-transfer",
+        "127.0.0.0/8",
+        "--services",
+        "none",
+        "--data",
+        data.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let serial_of = |daemon: &Daemon| {
+        let query = crate::common::query(1, "ports.local.", RecordType::SOA, None);
+        soa_serials(&parse(&udp_exchange(daemon.addr, &query).unwrap()).answers)[0]
+    };
+    let daemon = Daemon::start(&args);
+    let before = serial_of(&daemon);
+    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v2\n").unwrap();
+    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
+    kill(pid, Signal::SIGHUP).unwrap();
+    assert!(daemon.wait_for_log("reloaded the data"));
+    let after = serial_of(&daemon);
+    assert_ne!(before, after);
+    drop(daemon);
+
+    // Restarted, it still answers IXFR from the serial before the change incrementally.
+    let daemon = Daemon::start(&args);
+    assert!(daemon.wait_for_log("read back from the journal"));
+    assert_eq!(serial_of(&daemon), after);
+    let records = ixfr(daemon.addr, before);
+    assert_eq!(soa_serials(&records), [after, before, after, after]);
+    assert_eq!(transfer_forms(&daemon, "ixfr"), 1);
+    drop(daemon);
+
+    // Cut short, the journal is a warning, the daemon serves, and the same IXFR gets the whole
+    // zone; the next change starts a new journal that reads back.
+    let journal = state.join("journal");
+    let bytes = fs::read(&journal).expect("a journal in the state directory");
+    fs::write(&journal, &bytes[..bytes.len() - 10]).unwrap();
+    let daemon = Daemon::start(&args);
+    assert!(daemon.wait_for_log("the journal is not usable; starting a new one"));
+    assert_eq!(serial_of(&daemon), after);
+    let whole = ixfr(daemon.addr, before);
+    assert!(whole.len() > 360_000, "{} records", whole.len());
+    assert_eq!(transfer_forms(&daemon, "axfr"), 1);
+}

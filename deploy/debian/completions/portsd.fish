@@ -62,6 +62,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l allow-transfer -
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tsig-key -d 'TSIG key file in the form BIND\'s tsig-keygen writes; repeatable. With keys, transfers must be signed, and every signed request is checked [default: none]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secondary to send NOTIFY to when the serial changes (at start and on reload), signed with the first TSIG key when keys are configured; repeatable [default: none]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l journal-max-bytes -d 'The most bytes the IXFR differences kept may take, in memory and in the state directory\'s journal; the oldest are dropped first' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r

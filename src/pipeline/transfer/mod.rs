@@ -27,6 +27,7 @@ use crate::pipeline::tsig::Signer;
 
 use crate::wire::message::{Header, MessageWriter, ResponseOpt, Suffixes};
 use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
+pub use journal::DEFAULT_JOURNAL_MAX_BYTES;
 pub(crate) use journal::Journal;
 use journal::{ChangedRecord, Difference};
 pub(crate) use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};

@@ -28,6 +28,8 @@ pub struct TransferPolicy {
     pub(crate) require_signature: bool,
     /// Transfers served at once (`--max-transfers`); more are refused.
     pub(crate) max_concurrent: usize,
+    /// The most bytes the IXFR differences kept may take (`--journal-max-bytes`).
+    pub(crate) journal_max_bytes: u64,
 }
 
 impl Default for TransferPolicy {
@@ -36,6 +38,7 @@ impl Default for TransferPolicy {
             allow: Vec::new(),
             require_signature: false,
             max_concurrent: DEFAULT_MAX_TRANSFERS,
+            journal_max_bytes: super::journal::DEFAULT_JOURNAL_MAX_BYTES,
         }
     }
 }

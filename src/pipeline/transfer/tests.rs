@@ -160,8 +160,8 @@ fn ixfr_sends_the_differences_from_a_known_serial() {
     let second = snapshot(&zone, 11, &[("443", "web, new text"), ("8080", "proxy")]);
     let third = snapshot(&zone, 12, &[("443", "web, new text")]);
     let journal = Journal::default()
-        .after_reload(&zone, &first, &second)
-        .after_reload(&zone, &second, &third);
+        .after_reload(&zone, &first, &second, u64::MAX)
+        .after_reload(&zone, &second, &third, u64::MAX);
     assert_eq!(journal.differences().count(), 2);
     let ixfr = |from| {
         let transfer = Transfer::new(
@@ -285,8 +285,8 @@ fn a_broken_chain_empties_the_journal() {
     let c = snapshot(&zone, 20, &[("1", "c")]);
     let d = snapshot(&zone, 21, &[("1", "d")]);
     let journal = Journal::default()
-        .after_reload(&zone, &a, &b)
-        .after_reload(&zone, &c, &d);
+        .after_reload(&zone, &a, &b, u64::MAX)
+        .after_reload(&zone, &c, &d, u64::MAX);
     let serials: Vec<(u32, u32)> = journal.differences().map(Difference::serials).collect();
     assert_eq!(serials, [(20, 21)]);
 }
@@ -300,7 +300,7 @@ fn too_large_for_udp(zone: &Zone) -> (Arc<Snapshot>, Journal) {
         .collect();
     let uses: Vec<(&str, &str)> = many.iter().map(|(p, d)| (p.as_str(), d.as_str())).collect();
     let second = snapshot(zone, 11, &uses);
-    let journal = Journal::default().after_reload(zone, &first, &second);
+    let journal = Journal::default().after_reload(zone, &first, &second, u64::MAX);
     (second, journal)
 }
 
@@ -326,7 +326,7 @@ fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
     assert_eq!(udp(10), 1, "does not fit: SOA alone");
     let small = snapshot(&zone, 20, &[("1000", "a")]);
     let changed = snapshot(&zone, 21, &[]);
-    let journal = Journal::default().after_reload(&zone, &small, &changed);
+    let journal = Journal::default().after_reload(&zone, &small, &changed, u64::MAX);
     let transfer = Transfer::new(
         &zone,
         changed,
@@ -382,4 +382,82 @@ fn a_signed_udp_ixfr_that_falls_back_to_the_soa_is_signed_as_the_first_message()
     client
         .verify_message_byte(&out, Some(&request_mac), true)
         .expect("signed over the request's MAC, as a response's first message");
+}
+
+/// Four versions of a table, each a change of one entry from the one before.
+fn four_versions(zone: &Zone) -> [Arc<Snapshot>; 4] {
+    [
+        snapshot(zone, 10, &[("443", "web")]),
+        snapshot(zone, 11, &[("443", "web, new text"), ("8080", "proxy")]),
+        snapshot(zone, 12, &[("443", "web, new text")]),
+        snapshot(zone, 13, &[("443", "web, newer text")]),
+    ]
+}
+
+/// The journal after reloads through `versions`, kept within `max_bytes`.
+fn reloaded(zone: &Zone, versions: &[Arc<Snapshot>], max_bytes: u64) -> Journal {
+    versions
+        .windows(2)
+        .fold(Journal::default(), |journal, pair| {
+            journal.after_reload(zone, &pair[0], &pair[1], max_bytes)
+        })
+}
+
+/// Three reloads' differences, each a change of one entry.
+fn three_changes(zone: &Zone) -> Journal {
+    reloaded(zone, &four_versions(zone), u64::MAX)
+}
+
+#[test]
+fn a_journal_reads_back_from_its_bytes_as_it_was() {
+    let zone = zone();
+    let journal = three_changes(&zone);
+    let bytes = journal.to_bytes();
+    let read = Journal::from_bytes(&bytes).expect("reads back");
+    assert!(journal.differences().eq(read.differences()));
+    assert_eq!(read.last_serial(), Some(13));
+    let empty = Journal::from_bytes(&Journal::default().to_bytes()).expect("reads back");
+    assert_eq!(empty.last_serial(), None);
+}
+
+#[test]
+fn a_journal_cut_short_altered_or_foreign_is_refused() {
+    let bytes = three_changes(&zone()).to_bytes();
+    for cut in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Journal::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    for at in [20, bytes.len() / 2, bytes.len() - 1] {
+        let mut altered = bytes.clone();
+        altered[at] ^= 0x40;
+        assert_eq!(
+            Journal::from_bytes(&altered).err(),
+            Some(journal::JournalError::Digest),
+            "byte {at} changed"
+        );
+    }
+    assert_eq!(
+        Journal::from_bytes(b"some other file").err(),
+        Some(journal::JournalError::Format)
+    );
+}
+
+#[test]
+fn the_journal_drops_its_oldest_differences_past_its_size() {
+    let zone = zone();
+    let chain = four_versions(&zone);
+    // The bytes the newest difference takes: its journal less the first line (17 bytes), the
+    // count (4) and the digest (32).
+    let newest = Journal::default()
+        .after_reload(&zone, &chain[2], &chain[3], u64::MAX)
+        .to_bytes()
+        .len() as u64
+        - 17
+        - 4
+        - 32;
+    let journal = reloaded(&zone, &chain, newest);
+    let kept: Vec<(u32, u32)> = journal.differences().map(Difference::serials).collect();
+    assert_eq!(kept, [(12, 13)], "room for the newest alone");
+    assert_eq!(three_changes(&zone).differences().count(), 3);
+    let none = journal.after_reload(&zone, &chain[3], &chain[0], 10);
+    assert_eq!(none.differences().count(), 0, "not even the newest fits");
 }
