@@ -146,15 +146,17 @@ impl Server {
         );
         let pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics);
         if let Some(journal) = settings.state.as_ref().and_then(state::StateDir::journal) {
-            let leads_to = journal.last_serial();
-            if pipeline.restore_journal(journal) {
-                info!(serial, "IXFR differences read back from the journal");
-            } else {
-                info!(
-                    ?leads_to,
+            match journal.last_serial() {
+                // An empty journal (the last change was too large to keep) holds nothing.
+                None => {}
+                Some(_) if pipeline.restore_journal(journal) => {
+                    info!(serial, "IXFR differences read back from the journal");
+                }
+                Some(leads_to) => info!(
+                    leads_to,
                     serial,
                     "the journal leads to another serial than the one served; starting a new one"
-                );
+                ),
             }
         }
         Server {

@@ -231,14 +231,16 @@ fn readme_installs_the_binary_where_the_unit_runs_it() {
 }
 
 #[test]
-fn unbound_recipe_passes_unbound_checkconf() {
-    let output = run_tool(
-        "unbound-checkconf",
-        "unbound",
-        &["unbound-portsd.conf"],
-        &deploy_dir().join("resolvers"),
-    );
-    assert_clean(&output, "unbound-checkconf");
+fn unbound_recipes_pass_unbound_checkconf() {
+    for recipe in ["unbound-portsd.conf", "unbound-auth-zone.conf"] {
+        let output = run_tool(
+            "unbound-checkconf",
+            "unbound",
+            &[recipe],
+            &deploy_dir().join("resolvers"),
+        );
+        assert_clean(&output, &format!("unbound-checkconf {recipe}"));
+    }
 }
 
 #[test]

@@ -8,6 +8,10 @@
 //! secondary would, and checks that keyword searches follow the zone's delegation of
 //! `search.<zone>` to portsd.
 //!
+//! A third test runs the auth-zone recipe (deploy/resolvers/unbound-auth-zone.conf): unbound
+//! transfers the whole zone from portsd, checks its ZONEMD digest, answers from its own copy
+//! with portsd stopped, and refuses a copy changed by hand; searches follow the delegation.
+//!
 //! Needs the Debian packages unbound (unbound, unbound-control), nsd and
 //! bind9-dnsutils (dig); a missing tool fails the test with the package name.
 
@@ -73,20 +77,35 @@ impl Unbound {
     /// its listening and control sockets are open. Fails with the log when it
     /// exits first (for instance because its port was taken) or takes too long.
     fn wait_until_serving(&mut self) -> Result<(), String> {
+        self.wait_for_log("start of service")
+    }
+
+    /// Takes in what unbound has logged so far.
+    fn read_log(&mut self) {
+        while let Ok(line) = self.stderr_lines.try_recv() {
+            self.log.push(line);
+        }
+    }
+
+    /// Reads stderr until a line contains `text` (or one read before did).
+    fn wait_for_log(&mut self, text: &str) -> Result<(), String> {
+        if self.log.iter().any(|line| line.contains(text)) {
+            return Ok(());
+        }
         let deadline = Instant::now() + STARTUP_DEADLINE;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match self.stderr_lines.recv_timeout(remaining) {
                 Ok(line) => {
-                    let serving = line.contains("start of service");
+                    let found = line.contains(text);
                     self.log.push(line);
-                    if serving {
+                    if found {
                         return Ok(());
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
-                        "unbound not serving after {STARTUP_DEADLINE:?}; its log:\n{}",
+                        "unbound did not log {text:?} within {STARTUP_DEADLINE:?}; its log:\n{}",
                         self.log.join("\n")
                     ));
                 }
@@ -121,23 +140,32 @@ fn start_portsd(state: &Path) -> Portsd {
     Portsd::start(&["--config", example_config, "--state-dir", state])
 }
 
+/// The shipped recipe `name` with each of `replaced` (what it says, what the test puts
+/// there) done, after checking that it still says it.
+fn recipe(name: &str, replaced: &[(&str, String)]) -> String {
+    let recipe_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/resolvers")
+        .join(name);
+    let mut recipe = fs::read_to_string(&recipe_path)
+        .unwrap_or_else(|err| panic!("reading {}: {err}", recipe_path.display()));
+    for (says, test) in replaced {
+        assert!(recipe.contains(says), "{name} no longer says `{says}`");
+        recipe = recipe.replace(says, test);
+    }
+    recipe
+}
+
+/// The stub recipe, its stub address pointed at the test's portsd.
+fn stub_recipe(portsd: SocketAddr) -> String {
+    let addr = format!("stub-addr: {}@{}", portsd.ip(), portsd.port());
+    recipe("unbound-portsd.conf", &[(RECIPE_STUB_ADDR, addr)])
+}
+
 /// unbound's own configuration for the test: loopback only, foreground, no
 /// chroot or user switch, no validator (no trust anchor is needed), and a
 /// control socket for reading its cache statistics. The recipe, with its
-/// stub address pointed at the test's portsd, follows this.
-fn unbound_config(dir: &Path, port: u16, portsd: SocketAddr) -> String {
-    let recipe_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/resolvers/unbound-portsd.conf");
-    let recipe = fs::read_to_string(&recipe_path)
-        .unwrap_or_else(|err| panic!("reading {}: {err}", recipe_path.display()));
-    assert!(
-        recipe.contains(RECIPE_STUB_ADDR),
-        "the recipe no longer says `{RECIPE_STUB_ADDR}`"
-    );
-    let recipe = recipe.replace(
-        RECIPE_STUB_ADDR,
-        &format!("stub-addr: {}@{}", portsd.ip(), portsd.port()),
-    );
+/// addresses pointed at the test's servers, follows this.
+fn unbound_config(dir: &Path, port: u16, recipe: &str) -> String {
     let dir = dir.display();
     format!(
         "server:
@@ -169,12 +197,12 @@ remote-control:
 
 /// Starts unbound on a free loopback port, retrying on a fresh port when the
 /// one picked was taken in between.
-fn start_unbound(dir: &Path, portsd: SocketAddr) -> (Unbound, SocketAddr, PathBuf) {
+fn start_unbound(dir: &Path, recipe: &str) -> (Unbound, SocketAddr, PathBuf) {
     let config_path = dir.join("unbound.conf");
     let mut failures = Vec::new();
     for _ in 0..UNBOUND_PORT_ATTEMPTS {
         let port = crate::common::free_loopback_port();
-        fs::write(&config_path, unbound_config(dir, port, portsd)).expect("writing unbound.conf");
+        fs::write(&config_path, unbound_config(dir, port, recipe)).expect("writing unbound.conf");
         let mut unbound = Unbound::spawn(&config_path);
         match unbound.wait_until_serving() {
             Ok(()) => {
@@ -251,7 +279,7 @@ fn unbound_stub_zone_resolves_through_portsd() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let state = tempfile::tempdir().expect("a temporary directory");
     let portsd = start_portsd(state.path());
-    let (_unbound, unbound, config_path) = start_unbound(dir.path(), portsd.addr);
+    let (_unbound, unbound, config_path) = start_unbound(dir.path(), &stub_recipe(portsd.addr));
 
     let https = dig_txt(unbound, "443.tcp.ports.local");
     assert_eq!(https.status, "NOERROR", "{}", https.output);
@@ -346,6 +374,24 @@ fn start_nsd(dir: &Path, zone_file: &Path) -> (Nsd, SocketAddr) {
     panic!("nsd did not start:\n{}", failures.join("\n---\n"));
 }
 
+/// portsd on port 53 of a loopback address of its own (the zone's name server address, where
+/// a delegation leads), with `args` besides; `group` keeps concurrent tests apart. Loopback
+/// addresses other than 127.0.0.1 need no setup on Linux; the first with port 53 free is taken.
+fn portsd_on_port_53(group: u8, args: &[&str]) -> (Portsd, Ipv4Addr) {
+    (1..=250u8)
+        .map(|host| Ipv4Addr::new(127, 53 + group, std::process::id() as u8, host))
+        .find_map(|ip| {
+            std::net::UdpSocket::bind((ip, 53)).ok()?;
+            std::net::TcpListener::bind((ip, 53)).ok()?;
+            let (listen, address) = (format!("{ip}:53"), ip.to_string());
+            let mut all = vec!["--listen", &listen, "--ns-address", &address];
+            all.extend(["--services", "none"]);
+            all.extend(args);
+            Some((Portsd::start(&all), ip))
+        })
+        .expect("a loopback address with port 53 free")
+}
+
 /// A resolver whose only way into the zone is a secondary (NSD with the exported zone) still
 /// gets search answers: the zone delegates `search.<zone>` to its name server, and portsd,
 /// listening there on port 53, answers the search zone. Loopback addresses other than
@@ -353,23 +399,7 @@ fn start_nsd(dir: &Path, zone_file: &Path) -> (Nsd, SocketAddr) {
 #[test]
 fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (portsd, ns_address) = (1..=250u8)
-        .map(|host| Ipv4Addr::new(127, 53, std::process::id() as u8, host))
-        .find_map(|ip| {
-            std::net::UdpSocket::bind((ip, 53)).ok()?;
-            std::net::TcpListener::bind((ip, 53)).ok()?;
-            let listen = format!("{ip}:53");
-            let daemon = Portsd::start(&[
-                "--listen",
-                &listen,
-                "--ns-address",
-                &ip.to_string(),
-                "--services",
-                "none",
-            ]);
-            Some((daemon, ip))
-        })
-        .expect("a loopback address with port 53 free");
+    let (portsd, ns_address) = portsd_on_port_53(0, &[]);
     let zone_file = dir.path().join("ports.local.zone");
     let export = Command::new(env!("CARGO_BIN_EXE_portsd"))
         .args(["export-zone", "--services", "none", "--ns-address"])
@@ -379,7 +409,7 @@ fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
     assert!(export.status.success());
     fs::write(&zone_file, &export.stdout).expect("writing the zone file");
     let (_nsd, nsd) = start_nsd(dir.path(), &zone_file);
-    let (_unbound, unbound, _) = start_unbound(dir.path(), nsd);
+    let (_unbound, unbound, _) = start_unbound(dir.path(), &stub_recipe(nsd));
 
     let port = dig_txt(unbound, "443.tcp.ports.local");
     assert_eq!(port.status, "NOERROR", "{}", port.output);
@@ -405,4 +435,99 @@ fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
         "{referral}"
     );
     drop(portsd);
+}
+
+/// What the auth-zone recipe says for the primary and the copy, replaced by the test's.
+const RECIPE_PRIMARY: &str = "primary: 192.0.2.53@53";
+const RECIPE_ZONEFILE: &str = "zonefile: \"/var/lib/unbound/ports.local.zone\"";
+
+/// The auth-zone recipe transferring from `primary` and keeping its copy in `zonefile`.
+fn auth_zone_recipe(primary: Ipv4Addr, zonefile: &Path) -> String {
+    recipe(
+        "unbound-auth-zone.conf",
+        &[
+            (RECIPE_PRIMARY, format!("primary: {primary}@53")),
+            (
+                RECIPE_ZONEFILE,
+                format!("zonefile: \"{}\"", zonefile.display()),
+            ),
+        ],
+    )
+}
+
+/// unbound with the auth-zone recipe loads the zone from portsd by AXFR and checks its digest,
+/// sends searches through the zone's delegation to portsd, answers from its own copy once
+/// portsd is stopped, and refuses a copy with one record changed by hand.
+#[test]
+fn unbound_holds_the_zone_checks_its_digest_and_answers_with_portsd_stopped() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (portsd, ip) = portsd_on_port_53(1, &["--allow-transfer", "127.0.0.0/8"]);
+    let zonefile = dir.path().join("ports.local.zone");
+    let (mut holder, unbound, _) = start_unbound(dir.path(), &auth_zone_recipe(ip, &zonefile));
+    let soa = |server: SocketAddr| {
+        crate::common::run_tool("dig", server, &["+short", "+time=2", "SOA", "ports.local"])
+    };
+    let served = soa(portsd.addr);
+    assert!(served.contains("hostmaster.ports.local."), "{served}");
+    // Loaded once unbound answers the primary's SOA (it has nowhere else to find it).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while soa(unbound) != served {
+        assert!(
+            Instant::now() < deadline,
+            "unbound did not load the zone: {}",
+            holder.log.join("\n")
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let copy = fs::read_to_string(&zonefile).expect("unbound keeps its copy");
+    assert!(copy.contains("ZONEMD"), "the copy carries the digest");
+    let search = dig_txt(unbound, "wireguard.search.ports.local");
+    assert!(
+        search.output.contains("51820 | udp | Unofficial"),
+        "the search went through the delegation: {}",
+        search.output
+    );
+
+    drop(portsd);
+    for (name, text) in [
+        ("22.tcp.ports.local", "\"22 | tcp |"),
+        ("https.ports.local", "\"443 | tcp |"),
+        ("8080.udp.ports.local", "\"8080 | udp |"),
+    ] {
+        let answer = dig_txt(unbound, name);
+        assert_eq!(answer.status, "NOERROR", "{}", answer.output);
+        assert!(answer.output.contains(text), "{}", answer.output);
+    }
+    holder.read_log();
+    assert!(
+        !holder
+            .log
+            .iter()
+            .any(|l| l.contains("ZONEMD verification failed")),
+        "{}",
+        holder.log.join("\n")
+    );
+    drop(holder);
+
+    // The same copy with one record changed by hand, portsd still stopped: refused.
+    let at = copy
+        .find("\n80.tcp.ports.local.")
+        .expect("port 80/tcp in the copy");
+    let quote = at + copy[at..].find('"').expect("a TXT record");
+    let tampered = format!("{}\"changed by hand {}", &copy[..quote], &copy[quote + 1..]);
+    let other = dir.path().join("other");
+    fs::create_dir_all(&other).unwrap();
+    let tampered_file = other.join("ports.local.zone");
+    fs::write(&tampered_file, tampered).unwrap();
+    let (mut refuser, unbound, _) = start_unbound(&other, &auth_zone_recipe(ip, &tampered_file));
+    refuser
+        .wait_for_log("ZONEMD verification failed")
+        .expect("unbound checks the digest of the copy it loads");
+    let answer = dig_txt(unbound, "80.tcp.ports.local");
+    assert_ne!(answer.status, "NOERROR", "{}", answer.output);
+    assert!(
+        !answer.output.contains("changed by hand"),
+        "{}",
+        answer.output
+    );
 }
