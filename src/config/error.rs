@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// No random cookie secret could be drawn.
     #[error("no random cookie secret: {0}")]
     Random(getrandom::Error),
+    /// An `--http-allow-origin` that is no header value.
+    #[error("--http-allow-origin {0:?}: not a header value (printable ASCII), or `none`")]
+    AllowOrigin(String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,
