@@ -37,6 +37,7 @@ label { flex-basis: 100%; font-weight: 600; }
 input { flex: 1 1 14rem; font: inherit; padding: .4rem .5rem; }
 button { font: inherit; padding: .4rem 1rem; }
 .scroll { overflow-x: auto; }
+td.description { min-width: 16rem; }
 table { border-collapse: collapse; width: 100%; }
 caption { text-align: left; font-weight: 600; padding: .5rem 0; }
 th, td { text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid var(--line); }
@@ -101,7 +102,7 @@ fn write_table(out: &mut String, query: &str, views: &[UseView]) {
     };
     let _ = write!(
         out,
-        "<div class=\"scroll\"><table>\n<caption>{count} for <q>{}</q></caption>\n<thead><tr>\
+        "<div class=\"scroll\" role=\"region\" aria-label=\"Answers\" tabindex=\"0\"><table>\n<caption>{count} for <q>{}</q></caption>\n<thead><tr>\
          <th scope=\"col\">Port</th><th scope=\"col\">Protocol</th><th scope=\"col\">Status</th>\
          <th scope=\"col\">Service</th><th scope=\"col\">Description</th>\
          <th scope=\"col\">Sources</th></tr></thead>\n<tbody>\n",
@@ -134,7 +135,7 @@ fn write_table(out: &mut String, query: &str, views: &[UseView]) {
         }
         let _ = writeln!(
             out,
-            "</td><td>{}</td><td>{}</td></tr>",
+            "</td><td class=\"description\">{}</td><td>{}</td></tr>",
             escape(&view.description),
             escape(&view.sources.join(", "))
         );
