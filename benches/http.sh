@@ -5,7 +5,7 @@
 # For each: requests a second, portsd's CPU time per request (from /proc, user + system), and
 # the p99 latency (h2load's per-request log; dnsperf's latency histogram is not used: its
 # report has no p99, so DNS gets the mean). Writes a Markdown table to stdout and to
-# benches/results/http-DATE.md. See benches/README.md.
+# benches/results/http.md. See benches/README.md.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -87,7 +87,7 @@ main() {
 
 	mkdir -p "$RESULTS_DIR"
 	local file
-	file=$RESULTS_DIR/http-$(date -u +%Y%m%d-%H%M).md
+	file=$RESULTS_DIR/http.md
 	{
 		echo "# HTTP beside DNS, $(date -u '+%Y-%m-%d %H:%M') UTC"
 		echo
