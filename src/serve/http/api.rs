@@ -1,5 +1,5 @@
-//! The routes and the JSON API: `/v1/ports/...`, `/v1/services/...`, `/v1/search`,
-//! `/v1/zone`, `/v1/openapi.json` and `/metrics`, with the page's routes from `page`.
+//! The JSON API's handlers (`/v1/ports/...`, `/v1/services/...`, `/v1/search`, `/v1/zone`,
+//! `/v1/openapi.json`) and `/metrics`, and what every answer shares: errors, ETag and caching.
 //!
 //! The bodies of lookups and searches are `portsd lookup --json` and `portsd search --json`'s,
 //! byte for byte ([`present::to_json`] and a newline); errors are `{"status", "error"}`
@@ -10,17 +10,15 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde::Deserialize;
 
-use super::{openapi, page};
+use super::openapi;
 use crate::core::model::Protocol;
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::serial;
@@ -41,25 +39,14 @@ pub(super) struct Api {
 /// The handler's view of [`Api`].
 pub(super) type Shared = State<Arc<Api>>;
 
-/// Every route.
-pub(super) fn router(pipeline: Arc<Pipeline>) -> Router {
-    let api = Api {
-        pipeline,
-        openapi: format!("{:#}\n", openapi::document()),
-    };
-    Router::new()
-        .route("/", get(page::page))
-        .route("/style.css", get(page::style))
-        .route("/metrics", get(metrics))
-        .route("/v1/ports/{port}", get(port))
-        .route("/v1/ports/{port}/{protocol}", get(port_on))
-        .route("/v1/services/{name}", get(service))
-        .route("/v1/services/{name}/{protocol}", get(service_on))
-        .route("/v1/search", get(search))
-        .route("/v1/zone", get(zone))
-        .route("/v1/openapi.json", get(document))
-        .fallback(not_found)
-        .with_state(Arc::new(api))
+impl Api {
+    /// What the handlers of `pipeline`'s routes share.
+    pub(super) fn new(pipeline: Arc<Pipeline>) -> Api {
+        Api {
+            pipeline,
+            openapi: format!("{:#}\n", openapi::document()),
+        }
+    }
 }
 
 /// `response` with the fixed `headers` set.
@@ -178,14 +165,14 @@ pub(super) fn finish(
     }
 }
 
-async fn not_found() -> Response<Body> {
+pub(super) async fn not_found() -> Response<Body> {
     error(
         StatusCode::NOT_FOUND,
         "no such path; the API is described at /v1/openapi.json",
     )
 }
 
-async fn metrics(State(api): Shared) -> Response<Body> {
+pub(super) async fn metrics(State(api): Shared) -> Response<Body> {
     with_headers(
         api.pipeline.metrics().render().into_response(),
         &[
@@ -198,7 +185,7 @@ async fn metrics(State(api): Shared) -> Response<Body> {
     )
 }
 
-async fn document(State(api): Shared) -> Response<Body> {
+pub(super) async fn document(State(api): Shared) -> Response<Body> {
     let snapshot = api.pipeline.snapshot();
     let zone = api.pipeline.zone();
     data_answer(zone, &snapshot, StatusCode::OK, JSON, api.openapi.clone())
@@ -289,11 +276,14 @@ fn lookup(
     }
 }
 
-async fn port(State(api): Shared, path: Result<Path<String>, PathRejection>) -> Response<Body> {
+pub(super) async fn port(
+    State(api): Shared,
+    path: Result<Path<String>, PathRejection>,
+) -> Response<Body> {
     lookup(&api, Subject::Port, path.map(|Path(port)| (port, None)))
 }
 
-async fn port_on(
+pub(super) async fn port_on(
     State(api): Shared,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response<Body> {
@@ -301,11 +291,14 @@ async fn port_on(
     lookup(&api, Subject::Port, path)
 }
 
-async fn service(State(api): Shared, path: Result<Path<String>, PathRejection>) -> Response<Body> {
+pub(super) async fn service(
+    State(api): Shared,
+    path: Result<Path<String>, PathRejection>,
+) -> Response<Body> {
     lookup(&api, Subject::Service, path.map(|Path(name)| (name, None)))
 }
 
-async fn service_on(
+pub(super) async fn service_on(
     State(api): Shared,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response<Body> {
@@ -339,7 +332,7 @@ fn search_parameters(
     Ok((words, limit))
 }
 
-async fn search(
+pub(super) async fn search(
     State(api): Shared,
     parameters: Result<Query<SearchParameters>, QueryRejection>,
 ) -> Response<Body> {
@@ -372,7 +365,7 @@ async fn search(
     }
 }
 
-async fn zone(State(api): Shared) -> Response<Body> {
+pub(super) async fn zone(State(api): Shared) -> Response<Body> {
     let snapshot = api.pipeline.snapshot();
     let zone = api.pipeline.zone();
     let view = present::zone_view(zone, &snapshot);

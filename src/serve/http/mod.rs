@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, StatusCode};
+use axum::routing::get;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -80,6 +81,23 @@ impl Default for HttpSettings {
     }
 }
 
+/// Every route, the API's (`api`) and the page's (`page`).
+fn router(pipeline: Arc<Pipeline>) -> axum::Router {
+    axum::Router::new()
+        .route("/", get(page::page))
+        .route("/style.css", get(page::style))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/ports/{port}", get(api::port))
+        .route("/v1/ports/{port}/{protocol}", get(api::port_on))
+        .route("/v1/services/{name}", get(api::service))
+        .route("/v1/services/{name}/{protocol}", get(api::service_on))
+        .route("/v1/search", get(api::search))
+        .route("/v1/zone", get(api::zone))
+        .route("/v1/openapi.json", get(api::document))
+        .fallback(api::not_found)
+        .with_state(Arc::new(api::Api::new(pipeline)))
+}
+
 /// What every HTTP connection shares: the router and the checks made before it.
 #[derive(Debug)]
 pub(crate) struct Http {
@@ -95,7 +113,7 @@ impl Http {
     /// The server for `pipeline` under `settings`.
     pub(crate) fn new(pipeline: Arc<Pipeline>, settings: HttpSettings) -> Http {
         Http {
-            router: api::router(pipeline.clone()),
+            router: router(pipeline.clone()),
             pipeline,
             // The configuration accepts printable ASCII only, which is always a header value.
             allow_origin: settings
