@@ -110,6 +110,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen, config.udp_threads)?,
             };
+            for &addr in &config.http {
+                listeners.bind_http(addr)?;
+            }
             if let Some(addr) = config.metrics {
                 listeners.bind_metrics(addr)?;
             }
@@ -123,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     policy: config.policy,
                     notify: config.notify,
                     state: config.state,
+                    http: config.http_settings,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

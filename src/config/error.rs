@@ -38,6 +38,9 @@ pub enum ConfigError {
     /// SOA timers a secondary could not follow.
     #[error(transparent)]
     Timers(#[from] TimerError),
+    /// An `--http-allow-origin` that is no header value.
+    #[error("--http-allow-origin {0:?}: not a header value (printable ASCII), or `none`")]
+    AllowOrigin(String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

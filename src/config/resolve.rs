@@ -23,7 +23,7 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
-use crate::serve::{DataLocation, TcpLimits};
+use crate::serve::{DataLocation, HttpSettings, TcpLimits};
 use crate::sources::ServicesFile;
 
 /// Everything `serve` needs, resolved.
@@ -45,8 +45,12 @@ pub struct ServeConfig {
     pub notify: Vec<SocketAddr>,
     /// Where the served serial is kept across restarts.
     pub state: Option<StateDir>,
-    /// Where to serve metrics.
+    /// Where to serve HTTP (`--http`).
+    pub http: Vec<SocketAddr>,
+    /// Where `--metrics`, deprecated, asks for HTTP.
     pub metrics: Option<SocketAddr>,
+    /// The HTTP server's headers and limits.
+    pub http_settings: HttpSettings,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
     /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
@@ -143,12 +147,45 @@ impl ServeArgs {
             policy: settings.policy()?,
             notify: settings.notify.clone().unwrap_or_default(),
             state: settings.zone.state(),
+            http: settings.http.clone().unwrap_or_default(),
             metrics: settings.metrics,
+            http_settings: settings.http_settings()?,
             watch,
             udp_threads: match settings.udp_threads.unwrap_or(DEFAULT_UDP_THREADS) {
                 0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
                 count => NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN),
             },
+        })
+    }
+
+    /// The HTTP server's settings; its rate limit exempts the networks the DNS one does.
+    fn http_settings(&self) -> Result<HttpSettings, ConfigError> {
+        let defaults = HttpSettings::default();
+        Ok(HttpSettings {
+            allow_origin: match self.http_allow_origin.as_deref() {
+                None => defaults.allow_origin,
+                Some("none") => None,
+                Some(origin)
+                    if !origin.is_empty() && origin.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+                {
+                    Some(origin.to_owned())
+                }
+                Some(origin) => return Err(ConfigError::AllowOrigin(origin.to_owned())),
+            },
+            rate_limit: RateLimitConfig {
+                responses_per_second: self
+                    .http_rate_limit
+                    .unwrap_or(defaults.rate_limit.responses_per_second),
+                exempt: self
+                    .rate_limit_exempt
+                    .clone()
+                    .unwrap_or(defaults.rate_limit.exempt),
+                ..defaults.rate_limit
+            },
+            max_connections: self
+                .http_max_connections
+                .unwrap_or(defaults.max_connections),
+            ..defaults
         })
     }
 

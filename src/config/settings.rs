@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS};
-use crate::serve::TcpLimits;
+use crate::serve::{HttpSettings, TcpLimits};
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
@@ -218,9 +218,28 @@ settings! {
         #[arg(long, env = "PORTSD_JOURNAL_MAX_BYTES", value_name = "BYTES",
               default_value = DEFAULT_JOURNAL_MAX_BYTES.to_string())]
         pub(crate) journal_max_bytes: Option<u64>,
-        /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
+        /// Serve HTTP on ADDR:PORT: the JSON API under /v1/, the page at /, Prometheus metrics
+        /// at /metrics; repeatable [default: off].
+        #[arg(long, env = "PORTSD_HTTP", value_delimiter = ',')]
+        pub(crate) http: Option<Vec<SocketAddr>>,
+        /// Deprecated: the same as --http ADDR:PORT, which serves /metrics too [default: off].
         #[arg(long, env = "PORTSD_METRICS")]
         pub(crate) metrics: Option<SocketAddr>,
+        /// The Access-Control-Allow-Origin header of HTTP answers (the data is public); `none`
+        /// leaves it out.
+        #[arg(long, env = "PORTSD_HTTP_ALLOW_ORIGIN",
+              default_value = HttpSettings::default().allow_origin.unwrap_or_default())]
+        pub(crate) http_allow_origin: Option<String>,
+        /// HTTP requests per second per client /24 (IPv4) or /56 (IPv6), also the burst;
+        /// more get 429. 0 turns the limit off; the networks of --rate-limit-exempt are exempt.
+        #[arg(long, env = "PORTSD_HTTP_RATE_LIMIT",
+              default_value = HttpSettings::default().rate_limit.responses_per_second.to_string())]
+        pub(crate) http_rate_limit: Option<u32>,
+        /// Most HTTP connections served at once; a client arriving past it takes the place of
+        /// the connection idle longest.
+        #[arg(long, env = "PORTSD_HTTP_MAX_CONNECTIONS",
+              default_value = HttpSettings::default().max_connections.to_string())]
+        pub(crate) http_max_connections: Option<usize>,
         /// Reload when the files in the data directory change (needs --data).
         #[arg(long, env = "PORTSD_WATCH")]
         pub(crate) watch: bool,

@@ -107,6 +107,23 @@ impl Status {
         }
     }
 
+    /// What the status word means, in a few words (the legend of the HTTP page).
+    pub(crate) fn meaning(self) -> &'static str {
+        match self {
+            Status::Local => "published by the site that runs this server",
+            Status::Yes => "assigned by IANA, and standardised, specified or widely used",
+            Status::Unofficial => {
+                "not assigned by IANA, but standardised, specified or widely used"
+            }
+            Status::Assigned => "assigned by IANA, but not standardised, specified or widely used",
+            Status::No => "not assigned, standardised, specified or widely used for this port",
+            Status::Reserved => "reserved by IANA",
+            Status::NotApplicable => "not applicable (port 0 means any port to most programs)",
+            Status::System => "named only by this host's services database",
+            Status::Unassigned => "nobody lists a use of this port",
+        }
+    }
+
     /// Parses a legend word (exact spelling, as in the data files).
     pub(crate) fn from_word(word: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|s| s.word() == word)

@@ -286,6 +286,72 @@ pub fn search(snapshot: &Snapshot, words: &[String]) -> Result<Vec<UseView>, Loo
     Ok(views)
 }
 
+/// What the server holds, as `GET /v1/zone` answers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ZoneView {
+    /// The zone's name, without the trailing dot.
+    zone: String,
+    /// The SOA serial served.
+    serial: u32,
+    /// The TTL of every record.
+    ttl: u32,
+    /// The fingerprint of the data and the zone's settings, 16 hex digits: equal fingerprints,
+    /// equal answers.
+    fingerprint: String,
+    /// Uses in the table.
+    entries: usize,
+    /// Uses that cover a range of ports.
+    ranges: usize,
+    /// Distinct service names.
+    services: usize,
+    /// Uses each source contributed to, by source name.
+    sources: std::collections::BTreeMap<&'static str, usize>,
+    /// The data's date (UTC, `YYYY-MM-DD`): the newest data file's modification, or the
+    /// compiled-in data's date; null when unknown.
+    data_date: Option<String>,
+}
+
+/// What `snapshot` holds, served as `zone`.
+pub fn zone_view(zone: &Zone, snapshot: &Snapshot) -> ZoneView {
+    let table = &snapshot.table;
+    let stats = table.stats();
+    ZoneView {
+        zone: zone.display_name(),
+        serial: snapshot.serial,
+        ttl: zone.ttl,
+        fingerprint: format!("{:016x}", crate::core::serial::fingerprint(zone, table)),
+        entries: table.entries().len(),
+        ranges: stats.ranges,
+        services: stats.services,
+        sources: stats
+            .by_source
+            .iter()
+            .map(|&(source, count)| (source.name(), count))
+            .collect(),
+        data_date: (table.data_date() != 0).then(|| civil_date(table.data_date())),
+    }
+}
+
+/// The UTC calendar date (`YYYY-MM-DD`) of Unix time `seconds` (the proleptic Gregorian
+/// calendar, counted in 400-year eras of 146,097 days from 0000-03-01).
+fn civil_date(seconds: u32) -> String {
+    let days = i64::from(seconds / 86_400) + 719_468;
+    let era = days / 146_097;
+    let day_of_era = days % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = era * 400 + year_of_era + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// Uses as `--json` prints them: an array, one object per use, one object per line.
 pub fn to_json(views: &[UseView]) -> String {
     let mut out = String::from("[");
@@ -338,6 +404,14 @@ mod tests {
             crate::core::txt::encode_strings(&views[0].text).len(),
             views[0].text.len() + 1
         );
+    }
+
+    #[test]
+    fn civil_dates_of_unix_times() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(951_782_400), "2000-02-29");
+        assert_eq!(civil_date(1_798_761_599), "2026-12-31");
+        assert_eq!(civil_date(u32::MAX), "2106-02-07");
     }
 
     #[test]

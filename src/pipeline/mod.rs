@@ -245,6 +245,12 @@ impl Pipeline {
         usable
     }
 
+    /// Whether the access list (`--allow`, `--deny`) admits `client`; the HTTP server asks
+    /// it for every connection.
+    pub(crate) fn permits(&self, client: std::net::IpAddr) -> bool {
+        self.access.permits(client)
+    }
+
     /// The counters this pipeline records into.
     pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

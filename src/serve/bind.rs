@@ -1,5 +1,6 @@
 //! Binding: the UDP and TCP sockets portsd serves on, bound by portsd itself (with the socket
-//! options a server needs) or taken from systemd's socket activation, and the metrics socket.
+//! options a server needs) or taken from systemd's socket activation, and the HTTP sockets
+//! (`--http`, the deprecated `--metrics`, or a passed socket named `http`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -121,8 +122,28 @@ pub struct Listeners {
     pub(crate) udp_threads: Vec<Vec<std::net::UdpSocket>>,
     /// TCP listening sockets.
     pub(crate) tcp: Vec<std::net::TcpListener>,
-    /// The Prometheus endpoint's socket, when `--metrics` asks for one.
+    /// HTTP listening sockets (`--http`, or passed by systemd with the name `http`).
+    pub(crate) http: Vec<std::net::TcpListener>,
+    /// The HTTP socket `--metrics` (deprecated) asks for.
     pub(crate) metrics: Option<std::net::TcpListener>,
+}
+
+/// The name (`FileDescriptorName=` in a socket unit) of passed sockets that serve HTTP.
+pub(crate) const HTTP_SOCKET_NAME: &str = "http";
+
+/// Binds one HTTP listening socket at `addr`; `what` names it in errors.
+fn bind_http_socket(
+    addr: SocketAddr,
+    what: &'static str,
+) -> Result<std::net::TcpListener, ServerError> {
+    let bind_error = |reason| ServerError::Bind {
+        transport: what,
+        addr,
+        reason,
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    Ok(listener)
 }
 
 impl Listeners {
@@ -174,27 +195,32 @@ impl Listeners {
         Ok(listeners)
     }
 
-    /// Binds the Prometheus endpoint's TCP socket.
+    /// Binds an HTTP socket for `--http`; returns the address bound (port 0 picks one).
+    pub fn bind_http(&mut self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+        let listener = bind_http_socket(addr, "tcp (http)")?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        self.http.push(listener);
+        Ok(bound)
+    }
+
+    /// Binds the HTTP socket of the deprecated `--metrics`.
     pub fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ServerError> {
-        let bind_error = |reason| ServerError::Bind {
-            transport: "tcp (metrics)",
-            addr,
-            reason,
-        };
-        let listener = std::net::TcpListener::bind(addr).map_err(bind_error)?;
-        listener.set_nonblocking(true).map_err(bind_error)?;
-        self.metrics = Some(listener);
+        self.metrics = Some(bind_http_socket(addr, "tcp (metrics)")?);
         Ok(())
     }
 
-    /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets become TCP
-    /// listeners and datagram sockets UDP sockets, dealt in turn to up to `udp_threads`
+    /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets named `http`
+    /// (`LISTEN_FDNAMES`) serve HTTP, other stream sockets become DNS TCP listeners and
+    /// datagram sockets UDP sockets, dealt in turn to up to `udp_threads`
     /// threads. Each passed UDP socket gets one thread: portsd cannot bind further sockets into
     /// a port systemd bound (the kernel keeps `SO_REUSEPORT` groups to one user), and threads
     /// sharing one socket would all wake for every datagram.
     pub fn from_service_manager(
         udp_threads: NonZeroUsize,
     ) -> Result<Option<Listeners>, ServerError> {
+        // systemd names the passed sockets in `LISTEN_FDNAMES`, colon-separated, in order.
+        let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+        let names: Vec<&str> = names.split(':').collect();
         let mut fds = listenfd::ListenFd::from_env();
         if fds.len() == 0 {
             return Ok(None);
@@ -202,8 +228,13 @@ impl Listeners {
         let mut listeners = Listeners::default();
         let mut passed_udp = 0;
         for i in 0..fds.len() {
+            let http = names.get(i) == Some(&HTTP_SOCKET_NAME);
             if let Ok(Some(tcp)) = fds.take_tcp_listener(i) {
                 tcp.set_nonblocking(true).map_err(ServerError::Activation)?;
+                if http {
+                    listeners.http.push(tcp);
+                    continue;
+                }
                 listeners.tcp.push(tcp);
             } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
                 udp.set_nonblocking(true).map_err(ServerError::Activation)?;

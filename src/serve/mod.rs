@@ -4,9 +4,9 @@
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
 //! - `tcp`: the accept loop and its connections.
 //! - `occupancy`: who holds the connection slots of a listener and since when they are idle,
-//!   for the TCP listener and the metrics endpoint under pressure.
+//!   for the TCP listener and the HTTP server under pressure.
 //! - `daemon`: signals, reload, readiness and the watchdog.
-//! - `metrics_endpoint`: the Prometheus endpoint.
+//! - `http`: the HTTP server: the JSON API, the page, the OpenAPI document, `/metrics`.
 //! - `notify`: NOTIFY to the secondaries when the serial changes.
 //! - `state`: `--state-dir`, the serial and the IXFR journal kept across restarts.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
@@ -18,7 +18,7 @@
 mod batch;
 pub(crate) mod bind;
 mod daemon;
-mod metrics_endpoint;
+mod http;
 mod notify;
 mod occupancy;
 pub(crate) mod state;
@@ -38,6 +38,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 pub use bind::{Listeners, ServerError};
+pub use http::HttpSettings;
 use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
 
@@ -82,6 +83,8 @@ pub struct Settings {
     pub notify: Vec<SocketAddr>,
     /// Where the served serial is kept across restarts (`--state-dir`), if anywhere.
     pub state: Option<state::StateDir>,
+    /// The HTTP server's headers and limits.
+    pub http: HttpSettings,
 }
 
 impl Settings {
@@ -95,6 +98,7 @@ impl Settings {
             policy: Policy::default(),
             notify: Vec::new(),
             state: None,
+            http: HttpSettings::default(),
         }
     }
 }
@@ -122,6 +126,7 @@ pub struct Server {
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
     state: Option<Arc<state::StateDir>>,
+    http: Arc<http::Http>,
 }
 
 impl Server {
@@ -144,7 +149,7 @@ impl Server {
             &settings.policy.keys,
             metrics.clone(),
         );
-        let pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics);
+        let pipeline = Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics));
         if let Some(journal) = settings.state.as_ref().and_then(state::StateDir::journal) {
             match journal.last_serial() {
                 // An empty journal (the last change was too large to keep) holds nothing.
@@ -160,7 +165,8 @@ impl Server {
             }
         }
         Server {
-            pipeline: Arc::new(pipeline),
+            http: Arc::new(http::Http::new(pipeline.clone(), settings.http)),
+            pipeline,
             data: Arc::new(settings.data),
             services: settings.services.map(Arc::new),
             tcp: settings.tcp,
@@ -231,16 +237,13 @@ impl Server {
             }
             tasks.spawn(udp::serve(socket, self.pipeline.clone(), stop.clone()));
         }
-        if let Some(listener) = listeners.metrics {
+        let http_listeners = listeners
+            .http
+            .into_iter()
+            .map(|listener| (listener, "http"));
+        for (listener, role) in http_listeners.chain(listeners.metrics.map(|l| (l, "metrics"))) {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
-            let metrics = self.metrics().clone();
-            let stop = stop.clone();
-            tasks.spawn(async move {
-                tokio::select! {
-                    () = metrics_endpoint::serve(listener, metrics) => {}
-                    () = stop.cancelled() => {}
-                }
-            });
+            tasks.spawn(http::serve(listener, self.http.clone(), role, stop.clone()));
         }
         for listener in listeners.tcp {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;

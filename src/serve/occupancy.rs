@@ -11,16 +11,18 @@
 //!   connection idle longest, so a new client is served at once however many idle or half-sent
 //!   connections an attacker holds.
 //!
-//! The DNS TCP listener and the metrics endpoint both use it.
+//! The DNS TCP listener and the HTTP server both use it.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// How long an accept loop rests after a failed accept. The failures worth resting for are
 /// running out of descriptors or memory; the client stays in the backlog, so accepting again at
@@ -101,6 +103,47 @@ impl Occupancy {
         Some((self.seat(slot), closed))
     }
 
+    /// The next connection on `listener` (named `name` in the log) that `admits` lets in, with
+    /// its seat; `None` once `stop` is cancelled. `closed_one` is called for every connection
+    /// closed to make room, at the cap or when out of descriptors. A client `admits` refuses
+    /// is closed at once.
+    pub(crate) async fn accept(
+        self: &Arc<Self>,
+        listener: &TcpListener,
+        name: &str,
+        stop: &CancellationToken,
+        admits: impl Fn(SocketAddr) -> bool,
+        closed_one: impl Fn(),
+    ) -> Option<(TcpStream, SocketAddr, Seat)> {
+        loop {
+            let (stream, client) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        if self.rest_after_accept_error(&error, name).await {
+                            closed_one();
+                        }
+                        continue;
+                    }
+                },
+                () = stop.cancelled() => return None,
+            };
+            if !admits(client) {
+                debug!(%client, listener = name, "client refused by the access list");
+                continue;
+            }
+            let (seat, closed) = tokio::select! {
+                taken = self.take_seat() => taken?,
+                () = stop.cancelled() => return None,
+            };
+            if closed {
+                closed_one();
+                debug!(%client, listener = name, "connections at the cap: closed the idlest");
+            }
+            return Some((stream, client, seat));
+        }
+    }
+
     /// After a failed accept on the `listener` named (out of descriptors, most likely): tells
     /// the connection idle longest to close, which frees one, logs, and rests before the next
     /// accept. Returns whether a connection was closed.
@@ -179,6 +222,12 @@ impl Seat {
     pub(crate) fn touch(&self) {
         self.last_active
             .store(self.occupancy.now(), Ordering::Relaxed);
+    }
+
+    /// How long since the connection last made progress.
+    pub(crate) fn idle_for(&self) -> Duration {
+        let last = self.last_active.load(Ordering::Relaxed);
+        Duration::from_millis(self.occupancy.now().saturating_sub(last))
     }
 
     /// Completes when the connection has been told to make room for a new one.

@@ -71,30 +71,11 @@ pub(super) async fn serve(
 ) {
     let occupancy = Occupancy::new(limits.max_connections, limits.idle_timeout);
     let connections = TaskTracker::new();
-    loop {
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    if occupancy.rest_after_accept_error(&error, "tcp").await {
-                        pipeline.metrics().tcp_closed_under_pressure();
-                    }
-                    continue;
-                }
-            },
-            () = stop.cancelled() => break,
-        };
-        let (seat, closed) = tokio::select! {
-            taken = occupancy.take_seat() => match taken {
-                Some(taken) => taken,
-                None => break,
-            },
-            () = stop.cancelled() => break,
-        };
-        if closed {
-            pipeline.metrics().tcp_closed_under_pressure();
-            debug!(%client, "tcp connections at the cap: closed the idlest");
-        }
+    let closed_one = || pipeline.metrics().tcp_closed_under_pressure();
+    while let Some((stream, client, seat)) = occupancy
+        .accept(&listener, "tcp", &stop, |_| true, closed_one)
+        .await
+    {
         let pipeline = pipeline.clone();
         let stop = stop.clone();
         connections.spawn(async move {

@@ -85,9 +85,10 @@ fn verify_staged_units(files: &[(&str, &str)]) {
     assert_clean(&output, "systemd-analyze verify");
 }
 
-const SOCKET_ACTIVATED: [(&str, &str); 2] = [
+const SOCKET_ACTIVATED: [(&str, &str); 3] = [
     ("portsd.service", "portsd.service"),
     ("portsd.socket", "portsd.socket"),
+    ("portsd-http.socket", "portsd-http.socket"),
 ];
 
 #[test]
@@ -181,11 +182,11 @@ fn without<'a>(all: &[&'a str], own: &[&str]) -> Vec<&'a str> {
 fn standalone_service_differs_only_in_socket_and_capability_settings() {
     let socket_only = [
         "Requires=portsd.socket",
-        "After=portsd.socket network.target",
+        "After=portsd.socket portsd-http.socket network.target",
         "CapabilityBoundingSet=",
         "AmbientCapabilities=",
         "PrivateUsers=yes",
-        "Also=portsd.socket",
+        "Also=portsd.socket portsd-http.socket",
     ];
     let standalone_only = [
         "After=network.target",

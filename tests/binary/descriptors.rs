@@ -109,7 +109,10 @@ fn out_of_descriptors_the_accept_loops_rest_and_new_clients_are_still_served() {
 
 #[test]
 fn the_metrics_endpoint_caps_its_connections_and_closes_idle_ones() {
-    let daemon = daemon(None, &["--metrics", "127.0.0.1:0"]);
+    let daemon = daemon(
+        None,
+        &["--metrics", "127.0.0.1:0", "--http-max-connections", "16"],
+    );
     let metrics = daemon.metrics_addr();
     // Sixteen idle connections fill the endpoint's slots.
     let mut idle: Vec<TcpStream> = (0..16)

@@ -6,7 +6,8 @@
 //! - the Debian package under a real systemd as PID 1 (`package`, booted by `real_systemd`), and
 //!   `update-data` against a local HTTP server (`update_data`, served by `fixture_http`);
 //! - DNS cookies shared with Knot (`cookies`); the daemon out of descriptors and the metrics
-//!   endpoint under pressure (`descriptors`); every answer compared with NSD's and Knot's on
+//!   endpoint under pressure (`descriptors`); the HTTP page in a real headless chromium and the
+//!   API's bodies against `lookup --json` (`page`); every answer compared with NSD's and Knot's on
 //!   the same zone (`differential`, with `differential-allow.toml`), the servers started by
 //!   `external`;
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
@@ -27,6 +28,7 @@ mod fixture_http;
 mod lifecycle;
 mod notify;
 mod package;
+mod page;
 mod real_systemd;
 mod resolver_unbound;
 mod secondaries;

@@ -175,6 +175,21 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
             .trim(),
         "active"
     );
+    // HTTP on loopback from the named socket of portsd-http.socket, served by the same daemon.
+    let api = system.stdout(&[
+        "curl",
+        "-sS",
+        "--fail",
+        "http://127.0.0.1:8053/v1/ports/443/tcp",
+    ]);
+    assert!(api.contains("\"service\":\"https\""), "{api}");
+    let page = system.stdout(&[
+        "curl",
+        "-sS",
+        "--fail",
+        "http://127.0.0.1:8053/?q=443%2Ftcp",
+    ]);
+    assert!(page.contains("<th scope=\"row\">"), "{page}");
     assert_confined(&system, "portsd.service", "0000000000000000");
     // The data directory was seeded: the daemon serves /var/lib/portsd/data.
     let seeded = system.stdout(&["ls", "-l", "/var/lib/portsd/data/"]);
@@ -242,7 +257,12 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
 
     // Purge: everything stops, the units, the configuration and the state go.
     system.stdout(&["apt-get", "purge", "-y", "-q", "portsd"]);
-    for unit in ["portsd.service", "portsd.socket", "portsd-update.timer"] {
+    for unit in [
+        "portsd.service",
+        "portsd.socket",
+        "portsd-http.socket",
+        "portsd-update.timer",
+    ] {
         let active = system.run(&["systemctl", "is-active", unit]);
         assert_eq!(
             String::from_utf8_lossy(&active.stdout).trim(),
@@ -461,7 +481,7 @@ fn marked_debian_lines(text: &str) -> Vec<String> {
 /// marked `# debian:`; nothing else may drift.
 #[test]
 fn the_package_units_are_the_manual_ones_with_packaged_paths() {
-    for unit in ["portsd.service", "portsd.socket"] {
+    for unit in ["portsd.service", "portsd.socket", "portsd-http.socket"] {
         let manual = fs::read_to_string(repository().join("deploy").join(unit)).unwrap();
         let packaged = fs::read_to_string(repository().join("deploy/debian").join(unit)).unwrap();
         let expected: Vec<String> = settings(&manual)
@@ -495,6 +515,7 @@ fn the_package_units_pass_systemd_analyze_verify() {
     let units = [
         "portsd.service",
         "portsd.socket",
+        "portsd-http.socket",
         "portsd-update.service",
         "portsd-update.timer",
     ];

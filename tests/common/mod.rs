@@ -22,6 +22,8 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// A server running on its own thread until the process ends.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The HTTP server's address.
+    pub http: SocketAddr,
     pub server: Server,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -125,9 +127,12 @@ impl TestServer {
 
     /// Starts a server with explicit settings.
     pub fn start_settings(zone: Zone, table: Table, settings: Settings) -> TestServer {
-        let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], NonZeroUsize::MIN)
+        let mut listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], NonZeroUsize::MIN)
             .expect("bind port 0");
         let addr = listeners.udp[0].local_addr().unwrap();
+        let http_addr = listeners
+            .bind_http("127.0.0.1:0".parse().unwrap())
+            .expect("bind an http port");
         let server = Server::new(zone, table, settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = server.clone();
@@ -144,6 +149,7 @@ impl TestServer {
         });
         TestServer {
             addr,
+            http: http_addr,
             server,
             stop: Some(stop),
             thread: Some(thread),
@@ -469,16 +475,26 @@ impl Daemon {
 
     /// The address of the metrics endpoint (`--metrics`), from the line the daemon logs.
     pub fn metrics_addr(&self) -> SocketAddr {
-        assert!(self.wait_for_log("metrics on http://"));
+        self.logged_http_addr("metrics on http://")
+    }
+
+    /// The address of the first HTTP server (`--http`), from the line the daemon logs.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.logged_http_addr("http on http://")
+    }
+
+    /// The address in the first log line holding `prefix`, up to the next `/`.
+    fn logged_http_addr(&self, prefix: &str) -> SocketAddr {
+        assert!(self.wait_for_log(prefix), "no {prefix:?} in the log");
         self.log
             .0
             .lock()
             .unwrap()
             .iter()
-            .find_map(|l| l.split("metrics on http://").nth(1))
+            .find_map(|l| l.split(prefix).nth(1))
             .and_then(|rest| rest.split('/').next())
             .and_then(|addr| addr.parse().ok())
-            .expect("the metrics address in the log")
+            .expect("the address in the log")
     }
 
     /// How many log lines contain `text`.

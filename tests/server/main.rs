@@ -2,8 +2,8 @@
 //! and Knot on the same zone (`conform`), DNS cookies (`cookies`), the fast path's equivalence with hickory's encoder
 //! (`fast_path`), the fuzz corpus replayed (`fuzz_corpus`), rate limiting, access lists and
 //! metrics (`guard`), hostile clients (`hostile`), TCP beyond the connection cap
-//! (`pressure`), and every table entry reachable by name
-//! (`reach`). One test binary, so tokio and hickory are linked once for all of them.
+//! (`pressure`), the HTTP API, page and their defences (`http`), and every table entry
+//! reachable by name (`reach`). One test binary, so tokio and hickory are linked once for all of them.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,5 +15,6 @@ mod fast_path;
 mod fuzz_corpus;
 mod guard;
 mod hostile;
+mod http;
 mod pressure;
 mod reach;

@@ -19,7 +19,7 @@ const CAP: usize = 256;
 
 /// Lets this process hold the test's connections and the in-process server's (two
 /// descriptors per connection).
-fn raise_descriptor_limit() {
+pub(crate) fn raise_descriptor_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     let wanted = (4 * HELD as u64 + 1024).min(hard);
@@ -27,7 +27,7 @@ fn raise_descriptor_limit() {
 }
 
 /// Opens `count` connections one after another; each sends `first_bytes` and then nothing.
-fn hold(addr: SocketAddr, count: usize, first_bytes: &[u8]) -> Vec<TcpStream> {
+pub(crate) fn hold(addr: SocketAddr, count: usize, first_bytes: &[u8]) -> Vec<TcpStream> {
     (0..count)
         .map(|_| {
             let mut stream = TcpStream::connect(addr).unwrap();
@@ -35,6 +35,24 @@ fn hold(addr: SocketAddr, count: usize, first_bytes: &[u8]) -> Vec<TcpStream> {
             stream
         })
         .collect()
+}
+
+/// Checks that the server closed the `closed` connections of `held` opened first, and no other.
+pub(crate) fn assert_oldest_closed(held: &mut [TcpStream], closed: usize) {
+    let count = held.len();
+    for (index, stream) in held.iter_mut().enumerate() {
+        let expect_closed = index < closed;
+        let wait = if expect_closed {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_millis(1)
+        };
+        assert_eq!(
+            closed_by_server(stream, wait),
+            expect_closed,
+            "connection {index} of {count}: the {closed} oldest are closed, no other"
+        );
+    }
 }
 
 /// How long a new client waits for its answer.
@@ -67,19 +85,7 @@ fn held_then_new_client(first_bytes: &[u8]) -> Duration {
     let waited = new_client_wait(server.addr);
     // The new client took the place of one more: the oldest HELD - CAP + 1 are closed.
     let closed = HELD - CAP + 1;
-    for (index, stream) in held.iter_mut().enumerate() {
-        let expect_closed = index < closed;
-        let wait = if expect_closed {
-            Duration::from_secs(5)
-        } else {
-            Duration::from_millis(1)
-        };
-        assert_eq!(
-            closed_by_server(stream, wait),
-            expect_closed,
-            "connection {index} of {HELD}: the {closed} oldest are closed, no other"
-        );
-    }
+    assert_oldest_closed(&mut held, closed);
     let text = server.server.metrics().render();
     assert!(
         text.contains(&format!("portsd_tcp_closed_under_pressure_total {closed}")),

@@ -63,7 +63,11 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tsig-key -d 'TSI
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secondary to send NOTIFY to when the serial changes (at start and on reload), signed with the first TSIG key when keys are configured; repeatable [default: none]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l journal-max-bytes -d 'The most bytes the IXFR differences kept may take, in memory and in the state directory\'s journal; the oldest are dropped first' -r
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http -d 'Serve HTTP on ADDR:PORT: the JSON API under /v1/, the page at /, Prometheus metrics at /metrics; repeatable [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Deprecated: the same as --http ADDR:PORT, which serves /metrics too [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-allow-origin -d 'The Access-Control-Allow-Origin header of HTTP answers (the data is public); `none` leaves it out' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-rate-limit -d 'HTTP requests per second per client /24 (IPv4) or /56 (IPv6), also the burst; more get 429. 0 turns the limit off; the networks of --rate-limit-exempt are exempt' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-max-connections -d 'Most HTTP connections served at once; a client arriving past it takes the place of the connection idle longest' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The HTTP API and page beside DNS, in one run on this machine: portsd pinned to one core
+# (lib.sh), the load generators on the other. h2load (nghttp2-client) drives HTTP/1.1
+# keep-alive and HTTP/2 (h2c, prior knowledge); dnsperf drives the same lookup over DNS/UDP.
+# For each: requests a second, portsd's CPU time per request (from /proc, user + system), and
+# the p99 latency (h2load's per-request log; dnsperf's latency histogram is not used: its
+# report has no p99, so DNS gets the mean). Writes a Markdown table to stdout and to
+# benches/results/http.md. See benches/README.md.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)
+TOOL=(python3 "$BENCH_DIR/benchtool.py")
+REQUESTS=${REQUESTS:-50000}        # h2load -n per HTTP run
+CLIENTS=${CLIENTS:-10}             # h2load -c: connections
+DURATION=${DURATION:-10}           # seconds of dnsperf
+OUTSTANDING=${OUTSTANDING:-100}    # dnsperf -q
+ZONE=${ZONE:-ports.local}
+SERVERS=portsd
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+# shellcheck source=benches/lib.sh
+source "$BENCH_DIR/lib.sh"
+
+# CPU seconds (user + system) process $1 has used.
+cpu_seconds() {
+	awk '{ split($0, a, ") "); split(a[2], f, " "); printf "%.2f\n", (f[12] + f[13]) / 100 }' "/proc/$1/stat"
+}
+
+# h2load against path $1 with the extra flags that follow; prints "requests seconds p99_ms".
+http_run() {
+	local path=$1 log=$WORK_DIR/h2load.log
+	shift
+	rm -f "$log"
+	local out
+	out=$("${CLIENT_PIN[@]}" h2load -n "$REQUESTS" -c "$CLIENTS" -t 1 --log-file="$log" "$@" \
+		"http://127.0.0.1:$HTTP_PORT$path")
+	local ok seconds
+	ok=$(sed -n 's/.* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+	seconds=$(sed -n 's/^finished in \([0-9.]*\)s.*/\1/p' <<<"$out")
+	# The log: start time, status, microseconds per request.
+	local p99
+	p99=$(awk '{ print $3 }' "$log" | sort -n | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000 }')
+	echo "$ok $seconds $p99"
+}
+
+main() {
+	ensure_packages h2load=nghttp2-client dnsperf=dnsperf
+	build_portsd
+	SERVER_PORT[portsd]=$("${TOOL[@]}" free-port)
+	HTTP_PORT=$("${TOOL[@]}" free-port)
+	start_server portsd "$PORTSD" serve --listen "127.0.0.1:${SERVER_PORT[portsd]}" --zone "$ZONE" \
+		--http "127.0.0.1:$HTTP_PORT" --udp-threads 1
+	local pid=${SERVER_PID[portsd]}
+	local rows=()
+	row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); }
+
+	# DNS/UDP: the same lookup, 443.tcp TXT, for DURATION seconds.
+	printf '443.tcp.%s TXT\n' "$ZONE" >"$WORK_DIR/queries"
+	local before after out queries qps latency
+	before=$(cpu_seconds "$pid")
+	out=$("${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[portsd]}" -d "$WORK_DIR/queries" \
+		-q "$OUTSTANDING" -l "$DURATION" -c 1)
+	after=$(cpu_seconds "$pid")
+	queries=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")
+	qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' <<<"$out")
+	latency=$(sed -n 's/^ *Average Latency (s): *\([0-9.]*\).*/\1/p' <<<"$out")
+	local dns_cpu
+	dns_cpu=$(awk -v c="$after" -v b="$before" -v n="$queries" 'BEGIN { printf "%.2f", (c - b) / n * 1e6 }')
+	row "DNS/UDP 443.tcp TXT (dnsperf -q $OUTSTANDING)" "${qps%.*}" "$dns_cpu" \
+		"mean $(awk -v l="$latency" 'BEGIN { printf "%.3f", l * 1000 }')" "1.00"
+
+	local name path flags ok seconds p99 cpu
+	while IFS='|' read -r name path flags; do
+		before=$(cpu_seconds "$pid")
+		# shellcheck disable=SC2086 # flags is a list
+		read -r ok seconds p99 < <(http_run "$path" $flags)
+		after=$(cpu_seconds "$pid")
+		cpu=$(awk -v c="$after" -v b="$before" -v n="$ok" 'BEGIN { printf "%.2f", (c - b) / n * 1e6 }')
+		row "$name" "$(awk -v n="$ok" -v s="$seconds" 'BEGIN { printf "%d", n / s }')" "$cpu" "$p99" \
+			"$(awk -v c="$cpu" -v d="$dns_cpu" 'BEGIN { printf "%.2f", c / d }')"
+	done <<-EOF
+		HTTP/1.1 keep-alive /v1/ports/443/tcp|/v1/ports/443/tcp|--h1
+		HTTP/2 h2c /v1/ports/443/tcp|/v1/ports/443/tcp|-m 10
+		HTTP/1.1 keep-alive /v1/search?q=minecraft|/v1/search?q=minecraft|--h1
+		HTTP/1.1 keep-alive page /?q=443%2Ftcp (render)|/?q=443%2Ftcp|--h1
+	EOF
+
+	mkdir -p "$RESULTS_DIR"
+	local file
+	file=$RESULTS_DIR/http.md
+	{
+		echo "# HTTP beside DNS, $(date -u '+%Y-%m-%d %H:%M') UTC"
+		echo
+		echo "portsd $("$PORTSD" --version | awk '{ print $2 }') on CPU ${SERVER_CPUS:-any}, load generators on ${CLIENT_CPUS:-any};"
+		echo "$(h2load --version | head -n 1), $CLIENTS connections, $REQUESTS requests a run; dnsperf ${DURATION}s at -q $OUTSTANDING."
+		echo "CPU per request: portsd's user + system time over the run divided by the requests answered."
+		echo
+		echo "| load | requests/s | CPU µs/request | p99 ms | CPU vs DNS/UDP |"
+		echo "|---|---:|---:|---:|---:|"
+		printf '%s\n' "${rows[@]}"
+	} | tee "$file"
+	log "written to $file"
+}
+
+main "$@"

@@ -1,0 +1,412 @@
+//! The JSON API's handlers (`/v1/ports/...`, `/v1/services/...`, `/v1/search`, `/v1/zone`,
+//! `/v1/openapi.json`) and `/metrics`, and what every answer shares: errors, ETag and caching.
+//!
+//! The bodies of lookups and searches are `portsd lookup --json` and `portsd search --json`'s,
+//! byte for byte ([`present::to_json`] and a newline); errors are `{"status", "error"}`
+//! objects. Every answer drawn from the table carries an `ETag` made of the serial, the
+//! fingerprint of the data and the zone's settings, and the program's version (so a 304 never
+//! keeps an older page), and `Cache-Control: max-age` equal to the zone's TTL, as long as a
+//! resolver keeps the same answer; a request whose `If-None-Match` names it gets 304.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{Response, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+use super::openapi;
+use crate::core::model::Protocol;
+use crate::core::present::{self, LookupError, UseView};
+use crate::core::serial;
+use crate::core::zone::{Snapshot, Zone};
+use crate::pipeline::Pipeline;
+
+/// The media type of every JSON answer.
+const JSON: &str = "application/json";
+
+/// What the handlers share.
+#[derive(Debug)]
+pub(super) struct Api {
+    pub(super) pipeline: Arc<Pipeline>,
+    /// The OpenAPI document, rendered once.
+    openapi: String,
+}
+
+/// The handler's view of [`Api`].
+pub(super) type Shared = State<Arc<Api>>;
+
+impl Api {
+    /// What the handlers of `pipeline`'s routes share.
+    pub(super) fn new(pipeline: Arc<Pipeline>) -> Api {
+        Api {
+            pipeline,
+            openapi: format!("{:#}\n", openapi::document()),
+        }
+    }
+}
+
+/// `response` with the fixed `headers` set.
+pub(super) fn with_headers(
+    mut response: Response<Body>,
+    headers: &[(HeaderName, &'static str)],
+) -> Response<Body> {
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// An error answer: `{"status": N, "error": "why"}`.
+pub(super) fn error(status: StatusCode, reason: &str) -> Response<Body> {
+    with_headers(
+        (status, error_body(status, reason)).into_response(),
+        &[
+            (header::CONTENT_TYPE, JSON),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+}
+
+fn error_body(status: StatusCode, reason: &str) -> String {
+    let body = serde_json::json!({ "status": status.as_u16(), "error": reason });
+    format!("{body}\n")
+}
+
+/// The ETag of answers drawn from `snapshot`.
+fn etag(zone: &Zone, snapshot: &Snapshot) -> HeaderValue {
+    let tag = format!(
+        "\"{}-{:016x}-{}\"",
+        snapshot.serial,
+        serial::fingerprint(zone, &snapshot.table),
+        env!("CARGO_PKG_VERSION")
+    );
+    // Digits, letters, dots and dashes in quotes: always a header value.
+    HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// An answer drawn from `snapshot`, with its ETag and the zone's TTL as its lifetime.
+pub(super) fn data_answer(
+    zone: &Zone,
+    snapshot: &Snapshot,
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<Body> {
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag(zone, snapshot));
+    if let Ok(lifetime) = HeaderValue::from_str(&format!("public, max-age={}", zone.ttl)) {
+        headers.insert(header::CACHE_CONTROL, lifetime);
+    }
+    response
+}
+
+/// The answer to a CORS preflight: GET and HEAD, with `If-None-Match`, from anywhere allowed.
+pub(super) fn preflight() -> Response<Body> {
+    with_headers(
+        StatusCode::NO_CONTENT.into_response(),
+        &[
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "If-None-Match"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
+    )
+}
+
+/// Whether `if_none_match` (a list of tags, or `*`) names `etag`, compared weakly (RFC 9110
+/// 13.1.2).
+fn names_tag(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(list), Ok(etag)) = (if_none_match.to_str(), etag.to_str()) else {
+        return false;
+    };
+    list.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// The router's answer made final: 304 when the client holds it already, a JSON body for the
+/// router's own 405.
+pub(super) fn finish(
+    mut response: Response<Body>,
+    if_none_match: Option<&HeaderValue>,
+) -> Response<Body> {
+    match response.status() {
+        StatusCode::OK => {
+            let held = match (if_none_match, response.headers().get(header::ETAG)) {
+                (Some(asked), Some(etag)) => names_tag(asked, etag),
+                _ => false,
+            };
+            if held {
+                *response.status_mut() = StatusCode::NOT_MODIFIED;
+                *response.body_mut() = Body::empty();
+                let headers = response.headers_mut();
+                headers.remove(header::CONTENT_TYPE);
+                headers.remove(header::CONTENT_LENGTH);
+            }
+            response
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let mut refused = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only GET and HEAD are answered here",
+            );
+            if let Some(allow) = response.headers().get(header::ALLOW) {
+                refused.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            refused
+        }
+        _ => response,
+    }
+}
+
+pub(super) async fn not_found() -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such path; the API is described at /v1/openapi.json",
+    )
+}
+
+pub(super) async fn metrics(State(api): Shared) -> Response<Body> {
+    with_headers(
+        api.pipeline.metrics().render().into_response(),
+        &[
+            (
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+}
+
+pub(super) async fn document(State(api): Shared) -> Response<Body> {
+    let snapshot = api.pipeline.snapshot();
+    let zone = api.pipeline.zone();
+    data_answer(zone, &snapshot, StatusCode::OK, JSON, api.openapi.clone())
+}
+
+/// Uses as `lookup --json` and `search --json` print them.
+fn uses_body(views: &[UseView]) -> String {
+    format!("{}\n", present::to_json(views))
+}
+
+/// What a lookup path names first.
+enum Subject {
+    Port,
+    Service,
+}
+
+/// The `lookup` query for `subject` on `protocol`, or why there is none.
+fn lookup_query(kind: Subject, subject: &str, protocol: Option<&str>) -> Result<String, String> {
+    match kind {
+        Subject::Port => {
+            if subject.is_empty()
+                || !subject.bytes().all(|b| b.is_ascii_digit())
+                || subject.parse::<u16>().is_err()
+            {
+                return Err(format!("port {subject:?} is not a number from 0 to 65535"));
+            }
+        }
+        Subject::Service => {
+            if !subject.bytes().any(|b| b.is_ascii_alphabetic())
+                || subject
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'.')
+            {
+                return Err(format!(
+                    "service {subject:?} is not a service name: letters, digits and dashes, \
+                     with at least one letter"
+                ));
+            }
+        }
+    }
+    match protocol {
+        None => Ok(subject.to_owned()),
+        Some(label) if Protocol::from_label(label.as_bytes()).is_some() => {
+            Ok(format!("{subject}/{label}"))
+        }
+        Some(label) => {
+            let known: Vec<&str> = Protocol::ALL.iter().map(|p| p.label()).collect();
+            Err(format!(
+                "protocol {label:?} is not one of {}",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
+/// The answer to a lookup of `subject` (on `protocol`), or to a path that could not be read.
+fn lookup(
+    api: &Api,
+    kind: Subject,
+    path: Result<(String, Option<String>), PathRejection>,
+) -> Response<Body> {
+    let snapshot = api.pipeline.snapshot();
+    let zone = api.pipeline.zone();
+    let answer =
+        |status: StatusCode, body: String| data_answer(zone, &snapshot, status, JSON, body);
+    let query = path
+        .map_err(|rejection| rejection.body_text())
+        .and_then(|(subject, protocol)| lookup_query(kind, &subject, protocol.as_deref()));
+    let query = match query {
+        Ok(query) => query,
+        Err(reason) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                error_body(StatusCode::BAD_REQUEST, &reason),
+            );
+        }
+    };
+    match present::lookup(zone, &snapshot, &query) {
+        Ok(views) => answer(StatusCode::OK, uses_body(&views)),
+        Err(not_found @ LookupError::NotFound(_)) => answer(
+            StatusCode::NOT_FOUND,
+            error_body(StatusCode::NOT_FOUND, &not_found.to_string()),
+        ),
+        Err(other) => answer(
+            StatusCode::BAD_REQUEST,
+            error_body(StatusCode::BAD_REQUEST, &other.to_string()),
+        ),
+    }
+}
+
+pub(super) async fn port(
+    State(api): Shared,
+    path: Result<Path<String>, PathRejection>,
+) -> Response<Body> {
+    lookup(&api, Subject::Port, path.map(|Path(port)| (port, None)))
+}
+
+pub(super) async fn port_on(
+    State(api): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response<Body> {
+    let path = path.map(|Path((port, protocol))| (port, Some(protocol)));
+    lookup(&api, Subject::Port, path)
+}
+
+pub(super) async fn service(
+    State(api): Shared,
+    path: Result<Path<String>, PathRejection>,
+) -> Response<Body> {
+    lookup(&api, Subject::Service, path.map(|Path(name)| (name, None)))
+}
+
+pub(super) async fn service_on(
+    State(api): Shared,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response<Body> {
+    let path = path.map(|Path((name, protocol))| (name, Some(protocol)));
+    lookup(&api, Subject::Service, path)
+}
+
+/// `/v1/search`'s parameters, read as text so that a bad one gets a JSON reason.
+#[derive(Debug, Deserialize)]
+pub(super) struct SearchParameters {
+    q: Option<String>,
+    limit: Option<String>,
+}
+
+/// The words and the most uses to show, or why the parameters cannot be used.
+fn search_parameters(
+    parameters: Result<Query<SearchParameters>, QueryRejection>,
+) -> Result<(String, usize), String> {
+    let Query(parameters) = parameters.map_err(|rejection| rejection.body_text())?;
+    let words = parameters.q.unwrap_or_default();
+    if words.trim().is_empty() {
+        return Err("q: give at least one word to search for".to_owned());
+    }
+    let limit = match parameters.limit.as_deref() {
+        None => usize::MAX,
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if limit > 0 => limit,
+            _ => return Err(format!("limit {text:?} is not a whole number above 0")),
+        },
+    };
+    Ok((words, limit))
+}
+
+pub(super) async fn search(
+    State(api): Shared,
+    parameters: Result<Query<SearchParameters>, QueryRejection>,
+) -> Response<Body> {
+    let snapshot = api.pipeline.snapshot();
+    let zone = api.pipeline.zone();
+    let answer =
+        |status: StatusCode, body: String| data_answer(zone, &snapshot, status, JSON, body);
+    let (words, limit) = match search_parameters(parameters) {
+        Ok(parameters) => parameters,
+        Err(reason) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                error_body(StatusCode::BAD_REQUEST, &reason),
+            );
+        }
+    };
+    match present::search(&snapshot, &[words]) {
+        Ok(mut views) => {
+            views.truncate(limit);
+            answer(StatusCode::OK, uses_body(&views))
+        }
+        Err(not_found @ LookupError::NoMatch(_)) => answer(
+            StatusCode::NOT_FOUND,
+            error_body(StatusCode::NOT_FOUND, &not_found.to_string()),
+        ),
+        Err(other) => answer(
+            StatusCode::BAD_REQUEST,
+            error_body(StatusCode::BAD_REQUEST, &other.to_string()),
+        ),
+    }
+}
+
+pub(super) async fn zone(State(api): Shared) -> Response<Body> {
+    let snapshot = api.pipeline.snapshot();
+    let zone = api.pipeline.zone();
+    let view = present::zone_view(zone, &snapshot);
+    // Plain strings, numbers and a map of them always serialise.
+    let body = format!("{}\n", serde_json::to_string(&view).unwrap_or_default());
+    data_answer(zone, &snapshot, StatusCode::OK, JSON, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_names_a_tag_weakly_in_a_list_or_by_star() {
+        let etag = HeaderValue::from_static("\"7-ab-1\"");
+        let names = |text: &'static str| names_tag(&HeaderValue::from_static(text), &etag);
+        assert!(names("\"7-ab-1\""));
+        assert!(names("W/\"7-ab-1\""));
+        assert!(names("\"x\", \"7-ab-1\""));
+        assert!(names("*"));
+        assert!(!names("\"7-ab-2\""));
+        assert!(!names("7-ab-1"));
+    }
+
+    #[test]
+    fn paths_are_checked_before_the_lookup() {
+        assert_eq!(
+            lookup_query(Subject::Port, "443", Some("tcp")),
+            Ok("443/tcp".into())
+        );
+        assert_eq!(lookup_query(Subject::Port, "0", None), Ok("0".into()));
+        for bad in ["99999", "", "+1", "https", "-1"] {
+            assert!(lookup_query(Subject::Port, bad, None).is_err(), "{bad}");
+        }
+        assert!(lookup_query(Subject::Port, "443", Some("icmp")).is_err());
+        assert_eq!(
+            lookup_query(Subject::Service, "https", None),
+            Ok("https".into())
+        );
+        for bad in ["443", "a.b", "a b", "--"] {
+            assert!(lookup_query(Subject::Service, bad, None).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The HTTP server (`--http ADDR:PORT`, a passed socket named `http`, or the deprecated
+//! `--metrics`): the JSON API under `/v1/` and `/metrics` (`api`), the page at `/` (`page`)
+//! and the OpenAPI document (`openapi`). hyper speaks HTTP/1.1 and HTTP/2 (h2c, with prior
+//! knowledge) on the runtime that serves DNS over TCP; axum's router picks the handler.
+//!
+//! It is no second way in. Before the router, every connection and request goes through what
+//! the DNS side applies:
+//! - the access list (`--allow`, `--deny`): a refused client's connection is closed unread;
+//! - a request rate limit per client /24 or /56 (`--http-rate-limit`, the DNS side's
+//!   [`RateLimiter`] with its exemptions, loopback by default): past it, 429;
+//! - at most `--http-max-connections` connections, the one idle longest closed for a newcomer
+//!   and idle timeouts shrinking as they fill ([`Occupancy`], as for DNS over TCP);
+//! - a request head of at most [`MAX_HEAD`] bytes (431 or, in HTTP/2, a reset stream), sent
+//!   within [`REQUEST_TIMEOUT`]; no request body above [`MAX_BODY`] bytes, nor one of unknown
+//!   length (413); a connection with no new request for the idle timeout (10 s) is closed.
+
+mod api;
+mod openapi;
+mod page;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::header::{self, HeaderValue};
+use axum::http::{Method, Request, Response, StatusCode};
+use axum::routing::get;
+use hyper::body::{Body as _, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tracing::{debug, info};
+
+use super::occupancy::{Occupancy, Seat};
+use crate::pipeline::Pipeline;
+use crate::pipeline::rrl::{self, RateLimitConfig, RateLimiter, Verdict};
+
+/// How long an HTTP/1.1 client has to send a whole request head.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest request head read (HTTP/1.1 buffer, HTTP/2 header list).
+const MAX_HEAD: usize = 16 * 1024;
+/// The largest request body accepted: the API takes none, so only a stray one fits.
+const MAX_BODY: u64 = 1024;
+/// Requests at once on one HTTP/2 connection.
+const MAX_STREAMS: u32 = 32;
+
+/// The HTTP server's headers and limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// The `Access-Control-Allow-Origin` header's value; `None` leaves the header out.
+    pub allow_origin: Option<String>,
+    /// Requests per second per client prefix (0: no limit), and the networks exempt.
+    pub rate_limit: RateLimitConfig,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// How long a connection may go without starting a request (shorter once more than half
+    /// the connections are held).
+    pub idle_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    /// Any origin (the data is public), 20 requests a second per client prefix with loopback
+    /// exempt, 256 connections idle at most 10 s.
+    fn default() -> HttpSettings {
+        HttpSettings {
+            allow_origin: Some("*".to_owned()),
+            rate_limit: RateLimitConfig {
+                responses_per_second: 20,
+                slip: 0,
+                exempt: rrl::default_exempt(),
+                ..RateLimitConfig::default()
+            },
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Every route, the API's (`api`) and the page's (`page`).
+fn router(pipeline: Arc<Pipeline>) -> axum::Router {
+    axum::Router::new()
+        .route("/", get(page::page))
+        .route("/style.css", get(page::style))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/ports/{port}", get(api::port))
+        .route("/v1/ports/{port}/{protocol}", get(api::port_on))
+        .route("/v1/services/{name}", get(api::service))
+        .route("/v1/services/{name}/{protocol}", get(api::service_on))
+        .route("/v1/search", get(api::search))
+        .route("/v1/zone", get(api::zone))
+        .route("/v1/openapi.json", get(api::document))
+        .fallback(api::not_found)
+        .with_state(Arc::new(api::Api::new(pipeline)))
+}
+
+/// What every HTTP connection shares: the router and the checks made before it.
+#[derive(Debug)]
+pub(crate) struct Http {
+    router: axum::Router,
+    pipeline: Arc<Pipeline>,
+    allow_origin: Option<HeaderValue>,
+    limiter: RateLimiter,
+    max_connections: usize,
+    idle_timeout: Duration,
+}
+
+impl Http {
+    /// The server for `pipeline` under `settings`.
+    pub(crate) fn new(pipeline: Arc<Pipeline>, settings: HttpSettings) -> Http {
+        Http {
+            router: router(pipeline.clone()),
+            pipeline,
+            // The configuration accepts printable ASCII only, which is always a header value.
+            allow_origin: settings
+                .allow_origin
+                .and_then(|origin| HeaderValue::from_str(&origin).ok()),
+            limiter: RateLimiter::new(settings.rate_limit),
+            max_connections: settings.max_connections,
+            idle_timeout: settings.idle_timeout,
+        }
+    }
+
+    /// The answer to one request from `client`: refused past the rate limit or with a body,
+    /// else the router's, with the cross-origin headers added.
+    async fn respond(&self, request: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+        let mut response = if self.limiter.check(client.ip(), Instant::now()) != Verdict::Answer {
+            let mut refused = api::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests from your network; try again in a second",
+            );
+            refused
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            refused
+        } else if request
+            .body()
+            .size_hint()
+            .upper()
+            .is_none_or(|length| length > MAX_BODY)
+        {
+            let mut refused = api::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "this server takes no request bodies",
+            );
+            // The body is not read: the connection cannot carry another request.
+            refused
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            refused
+        } else if request.method() == Method::OPTIONS {
+            api::preflight()
+        } else {
+            let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+            let response = match self.router.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            api::finish(response, if_none_match.as_ref())
+        };
+        if let Some(origin) = &self.allow_origin {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("ETag"),
+            );
+        }
+        response
+    }
+}
+
+/// Accepts connections on `listener` until `stop`, then lets the open ones finish the
+/// requests in hand. `role` names the listener in the log (`http` or `metrics`).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    http: Arc<Http>,
+    role: &'static str,
+    stop: CancellationToken,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        match role {
+            "metrics" => info!(
+                "metrics on http://{addr}/metrics (--metrics is deprecated: --http serves the \
+                 same and more)"
+            ),
+            _ => info!("http on http://{addr}/"),
+        }
+    }
+    let occupancy = Occupancy::new(http.max_connections, http.idle_timeout);
+    let connections = TaskTracker::new();
+    let admits = |client: SocketAddr| http.pipeline.permits(client.ip());
+    while let Some((stream, client, seat)) = occupancy
+        .accept(&listener, role, &stop, admits, || {})
+        .await
+    {
+        let http = http.clone();
+        let stop = stop.clone();
+        connections.spawn(serve_connection(stream, client, http, seat, stop));
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+/// Serves one connection until the client closes it, goes idle, is closed to make room, or the
+/// server stops (then the requests in hand are finished).
+async fn serve_connection(
+    stream: TcpStream,
+    client: SocketAddr,
+    http: Arc<Http>,
+    seat: Seat,
+    stop: CancellationToken,
+) {
+    let seat = Arc::new(seat);
+    let service = {
+        let seat = seat.clone();
+        hyper::service::service_fn(move |request| {
+            seat.touch();
+            let http = http.clone();
+            async move { Ok::<_, Infallible>(http.respond(request, client).await) }
+        })
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_TIMEOUT)
+        .max_buf_size(MAX_HEAD);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD as u32)
+        .max_concurrent_streams(MAX_STREAMS);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut stopping = false;
+    loop {
+        let idle_left = seat.idle_timeout().saturating_sub(seat.idle_for());
+        tokio::select! {
+            served = connection.as_mut() => {
+                if let Err(error) = served {
+                    debug!(%client, %error, "http connection ended");
+                }
+                return;
+            }
+            () = seat.closing() => {
+                debug!(%client, "http connection closed to make room");
+                return;
+            }
+            () = stop.cancelled(), if !stopping => {
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep(idle_left), if !stopping => {
+                if seat.idle_for() >= seat.idle_timeout() {
+                    debug!(%client, "http connection idle, closing");
+                    return;
+                }
+            }
+        }
+    }
+}
