@@ -123,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     policy: config.policy,
                     notify: config.notify,
                     state: config.state,
+                    dnstap: config.dnstap,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -47,6 +47,8 @@ pub struct ServeConfig {
     pub state: Option<StateDir>,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
+    /// Where to send dnstap.
+    pub dnstap: Option<crate::dnstap::Target>,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
     /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
@@ -137,6 +139,7 @@ impl ServeArgs {
             notify: settings.notify.clone().unwrap_or_default(),
             state: settings.zone.state(),
             metrics: settings.metrics,
+            dnstap: settings.dnstap.clone(),
             watch,
             udp_threads: match settings.udp_threads.unwrap_or(DEFAULT_UDP_THREADS) {
                 0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),

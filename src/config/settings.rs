@@ -194,6 +194,11 @@ settings! {
         /// Zone transfers served at once; more are refused.
         #[arg(long, env = "PORTSD_MAX_TRANSFERS", default_value = DEFAULT_MAX_TRANSFERS.to_string())]
         pub(crate) max_transfers: Option<usize>,
+        /// Send every query answered and its response as dnstap (AUTH_QUERY, AUTH_RESPONSE) in
+        /// Frame Streams to a collector at unix:PATH or tcp:ADDR:PORT; events are dropped
+        /// and counted, never waited for, when it is slow or away [default: off].
+        #[arg(long, env = "PORTSD_DNSTAP", value_name = "unix:PATH|tcp:ADDR:PORT")]
+        pub(crate) dnstap: Option<crate::dnstap::Target>,
         /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
         #[arg(long, env = "PORTSD_METRICS")]
         pub(crate) metrics: Option<SocketAddr>,

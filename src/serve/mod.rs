@@ -18,6 +18,7 @@
 mod batch;
 pub(crate) mod bind;
 mod daemon;
+mod dnstap;
 mod metrics_endpoint;
 mod notify;
 mod occupancy;
@@ -29,7 +30,7 @@ pub mod watch;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::Interest;
 use tokio::net::TcpListener;
@@ -82,6 +83,8 @@ pub struct Settings {
     pub notify: Vec<SocketAddr>,
     /// Where the served serial is kept across restarts (`--state-dir`), if anywhere.
     pub state: Option<state::StateDir>,
+    /// Where queries and responses are sent for dnstap (`--dnstap`), if anywhere.
+    pub dnstap: Option<crate::dnstap::Target>,
 }
 
 impl Settings {
@@ -95,6 +98,7 @@ impl Settings {
             policy: Policy::default(),
             notify: Vec::new(),
             state: None,
+            dnstap: None,
         }
     }
 }
@@ -122,6 +126,8 @@ pub struct Server {
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
     state: Option<Arc<state::StateDir>>,
+    /// The dnstap collector and the queue's writing end, taken by [`Server::run`].
+    dnstap: Arc<Mutex<Option<(crate::dnstap::Target, crate::dnstap::Queue)>>>,
 }
 
 impl Server {
@@ -144,13 +150,25 @@ impl Server {
             &settings.policy.keys,
             metrics.clone(),
         );
+        let origin = crate::dnstap::Origin {
+            identity: settings.policy.identity.identity.clone(),
+            version: settings.policy.identity.version.clone(),
+        };
+        let mut pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics.clone());
+        let mut dnstap = None;
+        if let Some(target) = settings.dnstap {
+            let (tap, queue) = crate::dnstap::queue(metrics, origin);
+            pipeline = pipeline.tapped(tap);
+            dnstap = Some((target, queue));
+        }
         Server {
-            pipeline: Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics)),
+            pipeline: Arc::new(pipeline),
             data: Arc::new(settings.data),
             services: settings.services.map(Arc::new),
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
+            dnstap: Arc::new(Mutex::new(dnstap)),
         }
     }
 
@@ -191,6 +209,14 @@ impl Server {
         // Whichever way this returns, the UDP threads started so far stop too.
         let _stop_on_return = stop.clone().drop_guard();
         let tasks = TaskTracker::new();
+        // The dnstap writer stops last, after the loops, to write what they queued.
+        let stop_writer = CancellationToken::new();
+        let _stop_writer_on_return = stop_writer.clone().drop_guard();
+        let taken = self.dnstap.lock().map(|mut dnstap| dnstap.take());
+        let writer = taken
+            .ok()
+            .flatten()
+            .map(|(target, queue)| tokio::spawn(dnstap::run(target, queue, stop_writer.clone())));
         self.notifier.announce(self.pipeline.snapshot().serial);
         if !listeners.udp_threads.is_empty() {
             info!(
@@ -248,6 +274,10 @@ impl Server {
             .is_err()
         {
             warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+        }
+        stop_writer.cancel();
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
         }
         Ok(())
     }

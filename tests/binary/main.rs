@@ -9,6 +9,7 @@
 //!   endpoint under pressure (`descriptors`); every answer compared with NSD's and Knot's on
 //!   the same zone (`differential`, with `differential-allow.toml`), the servers started by
 //!   `external`;
+//! - dnstap to a real collector, `fstrm_capture`, read back by `dnstap-read` (`dnstap`);
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`).
 
@@ -20,6 +21,7 @@ mod cookies;
 mod deploy;
 mod descriptors;
 mod differential;
+mod dnstap;
 mod external;
 mod fixture_http;
 mod lifecycle;

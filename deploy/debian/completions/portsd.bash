@@ -435,7 +435,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --services --ns-name --ns-address --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --metrics --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
+            opts="-h --zone --ttl --data --services --ns-name --ns-address --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --dnstap --metrics --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -522,6 +522,10 @@ _portsd() {
                     return 0
                     ;;
                 --max-transfers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dnstap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

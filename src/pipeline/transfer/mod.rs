@@ -16,6 +16,7 @@ mod policy;
 #[cfg(test)]
 mod tests;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::core::answer::Rdata;
@@ -23,7 +24,9 @@ use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
 use crate::core::serial::is_newer;
 use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::dnstap::Tap;
 use crate::pipeline::tsig::Signer;
+use crate::transport::Transport;
 
 use crate::wire::message::{Header, MessageWriter, Suffixes};
 use crate::wire::{Uncompressed, write_rdata};
@@ -102,6 +105,8 @@ pub struct Transfer {
     _slot: Option<Slot>,
     /// Signs every message when the request was signed.
     signer: Option<Signer>,
+    /// Hands every message to dnstap, with the client and transport, when it is on.
+    tap: Option<(Tap, SocketAddr, Transport)>,
 }
 
 impl std::fmt::Debug for Transfer {
@@ -159,6 +164,7 @@ impl Transfer {
             name: OwnerName::default(),
             _slot: None,
             signer: None,
+            tap: None,
         }
     }
 
@@ -171,6 +177,14 @@ impl Transfer {
                 .limit
                 .saturating_sub(signer.as_ref().map_or(0, Signer::room)),
             signer,
+            ..self
+        }
+    }
+
+    /// This transfer, handing each message it writes to `tap` as a response to `client`.
+    pub(crate) fn tapped(self, tap: Tap, client: SocketAddr, transport: Transport) -> Transfer {
+        Transfer {
+            tap: Some((tap, client, transport)),
             ..self
         }
     }
@@ -242,6 +256,9 @@ impl Transfer {
         writer.finish();
         if let Some(signer) = &mut self.signer {
             signer.sign(out, crate::pipeline::tsig::now());
+        }
+        if let Some((tap, client, transport)) = &self.tap {
+            tap.response(*client, *transport, out);
         }
         self.messages += 1;
         true

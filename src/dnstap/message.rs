@@ -1,0 +1,118 @@
+//! The part of dnstap's protobuf schema (`dnstap.proto`) portsd writes, declared by hand with
+//! prost's derive, so the build needs no `protoc`: the `Dnstap` envelope and its `Message`,
+//! with the field numbers and types of the published schema.
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Event, Origin};
+use crate::transport::Transport;
+
+/// `Dnstap.Type.MESSAGE`, the one envelope type.
+const ENVELOPE_MESSAGE: i32 = 1;
+/// `SocketFamily`: INET, INET6.
+const INET: i32 = 1;
+const INET6: i32 = 2;
+/// `SocketProtocol`: UDP, TCP.
+const UDP: i32 = 1;
+const TCP: i32 = 2;
+
+/// `Message.Type`: the two kinds an authoritative server sends.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Kind {
+    AuthQuery = 1,
+    AuthResponse = 2,
+}
+
+/// `Dnstap`: who wrote it, and the message.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(super) struct Dnstap {
+    #[prost(bytes = "vec", optional, tag = "1")]
+    identity: Option<Vec<u8>>,
+    #[prost(bytes = "vec", optional, tag = "2")]
+    version: Option<Vec<u8>>,
+    #[prost(message, optional, tag = "14")]
+    pub(super) message: Option<Message>,
+    #[prost(int32, required, tag = "15")]
+    kind: i32,
+}
+
+/// `Message`: one DNS message, where it went and when.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(super) struct Message {
+    #[prost(int32, required, tag = "1")]
+    kind: i32,
+    #[prost(int32, optional, tag = "2")]
+    socket_family: Option<i32>,
+    #[prost(int32, optional, tag = "3")]
+    socket_protocol: Option<i32>,
+    #[prost(bytes = "vec", optional, tag = "4")]
+    query_address: Option<Vec<u8>>,
+    #[prost(uint32, optional, tag = "6")]
+    query_port: Option<u32>,
+    #[prost(uint64, optional, tag = "8")]
+    query_time_sec: Option<u64>,
+    #[prost(fixed32, optional, tag = "9")]
+    query_time_nsec: Option<u32>,
+    #[prost(bytes = "vec", optional, tag = "10")]
+    query_message: Option<Vec<u8>>,
+    #[prost(uint64, optional, tag = "12")]
+    response_time_sec: Option<u64>,
+    #[prost(fixed32, optional, tag = "13")]
+    response_time_nsec: Option<u32>,
+    #[prost(bytes = "vec", optional, tag = "14")]
+    response_message: Option<Vec<u8>>,
+}
+
+impl Dnstap {
+    pub(super) fn new(origin: &Origin, message: Message) -> Dnstap {
+        Dnstap {
+            identity: origin.identity.as_ref().map(|i| i.as_bytes().to_vec()),
+            version: origin.version.as_ref().map(|v| v.as_bytes().to_vec()),
+            message: Some(message),
+            kind: ENVELOPE_MESSAGE,
+        }
+    }
+}
+
+/// Seconds and nanoseconds since 1970.
+fn split(time: SystemTime) -> (Option<u64>, Option<u32>) {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    (Some(since.as_secs()), Some(since.subsec_nanos()))
+}
+
+impl Message {
+    /// The `kind` message of `event` carrying `dns`: a query with its arrival time, or a
+    /// response with both times.
+    pub(super) fn new(kind: Kind, event: &Event, dns: &[u8]) -> Message {
+        let (family, address) = match event.client.ip().to_canonical() {
+            IpAddr::V4(ip) => (INET, ip.octets().to_vec()),
+            IpAddr::V6(ip) => (INET6, ip.octets().to_vec()),
+        };
+        let (query_time_sec, query_time_nsec) = split(event.query_time);
+        let (response_time_sec, response_time_nsec) = match kind {
+            Kind::AuthQuery => (None, None),
+            Kind::AuthResponse => split(event.response_time),
+        };
+        let (query_message, response_message) = match kind {
+            Kind::AuthQuery => (Some(dns.to_vec()), None),
+            Kind::AuthResponse => (None, Some(dns.to_vec())),
+        };
+        Message {
+            kind: kind as i32,
+            socket_family: Some(family),
+            socket_protocol: Some(match event.transport {
+                Transport::Udp => UDP,
+                Transport::Tcp => TCP,
+            }),
+            query_address: Some(address),
+            query_port: Some(u32::from(event.client.port())),
+            query_time_sec,
+            query_time_nsec,
+            query_message,
+            response_time_sec,
+            response_time_nsec,
+            response_message,
+        }
+    }
+}
