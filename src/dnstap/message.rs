@@ -1,12 +1,53 @@
 //! The part of dnstap's protobuf schema (`dnstap.proto`) portsd writes, declared by hand with
 //! prost's derive, so the build needs no `protoc`: the `Dnstap` envelope and its `Message`,
-//! with the field numbers and types of the published schema.
+//! with the field numbers and types of the published schema; and what the request path hands
+//! over ([`Event`]), encoded into them ([`encode`]).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Event, Origin};
 use crate::transport::Transport;
+
+/// One exchange, or one message of a transfer, as the request path hands it over.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub(super) client: SocketAddr,
+    pub(super) transport: Transport,
+    /// When the query arrived.
+    pub(super) query_time: SystemTime,
+    /// When the response was made.
+    pub(super) response_time: SystemTime,
+    /// The query's bytes (none for a transfer's messages), then the response's (none when
+    /// the query got no response, as a transfer's opening).
+    pub(super) bytes: Vec<u8>,
+    pub(super) query_len: usize,
+}
+
+/// Who writes: the identity and version each dnstap message carries (`--identity` and
+/// `--version-string`, as the CHAOS answers give them; none when hidden).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Origin {
+    pub(crate) identity: Option<String>,
+    pub(crate) version: Option<String>,
+}
+
+/// Appends `event` to `out` as Frame Streams data frames: an `AUTH_QUERY` when it holds a
+/// query, an `AUTH_RESPONSE` when it holds a response. Returns the messages written.
+pub(crate) fn encode(event: &Event, origin: &Origin, out: &mut Vec<u8>) -> usize {
+    let (query, response) = event.bytes.split_at(event.query_len);
+    let mut written = 0;
+    for (kind, message) in [(Kind::AuthQuery, query), (Kind::AuthResponse, response)] {
+        if message.is_empty() {
+            continue;
+        }
+        let dnstap = Dnstap::new(origin, Message::new(kind, event, message));
+        super::frames::data_header(prost::Message::encoded_len(&dnstap), out);
+        // Writing into a Vec cannot run out of room.
+        let _ = prost::Message::encode(&dnstap, out);
+        written += 1;
+    }
+    written
+}
 
 /// `Dnstap.Type.MESSAGE`, the one envelope type.
 const ENVELOPE_MESSAGE: i32 = 1;

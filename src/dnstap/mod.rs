@@ -13,6 +13,8 @@
 pub(crate) mod frames;
 mod message;
 
+pub(crate) use message::{Event, Origin, encode};
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -68,21 +70,6 @@ impl<'de> serde::Deserialize<'de> for Target {
     }
 }
 
-/// One exchange, or one message of a transfer, as the request path hands it over.
-#[derive(Debug)]
-pub(crate) struct Event {
-    client: SocketAddr,
-    transport: Transport,
-    /// When the query arrived.
-    query_time: SystemTime,
-    /// When the response was made.
-    response_time: SystemTime,
-    /// The query's bytes (none for a transfer's messages), then the response's (none when
-    /// the query got no response, as a transfer's opening).
-    bytes: Vec<u8>,
-    query_len: usize,
-}
-
 /// The request path's end of the queue: cheap to clone, never waits.
 #[derive(Clone, Debug)]
 pub struct Tap {
@@ -96,14 +83,6 @@ pub struct Queue {
     pub(crate) events: mpsc::Receiver<Event>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) origin: Origin,
-}
-
-/// Who writes: the identity and version each dnstap message carries (`--identity` and
-/// `--version-string`, as the CHAOS answers give them; none when hidden).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Origin {
-    pub(crate) identity: Option<String>,
-    pub(crate) version: Option<String>,
 }
 
 /// A queue of [`QUEUE_EVENTS`], its two ends.
@@ -166,27 +145,6 @@ impl Tap {
             self.metrics.dnstap_dropped(1);
         }
     }
-}
-
-/// Appends `event` to `out` as Frame Streams data frames: an `AUTH_QUERY` when it holds a
-/// query, an `AUTH_RESPONSE` when it holds a response. Returns the messages written.
-pub(crate) fn encode(event: &Event, origin: &Origin, out: &mut Vec<u8>) -> usize {
-    let (query, response) = event.bytes.split_at(event.query_len);
-    let mut written = 0;
-    for (kind, message) in [
-        (message::Kind::AuthQuery, query),
-        (message::Kind::AuthResponse, response),
-    ] {
-        if message.is_empty() {
-            continue;
-        }
-        let dnstap = message::Dnstap::new(origin, message::Message::new(kind, event, message));
-        frames::data_header(prost::Message::encoded_len(&dnstap), out);
-        // Writing into a Vec cannot run out of room.
-        let _ = prost::Message::encode(&dnstap, out);
-        written += 1;
-    }
-    written
 }
 
 #[cfg(test)]
