@@ -6,6 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+
 use crate::transport::Transport;
 
 /// One exchange, or one message of a transfer, as the request path hands it over.
@@ -19,7 +21,7 @@ pub(crate) struct Event {
     pub(super) response_time: SystemTime,
     /// The query's bytes (none for a transfer's messages), then the response's (none when
     /// the query got no response, as a transfer's opening).
-    pub(super) bytes: Vec<u8>,
+    pub(super) bytes: Bytes,
     pub(super) query_len: usize,
 }
 
@@ -27,14 +29,16 @@ pub(crate) struct Event {
 /// `--version-string`, as the CHAOS answers give them; none when hidden).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Origin {
-    pub(crate) identity: Option<String>,
-    pub(crate) version: Option<String>,
+    pub(crate) identity: Option<Bytes>,
+    pub(crate) version: Option<Bytes>,
 }
 
 /// Appends `event` to `out` as Frame Streams data frames: an `AUTH_QUERY` when it holds a
 /// query, an `AUTH_RESPONSE` when it holds a response. Returns the messages written.
 pub(crate) fn encode(event: &Event, origin: &Origin, out: &mut Vec<u8>) -> usize {
-    let (query, response) = event.bytes.split_at(event.query_len);
+    // Slices of the one buffer, shared with the protobuf message rather than copied.
+    let query = event.bytes.slice(..event.query_len);
+    let response = event.bytes.slice(event.query_len..);
     let mut written = 0;
     for (kind, message) in [(Kind::AuthQuery, query), (Kind::AuthResponse, response)] {
         if message.is_empty() {
@@ -68,10 +72,10 @@ pub(super) enum Kind {
 /// `Dnstap`: who wrote it, and the message.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(super) struct Dnstap {
-    #[prost(bytes = "vec", optional, tag = "1")]
-    identity: Option<Vec<u8>>,
-    #[prost(bytes = "vec", optional, tag = "2")]
-    version: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "1")]
+    identity: Option<Bytes>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    version: Option<Bytes>,
     #[prost(message, optional, tag = "14")]
     pub(super) message: Option<Message>,
     #[prost(int32, required, tag = "15")]
@@ -95,21 +99,21 @@ pub(super) struct Message {
     query_time_sec: Option<u64>,
     #[prost(fixed32, optional, tag = "9")]
     query_time_nsec: Option<u32>,
-    #[prost(bytes = "vec", optional, tag = "10")]
-    query_message: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "10")]
+    query_message: Option<Bytes>,
     #[prost(uint64, optional, tag = "12")]
     response_time_sec: Option<u64>,
     #[prost(fixed32, optional, tag = "13")]
     response_time_nsec: Option<u32>,
-    #[prost(bytes = "vec", optional, tag = "14")]
-    response_message: Option<Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "14")]
+    response_message: Option<Bytes>,
 }
 
 impl Dnstap {
     pub(super) fn new(origin: &Origin, message: Message) -> Dnstap {
         Dnstap {
-            identity: origin.identity.as_ref().map(|i| i.as_bytes().to_vec()),
-            version: origin.version.as_ref().map(|v| v.as_bytes().to_vec()),
+            identity: origin.identity.clone(),
+            version: origin.version.clone(),
             message: Some(message),
             kind: ENVELOPE_MESSAGE,
         }
@@ -125,7 +129,7 @@ fn split(time: SystemTime) -> (Option<u64>, Option<u32>) {
 impl Message {
     /// The `kind` message of `event` carrying `dns`: a query with its arrival time, or a
     /// response with both times.
-    pub(super) fn new(kind: Kind, event: &Event, dns: &[u8]) -> Message {
+    pub(super) fn new(kind: Kind, event: &Event, dns: Bytes) -> Message {
         let (family, address) = match event.client.ip().to_canonical() {
             IpAddr::V4(ip) => (INET, ip.octets().to_vec()),
             IpAddr::V6(ip) => (INET6, ip.octets().to_vec()),
@@ -136,8 +140,8 @@ impl Message {
             Kind::AuthResponse => split(event.response_time),
         };
         let (query_message, response_message) = match kind {
-            Kind::AuthQuery => (Some(dns.to_vec()), None),
-            Kind::AuthResponse => (None, Some(dns.to_vec())),
+            Kind::AuthQuery => (Some(dns), None),
+            Kind::AuthResponse => (None, Some(dns)),
         };
         Message {
             kind: kind as i32,

@@ -122,7 +122,7 @@ impl Tap {
             transport,
             query_time: now.checked_sub(elapsed).unwrap_or(now),
             response_time: now,
-            bytes,
+            bytes: bytes.into(),
             query_len: query.len(),
         });
     }
@@ -135,7 +135,7 @@ impl Tap {
             transport,
             query_time: now,
             response_time: now,
-            bytes: response.to_vec(),
+            bytes: bytes::Bytes::copy_from_slice(response),
             query_len: 0,
         });
     }

@@ -151,8 +151,8 @@ impl Server {
             metrics.clone(),
         );
         let origin = crate::dnstap::Origin {
-            identity: settings.policy.identity.identity.clone(),
-            version: settings.policy.identity.version.clone(),
+            identity: settings.policy.identity.identity.clone().map(Into::into),
+            version: settings.policy.identity.version.clone().map(Into::into),
         };
         let mut pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics.clone());
         let mut dnstap = None;
