@@ -25,7 +25,7 @@ OUTSTANDING=${OUTSTANDING:-100}              # dnsperf -q
 QUERY_COUNT=${QUERY_COUNT:-100000}
 QUERY_SEED=${QUERY_SEED:-4242}
 ZONE=${ZONE:-ports.local}
-SERVERS=${SERVERS:-"portsd nsd knot"}
+SERVERS=${SERVERS:-"portsd portsd-dnstap nsd knot"}   # portsd-dnstap: portsd with --dnstap on
 NSD_SERVER_COUNT=${NSD_SERVER_COUNT:-1}
 KNOT_UDP_WORKERS=${KNOT_UDP_WORKERS:-1}
 KNOT_TCP_WORKERS=${KNOT_TCP_WORKERS:-1}
@@ -54,6 +54,21 @@ for line in sys.stdin:
 portsd_command() {
 	# shellcheck disable=SC2086 # PORTSD_ARGS is a list of flags
 	echo "$PORTSD" serve --listen "127.0.0.1:$1" --zone "$ZONE" $PORTSD_ARGS
+}
+
+# The dnstap collector portsd-dnstap writes to: fstrm_capture on a Unix socket, discarding
+# what it reads (its own cost is the collector's, not portsd's).
+DNSTAP_SOCKET=$WORK_DIR/dnstap.sock
+start_collector() {
+	setsid fstrm_capture -t protobuf:dnstap.Dnstap -u "$DNSTAP_SOCKET" -w /dev/null \
+		>"$WORK_DIR/fstrm_capture.log" 2>&1 &
+	SERVER_PID[fstrm_capture]=$!
+	for _ in $(seq 100); do
+		[[ -S "$DNSTAP_SOCKET" ]] && return
+		sleep 0.05
+	done
+	log "fstrm_capture did not open $DNSTAP_SOCKET"
+	exit 1
 }
 
 write_nsd_config() {
@@ -95,6 +110,7 @@ write_knot_config() {
 server_command() {
 	case $1 in
 	portsd) portsd_command "$2" ;;
+	portsd-dnstap) echo "$(portsd_command "$2")" --dnstap "unix:$DNSTAP_SOCKET" ;;
 	nsd) echo nsd -d -c "$(write_nsd_config "$2")" ;;
 	knot) echo knotd -c "$(write_knot_config "$2")" ;;
 	*)
@@ -127,7 +143,11 @@ main() {
 	fi
 	ensure_packages nsd=nsd knotd=knot dnsperf=dnsperf
 	mkdir -p "$RESULTS_DIR"
-	if has_server portsd; then build_portsd; fi
+	if has_server portsd || has_server portsd-dnstap; then build_portsd; fi
+	if has_server portsd-dnstap; then
+		ensure_packages fstrm_capture=fstrm-bin
+		start_collector
+	fi
 	if ((PROBE_ROUNDS > 0)); then build_probe; fi
 
 	if [[ -n "$ZONE_FILE" ]]; then
@@ -190,6 +210,8 @@ main() {
 	if ((STARTUP_RUNS > 0)); then
 		log "startup: exec to first answer, $STARTUP_RUNS runs each"
 		for name in $SERVERS; do
+			# The same start as portsd's, and its collector is stopped by now.
+			[[ $name == portsd-dnstap ]] && continue
 			port=$("${TOOL[@]}" free-port)
 			# shellcheck disable=SC2046 # the command line is split on purpose
 			"${TOOL[@]}" startup --server "$name" --port "$port" --qname "443.tcp.$ZONE" \

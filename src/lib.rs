@@ -10,6 +10,7 @@
 //!   transfer out.
 //! - `wire`: DNS wire format written and read by hand, the request view among it.
 //! - [`metrics`]: the counters every part records into.
+//! - [`dnstap`]: queries and responses handed to a dnstap collector, off the request path.
 //! - [`serve`]: sockets, serving loops, lifecycle.
 //! - [`config`]: command line, environment and configuration file.
 //! - [`manual`]: man pages and shell completions from the command line's definitions.
@@ -21,6 +22,7 @@
 
 pub mod config;
 pub mod core;
+pub mod dnstap;
 pub(crate) mod file_error;
 pub mod fuzzing;
 pub mod manual;

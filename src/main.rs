@@ -127,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     notify: config.notify,
                     state: config.state,
                     http: config.http_settings,
+                    dnstap: config.dnstap,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

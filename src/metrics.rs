@@ -20,6 +20,9 @@
 //! - `portsd_cookies_total{kind}`: requests with a DNS cookie, by what it was: `client_only`,
 //!   `valid` (a server cookie made here: exempt from rate limiting), `invalid` (a server
 //!   cookie not made here or too old), `malformed` (answered FORMERR);
+//! - `portsd_dnstap_sent_total`, `portsd_dnstap_dropped_total`: dnstap events (a query with
+//!   its response, or one message of a transfer) written to the collector, and not delivered:
+//!   the queue was full (the collector too slow) or no collector was connected;
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
@@ -81,6 +84,8 @@ pub struct Metrics {
     reload_failures: Counter,
     transfers: Family<Labels, Counter>,
     tsig_rejected: Counter,
+    dnstap_sent: Counter,
+    dnstap_dropped: Counter,
     notifies: Family<Labels, Counter>,
     /// One per kind in [`COOKIE_KINDS`].
     cookies: Vec<Counter>,
@@ -195,6 +200,18 @@ impl Metrics {
             "Requests answered NOTAUTH because their TSIG signature failed",
             tsig_rejected.clone(),
         );
+        let dnstap_sent = Counter::default();
+        registry.register(
+            "dnstap_sent",
+            "dnstap events written to the collector",
+            dnstap_sent.clone(),
+        );
+        let dnstap_dropped = Counter::default();
+        registry.register(
+            "dnstap_dropped",
+            "dnstap events dropped: queue full, or no collector connected",
+            dnstap_dropped.clone(),
+        );
         let notifies = Family::<Labels, Counter>::default();
         registry.register(
             "notifies",
@@ -240,6 +257,8 @@ impl Metrics {
             reload_failures,
             transfers,
             tsig_rejected,
+            dnstap_sent,
+            dnstap_dropped,
             notifies,
             cookies,
             tcp_closed_under_pressure,
@@ -268,6 +287,16 @@ impl Metrics {
     /// Counts a request whose TSIG signature failed (unknown key, bad MAC, bad time).
     pub(crate) fn tsig_rejected(&self) {
         self.tsig_rejected.inc();
+    }
+
+    /// Counts `events` dnstap events written to the collector.
+    pub(crate) fn dnstap_sent(&self, events: u64) {
+        self.dnstap_sent.inc_by(events);
+    }
+
+    /// Counts `events` dnstap events dropped (each one exchange or one transfer message).
+    pub(crate) fn dnstap_dropped(&self, events: u64) {
+        self.dnstap_dropped.inc_by(events);
     }
 
     /// Counts a transfer started: `kind` asked for, `form` sent.

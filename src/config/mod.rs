@@ -10,8 +10,8 @@
 //! - `resolve`: merged settings to `ServeConfig`, the zone, the data's location.
 //! - `error`: `ConfigError`, what makes a configuration unusable.
 
-mod error;
-mod file;
+pub(crate) mod error;
+pub(crate) mod file;
 mod resolve;
 mod settings;
 

@@ -51,6 +51,8 @@ pub struct ServeConfig {
     pub metrics: Option<SocketAddr>,
     /// The HTTP server's headers and limits.
     pub http_settings: HttpSettings,
+    /// Where to send dnstap.
+    pub dnstap: Option<crate::dnstap::Target>,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
     /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
@@ -150,6 +152,7 @@ impl ServeArgs {
             http: settings.http.clone().unwrap_or_default(),
             metrics: settings.metrics,
             http_settings: settings.http_settings()?,
+            dnstap: settings.dnstap.clone(),
             watch,
             udp_threads: match settings.udp_threads.unwrap_or(DEFAULT_UDP_THREADS) {
                 0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),

@@ -222,6 +222,11 @@ settings! {
         /// at /metrics; repeatable [default: off].
         #[arg(long, env = "PORTSD_HTTP", value_delimiter = ',')]
         pub(crate) http: Option<Vec<SocketAddr>>,
+        /// Send every query answered and its response as dnstap (AUTH_QUERY, AUTH_RESPONSE) in
+        /// Frame Streams to a collector at unix:PATH or tcp:ADDR:PORT; events are dropped
+        /// and counted, never waited for, when it is slow or away [default: off].
+        #[arg(long, env = "PORTSD_DNSTAP", value_name = "unix:PATH|tcp:ADDR:PORT")]
+        pub(crate) dnstap: Option<crate::dnstap::Target>,
         /// Deprecated: the same as --http ADDR:PORT, which serves /metrics too [default: off].
         #[arg(long, env = "PORTSD_METRICS")]
         pub(crate) metrics: Option<SocketAddr>,

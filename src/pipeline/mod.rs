@@ -17,7 +17,8 @@
 //!    the CHAOS class and NSID ([`identity`]), and is the one place hickory parses a message;
 //! 6. response rate limiting ([`rrl`]) of UDP answers, with slips; a request with a valid
 //!    server cookie is exempt (its address cannot be forged), as in BIND and Knot;
-//! 7. counting ([`crate::metrics`]) and the optional query log, transfers included, from what
+//! 7. counting ([`crate::metrics`]), the optional query log and dnstap ([`crate::dnstap`]:
+//!    the raw query and response queued, nothing encoded here), transfers included, from what
 //!    the answering step reports (never by reading the response again).
 //!
 //! The table is read through one snapshot per message (`ZoneState`); a reload swaps it
@@ -50,6 +51,7 @@ use hickory_proto::rr::RecordType;
 use crate::core::answer::Rcode;
 use crate::core::table::Table;
 use crate::core::zone::{Snapshot, Zone};
+use crate::dnstap::Tap;
 use crate::metrics::Metrics;
 use crate::transport::Transport;
 use crate::wire::{self, Request};
@@ -167,6 +169,8 @@ pub struct Pipeline {
     keys: tsig::Keyring,
     /// Transfers running now, against `transfer.max_concurrent`.
     transfers_running: Arc<AtomicUsize>,
+    /// Where queries and responses go for dnstap, when it is on.
+    tap: Option<Tap>,
 }
 
 impl Pipeline {
@@ -199,6 +203,16 @@ impl Pipeline {
             },
             keys: policy.keys,
             transfers_running: Arc::new(AtomicUsize::new(0)),
+            tap: None,
+        }
+    }
+
+    /// This pipeline, handing every query answered and its response (transfers' messages
+    /// included) to `tap`.
+    pub(crate) fn tapped(self, tap: Tap) -> Pipeline {
+        Pipeline {
+            tap: Some(tap),
+            ..self
         }
     }
 
@@ -314,17 +328,20 @@ impl Pipeline {
                 }
             }
         }
-        self.metrics.record(
-            transport,
-            written.qtype,
-            written.rcode,
-            received_at.elapsed(),
-        );
+        let elapsed = received_at.elapsed();
+        self.metrics
+            .record(transport, written.qtype, written.rcode, elapsed);
         if self.log_queries {
             log_query(transport, client, view, &written, out.len());
         }
+        if let Some(tap) = &self.tap {
+            tap.exchange(client, transport, elapsed, request, out);
+        }
         match transfer {
-            Some(transfer) => Outcome::Transfer(transfer),
+            Some(transfer) => Outcome::Transfer(match &self.tap {
+                Some(tap) => Box::new(transfer.tapped(tap.clone(), client, transport)),
+                None => transfer,
+            }),
             None => Outcome::Reply,
         }
     }

@@ -18,6 +18,7 @@
 mod batch;
 pub(crate) mod bind;
 mod daemon;
+mod dnstap;
 mod http;
 mod notify;
 mod occupancy;
@@ -29,7 +30,7 @@ pub mod watch;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::Interest;
 use tokio::net::TcpListener;
@@ -85,6 +86,8 @@ pub struct Settings {
     pub state: Option<state::StateDir>,
     /// The HTTP server's headers and limits.
     pub http: HttpSettings,
+    /// Where queries and responses are sent for dnstap (`--dnstap`), if anywhere.
+    pub dnstap: Option<crate::dnstap::Target>,
 }
 
 impl Settings {
@@ -99,6 +102,7 @@ impl Settings {
             notify: Vec::new(),
             state: None,
             http: HttpSettings::default(),
+            dnstap: None,
         }
     }
 }
@@ -127,6 +131,8 @@ pub struct Server {
     notifier: Arc<notify::Notifier>,
     state: Option<Arc<state::StateDir>>,
     http: Arc<http::Http>,
+    /// The dnstap collector and the queue's writing end, taken by [`Server::run`].
+    dnstap: Arc<Mutex<Option<(crate::dnstap::Target, crate::dnstap::Queue)>>>,
 }
 
 impl Server {
@@ -149,7 +155,17 @@ impl Server {
             &settings.policy.keys,
             metrics.clone(),
         );
-        let pipeline = Arc::new(Pipeline::new(zone, table, serial, settings.policy, metrics));
+        let origin = crate::dnstap::Origin {
+            identity: settings.policy.identity.identity.clone().map(Into::into),
+            version: settings.policy.identity.version.clone().map(Into::into),
+        };
+        let mut pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics.clone());
+        let mut dnstap = None;
+        if let Some(target) = settings.dnstap {
+            let (tap, queue) = crate::dnstap::queue(metrics, origin);
+            pipeline = pipeline.tapped(tap);
+            dnstap = Some((target, queue));
+        }
         if let Some(journal) = settings.state.as_ref().and_then(state::StateDir::journal) {
             match journal.last_serial() {
                 // An empty journal (the last change was too large to keep) holds nothing.
@@ -164,6 +180,7 @@ impl Server {
                 ),
             }
         }
+        let pipeline = Arc::new(pipeline);
         Server {
             http: Arc::new(http::Http::new(pipeline.clone(), settings.http)),
             pipeline,
@@ -172,6 +189,7 @@ impl Server {
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
+            dnstap: Arc::new(Mutex::new(dnstap)),
         }
     }
 
@@ -215,6 +233,14 @@ impl Server {
         // Whichever way this returns, the UDP threads started so far stop too.
         let _stop_on_return = stop.clone().drop_guard();
         let tasks = TaskTracker::new();
+        // The dnstap writer stops last, after the loops, to write what they queued.
+        let stop_writer = CancellationToken::new();
+        let _stop_writer_on_return = stop_writer.clone().drop_guard();
+        let taken = self.dnstap.lock().map(|mut dnstap| dnstap.take());
+        let writer = taken
+            .ok()
+            .flatten()
+            .map(|(target, queue)| tokio::spawn(dnstap::run(target, queue, stop_writer.clone())));
         self.notifier.announce(self.pipeline.snapshot().serial);
         if !listeners.udp_threads.is_empty() {
             info!(
@@ -269,6 +295,10 @@ impl Server {
             .is_err()
         {
             warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+        }
+        stop_writer.cancel();
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
         }
         Ok(())
     }

@@ -6,11 +6,11 @@
 
 mod changes;
 mod common;
-mod iana;
-mod local;
+pub(crate) mod iana;
+pub(crate) mod local;
 mod merge;
-mod port_list;
-mod services;
+pub(crate) mod port_list;
+pub(crate) mod services;
 mod wikipedia;
 
 use std::fmt::Write;

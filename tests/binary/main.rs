@@ -10,6 +10,7 @@
 //!   API's bodies against `lookup --json` (`page`); every answer compared with NSD's and Knot's on
 //!   the same zone (`differential`, with `differential-allow.toml`), the servers started by
 //!   `external`;
+//! - dnstap to a real collector, `fstrm_capture`, read back by `dnstap-read` (`dnstap`);
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`);
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
@@ -23,6 +24,7 @@ mod cookies;
 mod deploy;
 mod descriptors;
 mod differential;
+mod dnstap;
 mod external;
 mod fixture_http;
 mod lifecycle;

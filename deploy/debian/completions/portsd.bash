@@ -451,7 +451,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --services --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --journal-max-bytes --http --metrics --http-allow-origin --http-rate-limit --http-max-connections --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
+            opts="-h --zone --ttl --data --services --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --journal-max-bytes --http --dnstap --metrics --http-allow-origin --http-rate-limit --http-max-connections --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,6 +562,10 @@ _portsd() {
                     return 0
                     ;;
                 --http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dnstap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -64,6 +64,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secon
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l journal-max-bytes -d 'The most bytes the IXFR differences kept may take, in memory and in the state directory\'s journal; the oldest are dropped first' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http -d 'Serve HTTP on ADDR:PORT: the JSON API under /v1/, the page at /, Prometheus metrics at /metrics; repeatable [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l dnstap -d 'Send every query answered and its response as dnstap (AUTH_QUERY, AUTH_RESPONSE) in Frame Streams to a collector at unix:PATH or tcp:ADDR:PORT; events are dropped and counted, never waited for, when it is slow or away [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Deprecated: the same as --http ADDR:PORT, which serves /metrics too [default: off]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-allow-origin -d 'The Access-Control-Allow-Origin header of HTTP answers (the data is public); `none` leaves it out' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-rate-limit -d 'HTTP requests per second per client /24 (IPv4) or /56 (IPv6), also the burst; more get 429. 0 turns the limit off; the networks of --rate-limit-exempt are exempt' -r

@@ -16,6 +16,7 @@ mod policy;
 #[cfg(test)]
 mod tests;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::core::answer::Rdata;
@@ -23,7 +24,9 @@ use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
 use crate::core::serial::is_newer;
 use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::dnstap::Tap;
 use crate::pipeline::tsig::Signer;
+use crate::transport::Transport;
 
 use crate::wire::message::{Header, MessageWriter, ResponseOpt, Suffixes};
 use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
@@ -105,6 +108,8 @@ pub struct Transfer {
     signer: Option<Signer>,
     /// The OPT record of every message, when the request had one.
     opt: Option<ResponseOpt>,
+    /// Hands every message to dnstap, with the client and transport, when it is on.
+    tap: Option<(Tap, SocketAddr, Transport)>,
 }
 
 impl std::fmt::Debug for Transfer {
@@ -163,6 +168,7 @@ impl Transfer {
             _slot: None,
             signer: None,
             opt: None,
+            tap: None,
         }
     }
 
@@ -190,6 +196,14 @@ impl Transfer {
                 .limit
                 .saturating_sub(signer.as_ref().map_or(0, Signer::room)),
             signer,
+            ..self
+        }
+    }
+
+    /// This transfer, handing each message it writes to `tap` as a response to `client`.
+    pub(crate) fn tapped(self, tap: Tap, client: SocketAddr, transport: Transport) -> Transfer {
+        Transfer {
+            tap: Some((tap, client, transport)),
             ..self
         }
     }
@@ -262,6 +276,9 @@ impl Transfer {
         writer.finish(self.opt);
         if let Some(signer) = &mut self.signer {
             signer.sign(out, crate::pipeline::tsig::now());
+        }
+        if let Some((tap, client, transport)) = &self.tap {
+            tap.response(*client, *transport, out);
         }
         self.messages += 1;
         true

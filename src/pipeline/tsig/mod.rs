@@ -25,7 +25,7 @@ use crate::wire::{NOTAUTH, Request, write_header};
 
 use key::FUDGE;
 pub(crate) use key::{Key, Keyring};
-pub(crate) use key_file::{KeyFileError, read_key_file};
+pub(crate) use key_file::{KeyFileError, parse_keys, read_key_file};
 
 /// What the TSIG check made of a request.
 #[derive(Debug)]

@@ -1,0 +1,10 @@
+//! Fuzz target: any bytes as the port list (`ports.tsv`, the excerpt, the markdown) and
+//! `local.tsv`. Fails only on a panic, or on a problem that does not name the file and one of
+//! its lines.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    portsd::fuzzing::port_list(data);
+});
