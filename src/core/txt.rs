@@ -196,6 +196,7 @@ mod tests {
             aliases: Vec::new(),
             description: "BitTorrent".into(),
             sources: Source::PortList.bit(),
+            registry: None,
         };
         assert_eq!(
             entry_text(&entry),

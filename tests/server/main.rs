@@ -17,3 +17,4 @@ mod guard;
 mod hostile;
 mod pressure;
 mod reach;
+mod search;
