@@ -476,4 +476,65 @@ mod tests {
         index.search(not_utf8, &mut ids);
         assert!(ids.is_empty());
     }
+
+    #[test]
+    fn acronyms_are_learned_from_their_definitions() {
+        let found = acronyms(
+            [
+                "Microsoft Remote Desktop Protocol (RDP) server",
+                "Server Message Block (SMB) over IP",
+                "Something (XYZ) that does not spell it",
+                "Network File System (NFS); also (nfs) in lower case",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(found["rdp"], ["remote", "desktop", "protocol"]);
+        assert_eq!(found["smb"], ["server", "message", "block"]);
+        assert_eq!(found["nfs"], ["network", "file", "system"]);
+        assert!(!found.contains_key("xyz"));
+    }
+
+    #[test]
+    fn common_uses_outrank_slightly_better_matches() {
+        let entries = vec![
+            entry(546, Some("dhcpv6-client"), "DHCPv6 client"),
+            entry(
+                67,
+                Some("bootps"),
+                "Bootstrap Protocol server; also used by DHCP",
+            ),
+            entry(9, Some("rare"), "rare service"),
+            entry(10, None, "a rare thing"),
+        ];
+        let extra = [
+            EntryWords::default(),
+            EntryWords::default(),
+            EntryWords::default(),
+            EntryWords {
+                names: vec!["rarely".into()],
+                words: vec!["remote".into()],
+            },
+        ];
+        let popular = vec![popularity(840, 3), popularity(228_010, 3), 0, 0];
+        let index = SearchIndex::build(&entries, &extra, popular);
+        assert_eq!(ports(&index, &entries, "dhcp"), [67, 546]);
+        let flat = SearchIndex::build(&entries, &extra, Vec::new());
+        assert_eq!(
+            ports(&flat, &entries, "dhcp"),
+            [546, 67],
+            "a name prefix wins alone"
+        );
+        assert_eq!(
+            ports(&index, &entries, "rarely"),
+            [10],
+            "extra names are names"
+        );
+        assert_eq!(
+            ports(&index, &entries, "remote"),
+            [10],
+            "extra words are words"
+        );
+        assert_eq!(popularity(0, 2), 2);
+        assert_eq!(popularity(999_999, 0), 60);
+    }
 }

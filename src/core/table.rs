@@ -205,36 +205,51 @@ impl Table {
         table
     }
 
-    /// The extra names and words each entry is found by: nmap's name and comment for its port,
+    /// The extra names and words each entry is found by: nmap's name and comment for its port
+    /// (given to the uses carrying nmap's name, or to every use of the port when none does),
     /// the synonym list's words for it, and the expansions of the acronyms its texts use, where
     /// some description or comment defines them (`Remote Desktop Protocol (RDP)`).
     fn search_words(&self, extras: &Extras) -> Vec<EntryWords> {
         let mut words = vec![EntryWords::default(); self.entries.len()];
-        let mut at_port = |protocol: Protocol, port: u16, add: &mut dyn FnMut(&mut EntryWords)| {
+        // The uses of a port; with `name`, only those carrying it when some do.
+        let uses = |protocol: Protocol, port: u16, name: Option<&str>| {
             let mut ids = EntryIds::new();
             self.port_entries(protocol, port, &mut ids);
-            for id in ids {
-                add(&mut words[id as usize]);
+            let carries = |id: &EntryId| {
+                let entry = self.entry(*id);
+                name.is_some_and(|name| {
+                    entry
+                        .service
+                        .iter()
+                        .chain(&entry.aliases)
+                        .any(|s| s.eq_ignore_ascii_case(name))
+                })
+            };
+            if ids.iter().any(carries) {
+                ids.retain(|id| carries(id));
             }
+            ids
         };
         for f in &extras.frequencies {
-            at_port(f.protocol, f.port, &mut |w| {
+            for id in uses(f.protocol, f.port, f.name.as_deref()) {
+                let w = &mut words[id as usize];
                 w.names.extend(f.name.clone());
                 w.words.extend(
                     f.comment
                         .iter()
                         .flat_map(|c| crate::core::search::words_of(c)),
                 );
-            });
+            }
         }
         for synonym in &extras.synonyms {
-            at_port(synonym.protocol, synonym.port, &mut |w| {
+            for id in uses(synonym.protocol, synonym.port, None) {
+                let w = &mut words[id as usize];
                 if synonym.word.contains(' ') {
                     w.words.extend(synonym.word.split(' ').map(str::to_owned));
                 } else {
                     w.names.push(synonym.word.clone());
                 }
-            });
+            }
         }
         let texts = self.entries.iter().map(|e| e.description.as_str()).chain(
             extras
@@ -658,5 +673,60 @@ mod tests {
         let c = Table::new(vec![entry("2", Protocol::Tcp, None, Source::Iana)]);
         assert_eq!(a.content_hash(), b.content_hash());
         assert_ne!(a.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn frequencies_rank_make_top_and_join_the_fingerprint() {
+        let entries = || {
+            vec![
+                entry("80", Protocol::Tcp, Some("http"), Source::Iana),
+                entry("80", Protocol::Tcp, None, Source::PortList),
+                entry("22", Protocol::Tcp, Some("ssh"), Source::Iana),
+            ]
+        };
+        let frequency = |port, frequency, name: &str| PortFrequency {
+            protocol: Protocol::Tcp,
+            port,
+            frequency,
+            name: Some(name.into()),
+            comment: (port == 80).then(|| "World Wide Web".into()),
+        };
+        let extras = |f: u32| Extras {
+            frequencies: vec![
+                frequency(22, 100, "ssh"),
+                frequency(80, f, "http"),
+                frequency(7, 5, "echo"),
+            ],
+            synonyms: Vec::new(),
+        };
+        let plain = Table::new(entries());
+        let a = Table::build(entries(), &[], extras(400));
+        let b = Table::build(entries(), &[], extras(400));
+        let c = Table::build(entries(), &[], extras(50));
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_ne!(a.content_hash(), c.content_hash(), "a frequency changed");
+        assert_ne!(a.content_hash(), plain.content_hash());
+        let texts = |table: &Table| -> Vec<String> {
+            table
+                .top(Protocol::Tcp)
+                .iter()
+                .map(|r| crate::core::present::text_of(r))
+                .collect()
+        };
+        assert_eq!(
+            texts(&a),
+            [
+                "1 | 80 | tcp | Yes | http | use of 80",
+                "2 | 22 | tcp | Yes | ssh | use of 22",
+                "3 | 7 | tcp | Unassigned | - | no known use; system port range 0-1023 (RFC 6335)",
+            ]
+        );
+        assert_eq!(texts(&c)[0], "1 | 22 | tcp | Yes | ssh | use of 22");
+        assert!(plain.top(Protocol::Tcp).is_empty());
+        assert_eq!(a.frequency(0), Some(400));
+        // nmap's comment is found on the use carrying nmap's name only.
+        let mut ids = Vec::new();
+        a.search(&[b"world"], &mut ids);
+        assert_eq!(ids, [0]);
     }
 }
