@@ -468,7 +468,7 @@ fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
     assert!(
         search
             .output
-            .contains("\"51820 | udp | Unofficial | - | WireGuard protocol\""),
+            .contains("\"1 | 51820 | udp | Unofficial | - | WireGuard protocol\""),
         "{}",
         search.output
     );
