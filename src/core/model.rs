@@ -287,6 +287,9 @@ impl Entry {
     }
 }
 
+/// The scale of [`PortFrequency::frequency`]: a frequency is a count of millionths.
+pub(crate) const FREQUENCY_SCALE: u32 = 1_000_000;
+
 /// How often a port was found open on one protocol, from nmap's `nmap-services`, with
 /// nmap's name and comment for it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

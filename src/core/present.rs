@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::core::answer::{self, Owner, Rdata, Uses};
 use crate::core::contents::{Contents, Position};
-use crate::core::model::{Protocol, RegistryFacts, Source, Status};
+use crate::core::model::{FREQUENCY_SCALE, Protocol, RegistryFacts, Source, Status};
 use crate::core::names::{SEARCH_LABEL, Target};
 use crate::core::owner_name::OwnerName;
 use crate::core::table::Table;
@@ -203,7 +203,7 @@ impl UseView {
                         registry: entry.registry.as_deref().cloned().unwrap_or_default(),
                         frequency: table
                             .frequency(id)
-                            .map(|f| f64::from(f) / f64::from(crate::sources::FREQUENCY_SCALE)),
+                            .map(|f| f64::from(f) / f64::from(FREQUENCY_SCALE)),
                     }
                 })
                 .collect(),

@@ -273,9 +273,15 @@ impl SearchIndex {
                 .get(id as usize)
                 .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
         };
-        scored.sort_unstable_by_key(|&(id, worst, sum, at)| {
+        let key = |&(id, worst, sum, at): &(EntryId, Rank, u16, u32)| {
             (match_cost(worst, sum) - bonus(id), at, id)
-        });
+        };
+        // Only the best few are returned: pick them, then order just those.
+        if scored.len() > MAX_RESULTS {
+            scored.select_nth_unstable_by_key(MAX_RESULTS - 1, key);
+            scored.truncate(MAX_RESULTS);
+        }
+        scored.sort_unstable_by_key(key);
         out.extend(scored.iter().take(MAX_RESULTS).map(|&(id, ..)| id));
     }
 

@@ -710,7 +710,10 @@ mod tests {
             table
                 .top(Protocol::Tcp)
                 .iter()
-                .map(|r| crate::core::present::text_of(r))
+                .map(|r| {
+                    String::from_utf8_lossy(&txt::character_strings(r).collect::<Vec<_>>().concat())
+                        .into_owned()
+                })
                 .collect()
         };
         assert_eq!(

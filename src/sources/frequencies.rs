@@ -9,16 +9,13 @@
 //! nmap has none.
 
 use super::common::{DataError, HostFile};
-use crate::core::model::{PortFrequency, Protocol};
+use crate::core::model::{FREQUENCY_SCALE, PortFrequency, Protocol};
 
 /// The frequency file read when none is configured, if it exists.
 pub const DEFAULT_FREQUENCIES: &str = "/usr/share/nmap/nmap-services";
 
 /// Which frequency file to read ([`HostFile::from_setting`] with [`DEFAULT_FREQUENCIES`]).
 pub type FrequenciesFile = HostFile;
-
-/// The frequency scale: a frequency is stored as a count of millionths.
-pub(crate) const PER: u32 = 1_000_000;
 
 /// Parses `nmap-services` text into one record per line on a protocol portsd serves, in file
 /// order; every malformed line is a problem naming its line.
@@ -81,7 +78,7 @@ fn millionths(text: &str) -> Option<u32> {
     // `contains` is false for NaN.
     (0.0..=1.0)
         .contains(&value)
-        .then(|| (value * f64::from(PER)).round() as u32)
+        .then(|| (value * f64::from(FREQUENCY_SCALE)).round() as u32)
 }
 
 #[cfg(test)]

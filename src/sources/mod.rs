@@ -25,7 +25,6 @@ pub(crate) use changes::{RegistryChanges, registry_changes};
 pub(crate) use common::DataError;
 pub use common::DataErrors;
 pub use common::HostFile;
-pub(crate) use frequencies::PER as FREQUENCY_SCALE;
 pub use frequencies::{DEFAULT_FREQUENCIES, FrequenciesFile};
 pub use services::{DEFAULT_SERVICES, ServicesFile};
 pub use wikipedia::convert_markdown;
