@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
-use crate::core::model::Protocol;
+use crate::core::model::{Entry, Protocol};
 use crate::core::names::{ServiceName, Target, join_service};
 use crate::core::table::{EntryIds, Table};
 use crate::core::txt::{self, UnassignedText};
@@ -39,6 +39,10 @@ pub enum Owner {
 pub enum Rdata<'a> {
     /// TXT RDATA: character-strings in wire form.
     Txt(&'a [u8]),
+    /// A registry fact's TXT record: the entry and the fact's place among its
+    /// [`crate::core::model::RegistryFacts::fields`], rendered when written
+    /// ([`txt::fact_text`]).
+    Fact(&'a Entry, u8),
     /// A ranked answer's TXT record: `RANK | ` before the text of the TXT RDATA (a search
     /// result, 1 for the best), so the order survives a resolver that rotates the RRset.
     Ranked(u8, &'a [u8]),
@@ -56,7 +60,9 @@ impl Rdata<'_> {
     /// The record type number.
     pub(crate) fn rtype(&self) -> u16 {
         match self {
-            Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Unassigned(_) => rtype::TXT,
+            Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
+                rtype::TXT
+            }
             Rdata::Soa(_) => rtype::SOA,
             Rdata::Ns => rtype::NS,
             Rdata::Address(IpAddr::V4(_)) => rtype::A,
@@ -69,7 +75,7 @@ impl Rdata<'_> {
     pub(crate) fn txt(&self) -> Option<Cow<'_, [u8]>> {
         match self {
             Rdata::Txt(strings) => Some(Cow::Borrowed(strings)),
-            Rdata::Ranked(..) | Rdata::Unassigned(_) => {
+            Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
                 let mut strings = Vec::new();
                 self.append_txt(&mut strings);
                 Some(Cow::Owned(strings))
@@ -83,6 +89,9 @@ impl Rdata<'_> {
         match self {
             Rdata::Txt(strings) => out.extend_from_slice(strings),
             Rdata::Unassigned(text) => txt::append_rdata(|out| text.write_text(out), out),
+            Rdata::Fact(entry, index) => {
+                txt::append_rdata(|out| txt::fact_text(entry, usize::from(*index), out), out);
+            }
             Rdata::Ranked(rank, strings) => txt::append_rdata(
                 |out| {
                     out.extend_from_slice(txt::decimal(u16::from(*rank), &mut [0; 5]));
@@ -441,9 +450,12 @@ pub(crate) fn registry_records<'a>(
     let mut ids = EntryIds::new();
     table.port_entries(protocol, port, &mut ids);
     for id in ids {
-        for fact in table.facts(id) {
-            if !records.iter().any(|r| r.data == Rdata::Txt(fact)) {
-                records.push(query_record(Rdata::Txt(fact)));
+        for index in 0..table.fact_count(id).min(usize::from(u8::MAX)) {
+            let fact = Rdata::Fact(table.entry(id), index as u8);
+            // The same fact of two uses reading alike is one record (an RRset is a set).
+            let text = fact.txt();
+            if !records.iter().any(|r| r.data.txt() == text) {
+                records.push(query_record(fact));
             }
         }
     }

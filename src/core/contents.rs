@@ -133,7 +133,7 @@ impl<'s> Contents<'s> {
                 let table = &self.snapshot.table;
                 let mut ids = crate::core::table::EntryIds::new();
                 table.port_entries(Protocol::ALL[usize::from(p)], port, &mut ids);
-                if ids.iter().all(|&id| table.facts(id).is_empty()) {
+                if ids.iter().all(|&id| table.fact_count(id) == 0) {
                     return false;
                 }
                 name.push(decimal(port, &mut [0; 5]));

@@ -103,7 +103,7 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                 Owner::SearchApex => &search,
             };
             let data = match &record.data {
-                Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Unassigned(_) => {
+                Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
                     format!(
                         "TXT {}",
                         quoted_strings(&record.data.txt().unwrap_or_default())

@@ -66,10 +66,6 @@ pub struct Table {
     /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
     /// walking the zone does not sort.
     service_order: Vec<Box<[u8]>>,
-    /// The TXT RDATA of every entry's registry facts, one record per fact:
-    /// `facts[fact_offsets[id]..fact_offsets[id + 1]]` are entry `id`'s.
-    facts: Vec<Box<[u8]>>,
-    fact_offsets: Vec<u32>,
     /// nmap's frequency (millionths) of each port per protocol, sorted by port.
     frequencies: [Vec<(u16, u32)>; 4],
     /// The TXT RDATA answering `top.<proto>`: the most common ports, ranked.
@@ -151,25 +147,6 @@ impl Table {
             .cloned()
             .collect();
         service_order.sort_unstable();
-        let mut facts = Vec::new();
-        let mut fact_offsets = Vec::with_capacity(entries.len() + 1);
-        for entry in &entries {
-            fact_offsets.push(facts.len() as u32);
-            for (field, value) in entry.registry.iter().flat_map(|r| r.fields()) {
-                let text = format!(
-                    "{} | {} | {} | {field} | {value}",
-                    entry.ports,
-                    entry.protocol,
-                    entry.service.as_deref().unwrap_or("-")
-                );
-                let record = txt::encode_strings(&text);
-                let own = &facts[fact_offsets[fact_offsets.len() - 1] as usize..];
-                if !own.contains(&record) {
-                    facts.push(record);
-                }
-            }
-        }
-        fact_offsets.push(facts.len() as u32);
         let mut frequencies: [Vec<(u16, u32)>; 4] = Default::default();
         for f in &extras.frequencies {
             frequencies[f.protocol.index()].push((f.port, f.frequency));
@@ -188,8 +165,6 @@ impl Table {
             services,
             port_names,
             service_order,
-            facts,
-            fact_offsets,
             frequencies,
             top: Default::default(),
             content_hash: 0,
@@ -352,10 +327,13 @@ impl Table {
         &self.top[protocol.index()]
     }
 
-    /// The registry records of an entry (one per fact), empty when IANA lists none.
-    pub(crate) fn facts(&self, id: EntryId) -> &[Box<[u8]>] {
-        let id = id as usize;
-        &self.facts[self.fact_offsets[id] as usize..self.fact_offsets[id + 1] as usize]
+    /// How many registry facts an entry has (records of its `registry` name); 0 when IANA
+    /// lists none. The records are rendered when written ([`txt::fact_text`]), not kept.
+    pub(crate) fn fact_count(&self, id: EntryId) -> usize {
+        self.entry(id)
+            .registry
+            .as_ref()
+            .map_or(0, |r| r.fields().count())
     }
 
     /// The same table, recording the date of the data it was built from.
@@ -538,8 +516,15 @@ impl Table {
 /// the synonym list (both rank the search).
 fn fingerprint(table: &Table, extras: &Extras) -> u64 {
     let mut hash = Fingerprint::new();
-    for record in table.rdata.iter().chain(&table.facts) {
+    for record in &table.rdata {
         hash.add(record);
+    }
+    for entry in &table.entries {
+        for (field, value) in entry.registry.iter().flat_map(|r| r.fields()) {
+            hash.add(field.as_bytes());
+            hash.add(value.as_bytes());
+        }
+        hash.add(&[]);
     }
     // The system's names give owner names of their own, so they are content too.
     let mut names: Vec<_> = table.port_names.iter().collect();

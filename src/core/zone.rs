@@ -203,7 +203,7 @@ fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
         .find(|&(port, protocol)| {
             let mut ids = EntryIds::new();
             table.port_entries(protocol, port, &mut ids);
-            ids.iter().any(|&id| !table.facts(id).is_empty())
+            ids.iter().any(|&id| table.fact_count(id) > 0)
         });
     let example = |text: Option<String>| {
         text.map_or_else(
