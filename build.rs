@@ -9,11 +9,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::UNIX_EPOCH;
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "data/ports.tsv",
     "data/port-list-excerpt.txt",
     "data/iana-service-names-port-numbers.csv",
     "data/local.tsv",
+    "data/synonyms.tsv",
 ];
 
 fn main() {

@@ -208,6 +208,13 @@ def file_seeds():
         "http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP\ndomain\t\t53/udp\nsctp-thing\t9/sctp\n"
         "broken\t70000/tcp\nnoport\nweird\t12/quic alias1 alias2\n"
     )
+    yield "frequencies", "lines", (
+        "# nmap-services\ntcpmux\t1/tcp\t0.001995\t# TCP Port Service Multiplexer [rfc-1078]\n"
+        "http\t80/tcp\t0.484143\t# World Wide Web HTTP\nunknown\t1/udp\t0.000000\n"
+        "bad\t70000/tcp\t0.5\nnofreq\t22/tcp\nnegative\t23/tcp\t-1\nweird\t24/quic\t0.1\n"
+    )
+    yield "synonyms", "head", head_of("data/synonyms.tsv", 20)
+    yield "synonyms", "broken", "mariadb\t3306/tcp\t\nBad Word\t99999/tcp\tx\nonly-one-field\n"
     yield "config_file", "deploy", head_of("deploy/portsd.toml", 200)
     yield "config_file", "small", 'listen = ["127.0.0.1:5353"]\nzone = "ports.example"\nlog_queries = true\n'
     yield "config_file", "unknown-key", 'listen = ["127.0.0.1:5353"]\nlisten_on = 5\n'

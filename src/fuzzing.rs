@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::cookie::CookieSecrets;
 use crate::pipeline::tsig::{self, Key, Keyring};
 use crate::pipeline::{Outcome, Pipeline, Policy};
-use crate::sources::{iana, local, port_list, services};
+use crate::sources::{frequencies, iana, local, port_list, services, synonyms};
 use crate::transport::Transport;
 
 /// The name every fuzzed file is read under; problems must name it.
@@ -169,6 +169,20 @@ pub fn port_list(input: &[u8]) {
 pub fn services(input: &[u8]) {
     parse_text(input, |text, problems| {
         let _ = services::parse(FILE, text, problems);
+    });
+}
+
+/// nmap's port frequencies (`nmap-services`).
+pub fn frequencies(input: &[u8]) {
+    parse_text(input, |text, problems| {
+        let _ = frequencies::parse(FILE, text, problems);
+    });
+}
+
+/// The search's synonym list (`data/synonyms.tsv`).
+pub fn synonyms(input: &[u8]) {
+    parse_text(input, |text, problems| {
+        let _ = synonyms::parse(FILE, text, problems);
     });
 }
 

@@ -3,7 +3,7 @@
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use clap::error::ErrorKind;
 use portsd::config::{Cli, Command, ZoneArgs};
@@ -13,7 +13,7 @@ use portsd::core::zone::Snapshot;
 use portsd::manual;
 use portsd::serve::watch::DataWatcher;
 use portsd::serve::{DataLocation, Listeners, Server, Settings};
-use portsd::sources::{self, ServicesFile};
+use portsd::sources::{self, FrequenciesFile, ServicesFile};
 use portsd::update::{self, UpdateOutcome};
 
 fn main() -> ExitCode {
@@ -63,40 +63,57 @@ fn one_line(error: &clap::Error) -> String {
     lines.join(" ").trim_start_matches("error: ").to_owned()
 }
 
-fn load(location: &DataLocation, services: Option<&ServicesFile>) -> anyhow::Result<Table> {
+fn load(
+    location: &DataLocation,
+    services: Option<&ServicesFile>,
+    frequencies: Option<&FrequenciesFile>,
+) -> anyhow::Result<Table> {
     let loaded = location
         .load()
         .and_then(|loaded| loaded.with_services(services))
-        .map_err(|errors| match &errors.0[..] {
-            [one] => anyhow::anyhow!("bad data: {one}"),
-            _ => anyhow::anyhow!("bad data:\n{errors}"),
-        })?;
+        .and_then(|loaded| loaded.with_frequencies(frequencies))
+        .map_err(bad_data)?;
     Ok(loaded.into_table())
 }
 
-/// Prints uses as text lines or, with `--json`, as the documented JSON array. A reader that
-/// stops early (`| head`) is not an error.
-fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    let written = if json {
-        writeln!(out, "{}", present::to_json(views))
-    } else {
-        views
-            .iter()
-            .try_for_each(|view| writeln!(out, "{}", view.text))
+/// The error for data that did not load: one line for one problem, one line per problem
+/// otherwise.
+fn bad_data(errors: sources::DataErrors) -> anyhow::Error {
+    match &errors.0[..] {
+        [one] => anyhow::anyhow!("bad data: {one}"),
+        _ => anyhow::anyhow!("bad data:\n{errors}"),
     }
-    .and_then(|()| out.flush());
-    match written {
+}
+
+/// Writes to standard output through `write`; a reader that stops early (`| head`) is not an
+/// error: the command ends quietly, as other Unix tools do.
+fn to_stdout(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// Prints uses as text lines or, with `--json`, as the documented JSON array.
+fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
+    to_stdout(|out| {
+        if json {
+            writeln!(out, "{}", present::to_json(views))
+        } else {
+            views
+                .iter()
+                .try_for_each(|view| writeln!(out, "{}", view.text))
+        }
+    })
 }
 
 /// The snapshot `lookup` and `search` answer from: the default zone over the given data.
 fn offline_snapshot(args: &portsd::config::DataArgs) -> anyhow::Result<Snapshot> {
     let (zone, _) = ZoneArgs::default().resolve(&[])?;
     let (data, services) = args.resolve();
-    Ok(Snapshot::new(load(&data, services.as_ref())?, 0, &zone))
+    let table = load(&data, services.as_ref(), args.frequencies().as_ref())?;
+    Ok(Snapshot::new(table, 0, &zone))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -105,7 +122,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = args.0.resolve()?;
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
-            let table = load(&config.data, config.services.as_ref())?;
+            let table = load(
+                &config.data,
+                config.services.as_ref(),
+                config.frequencies.as_ref(),
+            )?;
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
                 None => Listeners::bind(&config.listen, config.udp_threads)?,
@@ -123,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     data: config.data,
                     tcp: config.tcp,
                     services: config.services,
+                    frequencies: config.frequencies,
                     policy: config.policy,
                     notify: config.notify,
                     state: config.state,
@@ -150,15 +172,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ExportZone(args) => {
             let (zone, data) = args.resolve(&[])?;
-            let table = load(&data, args.services().as_ref())?;
+            let table = load(&data, args.services().as_ref(), args.frequencies().as_ref())?;
             // The serial `serve` would answer on this data: with `--state-dir`, the one it
             // records (read, never written here).
             let served = args.state().and_then(|s| s.served());
             let (serial, _) = portsd::core::serial::serial_of(&zone, &table, served);
             let snapshot = Snapshot::new(table, serial, &zone).with_digest(&zone);
-            let mut out = BufWriter::new(std::io::stdout().lock());
-            present::write_zone(&zone, &snapshot, &mut out)?;
-            out.flush()?;
+            to_stdout(|mut out| present::write_zone(&zone, &snapshot, &mut out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
@@ -166,23 +186,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match data
                 .load()
                 .and_then(|loaded| loaded.with_services(services.as_ref()))
+                .and_then(|loaded| loaded.with_frequencies(args.frequencies().as_ref()))
             {
                 Ok(loaded) => {
                     let table = Table::with_port_names(loaded.entries, &loaded.system_names);
-                    print!(
-                        "{}",
-                        sources::check_report(
-                            &loaded.rows_per_source,
-                            loaded.other_protocols,
-                            &table
-                        )
+                    let report = sources::check_report(
+                        &loaded.rows_per_source,
+                        loaded.other_protocols,
+                        &table,
                     );
+                    to_stdout(|out| out.write_all(report.as_bytes()))?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(errors) => {
-                    eprintln!("{errors}");
-                    bail!("{} problem(s) in the data", errors.0.len());
-                }
+                Err(errors) => Err(bad_data(errors)),
             }
         }
         Command::ConvertWikipedia { file } => {
@@ -190,7 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let tsv = sources::convert_markdown(&file.display().to_string(), &markdown)
                 .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-            print!("{tsv}");
+            to_stdout(|out| out.write_all(tsv.as_bytes()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::UpdateData(args) => {
@@ -230,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
-            manual::write_completions(shell, &mut std::io::stdout().lock())
+            to_stdout(|mut out| manual::write_completions(shell, &mut out))
                 .context("cannot write the completion script")?;
             Ok(ExitCode::SUCCESS)
         }

@@ -24,7 +24,7 @@ use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
 use crate::serve::{DataLocation, HttpSettings, TcpLimits};
-use crate::sources::ServicesFile;
+use crate::sources::{DEFAULT_FREQUENCIES, DEFAULT_SERVICES, FrequenciesFile, ServicesFile};
 
 /// Everything `serve` needs, resolved.
 #[derive(Clone, Debug)]
@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub data: DataLocation,
     /// The system's services database, when one is read.
     pub services: Option<ServicesFile>,
+    /// nmap's frequency file, when one is read.
+    pub frequencies: Option<FrequenciesFile>,
     /// TCP limits.
     pub tcp: TcpLimits,
     /// Who may query, rate limiting, the query log.
@@ -67,7 +69,15 @@ impl DataArgs {
             .data
             .clone()
             .map_or(DataLocation::Builtin, DataLocation::Dir);
-        (data, ServicesFile::from_setting(self.services.as_deref()))
+        (
+            data,
+            ServicesFile::from_setting(self.services.as_deref(), DEFAULT_SERVICES),
+        )
+    }
+
+    /// nmap's frequency file these settings name.
+    pub fn frequencies(&self) -> Option<FrequenciesFile> {
+        FrequenciesFile::from_setting(self.frequencies.as_deref(), DEFAULT_FREQUENCIES)
     }
 }
 
@@ -108,6 +118,11 @@ impl ZoneArgs {
         self.data.resolve().1
     }
 
+    /// nmap's frequency file, when one is read.
+    pub fn frequencies(&self) -> Option<FrequenciesFile> {
+        self.data.frequencies()
+    }
+
     /// Where the served serial is kept across restarts.
     pub fn state(&self) -> Option<StateDir> {
         self.state_dir.clone().map(StateDir::new)
@@ -139,6 +154,7 @@ impl ServeArgs {
             zone,
             data,
             services: settings.zone.services(),
+            frequencies: settings.zone.frequencies(),
             tcp: TcpLimits {
                 max_connections: settings.tcp_max_connections.unwrap_or(tcp.max_connections),
                 idle_timeout: settings

@@ -91,6 +91,11 @@ settings! {
         /// [default: /etc/services when it exists].
         #[arg(long, env = "PORTSD_SERVICES", value_name = "FILE")]
         pub(crate) services: Option<String>,
+        /// nmap's port frequencies (`nmap-services` format), which rank the search and make
+        /// the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it
+        /// exists].
+        #[arg(long, env = "PORTSD_FREQUENCIES", value_name = "FILE")]
+        pub(crate) frequencies: Option<String>,
     }
 }
 

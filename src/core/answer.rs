@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use smallvec::SmallVec;
 
-use crate::core::model::Protocol;
+use crate::core::model::{Entry, Protocol};
 use crate::core::names::{ServiceName, Target, join_service};
 use crate::core::table::{EntryIds, Table};
 use crate::core::txt::{self, UnassignedText};
@@ -39,6 +39,13 @@ pub enum Owner {
 pub enum Rdata<'a> {
     /// TXT RDATA: character-strings in wire form.
     Txt(&'a [u8]),
+    /// A registry fact's TXT record: the entry and the fact's place among its
+    /// [`crate::core::model::RegistryFacts::fields`], rendered when written
+    /// ([`txt::fact_text`]).
+    Fact(&'a Entry, u8),
+    /// A ranked answer's TXT record: `RANK | ` before the text of the TXT RDATA (a search
+    /// result, 1 for the best), so the order survives a resolver that rotates the RRset.
+    Ranked(u8, &'a [u8]),
     /// The TXT record of a port nobody lists.
     Unassigned(UnassignedText),
     /// The zone's SOA with this serial.
@@ -55,7 +62,9 @@ impl Rdata<'_> {
     /// The record type number.
     pub(crate) fn rtype(&self) -> u16 {
         match self {
-            Rdata::Txt(_) | Rdata::Unassigned(_) => rtype::TXT,
+            Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
+                rtype::TXT
+            }
             Rdata::Soa(_) => rtype::SOA,
             Rdata::Ns => rtype::NS,
             Rdata::Address(IpAddr::V4(_)) => rtype::A,
@@ -69,7 +78,7 @@ impl Rdata<'_> {
     pub(crate) fn txt(&self) -> Option<Cow<'_, [u8]>> {
         match self {
             Rdata::Txt(strings) => Some(Cow::Borrowed(strings)),
-            Rdata::Unassigned(_) => {
+            Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
                 let mut strings = Vec::new();
                 self.append_txt(&mut strings);
                 Some(Cow::Owned(strings))
@@ -83,6 +92,19 @@ impl Rdata<'_> {
         match self {
             Rdata::Txt(strings) => out.extend_from_slice(strings),
             Rdata::Unassigned(text) => txt::append_rdata(|out| text.write_text(out), out),
+            Rdata::Fact(entry, index) => {
+                txt::append_rdata(|out| txt::fact_text(entry, usize::from(*index), out), out);
+            }
+            Rdata::Ranked(rank, strings) => txt::append_rdata(
+                |out| {
+                    out.extend_from_slice(txt::decimal(u16::from(*rank), &mut [0; 5]));
+                    out.extend_from_slice(b" | ");
+                    for string in txt::character_strings(strings) {
+                        out.extend_from_slice(string);
+                    }
+                },
+                out,
+            ),
             Rdata::Soa(_) | Rdata::Ns | Rdata::Address(_) | Rdata::Zonemd(_) => {}
         }
     }
@@ -199,7 +221,10 @@ pub(crate) fn uses(table: &Table, target: &Target<'_>) -> Option<Uses> {
         | Target::Apex
         | Target::ProtocolNode(_)
         | Target::Help
-        | Target::SearchApex => return None,
+        | Target::SearchApex
+        | Target::Top(_)
+        | Target::Registry(..)
+        | Target::FormNode => return None,
     }
     Some(Uses::Listed(ids))
 }
@@ -268,7 +293,24 @@ fn target_records<'a>(
     let mut additional = ShortSection::new();
     match target {
         // Out-of-zone names returned above; an empty non-terminal has no records.
-        Target::OutOfZone | Target::ProtocolNode(_) => {}
+        Target::OutOfZone | Target::ProtocolNode(_) | Target::FormNode => {}
+        Target::Top(protocol) => {
+            if table.top(protocol).is_empty() {
+                return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
+            }
+            if wants(rtype::TXT) {
+                top_records(table, protocol, &mut records);
+            }
+        }
+        Target::Registry(port, protocol) => {
+            registry_records(table, port, protocol, &mut records);
+            if records.is_empty() {
+                return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
+            }
+            if !wants(rtype::TXT) {
+                records.clear();
+            }
+        }
         Target::Apex | Target::SearchApex => {
             if wants(rtype::SOA) {
                 records.push(query_record(Rdata::Soa(snapshot.serial)));
@@ -321,7 +363,17 @@ fn target_records<'a>(
                 return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
             }
             if wants(rtype::TXT) {
-                push_uses(table, found, &mut records);
+                match (target, found) {
+                    // Search results carry their rank (1 for the best).
+                    (Target::Search(_), Some(Uses::Listed(ids))) => {
+                        records.extend(
+                            ids.iter().zip(1u8..).map(|(&id, rank)| {
+                                query_record(Rdata::Ranked(rank, table.rdata(id)))
+                            }),
+                        );
+                    }
+                    (_, found) => push_uses(table, found, &mut records),
+                }
             }
         }
     }
@@ -380,6 +432,39 @@ pub(crate) fn service_records<'a>(
     let mut ids = EntryIds::new();
     table.service_entries(service, protocol, &mut ids);
     push_uses(table, Some(Uses::Listed(ids)), records);
+}
+
+/// Appends the ranked records of `top.<protocol>`: the most common ports, each with its main
+/// use. The zone walk's way there too.
+pub(crate) fn top_records<'a>(table: &'a Table, protocol: Protocol, records: &mut Section<'a>) {
+    records.extend(
+        table
+            .top(protocol)
+            .iter()
+            .map(|record| query_record(Rdata::Txt(record))),
+    );
+}
+
+/// Appends the records of `<port>.<protocol>.registry`: IANA's facts about each use of the
+/// port there (ranges covering it included), one record per fact, each record once.
+pub(crate) fn registry_records<'a>(
+    table: &'a Table,
+    port: u16,
+    protocol: Protocol,
+    records: &mut Section<'a>,
+) {
+    let mut ids = EntryIds::new();
+    table.port_entries(protocol, port, &mut ids);
+    for id in ids {
+        for index in 0..table.fact_count(id).min(usize::from(u8::MAX)) {
+            let fact = Rdata::Fact(table.entry(id), index as u8);
+            // The same fact of two uses reading alike is one record (an RRset is a set).
+            let text = fact.txt();
+            if !records.iter().any(|r| r.data.txt() == text) {
+                records.push(query_record(fact));
+            }
+        }
+    }
 }
 
 /// The uses of a port on one protocol, or on all of them; a port nobody lists is unlisted.

@@ -14,20 +14,23 @@
 
 use crate::core::answer::{self, Rcode, Record, Section};
 use crate::core::model::Protocol;
-use crate::core::names::{HELP_LABEL, SEARCH_LABEL, Target};
+use crate::core::names::{HELP_LABEL, REGISTRY_LABEL, SEARCH_LABEL, TOP_LABEL, Target};
 use crate::core::owner_name::OwnerName;
 use crate::core::txt::decimal;
 use crate::core::zone::{CLASS_IN, Snapshot, Zone, rtype};
 
-/// Where the walk is. Variants are in walk order: the apex, `help`, the delegation of `search`,
-/// the name server (when its name is in the zone), every port on each protocol, every port on all protocols, then each service
-/// name (sorted) on each protocol and on all of them.
+/// Where the walk is. Variants are in walk order: the apex, `help`, the most common ports of
+/// each protocol, the delegation of `search`, the name server (when its name is in the zone),
+/// every port on each protocol, every port on all protocols, the registry's facts of every
+/// port on each protocol, then each service name (sorted) on each protocol and on all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Position {
     /// The zone apex.
     Apex,
     /// `help.<zone>`.
     Help,
+    /// `top.<protocol>.<zone>`, the protocol as an index into [`Protocol::ALL`].
+    Top(u8),
     /// `search.<zone>`, where the zone delegates keyword search: NS records only.
     SearchCut,
     /// The name server's name.
@@ -36,6 +39,8 @@ pub(crate) enum Position {
     PortOn(u8, u16),
     /// `<port>.<zone>`.
     Port(u16),
+    /// `<port>.<protocol>.registry.<zone>`, the protocol as an index into [`Protocol::ALL`].
+    Registry(u8, u16),
     /// The `n`th service name (sorted, as the table lists them) on protocol `p` (an index into
     /// [`Protocol::ALL`], or 4 for the name without a protocol).
     Service(u32, u8),
@@ -89,7 +94,9 @@ impl<'s> Contents<'s> {
         };
         match position {
             Position::Apex => Position::Help,
-            Position::Help => Position::SearchCut,
+            Position::Help => Position::Top(0),
+            Position::Top(p) if usize::from(p) + 1 < Protocol::ALL.len() => Position::Top(p + 1),
+            Position::Top(_) => Position::SearchCut,
             Position::SearchCut => Position::NameServer,
             Position::NameServer => Position::PortOn(0, 0),
             Position::PortOn(p, u16::MAX) if usize::from(p) + 1 < Protocol::ALL.len() => {
@@ -97,8 +104,13 @@ impl<'s> Contents<'s> {
             }
             Position::PortOn(_, u16::MAX) => Position::Port(0),
             Position::PortOn(p, port) => Position::PortOn(p, port + 1),
-            Position::Port(u16::MAX) => first_service,
+            Position::Port(u16::MAX) => Position::Registry(0, 0),
             Position::Port(port) => Position::Port(port + 1),
+            Position::Registry(p, u16::MAX) if usize::from(p) + 1 < Protocol::ALL.len() => {
+                Position::Registry(p + 1, 0)
+            }
+            Position::Registry(_, u16::MAX) => first_service,
+            Position::Registry(p, port) => Position::Registry(p, port + 1),
             Position::Service(n, ALL_PROTOCOLS) if n + 1 < services => Position::Service(n + 1, 0),
             Position::Service(_, ALL_PROTOCOLS) | Position::End => Position::End,
             Position::Service(n, p) => Position::Service(n, p + 1),
@@ -113,6 +125,21 @@ impl<'s> Contents<'s> {
         match position {
             Position::Apex => {}
             Position::Help => name.push(HELP_LABEL),
+            Position::Top(p) => {
+                name.push(TOP_LABEL);
+                name.push(protocol_label(p));
+            }
+            Position::Registry(p, port) => {
+                let table = &self.snapshot.table;
+                let mut ids = crate::core::table::EntryIds::new();
+                table.port_entries(Protocol::ALL[usize::from(p)], port, &mut ids);
+                if ids.iter().all(|&id| table.fact_count(id) == 0) {
+                    return false;
+                }
+                name.push(decimal(port, &mut [0; 5]));
+                name.push(protocol_label(p));
+                name.push(REGISTRY_LABEL);
+            }
             Position::SearchCut => name.push(SEARCH_LABEL),
             Position::NameServer => {
                 if !self.zone.name.ns_in_zone() {
@@ -185,6 +212,10 @@ impl<'s> Contents<'s> {
         match position {
             Position::PortOn(p, port) => answer::port_records(table, port, protocol_at(p), records),
             Position::Port(port) => answer::port_records(table, port, None, records),
+            Position::Top(p) => answer::top_records(table, Protocol::ALL[usize::from(p)], records),
+            Position::Registry(p, port) => {
+                answer::registry_records(table, port, Protocol::ALL[usize::from(p)], records);
+            }
             Position::Service(n, p) => {
                 let service = table.service_name(n as usize);
                 answer::service_records(table, service, protocol_at(p), records);
@@ -287,6 +318,7 @@ mod tests {
             description: String::new(),
             aliases: Vec::new(),
             sources: Source::Iana.bit(),
+            registry: None,
         };
         let table = Table::new(vec![
             entry("443", Protocol::Tcp, Some("https")),

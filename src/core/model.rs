@@ -244,6 +244,57 @@ pub struct Entry {
     pub description: String,
     /// A bit set of `Source::bit`s naming every source that contributed.
     pub sources: u8,
+    /// What IANA's registry records about this use beyond its name and description, when the
+    /// registry lists it.
+    pub(crate) registry: Option<Box<RegistryFacts>>,
+}
+
+/// The columns of an IANA registry record that the five-field answer leaves out. Text as the
+/// registry gives it, but for references (`[RFC9110]` becomes `RFC 9110`) and handles (the
+/// brackets around `[IESG]` dropped). Serialised as fields of the `--json` output's objects
+/// (`notes` as `assignment_notes`), empty list or null when the registry says nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub(crate) struct RegistryFacts {
+    /// The documents and people the record cites, in its order: `RFC 9110`, `Jon_Postel`.
+    pub(crate) references: Vec<String>,
+    /// Who the use is assigned to (handles, `, ` between several).
+    pub(crate) assignee: Option<String>,
+    /// Whom to contact about it (handles).
+    pub(crate) contact: Option<String>,
+    /// The registration date, `YYYY-MM-DD`.
+    pub(crate) registered: Option<String>,
+    /// The last modification date, `YYYY-MM-DD`.
+    pub(crate) modified: Option<String>,
+    /// The DCCP service code (RFC 4340 8.1.2).
+    pub(crate) service_code: Option<String>,
+    /// The registry's note that unauthorized use of the port was reported.
+    pub(crate) unauthorized_use: Option<String>,
+    /// The registry's assignment notes.
+    #[serde(rename = "assignment_notes")]
+    pub(crate) notes: Option<String>,
+}
+
+impl RegistryFacts {
+    /// The facts as (field name, value) pairs in a fixed order, one pair per reference: what
+    /// the `registry` name form answers, one record each.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        fn one<'a>(
+            name: &'static str,
+            value: &'a Option<String>,
+        ) -> Option<(&'static str, &'a str)> {
+            value.as_deref().map(|v| (name, v))
+        }
+        self.references
+            .iter()
+            .map(|r| ("reference", r.as_str()))
+            .chain(one("assignee", &self.assignee))
+            .chain(one("contact", &self.contact))
+            .chain(one("registered", &self.registered))
+            .chain(one("modified", &self.modified))
+            .chain(one("service-code", &self.service_code))
+            .chain(one("unauthorized-use", &self.unauthorized_use))
+            .chain(one("notes", &self.notes))
+    }
 }
 
 impl Entry {
@@ -251,6 +302,36 @@ impl Entry {
     pub(crate) fn has_source(&self, source: Source) -> bool {
         self.sources & source.bit() != 0
     }
+}
+
+/// The scale of [`PortFrequency::frequency`]: a frequency is a count of millionths.
+pub(crate) const FREQUENCY_SCALE: u32 = 1_000_000;
+
+/// How often a port was found open on one protocol, from nmap's `nmap-services`, with
+/// nmap's name and comment for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PortFrequency {
+    /// The protocol.
+    pub(crate) protocol: Protocol,
+    /// The port.
+    pub(crate) port: u16,
+    /// The share of scanned hosts with the port open, in millionths.
+    pub(crate) frequency: u32,
+    /// nmap's name for the port, lower-cased; `None` where nmap says `unknown`.
+    pub(crate) name: Option<String>,
+    /// nmap's comment.
+    pub(crate) comment: Option<String>,
+}
+
+/// A word of the search's synonym list and the port it stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Synonym {
+    /// The word, lower-case.
+    pub(crate) word: String,
+    /// The protocol of the port.
+    pub(crate) protocol: Protocol,
+    /// The port.
+    pub(crate) port: u16,
 }
 
 /// An entry's place in the table's list of entries ([`crate::core::table::Table::entries`]):

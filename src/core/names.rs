@@ -9,12 +9,17 @@
 //! <service>.<zone>              the same on every protocol
 //! help.<zone>                   one TXT record per name form, with an example
 //! search.<zone>                 apex of the search zone: SOA and NS (delegated to portsd itself)
-//! <words>.search.<zone>         keyword search, each label a word
+//! <words>.search.<zone>         keyword search, each label a word, answers ranked
+//! top.<proto>.<zone>            the most common ports of a protocol (nmap's frequencies), ranked
+//! <port>.<proto>.registry.<zone>  IANA's registry facts about a port's uses, one per record
+//! top.<zone>, registry.<zone>, <proto>.registry.<zone>  empty non-terminals
 //! <ns-name>                     the server's own address records, when inside the zone
 //! ```
 //!
 //! `help` and `search` as service names (IANA has `search` on 2010/tcp) are still found on one
-//! protocol (`search.tcp.<zone>`); on their own they are these special names.
+//! protocol (`search.tcp.<zone>`); on their own they are these special names. Likewise `top`
+//! and `registry` (no source names a service so today) are these names, and `top.<proto>`
+//! the common ports rather than a service `top` on that protocol.
 //!
 //! Labels compare without regard to ASCII case. A port label is the canonical decimal form
 //! (`443`, not `0443`), so every port has exactly one name. A service name with a dot in it
@@ -50,12 +55,23 @@ pub(crate) enum Target<'a> {
     SearchApex,
     /// `<words>.search.<zone>`: the words, leftmost first.
     Search(&'a [&'a [u8]]),
+    /// `top.<proto>.<zone>`: the most common ports of a protocol.
+    Top(Protocol),
+    /// `<port>.<proto>.registry.<zone>`: IANA's facts about a port's uses.
+    Registry(u16, Protocol),
+    /// `top.<zone>`, `registry.<zone>` and `<proto>.registry.<zone>`: empty non-terminals
+    /// above the two forms.
+    FormNode,
 }
 
 /// The label of the help name.
 pub(crate) const HELP_LABEL: &[u8] = b"help";
 /// The label under which keyword searches are asked.
 pub(crate) const SEARCH_LABEL: &[u8] = b"search";
+/// The label of the most common ports (`top.tcp.<zone>`).
+pub(crate) const TOP_LABEL: &[u8] = b"top";
+/// The label under which the registry's facts are asked (`443.tcp.registry.<zone>`).
+pub(crate) const REGISTRY_LABEL: &[u8] = b"registry";
 
 /// A zone's name as lower-case labels, leftmost first, plus the server's own name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +188,26 @@ impl ZoneName {
             [only] if only.eq_ignore_ascii_case(HELP_LABEL) => Target::Help,
             [only] if only.eq_ignore_ascii_case(SEARCH_LABEL) => Target::SearchApex,
             [words @ .., last] if last.eq_ignore_ascii_case(SEARCH_LABEL) => Target::Search(words),
+            [only] if only.eq_ignore_ascii_case(TOP_LABEL) => Target::FormNode,
+            [only] if only.eq_ignore_ascii_case(REGISTRY_LABEL) => Target::FormNode,
+            [top, protocol]
+                if top.eq_ignore_ascii_case(TOP_LABEL)
+                    && Protocol::from_label(protocol).is_some() =>
+            {
+                Protocol::from_label(protocol).map_or(Target::OutOfZone, Target::Top)
+            }
+            [protocol, registry]
+                if registry.eq_ignore_ascii_case(REGISTRY_LABEL)
+                    && Protocol::from_label(protocol).is_some() =>
+            {
+                Target::FormNode
+            }
+            [port, protocol, registry] if registry.eq_ignore_ascii_case(REGISTRY_LABEL) => {
+                match (parse_port(port), Protocol::from_label(protocol)) {
+                    (Some(port), Some(protocol)) => Target::Registry(port, protocol),
+                    _ => Target::Service(relative),
+                }
+            }
             [only] => match (Protocol::from_label(only), parse_port(only)) {
                 (Some(protocol), _) => Target::ProtocolNode(protocol),
                 (None, Some(port)) => Target::Port(port),
@@ -262,6 +298,23 @@ mod tests {
                 "ServiceOn([[115, 101, 97, 114, 99, 104]], Tcp)",
             ),
             ("NS.ports.local", "NameServer([[78, 83]])"),
+            ("top.TCP.ports.local", "Top(Tcp)"),
+            ("top.ports.local", "FormNode"),
+            (
+                "top.icmp.ports.local",
+                "Service([[116, 111, 112], [105, 99, 109, 112]])",
+            ),
+            ("registry.ports.local", "FormNode"),
+            ("udp.registry.ports.local", "FormNode"),
+            ("443.tcp.Registry.ports.local", "Registry(443, Tcp)"),
+            (
+                "0443.tcp.registry.ports.local",
+                "Service([[48, 52, 52, 51], [116, 99, 112], [114, 101, 103, 105, 115, 116, 114, 121]])",
+            ),
+            (
+                "registry.tcp.ports.local",
+                "ServiceOn([[114, 101, 103, 105, 115, 116, 114, 121]], Tcp)",
+            ),
             ("example.com", "OutOfZone"),
             ("local", "OutOfZone"),
             ("ports.example", "OutOfZone"),

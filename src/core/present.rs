@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::core::answer::{self, Owner, Rdata, Uses};
 use crate::core::contents::{Contents, Position};
-use crate::core::model::{Protocol, Source, Status};
+use crate::core::model::{FREQUENCY_SCALE, Protocol, RegistryFacts, Source, Status};
 use crate::core::names::{SEARCH_LABEL, Target};
 use crate::core::owner_name::OwnerName;
 use crate::core::table::Table;
@@ -103,7 +103,7 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                 Owner::SearchApex => &search,
             };
             let data = match &record.data {
-                Rdata::Txt(_) | Rdata::Unassigned(_) => {
+                Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
                     format!(
                         "TXT {}",
                         quoted_strings(&record.data.txt().unwrap_or_default())
@@ -151,6 +151,9 @@ pub enum LookupError {
     /// No service by that name.
     #[error("no service named {0:?}")]
     NotFound(String),
+    /// Digits that are no port number: above 65535, or with a leading zero.
+    #[error("{0:?} is not a port: ports are 0-65535, written without leading zeros")]
+    NotAPort(String),
     /// A search without words.
     #[error("search needs at least one word")]
     NoWords,
@@ -160,7 +163,7 @@ pub enum LookupError {
 }
 
 /// One use as `lookup --json` and `search --json` print it. The fields are a stable interface.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UseView {
     /// The port or range as the TXT record writes it: `443`, `6881-6887`.
     pub(crate) port: String,
@@ -183,6 +186,14 @@ pub struct UseView {
     pub(crate) sources: Vec<&'static str>,
     /// The TXT record's text, exactly as DNS answers it.
     pub text: String,
+    /// IANA's facts beyond name and description, flattened into the object: `references`
+    /// (list, `RFC 9110` or a handle), `assignee`, `contact`, `registered`, `modified`,
+    /// `service_code`, `unauthorized_use`, `assignment_notes` (text or null).
+    #[serde(flatten)]
+    pub(crate) registry: RegistryFacts,
+    /// The share of hosts nmap found with this port open on this protocol (0 to 1, from
+    /// `nmap-services`), or null for a range, a port nmap does not list, or without the file.
+    pub(crate) frequency: Option<f64>,
 }
 
 impl UseView {
@@ -207,6 +218,10 @@ impl UseView {
                             .map(Source::name)
                             .collect(),
                         text: text_of(table.rdata(id)),
+                        registry: entry.registry.as_deref().cloned().unwrap_or_default(),
+                        frequency: table
+                            .frequency(id)
+                            .map(|f| f64::from(f) / f64::from(FREQUENCY_SCALE)),
                     }
                 })
                 .collect(),
@@ -224,6 +239,8 @@ impl UseView {
                     description,
                     sources: Vec::new(),
                     text,
+                    registry: RegistryFacts::default(),
+                    frequency: None,
                 }]
             }
         }
@@ -242,6 +259,12 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseVi
     };
     if subject.is_empty() || subject.bytes().any(|b| b.is_ascii_whitespace()) {
         return Err(bad());
+    }
+    // All digits reads as a port, even where DNS would read a service name (`99999`).
+    if subject.bytes().all(|b| b.is_ascii_digit())
+        && crate::core::names::parse_port(subject.as_bytes()).is_none()
+    {
+        return Err(LookupError::NotAPort(subject.to_owned()));
     }
     let mut labels: Vec<&[u8]> = subject.split('.').map(str::as_bytes).collect();
     if let Some(protocol) = protocol {

@@ -2,17 +2,27 @@
 //! per table, so a query costs a few binary searches and the merge of short lists, never a scan
 //! of the descriptions.
 //!
+//! An entry's names are its service name, the system's names for it, nmap's name for its port
+//! and the synonym list's words for it; its words are those of its description, of nmap's
+//! comment on its port, of the synonym list's phrases for it, and the expansions of the
+//! acronyms among them that some text of the data defines (`Remote Desktop Protocol (RDP)`).
+//!
 //! Every word of a query must match an entry, in one of four ways, best first: it is one of the
-//! entry's names, a name starts with it, it is a whole word of the description, a description
-//! word starts with it. An entry ranks by its worst-matching word, then by the sum over its
-//! words, then by how early in the description its words come (`Minecraft server` before
-//! `a viewer for Minecraft`), then by table order (so by port, local entries first). Words compare in lower case;
+//! entry's names, a name starts with it, it is a whole word of the entry, a word of the entry
+//! starts with it. An entry's score is what its matches cost ([`match_cost`]: its
+//! worst-matching word and the sum over its words) less how common the use is
+//! ([`popularity`]: nmap's frequency of its port, its status, how many sources agree), so a use
+//! found open on a quarter of all hosts outranks a rare one that matches a little better.
+//! Ties go to the use whose words come earlier in its description (`Minecraft server` before
+//! `a viewer for Minecraft`), then to table order (so by port, local entries first). Words compare in lower case;
 //! the description's words are its runs of letters and digits. A query word of one character
 //! matches only whole names and words, and so does a prefix shared by more than
 //! [`PREFIX_BUDGET`] names or description-word occurrences (`se`, the start of `server`,
 //! `service`, `secure` and hundreds more): ranking thousands of equally vague matches would
 //! cost a hundred times a port answer and tell the asker nothing. A query of more than
 //! [`MAX_WORDS`] words matches nothing.
+
+use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
@@ -49,6 +59,69 @@ type Candidates = SmallVec<[(EntryId, Rank, Position); 32]>;
 /// Candidates for the whole query: entry id, worst rank, rank sum, position sum.
 type Scored = SmallVec<[(EntryId, Rank, u16, u32); 32]>;
 
+/// The names and words an entry is found by beyond its own service name, aliases and
+/// description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntryWords {
+    /// Further names (lower-case).
+    pub(crate) names: Vec<String>,
+    /// Further words (lower-case), counted as coming after the description's.
+    pub(crate) words: Vec<String>,
+}
+
+/// What a match costs: weighted so that one better match class is worth about what a
+/// fourfold more frequent port is.
+fn match_cost(worst: Rank, sum: u16) -> i32 {
+    12 * i32::from(worst) + 4 * i32::from(sum)
+}
+
+/// The ranking bonus of a use from nmap's frequency of its port (millionths) and `other`
+/// points (its status and the sources agreeing on it): ten points per tenfold frequency.
+pub(crate) fn popularity(frequency: u32, other: u32) -> u32 {
+    let tenfold = f64::from(frequency).ln_1p() / std::f64::consts::LN_10;
+    (10.0 * tenfold).round() as u32 + other
+}
+
+/// The acronyms the texts define, each with its expansion: an all-capital word of two to six
+/// letters in parentheses right after as many words whose initials spell it (`Remote Desktop
+/// Protocol (RDP)`), lower-cased. The first definition of an acronym wins.
+pub(crate) fn acronyms<'t>(texts: impl Iterator<Item = &'t str>) -> HashMap<String, Vec<String>> {
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    for text in texts {
+        let mut rest = text;
+        while let Some(open) = rest.find('(') {
+            let before = &rest[..open];
+            let after = &rest[open + 1..];
+            rest = after;
+            let Some(close) = after.find(')') else { break };
+            let acronym = &after[..close];
+            let letters = acronym.len();
+            if !(2..=6).contains(&letters) || !acronym.bytes().all(|b| b.is_ascii_uppercase()) {
+                continue;
+            }
+            let words: Vec<&str> = before
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect();
+            let Some(start) = words.len().checked_sub(letters) else {
+                continue;
+            };
+            let expansion = &words[start..];
+            let spelled = expansion.iter().zip(acronym.chars()).all(|(word, letter)| {
+                word.chars()
+                    .next()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&letter))
+            });
+            if spelled {
+                found
+                    .entry(acronym.to_lowercase())
+                    .or_insert_with(|| expansion.iter().map(|w| w.to_lowercase()).collect());
+            }
+        }
+    }
+    found
+}
+
 /// The search index of one table.
 #[derive(Debug, Default)]
 pub(crate) struct SearchIndex {
@@ -60,10 +133,12 @@ pub(crate) struct SearchIndex {
     /// ascending, each with the word's first position in it.
     offsets: Vec<u32>,
     postings: Vec<(EntryId, Position)>,
+    /// Each entry's [`popularity`].
+    popularity: Vec<u32>,
 }
 
-/// The description's words: runs of letters and digits, lower-cased.
-fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+/// A text's words: runs of letters and digits, lower-cased.
+pub(crate) fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
@@ -97,16 +172,26 @@ fn key_range<T>(
 }
 
 impl SearchIndex {
-    pub(crate) fn build(entries: &[Entry]) -> SearchIndex {
+    /// The index of `entries`, each also found by its `extra` names and words (`extra` is
+    /// empty or has one item per entry) and ranked by its `popularity` (likewise).
+    pub(crate) fn build(
+        entries: &[Entry],
+        extra: &[EntryWords],
+        popularity: Vec<u32>,
+    ) -> SearchIndex {
         let mut names = Vec::new();
         let mut pairs: Vec<(String, EntryId, Position)> = Vec::new();
+        let none = EntryWords::default();
         for (id, entry) in entries.iter().enumerate() {
+            let more = extra.get(id).unwrap_or(&none);
             let id = id as EntryId;
             for name in entry.service.iter().chain(&entry.aliases) {
                 names.push((name.to_lowercase().into_boxed_str(), id));
             }
+            names.extend(more.names.iter().map(|n| (n.as_str().into(), id)));
             pairs.extend(
                 words_of(&entry.description)
+                    .chain(more.words.iter().cloned())
                     .enumerate()
                     .map(|(at, word)| (word, id, Position::try_from(at).unwrap_or(Position::MAX))),
             );
@@ -134,13 +219,18 @@ impl SearchIndex {
             words,
             offsets,
             postings,
+            popularity,
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         let names: usize = self.names.iter().map(|(n, _)| n.len() + 24).sum();
         let words: usize = self.words.iter().map(|w| w.len() + 16).sum();
-        names + words + self.offsets.capacity() * 4 + self.postings.capacity() * 8
+        names
+            + words
+            + self.offsets.capacity() * 4
+            + self.postings.capacity() * 8
+            + self.popularity.capacity() * 4
     }
 
     /// Appends to `out` the best [`MAX_RESULTS`] entries matching every word, best first.
@@ -178,7 +268,20 @@ impl SearchIndex {
                 return;
             }
         }
-        scored.sort_unstable_by_key(|&(id, worst, sum, at)| (worst, sum, at, id));
+        let bonus = |id: EntryId| {
+            self.popularity
+                .get(id as usize)
+                .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
+        };
+        let key = |&(id, worst, sum, at): &(EntryId, Rank, u16, u32)| {
+            (match_cost(worst, sum) - bonus(id), at, id)
+        };
+        // Only the best few are returned: pick them, then order just those.
+        if scored.len() > MAX_RESULTS {
+            scored.select_nth_unstable_by_key(MAX_RESULTS - 1, key);
+            scored.truncate(MAX_RESULTS);
+        }
+        scored.sort_unstable_by_key(key);
         out.extend(scored.iter().take(MAX_RESULTS).map(|&(id, ..)| id));
     }
 
@@ -299,6 +402,7 @@ mod tests {
             aliases: Vec::new(),
             description: description.to_owned(),
             sources: Source::Iana.bit(),
+            registry: None,
         }
     }
 
@@ -321,7 +425,7 @@ mod tests {
             entry(4, Some("postgres"), "Another database"),
             entry(5, None, "unrelated"),
         ];
-        let index = SearchIndex::build(&entries);
+        let index = SearchIndex::build(&entries, &[], Vec::new());
         assert_eq!(ports(&index, &entries, "postgres"), [4, 2, 1, 6, 3]);
         assert_eq!(ports(&index, &entries, "POSTGRES"), [4, 2, 1, 6, 3]);
         assert_eq!(ports(&index, &entries, "database"), [2, 4]);
@@ -344,7 +448,7 @@ mod tests {
             .map(|port| entry(port, None, &format!("server{port}")))
             .collect();
         entries.push(entry(9999, Some("se"), "serial console"));
-        let index = SearchIndex::build(&entries);
+        let index = SearchIndex::build(&entries, &[], Vec::new());
         assert_eq!(ports(&index, &entries, "se"), [9999]);
         assert_eq!(
             ports(&index, &entries, "server1"),
@@ -359,7 +463,7 @@ mod tests {
         let entries: Vec<Entry> = (0..30)
             .map(|port| entry(port, Some("game"), "game game server"))
             .collect();
-        let index = SearchIndex::build(&entries);
+        let index = SearchIndex::build(&entries, &[], Vec::new());
         assert_eq!(
             ports(&index, &entries, "game.game"),
             (0..10).collect::<Vec<u16>>()
@@ -377,5 +481,66 @@ mod tests {
         let mut ids = Vec::new();
         index.search(not_utf8, &mut ids);
         assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn acronyms_are_learned_from_their_definitions() {
+        let found = acronyms(
+            [
+                "Microsoft Remote Desktop Protocol (RDP) server",
+                "Server Message Block (SMB) over IP",
+                "Something (XYZ) that does not spell it",
+                "Network File System (NFS); also (nfs) in lower case",
+            ]
+            .into_iter(),
+        );
+        assert_eq!(found["rdp"], ["remote", "desktop", "protocol"]);
+        assert_eq!(found["smb"], ["server", "message", "block"]);
+        assert_eq!(found["nfs"], ["network", "file", "system"]);
+        assert!(!found.contains_key("xyz"));
+    }
+
+    #[test]
+    fn common_uses_outrank_slightly_better_matches() {
+        let entries = vec![
+            entry(546, Some("dhcpv6-client"), "DHCPv6 client"),
+            entry(
+                67,
+                Some("bootps"),
+                "Bootstrap Protocol server; also used by DHCP",
+            ),
+            entry(9, Some("rare"), "rare service"),
+            entry(10, None, "a rare thing"),
+        ];
+        let extra = [
+            EntryWords::default(),
+            EntryWords::default(),
+            EntryWords::default(),
+            EntryWords {
+                names: vec!["rarely".into()],
+                words: vec!["remote".into()],
+            },
+        ];
+        let popular = vec![popularity(840, 3), popularity(228_010, 3), 0, 0];
+        let index = SearchIndex::build(&entries, &extra, popular);
+        assert_eq!(ports(&index, &entries, "dhcp"), [67, 546]);
+        let flat = SearchIndex::build(&entries, &extra, Vec::new());
+        assert_eq!(
+            ports(&flat, &entries, "dhcp"),
+            [546, 67],
+            "a name prefix wins alone"
+        );
+        assert_eq!(
+            ports(&index, &entries, "rarely"),
+            [10],
+            "extra names are names"
+        );
+        assert_eq!(
+            ports(&index, &entries, "remote"),
+            [10],
+            "extra words are words"
+        );
+        assert_eq!(popularity(0, 2), 2);
+        assert_eq!(popularity(999_999, 0), 60);
     }
 }

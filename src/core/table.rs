@@ -8,10 +8,25 @@
 use std::collections::HashMap;
 
 use crate::core::fingerprint::Fingerprint;
-use crate::core::model::{Entry, EntryId, PortName, Protocol, Source, Status};
+use crate::core::model::{
+    Entry, EntryId, PortFrequency, PortName, Protocol, Source, Status, Synonym,
+};
 use crate::core::port_index::{RangeIndex, SingleIndex};
-use crate::core::search::SearchIndex;
+use crate::core::search::{EntryWords, SearchIndex};
 use crate::core::txt;
+
+/// The most common ports a `top.<proto>` name answers.
+pub(crate) const TOP_COUNT: usize = 20;
+
+/// What ranks and widens the search beyond the entries themselves: nmap's frequencies (with
+/// its names and comments) and the synonym list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// nmap's `nmap-services`, empty without the file.
+    pub(crate) frequencies: Vec<PortFrequency>,
+    /// The synonym list.
+    pub(crate) synonyms: Vec<Synonym>,
+}
 
 /// The entries found for one question; inline for all but the busiest ports and names.
 pub(crate) type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
@@ -51,6 +66,10 @@ pub struct Table {
     /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
     /// walking the zone does not sort.
     service_order: Vec<Box<[u8]>>,
+    /// nmap's frequency (millionths) of each port per protocol, sorted by port.
+    frequencies: [Vec<(u16, u32)>; 4],
+    /// The TXT RDATA answering `top.<proto>`: the most common ports, ranked.
+    top: [Vec<Box<[u8]>>; 4],
     /// A fingerprint of the content, used to tell whether a reload changed anything.
     content_hash: u64,
     /// The data's date (Unix seconds) the SOA serial derives from; 0 when unknown.
@@ -71,7 +90,13 @@ impl Table {
     /// all: the text names the port or range, the protocol and the service, so equal texts sit
     /// at the same names, and an RRset holds no record twice (RFC 2181 5). Two local rows
     /// alike, or two sources describing a use in the same words, end up here.
-    pub fn with_port_names(mut entries: Vec<Entry>, names: &[PortName]) -> Table {
+    pub fn with_port_names(entries: Vec<Entry>, names: &[PortName]) -> Table {
+        Table::build(entries, names, Extras::default())
+    }
+
+    /// Builds the table as [`Table::with_port_names`] does, with nmap's frequencies and the
+    /// synonym list ranking and widening the search and making the `top` answers.
+    pub fn build(mut entries: Vec<Entry>, names: &[PortName], extras: Extras) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
         let mut rdata: Vec<Box<[u8]>> = Vec::with_capacity(entries.len());
         let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
@@ -79,7 +104,12 @@ impl Table {
         for entry in entries {
             let record = txt::encode_strings(&txt::entry_text(&entry));
             match first_with.get(&record) {
-                Some(&at) => kept[at].sources |= entry.sources,
+                Some(&at) => {
+                    kept[at].sources |= entry.sources;
+                    if kept[at].registry.is_none() {
+                        kept[at].registry = entry.registry;
+                    }
+                }
                 None => {
                     first_with.insert(record.clone(), kept.len());
                     rdata.push(record);
@@ -111,15 +141,23 @@ impl Table {
                 ports.push((name.protocol, name.port));
             }
         }
-        let content_hash = fingerprint(&rdata, &port_names);
         let mut service_order: Vec<Box<[u8]>> = services
             .keys()
             .chain(port_names.keys().filter(|k| !services.contains_key(*k)))
             .cloned()
             .collect();
         service_order.sort_unstable();
-        Table {
-            search: SearchIndex::build(&entries),
+        let mut frequencies: [Vec<(u16, u32)>; 4] = Default::default();
+        for f in &extras.frequencies {
+            frequencies[f.protocol.index()].push((f.port, f.frequency));
+        }
+        for list in &mut frequencies {
+            // A port listed twice keeps its highest frequency.
+            list.sort_unstable_by_key(|&(port, frequency)| (port, std::cmp::Reverse(frequency)));
+            list.dedup_by_key(|(port, _)| *port);
+        }
+        let mut table = Table {
+            search: SearchIndex::default(),
             entries,
             rdata,
             singles: singles.map(|s| SingleIndex::build(&s)),
@@ -127,9 +165,175 @@ impl Table {
             services,
             port_names,
             service_order,
-            content_hash,
+            frequencies,
+            top: Default::default(),
+            content_hash: 0,
             data_date: 0,
+        };
+        let words = table.search_words(&extras);
+        let popularity: Vec<u32> = (0..table.entries.len())
+            .map(|id| table.popularity(id as EntryId))
+            .collect();
+        table.search = SearchIndex::build(&table.entries, &words, popularity);
+        table.top = Protocol::ALL.map(|p| table.top_records(p, &extras.frequencies));
+        table.content_hash = fingerprint(&table, &extras);
+        table
+    }
+
+    /// The extra names and words each entry is found by: nmap's name and comment for its port
+    /// (given to the uses carrying nmap's name, or to every use of the port when none does),
+    /// the synonym list's words for it, and the expansions of the acronyms its texts use, where
+    /// some description or comment defines them (`Remote Desktop Protocol (RDP)`).
+    fn search_words(&self, extras: &Extras) -> Vec<EntryWords> {
+        let mut words = vec![EntryWords::default(); self.entries.len()];
+        // The uses of a port; with `name`, only those carrying it when some do.
+        let uses = |protocol: Protocol, port: u16, name: Option<&str>| {
+            let mut ids = EntryIds::new();
+            self.port_entries(protocol, port, &mut ids);
+            let carries = |id: &EntryId| {
+                let entry = self.entry(*id);
+                name.is_some_and(|name| {
+                    entry
+                        .service
+                        .iter()
+                        .chain(&entry.aliases)
+                        .any(|s| s.eq_ignore_ascii_case(name))
+                })
+            };
+            if ids.iter().any(carries) {
+                ids.retain(|id| carries(id));
+            }
+            ids
+        };
+        for f in &extras.frequencies {
+            for id in uses(f.protocol, f.port, f.name.as_deref()) {
+                let w = &mut words[id as usize];
+                w.names.extend(f.name.clone());
+                w.words.extend(
+                    f.comment
+                        .iter()
+                        .flat_map(|c| crate::core::search::words_of(c)),
+                );
+            }
         }
+        for synonym in &extras.synonyms {
+            for id in uses(synonym.protocol, synonym.port, None) {
+                let w = &mut words[id as usize];
+                if synonym.word.contains(' ') {
+                    w.words.extend(synonym.word.split(' ').map(str::to_owned));
+                } else {
+                    w.names.push(synonym.word.clone());
+                }
+            }
+        }
+        let texts = self.entries.iter().map(|e| e.description.as_str()).chain(
+            extras
+                .frequencies
+                .iter()
+                .filter_map(|f| f.comment.as_deref()),
+        );
+        let acronyms = crate::core::search::acronyms(texts);
+        for (entry, words) in self.entries.iter().zip(&mut words) {
+            let mut expansions: Vec<String> = Vec::new();
+            let own = crate::core::search::words_of(&entry.description)
+                .chain(words.words.iter().cloned())
+                .chain(entry.service.iter().map(|s| s.to_lowercase()));
+            for word in own {
+                if let Some(expansion) = acronyms.get(&word) {
+                    expansions.extend(expansion.iter().cloned());
+                }
+            }
+            words.words.extend(expansions);
+        }
+        words
+    }
+
+    /// How common a use is, for ranking: nmap's frequency of its port (of a range's first
+    /// port, in millionths), then its status and how many sources agree on it.
+    fn popularity(&self, id: EntryId) -> u32 {
+        let entry = self.entry(id);
+        let list = &self.frequencies[entry.protocol.index()];
+        let frequency = list
+            .binary_search_by_key(&entry.ports.first, |&(port, _)| port)
+            .map_or(0, |at| list[at].1);
+        let status = match entry.status {
+            Status::Local => 4,
+            Status::Yes => 3,
+            Status::Unofficial => 2,
+            Status::Assigned | Status::System => 1,
+            _ => 0,
+        };
+        let sources = entry.sources.count_ones();
+        // Frequency dominates; status and agreement order the ports nmap does not know.
+        crate::core::search::popularity(frequency, status + sources)
+    }
+
+    /// nmap's frequency of the entry's port on its protocol, in millionths; `None` for a range
+    /// or a port nmap does not list (or without the file).
+    pub(crate) fn frequency(&self, id: EntryId) -> Option<u32> {
+        let entry = self.entry(id);
+        if entry.ports.is_range() {
+            return None;
+        }
+        let list = &self.frequencies[entry.protocol.index()];
+        list.binary_search_by_key(&entry.ports.first, |&(port, _)| port)
+            .ok()
+            .map(|at| list[at].1)
+    }
+
+    /// The ranked records of `top.<protocol>`: the [`TOP_COUNT`] ports nmap found open most
+    /// often, each with its main use (the one carrying nmap's name for it, else the first
+    /// listed), `RANK | ` before the use's own text.
+    fn top_records(&self, protocol: Protocol, frequencies: &[PortFrequency]) -> Vec<Box<[u8]>> {
+        let mut common: Vec<&PortFrequency> = frequencies
+            .iter()
+            .filter(|f| f.protocol == protocol && f.frequency > 0)
+            .collect();
+        common.sort_by_key(|f| (std::cmp::Reverse(f.frequency), f.port));
+        common.dedup_by_key(|f| f.port);
+        common
+            .iter()
+            .take(TOP_COUNT)
+            .enumerate()
+            .map(|(rank, f)| {
+                let mut ids = EntryIds::new();
+                self.port_entries(protocol, f.port, &mut ids);
+                let named = |&&id: &&EntryId| {
+                    let entry = self.entry(id);
+                    f.name.as_deref().is_some_and(|name| {
+                        entry
+                            .service
+                            .iter()
+                            .chain(&entry.aliases)
+                            .any(|s| s.eq_ignore_ascii_case(name))
+                    })
+                };
+                let main = ids.iter().find(named).or(ids.first());
+                let text = match main {
+                    Some(&id) => txt::entry_text(self.entry(id)),
+                    None => txt::UnassignedText {
+                        port: f.port,
+                        protocol: Some(protocol),
+                    }
+                    .to_string(),
+                };
+                txt::encode_strings(&format!("{} | {text}", rank + 1))
+            })
+            .collect()
+    }
+
+    /// The ranked records answering `top.<protocol>`.
+    pub(crate) fn top(&self, protocol: Protocol) -> &[Box<[u8]>] {
+        &self.top[protocol.index()]
+    }
+
+    /// How many registry facts an entry has (records of its `registry` name); 0 when IANA
+    /// lists none. The records are rendered when written ([`txt::fact_text`]), not kept.
+    pub(crate) fn fact_count(&self, id: EntryId) -> usize {
+        self.entry(id)
+            .registry
+            .as_ref()
+            .map_or(0, |r| r.fields().count())
     }
 
     /// The same table, recording the date of the data it was built from.
@@ -307,15 +511,23 @@ impl Table {
     }
 }
 
-/// The fingerprint of the rendered records (which hold every field of every entry) and of
-/// the system's names.
-fn fingerprint(rdata: &[Box<[u8]>], port_names: &HashMap<Box<[u8]>, Vec<(Protocol, u16)>>) -> u64 {
+/// The fingerprint of everything the table answers: the rendered records (which hold every
+/// field of every entry), the registry's facts, the system's names, nmap's frequencies and
+/// the synonym list (both rank the search).
+fn fingerprint(table: &Table, extras: &Extras) -> u64 {
     let mut hash = Fingerprint::new();
-    for record in rdata {
+    for record in &table.rdata {
         hash.add(record);
     }
+    for entry in &table.entries {
+        for (field, value) in entry.registry.iter().flat_map(|r| r.fields()) {
+            hash.add(field.as_bytes());
+            hash.add(value.as_bytes());
+        }
+        hash.add(&[]);
+    }
     // The system's names give owner names of their own, so they are content too.
-    let mut names: Vec<_> = port_names.iter().collect();
+    let mut names: Vec<_> = table.port_names.iter().collect();
     names.sort_unstable();
     for (name, ports) in names {
         hash.add(name);
@@ -323,6 +535,20 @@ fn fingerprint(rdata: &[Box<[u8]>], port_names: &HashMap<Box<[u8]>, Vec<(Protoco
             hash.add(&[protocol.index() as u8]);
             hash.add(&port.to_be_bytes());
         }
+    }
+    hash.add(&[]);
+    for f in &extras.frequencies {
+        hash.add(&[f.protocol.index() as u8]);
+        hash.add(&f.port.to_be_bytes());
+        hash.add(&f.frequency.to_be_bytes());
+        hash.add(f.name.as_deref().unwrap_or("").as_bytes());
+        hash.add(f.comment.as_deref().unwrap_or("").as_bytes());
+    }
+    hash.add(&[]);
+    for synonym in &extras.synonyms {
+        hash.add(synonym.word.as_bytes());
+        hash.add(&[synonym.protocol.index() as u8]);
+        hash.add(&synonym.port.to_be_bytes());
     }
     hash.finish()
 }
@@ -341,6 +567,7 @@ mod tests {
             aliases: Vec::new(),
             description: format!("use of {ports}"),
             sources: source.bit(),
+            registry: None,
         }
     }
 
@@ -431,5 +658,63 @@ mod tests {
         let c = Table::new(vec![entry("2", Protocol::Tcp, None, Source::Iana)]);
         assert_eq!(a.content_hash(), b.content_hash());
         assert_ne!(a.content_hash(), c.content_hash());
+    }
+
+    #[test]
+    fn frequencies_rank_make_top_and_join_the_fingerprint() {
+        let entries = || {
+            vec![
+                entry("80", Protocol::Tcp, Some("http"), Source::Iana),
+                entry("80", Protocol::Tcp, None, Source::PortList),
+                entry("22", Protocol::Tcp, Some("ssh"), Source::Iana),
+            ]
+        };
+        let frequency = |port, frequency, name: &str| PortFrequency {
+            protocol: Protocol::Tcp,
+            port,
+            frequency,
+            name: Some(name.into()),
+            comment: (port == 80).then(|| "World Wide Web".into()),
+        };
+        let extras = |f: u32| Extras {
+            frequencies: vec![
+                frequency(22, 100, "ssh"),
+                frequency(80, f, "http"),
+                frequency(7, 5, "echo"),
+            ],
+            synonyms: Vec::new(),
+        };
+        let plain = Table::new(entries());
+        let a = Table::build(entries(), &[], extras(400));
+        let b = Table::build(entries(), &[], extras(400));
+        let c = Table::build(entries(), &[], extras(50));
+        assert_eq!(a.content_hash(), b.content_hash());
+        assert_ne!(a.content_hash(), c.content_hash(), "a frequency changed");
+        assert_ne!(a.content_hash(), plain.content_hash());
+        let texts = |table: &Table| -> Vec<String> {
+            table
+                .top(Protocol::Tcp)
+                .iter()
+                .map(|r| {
+                    String::from_utf8_lossy(&txt::character_strings(r).collect::<Vec<_>>().concat())
+                        .into_owned()
+                })
+                .collect()
+        };
+        assert_eq!(
+            texts(&a),
+            [
+                "1 | 80 | tcp | Yes | http | use of 80",
+                "2 | 22 | tcp | Yes | ssh | use of 22",
+                "3 | 7 | tcp | Unassigned | - | no known use; system port range 0-1023 (RFC 6335)",
+            ]
+        );
+        assert_eq!(texts(&c)[0], "1 | 22 | tcp | Yes | ssh | use of 22");
+        assert!(plain.top(Protocol::Tcp).is_empty());
+        assert_eq!(a.frequency(0), Some(400));
+        // nmap's comment is found on the use carrying nmap's name only.
+        let mut ids = Vec::new();
+        a.search(&[b"world"], &mut ids);
+        assert_eq!(ids, [0]);
     }
 }

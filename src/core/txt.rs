@@ -58,6 +58,23 @@ impl fmt::Display for ServiceNames<'_> {
     }
 }
 
+/// Appends the text of an entry's `index`th registry fact (nothing when it has no such fact):
+/// `PORT | PROTOCOL | SERVICE | FIELD | VALUE`, the record of its `registry` name.
+pub(crate) fn fact_text(entry: &Entry, index: usize, out: &mut Vec<u8>) {
+    let Some((field, value)) = entry.registry.as_ref().and_then(|r| r.fields().nth(index)) else {
+        return;
+    };
+    let _ = std::io::Write::write_fmt(
+        out,
+        format_args!(
+            "{} | {} | {} | {field} | {value}",
+            entry.ports,
+            entry.protocol,
+            entry.service.as_deref().unwrap_or("-")
+        ),
+    );
+}
+
 /// The text answered for a port nobody lists on `protocol` (`None`: on no protocol at all).
 /// Rendered when written, so the hot path can put it straight into a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +213,7 @@ mod tests {
             aliases: Vec::new(),
             description: "BitTorrent".into(),
             sources: Source::PortList.bit(),
+            registry: None,
         };
         assert_eq!(
             entry_text(&entry),

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::core::fingerprint::Fingerprint;
 use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, SEARCH_LABEL, ZoneName};
-use crate::core::table::{EntryIds, Table};
+use crate::core::table::{EntryIds, TOP_COUNT, Table};
 use crate::core::txt;
 
 /// Record types portsd knows by number.
@@ -310,6 +310,17 @@ fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
             table.search(&[word.as_bytes()], &mut ids);
             !ids.is_empty()
         });
+    let top = Protocol::ALL
+        .into_iter()
+        .find(|&p| !table.top(p).is_empty());
+    // 443/tcp when the registry has facts there, else the first use that has some.
+    let registry = std::iter::once((443, Protocol::Tcp))
+        .chain(table.entries().iter().map(|e| (e.ports.first, e.protocol)))
+        .find(|&(port, protocol)| {
+            let mut ids = EntryIds::new();
+            table.port_entries(protocol, port, &mut ids);
+            ids.iter().any(|&id| table.fact_count(id) > 0)
+        });
     let example = |text: Option<String>| {
         text.map_or_else(
             || " (this table has none to show)".to_owned(),
@@ -320,7 +331,7 @@ fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
         format!("PORT.PROTOCOL.{z}: the uses of a port on one protocol (tcp, udp, sctp or dccp), e.g. 443.tcp.{z}"),
         format!("PORT.{z}: the uses of a port on every protocol, e.g. 443.{z}"),
         format!(
-            "SERVICE.PROTOCOL.{z}: the uses of a service name (IANA's, the site's or the system's services database's) on one protocol{}",
+            "SERVICE.PROTOCOL.{z}: the uses of a service name on one protocol{}",
             example(service.as_ref().map(|(name, protocol)| format!("{name}.{protocol}.{z}")))
         ),
         format!(
@@ -328,11 +339,19 @@ fn help_lines(zone: &Zone, table: &Table) -> Vec<String> {
             example(service.as_ref().map(|(name, _)| format!("{name}.{z}")))
         ),
         format!(
-            "WORDS.search.{z}: keyword search, each label a word that must match, up to 10 uses best first{}",
+            "WORDS.search.{z}: keyword search, each label a word that must match, up to 10 uses, ranked{}",
             example(word.map(|word| format!("{word}.search.{z}")))
         ),
-        format!("{z}: SOA, NS, the zone's digest (ZONEMD) and a TXT record saying what the server holds"),
+        format!(
+            "top.PROTOCOL.{z}: the {TOP_COUNT} commonest ports (nmap), ranked{}",
+            example(top.map(|p| format!("top.{p}.{z}")))
+        ),
+        format!(
+            "PORT.PROTOCOL.registry.{z}: IANA's facts, PORT | PROTOCOL | SERVICE | FIELD | VALUE{}",
+            example(registry.map(|(port, p)| format!("{port}.{p}.registry.{z}")))
+        ),
+        format!("{z}: SOA, NS, its digest (ZONEMD) and a TXT record saying what the server holds"),
         format!("help.{z}: this list"),
-        "answers: one TXT record per use, PORT | PROTOCOL | STATUS | SERVICE | DESCRIPTION; split at most 4 times, SERVICE is the service name and its other names or -".to_owned(),
+        "answers: one TXT record per use, PORT | PROTOCOL | STATUS | SERVICE | DESCRIPTION, ranked ones RANK | first; SERVICE is the service name and its other names or -".to_owned(),
     ]
 }

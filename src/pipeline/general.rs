@@ -402,7 +402,7 @@ fn to_hickory(
         Owner::SearchApex => names.search.clone(),
     };
     let data = match &record.data {
-        Rdata::Txt(_) | Rdata::Unassigned(_) => {
+        Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
             let rdata = record.data.txt().unwrap_or_default();
             RData::TXT(TXT::from_bytes(character_strings(&rdata).collect()))
         }

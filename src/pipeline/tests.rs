@@ -36,6 +36,7 @@ fn pipeline() -> (Pipeline, hickory_proto::rr::TSigner) {
         description: "HTTP over TLS".to_owned(),
         aliases: Vec::new(),
         sources: Source::Iana.bit(),
+        registry: None,
     }]);
     let (keys, client) = keyring();
     let policy = Policy {

@@ -76,6 +76,8 @@ pub struct Settings {
     pub data: DataLocation,
     /// The system's services database reloads read, if any.
     pub services: Option<sources::ServicesFile>,
+    /// nmap's frequency file reloads read, if any.
+    pub frequencies: Option<sources::FrequenciesFile>,
     /// TCP limits.
     pub tcp: TcpLimits,
     /// The per-message policy: access, rate limiting, query log.
@@ -97,6 +99,7 @@ impl Settings {
         Settings {
             data,
             services: None,
+            frequencies: None,
             tcp: TcpLimits::default(),
             policy: Policy::default(),
             notify: Vec::new(),
@@ -127,6 +130,7 @@ pub struct Server {
     pipeline: Arc<Pipeline>,
     data: Arc<DataLocation>,
     services: Option<Arc<sources::ServicesFile>>,
+    frequencies: Option<Arc<sources::FrequenciesFile>>,
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
     state: Option<Arc<state::StateDir>>,
@@ -186,6 +190,7 @@ impl Server {
             pipeline,
             data: Arc::new(settings.data),
             services: settings.services.map(Arc::new),
+            frequencies: settings.frequencies.map(Arc::new),
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
@@ -205,6 +210,7 @@ impl Server {
             .data
             .load()
             .and_then(|loaded| loaded.with_services(self.services.as_deref()))
+            .and_then(|loaded| loaded.with_frequencies(self.frequencies.as_deref()))
             .inspect_err(|_| self.metrics().reload_failed())?;
         let table = loaded.into_table();
         let current = self.pipeline.snapshot();

@@ -14,13 +14,13 @@ use notify::{ErrorKind, Event, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
+use crate::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV, SYNONYMS_TSV};
 
 /// How long the data files must stay untouched after a change before the reload starts.
 pub(crate) const SETTLE_TIME: Duration = Duration::from_millis(200);
 
 /// The files of the data directory whose changes matter.
-const DATA_FILES: [&str; 4] = [PORTS_TSV, EXCERPT, IANA_CSV, LOCAL_TSV];
+const DATA_FILES: [&str; 5] = [PORTS_TSV, EXCERPT, IANA_CSV, LOCAL_TSV, SYNONYMS_TSV];
 
 /// The data directory cannot be watched.
 #[derive(Debug, thiserror::Error)]

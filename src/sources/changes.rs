@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::common::DataErrors;
 use super::iana::{self, IanaRecord};
-use crate::core::model::{PortSpan, Protocol, Status};
+use crate::core::model::{PortSpan, Protocol, RegistryFacts, Status};
 
 /// Records added, removed and changed from one registry to the next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,20 +82,21 @@ fn unmatched<T: Ord>(old: &[T], new: &[T]) -> (usize, usize) {
 
 /// The records of a registry by key, each key's values sorted so that reordering the file
 /// counts as no change.
-fn keyed(
-    label: &str,
-    text: &str,
-) -> Result<BTreeMap<RecordKey, Vec<(Status, String)>>, DataErrors> {
+/// What a record says under its key: status, description and the other columns' facts.
+type RecordValue = (Status, String, Option<Box<RegistryFacts>>);
+
+fn keyed(label: &str, text: &str) -> Result<BTreeMap<RecordKey, Vec<RecordValue>>, DataErrors> {
     let mut problems = Vec::new();
     let parsed = iana::parse(label, text, &mut problems);
     DataErrors::check(problems)?;
-    let mut keyed: BTreeMap<RecordKey, Vec<(Status, String)>> = BTreeMap::new();
+    let mut keyed: BTreeMap<RecordKey, Vec<RecordValue>> = BTreeMap::new();
     for IanaRecord {
         service,
         ports,
         protocols,
         status,
         description,
+        facts,
         ..
     } in parsed.records
     {
@@ -104,7 +105,10 @@ fn keyed(
             ports,
             protocols,
         );
-        keyed.entry(key).or_default().push((status, description));
+        keyed
+            .entry(key)
+            .or_default()
+            .push((status, description, facts));
     }
     for values in keyed.values_mut() {
         values.sort();
@@ -116,11 +120,15 @@ fn keyed(
 mod tests {
     use super::*;
 
-    const HEADER: &str = "Service Name,Port Number,Transport Protocol,Description\r\n";
+    const HEADER: &str = "Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes\r\n";
+
+    /// Rows of four fields, padded to the registry's twelve.
+    fn registry(rows: &str) -> String {
+        format!("{HEADER}{}", rows.replace("\r\n", ",,,,,,,,\r\n"))
+    }
 
     fn changes(old: &str, new: &str) -> RegistryChanges {
-        let old = format!("{HEADER}{old}");
-        let new = format!("{HEADER}{new}");
+        let (old, new) = (registry(old), registry(new));
         registry_changes(("old", &old), ("new", &new)).expect("both parse")
     }
 

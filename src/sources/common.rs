@@ -2,6 +2,7 @@
 //! a load returns, the port list's status words and header, and whitespace folding.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use crate::core::model::Status;
 
@@ -58,4 +59,45 @@ pub(super) fn normalise_space(text: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// A file of the host joined to the data at run time (the services database, nmap's
+/// frequencies), decided once from the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFile {
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Whether a missing file is an error: yes when it was named, no for the default.
+    pub(crate) required: bool,
+}
+
+impl HostFile {
+    /// `none` turns the file off, any other text names a file, and no setting means
+    /// `default` when it exists.
+    pub fn from_setting(setting: Option<&str>, default: &str) -> Option<HostFile> {
+        match setting {
+            Some("none") => None,
+            Some(path) => Some(HostFile {
+                path: PathBuf::from(path),
+                required: true,
+            }),
+            None => Some(HostFile {
+                path: PathBuf::from(default),
+                required: false,
+            }),
+        }
+    }
+
+    /// The file's text; `None` when it is the default and absent.
+    pub(crate) fn read(&self) -> Result<Option<String>, DataError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if !self.required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(DataError::new(
+                &self.path.display().to_string(),
+                0,
+                format!("cannot read: {e}"),
+            )),
+        }
+    }
 }

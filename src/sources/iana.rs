@@ -3,7 +3,7 @@
 //! download can replace the file unchanged. Columns are found by their header names.
 
 use super::common::{DataError, normalise_space};
-use crate::core::model::{PortSpan, Protocol, Status};
+use crate::core::model::{PortSpan, Protocol, RegistryFacts, Status};
 
 /// One registry record that says something about a port, on the protocols it names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub(crate) struct IanaRecord {
     /// [`Status::Assigned`] or [`Status::Reserved`].
     pub(crate) status: Status,
     pub(crate) description: String,
+    /// The record's other columns; `None` when all of them are empty.
+    pub(crate) facts: Option<Box<RegistryFacts>>,
 }
 
 /// The records that become entries, and how many records the file held.
@@ -29,10 +31,23 @@ pub(crate) struct IanaRecords {
 /// TCP and UDP registry, so such a record is answered on both.
 const BLANK_PROTOCOL: &[Protocol] = &[Protocol::Tcp, Protocol::Udp];
 
-const SERVICE_COLUMN: &str = "Service Name";
-const PORT_COLUMN: &str = "Port Number";
-const PROTOCOL_COLUMN: &str = "Transport Protocol";
-const DESCRIPTION_COLUMN: &str = "Description";
+/// The registry's columns by their header names, in IANA's order. Every one must be present
+/// (in any order): a renamed or missing column is a problem on the header line, so a changed
+/// format is noticed instead of its facts silently dropped.
+const COLUMNS: [&str; 12] = [
+    "Service Name",
+    "Port Number",
+    "Transport Protocol",
+    "Description",
+    "Assignee",
+    "Contact",
+    "Registration Date",
+    "Modification Date",
+    "Reference",
+    "Service Code",
+    "Unauthorized Use Reported",
+    "Assignment Notes",
+];
 
 /// Parses the CSV. Records without a port (service names only) and records whose description
 /// says the port is unassigned are read but produce nothing. A record with a service name is
@@ -42,35 +57,8 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let mut records = Vec::new();
     let mut records_read = 0;
-    let columns = match reader.headers() {
-        Ok(headers) => {
-            let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-            let columns = [
-                SERVICE_COLUMN,
-                PORT_COLUMN,
-                PROTOCOL_COLUMN,
-                DESCRIPTION_COLUMN,
-            ]
-            .map(find);
-            for (name, column) in [
-                SERVICE_COLUMN,
-                PORT_COLUMN,
-                PROTOCOL_COLUMN,
-                DESCRIPTION_COLUMN,
-            ]
-            .iter()
-            .zip(&columns)
-            {
-                if column.is_none() {
-                    problems.push(DataError::new(
-                        file,
-                        1,
-                        format!("no {name:?} column in the header"),
-                    ));
-                }
-            }
-            columns
-        }
+    let found = match reader.headers() {
+        Ok(headers) => COLUMNS.map(|name| headers.iter().position(|h| h.trim() == name)),
         Err(e) => {
             problems.push(csv_problem(file, 1, &e));
             return IanaRecords {
@@ -79,7 +67,35 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
             };
         }
     };
-    let [Some(service), Some(port), Some(protocol), Some(description)] = columns else {
+    for (name, column) in COLUMNS.iter().zip(&found) {
+        if column.is_none() {
+            problems.push(DataError::new(
+                file,
+                1,
+                format!("no {name:?} column in the header"),
+            ));
+        }
+    }
+    let Some(
+        [
+            service,
+            port,
+            protocol,
+            description,
+            assignee,
+            contact,
+            registered,
+            modified,
+            reference,
+            service_code,
+            unauthorized,
+            notes,
+        ],
+    ) = found
+        .into_iter()
+        .collect::<Option<Vec<usize>>>()
+        .and_then(|c| <[usize; 12]>::try_from(c).ok())
+    else {
         return IanaRecords {
             records,
             records_read,
@@ -157,12 +173,61 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
             ports,
             protocols,
             description,
+            facts: facts(RegistryFacts {
+                references: references(field(reference)),
+                assignee: handles(field(assignee)),
+                contact: handles(field(contact)),
+                registered: cell(field(registered)),
+                modified: cell(field(modified)),
+                service_code: cell(field(service_code)),
+                unauthorized_use: cell(field(unauthorized)),
+                notes: cell(field(notes)),
+            }),
         });
     }
     IanaRecords {
         records,
         records_read,
     }
+}
+
+/// The facts, unless the record states none.
+fn facts(facts: RegistryFacts) -> Option<Box<RegistryFacts>> {
+    (facts != RegistryFacts::default()).then(|| Box::new(facts))
+}
+
+/// A column's text with its whitespace folded; `None` when empty.
+fn cell(field: &str) -> Option<String> {
+    Some(normalise_space(field)).filter(|t| !t.is_empty())
+}
+
+/// The bracketed items of a cell (`[RFC6335][Jon_Postel]`) and any text between them, in
+/// order, each trimmed.
+fn bracketed(field: &str) -> Vec<String> {
+    field
+        .split(['[', ']'])
+        .map(normalise_space)
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// A reference cell as a list: `[RFC9110]` becomes `RFC 9110`, anything else stays as IANA
+/// wrote it, brackets dropped.
+fn references(field: &str) -> Vec<String> {
+    bracketed(field)
+        .into_iter()
+        .map(|item| match item.strip_prefix("RFC") {
+            Some(number) if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("RFC {number}")
+            }
+            _ => item,
+        })
+        .collect()
+}
+
+/// An assignee or contact cell: its handles without brackets, `, ` between several.
+fn handles(field: &str) -> Option<String> {
+    Some(bracketed(field).join(", ")).filter(|h| !h.is_empty())
 }
 
 /// Line numbers from byte offsets. The csv crate's own line count is off by one in files with
@@ -219,11 +284,21 @@ fn csv_problem(file: &str, line: usize, error: &csv::Error) -> DataError {
 mod tests {
     use super::*;
 
-    const HEADER: &str = "Service Name,Port Number,Transport Protocol,Description,Assignee\n";
+    const HEADER: &str = "Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes\n";
+
+    /// Rows ending in an assignee `x`, padded with the seven columns after it.
+    fn padded(body: &str) -> String {
+        body.replace(",x\n", ",x,,,,,,,\n")
+            .replace(",x\r\n", ",x,,,,,,,\r\n")
+    }
 
     fn parsed(body: &str) -> (IanaRecords, Vec<String>) {
         let mut problems = Vec::new();
-        let records = parse("iana.csv", &format!("{HEADER}{body}"), &mut problems);
+        let records = parse(
+            "iana.csv",
+            &format!("{HEADER}{}", padded(body)),
+            &mut problems,
+        );
         (records, problems.iter().map(ToString::to_string).collect())
     }
 
@@ -311,8 +386,8 @@ mod tests {
         let body = "a,1,tcp,ok,x\nb,1,icmp,bad protocol,x\nc,99999,tcp,bad port,x\n\"d\nd\",1,tcp,two lines,x\ne,1,tcp\nf,9-7,udp,backwards,x\n";
         let crlf_body = body.replace(",x\n", ",x\r\n").replace("tcp\ne", "tcp\r\ne");
         for text in [
-            format!("{HEADER}{body}"),
-            format!("{}{crlf_body}", HEADER.replace('\n', "\r\n")),
+            format!("{HEADER}{}", padded(body)),
+            format!("{}{}", HEADER.replace('\n', "\r\n"), padded(&crlf_body)),
         ] {
             let mut problems = Vec::new();
             let records = parse("iana.csv", &text, &mut problems);
@@ -326,7 +401,7 @@ mod tests {
                 [
                     "iana.csv:3: unknown protocol \"icmp\"",
                     "iana.csv:4: bad port or range \"99999\"",
-                    "iana.csv:7: expected 5 fields, found 3",
+                    "iana.csv:7: expected 12 fields, found 3",
                     "iana.csv:8: bad port or range \"9-7\"",
                 ],
                 "{text:?}"
@@ -348,6 +423,68 @@ mod tests {
             [
                 "iana.csv:1: no \"Port Number\" column in the header",
                 "iana.csv:1: no \"Transport Protocol\" column in the header",
+                "iana.csv:1: no \"Assignee\" column in the header",
+                "iana.csv:1: no \"Contact\" column in the header",
+                "iana.csv:1: no \"Registration Date\" column in the header",
+                "iana.csv:1: no \"Modification Date\" column in the header",
+                "iana.csv:1: no \"Reference\" column in the header",
+                "iana.csv:1: no \"Service Code\" column in the header",
+                "iana.csv:1: no \"Unauthorized Use Reported\" column in the header",
+                "iana.csv:1: no \"Assignment Notes\" column in the header",
+            ]
+        );
+        let mut problems = Vec::new();
+        let renamed = HEADER.replace("Service Code", "DCCP Service Code");
+        parse(
+            "iana.csv",
+            &format!("{renamed}x,1,tcp,y,,,,,,,,\n"),
+            &mut problems,
+        );
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            ["iana.csv:1: no \"Service Code\" column in the header"]
+        );
+    }
+
+    #[test]
+    fn every_column_is_kept() {
+        let body = "finger,79,tcp,Finger,[David_Zimmerman],[David_Zimmerman],,,,,Unauthorized use by some mail users (see [RFC4146] for details),\n\
+                    https,443,tcp,http protocol over TLS/SSL,[IESG],[IETF_Chair],,2021-10-01,[RFC9110],,,\n\
+                    x,7,dccp,X,[A][B],[C],2001-02-03,,[RFC6335][Jon_Postel],1145656131,,\"Defined TXT keys: u=<user>\"\n\
+                    ,9,tcp,Reserved,,,,,,,,\n";
+        let mut problems = Vec::new();
+        let records = parse("iana.csv", &format!("{HEADER}{body}"), &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        let facts: Vec<_> = records.records.iter().map(|r| r.facts.as_deref()).collect();
+        assert_eq!(
+            facts,
+            [
+                Some(&RegistryFacts {
+                    assignee: Some("David_Zimmerman".into()),
+                    contact: Some("David_Zimmerman".into()),
+                    unauthorized_use: Some(
+                        "Unauthorized use by some mail users (see [RFC4146] for details)".into()
+                    ),
+                    ..RegistryFacts::default()
+                }),
+                Some(&RegistryFacts {
+                    references: vec!["RFC 9110".into()],
+                    assignee: Some("IESG".into()),
+                    contact: Some("IETF_Chair".into()),
+                    modified: Some("2021-10-01".into()),
+                    ..RegistryFacts::default()
+                }),
+                Some(&RegistryFacts {
+                    references: vec!["RFC 6335".into(), "Jon_Postel".into()],
+                    assignee: Some("A, B".into()),
+                    contact: Some("C".into()),
+                    registered: Some("2001-02-03".into()),
+                    service_code: Some("1145656131".into()),
+                    notes: Some("Defined TXT keys: u=<user>".into()),
+                    ..RegistryFacts::default()
+                }),
+                None,
             ]
         );
     }

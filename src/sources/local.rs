@@ -47,6 +47,7 @@ fn parse_row(line: &str) -> Result<Entry, String> {
         aliases: Vec::new(),
         description: normalise_space(description),
         sources: Source::Local.bit(),
+        registry: None,
     })
 }
 
@@ -74,6 +75,7 @@ mod tests {
                     aliases: Vec::new(),
                     description: "Billing API, payments team".into(),
                     sources: Source::Local.bit(),
+                    registry: None,
                 },
                 Entry {
                     ports: PortSpan {
@@ -86,6 +88,7 @@ mod tests {
                     aliases: Vec::new(),
                     description: "lab telemetry".into(),
                     sources: Source::Local.bit(),
+                    registry: None,
                 },
             ]
         );

@@ -76,6 +76,7 @@ impl<'a> Use<'a> {
                 aliases: Vec::new(),
                 description: self.description.to_owned(),
                 sources: self.sources,
+                registry: None,
             })
             .collect()
     }
@@ -263,6 +264,7 @@ fn attach_iana(entries: &mut [Entry], records: &[IanaRecord]) -> Vec<Entry> {
                 if entry.description.is_empty() {
                     entry.description.clone_from(&record.description);
                 }
+                entry.registry = record.facts.clone();
             }
             None => iana_only.push(Entry {
                 ports: record.ports,
@@ -272,6 +274,7 @@ fn attach_iana(entries: &mut [Entry], records: &[IanaRecord]) -> Vec<Entry> {
                 aliases: Vec::new(),
                 description: record.description.clone(),
                 sources: Source::Iana.bit(),
+                registry: record.facts.clone(),
             }),
         }
     }

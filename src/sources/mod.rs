@@ -6,22 +6,27 @@
 
 mod changes;
 mod common;
+pub(crate) mod frequencies;
 pub(crate) mod iana;
 pub(crate) mod local;
 mod merge;
 pub(crate) mod port_list;
 pub(crate) mod services;
+pub(crate) mod synonyms;
 mod wikipedia;
 
 use std::fmt::Write;
 use std::path::Path;
 
 use crate::core::model::{Entry, PortName, Source};
-use crate::core::table::Table;
+use crate::core::table::{Extras, Table};
 
 pub(crate) use changes::{RegistryChanges, registry_changes};
-pub(crate) use common::{DataError, DataErrors};
-pub use services::ServicesFile;
+pub(crate) use common::DataError;
+pub use common::DataErrors;
+pub use common::HostFile;
+pub use frequencies::{DEFAULT_FREQUENCIES, FrequenciesFile};
+pub use services::{DEFAULT_SERVICES, ServicesFile};
 pub use wikipedia::convert_markdown;
 
 /// The port list converted to TSV.
@@ -32,6 +37,8 @@ pub const EXCERPT: &str = "port-list-excerpt.txt";
 pub const IANA_CSV: &str = "iana-service-names-port-numbers.csv";
 /// The site's own ports (optional).
 pub const LOCAL_TSV: &str = "local.tsv";
+/// The search's synonym list (optional in a data directory: the compiled-in one otherwise).
+pub const SYNONYMS_TSV: &str = "synonyms.tsv";
 
 /// The merged entries and what was read to make them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,9 +55,30 @@ pub struct LoadedData {
     /// compiled-in data, as recorded at build time; the services database counts too). The SOA
     /// serial derives from it ([`crate::core::serial`]).
     pub(crate) date: u32,
+    /// What ranks and widens the search: nmap's frequencies and the synonym list.
+    pub(crate) extras: Extras,
 }
 
 impl LoadedData {
+    /// Joins nmap's frequency file (if configured and present): its frequencies rank the
+    /// search and make the `top` answers, its names and comments join the search index, its
+    /// date joins the data's date.
+    pub fn with_frequencies(
+        mut self,
+        file: Option<&FrequenciesFile>,
+    ) -> Result<LoadedData, DataErrors> {
+        let Some(file) = file else { return Ok(self) };
+        let text = file.read().map_err(|problem| DataErrors(vec![problem]))?;
+        let Some(text) = text else { return Ok(self) };
+        let mut problems = Vec::new();
+        let label = file.path.display().to_string();
+        let frequencies = frequencies::parse(&label, &text, &mut problems);
+        DataErrors::check(problems)?;
+        self.extras.frequencies = frequencies;
+        self.date = self.date.max(modified_seconds(&file.path));
+        Ok(self)
+    }
+
     /// Joins the system's services database (if configured and present) to the entries.
     pub fn with_services(
         mut self,
@@ -80,7 +108,7 @@ impl LoadedData {
 
     /// The table these entries make, carrying the data's date.
     pub fn into_table(self) -> Table {
-        Table::with_port_names(self.entries, &self.system_names).dated(self.date)
+        Table::build(self.entries, &self.system_names, self.extras).dated(self.date)
     }
 }
 
@@ -90,6 +118,7 @@ struct SourceTexts<'a> {
     excerpt: (String, &'a str),
     iana_csv: (String, &'a str),
     local_tsv: Option<(String, &'a str)>,
+    synonyms_tsv: (String, &'a str),
 }
 
 /// Loads the four files from `dir`. `local.tsv` is optional; a missing or unreadable required
@@ -142,6 +171,7 @@ fn load_dir_replacing_registry(
         None => read(IANA_CSV, true),
     };
     let local_tsv = read(LOCAL_TSV, false);
+    let synonyms_tsv = read(SYNONYMS_TSV, false);
     let (Some(ports_tsv), Some(excerpt), Some(iana_csv)) = (ports_tsv, excerpt, iana_csv) else {
         return Err(DataErrors(problems));
     };
@@ -156,6 +186,10 @@ fn load_dir_replacing_registry(
             excerpt: borrow(&excerpt),
             iana_csv: borrow(&iana_csv),
             local_tsv: local_tsv.as_ref().map(borrow),
+            synonyms_tsv: match &synonyms_tsv {
+                Some(own) => borrow(own),
+                None => builtin_synonyms(),
+            },
         },
     )
 }
@@ -167,6 +201,14 @@ fn modified_seconds(path: &Path) -> u32 {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
+/// The compiled-in synonym list, for data directories without one.
+fn builtin_synonyms() -> (String, &'static str) {
+    (
+        format!("data/{SYNONYMS_TSV}"),
+        include_str!("../../data/synonyms.tsv"),
+    )
 }
 
 /// Loads the data compiled into the binary from the repository's `data/` directory, so the
@@ -185,6 +227,7 @@ pub fn load_builtin() -> Result<LoadedData, DataErrors> {
                 include_str!("../../data/iana-service-names-port-numbers.csv"),
             ),
             local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
+            synonyms_tsv: builtin_synonyms(),
         },
     )
 }
@@ -199,6 +242,7 @@ fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
     let excerpt = port_list::parse_excerpt(&texts.excerpt.0, texts.excerpt.1, &mut problems);
     let list = port_list::parse_tsv(&texts.ports_tsv.0, texts.ports_tsv.1, &mut problems);
     let iana = iana::parse(&texts.iana_csv.0, texts.iana_csv.1, &mut problems);
+    let synonyms = synonyms::parse(&texts.synonyms_tsv.0, texts.synonyms_tsv.1, &mut problems);
     DataErrors::check(problems)?;
     let rows_per_source = vec![
         (Source::Local, local.len()),
@@ -213,6 +257,10 @@ fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
         system_names: Vec::new(),
         other_protocols: 0,
         date,
+        extras: Extras {
+            frequencies: Vec::new(),
+            synonyms,
+        },
     })
 }
 

@@ -2,54 +2,15 @@
 //! (`getservbyname`, `getent services`) know ports by. Parsing, and joining those names to the
 //! merged entries; the rules are in `data/README.md`, section "The system's services database".
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
-use super::common::DataError;
+use super::common::{DataError, HostFile};
 use crate::core::model::{Entry, PortName, PortSpan, Protocol, Source, Status};
+use std::collections::HashMap;
 
 /// The services file read when none is configured, if it exists.
-pub(crate) const DEFAULT_SERVICES: &str = "/etc/services";
+pub const DEFAULT_SERVICES: &str = "/etc/services";
 
-/// Which services file to read, decided once from the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServicesFile {
-    /// The file.
-    pub(crate) path: PathBuf,
-    /// Whether a missing file is an error: yes when it was named, no for the default.
-    pub(crate) required: bool,
-}
-
-impl ServicesFile {
-    /// `none` turns the database off, any other text names a file, and no setting means
-    /// `/etc/services` when it exists.
-    pub fn from_setting(setting: Option<&str>) -> Option<ServicesFile> {
-        match setting {
-            Some("none") => None,
-            Some(path) => Some(ServicesFile {
-                path: PathBuf::from(path),
-                required: true,
-            }),
-            None => Some(ServicesFile {
-                path: PathBuf::from(DEFAULT_SERVICES),
-                required: false,
-            }),
-        }
-    }
-
-    /// The file's text; `None` when it is the default and absent.
-    pub(crate) fn read(&self) -> Result<Option<String>, DataError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if !self.required && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(DataError::new(
-                &self.path.display().to_string(),
-                0,
-                format!("cannot read: {e}"),
-            )),
-        }
-    }
-}
+/// Which services file to read ([`HostFile::from_setting`] with [`DEFAULT_SERVICES`]).
+pub type ServicesFile = HostFile;
 
 /// One line of the database: a port on a protocol and its names, the official one first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +123,7 @@ pub(crate) fn join(entries: &mut Vec<Entry>, lines: &[ServiceLine]) -> Vec<PortN
                 aliases: line.names[1..].to_vec(),
                 description: "named in the system's services database".to_owned(),
                 sources: Source::Services.bit(),
+                registry: None,
             });
             continue;
         }
@@ -196,6 +158,7 @@ mod tests {
             aliases: Vec::new(),
             description: String::new(),
             sources: Source::Iana.bit(),
+            registry: None,
         }
     }
 
@@ -275,14 +238,17 @@ mod tests {
 
     #[test]
     fn the_default_file_may_be_missing_a_named_one_may_not() {
-        assert_eq!(ServicesFile::from_setting(Some("none")), None);
+        assert_eq!(
+            ServicesFile::from_setting(Some("none"), DEFAULT_SERVICES),
+            None
+        );
         let missing = "/nonexistent/services";
         let default = ServicesFile {
             path: missing.into(),
             required: false,
         };
         assert_eq!(default.read(), Ok(None));
-        let named = ServicesFile::from_setting(Some(missing)).unwrap();
+        let named = ServicesFile::from_setting(Some(missing), DEFAULT_SERVICES).unwrap();
         let problem = named.read().unwrap_err().to_string();
         assert!(
             problem.starts_with("/nonexistent/services: cannot read"),

@@ -64,7 +64,9 @@ impl Names for Uncompressed<'_> {
 #[inline]
 pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
     match data {
-        Rdata::Txt(_) | Rdata::Unassigned(_) => data.append_txt(names.out()),
+        Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
+            data.append_txt(names.out())
+        }
         Rdata::Soa(serial) => {
             names.name(zone.ns_name.iter().map(|l| &l[..]));
             names.name(zone.rname.iter().map(|l| &l[..]));

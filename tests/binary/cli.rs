@@ -179,11 +179,20 @@ fn search_prints_what_the_server_answers() {
             "minecraft.bedrock.search.ports.local.",
         ),
     ] {
-        let mut args = vec!["search", "--services", "none"];
+        let mut args = vec!["search", "--services", "none", "--frequencies", "none"];
         args.extend(words);
         let output = portsd(&args);
         let printed: Vec<String> = stdout_of(&output).lines().map(str::to_owned).collect();
-        let served = served_texts(name);
+        // DNS carries each result's rank before its text; the command prints them in order.
+        let served: Vec<String> = served_texts(name)
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let rank = format!("{} | ", i + 1);
+                assert!(text.starts_with(&rank), "{text}");
+                text[rank.len()..].to_owned()
+            })
+            .collect();
         assert!(!served.is_empty(), "{name} matches");
         assert_eq!(printed, served, "search {words:?} against TXT {name}");
     }
@@ -192,7 +201,7 @@ fn search_prints_what_the_server_answers() {
 }
 
 /// The fields of the JSON schema `docs/names-and-answers.md` documents, in order.
-const JSON_FIELDS: [&str; 10] = [
+const JSON_FIELDS: [&str; 19] = [
     "port",
     "first",
     "last",
@@ -203,6 +212,15 @@ const JSON_FIELDS: [&str; 10] = [
     "description",
     "sources",
     "text",
+    "references",
+    "assignee",
+    "contact",
+    "registered",
+    "modified",
+    "service_code",
+    "unauthorized_use",
+    "assignment_notes",
+    "frequency",
 ];
 
 fn json_of(args: &[&str]) -> Vec<serde_json::Map<String, serde_json::Value>> {
@@ -247,16 +265,54 @@ fn json_has_one_object_per_use_in_the_documented_schema() {
     let services = dir.path().join("services");
     std::fs::write(&services, "whois 43/tcp nicname\nrtmp 1/ddp\n").unwrap();
     let services = services.to_str().unwrap();
-    let whois = json_of(&["lookup", "whois/tcp", "--json", "--services", services]);
+    let whois = json_of(&[
+        "lookup",
+        "whois/tcp",
+        "--json",
+        "--services",
+        services,
+        "--frequencies",
+        "none",
+    ]);
     assert_eq!(
         serde_json::Value::Object(whois[0].clone()),
         serde_json::json!({
             "port": "43", "first": 43, "last": 43, "protocol": "tcp", "status": "Yes",
             "service": "nicname", "aliases": ["whois"], "description": "WHOIS protocol",
             "sources": ["excerpt", "port-list", "iana", "services"],
-            "text": "43 | tcp | Yes | nicname whois | WHOIS protocol"
+            "text": "43 | tcp | Yes | nicname whois | WHOIS protocol",
+            "references": [], "assignee": null, "contact": null, "registered": null,
+            "modified": null, "service_code": null, "unauthorized_use": null,
+            "assignment_notes": null, "frequency": null
         })
     );
+    // The registry's facts, and nmap's frequency from a file made here.
+    let nmap = dir.path().join("nmap-services");
+    std::fs::write(
+        &nmap,
+        "finger	79/tcp	0.006022	# Finger
+",
+    )
+    .unwrap();
+    let finger = json_of(&[
+        "lookup",
+        "79/tcp",
+        "--json",
+        "--services",
+        "none",
+        "--frequencies",
+        nmap.to_str().unwrap(),
+    ]);
+    assert_eq!(finger[0]["service"], "finger");
+    assert_eq!(finger[0]["assignee"], "David_Zimmerman");
+    assert_eq!(
+        finger[0]["unauthorized_use"],
+        "Unauthorized use by some mail users (see [RFC4146] for details)"
+    );
+    assert_eq!(finger[0]["frequency"], 0.006022);
+    let https = json_of(&["lookup", "https/tcp", "--json", "--frequencies", "none"]);
+    assert_eq!(https[0]["references"], serde_json::json!(["RFC 9110"]));
+    assert_eq!(https[0]["modified"], "2021-10-01");
     let unlisted = json_of(&["lookup", "--json", "--services", "none", "3/sctp"]);
     assert_eq!(unlisted[0]["status"], "Unassigned");
     assert_eq!(unlisted[0]["sources"], serde_json::json!([]));
@@ -309,6 +365,80 @@ fn lookup_of_unknown_things_fails_in_one_line() {
     for bad in ["99999", "443/xyz", "", "a b"] {
         let line = assert_one_line_failure(&portsd(&["lookup", bad]), &format!("lookup {bad:?}"));
         assert!(line.starts_with("portsd: "), "{line}");
+    }
+}
+
+#[test]
+fn ports_out_of_range_are_named_as_such() {
+    for bad in ["99999", "65536/tcp", "0443"] {
+        let line = assert_one_line_failure(&portsd(&["lookup", bad]), &format!("lookup {bad}"));
+        let subject = bad.split('/').next().unwrap_or_default();
+        assert_eq!(
+            line,
+            format!(
+                "portsd: \"{subject}\" is not a port: ports are 0-65535, written without leading zeros"
+            )
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_fails_in_one_line_on_a_bad_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let file = file.to_str().unwrap();
+    let cases: [&[&str]; 13] = [
+        &["serve", "--listen", "nonsense"],
+        &["serve", "--listen", "127.0.0.1:0", "--frequencies", missing],
+        &["lookup", "65536"],
+        &["lookup", "443", "--frequencies", missing],
+        &["search", ""],
+        &["search", "web", "--services", missing],
+        &["export-zone", "--zone", "a..b"],
+        &["check", "--data", missing],
+        &["convert-wikipedia", missing],
+        &["update-data", missing, "--url", "ftp://example.invalid/x"],
+        &["seed-data", missing, "--from", missing],
+        &["man", file],
+        &["completions", "nosuch"],
+    ];
+    for args in cases {
+        assert_one_line_failure(&portsd(args), &format!("portsd {args:?}"));
+    }
+}
+
+/// Runs `portsd ARGS | head -1` in a shell: the command must end quietly when its reader goes.
+fn first_line_through_head(args: &str) -> (String, String) {
+    let output = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; '{}' {args} | head -1; echo \"status ${{PIPESTATUS[0]}}\"",
+                env!("CARGO_BIN_EXE_portsd")
+            ),
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bash runs");
+    (stdout_of(&output), stderr_of(&output))
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    for args in [
+        "export-zone",
+        "check",
+        "lookup 80",
+        "completions bash",
+        "search --json server",
+    ] {
+        let (stdout, stderr) = first_line_through_head(args);
+        assert!(stderr.is_empty(), "portsd {args} | head: {stderr:?}");
+        assert!(stdout.ends_with("status 0\n"), "portsd {args}: {stdout:?}");
+        assert_eq!(stdout.lines().count(), 2, "{stdout:?}");
     }
 }
 
@@ -606,7 +736,7 @@ fn exported_zone_is_what_serve_answers() {
         .iter()
         .filter(|r| r.rtype == "TXT" && r.owner[0] == b"help" && r.owner.len() == 3)
         .count();
-    assert_eq!(help, 8, "help.ports.local's records");
+    assert_eq!(help, 10, "help.ports.local's records");
     assert_eq!(
         find("A"),
         ["ns.ports.local 127.0.0.1"],
@@ -712,7 +842,7 @@ fn broken_data_is_reported_by_check_and_refused_by_serve() {
         let stderr = assert_clean_failure(&check, &format!("check with a bad {file}"));
         let problem = stderr
             .lines()
-            .find(|l| l.starts_with(&location))
+            .find_map(|l| l.find(&location).map(|at| &l[at..]))
             .unwrap_or_else(|| panic!("{location} in {stderr}"));
         assert!(problem.len() > location.len(), "a reason after {location}");
 
@@ -755,13 +885,11 @@ fn a_missing_data_directory_is_named() {
         vec!["serve", "--listen", "127.0.0.1:0", "--data", missing],
         vec!["lookup", "443", "--data", missing],
         vec!["export-zone", "--data", missing],
+        vec!["check", "--data", missing],
     ] {
         let line = assert_one_line_failure(&portsd(&args), &format!("{args:?}"));
         assert!(line.contains(&problem), "{args:?}: {line}");
     }
-    let check = portsd(&["check", "--data", missing]);
-    let stderr = assert_clean_failure(&check, "check of a missing directory");
-    assert!(stderr.starts_with(&problem), "{stderr}");
 }
 
 #[test]

@@ -313,6 +313,86 @@ fn unbound_stub_zone_resolves_through_portsd() {
     assert_eq!(misses_after, misses_before, "the repeat went to portsd");
 }
 
+/// The rank each TXT record of a dig answer section leads with (`"3 | 80 | tcp ..."`).
+fn ranks(answers: &[String]) -> Vec<u32> {
+    answers
+        .iter()
+        .map(|record| {
+            let text = record.split_once('"').map_or("", |(_, text)| text);
+            let rank = text.split(" | ").next().unwrap_or_default();
+            rank.parse()
+                .unwrap_or_else(|_| panic!("no leading rank in {record}"))
+        })
+        .collect()
+}
+
+/// Ranked answers come through unbound, whose default `rrset-roundrobin: yes` hands out the
+/// records of a cached RRset rotated: the order on the wire is lost, the rank in each record
+/// puts it back. nmap's frequencies come from a small file made here, so the ranks are known.
+#[test]
+fn ranked_answers_keep_their_order_through_unbound() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let state = tempfile::tempdir().expect("a temporary directory");
+    let nmap = dir.path().join("nmap-services");
+    fs::write(
+        &nmap,
+        "http\t80/tcp\t0.4\nhttps\t443/tcp\t0.3\nssh\t22/tcp\t0.2\nftp\t21/tcp\t0.1\n\
+         minecraft\t25565/tcp\t0.05\n",
+    )
+    .unwrap();
+    let example_config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/portsd.toml");
+    let portsd = Portsd::start(&[
+        "--config",
+        example_config.to_str().expect("UTF-8 path"),
+        "--state-dir",
+        state.path().to_str().expect("UTF-8 path"),
+        "--frequencies",
+        nmap.to_str().expect("UTF-8 path"),
+    ]);
+    let (_unbound, unbound, _) = start_unbound(dir.path(), &stub_recipe(portsd.addr));
+    for name in ["top.tcp.ports.local", "minecraft.search.ports.local"] {
+        let mut rotated = false;
+        for _ in 0..20 {
+            let answer = dig_txt(unbound, name);
+            assert_eq!(answer.status, "NOERROR", "{}", answer.output);
+            let got = ranks(&answer.answers);
+            assert!(got.len() >= 3, "{}", answer.output);
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                sorted,
+                (1..=got.len() as u32).collect::<Vec<_>>(),
+                "ranks 1..n, each once: {}",
+                answer.output
+            );
+            if name.starts_with("top") {
+                let by_rank: Vec<String> = sorted
+                    .iter()
+                    .map(|rank| {
+                        let at = got.iter().position(|r| r == rank).unwrap_or_default();
+                        let text = answer.answers[at].split_once('"').map_or("", |(_, t)| t);
+                        text.split(" | ").nth(1).unwrap_or_default().to_owned()
+                    })
+                    .collect();
+                assert_eq!(
+                    by_rank,
+                    ["80", "443", "22", "21", "25565"],
+                    "{}",
+                    answer.output
+                );
+            }
+            if got != sorted {
+                rotated = true;
+                break;
+            }
+        }
+        assert!(
+            rotated,
+            "unbound never rotated {name}: the test would not show the rank is needed"
+        );
+    }
+}
+
 /// NSD serving the zone file `export-zone` wrote, as a secondary would after a transfer, on a
 /// free loopback port; killed when the test ends.
 struct Nsd(Child);
@@ -418,7 +498,7 @@ fn searches_behind_a_secondary_follow_the_delegation_to_portsd() {
     assert!(
         search
             .output
-            .contains("\"51820 | udp | Unofficial | - | WireGuard protocol\""),
+            .contains("\"1 | 51820 | udp | Unofficial | - | WireGuard protocol\""),
         "{}",
         search.output
     );

@@ -47,12 +47,10 @@ pub fn test_zone() -> Zone {
 
 /// The table built from the data compiled into the binary (a fresh build on every call).
 pub fn builtin_table() -> Table {
-    Table::new(
-        DataLocation::Builtin
-            .load()
-            .expect("builtin data loads")
-            .entries,
-    )
+    DataLocation::Builtin
+        .load()
+        .expect("builtin data loads")
+        .into_table()
 }
 
 /// A services file in services(5) form: names IANA spells otherwise, a port only this file
@@ -66,7 +64,10 @@ pub fn table_with_services(text: &str) -> Table {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("services");
     std::fs::write(&path, text).unwrap();
-    let services = portsd::sources::ServicesFile::from_setting(path.to_str());
+    let services = portsd::sources::ServicesFile::from_setting(
+        path.to_str(),
+        portsd::sources::DEFAULT_SERVICES,
+    );
     let loaded = DataLocation::Builtin
         .load()
         .and_then(|loaded| loaded.with_services(services.as_ref()))

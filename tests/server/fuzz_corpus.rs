@@ -87,12 +87,14 @@ fn every_target_replays_its_fresh_seeds() {
         .unwrap();
     assert!(status.success(), "make_seeds.py: {status}");
     let guarded = fuzzing::Guarded::load(&dir.path().join("secrets")).unwrap();
-    let targets: [Target<'_>; 7] = [
+    let targets: [Target<'_>; 9] = [
         ("request", &fuzzing::answer_bytes),
         ("request_guarded", &|input| guarded.answer(input)),
         ("iana_csv", &fuzzing::iana_csv),
         ("port_list", &fuzzing::port_list),
         ("services", &fuzzing::services),
+        ("frequencies", &fuzzing::frequencies),
+        ("synonyms", &fuzzing::synonyms),
         ("key_file", &fuzzing::key_file),
         ("config_file", &fuzzing::config_file),
     ];

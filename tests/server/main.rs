@@ -18,3 +18,4 @@ mod hostile;
 mod http;
 mod pressure;
 mod reach;
+mod search;

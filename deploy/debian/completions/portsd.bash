@@ -103,7 +103,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__check)
-            opts="-h --data --services --help"
+            opts="-h --data --services --frequencies --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +114,10 @@ _portsd() {
                     return 0
                     ;;
                 --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frequencies)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -153,7 +157,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__export__subcmd__zone)
-            opts="-h --zone --ttl --data --services --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --help"
+            opts="-h --zone --ttl --data --services --frequencies --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +176,10 @@ _portsd() {
                     return 0
                     ;;
                 --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frequencies)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -379,7 +387,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__lookup)
-            opts="-h --data --services --json --help"
+            opts="-h --data --services --frequencies --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -390,6 +398,10 @@ _portsd() {
                     return 0
                     ;;
                 --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frequencies)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -415,7 +427,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__search)
-            opts="-h --data --services --json --help"
+            opts="-h --data --services --frequencies --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -426,6 +438,10 @@ _portsd() {
                     return 0
                     ;;
                 --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frequencies)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -451,7 +467,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --services --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --journal-max-bytes --http --dnstap --metrics --http-allow-origin --http-rate-limit --http-max-connections --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
+            opts="-h --zone --ttl --data --services --frequencies --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --journal-max-bytes --http --dnstap --metrics --http-allow-origin --http-rate-limit --http-max-connections --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -470,6 +486,10 @@ _portsd() {
                     return 0
                     ;;
                 --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frequencies)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,6 +41,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ttl -d 'TTL of every record, also the negative-caching TTL' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l frequencies -d 'nmap\'s port frequencies (`nmap-services` format), which rank the search and make the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l soa-refresh -d 'The SOA\'s REFRESH: seconds between a secondary\'s checks of the serial' -r
@@ -79,16 +80,19 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l watch -d 'Reload
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l frequencies -d 'nmap\'s port frequencies (`nmap-services` format), which rank the search and make the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -l json -d 'Print a JSON array, one object per use (schema in docs/names-and-answers.md)'
 complete -c portsd -n "__fish_portsd_using_subcommand lookup" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand search" -l frequencies -d 'nmap\'s port frequencies (`nmap-services` format), which rank the search and make the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand search" -l json -d 'Print a JSON array, one object per use (schema in docs/names-and-answers.md)'
 complete -c portsd -n "__fish_portsd_using_subcommand search" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l frequencies -d 'nmap\'s port frequencies (`nmap-services` format), which rank the search and make the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-name -d 'The zone\'s name server [default: ns.<zone>]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ns-address -d 'Address(es) of the name server, served as glue [default: the first --listen address, or 127.0.0.1 when that is a wildcard]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l soa-refresh -d 'The SOA\'s REFRESH: seconds between a secondary\'s checks of the serial' -r
@@ -99,6 +103,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l state-dir 
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand check" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand check" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand check" -l frequencies -d 'nmap\'s port frequencies (`nmap-services` format), which rank the search and make the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand check" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand convert-wikipedia" -s h -l help -d 'Print help'
 complete -c portsd -n "__fish_portsd_using_subcommand update-data" -l url -d 'Where to download the registry from (HTTPS or HTTP)' -r

@@ -152,13 +152,16 @@ fn paths() -> Value {
 fn schemas() -> Value {
     let text = || json!({ "type": "string" });
     let port = || json!({ "type": "integer", "minimum": 0, "maximum": 65535 });
+    let fact = |what: &str| json!({ "type": ["string", "null"], "description": what });
     json!({
         "Use": {
             "type": "object",
             "description": "One use of a port or range on a protocol.",
             "additionalProperties": false,
             "required": ["port", "first", "last", "protocol", "status", "service", "aliases",
-                         "description", "sources", "text"],
+                         "description", "sources", "text", "references", "assignee", "contact",
+                         "registered", "modified", "service_code", "unauthorized_use",
+                         "assignment_notes", "frequency"],
             "properties": {
                 "port": { "type": "string", "description": "The port or range: 443, 6881-6887." },
                 "first": port(),
@@ -171,7 +174,18 @@ fn schemas() -> Value {
                 "description": text(),
                 "sources": { "type": "array", "items": {
                     "enum": ["local", "excerpt", "port-list", "iana", "services"] } },
-                "text": { "type": "string", "description": "The TXT record's text, as DNS answers it." }
+                "text": { "type": "string", "description": "The TXT record's text, as DNS answers it." },
+                "references": { "type": "array", "items": text(),
+                    "description": "IANA's references: `RFC 9110`, or a handle as IANA gives it." },
+                "assignee": fact("IANA's assignee handle."),
+                "contact": fact("IANA's contact handle."),
+                "registered": fact("IANA's registration date (YYYY-MM-DD)."),
+                "modified": fact("IANA's modification date (YYYY-MM-DD)."),
+                "service_code": fact("The DCCP service code IANA records."),
+                "unauthorized_use": fact("IANA's note of unauthorized use reported."),
+                "assignment_notes": fact("IANA's assignment notes."),
+                "frequency": { "type": ["number", "null"], "minimum": 0, "maximum": 1,
+                    "description": "How often nmap found this port open (nmap-services), when known." }
             }
         },
         "Uses": { "type": "array", "minItems": 1, "items": schema("Use") },
