@@ -108,7 +108,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let table = load(&config.data, config.services.as_ref())?;
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
-                None => Listeners::bind(&config.listen, config.udp_threads)?,
+                None => {
+                    let mut listeners = Listeners::bind(&config.listen, config.udp_threads)?;
+                    listeners.bind_tls(&config.tls_listen)?;
+                    listeners
+                }
             };
             if let Some(addr) = config.metrics {
                 listeners.bind_metrics(addr)?;
@@ -123,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     policy: config.policy,
                     notify: config.notify,
                     state: config.state,
+                    tls: config.tls,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -23,7 +23,7 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
-use crate::serve::{DataLocation, TcpLimits};
+use crate::serve::{DataLocation, TcpLimits, Tls, TlsFiles};
 use crate::sources::ServicesFile;
 
 /// Everything `serve` needs, resolved.
@@ -45,6 +45,10 @@ pub struct ServeConfig {
     pub notify: Vec<SocketAddr>,
     /// Where the served serial is kept across restarts.
     pub state: Option<StateDir>,
+    /// Where to serve DNS over TLS (unused under socket activation).
+    pub tls_listen: Vec<SocketAddr>,
+    /// The certificate and key DNS over TLS is served with, read and checked.
+    pub tls: Option<Tls>,
     /// Where to serve metrics.
     pub metrics: Option<SocketAddr>,
     /// The data directory to reload from whenever its files change (`--watch`).
@@ -128,6 +132,16 @@ impl ServeArgs {
             (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
         };
         let tcp = TcpLimits::default();
+        let tls_listen = settings.tls.clone().unwrap_or_default();
+        let tls = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::new(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })?),
+            (None, None) if tls_listen.is_empty() => None,
+            (None, None) => return Err(ConfigError::TlsWithoutCertificate),
+            _ => return Err(ConfigError::TlsHalfPair),
+        };
         Ok(ServeConfig {
             listen,
             zone,
@@ -143,6 +157,8 @@ impl ServeArgs {
             policy: settings.policy()?,
             notify: settings.notify.clone().unwrap_or_default(),
             state: settings.zone.state(),
+            tls_listen,
+            tls,
             metrics: settings.metrics,
             watch,
             udp_threads: match settings.udp_threads.unwrap_or(DEFAULT_UDP_THREADS) {

@@ -221,6 +221,17 @@ settings! {
         /// Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off].
         #[arg(long, env = "PORTSD_METRICS")]
         pub(crate) metrics: Option<SocketAddr>,
+        /// Address and port to serve DNS over TLS on (RFC 7858; usually port 853); repeatable
+        /// [default: none].
+        #[arg(long, env = "PORTSD_TLS", value_delimiter = ',', value_name = "ADDR:PORT")]
+        pub(crate) tls: Option<Vec<SocketAddr>>,
+        /// PEM certificate chain for DNS over TLS, the server's certificate first; reread on
+        /// reload.
+        #[arg(long, env = "PORTSD_TLS_CERT", value_name = "FILE")]
+        pub(crate) tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1); reread on reload.
+        #[arg(long, env = "PORTSD_TLS_KEY", value_name = "FILE")]
+        pub(crate) tls_key: Option<PathBuf>,
         /// Reload when the files in the data directory change (needs --data).
         #[arg(long, env = "PORTSD_WATCH")]
         pub(crate) watch: bool,

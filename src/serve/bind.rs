@@ -1,5 +1,6 @@
 //! Binding: the UDP and TCP sockets portsd serves on, bound by portsd itself (with the socket
-//! options a server needs) or taken from systemd's socket activation, and the metrics socket.
+//! options a server needs) or taken from systemd's socket activation, the DNS over TLS
+//! listeners (the passed socket named `tls`), and the metrics socket.
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,6 +27,9 @@ pub enum ServerError {
     /// No socket to serve on.
     #[error("no socket to listen on")]
     NoSockets,
+    /// DNS over TLS sockets without a certificate to serve them with.
+    #[error("DNS over TLS sockets need --tls-cert and --tls-key")]
+    NoCertificate,
     /// A UDP serving thread could not be started.
     #[error("cannot start a UDP thread: {0}")]
     Thread(io::Error),
@@ -87,15 +91,11 @@ fn bind_udp(addr: SocketAddr, shared: bool) -> Result<std::net::UdpSocket, Serve
     Ok(udp)
 }
 
-/// Binds UDP, then TCP on the same port, at `addr`.
-fn bind_pair(
-    addr: SocketAddr,
-) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+/// A listening TCP socket at `addr`, for the `transport` named in errors.
+fn bind_stream(addr: SocketAddr, transport: &'static str) -> Result<socket2::Socket, ServerError> {
     use socket2::{Domain, Socket, Type};
-    let udp = bind_udp(addr, false)?;
-    let bound = udp.local_addr().unwrap_or(addr);
     let bind_error = |reason| ServerError::Bind {
-        transport: "tcp",
+        transport,
         addr,
         reason,
     };
@@ -104,11 +104,24 @@ fn bind_pair(
         tcp.set_only_v6(true).map_err(bind_error)?;
     }
     tcp.set_reuse_address(true).map_err(bind_error)?;
-    tcp.bind(&bound.into()).map_err(bind_error)?;
+    tcp.bind(&addr.into()).map_err(bind_error)?;
     tcp.listen(1024).map_err(bind_error)?;
     tcp.set_nonblocking(true).map_err(bind_error)?;
+    Ok(tcp)
+}
+
+/// Binds UDP, then TCP on the same port, at `addr`.
+fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+    let udp = bind_udp(addr, false)?;
+    let bound = udp.local_addr().unwrap_or(addr);
+    let tcp = bind_stream(bound, "tcp")?;
     Ok((udp, tcp.into()))
 }
+
+/// The name (`FileDescriptorName=`) of a passed socket that serves DNS over TLS.
+const TLS_SOCKET_NAME: &str = "tls";
 
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
@@ -121,6 +134,8 @@ pub struct Listeners {
     pub(crate) udp_threads: Vec<Vec<std::net::UdpSocket>>,
     /// TCP listening sockets.
     pub(crate) tcp: Vec<std::net::TcpListener>,
+    /// DNS over TLS listening sockets.
+    pub(crate) tls: Vec<std::net::TcpListener>,
     /// The Prometheus endpoint's socket, when `--metrics` asks for one.
     pub(crate) metrics: Option<std::net::TcpListener>,
 }
@@ -174,6 +189,14 @@ impl Listeners {
         Ok(listeners)
     }
 
+    /// Binds a DNS over TLS listener at each of `addrs`.
+    pub fn bind_tls(&mut self, addrs: &[SocketAddr]) -> Result<(), ServerError> {
+        for &addr in addrs {
+            self.tls.push(bind_stream(addr, "dot")?.into());
+        }
+        Ok(())
+    }
+
     /// Binds the Prometheus endpoint's TCP socket.
     pub fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ServerError> {
         let bind_error = |reason| ServerError::Bind {
@@ -187,9 +210,10 @@ impl Listeners {
         Ok(())
     }
 
-    /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets become TCP
-    /// listeners and datagram sockets UDP sockets, dealt in turn to up to `udp_threads`
-    /// threads. Each passed UDP socket gets one thread: portsd cannot bind further sockets into
+    /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets named `tls`
+    /// (`FileDescriptorName=tls`, in `LISTEN_FDNAMES`) become DNS over TLS listeners, other
+    /// stream sockets TCP listeners and datagram sockets UDP sockets, dealt in turn to up to
+    /// `udp_threads` threads. Each passed UDP socket gets one thread: portsd cannot bind further sockets into
     /// a port systemd bound (the kernel keeps `SO_REUSEPORT` groups to one user), and threads
     /// sharing one socket would all wake for every datagram.
     pub fn from_service_manager(
@@ -199,12 +223,18 @@ impl Listeners {
         if fds.len() == 0 {
             return Ok(None);
         }
+        let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+        let names: Vec<&str> = names.split(':').collect();
         let mut listeners = Listeners::default();
         let mut passed_udp = 0;
         for i in 0..fds.len() {
             if let Ok(Some(tcp)) = fds.take_tcp_listener(i) {
                 tcp.set_nonblocking(true).map_err(ServerError::Activation)?;
-                listeners.tcp.push(tcp);
+                if names.get(i) == Some(&TLS_SOCKET_NAME) {
+                    listeners.tls.push(tcp);
+                } else {
+                    listeners.tcp.push(tcp);
+                }
             } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
                 udp.set_nonblocking(true).map_err(ServerError::Activation)?;
                 enlarge_udp_buffers(&udp);

@@ -2,7 +2,8 @@
 //!
 //! - `bind`: binding the UDP and TCP sockets, or taking them from systemd.
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
-//! - `tcp`: the accept loop and its connections.
+//! - `tcp`: the accept loop and its connections, for TCP and DNS over TLS.
+//! - `tls`: DNS over TLS's certificate, reread on reload.
 //! - `occupancy`: who holds the connection slots of a listener and since when they are idle,
 //!   for the TCP listener and the metrics endpoint under pressure.
 //! - `daemon`: signals, reload, readiness and the watchdog.
@@ -23,6 +24,7 @@ mod notify;
 mod occupancy;
 pub(crate) mod state;
 mod tcp;
+mod tls;
 mod udp;
 pub mod watch;
 
@@ -40,6 +42,7 @@ use tracing::{info, warn};
 pub use bind::{Listeners, ServerError};
 use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
+pub use tls::{Tls, TlsError, TlsFiles};
 
 use crate::core::serial;
 use crate::core::table::Table;
@@ -82,6 +85,8 @@ pub struct Settings {
     pub notify: Vec<SocketAddr>,
     /// Where the served serial is kept across restarts (`--state-dir`), if anywhere.
     pub state: Option<state::StateDir>,
+    /// The certificate of the DNS over TLS listeners, when there are any.
+    pub tls: Option<Tls>,
 }
 
 impl Settings {
@@ -95,6 +100,7 @@ impl Settings {
             policy: Policy::default(),
             notify: Vec::new(),
             state: None,
+            tls: None,
         }
     }
 }
@@ -122,6 +128,7 @@ pub struct Server {
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
     state: Option<Arc<state::StateDir>>,
+    tls: Option<Tls>,
 }
 
 impl Server {
@@ -166,6 +173,7 @@ impl Server {
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
+            tls: settings.tls,
         }
     }
 
@@ -202,8 +210,11 @@ impl Server {
         listeners: Listeners,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        if listeners.udp.is_empty() && listeners.tcp.is_empty() {
+        if listeners.udp.is_empty() && listeners.tcp.is_empty() && listeners.tls.is_empty() {
             return Err(ServerError::NoSockets);
+        }
+        if !listeners.tls.is_empty() && self.tls.is_none() {
+            return Err(ServerError::NoCertificate);
         }
         let stop = CancellationToken::new();
         // Whichever way this returns, the UDP threads started so far stop too.
@@ -251,6 +262,20 @@ impl Server {
                 listener,
                 self.pipeline.clone(),
                 self.tcp,
+                None,
+                stop.clone(),
+            ));
+        }
+        for listener in listeners.tls {
+            let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
+            if let Ok(addr) = listener.local_addr() {
+                info!("listening on dot {addr}");
+            }
+            tasks.spawn(tcp::serve(
+                listener,
+                self.pipeline.clone(),
+                self.tcp,
+                self.tls.clone(),
                 stop.clone(),
             ));
         }

@@ -12,7 +12,8 @@
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`);
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
-//!   SOA timers as settings and EDNS EXPIRE (`soa_timers`).
+//!   SOA timers as settings and EDNS EXPIRE (`soa_timers`);
+//! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -22,6 +23,7 @@ mod cookies;
 mod deploy;
 mod descriptors;
 mod differential;
+mod dot;
 mod external;
 mod fixture_http;
 mod lifecycle;
