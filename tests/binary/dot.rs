@@ -37,6 +37,15 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req` arguments for a new P-256 key, unencrypted.
+const NEW_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
 /// A test CA (`ca.pem`) in a fresh directory, which signs the server certificates.
 struct TestCa {
     dir: tempfile::TempDir,
@@ -45,26 +54,11 @@ struct TestCa {
 impl TestCa {
     fn new() -> TestCa {
         let dir = tempfile::tempdir().unwrap();
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=portsd test CA",
-            ],
-        );
+        let mut args = vec!["req", "-x509"];
+        args.extend(NEW_EC_KEY);
+        args.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"]);
+        args.extend(["-subj", "/CN=portsd test CA"]);
+        openssl(dir.path(), &args);
         TestCa { dir }
     }
 
@@ -80,23 +74,10 @@ impl TestCa {
             format!("{name}.csr"),
             format!("{name}.pem"),
         );
-        openssl(
-            self.dir.path(),
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                "/CN=ns.ports.local",
-            ],
-        );
+        let mut args = vec!["req"];
+        args.extend(NEW_EC_KEY);
+        args.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=ns.ports.local"]);
+        openssl(self.dir.path(), &args);
         std::fs::write(
             self.path("ext"),
             "subjectAltName=DNS:ns.ports.local,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n",
@@ -172,10 +153,15 @@ type Tls = StreamOwned<ClientConnection, TcpStream>;
 
 /// A TLS connection to `addr`, handshake done.
 fn connect(config: &Arc<ClientConfig>, addr: SocketAddr) -> Tls {
+    connect_within(config, addr, REPLY_TIMEOUT)
+}
+
+/// A TLS connection to `addr` whose every read may wait up to `wait`, handshake done.
+fn connect_within(config: &Arc<ClientConfig>, addr: SocketAddr, wait: Duration) -> Tls {
     let name = ServerName::try_from("ns.ports.local").unwrap();
     let connection = ClientConnection::new(config.clone(), name).unwrap();
     let socket = TcpStream::connect(addr).unwrap();
-    socket.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    socket.set_read_timeout(Some(wait)).unwrap();
     let mut stream = StreamOwned::new(connection, socket);
     while stream.conn.is_handshaking() {
         stream
@@ -524,4 +510,53 @@ fn a_reload_rereads_the_certificate_and_keeps_the_old_one_when_the_new_is_bad() 
     hangup();
     assert!(daemon.wait_for_log("reread the TLS certificate and key"));
     assert_eq!(presented(&connect(&fresh(), addr)), der_of(&second_cert));
+}
+
+/// A socket passed by the service manager under the name `tls` is served as DNS over TLS.
+#[test]
+fn socket_activation_serves_the_socket_named_tls_as_dot() {
+    let ca = TestCa::new();
+    let (cert, key) = ca.issue("server");
+    let config = ca.client(&[&version::TLS13]);
+    // systemd-socket-activate cannot bind port 0: a port free a moment ago, tried again when
+    // something took it in between.
+    for _ in 0..5 {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_loopback_port()));
+        let mut activator = Command::new("systemd-socket-activate")
+            .args(["--listen", &addr.to_string(), "--fdname=tls"])
+            .arg(env!("CARGO_BIN_EXE_portsd"))
+            .args(["serve", "--tls-cert"])
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("systemd-socket-activate (Debian package systemd) is needed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listening = loop {
+            if TcpStream::connect(addr).is_ok() {
+                break true;
+            }
+            if Instant::now() > deadline || activator.try_wait().unwrap().is_some() {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !listening {
+            let _ = activator.kill();
+            let _ = activator.wait();
+            continue;
+        }
+        // The first connection started portsd; this one waits for it to take the socket.
+        let mut stream = connect_within(&config, addr, Duration::from_secs(30));
+        let question = query(3, "443.tcp.ports.local.", RecordType::TXT, None);
+        let answer = exchange(&mut stream, &[question]);
+        let _ = activator.kill();
+        let _ = activator.wait();
+        assert!(txt_answers(&parse(&answer[0]))[0].starts_with("443 | tcp | Yes | https"));
+        return;
+    }
+    panic!("systemd-socket-activate never listened");
 }
