@@ -64,6 +64,9 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l notify -d 'Secon
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l max-transfers -d 'Zone transfers served at once; more are refused' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l journal-max-bytes -d 'The most bytes the IXFR differences kept may take, in memory and in the state directory\'s journal; the oldest are dropped first' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics on http://ADDR:PORT/metrics [default: off]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tls -d 'Address and port to serve DNS over TLS on (RFC 7858; usually port 853); repeatable [default: none]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for DNS over TLS, the server\'s certificate first; reread on reload' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tls-key -d 'PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1); reread on reload' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r
