@@ -1,6 +1,7 @@
 //! DNS over TLS (RFC 7858) through the built binary: `kdig +tls` and `dig +tls` answered and
 //! padded, rustls as a client checking the versions, ALPN, resumption and many queries on one
-//! connection; the access list, query log, metrics and TSIG on the DoT transport; handshakes
+//! connection; the access list, query log, metrics, TSIG and zone transfers on the DoT
+//! transport; the passed socket named `tls` under socket activation; handshakes
 //! that stall and clear-text bytes closed; 600 idle connections that keep nobody waiting; a
 //! certificate that does not match its key refused at start, and a reload that replaces the
 //! certificate or, when the new one is bad, keeps the old. Certificates are made by `openssl`
@@ -559,4 +560,40 @@ fn socket_activation_serves_the_socket_named_tls_as_dot() {
         return;
     }
     panic!("systemd-socket-activate never listened");
+}
+
+/// A zone transfer over DoT (RFC 9103's framing) carries what one over TCP carries, under the
+/// same `--allow-transfer`; a client outside it is refused.
+#[test]
+fn axfr_over_tls_carries_what_axfr_over_tcp_carries_and_obeys_allow_transfer() {
+    let ca = TestCa::new();
+    let (cert, key) = ca.issue("server");
+    let (daemon, addr) = start(&cert, &key, &["--allow-transfer", "127.0.0.0/8"]);
+    let records = |server: SocketAddr, transport: &str| -> Vec<String> {
+        let out = run_tool(
+            "dig",
+            server,
+            &[
+                transport,
+                "+onesoa",
+                "+noall",
+                "+answer",
+                "AXFR",
+                "ports.local",
+            ],
+        );
+        out.lines()
+            .filter(|line| !line.is_empty() && !line.starts_with(';'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let over_tls = records(addr, "+tls");
+    let over_tcp = records(daemon.addr, "+tcp");
+    assert!(over_tcp.len() > 360_000, "{} records", over_tcp.len());
+    assert_eq!(over_tls.len(), over_tcp.len());
+    assert_eq!(over_tls.first(), over_tcp.first(), "the same SOA first");
+    drop(daemon);
+    let (_refusing, addr) = start(&cert, &key, &["--allow-transfer", "192.0.2.0/24"]);
+    let refused = run_tool("dig", addr, &["+tls", "AXFR", "ports.local"]);
+    assert!(refused.contains("Transfer failed"), "{refused}");
 }
