@@ -129,7 +129,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
-                None => Listeners::bind(&config.listen, config.udp_threads)?,
+                None => {
+                    let mut listeners = Listeners::bind(&config.listen, config.udp_threads)?;
+                    listeners.bind_tls(&config.tls_listen)?;
+                    listeners
+                }
             };
             for &addr in &config.http {
                 listeners.bind_http(addr)?;
@@ -150,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     state: config.state,
                     http: config.http_settings,
                     dnstap: config.dnstap,
+                    tls: config.tls,
                 },
             );
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -76,8 +76,8 @@ pub struct Metrics {
     answer_seconds: Histogram,
     slipped: Counter,
     dropped: Counter,
-    refused_udp: Counter,
-    refused_tcp: Counter,
+    /// One per transport, in [`Transport::ALL`]'s order.
+    refused: Vec<Counter>,
     entries: Family<Labels, Gauge>,
     serial: Gauge,
     reloads: Counter,
@@ -120,7 +120,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("portsd");
         let queries_family = Family::<Labels, Counter>::default();
         let mut queries = Vec::new();
-        for transport in [Transport::Udp, Transport::Tcp] {
+        for transport in Transport::ALL {
             for (_, qtype) in QTYPES {
                 for (_, rcode) in RCODES {
                     let set = labels(&[
@@ -157,12 +157,14 @@ impl Metrics {
             limited,
         );
         let refused = Family::<Labels, Counter>::default();
-        let refused_udp = refused
-            .get_or_create(&labels(&[("transport", "udp")]))
-            .clone();
-        let refused_tcp = refused
-            .get_or_create(&labels(&[("transport", "tcp")]))
-            .clone();
+        let refused_by_transport = Transport::ALL
+            .iter()
+            .map(|transport| {
+                refused
+                    .get_or_create(&labels(&[("transport", transport.label())]))
+                    .clone()
+            })
+            .collect();
         registry.register(
             "refused_clients",
             "Queries from networks the access list refuses",
@@ -249,8 +251,7 @@ impl Metrics {
             answer_seconds,
             slipped,
             dropped,
-            refused_udp,
-            refused_tcp,
+            refused: refused_by_transport,
             entries,
             serial,
             reloads,
@@ -335,6 +336,7 @@ impl Metrics {
         let transport_index = match transport {
             Transport::Udp => 0,
             Transport::Tcp => 1,
+            Transport::Dot => 2,
         };
         let slot = (transport_index * QTYPES.len() + qtype_index) * RCODES.len() + rcode_index;
         if let Some(counter) = self.queries.get(slot) {
@@ -355,10 +357,9 @@ impl Metrics {
 
     /// Counts a query from a refused network.
     pub(crate) fn refused(&self, transport: Transport) {
-        match transport {
-            Transport::Udp => self.refused_udp.inc(),
-            Transport::Tcp => self.refused_tcp.inc(),
-        };
+        if let Some(counter) = self.refused.get(transport as usize) {
+            counter.inc();
+        }
     }
 
     /// Records the table now served, and whether it came from a reload.

@@ -10,6 +10,8 @@ pub enum Transport {
     /// TCP: the client completed a handshake, so its address is real; answers up to 65,535
     /// bytes.
     Tcp,
+    /// DNS over TLS (RFC 7858): TCP's framing and limits inside a TLS session.
+    Dot,
 }
 
 impl Transport {
@@ -18,6 +20,10 @@ impl Transport {
         match self {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Dot => "dot",
         }
     }
+
+    /// Every transport, in the order metrics index them.
+    pub(crate) const ALL: [Transport; 3] = [Transport::Udp, Transport::Tcp, Transport::Dot];
 }

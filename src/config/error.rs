@@ -7,6 +7,7 @@ use crate::file_error::FileError;
 use crate::pipeline::cookie::CookieSecretError;
 use crate::pipeline::identity::IdentityError;
 use crate::pipeline::tsig::KeyFileError;
+use crate::serve::TlsError;
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,15 @@ pub enum ConfigError {
     /// An `--http-allow-origin` that is no header value.
     #[error("--http-allow-origin {0:?}: not a header value (printable ASCII), or `none`")]
     AllowOrigin(String),
+    /// A TLS certificate or key that cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// `--tls-cert` without `--tls-key`, or the other way round.
+    #[error("--tls-cert and --tls-key go together: give both or neither")]
+    TlsHalfPair,
+    /// `--tls` without a certificate.
+    #[error("--tls needs --tls-cert and --tls-key")]
+    TlsWithoutCertificate,
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

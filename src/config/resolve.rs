@@ -23,7 +23,7 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
-use crate::serve::{DataLocation, HttpSettings, TcpLimits};
+use crate::serve::{DataLocation, HttpSettings, TcpLimits, Tls, TlsFiles};
 use crate::sources::{DEFAULT_FREQUENCIES, DEFAULT_SERVICES, FrequenciesFile, ServicesFile};
 
 /// Everything `serve` needs, resolved.
@@ -47,6 +47,10 @@ pub struct ServeConfig {
     pub notify: Vec<SocketAddr>,
     /// Where the served serial is kept across restarts.
     pub state: Option<StateDir>,
+    /// Where to serve DNS over TLS (unused under socket activation).
+    pub tls_listen: Vec<SocketAddr>,
+    /// The certificate and key DNS over TLS is served with, read and checked.
+    pub tls: Option<Tls>,
     /// Where to serve HTTP (`--http`).
     pub http: Vec<SocketAddr>,
     /// Where `--metrics`, deprecated, asks for HTTP.
@@ -149,6 +153,16 @@ impl ServeArgs {
             (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
         };
         let tcp = TcpLimits::default();
+        let tls_listen = settings.tls.clone().unwrap_or_default();
+        let tls = match (&settings.tls_cert, &settings.tls_key) {
+            (Some(cert), Some(key)) => Some(Tls::new(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })?),
+            (None, None) if tls_listen.is_empty() => None,
+            (None, None) => return Err(ConfigError::TlsWithoutCertificate),
+            _ => return Err(ConfigError::TlsHalfPair),
+        };
         Ok(ServeConfig {
             listen,
             zone,
@@ -166,6 +180,8 @@ impl ServeArgs {
             notify: settings.notify.clone().unwrap_or_default(),
             state: settings.zone.state(),
             http: settings.http.clone().unwrap_or_default(),
+            tls_listen,
+            tls,
             metrics: settings.metrics,
             http_settings: settings.http_settings()?,
             dnstap: settings.dnstap.clone(),

@@ -250,6 +250,17 @@ settings! {
         #[arg(long, env = "PORTSD_HTTP_MAX_CONNECTIONS",
               default_value = HttpSettings::default().max_connections.to_string())]
         pub(crate) http_max_connections: Option<usize>,
+        /// Address and port to serve DNS over TLS on (RFC 7858; usually port 853); repeatable
+        /// [default: none].
+        #[arg(long, env = "PORTSD_TLS", value_delimiter = ',', value_name = "ADDR:PORT")]
+        pub(crate) tls: Option<Vec<SocketAddr>>,
+        /// PEM certificate chain for DNS over TLS, the server's certificate first; reread on
+        /// reload.
+        #[arg(long, env = "PORTSD_TLS_CERT", value_name = "FILE")]
+        pub(crate) tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1); reread on reload.
+        #[arg(long, env = "PORTSD_TLS_KEY", value_name = "FILE")]
+        pub(crate) tls_key: Option<PathBuf>,
         /// Reload when the files in the data directory change (needs --data).
         #[arg(long, env = "PORTSD_WATCH")]
         pub(crate) watch: bool,

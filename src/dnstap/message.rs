@@ -58,9 +58,10 @@ const ENVELOPE_MESSAGE: i32 = 1;
 /// `SocketFamily`: INET, INET6.
 const INET: i32 = 1;
 const INET6: i32 = 2;
-/// `SocketProtocol`: UDP, TCP.
+/// `SocketProtocol`: UDP, TCP, DOT (DNS over TLS).
 const UDP: i32 = 1;
 const TCP: i32 = 2;
+const DOT: i32 = 3;
 
 /// `Message.Type`: the two kinds an authoritative server sends.
 #[derive(Clone, Copy, Debug)]
@@ -149,6 +150,7 @@ impl Message {
             socket_protocol: Some(match event.transport {
                 Transport::Udp => UDP,
                 Transport::Tcp => TCP,
+                Transport::Dot => DOT,
             }),
             query_address: Some(address),
             query_port: Some(u32::from(event.client.port())),

@@ -300,7 +300,7 @@ impl Pipeline {
             // A UDP source may be forged: telling it would reflect traffic at someone else.
             match view {
                 Some(view)
-                    if transport == Transport::Tcp
+                    if transport != Transport::Udp
                         && wire::error_answer(view, Rcode::Refused.value(), out) =>
                 {
                     Step::Reply(Written::answer(view, u16::from(Rcode::Refused.value())))
@@ -310,7 +310,17 @@ impl Pipeline {
         };
         let (written, transfer) = match step {
             Step::Silence => return Outcome::Silence,
-            Step::Reply(written) => (written, None),
+            Step::Reply(written) => {
+                // RFC 8467: over an encrypted transport, a padded query gets a padded answer.
+                if transport == Transport::Dot
+                    && view
+                        .and_then(|v| v.opt.as_ref())
+                        .is_some_and(|o| o.options.padding)
+                {
+                    wire::pad_response(out);
+                }
+                (written, None)
+            }
             Step::Transfer(transfer, written) => (written, Some(transfer)),
         };
         if transport == Transport::Udp && !written.verified {

@@ -112,7 +112,7 @@ impl Pipeline {
         };
         let limit = match transport {
             Transport::Udp => query.udp_limit(),
-            Transport::Tcp => usize::from(u16::MAX),
+            Transport::Tcp | Transport::Dot => usize::from(u16::MAX),
         };
         fast::encode_response(query, zone, &answer, limit, out);
         answer.rcode.value()
@@ -178,7 +178,7 @@ impl Pipeline {
                 transfer.single_message(limit, out);
                 Step::Reply(written)
             }
-            Transport::Tcp => Step::Transfer(Box::new(transfer), written),
+            Transport::Tcp | Transport::Dot => Step::Transfer(Box::new(transfer), written),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Binding: the UDP and TCP sockets portsd serves on, bound by portsd itself (with the socket
-//! options a server needs) or taken from systemd's socket activation, and the HTTP sockets
-//! (`--http`, the deprecated `--metrics`, or a passed socket named `http`).
+//! options a server needs) or taken from systemd's socket activation, the DNS over TLS
+//! listeners (`--tls`, or a passed socket named `tls`), and the HTTP sockets (`--http`, the
+//! deprecated `--metrics`, or a passed socket named `http`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -27,6 +28,9 @@ pub enum ServerError {
     /// No socket to serve on.
     #[error("no socket to listen on")]
     NoSockets,
+    /// DNS over TLS sockets without a certificate to serve them with.
+    #[error("DNS over TLS sockets need --tls-cert and --tls-key")]
+    NoCertificate,
     /// A UDP serving thread could not be started.
     #[error("cannot start a UDP thread: {0}")]
     Thread(io::Error),
@@ -88,15 +92,11 @@ fn bind_udp(addr: SocketAddr, shared: bool) -> Result<std::net::UdpSocket, Serve
     Ok(udp)
 }
 
-/// Binds UDP, then TCP on the same port, at `addr`.
-fn bind_pair(
-    addr: SocketAddr,
-) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+/// A listening TCP socket at `addr`, for the `transport` named in errors.
+fn bind_stream(addr: SocketAddr, transport: &'static str) -> Result<socket2::Socket, ServerError> {
     use socket2::{Domain, Socket, Type};
-    let udp = bind_udp(addr, false)?;
-    let bound = udp.local_addr().unwrap_or(addr);
     let bind_error = |reason| ServerError::Bind {
-        transport: "tcp",
+        transport,
         addr,
         reason,
     };
@@ -105,11 +105,24 @@ fn bind_pair(
         tcp.set_only_v6(true).map_err(bind_error)?;
     }
     tcp.set_reuse_address(true).map_err(bind_error)?;
-    tcp.bind(&bound.into()).map_err(bind_error)?;
+    tcp.bind(&addr.into()).map_err(bind_error)?;
     tcp.listen(1024).map_err(bind_error)?;
     tcp.set_nonblocking(true).map_err(bind_error)?;
+    Ok(tcp)
+}
+
+/// Binds UDP, then TCP on the same port, at `addr`.
+fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(std::net::UdpSocket, std::net::TcpListener), ServerError> {
+    let udp = bind_udp(addr, false)?;
+    let bound = udp.local_addr().unwrap_or(addr);
+    let tcp = bind_stream(bound, "tcp")?;
     Ok((udp, tcp.into()))
 }
+
+/// The name (`FileDescriptorName=`) of a passed socket that serves DNS over TLS.
+const TLS_SOCKET_NAME: &str = "tls";
 
 /// The sockets portsd serves on.
 #[derive(Debug, Default)]
@@ -122,6 +135,8 @@ pub struct Listeners {
     pub(crate) udp_threads: Vec<Vec<std::net::UdpSocket>>,
     /// TCP listening sockets.
     pub(crate) tcp: Vec<std::net::TcpListener>,
+    /// DNS over TLS listening sockets.
+    pub(crate) tls: Vec<std::net::TcpListener>,
     /// HTTP listening sockets (`--http`, or passed by systemd with the name `http`).
     pub(crate) http: Vec<std::net::TcpListener>,
     /// The HTTP socket `--metrics` (deprecated) asks for.
@@ -195,6 +210,14 @@ impl Listeners {
         Ok(listeners)
     }
 
+    /// Binds a DNS over TLS listener at each of `addrs`.
+    pub fn bind_tls(&mut self, addrs: &[SocketAddr]) -> Result<(), ServerError> {
+        for &addr in addrs {
+            self.tls.push(bind_stream(addr, "dot")?.into());
+        }
+        Ok(())
+    }
+
     /// Binds an HTTP socket for `--http`; returns the address bound (port 0 picks one).
     pub fn bind_http(&mut self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
         let listener = bind_http_socket(addr, "tcp (http)")?;
@@ -210,7 +233,8 @@ impl Listeners {
     }
 
     /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets named `http`
-    /// (`LISTEN_FDNAMES`) serve HTTP, other stream sockets become DNS TCP listeners and
+    /// (`LISTEN_FDNAMES`) serve HTTP, those named `tls` (`FileDescriptorName=tls`) DNS over
+    /// TLS, other stream sockets become DNS TCP listeners and
     /// datagram sockets UDP sockets, dealt in turn to up to `udp_threads`
     /// threads. Each passed UDP socket gets one thread: portsd cannot bind further sockets into
     /// a port systemd bound (the kernel keeps `SO_REUSEPORT` groups to one user), and threads
@@ -235,7 +259,11 @@ impl Listeners {
                     listeners.http.push(tcp);
                     continue;
                 }
-                listeners.tcp.push(tcp);
+                if names.get(i) == Some(&TLS_SOCKET_NAME) {
+                    listeners.tls.push(tcp);
+                } else {
+                    listeners.tcp.push(tcp);
+                }
             } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
                 udp.set_nonblocking(true).map_err(ServerError::Activation)?;
                 enlarge_udp_buffers(&udp);

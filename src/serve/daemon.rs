@@ -14,7 +14,8 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 }
 
 impl Server {
-    /// Reloads the data for `trigger` (SIGHUP, `--watch`), logs the outcome and tells systemd
+    /// Reloads the data (and rereads the TLS certificate and key, keeping the old pair when
+    /// the new one is unusable) for `trigger` (SIGHUP, `--watch`), logs the outcome and tells systemd
     /// that a reload is under way and when it is over. The table is built on a blocking thread,
     /// so the serving loops keep answering from the current one meanwhile.
     async fn reload_and_notify(&self, trigger: &str) {
@@ -33,6 +34,15 @@ impl Server {
                         "reload failed, still serving the previous table: {problem}"
                     );
                 }
+            }
+        }
+        if let Some(tls) = &self.tls {
+            match tls.reload() {
+                Ok(()) => info!(trigger, "reread the TLS certificate and key"),
+                Err(error) => warn!(
+                    trigger,
+                    "TLS certificate not replaced, still serving the previous one: {error}"
+                ),
             }
         }
         notify(&[sd_notify::NotifyState::Ready]);

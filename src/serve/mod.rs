@@ -2,7 +2,8 @@
 //!
 //! - `bind`: binding the UDP and TCP sockets, or taking them from systemd.
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
-//! - `tcp`: the accept loop and its connections.
+//! - `tcp`: the accept loop and its connections, for TCP and DNS over TLS.
+//! - `tls`: DNS over TLS's certificate, reread on reload.
 //! - `occupancy`: who holds the connection slots of a listener and since when they are idle,
 //!   for the TCP listener and the HTTP server under pressure.
 //! - `daemon`: signals, reload, readiness and the watchdog.
@@ -24,6 +25,7 @@ mod notify;
 mod occupancy;
 pub(crate) mod state;
 mod tcp;
+mod tls;
 mod udp;
 pub mod watch;
 
@@ -42,6 +44,7 @@ pub use bind::{Listeners, ServerError};
 pub use http::HttpSettings;
 use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
+pub use tls::{Tls, TlsError, TlsFiles};
 
 use crate::core::serial;
 use crate::core::table::Table;
@@ -90,6 +93,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Where queries and responses are sent for dnstap (`--dnstap`), if anywhere.
     pub dnstap: Option<crate::dnstap::Target>,
+    /// The certificate of the DNS over TLS listeners, when there are any.
+    pub tls: Option<Tls>,
 }
 
 impl Settings {
@@ -106,6 +111,7 @@ impl Settings {
             state: None,
             http: HttpSettings::default(),
             dnstap: None,
+            tls: None,
         }
     }
 }
@@ -137,6 +143,7 @@ pub struct Server {
     http: Arc<http::Http>,
     /// The dnstap collector and the queue's writing end, taken by [`Server::run`].
     dnstap: Arc<Mutex<Option<(crate::dnstap::Target, crate::dnstap::Queue)>>>,
+    tls: Option<Tls>,
 }
 
 impl Server {
@@ -195,6 +202,7 @@ impl Server {
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
             dnstap: Arc::new(Mutex::new(dnstap)),
+            tls: settings.tls,
         }
     }
 
@@ -232,8 +240,11 @@ impl Server {
         listeners: Listeners,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        if listeners.udp.is_empty() && listeners.tcp.is_empty() {
+        if listeners.udp.is_empty() && listeners.tcp.is_empty() && listeners.tls.is_empty() {
             return Err(ServerError::NoSockets);
+        }
+        if !listeners.tls.is_empty() && self.tls.is_none() {
+            return Err(ServerError::NoCertificate);
         }
         let stop = CancellationToken::new();
         // Whichever way this returns, the UDP threads started so far stop too.
@@ -286,6 +297,20 @@ impl Server {
                 listener,
                 self.pipeline.clone(),
                 self.tcp,
+                None,
+                stop.clone(),
+            ));
+        }
+        for listener in listeners.tls {
+            let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
+            if let Ok(addr) = listener.local_addr() {
+                info!("listening on dot {addr}");
+            }
+            tasks.spawn(tcp::serve(
+                listener,
+                self.pipeline.clone(),
+                self.tcp,
+                self.tls.clone(),
                 stop.clone(),
             ));
         }

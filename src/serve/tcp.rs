@@ -1,5 +1,6 @@
-//! TCP: the accept loop with its cap on concurrent connections, and one task per connection
-//! that reads length-prefixed queries (RFC 1035 4.2.2, tokio-util's length-delimited codec),
+//! TCP and DNS over TLS: the accept loop with its cap on concurrent connections, and one task
+//! per connection (after the TLS handshake for DoT, bounded by the idle timeout) that reads
+//! length-prefixed queries (RFC 1035 4.2.2, tokio-util's length-delimited codec),
 //! answers each through the [`Pipeline`] and writes the answers back in order (RFC 7766),
 //! until the client goes idle, closes, reaches the query cap, is closed to make room, or the
 //! server stops.
@@ -15,13 +16,15 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use super::occupancy::{Occupancy, Seat};
+use super::tls::Tls;
 use crate::pipeline::{Outcome, Pipeline, Transfer};
 use crate::transport::Transport;
 
@@ -62,24 +65,48 @@ impl Default for TcpLimits {
 }
 
 /// Accepts connections on `listener` until `stop`, then waits for the open ones to finish
-/// what they have in hand.
+/// what they have in hand. With `tls`, each connection is DNS over TLS.
 pub(super) async fn serve(
     listener: TcpListener,
     pipeline: Arc<Pipeline>,
     limits: TcpLimits,
+    tls: Option<Tls>,
     stop: CancellationToken,
 ) {
+    let transport = if tls.is_some() {
+        Transport::Dot
+    } else {
+        Transport::Tcp
+    };
+    let name = transport.label();
     let occupancy = Occupancy::new(limits.max_connections, limits.idle_timeout);
     let connections = TaskTracker::new();
     let closed_one = || pipeline.metrics().tcp_closed_under_pressure();
     while let Some((stream, client, seat)) = occupancy
-        .accept(&listener, "tcp", &stop, |_| true, closed_one)
+        .accept(&listener, name, &stop, |_| true, closed_one)
         .await
     {
         let pipeline = pipeline.clone();
         let stop = stop.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            serve_connection(stream, client, &pipeline, limits, &seat, stop).await;
+            let peer = Peer {
+                client,
+                transport,
+                pipeline: &pipeline,
+                limits,
+                seat: &seat,
+            };
+            let Some(tls) = tls else {
+                return serve_connection(stream, peer, stop).await;
+            };
+            // A client that stalls in the handshake is as idle as one that sends no query.
+            let handshake = tls.acceptor().accept(stream);
+            match seat.bounded(seat.idle_timeout(), handshake).await {
+                Some(Ok(stream)) => serve_connection(stream, peer, stop).await,
+                Some(Err(error)) => debug!(%client, %error, "tls handshake failed"),
+                None => debug!(%client, "tls handshake not finished in time, closing"),
+            }
         });
     }
     connections.close();
@@ -94,12 +121,22 @@ fn holds_complete_message(buffered: &[u8]) -> bool {
     }
 }
 
-type Connection = Framed<TcpStream, LengthDelimitedCodec>;
+type Connection<S> = Framed<S, LengthDelimitedCodec>;
+
+/// What a connection's task works with besides its stream.
+#[derive(Clone, Copy)]
+struct Peer<'a> {
+    client: SocketAddr,
+    transport: Transport,
+    pipeline: &'a Pipeline,
+    limits: TcpLimits,
+    seat: &'a Seat,
+}
 
 /// Appends `message` with its length prefix to the connection's write buffer: one copy of the
 /// message, where handing the codec a `Bytes` cost two. `false` for a message too long to
 /// frame (the pipeline never builds one).
-fn queue(framed: &mut Connection, message: &[u8]) -> bool {
+fn queue<S: AsyncWrite>(framed: &mut Connection<S>, message: &[u8]) -> bool {
     let Ok(length) = u16::try_from(message.len()) else {
         return false;
     };
@@ -110,12 +147,16 @@ fn queue(framed: &mut Connection, message: &[u8]) -> bool {
 }
 
 /// Whether the write buffer holds enough to be written now.
-fn batch_full(framed: &Connection) -> bool {
+fn batch_full<S>(framed: &Connection<S>) -> bool {
     framed.write_buffer().len() >= WRITE_BATCH
 }
 
 /// Writes out the buffered answers within `limit`; `false` when that failed or took longer.
-async fn flush_within(framed: &mut Connection, seat: &Seat, limit: Duration) -> bool {
+async fn flush_within<S: AsyncWrite + Unpin>(
+    framed: &mut Connection<S>,
+    seat: &Seat,
+    limit: Duration,
+) -> bool {
     let flushed = seat.bounded(limit, SinkExt::<Bytes>::flush(framed)).await;
     matches!(flushed, Some(Ok(())))
 }
@@ -123,14 +164,14 @@ async fn flush_within(framed: &mut Connection, seat: &Seat, limit: Duration) -> 
 /// The next request on the connection; `None` when the connection should close (the client
 /// closed it, sent a bad frame, stayed idle, or was chosen to make room). Once stopping,
 /// queries already on their way still get a moment to arrive and be answered.
-async fn next_request(
-    framed: &mut Connection,
-    client: SocketAddr,
-    seat: &Seat,
+async fn next_request<S: AsyncRead + Unpin>(
+    framed: &mut Connection<S>,
+    peer: &Peer<'_>,
     stop: &CancellationToken,
     stopping: &mut bool,
 ) -> Option<BytesMut> {
     loop {
+        let (client, seat) = (peer.client, peer.seat);
         let wait = if *stopping {
             IN_FLIGHT_GRACE
         } else {
@@ -143,19 +184,19 @@ async fn next_request(
                 continue;
             }
             () = seat.closing() => {
-                debug!(%client, "tcp connection closed to make room");
+                debug!(%client, "{} connection closed to make room", peer.transport.label());
                 return None;
             }
         };
         return match next {
             Ok(Some(Ok(request))) => Some(request),
             Ok(Some(Err(error))) => {
-                debug!(%error, %client, "tcp connection closed");
+                debug!(%error, %client, "{} connection closed", peer.transport.label());
                 None
             }
             Ok(None) => None,
             Err(_) => {
-                debug!(%client, "tcp connection idle, closing");
+                debug!(%client, "{} connection idle, closing", peer.transport.label());
                 None
             }
         };
@@ -165,8 +206,8 @@ async fn next_request(
 /// Queues a transfer's messages as they are built, writing them out in batches: a transfer
 /// holds a few messages in memory, and a secondary that stops reading stalls only its own
 /// connection. False when the connection failed or the secondary stopped reading.
-async fn send_transfer(
-    framed: &mut Connection,
+async fn send_transfer<S: AsyncWrite + Unpin>(
+    framed: &mut Connection<S>,
     transfer: &mut Transfer,
     response: &mut Vec<u8>,
     seat: &Seat,
@@ -186,14 +227,18 @@ async fn send_transfer(
     true
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    client: SocketAddr,
-    pipeline: &Pipeline,
-    limits: TcpLimits,
-    seat: &Seat,
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: Peer<'_>,
     stop: CancellationToken,
 ) {
+    let Peer {
+        client,
+        transport,
+        pipeline,
+        limits,
+        seat,
+    } = peer;
     let codec = LengthDelimitedCodec::builder()
         .length_field_type::<u16>()
         .new_codec();
@@ -218,20 +263,14 @@ async fn serve_connection(
         if limits.max_queries != 0 && answered >= limits.max_queries {
             break;
         }
-        let next = next_request(&mut framed, client, seat, &stop, &mut stopping).await;
+        let next = next_request(&mut framed, &peer, &stop, &mut stopping).await;
         if stopping {
             flush_limit = SHUTDOWN_GRACE;
         }
         let Some(request) = next else { break };
         answered += 1;
         seat.touch();
-        match pipeline.handle(
-            &request,
-            client,
-            Transport::Tcp,
-            Instant::now(),
-            &mut response,
-        ) {
+        match pipeline.handle(&request, client, transport, Instant::now(), &mut response) {
             Outcome::Silence => continue,
             Outcome::Reply => {}
             Outcome::Transfer(mut transfer) => {

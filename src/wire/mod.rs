@@ -202,3 +202,57 @@ pub(crate) fn truncate_for_slip(response: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests;
+
+/// The block length responses are padded to (RFC 8467's recommendation for servers).
+pub(crate) const PADDING_BLOCK: usize = 468;
+
+/// Where the last record of a response starts and what type it is, by one walk of the
+/// message; `None` for a message without records or one that cannot be walked.
+fn last_record(message: &[u8]) -> Option<(usize, u16)> {
+    let count = |at| read_u16(message, at).map(usize::from);
+    let mut at = 12;
+    for _ in 0..count(4)? {
+        at = skip_name(message, at)? + 4;
+    }
+    let records = count(6)? + count(8)? + count(10)?;
+    let mut last = None;
+    for _ in 0..records {
+        let start = at;
+        let owner_end = skip_name(message, at)?;
+        let kind = read_u16(message, owner_end)?;
+        let data = usize::from(read_u16(message, owner_end + 8)?);
+        at = owner_end + 10 + data;
+        last = Some((start, kind));
+    }
+    (at == message.len()).then_some(last).flatten()
+}
+
+/// Pads `response` with an EDNS Padding option (RFC 7830) so that its length is a multiple
+/// of [`PADDING_BLOCK`], when its last record is its OPT record: a signed response (TSIG
+/// last) is left as it is, since padding after signing would break the signature. Returns
+/// whether it padded.
+pub(crate) fn pad_response(response: &mut Vec<u8>) -> bool {
+    let Some((start, rtype::OPT)) = last_record(response) else {
+        return false;
+    };
+    let length_at = start + 1 + 8;
+    let (Some(old), true) = (read_u16(response, length_at), response[start] == 0) else {
+        return false;
+    };
+    let with_header = response.len() + 4;
+    let fill = (PADDING_BLOCK - with_header % PADDING_BLOCK) % PADDING_BLOCK;
+    let (Ok(new), Ok(fill16)) = (
+        u16::try_from(usize::from(old) + 4 + fill),
+        u16::try_from(fill),
+    ) else {
+        return false;
+    };
+    if with_header + fill > usize::from(u16::MAX) {
+        return false;
+    }
+    response[length_at..length_at + 2].copy_from_slice(&new.to_be_bytes());
+    response.extend_from_slice(&option::PADDING.to_be_bytes());
+    response.extend_from_slice(&fill16.to_be_bytes());
+    response.resize(response.len() + fill, 0);
+    true
+}

@@ -220,3 +220,36 @@ fn names_print_as_hickory_prints_them() {
     );
     assert_eq!(presentation(Name::uncompressed(b"\x00")), ".");
 }
+
+/// A response whose last record is its OPT is padded to a multiple of 468 octets with a
+/// Padding option hickory reads back; one without an OPT, or with another record after it,
+/// is left alone.
+#[test]
+fn responses_are_padded_to_the_block_only_when_the_opt_comes_last() {
+    let mut response = with_edns(query("443.tcp.ports.local.", RecordType::TXT), &[])
+        .to_vec()
+        .unwrap();
+    let unpadded = response.len();
+    assert!(pad_response(&mut response));
+    assert_eq!(response.len() % PADDING_BLOCK, 0);
+    assert!(response.len() > unpadded);
+    let read = Message::from_vec(&response).expect("hickory reads the padded message");
+    let edns = read.edns.as_ref().expect("the OPT record is kept");
+    let padding = hickory_proto::rr::rdata::opt::EdnsCode::Padding;
+    assert!(edns.options().get(padding).is_some(), "{edns:?}");
+    let mut plain = query("443.tcp.ports.local.", RecordType::TXT)
+        .to_vec()
+        .unwrap();
+    let before = plain.clone();
+    assert!(!pad_response(&mut plain));
+    assert_eq!(plain, before);
+    let mut signed_like = with_edns(query("443.tcp.ports.local.", RecordType::TXT), &[])
+        .to_vec()
+        .unwrap();
+    // A record after the OPT (where TSIG goes): an A record of the root.
+    signed_like.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 127, 0, 0, 1]);
+    signed_like[11] += 1;
+    let before = signed_like.clone();
+    assert!(!pad_response(&mut signed_like));
+    assert_eq!(signed_like, before);
+}

@@ -14,7 +14,8 @@
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`);
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
-//!   SOA timers as settings and EDNS EXPIRE (`soa_timers`).
+//!   SOA timers as settings and EDNS EXPIRE (`soa_timers`);
+//! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -25,6 +26,7 @@ mod deploy;
 mod descriptors;
 mod differential;
 mod dnstap;
+mod dot;
 mod external;
 mod fixture_http;
 mod lifecycle;

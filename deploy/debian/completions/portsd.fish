@@ -70,6 +70,9 @@ complete -c portsd -n "__fish_portsd_using_subcommand serve" -l metrics -d 'Depr
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-allow-origin -d 'The Access-Control-Allow-Origin header of HTTP answers (the data is public); `none` leaves it out' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-rate-limit -d 'HTTP requests per second per client /24 (IPv4) or /56 (IPv6), also the burst; more get 429. 0 turns the limit off; the networks of --rate-limit-exempt are exempt' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l http-max-connections -d 'Most HTTP connections served at once; a client arriving past it takes the place of the connection idle longest' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tls -d 'Address and port to serve DNS over TLS on (RFC 7858; usually port 853); repeatable [default: none]' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tls-cert -d 'PEM certificate chain for DNS over TLS, the server\'s certificate first; reread on reload' -r -F
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l tls-key -d 'PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1); reread on reload' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l udp-threads -d 'Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or, under socket activation, the most that share out the passed sockets; 0: one per CPU portsd may run on' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l identity -d 'The answer to CHAOS TXT `id.server` and `hostname.bind`; `none` hides it (REFUSED) [default: the host name]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l version-string -d 'The answer to CHAOS TXT `version.bind` and `version.server`; `none` hides it (REFUSED) [default: portsd and its version]' -r
