@@ -668,3 +668,24 @@ fn the_serial_is_the_same_across_restarts_instances_and_export_zone() {
     let forgetful = Daemon::start(&plain);
     assert_eq!(soa_serial(forgetful.addr), (DATE - 3600) as u32);
 }
+
+#[test]
+fn a_reload_gives_http_answers_a_new_etag() {
+    let dir = data_dir(LOCAL_BEFORE);
+    let daemon = Daemon::start(&[
+        "--data",
+        dir.path().to_str().expect("UTF-8 path"),
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    let url = format!("http://{}/v1/ports/443/tcp", daemon.http_addr());
+    let etag = || {
+        let answer = ureq::get(&url).call().expect("an answer");
+        let tag = answer.headers().get("etag").expect("an ETag");
+        tag.to_str().unwrap().to_owned()
+    };
+    let before = etag();
+    assert_eq!(etag(), before, "the same data, the same tag");
+    reload_with(&daemon, dir.path(), LOCAL_AFTER, 1);
+    assert_ne!(etag(), before, "new data, a new tag");
+}

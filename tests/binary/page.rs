@@ -1,47 +1,234 @@
-//! The HTTP side of the built daemon as people and scripts meet it: the page at `/` loaded in
-//! Debian's real headless `chromium` (the form read from the rendered DOM, the query it sends
-//! loaded, its rows read back, screenshots written under the target directory for people to
-//! look at), and the API's bodies compared byte for byte with what `portsd lookup --json` and
-//! `portsd search --json` print.
+//! The HTTP side of the built daemon as people and scripts meet it: the page at `/` in Debian's
+//! real headless `chromium`, driven over the DevTools protocol as a person would use it (a
+//! query typed into the search box, Enter pressed, the page the server renders for the
+//! submitted form read back from the DOM, screenshots written under the target directory for
+//! people to look at), and the API's bodies compared byte for byte with what
+//! `portsd lookup --json` and `portsd search --json` print.
 
-use std::os::unix::fs::MetadataExt;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::common::Daemon;
 
-/// `chromium` headless with `args`, in a profile of its own. As root it needs `--no-sandbox`
-/// (its sandbox refuses to run as root).
-fn chromium(profile: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new("chromium");
-    command.args([
-        "--headless=new",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-extensions",
-        "--hide-scrollbars",
-    ]);
-    command.arg(format!("--user-data-dir={}", profile.display()));
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if root {
-        command.arg("--no-sandbox");
-    }
-    let output = command
-        .args(args)
-        .output()
-        .expect("chromium runs (.ci/setup installs it)");
-    assert!(
-        output.status.success(),
-        "chromium {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+/// How long any one step in the browser may take.
+const STEP: Duration = Duration::from_secs(30);
+
+/// A headless `chromium` driven over the DevTools protocol; killed when dropped, so a failed
+/// assertion never leaves it running.
+struct Chromium {
+    child: Child,
+    /// The browser's DevTools address, `127.0.0.1:PORT`.
+    devtools: String,
 }
 
-/// The DOM chromium renders for `url`.
-fn rendered_dom(profile: &Path, url: &str) -> String {
-    let output = chromium(profile, &["--dump-dom", url]);
-    String::from_utf8(output.stdout).expect("the DOM is UTF-8")
+impl Chromium {
+    /// Starts chromium on `about:blank` in the profile directory `profile` and waits for the
+    /// `DevTools listening on ws://...` line it writes to stderr.
+    fn start(profile: &Path) -> Chromium {
+        let mut child = Command::new("chromium")
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-extensions",
+                "--hide-scrollbars",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chromium runs (.ci/setup installs it)");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        // Reads stderr to its end, so chromium never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut browser = Chromium {
+            child,
+            devtools: String::new(),
+        };
+        let deadline = Instant::now() + STEP;
+        let mut seen = Vec::new();
+        while browser.devtools.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no DevTools address from chromium: {seen:?}"));
+            if let Some(url) = line.strip_prefix("DevTools listening on ws://") {
+                browser.devtools = url.split('/').next().unwrap().to_string();
+            }
+            seen.push(line);
+        }
+        browser
+    }
+
+    /// The DevTools websocket address of the open page (about:blank).
+    fn page_target(&self) -> String {
+        let list = ureq::get(format!("http://{}/json/list", self.devtools))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let list: Value = serde_json::from_str(&list).unwrap();
+        let page = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|target| target["type"] == "page")
+            .unwrap_or_else(|| panic!("no page target in {list}"));
+        page["webSocketDebuggerUrl"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One DevTools session on a page: commands and their results, and the events that arrive
+/// meanwhile, kept until waited for.
+struct Page {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    events: VecDeque<Value>,
+}
+
+impl Page {
+    async fn connect(url: &str) -> Page {
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Page {
+            socket,
+            next_id: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The next message from chromium, within `STEP`.
+    async fn receive(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(STEP, self.socket.next())
+                .await
+                .expect("chromium answers in time")
+                .expect("the DevTools socket stays open")
+                .unwrap();
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    /// Sends `method` with `params` and returns its result.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let command = json!({ "id": id, "method": method, "params": params });
+        self.socket
+            .send(Message::text(command.to_string()))
+            .await
+            .unwrap();
+        loop {
+            let mut message = self.receive().await;
+            if message["id"] == id {
+                assert!(message["error"].is_null(), "{method}: {message}");
+                return message["result"].take();
+            }
+            self.events.push_back(message);
+        }
+    }
+
+    /// Waits for event `method`, dropping the events before it.
+    async fn event(&mut self, method: &str) -> Value {
+        while let Some(event) = self.events.pop_front() {
+            if event["method"] == method {
+                return event;
+            }
+        }
+        loop {
+            let message = self.receive().await;
+            if message["method"] == method {
+                return message;
+            }
+        }
+    }
+
+    /// The value of the JavaScript expression `expression` in the page.
+    async fn evaluate(&mut self, expression: &str) -> Value {
+        let mut result = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true }),
+            )
+            .await;
+        assert!(
+            result["exceptionDetails"].is_null(),
+            "{expression}: {result}"
+        );
+        result["result"]["value"].take()
+    }
+
+    /// The page's address and its rendered DOM.
+    async fn rendered(&mut self) -> (String, String) {
+        let url = self.evaluate("location.href").await;
+        let dom = self.evaluate("document.documentElement.outerHTML").await;
+        (
+            url.as_str().unwrap().to_string(),
+            dom.as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A key press (down and up) of `key`, whose Windows key code is `code`.
+    async fn press(&mut self, key: &str, code: u32, text: &str) {
+        for kind in ["keyDown", "keyUp"] {
+            let mut params = json!({
+                "type": kind,
+                "key": key,
+                "code": key,
+                "windowsVirtualKeyCode": code,
+                "nativeVirtualKeyCode": code,
+            });
+            if kind == "keyDown" {
+                params["text"] = json!(text);
+            }
+            self.call("Input.dispatchKeyEvent", params).await;
+        }
+    }
+
+    /// A PNG of the page at `width` x `height` CSS pixels, written to `path`.
+    async fn screenshot(&mut self, path: &Path, width: u32, height: u32) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600 }),
+        )
+        .await;
+        let shot = self
+            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .await;
+        let png = data_encoding::BASE64
+            .decode(shot["data"].as_str().unwrap().as_bytes())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{}", path.display());
+        std::fs::write(path, png).unwrap();
+    }
 }
 
 /// The value of attribute `name` in the first tag of `dom` that starts with `tag_start`.
@@ -50,86 +237,80 @@ fn attribute<'d>(dom: &'d str, tag_start: &str, name: &str) -> Option<&'d str> {
     tag.split(&format!("{name}=\"")).nth(1)?.split('"').next()
 }
 
-/// The query part a browser builds for a GET form with one field (`name`, `value`), encoded
-/// as application/x-www-form-urlencoded.
-fn form_query(name: &str, value: &str) -> String {
-    let mut out = format!("{name}=");
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
 #[test]
 fn the_page_works_in_a_real_browser_without_scripts() {
     let daemon = Daemon::start(&["--http", "127.0.0.1:0"]);
     let base = format!("http://{}", daemon.http_addr());
     let profile = tempfile::tempdir().unwrap();
-    // The empty page: a labelled search form that sends the query back to the server.
-    let dom = rendered_dom(profile.path(), &format!("{base}/"));
-    assert!(!dom.contains("<script"), "{dom}");
-    assert_eq!(attribute(&dom, "<form", "method"), Some("get"), "{dom}");
-    let action = attribute(&dom, "<form", "action").expect("a form action");
-    let field = attribute(&dom, "<input", "name").expect("a named field");
-    let id = attribute(&dom, "<input", "id").expect("the field's id");
-    assert_eq!(
-        attribute(&dom, "<label", "for"),
-        Some(id),
-        "the field is labelled"
-    );
-    // Submitted with 443/tcp typed in, the form loads this address.
-    let submitted = format!("{base}{action}?{}", form_query(field, "443/tcp"));
-    let dom = rendered_dom(profile.path(), &submitted);
-    let rows: Vec<&str> = dom
-        .split("<tbody>")
-        .nth(1)
-        .expect("a table of answers")
-        .split("</tbody>")
-        .next()
-        .unwrap()
-        .split("<tr>")
-        .skip(1)
-        .collect();
-    assert!(!rows.is_empty(), "{dom}");
-    let https = rows
-        .iter()
-        .find(|row| row.contains("<td>https"))
-        .unwrap_or_else(|| panic!("no https row in {rows:?}"));
-    assert!(
-        https.starts_with("<th scope=\"row\"><a href=\"/?q=443%2Ftcp\">443</a></th><td>tcp</td>"),
-        "{https}"
-    );
-    assert!(dom.contains("<th scope=\"col\">Status</th>"), "{dom}");
-    assert!(
-        attribute(&dom, "<input", "value") == Some("443/tcp"),
-        "the query stays in the box"
-    );
-    // Screenshots, wide and phone-sized, for people to look at.
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    for (file, size) in [
-        ("http-page.png", "1100,900"),
-        ("http-page-phone.png", "390,844"),
-    ] {
-        let path = out.join(file);
-        let _ = std::fs::remove_file(&path);
-        chromium(
-            profile.path(),
-            &[
-                &format!("--screenshot={}", path.display()),
-                &format!("--window-size={size}"),
-                &submitted,
-            ],
+    let browser = Chromium::start(profile.path());
+    let target = browser.page_target();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut page = Page::connect(&target).await;
+        page.call("Page.enable", json!({})).await;
+        page.call("Page.navigate", json!({ "url": format!("{base}/") }))
+            .await;
+        page.event("Page.loadEventFired").await;
+        // The empty page: a labelled search form, no scripts.
+        let (_, dom) = page.rendered().await;
+        assert!(!dom.contains("<script"), "{dom}");
+        let id = attribute(&dom, "<input", "id").expect("the field's id");
+        assert_eq!(
+            attribute(&dom, "<label", "for"),
+            Some(id),
+            "the field is labelled"
         );
-        let png = std::fs::read(&path).expect("a screenshot");
-        assert!(png.starts_with(b"\x89PNG"), "{}", path.display());
-        eprintln!("screenshot: {}", path.display());
-    }
+        // A person types 443/tcp into the box and presses Enter: the browser submits the
+        // form and loads what the server renders.
+        page.evaluate("document.querySelector('input[type=search]').focus()")
+            .await;
+        page.call("Input.insertText", json!({ "text": "443/tcp" }))
+            .await;
+        page.press("Enter", 13, "\r").await;
+        page.event("Page.loadEventFired").await;
+        let (url, dom) = page.rendered().await;
+        assert_eq!(url, format!("{base}/?q=443%2Ftcp"), "the form sends q");
+        let rows: Vec<&str> = dom
+            .split("<tbody>")
+            .nth(1)
+            .unwrap_or_else(|| panic!("a table of answers in {dom}"))
+            .split("</tbody>")
+            .next()
+            .unwrap()
+            .split("<tr>")
+            .skip(1)
+            .collect();
+        let https = rows
+            .iter()
+            .find(|row| row.contains("<td>https"))
+            .unwrap_or_else(|| panic!("no https row in {rows:?}"));
+        assert!(
+            https.starts_with(
+                "<th scope=\"row\"><a href=\"/?q=443%2Ftcp\">443</a></th><td>tcp</td>"
+            ),
+            "{https}"
+        );
+        assert!(dom.contains("<th scope=\"col\">Status</th>"), "{dom}");
+        assert_eq!(
+            page.evaluate("document.querySelector('input[type=search]').value")
+                .await,
+            "443/tcp",
+            "the query stays in the box"
+        );
+        // Screenshots, wide and phone-sized, for people to look at.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for (file, width, height) in [
+            ("http-page.png", 1100, 900),
+            ("http-page-phone.png", 390, 844),
+        ] {
+            let path = out.join(file);
+            page.screenshot(&path, width, height).await;
+            eprintln!("screenshot: {}", path.display());
+        }
+    });
 }
 
 /// stdout of `portsd ARGS`, which must succeed.

@@ -8,7 +8,9 @@
 //! keeps an older page), and `Cache-Control: max-age` equal to the zone's TTL, as long as a
 //! resolver keeps the same answer; a request whose `If-None-Match` names it gets 304.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use arc_swap::ArcSwapOption;
 
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -34,6 +36,19 @@ pub(super) struct Api {
     pub(super) pipeline: Arc<Pipeline>,
     /// The OpenAPI document, rendered once.
     openapi: String,
+    /// The ETag and Cache-Control of the snapshot last answered from.
+    headers: ArcSwapOption<SnapshotHeaders>,
+}
+
+/// The headers every answer drawn from one snapshot shares, made on its first request rather
+/// than on each (the ETag hashes the zone's settings).
+#[derive(Debug)]
+struct SnapshotHeaders {
+    /// The snapshot they belong to. Weak, so a replaced table is freed; the allocation it
+    /// points to stays reserved, so no later snapshot can take its address.
+    snapshot: Weak<Snapshot>,
+    etag: HeaderValue,
+    cache_control: Option<HeaderValue>,
 }
 
 /// The handler's view of [`Api`].
@@ -45,7 +60,25 @@ impl Api {
         Api {
             pipeline,
             openapi: format!("{:#}\n", openapi::document()),
+            headers: ArcSwapOption::empty(),
         }
+    }
+
+    /// The headers of answers drawn from `snapshot`.
+    fn headers_for(&self, snapshot: &Arc<Snapshot>) -> Arc<SnapshotHeaders> {
+        if let Some(made) = self.headers.load().as_ref()
+            && std::ptr::eq(made.snapshot.as_ptr(), Arc::as_ptr(snapshot))
+        {
+            return made.clone();
+        }
+        let zone = self.pipeline.zone();
+        let made = Arc::new(SnapshotHeaders {
+            snapshot: Arc::downgrade(snapshot),
+            etag: etag(zone, snapshot),
+            cache_control: HeaderValue::from_str(&format!("public, max-age={}", zone.ttl)).ok(),
+        });
+        self.headers.store(Some(made.clone()));
+        made
     }
 }
 
@@ -92,17 +125,18 @@ fn etag(zone: &Zone, snapshot: &Snapshot) -> HeaderValue {
 
 /// An answer drawn from `snapshot`, with its ETag and the zone's TTL as its lifetime.
 pub(super) fn data_answer(
-    zone: &Zone,
-    snapshot: &Snapshot,
+    api: &Api,
+    snapshot: &Arc<Snapshot>,
     status: StatusCode,
     content_type: &'static str,
     body: String,
 ) -> Response<Body> {
+    let shared = api.headers_for(snapshot);
     let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, etag(zone, snapshot));
-    if let Ok(lifetime) = HeaderValue::from_str(&format!("public, max-age={}", zone.ttl)) {
-        headers.insert(header::CACHE_CONTROL, lifetime);
+    headers.insert(header::ETAG, shared.etag.clone());
+    if let Some(lifetime) = &shared.cache_control {
+        headers.insert(header::CACHE_CONTROL, lifetime.clone());
     }
     response
 }
@@ -187,8 +221,7 @@ pub(super) async fn metrics(State(api): Shared) -> Response<Body> {
 
 pub(super) async fn document(State(api): Shared) -> Response<Body> {
     let snapshot = api.pipeline.snapshot();
-    let zone = api.pipeline.zone();
-    data_answer(zone, &snapshot, StatusCode::OK, JSON, api.openapi.clone())
+    data_answer(&api, &snapshot, StatusCode::OK, JSON, api.openapi.clone())
 }
 
 /// Uses as `lookup --json` and `search --json` print them.
@@ -249,8 +282,7 @@ fn lookup(
 ) -> Response<Body> {
     let snapshot = api.pipeline.snapshot();
     let zone = api.pipeline.zone();
-    let answer =
-        |status: StatusCode, body: String| data_answer(zone, &snapshot, status, JSON, body);
+    let answer = |status: StatusCode, body: String| data_answer(api, &snapshot, status, JSON, body);
     let query = path
         .map_err(|rejection| rejection.body_text())
         .and_then(|(subject, protocol)| lookup_query(kind, &subject, protocol.as_deref()));
@@ -337,9 +369,8 @@ pub(super) async fn search(
     parameters: Result<Query<SearchParameters>, QueryRejection>,
 ) -> Response<Body> {
     let snapshot = api.pipeline.snapshot();
-    let zone = api.pipeline.zone();
     let answer =
-        |status: StatusCode, body: String| data_answer(zone, &snapshot, status, JSON, body);
+        |status: StatusCode, body: String| data_answer(&api, &snapshot, status, JSON, body);
     let (words, limit) = match search_parameters(parameters) {
         Ok(parameters) => parameters,
         Err(reason) => {
@@ -371,7 +402,7 @@ pub(super) async fn zone(State(api): Shared) -> Response<Body> {
     let view = present::zone_view(zone, &snapshot);
     // Plain strings, numbers and a map of them always serialise.
     let body = format!("{}\n", serde_json::to_string(&view).unwrap_or_default());
-    data_answer(zone, &snapshot, StatusCode::OK, JSON, body)
+    data_answer(&api, &snapshot, StatusCode::OK, JSON, body)
 }
 
 #[cfg(test)]

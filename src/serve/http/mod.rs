@@ -215,6 +215,9 @@ async fn serve_connection(
     seat: Seat,
     stop: CancellationToken,
 ) {
+    // An answer goes out whole in one write; waiting for the client's ACK of the previous one
+    // (Nagle) would only add latency.
+    let _ = stream.set_nodelay(true);
     let seat = Arc::new(seat);
     let service = {
         let seat = seat.clone();

@@ -230,7 +230,7 @@ pub(super) async fn page(
         .filter(|q| !q.is_empty());
     let (status, html) = render(zone, &snapshot, query.as_deref());
     with_headers(
-        data_answer(zone, &snapshot, status, "text/html; charset=utf-8", html),
+        data_answer(&api, &snapshot, status, "text/html; charset=utf-8", html),
         &[
             (header::CONTENT_SECURITY_POLICY, POLICY),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
