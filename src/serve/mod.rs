@@ -288,29 +288,20 @@ impl Server {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
             tasks.spawn(http::serve(listener, self.http.clone(), role, stop.clone()));
         }
-        for listener in listeners.tcp {
+        // DNS over TLS is DNS over TCP with a handshake first: one accept loop for both.
+        let dns_streams = (listeners.tcp.into_iter().map(|l| (l, None)))
+            .chain(listeners.tls.into_iter().map(|l| (l, self.tls.clone())));
+        for (listener, tls) in dns_streams {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
             if let Ok(addr) = listener.local_addr() {
-                info!("listening on tcp {addr}");
+                let name = if tls.is_some() { "dot" } else { "tcp" };
+                info!("listening on {name} {addr}");
             }
             tasks.spawn(tcp::serve(
                 listener,
                 self.pipeline.clone(),
                 self.tcp,
-                None,
-                stop.clone(),
-            ));
-        }
-        for listener in listeners.tls {
-            let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
-            if let Ok(addr) = listener.local_addr() {
-                info!("listening on dot {addr}");
-            }
-            tasks.spawn(tcp::serve(
-                listener,
-                self.pipeline.clone(),
-                self.tcp,
-                self.tls.clone(),
+                tls,
                 stop.clone(),
             ));
         }
