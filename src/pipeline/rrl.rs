@@ -37,7 +37,10 @@
 //!
 //! # Memory and concurrency
 //! The bucket table has a fixed number of slots (`BUCKET_COUNT`; none when limiting is
-//! off), chosen at construction and never grown, so a flood from millions of prefixes costs no memory. A prefix is
+//! off), never grown, so a flood from millions of prefixes costs no memory beyond it. The
+//! slots are allocated a chunk (`CHUNK` slots) at a time, the first time a prefix lands in the
+//! chunk: a server whose clients are all exempt (loopback, by default) holds none of the 3 MiB,
+//! and one with a few clients holds a few chunks. A prefix is
 //! placed by a hash keyed with per-process random keys (so an attacker cannot aim collisions at a
 //! victim's slot); when two prefixes land in one slot the newcomer takes it over and starts with a
 //! full bucket, as in NSD. Every slot has its own mutex, held for a few arithmetic operations, so
@@ -47,7 +50,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use ipnet::IpNet;
@@ -66,6 +69,12 @@ pub(crate) fn default_exempt() -> Vec<IpNet> {
 /// Number of bucket slots (a power of two, so a hash is reduced with a mask). At 48 bytes a slot
 /// the table takes 3 MiB, and 65,536 concurrently active prefixes fit before any take-over.
 const BUCKET_COUNT: usize = 1 << 16;
+
+/// Slots allocated together (48 KiB), the first time a prefix lands among them.
+const CHUNK: usize = 1 << 10;
+
+/// `CHUNK` slots of the bucket table.
+type Chunk = Box<[Mutex<Bucket>]>;
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
@@ -135,8 +144,9 @@ pub struct RateLimiter {
     hasher: RandomState,
     /// Time zero for `Bucket::full_at`.
     epoch: Instant,
-    /// Empty when limiting is off.
-    buckets: Box<[Mutex<Bucket>]>,
+    /// The slots, `CHUNK` per chunk, each chunk allocated on first use; no chunks when
+    /// limiting is off.
+    buckets: Box<[OnceLock<Chunk>]>,
 }
 
 impl RateLimiter {
@@ -154,8 +164,8 @@ impl RateLimiter {
             exempt: config.exempt.into_iter().map(unmapped).collect(),
             hasher: RandomState::new(),
             epoch: Instant::now(),
-            buckets: (0..if rate > 0 { BUCKET_COUNT } else { 0 })
-                .map(|_| Mutex::new(Bucket::default()))
+            buckets: (0..if rate > 0 { BUCKET_COUNT / CHUNK } else { 0 })
+                .map(|_| OnceLock::new())
                 .collect(),
         }
     }
@@ -174,7 +184,9 @@ impl RateLimiter {
         let slot = self.hasher.hash_one(prefix) as usize & (BUCKET_COUNT - 1);
         let now =
             u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
-        let mut bucket = self.buckets[slot]
+        let chunk = self.buckets[slot / CHUNK]
+            .get_or_init(|| (0..CHUNK).map(|_| Mutex::new(Bucket::default())).collect());
+        let mut bucket = chunk[slot % CHUNK]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if bucket.prefix != prefix {
@@ -379,15 +391,35 @@ mod tests {
     fn table_size_is_fixed_whatever_the_number_of_clients() {
         let limiter = limiter(1, 2);
         let now = Instant::now();
-        let before = limiter.buckets.len();
+        let slots = |limiter: &RateLimiter| -> usize {
+            limiter
+                .buckets
+                .iter()
+                .filter_map(OnceLock::get)
+                .map(|chunk| chunk.len())
+                .sum()
+        };
+        assert_eq!(
+            slots(&limiter),
+            0,
+            "nothing allocated before a client comes"
+        );
+        limiter.check(IpAddr::from([192, 0, 2, 1]), now);
+        assert_eq!(slots(&limiter), CHUNK, "one client, one chunk");
         for n in 0..100_000u32 {
             let client = IpAddr::from((n << 8).to_be_bytes());
             limiter.check(client, now);
         }
-        assert_eq!(limiter.buckets.len(), before);
-        assert_eq!(before, BUCKET_COUNT);
-        let table_bytes = before * std::mem::size_of::<Mutex<Bucket>>();
+        assert_eq!(slots(&limiter), BUCKET_COUNT);
+        let table_bytes = BUCKET_COUNT * std::mem::size_of::<Mutex<Bucket>>();
         assert!(table_bytes <= 3 << 20, "table takes {table_bytes} bytes");
+        let exempt_only = RateLimiter::new(RateLimitConfig {
+            responses_per_second: 5,
+            exempt: default_exempt(),
+            ..RateLimitConfig::default()
+        });
+        exempt_only.check(IpAddr::from([127, 0, 0, 1]), now);
+        assert_eq!(slots(&exempt_only), 0, "exempt clients allocate nothing");
     }
 
     #[test]

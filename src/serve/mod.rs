@@ -21,6 +21,7 @@ pub(crate) mod bind;
 mod daemon;
 mod dnstap;
 mod http;
+mod memory;
 mod notify;
 mod occupancy;
 pub(crate) mod state;
@@ -226,6 +227,7 @@ impl Server {
         let served = (current.serial, serial::fingerprint(zone, &current.table));
         let serial = settle_serial(zone, &table, Some(served), self.state.as_deref());
         self.pipeline.replace_table(table, serial);
+        memory::release_free_memory();
         if let Some(state) = self.state.as_deref().filter(|_| serial != current.serial) {
             state.record_journal(&self.pipeline.journal());
         }
@@ -246,6 +248,8 @@ impl Server {
         if !listeners.tls.is_empty() && self.tls.is_none() {
             return Err(ServerError::NoCertificate);
         }
+        // The load's temporaries are gone by now: give their pages back before serving.
+        memory::release_free_memory();
         let stop = CancellationToken::new();
         // Whichever way this returns, the UDP threads started so far stop too.
         let _stop_on_return = stop.clone().drop_guard();
