@@ -218,7 +218,7 @@ impl UseView {
                             .map(Source::name)
                             .collect(),
                         text: text_of(table.rdata(id)),
-                        registry: entry.registry.as_deref().cloned().unwrap_or_default(),
+                        registry: entry.registry.clone().unwrap_or_default(),
                         frequency: table
                             .frequency(id)
                             .map(|f| f64::from(f) / f64::from(FREQUENCY_SCALE)),

@@ -83,7 +83,7 @@ fn unmatched<T: Ord>(old: &[T], new: &[T]) -> (usize, usize) {
 /// The records of a registry by key, each key's values sorted so that reordering the file
 /// counts as no change.
 /// What a record says under its key: status, description and the other columns' facts.
-type RecordValue = (Status, String, Option<Box<RegistryFacts>>);
+type RecordValue = (Status, String, Option<RegistryFacts>);
 
 fn keyed(label: &str, text: &str) -> Result<BTreeMap<RecordKey, Vec<RecordValue>>, DataErrors> {
     let mut problems = Vec::new();

@@ -3,7 +3,7 @@
 //! download can replace the file unchanged. Columns are found by their header names.
 
 use super::common::{DataError, normalise_space};
-use crate::core::model::{PortSpan, Protocol, RegistryFacts, Status};
+use crate::core::model::{PortSpan, Protocol, RegistryColumns, RegistryFacts, Status};
 
 /// One registry record that says something about a port, on the protocols it names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub(crate) struct IanaRecord {
     pub(crate) status: Status,
     pub(crate) description: String,
     /// The record's other columns; `None` when all of them are empty.
-    pub(crate) facts: Option<Box<RegistryFacts>>,
+    pub(crate) facts: Option<RegistryFacts>,
 }
 
 /// The records that become entries, and how many records the file held.
@@ -173,7 +173,7 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
             ports,
             protocols,
             description,
-            facts: facts(RegistryFacts {
+            facts: RegistryFacts::new(RegistryColumns {
                 references: references(field(reference)),
                 assignee: handles(field(assignee)),
                 contact: handles(field(contact)),
@@ -189,11 +189,6 @@ pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Ia
         records,
         records_read,
     }
-}
-
-/// The facts, unless the record states none.
-fn facts(facts: RegistryFacts) -> Option<Box<RegistryFacts>> {
-    (facts != RegistryFacts::default()).then(|| Box::new(facts))
 }
 
 /// A column's text with its whitespace folded; `None` when empty.
@@ -456,33 +451,33 @@ mod tests {
         let mut problems = Vec::new();
         let records = parse("iana.csv", &format!("{HEADER}{body}"), &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
-        let facts: Vec<_> = records.records.iter().map(|r| r.facts.as_deref()).collect();
+        let facts: Vec<_> = records.records.iter().map(|r| r.facts.clone()).collect();
         assert_eq!(
             facts,
             [
-                Some(&RegistryFacts {
+                RegistryFacts::new(RegistryColumns {
                     assignee: Some("David_Zimmerman".into()),
                     contact: Some("David_Zimmerman".into()),
                     unauthorized_use: Some(
                         "Unauthorized use by some mail users (see [RFC4146] for details)".into()
                     ),
-                    ..RegistryFacts::default()
+                    ..RegistryColumns::default()
                 }),
-                Some(&RegistryFacts {
+                RegistryFacts::new(RegistryColumns {
                     references: vec!["RFC 9110".into()],
                     assignee: Some("IESG".into()),
                     contact: Some("IETF_Chair".into()),
                     modified: Some("2021-10-01".into()),
-                    ..RegistryFacts::default()
+                    ..RegistryColumns::default()
                 }),
-                Some(&RegistryFacts {
+                RegistryFacts::new(RegistryColumns {
                     references: vec!["RFC 6335".into(), "Jon_Postel".into()],
                     assignee: Some("A, B".into()),
                     contact: Some("C".into()),
                     registered: Some("2001-02-03".into()),
                     service_code: Some("1145656131".into()),
                     notes: Some("Defined TXT keys: u=<user>".into()),
-                    ..RegistryFacts::default()
+                    ..RegistryColumns::default()
                 }),
                 None,
             ]
