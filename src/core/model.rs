@@ -307,24 +307,15 @@ impl RegistryFacts {
         if columns == RegistryColumns::default() {
             return None;
         }
-        let RegistryColumns {
-            references,
-            assignee,
-            contact,
-            registered,
-            modified,
-            service_code,
-            unauthorized_use,
-            notes,
-        } = columns;
+        let references = columns.references;
         let singles = [
-            assignee,
-            contact,
-            registered,
-            modified,
-            service_code,
-            unauthorized_use,
-            notes,
+            columns.assignee,
+            columns.contact,
+            columns.registered,
+            columns.modified,
+            columns.service_code,
+            columns.unauthorized_use,
+            columns.notes,
         ];
         let mut packed = String::new();
         let values = singles
