@@ -52,8 +52,11 @@ pub(crate) struct TableStats {
 #[derive(Debug)]
 pub struct Table {
     entries: Vec<Entry>,
-    /// Each entry's TXT RDATA (character-strings, wire format), rendered once at build time.
-    rdata: Vec<Box<[u8]>>,
+    /// Every entry's TXT RDATA (character-strings, wire format), rendered once at build time
+    /// and stored end to end: entry `i`'s ends at `rdata_ends[i]` and starts where entry
+    /// `i - 1`'s ends. One allocation for all instead of one per entry.
+    rdata: Vec<u8>,
+    rdata_ends: Vec<usize>,
     singles: [SingleIndex; 4],
     ranges: [RangeIndex; 4],
     /// Lower-cased service name to the entries carrying it, in entry order.
@@ -98,7 +101,8 @@ impl Table {
     /// synonym list ranking and widening the search and making the `top` answers.
     pub fn build(mut entries: Vec<Entry>, names: &[PortName], extras: Extras) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
-        let mut rdata: Vec<Box<[u8]>> = Vec::with_capacity(entries.len());
+        let mut rdata: Vec<u8> = Vec::new();
+        let mut rdata_ends: Vec<usize> = Vec::with_capacity(entries.len());
         let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
         let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -111,12 +115,17 @@ impl Table {
                     }
                 }
                 None => {
-                    first_with.insert(record.clone(), kept.len());
-                    rdata.push(record);
+                    rdata.extend_from_slice(&record);
+                    rdata_ends.push(rdata.len());
+                    first_with.insert(record, kept.len());
                     kept.push(entry);
                 }
             }
         }
+        drop(first_with);
+        rdata.shrink_to_fit();
+        kept.shrink_to_fit();
+        rdata_ends.shrink_to_fit();
         let entries = kept;
         let mut singles: [Vec<(EntryId, u16)>; 4] = Default::default();
         let mut ranges: [Vec<(EntryId, u16, u16)>; 4] = Default::default();
@@ -160,6 +169,7 @@ impl Table {
             search: SearchIndex::default(),
             entries,
             rdata,
+            rdata_ends,
             singles: singles.map(|s| SingleIndex::build(&s)),
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
@@ -358,7 +368,11 @@ impl Table {
 
     /// The pre-rendered TXT RDATA of an entry.
     pub fn rdata(&self, id: EntryId) -> &[u8] {
-        &self.rdata[id as usize]
+        let id = id as usize;
+        let start = id
+            .checked_sub(1)
+            .map_or(0, |before| self.rdata_ends[before]);
+        &self.rdata[start..self.rdata_ends[id]]
     }
 
     /// The entries for `port` on `protocol`, singles and covering ranges, in entry order.
@@ -477,7 +491,7 @@ impl Table {
                     + e.service.as_ref().map_or(0, String::capacity)
             })
             .sum();
-        let rdata_bytes: usize = self.rdata.iter().map(|r| r.len() + 16).sum();
+        let rdata_bytes = self.rdata.capacity() + self.rdata_ends.capacity() * 8;
         let service_bytes: usize = self
             .services
             .iter()
@@ -516,8 +530,8 @@ impl Table {
 /// the synonym list (both rank the search).
 fn fingerprint(table: &Table, extras: &Extras) -> u64 {
     let mut hash = Fingerprint::new();
-    for record in &table.rdata {
-        hash.add(record);
+    for id in 0..table.entries.len() {
+        hash.add(table.rdata(id as EntryId));
     }
     for entry in &table.entries {
         for (field, value) in entry.registry.iter().flat_map(|r| r.fields()) {
