@@ -205,6 +205,21 @@ fn doh_answers_are_dns_messages_fresh_for_their_smallest_ttl_and_junk_gets_400()
         let reply = post(over, &asked, "text/plain", &[version]);
         assert_eq!(reply.status, 415, "{reply:?}");
     }
+    // A browser may ask first whether it can post a DNS message from another origin.
+    let origin = [
+        "--request",
+        "OPTIONS",
+        "--header",
+        "Origin: https://example.org",
+    ];
+    let preflight = curl(Over::Http(http), "/dns-query", &origin);
+    assert_eq!(preflight.status, 204, "{preflight:?}");
+    let allowed = preflight.header("access-control-allow-methods");
+    assert!(allowed.is_some_and(|methods| methods.contains("POST")));
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("Content-Type")
+    );
     // A body longer than any DNS message.
     let large = dir.path().join("large");
     std::fs::write(&large, vec![0u8; 70_000]).unwrap();

@@ -171,7 +171,7 @@ impl Http {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             refused
         } else if request.method() == Method::OPTIONS {
-            api::preflight()
+            api::preflight(doh)
         } else {
             let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
             request.extensions_mut().insert(ConnectInfo(client));
