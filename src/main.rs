@@ -138,6 +138,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for &addr in &config.http {
                 listeners.bind_http(addr)?;
             }
+            for &addr in &config.https {
+                listeners.bind_https(addr)?;
+            }
             if let Some(addr) = config.metrics {
                 listeners.bind_metrics(addr)?;
             }

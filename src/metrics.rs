@@ -337,6 +337,7 @@ impl Metrics {
             Transport::Udp => 0,
             Transport::Tcp => 1,
             Transport::Dot => 2,
+            Transport::Doh => 3,
         };
         let slot = (transport_index * QTYPES.len() + qtype_index) * RCODES.len() + rcode_index;
         if let Some(counter) = self.queries.get(slot) {

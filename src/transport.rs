@@ -12,6 +12,9 @@ pub enum Transport {
     Tcp,
     /// DNS over TLS (RFC 7858): TCP's framing and limits inside a TLS session.
     Dot,
+    /// DNS over HTTPS (RFC 8484), on the HTTP server's `/dns-query` over HTTP or HTTPS: one
+    /// message per request, answers up to 65,535 bytes, no zone transfers.
+    Doh,
 }
 
 impl Transport {
@@ -21,9 +24,20 @@ impl Transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
             Transport::Dot => "dot",
+            Transport::Doh => "doh",
         }
     }
 
     /// Every transport, in the order metrics index them.
-    pub(crate) const ALL: [Transport; 3] = [Transport::Udp, Transport::Tcp, Transport::Dot];
+    pub(crate) const ALL: [Transport; 4] = [
+        Transport::Udp,
+        Transport::Tcp,
+        Transport::Dot,
+        Transport::Doh,
+    ];
+
+    /// Whether the transport is encrypted, so that padding (RFC 7830) hides something.
+    pub(crate) fn encrypted(self) -> bool {
+        matches!(self, Transport::Dot | Transport::Doh)
+    }
 }

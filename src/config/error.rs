@@ -48,9 +48,9 @@ pub enum ConfigError {
     /// `--tls-cert` without `--tls-key`, or the other way round.
     #[error("--tls-cert and --tls-key go together: give both or neither")]
     TlsHalfPair,
-    /// `--tls` without a certificate.
-    #[error("--tls needs --tls-cert and --tls-key")]
-    TlsWithoutCertificate,
+    /// `--tls` or `--https` (named) without a certificate.
+    #[error("{0} needs --tls-cert and --tls-key")]
+    TlsWithoutCertificate(&'static str),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

@@ -49,8 +49,10 @@ pub struct ServeConfig {
     pub state: Option<StateDir>,
     /// Where to serve DNS over TLS (unused under socket activation).
     pub tls_listen: Vec<SocketAddr>,
-    /// The certificate and key DNS over TLS is served with, read and checked.
+    /// The certificate and key DNS over TLS and HTTPS are served with, read and checked.
     pub tls: Option<Tls>,
+    /// Where to serve HTTPS (`--https`).
+    pub https: Vec<SocketAddr>,
     /// Where to serve HTTP (`--http`).
     pub http: Vec<SocketAddr>,
     /// Where `--metrics`, deprecated, asks for HTTP.
@@ -154,13 +156,19 @@ impl ServeArgs {
         };
         let tcp = TcpLimits::default();
         let tls_listen = settings.tls.clone().unwrap_or_default();
+        let https = settings.https.clone().unwrap_or_default();
         let tls = match (&settings.tls_cert, &settings.tls_key) {
             (Some(cert), Some(key)) => Some(Tls::new(TlsFiles {
                 cert: cert.clone(),
                 key: key.clone(),
             })?),
-            (None, None) if tls_listen.is_empty() => None,
-            (None, None) => return Err(ConfigError::TlsWithoutCertificate),
+            (None, None) if !tls_listen.is_empty() => {
+                return Err(ConfigError::TlsWithoutCertificate("--tls"));
+            }
+            (None, None) if !https.is_empty() => {
+                return Err(ConfigError::TlsWithoutCertificate("--https"));
+            }
+            (None, None) => None,
             _ => return Err(ConfigError::TlsHalfPair),
         };
         Ok(ServeConfig {
@@ -181,6 +189,7 @@ impl ServeArgs {
             state: settings.zone.state(),
             http: settings.http.clone().unwrap_or_default(),
             tls_listen,
+            https,
             tls,
             metrics: settings.metrics,
             http_settings: settings.http_settings()?,

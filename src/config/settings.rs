@@ -224,7 +224,7 @@ settings! {
               default_value = DEFAULT_JOURNAL_MAX_BYTES.to_string())]
         pub(crate) journal_max_bytes: Option<u64>,
         /// Serve HTTP on ADDR:PORT: the JSON API under /v1/, the page at /, Prometheus metrics
-        /// at /metrics; repeatable [default: off].
+        /// at /metrics, DNS over HTTPS (in clear) at /dns-query; repeatable [default: off].
         #[arg(long, env = "PORTSD_HTTP", value_delimiter = ',')]
         pub(crate) http: Option<Vec<SocketAddr>>,
         /// Send every query answered and its response as dnstap (AUTH_QUERY, AUTH_RESPONSE) in
@@ -254,8 +254,13 @@ settings! {
         /// [default: none].
         #[arg(long, env = "PORTSD_TLS", value_delimiter = ',', value_name = "ADDR:PORT")]
         pub(crate) tls: Option<Vec<SocketAddr>>,
-        /// PEM certificate chain for DNS over TLS, the server's certificate first; reread on
-        /// reload.
+        /// Serve HTTPS on ADDR:PORT (usually port 443): everything --http serves, DNS over
+        /// HTTPS at /dns-query included, over TLS with --tls-cert and --tls-key; repeatable
+        /// [default: none].
+        #[arg(long, env = "PORTSD_HTTPS", value_delimiter = ',', value_name = "ADDR:PORT")]
+        pub(crate) https: Option<Vec<SocketAddr>>,
+        /// PEM certificate chain for DNS over TLS and HTTPS, the server's certificate first;
+        /// reread on reload.
         #[arg(long, env = "PORTSD_TLS_CERT", value_name = "FILE")]
         pub(crate) tls_cert: Option<PathBuf>,
         /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1); reread on reload.

@@ -58,10 +58,11 @@ const ENVELOPE_MESSAGE: i32 = 1;
 /// `SocketFamily`: INET, INET6.
 const INET: i32 = 1;
 const INET6: i32 = 2;
-/// `SocketProtocol`: UDP, TCP, DOT (DNS over TLS).
+/// `SocketProtocol`: UDP, TCP, DOT (DNS over TLS), DOH (DNS over HTTPS).
 const UDP: i32 = 1;
 const TCP: i32 = 2;
 const DOT: i32 = 3;
+const DOH: i32 = 4;
 
 /// `Message.Type`: the two kinds an authoritative server sends.
 #[derive(Clone, Copy, Debug)]
@@ -151,6 +152,7 @@ impl Message {
                 Transport::Udp => UDP,
                 Transport::Tcp => TCP,
                 Transport::Dot => DOT,
+                Transport::Doh => DOH,
             }),
             query_address: Some(address),
             query_port: Some(u32::from(event.client.port())),

@@ -111,7 +111,7 @@ impl GeneralPath {
         }
         let protocol = match transport {
             Transport::Udp => Protocol::Udp,
-            Transport::Tcp | Transport::Dot => Protocol::Tcp,
+            Transport::Tcp | Transport::Dot | Transport::Doh => Protocol::Tcp,
         };
         hickory_parsed();
         match Request::from_bytes(edns::prepare(request), client, protocol) {
@@ -334,7 +334,7 @@ impl SizeLimit {
     fn bytes(self, edns: Option<&Edns>) -> u16 {
         let transport_limit = match self.transport {
             Transport::Udp => udp_limit(edns.map(Edns::max_payload)),
-            Transport::Tcp | Transport::Dot => u16::MAX,
+            Transport::Tcp | Transport::Dot | Transport::Doh => u16::MAX,
         };
         transport_limit.saturating_sub(self.room)
     }

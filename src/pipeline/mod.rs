@@ -312,7 +312,7 @@ impl Pipeline {
             Step::Silence => return Outcome::Silence,
             Step::Reply(written) => {
                 // RFC 8467: over an encrypted transport, a padded query gets a padded answer.
-                if transport == Transport::Dot
+                if transport.encrypted()
                     && view
                         .and_then(|v| v.opt.as_ref())
                         .is_some_and(|o| o.options.padding)

@@ -112,7 +112,7 @@ impl Pipeline {
         };
         let limit = match transport {
             Transport::Udp => query.udp_limit(),
-            Transport::Tcp | Transport::Dot => usize::from(u16::MAX),
+            Transport::Tcp | Transport::Dot | Transport::Doh => usize::from(u16::MAX),
         };
         fast::encode_response(query, zone, &answer, limit, out);
         answer.rcode.value()
@@ -140,6 +140,9 @@ impl Pipeline {
         let admitted = if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
             // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
             Err(Refusal::OverUdp)
+        } else if transport == Transport::Doh {
+            // RFC 8484 carries one message per HTTP exchange; a transfer has no place there.
+            Err(Refusal::OverDoh)
         } else {
             self.transfer
                 .check(client.ip(), signer.is_some())
@@ -178,7 +181,10 @@ impl Pipeline {
                 transfer.single_message(limit, out);
                 Step::Reply(written)
             }
-            Transport::Tcp | Transport::Dot => Step::Transfer(Box::new(transfer), written),
+            // DoH never gets here: refused above.
+            Transport::Tcp | Transport::Dot | Transport::Doh => {
+                Step::Transfer(Box::new(transfer), written)
+            }
         })
     }
 

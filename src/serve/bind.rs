@@ -1,7 +1,8 @@
 //! Binding: the UDP and TCP sockets portsd serves on, bound by portsd itself (with the socket
 //! options a server needs) or taken from systemd's socket activation, the DNS over TLS
 //! listeners (`--tls`, or a passed socket named `tls`), and the HTTP sockets (`--http`, the
-//! deprecated `--metrics`, or a passed socket named `http`).
+//! deprecated `--metrics`, or a passed socket named `http`; `--https` or a passed socket named
+//! `https` for HTTPS).
 
 use std::io;
 use std::net::SocketAddr;
@@ -28,8 +29,8 @@ pub enum ServerError {
     /// No socket to serve on.
     #[error("no socket to listen on")]
     NoSockets,
-    /// DNS over TLS sockets without a certificate to serve them with.
-    #[error("DNS over TLS sockets need --tls-cert and --tls-key")]
+    /// DNS over TLS or HTTPS sockets without a certificate to serve them with.
+    #[error("DNS over TLS and HTTPS sockets need --tls-cert and --tls-key")]
     NoCertificate,
     /// A UDP serving thread could not be started.
     #[error("cannot start a UDP thread: {0}")]
@@ -141,10 +142,14 @@ pub struct Listeners {
     pub(crate) http: Vec<std::net::TcpListener>,
     /// The HTTP socket `--metrics` (deprecated) asks for.
     pub(crate) metrics: Option<std::net::TcpListener>,
+    /// HTTPS listening sockets (`--https`, or passed by systemd with the name `https`).
+    pub(crate) https: Vec<std::net::TcpListener>,
 }
 
 /// The name (`FileDescriptorName=` in a socket unit) of passed sockets that serve HTTP.
 pub(crate) const HTTP_SOCKET_NAME: &str = "http";
+/// The name of passed sockets that serve HTTPS.
+const HTTPS_SOCKET_NAME: &str = "https";
 
 /// Binds one HTTP listening socket at `addr`; `what` names it in errors.
 fn bind_http_socket(
@@ -226,6 +231,14 @@ impl Listeners {
         Ok(bound)
     }
 
+    /// Binds an HTTPS socket for `--https`; returns the address bound (port 0 picks one).
+    pub fn bind_https(&mut self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+        let listener = bind_http_socket(addr, "tcp (https)")?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        self.https.push(listener);
+        Ok(bound)
+    }
+
     /// Binds the HTTP socket of the deprecated `--metrics`.
     pub fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ServerError> {
         self.metrics = Some(bind_http_socket(addr, "tcp (metrics)")?);
@@ -233,8 +246,9 @@ impl Listeners {
     }
 
     /// Takes the sockets systemd passed (`LISTEN_FDS`), if any: stream sockets named `http`
-    /// (`LISTEN_FDNAMES`) serve HTTP, those named `tls` (`FileDescriptorName=tls`) DNS over
-    /// TLS, other stream sockets become DNS TCP listeners and
+    /// (`LISTEN_FDNAMES`) serve HTTP, `https` HTTPS, those named `tls`
+    /// (`FileDescriptorName=tls`) DNS over TLS, other stream sockets become DNS TCP listeners
+    /// and
     /// datagram sockets UDP sockets, dealt in turn to up to `udp_threads`
     /// threads. Each passed UDP socket gets one thread: portsd cannot bind further sockets into
     /// a port systemd bound (the kernel keeps `SO_REUSEPORT` groups to one user), and threads
@@ -252,18 +266,15 @@ impl Listeners {
         let mut listeners = Listeners::default();
         let mut passed_udp = 0;
         for i in 0..fds.len() {
-            let http = names.get(i) == Some(&HTTP_SOCKET_NAME);
             if let Ok(Some(tcp)) = fds.take_tcp_listener(i) {
                 tcp.set_nonblocking(true).map_err(ServerError::Activation)?;
-                if http {
-                    listeners.http.push(tcp);
-                    continue;
-                }
-                if names.get(i) == Some(&TLS_SOCKET_NAME) {
-                    listeners.tls.push(tcp);
-                } else {
-                    listeners.tcp.push(tcp);
-                }
+                let serving = match names.get(i).copied() {
+                    Some(HTTP_SOCKET_NAME) => &mut listeners.http,
+                    Some(HTTPS_SOCKET_NAME) => &mut listeners.https,
+                    Some(TLS_SOCKET_NAME) => &mut listeners.tls,
+                    _ => &mut listeners.tcp,
+                };
+                serving.push(tcp);
             } else if let Some(udp) = fds.take_udp_socket(i).map_err(ServerError::Activation)? {
                 udp.set_nonblocking(true).map_err(ServerError::Activation)?;
                 enlarge_udp_buffers(&udp);

@@ -3,11 +3,12 @@
 //! - `bind`: binding the UDP and TCP sockets, or taking them from systemd.
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
 //! - `tcp`: the accept loop and its connections, for TCP and DNS over TLS.
-//! - `tls`: DNS over TLS's certificate, reread on reload.
+//! - `tls`: the certificate of DNS over TLS and HTTPS, reread on reload.
 //! - `occupancy`: who holds the connection slots of a listener and since when they are idle,
 //!   for the TCP listener and the HTTP server under pressure.
 //! - `daemon`: signals, reload, readiness and the watchdog.
-//! - `http`: the HTTP server: the JSON API, the page, the OpenAPI document, `/metrics`.
+//! - `http`: the HTTP and HTTPS server: the JSON API, the page, the OpenAPI document,
+//!   `/metrics`, DNS over HTTPS.
 //! - `notify`: NOTIFY to the secondaries when the serial changes.
 //! - `state`: `--state-dir`, the serial and the IXFR journal kept across restarts.
 //! - [`watch`]: `--watch`, changes to the data files turned into reloads.
@@ -94,7 +95,7 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Where queries and responses are sent for dnstap (`--dnstap`), if anywhere.
     pub dnstap: Option<crate::dnstap::Target>,
-    /// The certificate of the DNS over TLS listeners, when there are any.
+    /// The certificate of the DNS over TLS and HTTPS listeners, when there are any.
     pub tls: Option<Tls>,
 }
 
@@ -242,10 +243,16 @@ impl Server {
         listeners: Listeners,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        if listeners.udp.is_empty() && listeners.tcp.is_empty() && listeners.tls.is_empty() {
+        let serving = [
+            &listeners.tcp,
+            &listeners.tls,
+            &listeners.http,
+            &listeners.https,
+        ];
+        if listeners.udp.is_empty() && serving.iter().all(|sockets| sockets.is_empty()) {
             return Err(ServerError::NoSockets);
         }
-        if !listeners.tls.is_empty() && self.tls.is_none() {
+        if !(listeners.tls.is_empty() && listeners.https.is_empty()) && self.tls.is_none() {
             return Err(ServerError::NoCertificate);
         }
         // The load's temporaries are gone by now: give their pages back before serving.
@@ -284,13 +291,15 @@ impl Server {
             }
             tasks.spawn(udp::serve(socket, self.pipeline.clone(), stop.clone()));
         }
-        let http_listeners = listeners
-            .http
-            .into_iter()
-            .map(|listener| (listener, "http"));
-        for (listener, role) in http_listeners.chain(listeners.metrics.map(|l| (l, "metrics"))) {
+        let https_acceptor = self.tls.as_ref().map(|tls| tls.https().clone());
+        let http_listeners = (listeners.http.into_iter())
+            .map(|listener| (listener, "http", None))
+            .chain(listeners.metrics.map(|l| (l, "metrics", None)))
+            .chain((listeners.https.into_iter()).map(|l| (l, "https", https_acceptor.clone())));
+        for (listener, role, tls) in http_listeners {
             let listener = TcpListener::from_std(listener).map_err(ServerError::Activation)?;
-            tasks.spawn(http::serve(listener, self.http.clone(), role, stop.clone()));
+            let http = self.http.clone();
+            tasks.spawn(http::serve(listener, http, role, tls, stop.clone()));
         }
         // DNS over TLS is DNS over TCP with a handshake first: one accept loop for both.
         let dns_streams = (listeners.tcp.into_iter().map(|l| (l, None)))

@@ -101,7 +101,7 @@ pub(super) async fn serve(
                 return serve_connection(stream, peer, stop).await;
             };
             // A client that stalls in the handshake is as idle as one that sends no query.
-            let handshake = tls.acceptor().accept(stream);
+            let handshake = tls.dot().accept(stream);
             match seat.bounded(seat.idle_timeout(), handshake).await {
                 Some(Ok(stream)) => serve_connection(stream, peer, stop).await,
                 Some(Err(error)) => debug!(%client, %error, "tls handshake failed"),

@@ -1,9 +1,12 @@
-//! DNS over TLS's certificate: the chain and key read from PEM files (`--tls-cert`,
-//! `--tls-key`), checked to belong together, and swapped in place on reload so that the
-//! listener's TLS configuration (and its session cache and ticket keys) stays the same.
+//! The TLS side of DNS over TLS and of HTTPS: the chain and key read from PEM files
+//! (`--tls-cert`, `--tls-key`), checked to belong together, and swapped in place on reload so
+//! that the listeners' TLS configurations (and their session caches and ticket keys) stay the
+//! same.
 //!
 //! rustls with the ring provider, the one the tree already carries for ureq and hickory: TLS
-//! 1.2 and 1.3 only, ALPN `dot` (RFC 7858), resumption by session cache and by tickets.
+//! 1.2 and 1.3 only, resumption by session cache and by tickets. Two acceptors share the one
+//! certificate: ALPN `dot` (RFC 7858) for DNS over TLS, `h2` and `http/1.1` for HTTPS (where
+//! DNS over HTTPS is served, RFC 8484).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +22,8 @@ use tokio_rustls::rustls::{ServerConfig, version};
 
 /// The ALPN protocol identifier of DNS over TLS.
 const ALPN_DOT: &[u8] = b"dot";
+/// The ALPN protocol identifiers of HTTPS, HTTP/2 preferred.
+const ALPN_HTTPS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Why a certificate and key cannot be used. The messages name the files, never the key.
 #[derive(Debug, thiserror::Error)]
@@ -91,12 +96,14 @@ impl ResolvesServerCert for Current {
     }
 }
 
-/// The DoT listeners' TLS side: the acceptor they share and the files a reload rereads.
+/// The TLS side of the DoT and HTTPS listeners: the acceptors they share and the files a
+/// reload rereads.
 #[derive(Clone)]
 pub struct Tls {
     files: TlsFiles,
     current: Arc<Current>,
-    acceptor: TlsAcceptor,
+    dot: TlsAcceptor,
+    https: TlsAcceptor,
 }
 
 impl std::fmt::Debug for Tls {
@@ -119,13 +126,17 @@ impl Tls {
             .map_err(|e| pair_error(e.to_string()))?
             .with_no_client_auth()
             .with_cert_resolver(current.clone());
-        config.alpn_protocols = vec![ALPN_DOT.to_vec()];
         // Stateless resumption (tickets) beside the default in-memory session cache.
         config.ticketer = ring::Ticketer::new().map_err(|e| pair_error(e.to_string()))?;
+        // The same certificate resolver, cache and ticket keys; only the protocols differ.
+        let mut https = config.clone();
+        https.alpn_protocols = ALPN_HTTPS.iter().map(|p| p.to_vec()).collect();
+        config.alpn_protocols = vec![ALPN_DOT.to_vec()];
         Ok(Tls {
             files,
             current,
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            dot: TlsAcceptor::from(Arc::new(config)),
+            https: TlsAcceptor::from(Arc::new(https)),
         })
     }
 
@@ -136,8 +147,13 @@ impl Tls {
         Ok(())
     }
 
-    /// What accepts the TLS handshakes.
-    pub(super) fn acceptor(&self) -> &TlsAcceptor {
-        &self.acceptor
+    /// What accepts the DNS over TLS handshakes.
+    pub(super) fn dot(&self) -> &TlsAcceptor {
+        &self.dot
+    }
+
+    /// What accepts the HTTPS handshakes.
+    pub(super) fn https(&self) -> &TlsAcceptor {
+        &self.https
     }
 }

@@ -206,25 +206,77 @@ mod tests;
 /// The block length responses are padded to (RFC 8467's recommendation for servers).
 pub(crate) const PADDING_BLOCK: usize = 468;
 
+/// One record of a message, as [`walk_records`] finds it.
+struct Walked {
+    /// Where the record starts (its owner name).
+    start: usize,
+    /// 0 for the answer section, 1 for authority, 2 for additional.
+    section: usize,
+    kind: u16,
+    ttl: u32,
+    /// Where its RDATA ends.
+    end: usize,
+}
+
+/// Calls `each` with every record of `message` in order; `false` (after some calls, maybe)
+/// when the message cannot be walked to exactly its end.
+fn walk_records(message: &[u8], mut each: impl FnMut(Walked)) -> bool {
+    let mut walk = || {
+        let count = |at| read_u16(message, at).map(usize::from);
+        let mut at = 12;
+        for _ in 0..count(4)? {
+            at = skip_name(message, at)? + 4;
+        }
+        for (section, counted_at) in [6, 8, 10].into_iter().enumerate() {
+            for _ in 0..count(counted_at)? {
+                let start = at;
+                let owner_end = skip_name(message, at)?;
+                let kind = read_u16(message, owner_end)?;
+                let ttl = read::read_u32(message, owner_end + 4)?;
+                let data = usize::from(read_u16(message, owner_end + 8)?);
+                at = owner_end + 10 + data;
+                each(Walked {
+                    start,
+                    section,
+                    kind,
+                    ttl,
+                    end: at,
+                });
+            }
+        }
+        Some(at)
+    };
+    walk() == Some(message.len())
+}
+
 /// Where the last record of a response starts and what type it is, by one walk of the
 /// message; `None` for a message without records or one that cannot be walked.
 fn last_record(message: &[u8]) -> Option<(usize, u16)> {
-    let count = |at| read_u16(message, at).map(usize::from);
-    let mut at = 12;
-    for _ in 0..count(4)? {
-        at = skip_name(message, at)? + 4;
-    }
-    let records = count(6)? + count(8)? + count(10)?;
     let mut last = None;
-    for _ in 0..records {
-        let start = at;
-        let owner_end = skip_name(message, at)?;
-        let kind = read_u16(message, owner_end)?;
-        let data = usize::from(read_u16(message, owner_end + 8)?);
-        at = owner_end + 10 + data;
-        last = Some((start, kind));
-    }
-    (at == message.len()).then_some(last).flatten()
+    let walked = walk_records(message, |record| last = Some((record.start, record.kind)));
+    walked.then_some(last).flatten()
+}
+
+/// How long a response may be cached, in seconds, as DNS over HTTPS states it (RFC 8484
+/// 5.1): the smallest TTL of its answer section; without answers, the time a negative answer
+/// is kept (RFC 2308 5: the lesser of the authority SOA's TTL and its MINIMUM). `None` for a
+/// response with neither, or one that cannot be walked.
+pub(crate) fn freshness(response: &[u8]) -> Option<u32> {
+    let mut answers: Option<u32> = None;
+    let mut negative = None;
+    let walked = walk_records(response, |record| match record.section {
+        0 => answers = Some(answers.map_or(record.ttl, |least| least.min(record.ttl))),
+        1 if record.kind == rtype::SOA => {
+            // MINIMUM is the SOA data's last field.
+            let minimum = record
+                .end
+                .checked_sub(4)
+                .and_then(|at| read::read_u32(response, at));
+            negative = minimum.map(|minimum| minimum.min(record.ttl));
+        }
+        _ => {}
+    });
+    walked.then_some(answers.or(negative)).flatten()
 }
 
 /// Pads `response` with an EDNS Padding option (RFC 7830) so that its length is a multiple

@@ -253,3 +253,32 @@ fn responses_are_padded_to_the_block_only_when_the_opt_comes_last() {
     assert!(!pad_response(&mut signed_like));
     assert_eq!(signed_like, before);
 }
+
+#[test]
+fn freshness_is_the_smallest_answer_ttl_or_the_negative_caching_time() {
+    let owner = HickoryName::from_ascii("443.tcp.ports.local.").unwrap();
+    let txt = |ttl| {
+        let data = hickory_proto::rr::rdata::TXT::new(vec!["x".to_owned()]);
+        Record::from_rdata(owner.clone(), ttl, RData::TXT(data))
+    };
+    let soa = |ttl, minimum| {
+        let zone = HickoryName::from_ascii("ports.local.").unwrap();
+        let data = SOA::new(zone.clone(), zone.clone(), 1, 2, 3, 4, minimum);
+        Record::from_rdata(zone, ttl, RData::SOA(data))
+    };
+    let mut answered = query("443.tcp.ports.local.", RecordType::TXT);
+    answered.add_answer(txt(600)).add_answer(txt(300));
+    answered.add_authority(soa(5, 5));
+    assert_eq!(freshness(&bytes(&answered)), Some(300));
+    let mut negative = query("nosuch.ports.local.", RecordType::TXT);
+    negative.add_authority(soa(900, 120));
+    assert_eq!(freshness(&bytes(&negative)), Some(120));
+    let mut negative = with_edns(query("nosuch.ports.local.", RecordType::TXT), &[]);
+    negative.add_authority(soa(60, 120));
+    assert_eq!(freshness(&bytes(&negative)), Some(60));
+    let empty = query("443.tcp.ports.local.", RecordType::TXT);
+    assert_eq!(freshness(&bytes(&empty)), None);
+    let mut cut = bytes(&answered);
+    cut.pop();
+    assert_eq!(freshness(&cut), None);
+}

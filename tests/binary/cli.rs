@@ -69,7 +69,7 @@ fn assert_clean_failure(output: &Output, what: &str) -> String {
 }
 
 /// A failed run whose whole message is one line; returns that line.
-fn assert_one_line_failure(output: &Output, what: &str) -> String {
+pub(super) fn assert_one_line_failure(output: &Output, what: &str) -> String {
     let stderr = assert_clean_failure(output, what);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{what}: one line expected, got {stderr:?}");

@@ -48,12 +48,12 @@ const NEW_EC_KEY: [&str; 5] = [
 ];
 
 /// A test CA (`ca.pem`) in a fresh directory, which signs the server certificates.
-struct TestCa {
+pub(super) struct TestCa {
     dir: tempfile::TempDir,
 }
 
 impl TestCa {
-    fn new() -> TestCa {
+    pub(super) fn new() -> TestCa {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["req", "-x509"];
         args.extend(NEW_EC_KEY);
@@ -63,13 +63,13 @@ impl TestCa {
         TestCa { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A server certificate `NAME.pem` with its key `NAME.key`, for ns.ports.local and
     /// 127.0.0.1.
-    fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
+    pub(super) fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
         let (key, csr, cert) = (
             format!("{name}.key"),
             format!("{name}.csr"),
@@ -109,7 +109,10 @@ impl TestCa {
     }
 
     /// A rustls client trusting this CA, speaking only `versions`.
-    fn client(&self, versions: &[&'static SupportedProtocolVersion]) -> Arc<ClientConfig> {
+    pub(super) fn client(
+        &self,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(self.path("ca.pem")).unwrap() {
             roots.add(cert.unwrap()).unwrap();
@@ -125,32 +128,28 @@ impl TestCa {
     }
 }
 
-/// portsd serving DoT with `cert` and `key`, and `args`; with the DoT address.
-fn start(cert: &Path, key: &Path, args: &[&str]) -> (Daemon, SocketAddr) {
+/// portsd serving with `cert` and `key`, and `args`.
+pub(super) fn start_certified(cert: &Path, key: &Path, args: &[&str]) -> Daemon {
     let mut all = vec![
-        "--tls",
-        "127.0.0.1:0",
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
         key.to_str().unwrap(),
     ];
     all.extend_from_slice(args);
-    let daemon = Daemon::start(&all);
-    assert!(daemon.wait_for_log("listening on dot "));
-    let addr = daemon
-        .log
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .find_map(|line| line.split("listening on dot ").nth(1))
-        .and_then(|rest| rest.trim().parse().ok())
-        .expect("the DoT address in the log");
+    Daemon::start(&all)
+}
+
+/// portsd serving DoT with `cert` and `key`, and `args`; with the DoT address.
+fn start(cert: &Path, key: &Path, args: &[&str]) -> (Daemon, SocketAddr) {
+    let mut all = vec!["--tls", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let daemon = start_certified(cert, key, &all);
+    let addr = daemon.logged_addr("listening on dot ");
     (daemon, addr)
 }
 
-type Tls = StreamOwned<ClientConnection, TcpStream>;
+pub(super) type Tls = StreamOwned<ClientConnection, TcpStream>;
 
 /// A TLS connection to `addr`, handshake done.
 fn connect(config: &Arc<ClientConfig>, addr: SocketAddr) -> Tls {
@@ -172,7 +171,7 @@ fn connect_from(config: &Arc<ClientConfig>, source: [u8; 4], addr: SocketAddr) -
 }
 
 /// The TLS handshake over `socket`, every read waiting up to `wait`.
-fn handshake(config: &Arc<ClientConfig>, socket: TcpStream, wait: Duration) -> Tls {
+pub(super) fn handshake(config: &Arc<ClientConfig>, socket: TcpStream, wait: Duration) -> Tls {
     let name = ServerName::try_from("ns.ports.local").unwrap();
     let connection = ClientConnection::new(config.clone(), name).unwrap();
     socket.set_read_timeout(Some(wait)).unwrap();
@@ -205,6 +204,59 @@ fn exchange(stream: &mut Tls, queries: &[Vec<u8>]) -> Vec<Vec<u8>> {
             answer
         })
         .collect()
+}
+
+/// A TSIG key file in `dir` (`test-key`, hmac-sha256, a secret drawn now), and its secret in
+/// base64.
+pub(super) fn new_tsig_key(dir: &Path) -> (PathBuf, String) {
+    let mut secret = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut secret))
+        .unwrap();
+    let secret = data_encoding::BASE64.encode(&secret);
+    let key_file = dir.join("test-key");
+    std::fs::write(
+        &key_file,
+        format!("key \"test-key\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{secret}\";\n}};\n"),
+    )
+    .unwrap();
+    (key_file, secret)
+}
+
+/// `tool` (`kdig` or `dig`, its transport chosen by `transport`) asks `addr` a query signed
+/// with `test-key`'s `secret`, answered and signed, then one signed with a wrong secret,
+/// answered BADSIG.
+pub(super) fn signed_queries_are_checked(
+    tool: &str,
+    addr: SocketAddr,
+    transport: &str,
+    secret: &str,
+) {
+    let signed = format!("hmac-sha256:test-key:{secret}");
+    let out = run_tool(
+        tool,
+        addr,
+        &[transport, "-y", &signed, "TXT", "443.tcp.ports.local"],
+    );
+    assert!(out.contains("status: NOERROR"), "{out}");
+    assert!(out.contains("TSIG PSEUDOSECTION"), "{out}");
+    // No warning but dig's notices about the name and recursion.
+    let warnings = out.lines().filter(|line| {
+        line.contains("WARNING")
+            && !line.contains("reserved for Multicast DNS")
+            && !line.contains("recursion requested")
+    });
+    assert_eq!(warnings.count(), 0, "{out}");
+    let forged = format!(
+        "hmac-sha256:test-key:{}",
+        data_encoding::BASE64.encode(&[7; 32])
+    );
+    let out = run_tool(
+        tool,
+        addr,
+        &[transport, "-y", &forged, "TXT", "443.tcp.ports.local"],
+    );
+    assert!(out.contains("BADSIG"), "{out}");
 }
 
 /// The response code of one query over a new connection.
@@ -323,17 +375,7 @@ fn dot_queries_pass_the_access_list_the_query_log_metrics_and_tsig() {
     let ca = TestCa::new();
     let (cert, key) = ca.issue("server");
     let dir = tempfile::tempdir().unwrap();
-    let mut secret = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut secret))
-        .unwrap();
-    let secret = data_encoding::BASE64.encode(&secret);
-    let key_file = dir.path().join("dot-key");
-    std::fs::write(
-        &key_file,
-        format!("key \"dot-key\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{secret}\";\n}};\n"),
-    )
-    .unwrap();
+    let (key_file, secret) = new_tsig_key(dir.path());
     let (daemon, addr) = start(
         &cert,
         &key,
@@ -354,26 +396,7 @@ fn dot_queries_pass_the_access_list_the_query_log_metrics_and_tsig() {
             .contains("portsd_queries_total{transport=\"dot\",qtype=\"TXT\",rcode=\"NOERROR\"} 1"),
         "{metrics}"
     );
-    // A signed query is checked and its answer signed; a wrong secret gets BADSIG.
-    let signed = format!("hmac-sha256:dot-key:{secret}");
-    let kdig = run_tool(
-        "kdig",
-        addr,
-        &["+tls", "-y", &signed, "TXT", "443.tcp.ports.local"],
-    );
-    assert!(kdig.contains("status: NOERROR"), "{kdig}");
-    assert!(kdig.contains("TSIG PSEUDOSECTION"), "{kdig}");
-    assert!(!kdig.contains("WARNING"), "{kdig}");
-    let forged = format!(
-        "hmac-sha256:dot-key:{}",
-        data_encoding::BASE64.encode(&[7; 32])
-    );
-    let kdig = run_tool(
-        "kdig",
-        addr,
-        &["+tls", "-y", &forged, "TXT", "443.tcp.ports.local"],
-    );
-    assert!(kdig.contains("status: BADSIG"), "{kdig}");
+    signed_queries_are_checked("kdig", addr, "+tls", &secret);
     drop(daemon);
     // Refused by the access list: REFUSED, as over TCP, and counted by transport.
     let (denied, addr) = start(
@@ -537,14 +560,31 @@ fn a_reload_rereads_the_certificate_and_keeps_the_old_one_when_the_new_is_bad() 
 #[test]
 fn socket_activation_serves_the_socket_named_tls_as_dot() {
     let ca = TestCa::new();
-    let (cert, key) = ca.issue("server");
     let config = ca.client(&[&version::TLS13]);
+    let answer = with_activated_socket(&ca, "tls", |addr| {
+        // The first connection started portsd; this one waits for it to take the socket.
+        let mut stream = connect_within(&config, addr, Duration::from_secs(30));
+        let question = query(3, "443.tcp.ports.local.", RecordType::TXT, None);
+        exchange(&mut stream, &[question])
+    });
+    assert!(txt_answers(&parse(&answer[0]))[0].starts_with("443 | tcp | Yes | https"));
+}
+
+/// Runs `portsd serve` with a certificate from `ca` under `systemd-socket-activate` with one
+/// stream socket named `fdname`, then `use_it` with that socket's address once something
+/// listens there (the first connection starts portsd); stops both afterwards.
+pub(super) fn with_activated_socket<T>(
+    ca: &TestCa,
+    fdname: &str,
+    use_it: impl FnOnce(SocketAddr) -> T,
+) -> T {
+    let (cert, key) = ca.issue("server");
     // systemd-socket-activate cannot bind port 0: a port free a moment ago, tried again when
     // something took it in between.
     for _ in 0..5 {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_loopback_port()));
         let mut activator = Command::new("systemd-socket-activate")
-            .args(["--listen", &addr.to_string(), "--fdname=tls"])
+            .args(["--listen", &addr.to_string(), &format!("--fdname={fdname}")])
             .arg(env!("CARGO_BIN_EXE_portsd"))
             .args(["serve", "--tls-cert"])
             .arg(&cert)
@@ -570,14 +610,10 @@ fn socket_activation_serves_the_socket_named_tls_as_dot() {
             let _ = activator.wait();
             continue;
         }
-        // The first connection started portsd; this one waits for it to take the socket.
-        let mut stream = connect_within(&config, addr, Duration::from_secs(30));
-        let question = query(3, "443.tcp.ports.local.", RecordType::TXT, None);
-        let answer = exchange(&mut stream, &[question]);
+        let result = use_it(addr);
         let _ = activator.kill();
         let _ = activator.wait();
-        assert!(txt_answers(&parse(&answer[0]))[0].starts_with("443 | tcp | Yes | https"));
-        return;
+        return result;
     }
     panic!("systemd-socket-activate never listened");
 }

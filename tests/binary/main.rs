@@ -15,7 +15,8 @@
 //!   secondaries of portsd (`secondaries`);
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
 //!   SOA timers as settings and EDNS EXPIRE (`soa_timers`);
-//! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`).
+//! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`); DNS
+//!   over HTTPS with dig, curl and rustls (`doh`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -26,6 +27,7 @@ mod deploy;
 mod descriptors;
 mod differential;
 mod dnstap;
+mod doh;
 mod dot;
 mod external;
 mod fixture_http;

@@ -54,6 +54,8 @@ pub(crate) enum Refusal {
     Busy,
     /// AXFR over UDP: NOTIMP, as NSD and Knot answer.
     OverUdp,
+    /// Any transfer over DNS over HTTPS, which RFC 8484 does not define: REFUSED.
+    OverDoh,
 }
 
 impl Refusal {
@@ -64,6 +66,7 @@ impl Refusal {
             Refusal::Unsigned => "unsigned",
             Refusal::Busy => "busy",
             Refusal::OverUdp => "udp",
+            Refusal::OverDoh => "doh",
         }
     }
 }

@@ -141,13 +141,20 @@ pub(super) fn data_answer(
     response
 }
 
-/// The answer to a CORS preflight: GET and HEAD, with `If-None-Match`, from anywhere allowed.
-pub(super) fn preflight() -> Response<Body> {
+/// The answer to a CORS preflight, from anywhere allowed: GET and HEAD with `If-None-Match`;
+/// at `/dns-query` (`doh`), GET and POST with `Content-Type` (a DNS message is not one of
+/// the types a browser posts without asking).
+pub(super) fn preflight(doh: bool) -> Response<Body> {
+    let (methods, headers) = if doh {
+        ("GET, POST, OPTIONS", "Content-Type")
+    } else {
+        ("GET, HEAD, OPTIONS", "If-None-Match")
+    };
     with_headers(
         StatusCode::NO_CONTENT.into_response(),
         &[
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "If-None-Match"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, methods),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, headers),
             (header::ACCESS_CONTROL_MAX_AGE, "86400"),
         ],
     )
@@ -188,7 +195,7 @@ pub(super) fn finish(
         StatusCode::METHOD_NOT_ALLOWED => {
             let mut refused = error(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "only GET and HEAD are answered here",
+                "this method is not answered here; the Allow header lists those that are",
             );
             if let Some(allow) = response.headers().get(header::ALLOW) {
                 refused.headers_mut().insert(header::ALLOW, allow.clone());

@@ -1,7 +1,9 @@
 //! The HTTP server (`--http ADDR:PORT`, a passed socket named `http`, or the deprecated
-//! `--metrics`): the JSON API under `/v1/` and `/metrics` (`api`), the page at `/` (`page`)
-//! and the OpenAPI document (`openapi`). hyper speaks HTTP/1.1 and HTTP/2 (h2c, with prior
-//! knowledge) on the runtime that serves DNS over TCP; axum's router picks the handler.
+//! `--metrics`) and the same over TLS (`--https ADDR:PORT`, a passed socket named `https`):
+//! the JSON API under `/v1/` and `/metrics` (`api`), the page at `/` (`page`), the OpenAPI
+//! document (`openapi`) and DNS over HTTPS at `/dns-query` (`doh`). hyper speaks HTTP/1.1 and
+//! HTTP/2 (h2c with prior knowledge in clear, or as ALPN chose over TLS) on the runtime that
+//! serves DNS over TCP; axum's router picks the handler.
 //!
 //! It is no second way in. Before the router, every connection and request goes through what
 //! the DNS side applies:
@@ -12,9 +14,12 @@
 //!   and idle timeouts shrinking as they fill ([`Occupancy`], as for DNS over TCP);
 //! - a request head of at most [`MAX_HEAD`] bytes (431 or, in HTTP/2, a reset stream), sent
 //!   within [`REQUEST_TIMEOUT`]; no request body above [`MAX_BODY`] bytes, nor one of unknown
-//!   length (413); a connection with no new request for the idle timeout (10 s) is closed.
+//!   length (413), but at `/dns-query`, where a DNS message of up to 65,535 bytes is the body;
+//!   a connection with no new request for the idle timeout (10 s) is closed;
+//! - over TLS, a handshake finished within the idle timeout, or the connection is closed.
 
 mod api;
+mod doh;
 mod openapi;
 mod page;
 
@@ -24,13 +29,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, StatusCode};
 use axum::routing::get;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -44,7 +52,8 @@ use crate::pipeline::rrl::{self, RateLimitConfig, RateLimiter, Verdict};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest request head read (HTTP/1.1 buffer, HTTP/2 header list).
 const MAX_HEAD: usize = 16 * 1024;
-/// The largest request body accepted: the API takes none, so only a stray one fits.
+/// The largest request body accepted but at `/dns-query`: the API takes none, so only a stray
+/// one fits.
 const MAX_BODY: u64 = 1024;
 /// Requests at once on one HTTP/2 connection.
 const MAX_STREAMS: u32 = 32;
@@ -94,6 +103,7 @@ fn router(pipeline: Arc<Pipeline>) -> axum::Router {
         .route("/v1/search", get(api::search))
         .route("/v1/zone", get(api::zone))
         .route("/v1/openapi.json", get(api::document))
+        .route(doh::PATH, get(doh::get).post(doh::post))
         .fallback(api::not_found)
         .with_state(Arc::new(api::Api::new(pipeline)))
 }
@@ -125,9 +135,12 @@ impl Http {
         }
     }
 
-    /// The answer to one request from `client`: refused past the rate limit or with a body,
-    /// else the router's, with the cross-origin headers added.
-    async fn respond(&self, request: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+    /// The answer to one request from `client`: refused past the rate limit or with a body
+    /// (but a DNS message to `/dns-query`), else the router's, with the cross-origin headers
+    /// added.
+    async fn respond(&self, mut request: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+        let doh = request.uri().path() == doh::PATH;
+        let body_limit = if doh { doh::MAX_MESSAGE } else { MAX_BODY };
         let mut response = if self.limiter.check(client.ip(), Instant::now()) != Verdict::Answer {
             let mut refused = api::error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -141,21 +154,27 @@ impl Http {
             .body()
             .size_hint()
             .upper()
-            .is_none_or(|length| length > MAX_BODY)
+            // A DoH body of unknown length is read up to its limit by the handler.
+            .map_or(!doh, |length| length > body_limit)
         {
-            let mut refused = api::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "this server takes no request bodies",
-            );
+            let mut refused = if doh {
+                doh::too_large()
+            } else {
+                api::error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "this server takes no request bodies",
+                )
+            };
             // The body is not read: the connection cannot carry another request.
             refused
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             refused
         } else if request.method() == Method::OPTIONS {
-            api::preflight()
+            api::preflight(doh)
         } else {
             let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+            request.extensions_mut().insert(ConnectInfo(client));
             let response = match self.router.clone().oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -175,11 +194,13 @@ impl Http {
 }
 
 /// Accepts connections on `listener` until `stop`, then lets the open ones finish the
-/// requests in hand. `role` names the listener in the log (`http` or `metrics`).
+/// requests in hand. `role` names the listener in the log (`http`, `https` or `metrics`);
+/// with `tls`, each connection starts with a TLS handshake.
 pub(crate) async fn serve(
     listener: TcpListener,
     http: Arc<Http>,
     role: &'static str,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) {
     if let Ok(addr) = listener.local_addr() {
@@ -188,7 +209,7 @@ pub(crate) async fn serve(
                 "metrics on http://{addr}/metrics (--metrics is deprecated: --http serves the \
                  same and more)"
             ),
-            _ => info!("http on http://{addr}/"),
+            _ => info!("{role} on {role}://{addr}/"),
         }
     }
     let occupancy = Occupancy::new(http.max_connections, http.idle_timeout);
@@ -200,7 +221,21 @@ pub(crate) async fn serve(
     {
         let http = http.clone();
         let stop = stop.clone();
-        connections.spawn(serve_connection(stream, client, http, seat, stop));
+        // An answer goes out whole in one write; waiting for the client's ACK of the previous
+        // one (Nagle) would only add latency.
+        let _ = stream.set_nodelay(true);
+        let Some(tls) = tls.clone() else {
+            connections.spawn(serve_connection(stream, client, http, seat, stop));
+            continue;
+        };
+        connections.spawn(async move {
+            // A client that stalls in the handshake is as idle as one that sends no request.
+            match seat.bounded(seat.idle_timeout(), tls.accept(stream)).await {
+                Some(Ok(stream)) => serve_connection(stream, client, http, seat, stop).await,
+                Some(Err(error)) => debug!(%client, %error, "https handshake failed"),
+                None => debug!(%client, "https handshake not finished in time, closing"),
+            }
+        });
     }
     connections.close();
     connections.wait().await;
@@ -208,16 +243,15 @@ pub(crate) async fn serve(
 
 /// Serves one connection until the client closes it, goes idle, is closed to make room, or the
 /// server stops (then the requests in hand are finished).
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     client: SocketAddr,
     http: Arc<Http>,
     seat: Seat,
     stop: CancellationToken,
-) {
-    // An answer goes out whole in one write; waiting for the client's ACK of the previous one
-    // (Nagle) would only add latency.
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let seat = Arc::new(seat);
     let service = {
         let seat = seat.clone();
