@@ -47,13 +47,14 @@ const NEW_EC_KEY: [&str; 5] = [
     "-nodes",
 ];
 
-/// A test CA (`ca.pem`) in a fresh directory, which signs the server certificates.
-struct TestCa {
+/// A test CA (`ca.pem`) in a fresh directory, which signs the server certificates; also
+/// the CA the XoT secondary (`secondaries`) and unbound (`resolver_unbound`) trust.
+pub(crate) struct TestCa {
     dir: tempfile::TempDir,
 }
 
 impl TestCa {
-    fn new() -> TestCa {
+    pub(crate) fn new() -> TestCa {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["req", "-x509"];
         args.extend(NEW_EC_KEY);
@@ -63,13 +64,13 @@ impl TestCa {
         TestCa { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A server certificate `NAME.pem` with its key `NAME.key`, for ns.ports.local and
     /// 127.0.0.1.
-    fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
+    pub(crate) fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
         let (key, csr, cert) = (
             format!("{name}.key"),
             format!("{name}.csr"),
@@ -137,16 +138,7 @@ fn start(cert: &Path, key: &Path, args: &[&str]) -> (Daemon, SocketAddr) {
     ];
     all.extend_from_slice(args);
     let daemon = Daemon::start(&all);
-    assert!(daemon.wait_for_log("listening on dot "));
-    let addr = daemon
-        .log
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .find_map(|line| line.split("listening on dot ").nth(1))
-        .and_then(|rest| rest.trim().parse().ok())
-        .expect("the DoT address in the log");
+    let addr = daemon.dot_addr();
     (daemon, addr)
 }
 

@@ -476,16 +476,21 @@ impl Daemon {
 
     /// The address of the metrics endpoint (`--metrics`), from the line the daemon logs.
     pub fn metrics_addr(&self) -> SocketAddr {
-        self.logged_http_addr("metrics on http://")
+        self.logged_addr("metrics on http://")
     }
 
     /// The address of the first HTTP server (`--http`), from the line the daemon logs.
     pub fn http_addr(&self) -> SocketAddr {
-        self.logged_http_addr("http on http://")
+        self.logged_addr("http on http://")
     }
 
-    /// The address in the first log line holding `prefix`, up to the next `/`.
-    fn logged_http_addr(&self, prefix: &str) -> SocketAddr {
+    /// The address of the first DNS over TLS listener (`--tls`), from the line the daemon logs.
+    pub fn dot_addr(&self) -> SocketAddr {
+        self.logged_addr("listening on dot ")
+    }
+
+    /// The address in the first log line holding `prefix`, up to the next `/` or the end.
+    fn logged_addr(&self, prefix: &str) -> SocketAddr {
         assert!(self.wait_for_log(prefix), "no {prefix:?} in the log");
         self.log
             .0
@@ -494,7 +499,7 @@ impl Daemon {
             .iter()
             .find_map(|l| l.split(prefix).nth(1))
             .and_then(|rest| rest.split('/').next())
-            .and_then(|addr| addr.parse().ok())
+            .and_then(|addr| addr.trim().parse().ok())
             .expect("the address in the log")
     }
 
