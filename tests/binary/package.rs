@@ -258,7 +258,7 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
     // DNS over TLS from the package's examples, unchanged: the certificate where tls.conf
     // takes it from (the key root's alone), the socket on the port 53 address; kdig checks
     // the certificate against the test CA and its name. The service stays without
-    // capabilities: systemd binds 853 and hands it the key.
+    // capabilities: systemd binds 853, and the drop-in's root command copies it the pair.
     let ca = crate::dot::TestCa::new();
     let (cert, key) = ca.issue("server");
     for (from, name) in [(&cert, "tls.pem"), (&key, "tls.key")] {
@@ -278,8 +278,14 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
     system.stdout(&["cp", &socket, "/etc/systemd/system/"]);
     system.stdout(&["cp", &tls_dropin, "/etc/systemd/system/portsd.service.d/"]);
     system.stdout(&["systemctl", "daemon-reload"]);
+    system.stdout(&["systemctl", "stop", "portsd.service"]);
     system.stdout(&["systemctl", "enable", "--now", "portsd-tls.socket"]);
-    system.stdout(&["systemctl", "restart", "portsd.service"]);
+    let started = system.run(&["systemctl", "start", "portsd.service"]);
+    assert!(
+        started.status.success(),
+        "portsd.service with the TLS drop-in did not start:\n{}",
+        system.journal("portsd.service")
+    );
     let over_tls = system.stdout(&[
         "kdig",
         "-b",
@@ -297,11 +303,21 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
     assert!(over_tls.starts_with(HTTPS_ANSWER), "over TLS: {over_tls:?}");
     assert_answers(&system, "@192.0.2.53", "53");
     assert_confined(&system, "portsd.service", "0000000000000000");
+    // A reload copies the pair again and portsd rereads it: how a renewal is taken.
+    system.stdout(&["systemctl", "reload", "portsd.service"]);
+    system.wait_for(Duration::from_secs(10), "the certificate reread", || {
+        let journal = system.journal("portsd.service");
+        journal
+            .contains("reread the TLS certificate and key")
+            .then_some(())
+    });
     system.stdout(&["systemctl", "disable", "--now", "portsd-tls.socket"]);
     system.stdout(&[
         "rm",
+        "-r",
         "/etc/systemd/system/portsd-tls.socket",
         "/etc/systemd/system/portsd.service.d/tls.conf",
+        "/etc/portsd/tls",
     ]);
     system.stdout(&["systemctl", "daemon-reload"]);
 
