@@ -104,6 +104,14 @@ fn units_with_port53_dropin_pass_systemd_analyze_verify() {
 }
 
 #[test]
+fn units_with_the_encrypted_dns_examples_pass_systemd_analyze_verify() {
+    let mut files = SOCKET_ACTIVATED.to_vec();
+    files.push(("encrypted-dns/portsd-tls.socket", "portsd-tls.socket"));
+    files.push(("encrypted-dns/tls.conf", "portsd.service.d/tls.conf"));
+    verify_staged_units(&files);
+}
+
+#[test]
 fn standalone_service_passes_systemd_analyze_verify() {
     verify_staged_units(&[("standalone/portsd.service", "portsd.service")]);
 }
@@ -233,7 +241,11 @@ fn readme_installs_the_binary_where_the_unit_runs_it() {
 
 #[test]
 fn unbound_recipes_pass_unbound_checkconf() {
-    for recipe in ["unbound-portsd.conf", "unbound-auth-zone.conf"] {
+    for recipe in [
+        "unbound-portsd.conf",
+        "unbound-auth-zone.conf",
+        "unbound-portsd-tls.conf",
+    ] {
         let output = run_tool(
             "unbound-checkconf",
             "unbound",

@@ -47,13 +47,14 @@ const NEW_EC_KEY: [&str; 5] = [
     "-nodes",
 ];
 
-/// A test CA (`ca.pem`) in a fresh directory, which signs the server certificates.
-pub(super) struct TestCa {
+/// A test CA (`ca.pem`) in a fresh directory, which signs the server certificates; also
+/// the CA the XoT secondary (`secondaries`) and unbound (`resolver_unbound`) trust.
+pub(crate) struct TestCa {
     dir: tempfile::TempDir,
 }
 
 impl TestCa {
-    pub(super) fn new() -> TestCa {
+    pub(crate) fn new() -> TestCa {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["req", "-x509"];
         args.extend(NEW_EC_KEY);
@@ -63,13 +64,13 @@ impl TestCa {
         TestCa { dir }
     }
 
-    pub(super) fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// A server certificate `NAME.pem` with its key `NAME.key`, for ns.ports.local and
     /// 127.0.0.1.
-    pub(super) fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
+    pub(crate) fn issue(&self, name: &str) -> (PathBuf, PathBuf) {
         let (key, csr, cert) = (
             format!("{name}.key"),
             format!("{name}.csr"),

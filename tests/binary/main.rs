@@ -2,7 +2,7 @@
 //! - the command line (`cli`); the daemon's life under signals, reloads and socket activation
 //!   (`lifecycle`);
 //! - the deployment files checked by systemd and the resolvers' own checkers (`deploy`), and the
-//!   unbound recipe end to end (`resolver_unbound`);
+//!   unbound recipes end to end, over TLS too (`resolver_unbound`);
 //! - the Debian package under a real systemd as PID 1 (`package`, booted by `real_systemd`), and
 //!   `update-data` against a local HTTP server (`update_data`, served by `fixture_http`);
 //! - DNS cookies shared with Knot (`cookies`); the daemon out of descriptors and the metrics
@@ -12,7 +12,7 @@
 //!   `external`;
 //! - dnstap to a real collector, `fstrm_capture`, read back by `dnstap-read` (`dnstap`);
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
-//!   secondaries of portsd (`secondaries`);
+//!   secondaries of portsd (`secondaries`; BIND also over TLS, XoT);
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
 //!   SOA timers as settings and EDNS EXPIRE (`soa_timers`);
 //! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`); DNS

@@ -255,6 +255,72 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
         "the drop-in replaces 5300: {listening}"
     );
 
+    // DNS over TLS from the package's examples, unchanged: the certificate where tls.conf
+    // takes it from (the key root's alone), the socket on the port 53 address; kdig checks
+    // the certificate against the test CA and its name. The service stays without
+    // capabilities: systemd binds 853, and the drop-in's root command copies it the pair.
+    let ca = crate::dot::TestCa::new();
+    let (cert, key) = ca.issue("server");
+    for (from, name) in [(&cert, "tls.pem"), (&key, "tls.key")] {
+        fs::copy(from, system.share.path().join(name)).unwrap();
+    }
+    fs::copy(ca.path("ca.pem"), system.share.path().join("ca.pem")).unwrap();
+    for (from, mode, to) in [
+        ("tls.pem", "0644", "/etc/portsd/tls/fullchain.pem"),
+        ("tls.key", "0600", "/etc/portsd/tls/privkey.pem"),
+    ] {
+        let from = format!("/mnt/share/{from}");
+        system.stdout(&["install", "-D", "-m", mode, &from, to]);
+    }
+    let examples = "/usr/share/doc/portsd/examples/encrypted-dns";
+    let socket = format!("{examples}/portsd-tls.socket");
+    let tls_dropin = format!("{examples}/tls.conf");
+    system.stdout(&["cp", &socket, "/etc/systemd/system/"]);
+    system.stdout(&["cp", &tls_dropin, "/etc/systemd/system/portsd.service.d/"]);
+    system.stdout(&["systemctl", "daemon-reload"]);
+    system.stdout(&["systemctl", "stop", "portsd.service"]);
+    system.stdout(&["systemctl", "enable", "--now", "portsd-tls.socket"]);
+    let started = system.run(&["systemctl", "start", "portsd.service"]);
+    assert!(
+        started.status.success(),
+        "portsd.service with the TLS drop-in did not start:\n{}",
+        system.journal("portsd.service")
+    );
+    let over_tls = system.stdout(&[
+        "kdig",
+        "-b",
+        "127.0.0.1",
+        "@192.0.2.53",
+        "-p",
+        "853",
+        "+tls",
+        "+tls-ca=/mnt/share/ca.pem",
+        "+tls-hostname=ns.ports.local",
+        "+short",
+        "TXT",
+        "443.tcp.ports.local",
+    ]);
+    assert!(over_tls.starts_with(HTTPS_ANSWER), "over TLS: {over_tls:?}");
+    assert_answers(&system, "@192.0.2.53", "53");
+    assert_confined(&system, "portsd.service", "0000000000000000");
+    // A reload copies the pair again and portsd rereads it: how a renewal is taken.
+    system.stdout(&["systemctl", "reload", "portsd.service"]);
+    system.wait_for(Duration::from_secs(10), "the certificate reread", || {
+        let journal = system.journal("portsd.service");
+        journal
+            .contains("reread the TLS certificate and key")
+            .then_some(())
+    });
+    system.stdout(&["systemctl", "disable", "--now", "portsd-tls.socket"]);
+    system.stdout(&[
+        "rm",
+        "-r",
+        "/etc/systemd/system/portsd-tls.socket",
+        "/etc/systemd/system/portsd.service.d/tls.conf",
+        "/etc/portsd/tls",
+    ]);
+    system.stdout(&["systemctl", "daemon-reload"]);
+
     // Purge: everything stops, the units, the configuration and the state go.
     system.stdout(&["apt-get", "purge", "-y", "-q", "portsd"]);
     for unit in [

@@ -12,6 +12,9 @@
 //! transfers the whole zone from portsd, checks its ZONEMD digest, answers from its own copy
 //! with portsd stopped, and refuses a copy changed by hand; searches follow the delegation.
 //!
+//! A fourth runs the DNS over TLS recipe (deploy/resolvers/unbound-portsd-tls.conf): unbound
+//! stubs the zone to portsd's DoT listener, checking its certificate (made at run time).
+//!
 //! Needs the Debian packages unbound (unbound, unbound-control), nsd and
 //! bind9-dnsutils (dig); a missing tool fails the test with the package name.
 
@@ -311,6 +314,81 @@ fn unbound_stub_zone_resolves_through_portsd() {
         "the repeat was not a cache hit"
     );
     assert_eq!(misses_after, misses_before, "the repeat went to portsd");
+}
+
+/// The records of a dig answer section without their TTLs (a resolver's count down), sorted.
+fn without_ttls(answers: &[String]) -> Vec<String> {
+    let mut records: Vec<String> = answers
+        .iter()
+        .map(|record| {
+            let fields: Vec<&str> = record.split_whitespace().collect();
+            [&fields[..1], &fields[2..]].concat().join(" ")
+        })
+        .collect();
+    records.sort();
+    records
+}
+
+/// The DoT recipe (deploy/resolvers/unbound-portsd-tls.conf): unbound stubs the zone to
+/// portsd's DNS over TLS listener, checks the certificate against the test CA and the name
+/// after `#`, and answers what portsd answers directly; portsd counted the question on `dot`.
+/// Told to expect a name the certificate does not carry, unbound refuses the server: SERVFAIL.
+#[test]
+fn unbound_stub_zone_resolves_through_portsd_over_tls() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let ca = crate::dot::TestCa::new();
+    let (cert, key) = ca.issue("server");
+    let portsd = Portsd::start(&[
+        "--tls",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().expect("UTF-8 path"),
+        "--tls-key",
+        key.to_str().expect("UTF-8 path"),
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    let dot = portsd.dot_addr();
+    let tls_recipe = |name: &str| {
+        recipe(
+            "unbound-portsd-tls.conf",
+            &[
+                (
+                    "stub-addr: 192.0.2.53@853#ns.ports.local",
+                    format!("stub-addr: {}@{}#{name}", dot.ip(), dot.port()),
+                ),
+                (
+                    "\"/etc/ssl/certs/ca-certificates.crt\"",
+                    format!("\"{}\"", ca.path("ca.pem").display()),
+                ),
+            ],
+        )
+    };
+    let (unbound_process, unbound, _) = start_unbound(dir.path(), &tls_recipe("ns.ports.local"));
+    let through = dig_txt(unbound, "443.tcp.ports.local");
+    assert_eq!(through.status, "NOERROR", "{}", through.output);
+    let metrics = crate::common::http_get(portsd.http_addr(), "/metrics");
+    let over_dot = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(
+                "portsd_queries_total{transport=\"dot\",qtype=\"TXT\",rcode=\"NOERROR\"} ",
+            )
+        })
+        .and_then(|count| count.parse::<u64>().ok());
+    assert_eq!(over_dot, Some(1), "{metrics}");
+    let direct = dig_txt(portsd.addr, "443.tcp.ports.local");
+    assert_eq!(direct.status, "NOERROR", "{}", direct.output);
+    assert!(!direct.answers.is_empty(), "{}", direct.output);
+    assert_eq!(
+        without_ttls(&through.answers),
+        without_ttls(&direct.answers)
+    );
+
+    drop(unbound_process);
+    let (_unbound, unbound, _) = start_unbound(dir.path(), &tls_recipe("other.example"));
+    let refused = dig_txt(unbound, "80.tcp.ports.local");
+    assert_eq!(refused.status, "SERVFAIL", "{}", refused.output);
 }
 
 /// The rank each TXT record of a dig answer section leads with (`"3 | 80 | tcp ..."`).

@@ -6,6 +6,9 @@
 //! random sample of names exactly as the primary does, and must pick up a change by NOTIFY.
 //! Unsigned, wrongly signed and disallowed transfers are refused.
 //!
+//! BIND 9.18 also follows portsd over TLS (XoT, RFC 9103) with `named-xot.conf`, the
+//! certificate made at run time by the test CA of `dot`; the refusals are checked over DoT too.
+//!
 //! Two primaries: Knot serving `portsd export-zone`'s zone, the control that shows the harness
 //! and the shipped configurations work against a primary known to be right, and portsd itself.
 //! (NSD 4.6 as the primary was tried first: the IXFR it creates from a changed zone file does
@@ -32,6 +35,7 @@ use portsd::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
 use crate::common::{
     Daemon, free_loopback_port, http_get, parse, query, tcp_exchange, wait_for_lines,
 };
+use crate::dot::TestCa;
 use crate::external::{
     Process, nsd_server_config, on_free_port, program, udp_exchange_quick, wait_listening,
 };
@@ -254,11 +258,16 @@ fn start_secondary(
     key: &Key,
     port: u16,
 ) -> Secondary {
-    let template = kind.configured_template(primary, key);
+    start_secondary_from(kind, root, &kind.configured_template(primary, key), port)
+}
+
+/// Starts `kind` with its `template` (the operator's file, configured for the test) on `port`
+/// if it is still free, else on another.
+fn start_secondary_from(kind: Kind, root: &Path, template: &str, port: u16) -> Secondary {
     let dir = root.join(kind.name());
     let (process, addr) = on_free_port(kind.name(), Some(port), |port| {
         let _ = fs::remove_dir_all(&dir);
-        let mut command = kind.prepare(&dir, port, &template);
+        let mut command = kind.prepare(&dir, port, template);
         Process::spawn(kind.name(), &mut command, dir.with_extension("log"))
     });
     Secondary {
@@ -471,7 +480,8 @@ fn compare_sample(primary: SocketAddr, secondaries: &[Secondary], zone_file: &Pa
     );
 }
 
-/// A transfer `dig` asks of `primary` with `args`; returns dig's output.
+/// A transfer `dig` asks of `primary` with `args` (`+tls` among them for DoT); returns dig's
+/// output.
 fn dig_axfr(primary: SocketAddr, args: &[&str]) -> String {
     let output = Command::new("dig")
         .args([
@@ -488,8 +498,9 @@ fn dig_axfr(primary: SocketAddr, args: &[&str]) -> String {
 
 /// Transfers that must fail: unsigned, signed with the right name and a wrong secret (BADSIG),
 /// with an unknown key (BADKEY), and rightly signed from an address the primary does not allow
-/// (the primary allows 127.0.0.1 only; loopback routes all of 127/8).
-fn check_refusals(primary: SocketAddr, key: &Key) {
+/// (the primary allows 127.0.0.1 only; loopback routes all of 127/8). `transport` is dig's
+/// option for the transport (`+tls` for DoT; none for TCP).
+fn check_refusals(primary: SocketAddr, key: &Key, transport: &[&str]) {
     let wrong_secret = key.dig_arg("c2VjcmV0IHRoYXQgaXMgbm90IHRoZSBrZXkncyBzZWNyZXQ=");
     let unknown_key = format!("hmac-sha256:someone-else:{}", key.secret);
     let right_key = key.dig_arg(&key.secret);
@@ -503,7 +514,8 @@ fn check_refusals(primary: SocketAddr, key: &Key) {
             None,
         ),
     ];
-    for (case, args, tsig_error) in cases {
+    for (case, mut args, tsig_error) in cases {
+        args.extend_from_slice(transport);
         let output = dig_axfr(primary, &args);
         let soa_lines = output
             .lines()
@@ -616,22 +628,7 @@ fn replicate(primary: &mut dyn Primary, root: &Path, key: &Key, data: &Path, por
     compare_sample(primary.addr(), &secondaries, &zone_file);
 
     let before = primary.transfers_answered();
-    let local = data.join(LOCAL_TSV);
-    let mut rows = fs::read_to_string(&local).unwrap();
-    rows.push_str(ADDED_ROW);
-    fs::write(&local, rows).unwrap();
-    primary.reload();
-    let deadline = Instant::now() + LOAD_DEADLINE;
-    let changed = loop {
-        match serial_at(primary.addr()) {
-            Some(now) if now != serial => break now,
-            _ => assert!(
-                Instant::now() < deadline,
-                "the primary kept serial {serial}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let changed = change_one_entry(primary, data, serial);
     let took = wait_for_serial(&secondaries, changed, CHANGE_DEADLINE);
     eprintln!("secondaries served serial {changed} after {took:?}");
     let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
@@ -656,7 +653,28 @@ fn replicate(primary: &mut dyn Primary, root: &Path, key: &Key, data: &Path, por
         after.axfr - before.axfr,
         secondaries.len()
     );
-    check_refusals(primary.addr(), key);
+    check_refusals(primary.addr(), key, &[]);
+}
+
+/// Adds [`ADDED_ROW`] to `data`, has `primary` reload, and returns the serial it serves then
+/// (it served `serial` before).
+fn change_one_entry(primary: &mut dyn Primary, data: &Path, serial: u32) -> u32 {
+    let local = data.join(LOCAL_TSV);
+    let mut rows = fs::read_to_string(&local).unwrap();
+    rows.push_str(ADDED_ROW);
+    fs::write(&local, rows).unwrap();
+    primary.reload();
+    let deadline = Instant::now() + LOAD_DEADLINE;
+    loop {
+        match serial_at(primary.addr()) {
+            Some(now) if now != serial => return now,
+            _ => assert!(
+                Instant::now() < deadline,
+                "the primary kept serial {serial}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Knot serving a master file, transfers allowed to 127.0.0.1 with the key, notifying targets;
@@ -791,6 +809,8 @@ struct PortsdPrimary {
     key: PathBuf,
     /// `--state-dir`, when given.
     state: Option<PathBuf>,
+    /// Further arguments (the DoT listener and its certificate for XoT).
+    extra: Vec<String>,
     daemon: Daemon,
 }
 
@@ -801,16 +821,35 @@ impl PortsdPrimary {
         state: Option<&Path>,
         targets: &[SocketAddr],
     ) -> PortsdPrimary {
+        PortsdPrimary::start_with(data, key, state, targets, Vec::new())
+    }
+
+    /// As [`PortsdPrimary::start`], with `extra` arguments.
+    fn start_with(
+        data: &Path,
+        key: &Key,
+        state: Option<&Path>,
+        targets: &[SocketAddr],
+        extra: Vec<String>,
+    ) -> PortsdPrimary {
         let (data, key, state) = (
             data.to_owned(),
             key.bind_file.clone(),
             state.map(Path::to_owned),
         );
-        let daemon = PortsdPrimary::spawn(&data, &key, state.as_deref(), "127.0.0.1:0", targets);
+        let daemon = PortsdPrimary::spawn(
+            &data,
+            &key,
+            state.as_deref(),
+            "127.0.0.1:0",
+            targets,
+            &extra,
+        );
         PortsdPrimary {
             data,
             key,
             state,
+            extra,
             daemon,
         }
     }
@@ -821,6 +860,7 @@ impl PortsdPrimary {
         state: Option<&Path>,
         listen: &str,
         targets: &[SocketAddr],
+        extra: &[String],
     ) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
         command
@@ -841,6 +881,7 @@ impl PortsdPrimary {
         for target in targets {
             command.arg("--notify").arg(target.to_string());
         }
+        command.args(extra);
         Daemon::start_command(&mut command)
     }
 
@@ -857,12 +898,17 @@ impl Primary for PortsdPrimary {
 
     fn restart_notifying(&mut self, targets: &[SocketAddr]) {
         let listen = self.daemon.addr.to_string();
+        // The DoT listener, when there is one, keeps its address too.
+        let mut extra = self.extra.clone();
+        if let Some(at) = extra.iter().position(|arg| arg == "--tls") {
+            extra[at + 1] = self.daemon.dot_addr().to_string();
+        }
         // The old process ends before the new one starts: two must not share a state
         // directory, even for a moment.
         let _ = self.daemon.child.kill();
         let _ = self.daemon.child.wait();
         let state = self.state.as_deref();
-        self.daemon = PortsdPrimary::spawn(&self.data, &self.key, state, &listen, targets);
+        self.daemon = PortsdPrimary::spawn(&self.data, &self.key, state, &listen, targets, &extra);
     }
 
     fn reload(&mut self) {
@@ -931,13 +977,7 @@ fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
     let targets: Vec<SocketAddr> = secondaries.iter().map(|s| s.addr).collect();
 
     primary.restart_notifying(&[]);
-    let local = data.join(LOCAL_TSV);
-    let mut rows = fs::read_to_string(&local).unwrap();
-    rows.push_str(ADDED_ROW);
-    fs::write(&local, rows).unwrap();
-    primary.reload();
-    let changed = serving_serial(primary.addr());
-    assert_ne!(changed, serial);
+    let changed = change_one_entry(&mut primary, &data, serial);
     for secondary in &secondaries {
         assert_eq!(
             serial_at(secondary.addr),
@@ -981,4 +1021,117 @@ fn replicate_from<P: Primary>(start: impl FnOnce(&Path, &Path, &Key, &[SocketAdd
     let ports = secondary_ports();
     let mut primary = start(root.path(), &data, &key, &notify_targets(&ports));
     replicate(&mut primary, root.path(), &key, &data, &ports);
+}
+
+/// `deploy/secondaries/named-xot.conf` pointed at portsd's DoT listener `dot`, with the test's
+/// key file, its CA and the name its certificate carries, after checking the file still says
+/// what the test replaces.
+fn xot_template(dot: SocketAddr, key: &Key, ca: &Path) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/secondaries/named-xot.conf");
+    let mut template = fs::read_to_string(&path).unwrap();
+    for (says, test) in [
+        (
+            "192.0.2.1 port 853".to_owned(),
+            format!("{} port {}", dot.ip(), dot.port()),
+        ),
+        (
+            "/etc/bind/portsd-transfer.key".to_owned(),
+            key.bind_file.display().to_string(),
+        ),
+        (
+            "/etc/bind/portsd-ca.pem".to_owned(),
+            ca.display().to_string(),
+        ),
+        (
+            "remote-hostname \"ns.ports.internal\"".to_owned(),
+            "remote-hostname \"ns.ports.local\"".to_owned(),
+        ),
+    ] {
+        assert!(
+            template.contains(&says),
+            "{} no longer says `{says}`",
+            path.display()
+        );
+        template = template.replace(&says, &test);
+    }
+    template
+}
+
+/// BIND 9.18 as a secondary of portsd over TLS (XoT, RFC 9103), configured from
+/// `deploy/secondaries/named-xot.conf`: it loads the zone by a signed AXFR from portsd's DoT
+/// listener (its certificate checked against the test CA and name), follows a one-entry change
+/// by NOTIFY and a signed IXFR there, and portsd's query log shows every transfer on `dot`,
+/// none on TCP. Over DoT, transfers unsigned, wrongly signed, with an unknown key or from an
+/// address `--allow-transfer` leaves out are refused, as over TCP.
+#[test]
+fn bind_follows_portsd_over_tls_by_axfr_and_ixfr() {
+    let _machine = crate::common::machine_to_itself();
+    let root = tempfile::tempdir().unwrap();
+    let key = Key::generate(root.path());
+    let data = root.path().join("data");
+    data_copy(&data);
+    let ca = TestCa::new();
+    let (cert, tls_key) = ca.issue("primary");
+    let port = free_loopback_port();
+    let extra = [
+        "--tls",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        tls_key.to_str().unwrap(),
+        "--log-queries",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let mut primary = PortsdPrimary::start_with(&data, &key, None, &notify_targets(&[port]), extra);
+    let serial = serving_serial(primary.addr());
+    let template = xot_template(primary.daemon.dot_addr(), &key, &ca.path("ca.pem"));
+    let secondary = start_secondary_from(Kind::Bind, root.path(), &template, port);
+    if secondary.addr.port() != port {
+        primary.restart_notifying(&[secondary.addr]);
+    }
+    let secondaries = [secondary];
+    let took = wait_for_serial(&secondaries, serial, LOAD_DEADLINE);
+    eprintln!("named loaded serial {serial} over TLS after {took:?}");
+
+    let before = primary.transfers_answered();
+    let changed = change_one_entry(&mut primary, &data, serial);
+    let took = wait_for_serial(&secondaries, changed, CHANGE_DEADLINE);
+    eprintln!("named served serial {changed} after {took:?}");
+    let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
+    assert!(expected.contains("peers-check"), "{expected}");
+    assert_eq!(
+        answer_of(secondaries[0].addr, CHANGED_NAME, RecordType::TXT),
+        expected,
+        "named after the change"
+    );
+    let after = primary.transfers_answered();
+    assert!(
+        after.ixfr > before.ixfr && after.axfr == before.axfr,
+        "after the change portsd answered {} IXFRs and {} AXFRs",
+        after.ixfr - before.ixfr,
+        after.axfr - before.axfr
+    );
+    let logged = |protocol: &str, qtype: &str| {
+        let (protocol, qtype) = (
+            format!("protocol=\"{protocol}\""),
+            format!("qtype=\"{qtype}\""),
+        );
+        primary
+            .daemon
+            .log
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(&protocol) && line.contains(&qtype))
+            .count()
+    };
+    assert!(logged("dot", "AXFR") >= 1, "no AXFR over DoT logged");
+    assert!(logged("dot", "IXFR") >= 1, "no IXFR over DoT logged");
+    for qtype in ["AXFR", "IXFR"] {
+        assert_eq!(logged("tcp", qtype), 0, "an {qtype} over TCP");
+    }
+    check_refusals(primary.daemon.dot_addr(), &key, &["+tls"]);
 }

@@ -729,9 +729,13 @@ fn a_signed_answer_with_no_room_for_the_question_is_the_header_alone() {
         .expect("signed over the request's MAC");
 }
 
-/// The log line of a transfer's form, as `--log-queries`-less portsd logs every transfer.
+/// How many transfers portsd logged in `form` (it logs every transfer, `--log-queries` or not),
+/// once at least one is there.
 fn transfer_forms(daemon: &Daemon, form: &str) -> usize {
-    daemon.count_log(&format!("form=\"{form}\""))
+    // The log is read on another thread: the line can arrive after the transfer's last message.
+    let line = format!("form=\"{form}\"");
+    assert!(daemon.wait_for_log(&line), "no transfer logged with {line}");
+    daemon.count_log(&line)
 }
 
 #[test]

@@ -484,6 +484,11 @@ impl Daemon {
         self.logged_addr("http on http://")
     }
 
+    /// The address of the first DNS over TLS listener (`--tls`), from the line the daemon logs.
+    pub fn dot_addr(&self) -> SocketAddr {
+        self.logged_addr("listening on dot ")
+    }
+
     /// The address in the first log line holding `prefix`, up to the next `/` or the end.
     pub fn logged_addr(&self, prefix: &str) -> SocketAddr {
         assert!(self.wait_for_log(prefix), "no {prefix:?} in the log");
