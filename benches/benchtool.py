@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Measuring helpers for benches/compare.sh.
 
-compare.sh (and transfer.sh) own the run order and the server lifecycles; this file owns
+compare.sh (and transfer.sh and tls.sh) own the run order and the server lifecycles; this file owns
 everything that needs arithmetic or a DNS packet: free loopback ports, the seeded query file,
 readiness and startup probes, per-round measurement (server CPU from /proc, dnsperf's
-statistics, latency percentiles, memory), the cross-server answer check, the final report, and
-for transfer.sh a TSIG-signed zone transfer client and its report.
+statistics, latency percentiles, memory), the cross-server answer check, the final report, for
+transfer.sh a TSIG-signed zone transfer client and its report, and tls.sh's report.
 
 Only the Python standard library is used, so the script runs on a bare Debian machine.
 """
@@ -414,6 +414,8 @@ def parse_dnsperf(text):
         "qps": number(r"Queries per second:\s+([\d.]+)"),
         "avg_latency_ms": (number(r"Average Latency \(s\):\s+([\d.]+)") or 0) * 1000,
         "run_time_s": number(r"Run time \(s\):\s+([\d.]+)"),
+        "response_bytes": number(r"Average packet size:.*response (\d+)", int),
+        "reconnections": number(r"Reconnections:\s+(\d+)", int),
         "rcodes": rcodes,
     }
 
@@ -1052,6 +1054,95 @@ def cmd_transfer_report(args):
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# Report of benches/tls.sh
+
+# What the issue asks of portsd against the best peer, for each DoT and DoH load.
+TLS_TARGET_QPS = 1.5
+TLS_TARGET_CPU = 0.7
+
+
+def tls_load_summary(rows):
+    """Medians per server of one load (dot, doh-get-reconnect, ...), in the order they ran."""
+    servers = {}
+    for server in dict.fromkeys(r["server"] for r in rows):
+        mine = [r for r in rows if r["server"] == server]
+        servers[server] = {
+            "qps": median_of(mine, "qps"),
+            "qps_rounds": [round(r["qps"]) for r in mine if r.get("qps")],
+            "lost": sum(r["lost"] or 0 for r in mine),
+            "sent": sum(r["sent"] or 0 for r in mine),
+            "cpu_us_per_query": median_of(mine, "cpu_us_per_query"),
+            "user_us_per_query": median_of(mine, "user_us_per_query"),
+            "kernel_us_per_query": median_of(mine, "kernel_us_per_query"),
+            "server_cores_busy": median_of(mine, "server_cores_busy"),
+            "client_cores_busy": median_of(mine, "client_cores_busy"),
+            "reconnections": median_of(mine, "reconnections"),
+            "response_bytes": median_of(mine, "response_bytes"),
+            "rcodes": mine[-1]["rcodes"],
+        }
+    return servers
+
+
+def cmd_tls_report(args):
+    """Per load: each server's medians, and portsd against the best peer (the other server
+    with the most queries/s), each ratio the median of the per-round ratios."""
+    with open(args.results) as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    pairs = [item.split("=", 1) for item in args.meta]
+    meta = {key: value for key, value in pairs if key != "note"}
+    notes = [value for key, value in pairs if key == "note"]
+    summary = {"meta": meta, "notes": notes, "loads": {}}
+    out = [f"# DNS over TLS and HTTPS, {meta.get('date', '?')}", ""]
+    out += [f"{key}: {value}" for key, value in meta.items() if key != "date"]
+    out += [f"note: {note}" for note in notes]
+    out += ["", "| load | server | q/s | lost | CPU us/query (user + kernel) | server cores | dnsperf cores "
+            "| response bytes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    ratio_lines, details = [], []
+    for kind in dict.fromkeys(r["kind"] for r in records if r.get("kind") not in (None, "agree")):
+        rows = [r for r in records if r.get("kind") == kind]
+        servers = tls_load_summary(rows)
+        entry = {"servers": servers}
+        for name, s in servers.items():
+            out.append(
+                f"| {kind} | {name} | {fmt(s['qps'])} | {s['lost']} | {fmt(s['cpu_us_per_query'], '{:.2f}')} "
+                f"({fmt(s['user_us_per_query'], '{:.2f}')} + {fmt(s['kernel_us_per_query'], '{:.2f}')}) "
+                f"| {fmt(s['server_cores_busy'], '{:.2f}')} | {fmt(s['client_cores_busy'], '{:.2f}')} "
+                f"| {fmt(s['response_bytes'])} |"
+            )
+            details.append(f"{kind} {name}: q/s rounds [{', '.join(f'{q:,}' for q in s['qps_rounds'])}], "
+                           f"reconnections {fmt(s['reconnections'])}, rcodes {s['rcodes']}")
+        peers = {name: s for name, s in servers.items() if name != "portsd" and s["qps"]}
+        if "portsd" in servers and peers:
+            best = max(peers, key=lambda name: peers[name]["qps"])
+            qps = paired_ratio(rows, kind, "qps", "portsd", best)
+            cpu = paired_ratio(rows, kind, "cpu_us_per_query", "portsd", best)
+            met = qps is not None and cpu is not None and qps >= TLS_TARGET_QPS and cpu <= TLS_TARGET_CPU
+            entry.update({"best_peer": best, "qps_ratio": qps, "cpu_ratio": cpu, "target_met": met})
+            ratio_lines.append(f"| {kind} | {best} | {fmt(qps, '{:.2f}')} | {fmt(cpu, '{:.2f}')} "
+                               f"| {'yes' if met else 'no'} |")
+        summary["loads"][kind] = entry
+    if ratio_lines:
+        out += ["", f"portsd against the best peer (most q/s); target q/s >= {TLS_TARGET_QPS}x at CPU/query "
+                f"<= {TLS_TARGET_CPU}x; medians of per-round ratios:", "",
+                "| load | best peer | q/s ratio | CPU/query ratio | target met |", "|---|---|---:|---:|---|"]
+        out += ratio_lines
+    agree = [r for r in records if r.get("kind") == "agree"]
+    if agree:
+        summary["answer_check"] = agree[-1]
+        details.append(f"answer check (plain DNS): {agree[-1]['disagreement_count']} of {agree[-1]['checked']} "
+                       f"sampled queries answered differently by {', '.join(agree[-1]['servers'])}")
+    out += [""] + details
+    text = "\n".join(out) + "\n"
+    with open(args.text_out, "w") as report:
+        report.write(text)
+    with open(args.json_out, "w") as report:
+        json.dump(summary, report, indent=2)
+        report.write("\n")
+    print(text, end="")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command_name", required=True)
@@ -1108,7 +1199,8 @@ def main():
     agree.add_argument("--out", required=True)
     agree.set_defaults(run=cmd_agree)
 
-    for name, run in (("report", cmd_report), ("transfer-report", cmd_transfer_report)):
+    for name, run in (("report", cmd_report), ("transfer-report", cmd_transfer_report),
+                      ("tls-report", cmd_tls_report)):
         report = commands.add_parser(name)
         report.add_argument("--results", required=True)
         report.add_argument("--json-out", required=True)

@@ -63,8 +63,14 @@ ensure_packages() {
 	PATH=$PATH:/usr/sbin:/sbin
 }
 
-PORTSD=""
+# The portsd binary: PORTSD from the environment if set (a build of another branch, say),
+# otherwise the release build of this tree.
+PORTSD=${PORTSD:-}
 build_portsd() {
+	if [[ -n "$PORTSD" ]]; then
+		log "using $PORTSD"
+		return
+	fi
 	log "building portsd (release)"
 	(cd "$REPO_DIR" && cargo build --release --quiet)
 	local target_dir
