@@ -1062,25 +1062,21 @@ TLS_TARGET_QPS = 1.5
 TLS_TARGET_CPU = 0.7
 
 
+# The per-round figures tls-report gives the median of.
+TLS_MEDIANS = ("qps", "cpu_us_per_query", "user_us_per_query", "kernel_us_per_query", "server_cores_busy",
+               "client_cores_busy", "reconnections", "response_bytes")
+
+
 def tls_load_summary(rows):
     """Medians per server of one load (dot, doh-get-reconnect, ...), in the order they ran."""
     servers = {}
     for server in dict.fromkeys(r["server"] for r in rows):
         mine = [r for r in rows if r["server"] == server]
-        servers[server] = {
-            "qps": median_of(mine, "qps"),
-            "qps_rounds": [round(r["qps"]) for r in mine if r.get("qps")],
-            "lost": sum(r["lost"] or 0 for r in mine),
-            "sent": sum(r["sent"] or 0 for r in mine),
-            "cpu_us_per_query": median_of(mine, "cpu_us_per_query"),
-            "user_us_per_query": median_of(mine, "user_us_per_query"),
-            "kernel_us_per_query": median_of(mine, "kernel_us_per_query"),
-            "server_cores_busy": median_of(mine, "server_cores_busy"),
-            "client_cores_busy": median_of(mine, "client_cores_busy"),
-            "reconnections": median_of(mine, "reconnections"),
-            "response_bytes": median_of(mine, "response_bytes"),
-            "rcodes": mine[-1]["rcodes"],
-        }
+        entry = {key: median_of(mine, key) for key in TLS_MEDIANS}
+        entry["qps_rounds"] = [round(r["qps"]) for r in mine if r.get("qps")]
+        entry.update({key: sum(r[key] or 0 for r in mine) for key in ("lost", "sent")})
+        entry["rcodes"] = mine[-1]["rcodes"]
+        servers[server] = entry
     return servers
 
 

@@ -205,21 +205,17 @@ main() {
 	has_server nsd && versions+=", NSD $(nsd -v 2>&1 | sed -n 's/^NSD version //p')"
 	has_server bind && versions+=", BIND $(named -v | awk '{ print $2 }')"
 	versions+=", portsd $PORTSD (tree $(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo '?'))"
-	local note_args=()
-	for note in "${NOTES[@]}"; do note_args+=(--meta "note=$note"); done
+	local meta_args note
+	mapfile -t meta_args < <(machine_meta "$load")
+	for note in "${NOTES[@]}"; do meta_args+=(--meta "note=$note"); done
 	"${TOOL[@]}" tls-report --results "$RESULTS" \
 		--json-out "$RESULTS_DIR/tls.json" --text-out "$RESULTS_DIR/tls.txt" \
+		"${meta_args[@]}" \
 		--meta "servers=$SERVERS" \
-		--meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
-		--meta "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
-		--meta "cores=$(nproc)" \
-		--meta "loadavg_before=$load" \
-		--meta "loadavg_after=$(cut -d' ' -f1 /proc/loadavg)" \
 		--meta "versions=$versions" \
 		--meta "zone=$ZONE" \
 		--meta "setup=NSD server-count 1 (DoT), BIND named -n $BIND_WORKERS (DoT, DoH), portsd serve with its defaults but --tcp-max-connections${PORTSD_ARGS:+ and $PORTSD_ARGS}; each server allows $CONNECTION_LIMIT connections; a P-256 self-signed certificate; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
-		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; $QUERY_COUNT names, seed $QUERY_SEED" \
-		"${note_args[@]}"
+		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; $QUERY_COUNT names, seed $QUERY_SEED"
 	cp "$RESULTS" "$RESULTS_DIR/tls.jsonl"
 	log "results: $RESULTS_DIR/tls.txt, tls.json, tls.jsonl"
 }
