@@ -118,8 +118,8 @@ RESULTS=$WORK_DIR/results.jsonl
 QUERIES=$WORK_DIR/queries.txt
 
 # The loads, one per line: kind, then dnsperf's flags but -s, -p and -d ("PORT" stands for the
-# port). dnsperf 2.10 opens a client's next connection only some 100 ms after closing the last
-# one, so the reconnecting loads need many more clients to keep a server busy.
+# port). dnsperf 2.10 opens a client's next connection only once every answer on the last one
+# is in, so the reconnecting loads need many more clients to keep a server busy.
 loads() {
 	local method variant
 	local -a variants=("-c $CLIENTS -q $OUTSTANDING")
