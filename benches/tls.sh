@@ -53,7 +53,8 @@ portsd_command() {
 	local args=(serve --listen "127.0.0.1:${SERVER_PORT[$name]}" --zone "$ZONE"
 		--tls "127.0.0.1:${DOT_PORT[$name]}" --tls-cert "$WORK_DIR/cert.pem" --tls-key "$WORK_DIR/key.pem"
 		--tcp-max-connections "$CONNECTION_LIMIT")
-	[[ -n "${DOH_PORT[$name]:-}" ]] && args+=(--https "127.0.0.1:${DOH_PORT[$name]}")
+	[[ -n "${DOH_PORT[$name]:-}" ]] &&
+		args+=(--https "127.0.0.1:${DOH_PORT[$name]}" --http-max-connections "$CONNECTION_LIMIT")
 	# shellcheck disable=SC2086 # PORTSD_ARGS is a list of flags
 	echo "$PORTSD" "${args[@]}" $PORTSD_ARGS
 }
@@ -214,7 +215,7 @@ main() {
 		--meta "servers=$SERVERS" \
 		--meta "versions=$versions" \
 		--meta "zone=$ZONE" \
-		--meta "setup=NSD server-count 1 (DoT), BIND named -n $BIND_WORKERS (DoT, DoH), portsd serve with its defaults but --tcp-max-connections${PORTSD_ARGS:+ and $PORTSD_ARGS}; each server allows $CONNECTION_LIMIT connections; a P-256 self-signed certificate; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
+		--meta "setup=NSD server-count 1 (DoT), BIND named -n $BIND_WORKERS (DoT, DoH), portsd serve with its defaults but --tcp-max-connections (and --http-max-connections with DoH)${PORTSD_ARGS:+ and $PORTSD_ARGS}; each server allows $CONNECTION_LIMIT connections; a P-256 self-signed certificate; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
 		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; $QUERY_COUNT names, seed $QUERY_SEED"
 	cp "$RESULTS" "$RESULTS_DIR/tls.jsonl"
 	log "results: $RESULTS_DIR/tls.txt, tls.json, tls.jsonl"
