@@ -11,6 +11,7 @@ Only the Python standard library is used, so the script runs on a bare Debian ma
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -344,6 +345,19 @@ def cmd_queries(args):
     return 0
 
 
+def cmd_doh_uris(args):
+    """The query file as DNS over HTTPS GET URIs (RFC 8484: base64url without padding, message
+    ID 0, no EDNS as dnsperf sends by default), for h2load -i."""
+    with open(args.queries) as queries, open(args.out, "w") as out:
+        for line in queries:
+            if line.strip():
+                qname, qtype = line.split()
+                message = encode_query(qname, {"TXT": TYPE_TXT, "A": 1}[qtype], edns_size=0)
+                encoded = base64.urlsafe_b64encode(message).decode("ascii").rstrip("=")
+                out.write(f"https://127.0.0.1:{args.port}/dns-query?dns={encoded}\n")
+    return 0
+
+
 def cmd_wait_ready(args):
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -420,6 +434,26 @@ def parse_dnsperf(text):
     }
 
 
+def parse_h2load(text):
+    """h2load's summary in the keys parse_dnsperf gives: requests done for queries sent, failed
+    ones for lost (those still in flight when the time is up count as neither)."""
+    def number(pattern, cast=float):
+        match = re.search(pattern, text)
+        return cast(match.group(1)) if match else None
+
+    done = number(r"requests: .* (\d+) done", int)
+    succeeded = number(r"requests: .* (\d+) succeeded", int)
+    seconds = number(r"finished in ([\d.]+)s")
+    return {
+        "sent": done,
+        "completed": succeeded,
+        "lost": number(r"requests: .* (\d+) failed", int),
+        "qps": round(succeeded / seconds, 1) if succeeded is not None and seconds else None,
+        "run_time_s": seconds,
+        "rcodes": {},
+    }
+
+
 def parse_probe(line):
     """One of the JSON objects benches/probe.rs prints, in the units dnsperf's records use."""
     found = json.loads(line)
@@ -458,7 +492,8 @@ def latency_percentiles(text):
 
 
 def cmd_measure(args):
-    """Runs one dnsperf invocation against one server and records what it cost the server."""
+    """Runs one dnsperf (or h2load) invocation against one server and records what it cost the
+    server."""
     samples = []
     with tempfile.TemporaryFile("w+") as output:
         steal_before = steal_seconds()
@@ -489,7 +524,8 @@ def cmd_measure(args):
         text = output.read()
     if process.returncode != 0:
         sys.exit(f"{args.command[0]} failed ({process.returncode}):\n{text[-2000:]}")
-    stats = parse_dnsperf(text)
+    client = {os.path.basename(word) for word in args.command}
+    stats = parse_h2load(text) if "h2load" in client else parse_dnsperf(text)
     if "-v" in args.command:
         stats.update(latency_percentiles(text))
     server_user = cpu_after[0] - cpu_before[0]
@@ -1092,7 +1128,7 @@ def cmd_tls_report(args):
     out = [f"# DNS over TLS and HTTPS, {meta.get('date', '?')}", ""]
     out += [f"{key}: {value}" for key, value in meta.items() if key != "date"]
     out += [f"note: {note}" for note in notes]
-    out += ["", "| load | server | q/s | lost | CPU us/query (user + kernel) | server cores | dnsperf cores "
+    out += ["", "| load | server | q/s | lost | CPU us/query (user + kernel) | server cores | client cores "
             "| response bytes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     ratio_lines, details = [], []
     for kind in dict.fromkeys(r["kind"] for r in records if r.get("kind") not in (None, "agree")):
@@ -1108,6 +1144,9 @@ def cmd_tls_report(args):
             )
             details.append(f"{kind} {name}: q/s rounds [{', '.join(f'{q:,}' for q in s['qps_rounds'])}], "
                            f"reconnections {fmt(s['reconnections'])}, rcodes {s['rcodes']}")
+            if s["sent"] and s["lost"] > s["sent"] / 100:
+                details.append(f"warning: {kind} {name} lost {s['lost']:,} of {s['sent']:,} queries; "
+                               "its figures measure the client's stalls, not the server")
         peers = {name: s for name, s in servers.items() if name != "portsd" and s["qps"]}
         if "portsd" in servers and peers:
             best = max(peers, key=lambda name: peers[name]["qps"])
@@ -1152,6 +1191,12 @@ def main():
     queries.add_argument("--count", type=int, default=100_000)
     queries.add_argument("--seed", type=int, default=4242)
     queries.set_defaults(run=cmd_queries)
+
+    doh_uris = commands.add_parser("doh-uris")
+    doh_uris.add_argument("--queries", required=True)
+    doh_uris.add_argument("--port", type=int, required=True)
+    doh_uris.add_argument("--out", required=True)
+    doh_uris.set_defaults(run=cmd_doh_uris)
 
     ready = commands.add_parser("wait-ready")
     ready.add_argument("--port", type=int, required=True)

@@ -118,9 +118,10 @@ bind_command() {
 RESULTS=$WORK_DIR/results.jsonl
 QUERIES=$WORK_DIR/queries.txt
 
-# The loads, one per line: kind, then dnsperf's flags but -s, -p and -d ("PORT" stands for the
-# port). dnsperf 2.10 opens a client's next connection only once every answer on the last one
-# is in, so the reconnecting loads need many more clients to keep a server busy.
+# The loads, one per line: kind, client, then the client's flags but the server and the
+# duration ("PORT" stands for the server's port, "URIS" for its file of DoH URIs). dnsperf
+# 2.10 opens a client's next connection only once every answer on the last one is in, so the
+# reconnecting loads need many more clients to keep a server busy.
 loads() {
 	local method variant
 	local -a variants=("-c $CLIENTS -q $OUTSTANDING")
@@ -128,26 +129,34 @@ loads() {
 	for variant in "${variants[@]}"; do
 		local suffix=""
 		[[ $variant == *num-queries-per-conn* ]] && suffix=-reconnect
-		echo "dot$suffix -m dot $variant"
+		echo "dot$suffix dnsperf -m dot $variant"
 		for method in $DOH_METHODS; do
-			echo "doh-${method,,}$suffix -m doh -O doh-uri=https://127.0.0.1:PORT/dns-query -O doh-method=$method $variant"
+			echo "doh-${method,,}$suffix dnsperf -m doh -O doh-uri=https://127.0.0.1:PORT/dns-query -O doh-method=$method $variant"
 		done
+		# The same GET load from h2load, which reads every response of a connection.
+		[[ -z $suffix && " $DOH_METHODS " == *" GET "* ]] &&
+			echo "doh-get-h2load h2load -c $CLIENTS -m $((OUTSTANDING / CLIENTS)) -t 1 -i URIS"
 	done
 }
 
-# dnsperf against server $1 over port $2; $3 kind, $4 round, the rest dnsperf flags.
+# Client $5 against server $1 over port $2 for DURATION seconds; $3 kind, $4 round, the rest
+# the client's flags.
 measure() {
-	local name=$1 port=$2 kind=$3 round=$4
-	shift 4
+	local name=$1 port=$2 kind=$3 round=$4 client=$5
+	shift 5
+	local command=("$client")
+	case $client in
+	dnsperf) command+=(-s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$DURATION") ;;
+	h2load) command+=(-D "$DURATION") ;;
+	esac
 	"${TOOL[@]}" measure --server "$name" --kind "$kind" --round "$round" \
-		--pid "${SERVER_PID[$name]}" --out "$RESULTS" -- \
-		"${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$DURATION" "$@"
+		--pid "${SERVER_PID[$name]}" --out "$RESULTS" -- "${CLIENT_PIN[@]}" "${command[@]}" "$@"
 }
 
 main() {
 	local load
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	ensure_packages nsd=nsd named=bind9 dnsperf=dnsperf openssl=openssl
+	ensure_packages nsd=nsd named=bind9 dnsperf=dnsperf h2load=nghttp2-client openssl=openssl
 	mkdir -p "$RESULTS_DIR"
 	build_portsd
 	make_certificate
@@ -188,15 +197,20 @@ main() {
 	log "checking that the servers give the same answers (plain DNS)"
 	"${TOOL[@]}" agree --queries "$QUERIES" "${agree_args[@]}" --out "$RESULTS" >&2
 
-	local kind flags round port
-	while read -r kind flags; do
-		log "$kind: $ROUNDS rounds x ${DURATION}s, dnsperf ${flags//PORT/port}"
+	for name in "${!DOH_PORT[@]}"; do
+		"${TOOL[@]}" doh-uris --queries "$QUERIES" --port "${DOH_PORT[$name]}" --out "$WORK_DIR/doh-uris-$name.txt"
+	done
+
+	local kind client flags round port
+	while read -r kind client flags; do
+		log "$kind: $ROUNDS rounds x ${DURATION}s, $client $flags"
 		for round in $(seq "$ROUNDS"); do
 			for name in $(rotated "$round"); do
 				if [[ $kind == dot* ]]; then port=${DOT_PORT[$name]}; else port=${DOH_PORT[$name]:-}; fi
 				[[ -n $port ]] || continue
-				# shellcheck disable=SC2086 # flags is a list
-				measure "$name" "$port" "$kind" "$round" ${flags//PORT/$port}
+				local these=${flags//PORT/$port}
+				# shellcheck disable=SC2086 # the flags are a list
+				measure "$name" "$port" "$kind" "$round" "$client" ${these//URIS/$WORK_DIR/doh-uris-$name.txt}
 			done
 		done
 	done < <(loads)
@@ -216,7 +230,7 @@ main() {
 		--meta "versions=$versions" \
 		--meta "zone=$ZONE" \
 		--meta "setup=NSD server-count 1 (DoT), BIND named -n $BIND_WORKERS (DoT, DoH), portsd serve with its defaults but --tcp-max-connections (and --http-max-connections with DoH)${PORTSD_ARGS:+ and $PORTSD_ARGS}; each server allows $CONNECTION_LIMIT connections; a P-256 self-signed certificate; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
-		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; $QUERY_COUNT names, seed $QUERY_SEED"
+		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; doh-get-h2load: h2load -c $CLIENTS -m $((OUTSTANDING / CLIENTS)), GET URIs of the same names; $QUERY_COUNT names, seed $QUERY_SEED"
 	cp "$RESULTS" "$RESULTS_DIR/tls.jsonl"
 	log "results: $RESULTS_DIR/tls.txt, tls.json, tls.jsonl"
 }
