@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Measuring helpers for benches/compare.sh.
 
-compare.sh (and transfer.sh) own the run order and the server lifecycles; this file owns
+compare.sh (and transfer.sh and tls.sh) own the run order and the server lifecycles; this file owns
 everything that needs arithmetic or a DNS packet: free loopback ports, the seeded query file,
 readiness and startup probes, per-round measurement (server CPU from /proc, dnsperf's
-statistics, latency percentiles, memory), the cross-server answer check, the final report, and
-for transfer.sh a TSIG-signed zone transfer client and its report.
+statistics, latency percentiles, memory), the cross-server answer check, the final report, for
+transfer.sh a TSIG-signed zone transfer client and its report, and tls.sh's report.
 
 Only the Python standard library is used, so the script runs on a bare Debian machine.
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -344,6 +345,19 @@ def cmd_queries(args):
     return 0
 
 
+def cmd_doh_uris(args):
+    """The query file as DNS over HTTPS GET URIs (RFC 8484: base64url without padding, message
+    ID 0, no EDNS as dnsperf sends by default), for h2load -i."""
+    with open(args.queries) as queries, open(args.out, "w") as out:
+        for line in queries:
+            if line.strip():
+                qname, qtype = line.split()
+                message = encode_query(qname, {"TXT": TYPE_TXT, "A": 1}[qtype], edns_size=0)
+                encoded = base64.urlsafe_b64encode(message).decode("ascii").rstrip("=")
+                out.write(f"https://127.0.0.1:{args.port}/dns-query?dns={encoded}\n")
+    return 0
+
+
 def cmd_wait_ready(args):
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
@@ -414,7 +428,29 @@ def parse_dnsperf(text):
         "qps": number(r"Queries per second:\s+([\d.]+)"),
         "avg_latency_ms": (number(r"Average Latency \(s\):\s+([\d.]+)") or 0) * 1000,
         "run_time_s": number(r"Run time \(s\):\s+([\d.]+)"),
+        "response_bytes": number(r"Average packet size:.*response (\d+)", int),
+        "reconnections": number(r"Reconnections:\s+(\d+)", int),
         "rcodes": rcodes,
+    }
+
+
+def parse_h2load(text):
+    """h2load's summary in the keys parse_dnsperf gives: requests done for queries sent, failed
+    ones for lost (those still in flight when the time is up count as neither)."""
+    def number(pattern, cast=float):
+        match = re.search(pattern, text)
+        return cast(match.group(1)) if match else None
+
+    done = number(r"requests: .* (\d+) done", int)
+    succeeded = number(r"requests: .* (\d+) succeeded", int)
+    seconds = number(r"finished in ([\d.]+)s")
+    return {
+        "sent": done,
+        "completed": succeeded,
+        "lost": number(r"requests: .* (\d+) failed", int),
+        "qps": round(succeeded / seconds, 1) if succeeded is not None and seconds else None,
+        "run_time_s": seconds,
+        "rcodes": {},
     }
 
 
@@ -456,7 +492,8 @@ def latency_percentiles(text):
 
 
 def cmd_measure(args):
-    """Runs one dnsperf invocation against one server and records what it cost the server."""
+    """Runs one dnsperf (or h2load) invocation against one server and records what it cost the
+    server."""
     samples = []
     with tempfile.TemporaryFile("w+") as output:
         steal_before = steal_seconds()
@@ -487,7 +524,8 @@ def cmd_measure(args):
         text = output.read()
     if process.returncode != 0:
         sys.exit(f"{args.command[0]} failed ({process.returncode}):\n{text[-2000:]}")
-    stats = parse_dnsperf(text)
+    client = {os.path.basename(word) for word in args.command}
+    stats = parse_h2load(text) if "h2load" in client else parse_dnsperf(text)
     if "-v" in args.command:
         stats.update(latency_percentiles(text))
     server_user = cpu_after[0] - cpu_before[0]
@@ -1052,6 +1090,94 @@ def cmd_transfer_report(args):
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# Report of benches/tls.sh
+
+# What the issue asks of portsd against the best peer, for each DoT and DoH load.
+TLS_TARGET_QPS = 1.5
+TLS_TARGET_CPU = 0.7
+
+
+# The per-round figures tls-report gives the median of.
+TLS_MEDIANS = ("qps", "cpu_us_per_query", "user_us_per_query", "kernel_us_per_query", "server_cores_busy",
+               "client_cores_busy", "reconnections", "response_bytes")
+
+
+def tls_load_summary(rows):
+    """Medians per server of one load (dot, doh-get-reconnect, ...), in the order they ran."""
+    servers = {}
+    for server in dict.fromkeys(r["server"] for r in rows):
+        mine = [r for r in rows if r["server"] == server]
+        entry = {key: median_of(mine, key) for key in TLS_MEDIANS}
+        entry["qps_rounds"] = [round(r["qps"]) for r in mine if r.get("qps")]
+        entry.update({key: sum(r[key] or 0 for r in mine) for key in ("lost", "sent")})
+        entry["rcodes"] = mine[-1]["rcodes"]
+        servers[server] = entry
+    return servers
+
+
+def cmd_tls_report(args):
+    """Per load: each server's medians, and portsd against the best peer (the other server
+    with the most queries/s), each ratio the median of the per-round ratios."""
+    with open(args.results) as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    pairs = [item.split("=", 1) for item in args.meta]
+    meta = {key: value for key, value in pairs if key != "note"}
+    notes = [value for key, value in pairs if key == "note"]
+    summary = {"meta": meta, "notes": notes, "loads": {}}
+    out = [f"# DNS over TLS and HTTPS, {meta.get('date', '?')}", ""]
+    out += [f"{key}: {value}" for key, value in meta.items() if key != "date"]
+    out += [f"note: {note}" for note in notes]
+    out += ["", "| load | server | q/s | lost | CPU us/query (user + kernel) | server cores | client cores "
+            "| response bytes |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    ratio_lines, details = [], []
+    for kind in dict.fromkeys(r["kind"] for r in records if r.get("kind") not in (None, "agree")):
+        rows = [r for r in records if r.get("kind") == kind]
+        servers = tls_load_summary(rows)
+        entry = {"servers": servers}
+        for name, s in servers.items():
+            out.append(
+                f"| {kind} | {name} | {fmt(s['qps'])} | {s['lost']} | {fmt(s['cpu_us_per_query'], '{:.2f}')} "
+                f"({fmt(s['user_us_per_query'], '{:.2f}')} + {fmt(s['kernel_us_per_query'], '{:.2f}')}) "
+                f"| {fmt(s['server_cores_busy'], '{:.2f}')} | {fmt(s['client_cores_busy'], '{:.2f}')} "
+                f"| {fmt(s['response_bytes'])} |"
+            )
+            details.append(f"{kind} {name}: q/s rounds [{', '.join(f'{q:,}' for q in s['qps_rounds'])}], "
+                           f"reconnections {fmt(s['reconnections'])}, rcodes {s['rcodes']}")
+            if s["sent"] and s["lost"] > s["sent"] / 100:
+                details.append(f"warning: {kind} {name} lost {s['lost']:,} of {s['sent']:,} queries; "
+                               "its figures measure the client's stalls, not the server")
+        peers = {name: s for name, s in servers.items() if name != "portsd" and s["qps"]}
+        if "portsd" in servers and peers:
+            best = max(peers, key=lambda name: peers[name]["qps"])
+            qps = paired_ratio(rows, kind, "qps", "portsd", best)
+            cpu = paired_ratio(rows, kind, "cpu_us_per_query", "portsd", best)
+            met = qps is not None and cpu is not None and qps >= TLS_TARGET_QPS and cpu <= TLS_TARGET_CPU
+            entry.update({"best_peer": best, "qps_ratio": qps, "cpu_ratio": cpu, "target_met": met})
+            ratio_lines.append(f"| {kind} | {best} | {fmt(qps, '{:.2f}')} | {fmt(cpu, '{:.2f}')} "
+                               f"| {'yes' if met else 'no'} |")
+        summary["loads"][kind] = entry
+    if ratio_lines:
+        out += ["", f"portsd against the best peer (most q/s); target q/s >= {TLS_TARGET_QPS}x at CPU/query "
+                f"<= {TLS_TARGET_CPU}x; medians of per-round ratios:", "",
+                "| load | best peer | q/s ratio | CPU/query ratio | target met |", "|---|---|---:|---:|---|"]
+        out += ratio_lines
+    agree = [r for r in records if r.get("kind") == "agree"]
+    if agree:
+        summary["answer_check"] = agree[-1]
+        details.append(f"answer check (plain DNS): {agree[-1]['disagreement_count']} of {agree[-1]['checked']} "
+                       f"sampled queries answered differently by {', '.join(agree[-1]['servers'])}")
+    out += [""] + details
+    text = "\n".join(out) + "\n"
+    with open(args.text_out, "w") as report:
+        report.write(text)
+    with open(args.json_out, "w") as report:
+        json.dump(summary, report, indent=2)
+        report.write("\n")
+    print(text, end="")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command_name", required=True)
@@ -1065,6 +1191,12 @@ def main():
     queries.add_argument("--count", type=int, default=100_000)
     queries.add_argument("--seed", type=int, default=4242)
     queries.set_defaults(run=cmd_queries)
+
+    doh_uris = commands.add_parser("doh-uris")
+    doh_uris.add_argument("--queries", required=True)
+    doh_uris.add_argument("--port", type=int, required=True)
+    doh_uris.add_argument("--out", required=True)
+    doh_uris.set_defaults(run=cmd_doh_uris)
 
     ready = commands.add_parser("wait-ready")
     ready.add_argument("--port", type=int, required=True)
@@ -1108,7 +1240,8 @@ def main():
     agree.add_argument("--out", required=True)
     agree.set_defaults(run=cmd_agree)
 
-    for name, run in (("report", cmd_report), ("transfer-report", cmd_transfer_report)):
+    for name, run in (("report", cmd_report), ("transfer-report", cmd_transfer_report),
+                      ("tls-report", cmd_tls_report)):
         report = commands.add_parser(name)
         report.add_argument("--results", required=True)
         report.add_argument("--json-out", required=True)

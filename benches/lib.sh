@@ -1,4 +1,4 @@
-# Shared by compare.sh and transfer.sh (sourced, not run): CPU pinning, logging, installing the
+# Shared by compare.sh, transfer.sh, http.sh and tls.sh (sourced, not run): CPU pinning, logging, installing the
 # servers, building portsd, starting servers in process groups, stopping them on exit, and the
 # rotating round order. The caller sets BENCH_DIR, REPO_DIR, TOOL, SERVERS and ZONE first.
 
@@ -63,8 +63,14 @@ ensure_packages() {
 	PATH=$PATH:/usr/sbin:/sbin
 }
 
-PORTSD=""
+# The portsd binary: PORTSD from the environment if set (a build of another branch, say),
+# otherwise the release build of this tree.
+PORTSD=${PORTSD:-}
 build_portsd() {
+	if [[ -n "$PORTSD" ]]; then
+		log "using $PORTSD"
+		return
+	fi
 	log "building portsd (release)"
 	(cd "$REPO_DIR" && cargo build --release --quiet)
 	local target_dir
@@ -139,4 +145,14 @@ knot_server_sections() {
 		  - target: stderr
 		    any: notice
 	EOF
+}
+
+# The report's --meta arguments about the run's moment and machine, one a line: date, CPU
+# model, cores, kernel, and the load average now (call it after the runs; $1 is the one from
+# before them).
+machine_meta() {
+	printf '%s\n' --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
+		--meta "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+		--meta "cores=$(nproc)" --meta "kernel=$(uname -r)" \
+		--meta "loadavg_before=$1" --meta "loadavg_after=$(cut -d' ' -f1 /proc/loadavg)"
 }
