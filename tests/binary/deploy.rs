@@ -107,6 +107,7 @@ fn units_with_port53_dropin_pass_systemd_analyze_verify() {
 fn units_with_the_encrypted_dns_examples_pass_systemd_analyze_verify() {
     let mut files = SOCKET_ACTIVATED.to_vec();
     files.push(("encrypted-dns/portsd-tls.socket", "portsd-tls.socket"));
+    files.push(("encrypted-dns/portsd-https.socket", "portsd-https.socket"));
     files.push(("encrypted-dns/tls.conf", "portsd.service.d/tls.conf"));
     verify_staged_units(&files);
 }

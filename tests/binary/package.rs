@@ -255,10 +255,11 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
         "the drop-in replaces 5300: {listening}"
     );
 
-    // DNS over TLS from the package's examples, unchanged: the certificate where tls.conf
-    // takes it from (the key root's alone), the socket on the port 53 address; kdig checks
-    // the certificate against the test CA and its name. The service stays without
-    // capabilities: systemd binds 853, and the drop-in's root command copies it the pair.
+    // DNS over TLS and over HTTPS from the package's examples, unchanged: the certificate
+    // where tls.conf takes it from (the key root's alone), the sockets on the port 53
+    // address; kdig and dig check the certificate against the test CA and its name. The
+    // service stays without capabilities: systemd binds 853 and 443, and the drop-in's root
+    // command copies it the pair.
     let ca = crate::dot::TestCa::new();
     let (cert, key) = ca.issue("server");
     for (from, name) in [(&cert, "tls.pem"), (&key, "tls.key")] {
@@ -273,13 +274,24 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
         system.stdout(&["install", "-D", "-m", mode, &from, to]);
     }
     let examples = "/usr/share/doc/portsd/examples/encrypted-dns";
-    let socket = format!("{examples}/portsd-tls.socket");
+    for socket in ["portsd-tls.socket", "portsd-https.socket"] {
+        system.stdout(&[
+            "cp",
+            &format!("{examples}/{socket}"),
+            "/etc/systemd/system/",
+        ]);
+    }
     let tls_dropin = format!("{examples}/tls.conf");
-    system.stdout(&["cp", &socket, "/etc/systemd/system/"]);
     system.stdout(&["cp", &tls_dropin, "/etc/systemd/system/portsd.service.d/"]);
     system.stdout(&["systemctl", "daemon-reload"]);
     system.stdout(&["systemctl", "stop", "portsd.service"]);
-    system.stdout(&["systemctl", "enable", "--now", "portsd-tls.socket"]);
+    system.stdout(&[
+        "systemctl",
+        "enable",
+        "--now",
+        "portsd-tls.socket",
+        "portsd-https.socket",
+    ]);
     let started = system.run(&["systemctl", "start", "portsd.service"]);
     assert!(
         started.status.success(),
@@ -301,6 +313,24 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
         "443.tcp.ports.local",
     ]);
     assert!(over_tls.starts_with(HTTPS_ANSWER), "over TLS: {over_tls:?}");
+    let over_https = system.stdout(&[
+        "dig",
+        "-b",
+        "127.0.0.1",
+        "@192.0.2.53",
+        "-p",
+        "443",
+        "+https",
+        "+tls-ca=/mnt/share/ca.pem",
+        "+tls-hostname=ns.ports.local",
+        "+short",
+        "TXT",
+        "443.tcp.ports.local",
+    ]);
+    assert!(
+        over_https.starts_with(HTTPS_ANSWER),
+        "over HTTPS: {over_https:?}"
+    );
     assert_answers(&system, "@192.0.2.53", "53");
     assert_confined(&system, "portsd.service", "0000000000000000");
     // A reload copies the pair again and portsd rereads it: how a renewal is taken.
@@ -311,11 +341,18 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
             .contains("reread the TLS certificate and key")
             .then_some(())
     });
-    system.stdout(&["systemctl", "disable", "--now", "portsd-tls.socket"]);
+    system.stdout(&[
+        "systemctl",
+        "disable",
+        "--now",
+        "portsd-tls.socket",
+        "portsd-https.socket",
+    ]);
     system.stdout(&[
         "rm",
         "-r",
         "/etc/systemd/system/portsd-tls.socket",
+        "/etc/systemd/system/portsd-https.socket",
         "/etc/systemd/system/portsd.service.d/tls.conf",
         "/etc/portsd/tls",
     ]);
