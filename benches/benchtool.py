@@ -323,13 +323,21 @@ def cmd_queries(args):
             return f"{rng.choice(PROTOCOLS)}.{zone} TXT"
         return f"{rng.randrange(65536)}.tcp.example.org TXT"
 
-    # (share, generator): the mix described in benches/README.md.
+    questions = search_questions(args.search_questions) if args.search_share else []
+
+    def search():
+        return f"{'.'.join(rng.choice(questions))}.search.{zone}"
+
+    # (share, generator): the mix described in benches/README.md, with `search_share` of it
+    # taken by keyword searches when asked.
+    rest = 1.0 - args.search_share
     mix = (
-        (0.30, common_port),
-        (0.25, random_port),
-        (0.10, all_protocols),
-        (0.20, service),
-        (0.15, miss),
+        (args.search_share, search),
+        (0.30 * rest, common_port),
+        (0.25 * rest, random_port),
+        (0.10 * rest, all_protocols),
+        (0.20 * rest, service),
+        (0.15 * rest, miss),
     )
     with open(args.out, "w") as out:
         for _ in range(args.count):
@@ -341,7 +349,8 @@ def cmd_queries(args):
                     break
             out.write(line if generate is miss else f"{line} TXT")
             out.write("\n")
-    print(f"{args.count} queries ({len(services)} service names in the zone) -> {args.out}")
+    searches = f", {args.search_share:.0%} searches" if args.search_share else ""
+    print(f"{args.count} queries ({len(services)} service names in the zone{searches}) -> {args.out}")
     return 0
 
 
@@ -356,6 +365,13 @@ def cmd_doh_uris(args):
                 encoded = base64.urlsafe_b64encode(message).decode("ascii").rstrip("=")
                 out.write(f"https://127.0.0.1:{args.port}/dns-query?dns={encoded}\n")
     return 0
+
+
+def search_questions(path):
+    """The questions of tests/data/search-questions.tsv, each as its list of words."""
+    with open(path) as lines:
+        rows = [line.split("\t")[0] for line in lines if line.strip() and not line.startswith("#")]
+    return [row.lower().split() for row in rows]
 
 
 def cmd_wait_ready(args):
@@ -742,6 +758,27 @@ def cmd_report(args):
                 "p99": ratio(ours["p99_ms"], theirs["p99_ms"]),
             },
         }
+    plain_mix = [r for r in records if r.get("server") == "portsd" and r.get("kind") == "mix_plain"]
+    search_mix = [r for r in records if r.get("server") == "portsd" and r.get("kind") == "mix_search"]
+    if plain_mix and search_mix:
+        # Both mixes go to the same portsd in turns, so a round's ratio is of neighbours.
+        paired_mix = lambda key: [
+            s[key] / p[key] for p in plain_mix for s in search_mix
+            if s["round"] == p["round"] and s.get(key) and p.get(key)
+        ]
+        median_ratio = lambda key: round(statistics.median(paired_mix(key)), 2) if paired_mix(key) else None
+        summary["search_mix"] = {
+            "rounds": len(search_mix),
+            "plain_qps": median_of(plain_mix, "qps"),
+            "search_qps": median_of(search_mix, "qps"),
+            "plain_cpu_us_per_query": median_of(plain_mix, "cpu_us_per_query"),
+            "search_cpu_us_per_query": median_of(search_mix, "cpu_us_per_query"),
+            "plain_user_us_per_query": median_of(plain_mix, "user_us_per_query"),
+            "search_user_us_per_query": median_of(search_mix, "user_us_per_query"),
+            "qps_ratio": median_ratio("qps"),
+            "cpu_ratio": median_ratio("cpu_us_per_query"),
+            "user_ratio": median_ratio("user_us_per_query"),
+        }
     agree = [r for r in records if r.get("kind") == "agree"]
     if agree:
         summary["answer_check"] = agree[-1]
@@ -828,6 +865,17 @@ def render(summary):
                 f"{flat['end_rss_mib']} MiB (max {flat['max_rss_mib']}, growth {flat['growth_mib']}), "
                 f"{fmt(flat['qps'])} q/s, lost {flat['lost']}"
             )
+    mix = summary.get("search_mix")
+    if mix:
+        lines.append(
+            f"portsd with {float(meta.get('search_share', 'nan')):.0%} of the names searches ({mix['rounds']} rounds, "
+            f"each against the plain mix): "
+            f"{fmt(mix['search_qps'])} q/s against {fmt(mix['plain_qps'])} (ratio {fmt(mix['qps_ratio'], '{:.2f}')}), "
+            f"CPU {fmt(mix['search_cpu_us_per_query'], '{:.2f}')} us/query against "
+            f"{fmt(mix['plain_cpu_us_per_query'], '{:.2f}')} (ratio {fmt(mix['cpu_ratio'], '{:.2f}')}; "
+            f"user {fmt(mix['search_user_us_per_query'], '{:.2f}')} against "
+            f"{fmt(mix['plain_user_us_per_query'], '{:.2f}')}, ratio {fmt(mix['user_ratio'], '{:.2f}')})"
+        )
     check = summary.get("answer_check")
     if check:
         lines.append(f"answer check: {check['disagreement_count']} of {check['checked']} sampled queries "
@@ -1190,6 +1238,9 @@ def main():
     queries.add_argument("--out", required=True)
     queries.add_argument("--count", type=int, default=100_000)
     queries.add_argument("--seed", type=int, default=4242)
+    queries.add_argument("--search-share", type=float, default=0.0,
+                         help="the share of keyword searches (WORDS.search.ZONE) in the mix")
+    queries.add_argument("--search-questions", help="tests/data/search-questions.tsv")
     queries.set_defaults(run=cmd_queries)
 
     doh_uris = commands.add_parser("doh-uris")

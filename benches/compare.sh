@@ -21,6 +21,9 @@ PROBE_ROUNDS=${PROBE_ROUNDS:-$LATENCY_ROUNDS}   # latency probe (benches/probe.r
 PROBE_QPS=${PROBE_QPS:-10000}                # probe rate to each server (all asked at once)
 FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
 STARTUP_RUNS=${STARTUP_RUNS:-5}              # 0 skips the startup measurement
+SEARCH_ROUNDS=${SEARCH_ROUNDS:-3}            # portsd alone: the plain mix, then one with searches
+SEARCH_DURATION=${SEARCH_DURATION:-5}        # seconds per mix and round; 0 skips the search mix
+SEARCH_SHARE=${SEARCH_SHARE:-0.10}           # share of WORDS.search.ZONE names in that mix
 OUTSTANDING=${OUTSTANDING:-100}              # dnsperf -q
 QUERY_COUNT=${QUERY_COUNT:-100000}
 QUERY_SEED=${QUERY_SEED:-4242}
@@ -124,15 +127,17 @@ server_command() {
 
 RESULTS=$WORK_DIR/results.jsonl
 QUERIES=$WORK_DIR/queries.txt
+SEARCH_QUERIES=$WORK_DIR/search-queries.txt
 
 # dnsperf against server $1; $2 kind, $3 round, the rest extra dnsperf flags. SAMPLE_EVERY=N
-# also samples the server's memory every N seconds.
+# also samples the server's memory every N seconds; QUERY_FILE replaces the query mix.
 measure() {
 	local name=$1 kind=$2 round=$3
 	shift 3
 	"${TOOL[@]}" measure --server "$name" --kind "$kind" --round "$round" \
 		--pid "${SERVER_PID[$name]}" --out "$RESULTS" --sample-every "${SAMPLE_EVERY:-0}" -- \
-		"${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[$name]}" -d "$QUERIES" -q "$OUTSTANDING" "$@"
+		"${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[$name]}" -d "${QUERY_FILE:-$QUERIES}" \
+		-q "$OUTSTANDING" "$@"
 }
 
 main() {
@@ -180,6 +185,18 @@ main() {
 	for round in $(seq "$ROUNDS"); do
 		for name in $(rotated "$round"); do measure "$name" udp "$round" -l "$DURATION"; done
 	done
+	if has_server portsd && ((SEARCH_DURATION > 0)); then
+		# The same mix with SEARCH_SHARE of its names replaced by searches for everyday
+		# questions, against the plain mix in the same round (portsd only: the others cannot).
+		"${TOOL[@]}" queries --zone-file "$WORK_DIR/zone.txt" --zone "$ZONE" --out "$SEARCH_QUERIES" \
+			--count "$QUERY_COUNT" --seed "$QUERY_SEED" --search-share "$SEARCH_SHARE" \
+			--search-questions "$REPO_DIR/tests/data/search-questions.tsv" >&2
+		log "UDP throughput with ${SEARCH_SHARE} searches: $SEARCH_ROUNDS rounds x ${SEARCH_DURATION}s per mix"
+		for round in $(seq "$SEARCH_ROUNDS"); do
+			measure portsd mix_plain "$round" -l "$SEARCH_DURATION"
+			QUERY_FILE=$SEARCH_QUERIES measure portsd mix_search "$round" -l "$SEARCH_DURATION"
+		done
+	fi
 	log "UDP latency at $LATENCY_QPS q/s: $LATENCY_ROUNDS rounds x ${LATENCY_DURATION}s"
 	for round in $(seq "$LATENCY_ROUNDS"); do
 		for name in $(rotated "$round"); do
@@ -237,8 +254,9 @@ main() {
 		--meta "zone_records=$zone_records" \
 		--meta "query_count=$QUERY_COUNT" \
 		--meta "query_seed=$QUERY_SEED" \
+		--meta "search_share=$SEARCH_SHARE" \
 		--meta "setup=NSD server-count $NSD_SERVER_COUNT; Knot udp-workers $KNOT_UDP_WORKERS, tcp-workers $KNOT_TCP_WORKERS; RRL off in NSD and Knot; portsd serve with its defaults (rate limiting on, loopback exempt) $PORTSD_ARGS; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
-		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; probe $PROBE_ROUNDS x ${LATENCY_DURATION}s, servers side by side at $PROBE_QPS q/s each; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections"
+		--meta "load=dnsperf -q $OUTSTANDING, 1 client; UDP $ROUNDS x ${DURATION}s; latency $LATENCY_ROUNDS x ${LATENCY_DURATION}s at $LATENCY_QPS q/s; probe $PROBE_ROUNDS x ${LATENCY_DURATION}s, servers side by side at $PROBE_QPS q/s each; TCP $TCP_ROUNDS x ${TCP_DURATION}s with $TCP_CLIENTS connections; search mix $SEARCH_ROUNDS x ${SEARCH_DURATION}s"
 	cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
 	log "results: $RESULTS_DIR/latest.txt, latest.json, latest.jsonl"
 }

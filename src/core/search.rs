@@ -1,6 +1,8 @@
 //! Keyword search over the table: an index of service names and description words built once
 //! per table, so a query costs a few binary searches and the merge of short lists, never a scan
-//! of the descriptions.
+//! of the descriptions. A query of one word sorts nothing: each match is offered to a list of
+//! the ten best so far, and a long posting list is read only as far as its ten best, kept
+//! aside when the index is built.
 //!
 //! An entry's names are its service name, the system's names for it, nmap's name for its port
 //! and the synonym list's words for it; its words are those of its description, of nmap's
@@ -22,6 +24,7 @@
 //! cost a hundred times a port answer and tell the asker nothing. A query of more than
 //! [`MAX_WORDS`] words matches nothing.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use smallvec::SmallVec;
@@ -52,12 +55,35 @@ const WORD_PREFIX: Rank = 3;
 /// Where in the description a word first comes (names count as position 0).
 type Position = u16;
 
-/// Candidates for one query word: entry ids ascending, each with its best rank and the
-/// position of that match.
-type Candidates = SmallVec<[(EntryId, Rank, Position); 32]>;
+/// Candidates for one query word, each packed as [`pack`] makes it so that sorting them sorts
+/// by entry id, then rank, then position.
+type Candidates = Vec<u64>;
 
 /// Candidates for the whole query: entry id, worst rank, rank sum, position sum.
 type Scored = SmallVec<[(EntryId, Rank, u16, u32); 32]>;
+
+/// A posting list longer than this also keeps its [`MAX_RESULTS`] best entries on the side,
+/// so a one-word query reads those instead of the whole list.
+const TOP_AFTER: usize = 64;
+
+/// One candidate as one integer: entry id, rank, position, most significant first.
+fn pack(id: EntryId, rank: Rank, at: Position) -> u64 {
+    (u64::from(id) << 32) | (u64::from(rank) << 16) | u64::from(at)
+}
+
+fn unpack(candidate: u64) -> (EntryId, Rank, Position) {
+    (
+        (candidate >> 32) as EntryId,
+        (candidate >> 16) as Rank,
+        candidate as Position,
+    )
+}
+
+/// Sorts candidates by entry id and keeps each entry's best match.
+fn sort_dedup(found: &mut Candidates) {
+    found.sort_unstable();
+    found.dedup_by_key(|c| *c >> 32);
+}
 
 /// The names and words an entry is found by beyond its own service name, aliases and
 /// description.
@@ -127,12 +153,19 @@ pub(crate) fn acronyms<'t>(texts: impl Iterator<Item = &'t str>) -> HashMap<Stri
 pub(crate) struct SearchIndex {
     /// Every (lower-cased name, entry) pair, sorted: exact and prefix matches are a range.
     names: Vec<(Box<str>, EntryId)>,
+    /// Where each [`bucket`] of `names` starts.
+    name_starts: Box<[u32]>,
     /// Distinct lower-cased description words, sorted.
     words: Vec<Box<str>>,
+    /// Where each [`bucket`] of `words` starts.
+    word_starts: Box<[u32]>,
     /// `postings[offsets[i]..offsets[i + 1]]` are the entries whose description has `words[i]`,
     /// ascending, each with the word's first position in it.
     offsets: Vec<u32>,
     postings: Vec<(EntryId, Position)>,
+    /// For each word with more than [`TOP_AFTER`] postings (by index into `words`, ascending),
+    /// its [`MAX_RESULTS`] postings that rank best on their own.
+    tops: Vec<(u32, [(EntryId, Position); MAX_RESULTS])>,
     /// Each entry's [`popularity`].
     popularity: Vec<u32>,
 }
@@ -144,15 +177,58 @@ pub(crate) fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// The index range of the items in `sorted` (sorted by `key`) whose key is `word` or, when
-/// `prefix`, starts with it: two binary searches.
+/// Where a key's first two bytes put it among [`BUCKETS`] buckets, in the keys' sort order:
+/// each byte counts by its class (before the digits, each digit, between the digits and the
+/// letters, each letter, after the letters), a missing second byte before all.
+fn bucket(key: &str) -> usize {
+    fn class(byte: u8) -> usize {
+        match byte {
+            ..b'0' => 0,
+            b'0'..=b'9' => usize::from(byte - b'0') + 1,
+            b':'..b'a' => 11,
+            b'a'..=b'z' => usize::from(byte - b'a') + 12,
+            _ => 38,
+        }
+    }
+    let bytes = key.as_bytes();
+    let first = bytes.first().map_or(0, |&b| class(b));
+    let second = bytes.get(1).map_or(0, |&b| class(b) + 1);
+    first * 40 + second
+}
+
+/// How many buckets [`bucket`] sorts keys into.
+const BUCKETS: usize = 39 * 40;
+
+/// For keys sorted by `key`, where each bucket starts: `starts[b]..starts[b + 1]` are the keys
+/// in bucket `b`.
+fn bucket_starts<T>(sorted: &[T], key: impl Fn(&T) -> &str) -> Box<[u32]> {
+    let mut starts = vec![0; BUCKETS + 1];
+    for item in sorted {
+        starts[bucket(key(item)) + 1] += 1;
+    }
+    for b in 0..BUCKETS {
+        starts[b + 1] += starts[b];
+    }
+    starts.into_boxed_slice()
+}
+
+/// The index range of the items in `sorted` (sorted by `key`, bucketed by `starts`) whose key
+/// is `word` or, when `prefix`, starts with it: two binary searches within `word`'s bucket
+/// (keys that start with a word of two bytes or more share its bucket).
 fn key_range<T>(
     sorted: &[T],
+    starts: &[u32],
     key: impl Fn(&T) -> &str,
     word: &str,
     prefix: bool,
 ) -> (usize, usize) {
-    let start = sorted.partition_point(|item| key(item) < word);
+    let b = bucket(word);
+    let (Some(&first), Some(&last)) = (starts.get(b), starts.get(b + 1)) else {
+        return (0, 0);
+    };
+    let (first, last) = (first as usize, last as usize);
+    let bucket = &sorted[first..last];
+    let start = bucket.partition_point(|item| key(item) < word);
     let matches = |item: &T| {
         let k = key(item);
         if prefix {
@@ -162,13 +238,16 @@ fn key_range<T>(
         }
     };
     // The matches are usually few: gallop from `start` rather than search the whole rest.
-    let rest = &sorted[start..];
+    let rest = &bucket[start..];
     let mut bound = 1;
     while bound < rest.len() && matches(&rest[bound]) {
         bound *= 2;
     }
     let window = &rest[..bound.min(rest.len())];
-    (start, start + window.partition_point(|item| matches(item)))
+    (
+        first + start,
+        first + start + window.partition_point(|item| matches(item)),
+    )
 }
 
 impl SearchIndex {
@@ -214,13 +293,52 @@ impl SearchIndex {
             postings.push((id, at));
         }
         offsets.push(postings.len() as u32);
-        SearchIndex {
+        let mut index = SearchIndex {
+            name_starts: bucket_starts(&names, |(name, _)| name),
             names,
+            word_starts: bucket_starts(&words, |word| word),
             words,
             offsets,
             postings,
+            tops: Vec::new(),
             popularity,
+        };
+        index.tops = (0..index.words.len())
+            .filter_map(|word| {
+                let mut list = index.postings_of(word).to_vec();
+                if list.len() <= TOP_AFTER {
+                    return None;
+                }
+                list.select_nth_unstable_by_key(MAX_RESULTS - 1, |&(id, at)| {
+                    (-index.bonus(id), at, id)
+                });
+                let best = std::array::from_fn(|i| list[i]);
+                Some((word as u32, best))
+            })
+            .collect();
+        index.tops.shrink_to_fit();
+        index
+    }
+
+    /// The entries whose description has `words[word]`, ascending, each with its position.
+    fn postings_of(&self, word: usize) -> &[(EntryId, Position)] {
+        &self.postings[self.offsets[word] as usize..self.offsets[word + 1] as usize]
+    }
+
+    /// The postings of `words[word]` that can reach a one-word query's results: its best
+    /// [`MAX_RESULTS`] when it has kept them aside, else all.
+    fn best_postings_of(&self, word: usize) -> &[(EntryId, Position)] {
+        match self.tops.binary_search_by_key(&(word as u32), |(w, _)| *w) {
+            Ok(found) => &self.tops[found].1,
+            Err(_) => self.postings_of(word),
         }
+    }
+
+    /// An entry's ranking bonus.
+    fn bonus(&self, id: EntryId) -> i32 {
+        self.popularity
+            .get(id as usize)
+            .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -230,6 +348,9 @@ impl SearchIndex {
             + words
             + self.offsets.capacity() * 4
             + self.postings.capacity() * 8
+            + (self.name_starts.len() + self.word_starts.len()) * 4
+            + self.tops.capacity()
+                * std::mem::size_of::<(u32, [(EntryId, Position); MAX_RESULTS])>()
             + self.popularity.capacity() * 4
     }
 
@@ -239,142 +360,246 @@ impl SearchIndex {
         if words.len() > MAX_WORDS {
             return;
         }
-        let mut scored: Scored = SmallVec::new();
-        for (i, word) in words.iter().enumerate() {
+        let mut query = SmallVec::<[Cow<str>; MAX_WORDS]>::new();
+        for word in words {
             let Ok(word) = std::str::from_utf8(word) else {
                 return;
             };
-            let lower;
-            let word = if word
-                .bytes()
-                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-            {
-                lower = word.to_lowercase();
-                lower.as_str()
-            } else {
-                word
-            };
-            let candidates = self.candidates(word, words.len() == 1);
-            if i == 0 {
-                scored.extend(
-                    candidates
-                        .iter()
-                        .map(|&(id, rank, at)| (id, rank, u16::from(rank), u32::from(at))),
-                );
-            } else {
-                scored = intersect_scored(&scored, &candidates);
+            query.push(
+                if word
+                    .bytes()
+                    .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+                {
+                    Cow::Owned(word.to_lowercase())
+                } else {
+                    Cow::Borrowed(word)
+                },
+            );
+        }
+        let mut best = Best::default();
+        if let [word] = &query[..] {
+            self.offer_matches(word, &mut best);
+        } else {
+            let mut scored = Scored::new();
+            let mut found = Candidates::new();
+            for (i, word) in query.iter().enumerate() {
+                found.clear();
+                self.candidates(word, &mut found);
+                if i == 0 {
+                    scored.extend(found.iter().map(|&c| {
+                        let (id, rank, at) = unpack(c);
+                        (id, rank, u16::from(rank), u32::from(at))
+                    }));
+                } else {
+                    scored = intersect_scored(&scored, &found);
+                }
+                if scored.is_empty() {
+                    return;
+                }
             }
-            if scored.is_empty() {
-                return;
+            for &(id, worst, sum, at) in &scored {
+                best.offer(match_cost(worst, sum) - self.bonus(id), at, id);
             }
         }
-        let bonus = |id: EntryId| {
-            self.popularity
-                .get(id as usize)
-                .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
-        };
-        let key = |&(id, worst, sum, at): &(EntryId, Rank, u16, u32)| {
-            (match_cost(worst, sum) - bonus(id), at, id)
-        };
-        // Only the best few are returned: pick them, then order just those.
-        if scored.len() > MAX_RESULTS {
-            scored.select_nth_unstable_by_key(MAX_RESULTS - 1, key);
-            scored.truncate(MAX_RESULTS);
-        }
-        scored.sort_unstable_by_key(key);
-        out.extend(scored.iter().take(MAX_RESULTS).map(|&(id, ..)| id));
+        out.extend(best.ids());
     }
 
-    /// Every entry one query word matches, with its best rank. With `alone` (the query's only
-    /// word), matches that cannot reach the first [`MAX_RESULTS`] are not gathered.
-    fn candidates(&self, word: &str, alone: bool) -> Candidates {
+    /// Offers `best` every entry the query's only word matches. Matches that cannot reach the
+    /// results are skipped: the description's when at least [`MAX_RESULTS`] entries match by
+    /// name, and those beyond a long posting list's kept best.
+    fn offer_matches(&self, word: &str, best: &mut Best) {
         let prefix = word.chars().count() >= MIN_PREFIX;
-        let mut found = Candidates::new();
-        let mut range = key_range(&self.names, |(name, _)| name, word, prefix);
-        if range.1 - range.0 > PREFIX_BUDGET {
-            range = key_range(&self.names, |(name, _)| name, word, false);
+        let offer = |best: &mut Best, id: EntryId, rank: Rank, at: Position| {
+            best.offer(
+                match_cost(rank, u16::from(rank)) - self.bonus(id),
+                u32::from(at),
+                id,
+            );
+        };
+        for (id, rank) in self.named(word, prefix) {
+            offer(best, id, rank, 0);
         }
-        let (start, end) = range;
-        found.extend(self.names[start..end].iter().map(|(name, id)| {
+        if best.items.len() == MAX_RESULTS {
+            return;
+        }
+        if word.contains(|c: char| !c.is_alphanumeric()) {
+            let mut found = Candidates::new();
+            self.described_parts(word, prefix, &mut found);
+            for c in found {
+                let (id, rank, at) = unpack(c);
+                offer(best, id, rank, at);
+            }
+        } else {
+            for (index, rank) in self.word_range(word, prefix) {
+                for &(id, at) in self.best_postings_of(index) {
+                    offer(best, id, rank, at);
+                }
+            }
+        }
+    }
+
+    /// The entries with a name that is `word` or, when `prefix`, starts with it (unless too
+    /// many do), each with its rank; an entry may come more than once.
+    fn named<'a>(
+        &'a self,
+        word: &'a str,
+        prefix: bool,
+    ) -> impl Iterator<Item = (EntryId, Rank)> + 'a {
+        let mut range = key_range(
+            &self.names,
+            &self.name_starts,
+            |(name, _)| name,
+            word,
+            prefix,
+        );
+        if range.1 - range.0 > PREFIX_BUDGET {
+            range = key_range(
+                &self.names,
+                &self.name_starts,
+                |(name, _)| name,
+                word,
+                false,
+            );
+        }
+        self.names[range.0..range.1].iter().map(move |(name, id)| {
             let rank = if **name == *word {
                 EXACT_NAME
             } else {
                 NAME_PREFIX
             };
-            (*id, rank, 0)
-        }));
-        if alone && found.len() >= MAX_RESULTS {
-            found.sort_unstable();
-            found.dedup_by_key(|(id, ..)| *id);
-            if found.len() >= MAX_RESULTS {
-                return found;
-            }
-        }
-        // A word with punctuation (`sip-tls`) matches a description that has each of its parts.
-        let mut parts = word
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|p| !p.is_empty());
-        if let Some(first) = parts.next() {
-            let mut described = self.described(first, prefix);
-            for part in parts {
-                described = intersect(&described, &self.described(part, prefix));
-            }
-            found.extend(described);
-        }
-        found.sort_unstable();
-        found.dedup_by_key(|(id, ..)| *id);
-        found
+            (*id, rank)
+        })
     }
 
-    /// The entries whose description has `word` as a word or, when `prefix`, a word starting
-    /// with it.
-    fn described(&self, word: &str, prefix: bool) -> Candidates {
-        let mut range = key_range(&self.words, |w| w, word, prefix);
+    /// The indexes of the description words that are `word` or, when `prefix`, start with it
+    /// (unless they occur too often), each with its rank.
+    fn word_range<'a>(
+        &'a self,
+        word: &'a str,
+        prefix: bool,
+    ) -> impl Iterator<Item = (usize, Rank)> + 'a {
+        let mut range = key_range(&self.words, &self.word_starts, |w| w, word, prefix);
         let occurrences =
             |(start, end): (usize, usize)| (self.offsets[end] - self.offsets[start]) as usize;
         if occurrences(range) > PREFIX_BUDGET {
-            range = key_range(&self.words, |w| w, word, false);
+            range = key_range(&self.words, &self.word_starts, |w| w, word, false);
         }
-        let (start, end) = range;
-        let mut found = Candidates::new();
-        for index in start..end {
+        (range.0..range.1).map(move |index| {
             let rank = if *self.words[index] == *word {
                 WHOLE_WORD
             } else {
                 WORD_PREFIX
             };
-            let postings =
-                &self.postings[self.offsets[index] as usize..self.offsets[index + 1] as usize];
-            found.extend(postings.iter().map(|&(id, at)| (id, rank, at)));
+            (index, rank)
+        })
+    }
+
+    /// Appends to `found` every entry one word of a query of several matches, with its best
+    /// rank, sorted by [`sort_dedup`].
+    fn candidates(&self, word: &str, found: &mut Candidates) {
+        let prefix = word.chars().count() >= MIN_PREFIX;
+        found.extend(self.named(word, prefix).map(|(id, rank)| pack(id, rank, 0)));
+        self.described_parts(word, prefix, found);
+        sort_dedup(found);
+    }
+
+    /// Appends to `found` the entries whose description has every part of `word` (split at
+    /// punctuation: `sip-tls` matches a description with `sip` and `tls`), each with its worst
+    /// rank and latest position among the parts, sorted by [`sort_dedup`].
+    fn described_parts(&self, word: &str, prefix: bool, found: &mut Candidates) {
+        let mut parts = word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|p| !p.is_empty());
+        let Some(first) = parts.next() else {
+            return;
+        };
+        let mut described = self.described(first, prefix);
+        for part in parts {
+            described = intersect(&described, &self.described(part, prefix));
         }
-        found.sort_unstable();
-        found.dedup_by_key(|(id, ..)| *id);
+        found.extend(described);
+    }
+
+    /// The entries whose description has `word` as a word or, when `prefix`, a word starting
+    /// with it, sorted by [`sort_dedup`].
+    fn described(&self, word: &str, prefix: bool) -> Candidates {
+        let mut found = Candidates::new();
+        let mut runs = 0;
+        for (index, rank) in self.word_range(word, prefix) {
+            runs += 1;
+            found.extend(
+                self.postings_of(index)
+                    .iter()
+                    .map(|&(id, at)| pack(id, rank, at)),
+            );
+        }
+        // One posting list is sorted and has each entry once already.
+        if runs > 1 {
+            sort_dedup(&mut found);
+        }
         found
     }
 }
 
+/// The best [`MAX_RESULTS`] entries offered so far, each once, best first: each item is an
+/// entry's score, position and id packed so that a lower number is a better entry.
+#[derive(Default)]
+struct Best {
+    items: SmallVec<[u128; MAX_RESULTS]>,
+}
+
+impl Best {
+    /// Offers an entry with its score and position; an entry offered again keeps its best.
+    #[inline]
+    fn offer(&mut self, score: i32, at: u32, id: EntryId) {
+        // Flipping the sign bit orders the scores as unsigned numbers.
+        let score = (score as u32) ^ (1 << 31);
+        let key = (u128::from(score) << 64) | (u128::from(at) << 32) | u128::from(id);
+        let full = self.items.len() == MAX_RESULTS;
+        if full && key >= self.items[MAX_RESULTS - 1] {
+            return;
+        }
+        if let Some(seen) = self.items.iter().position(|&item| item as EntryId == id) {
+            if self.items[seen] <= key {
+                return;
+            }
+            self.items.remove(seen);
+        } else if full {
+            self.items.pop();
+        }
+        // At most MAX_RESULTS - 1 items here, so the list never leaves its inline space.
+        let place = self.items.partition_point(|&item| item < key);
+        self.items.insert(place, key);
+    }
+
+    /// The entries, best first.
+    fn ids(&self) -> impl Iterator<Item = EntryId> + '_ {
+        self.items.iter().map(|&item| item as EntryId)
+    }
+}
+
 /// The entries in both lists (ascending by id), each with its worse rank and later position.
-fn intersect(a: &Candidates, b: &Candidates) -> Candidates {
+fn intersect(a: &[u64], b: &[u64]) -> Candidates {
     let mut out = Candidates::new();
-    let mut b = b.iter().peekable();
-    for &(id, rank, at) in a {
-        while b.next_if(|&&(other, ..)| other < id).is_some() {}
-        if let Some(&&(other, other_rank, other_at)) = b.peek()
+    let mut b = b.iter().map(|&c| unpack(c)).peekable();
+    for (id, rank, at) in a.iter().map(|&c| unpack(c)) {
+        while b.next_if(|&(other, ..)| other < id).is_some() {}
+        if let Some(&(other, other_rank, other_at)) = b.peek()
             && other == id
         {
-            out.push((id, rank.max(other_rank), at.max(other_at)));
+            out.push(pack(id, rank.max(other_rank), at.max(other_at)));
         }
     }
     out
 }
 
 /// The scored entries that the next word also matches, with that word's rank added.
-fn intersect_scored(scored: &Scored, candidates: &Candidates) -> Scored {
+fn intersect_scored(scored: &Scored, candidates: &[u64]) -> Scored {
     let mut out = Scored::new();
-    let mut next = candidates.iter().peekable();
+    let mut next = candidates.iter().map(|&c| unpack(c)).peekable();
     for &(id, worst, sum, position) in scored {
-        while next.next_if(|&&(other, ..)| other < id).is_some() {}
-        if let Some(&&(other, rank, at)) = next.peek()
+        while next.next_if(|&(other, ..)| other < id).is_some() {}
+        if let Some(&(other, rank, at)) = next.peek()
             && other == id
         {
             out.push((
@@ -481,6 +706,39 @@ mod tests {
         let mut ids = Vec::new();
         index.search(not_utf8, &mut ids);
         assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn long_posting_lists_rank_as_if_read_whole() {
+        let count = 3 * TOP_AFTER as u16;
+        let entries: Vec<Entry> = (0..count)
+            .map(|port| {
+                let text = if port % 3 == 0 {
+                    "a common word"
+                } else {
+                    "common"
+                };
+                entry(port, None, text)
+            })
+            .collect();
+        let popular: Vec<u32> = (0..u32::from(count)).map(|i| i * 37 % 50).collect();
+        let index = SearchIndex::build(&entries, &[], popular.clone());
+        // Most popular first, then the word earlier in the description, then by port.
+        let mut expected: Vec<u16> = (0..count).collect();
+        expected.sort_by_key(|&port| {
+            (
+                std::cmp::Reverse(popular[usize::from(port)]),
+                u16::from(port % 3 == 0),
+                port,
+            )
+        });
+        expected.truncate(MAX_RESULTS);
+        assert_eq!(ports(&index, &entries, "common"), expected);
+        assert_eq!(
+            ports(&index, &entries, "common.common"),
+            expected,
+            "the same order when every posting is read"
+        );
     }
 
     #[test]
