@@ -293,6 +293,12 @@ impl SearchIndex {
             postings.push((id, at));
         }
         offsets.push(postings.len() as u32);
+        // The lists grew by doubling (or were sized before the duplicates went): the index
+        // lives as long as the table, so it keeps no spare room.
+        names.shrink_to_fit();
+        words.shrink_to_fit();
+        offsets.shrink_to_fit();
+        postings.shrink_to_fit();
         let mut index = SearchIndex {
             name_starts: bucket_starts(&names, |(name, _)| name),
             names,
