@@ -367,6 +367,39 @@ def cmd_doh_uris(args):
     return 0
 
 
+def cmd_h2load_repeat(args):
+    """h2load run again and again for --duration seconds, each run opening --clients new
+    connections that make --per-connection requests each, over the next slice of the URI
+    file: DNS over HTTPS with a new connection every so many queries, which h2load alone
+    cannot do. Prints one summary in h2load's own words, for parse_h2load."""
+    with open(args.uris) as lines:
+        uris = [line for line in lines if line.strip()]
+    per_run = args.clients * args.per_connection
+    done = succeeded = failed = at = 0
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "uris.txt")
+        while time.monotonic() - started < args.duration:
+            with open(path, "w") as out:
+                out.writelines(uris[(at + i) % len(uris)] for i in range(per_run))
+            at += per_run
+            run = subprocess.run(
+                ["h2load", "-n", str(per_run), "-c", str(args.clients), "-m", str(args.streams),
+                 "-t", "1", "-i", path],
+                capture_output=True, text=True, check=False)
+            stats = parse_h2load(run.stdout)
+            if stats["sent"] is None:
+                sys.exit(f"h2load failed ({run.returncode}):\n{(run.stdout + run.stderr)[-2000:]}")
+            done += stats["sent"]
+            succeeded += stats["completed"] or 0
+            failed += stats["lost"] or 0
+    seconds = time.monotonic() - started
+    print(f"finished in {seconds:.2f}s")
+    print(f"requests: {done} total, {done} started, {done} done, {succeeded} succeeded, "
+          f"{failed} failed, 0 errored, 0 timeout")
+    return 0
+
+
 def search_questions(path):
     """The questions of tests/data/search-questions.tsv, each as its list of words."""
     with open(path) as lines:
@@ -541,7 +574,7 @@ def cmd_measure(args):
     if process.returncode != 0:
         sys.exit(f"{args.command[0]} failed ({process.returncode}):\n{text[-2000:]}")
     client = {os.path.basename(word) for word in args.command}
-    stats = parse_h2load(text) if "h2load" in client else parse_dnsperf(text)
+    stats = parse_h2load(text) if client & {"h2load", "h2load-repeat"} else parse_dnsperf(text)
     if "-v" in args.command:
         stats.update(latency_percentiles(text))
     server_user = cpu_after[0] - cpu_before[0]
@@ -1248,6 +1281,14 @@ def main():
     doh_uris.add_argument("--port", type=int, required=True)
     doh_uris.add_argument("--out", required=True)
     doh_uris.set_defaults(run=cmd_doh_uris)
+
+    repeat = commands.add_parser("h2load-repeat")
+    repeat.add_argument("--uris", required=True)
+    repeat.add_argument("--duration", type=float, required=True)
+    repeat.add_argument("--clients", type=int, default=100)
+    repeat.add_argument("--per-connection", type=int, default=100)
+    repeat.add_argument("--streams", type=int, default=10)
+    repeat.set_defaults(run=cmd_h2load_repeat)
 
     ready = commands.add_parser("wait-ready")
     ready.add_argument("--port", type=int, required=True)

@@ -133,9 +133,14 @@ loads() {
 		for method in $DOH_METHODS; do
 			echo "doh-${method,,}$suffix dnsperf -m doh -O doh-uri=https://127.0.0.1:PORT/dns-query -O doh-method=$method $variant"
 		done
-		# The same GET load from h2load, which reads every response of a connection.
-		[[ -z $suffix && " $DOH_METHODS " == *" GET "* ]] &&
+		# The same GET load from h2load, which reads every response of a connection; for the
+		# reconnecting load, h2load run again and again, each run on new connections.
+		[[ " $DOH_METHODS " == *" GET "* ]] || continue
+		if [[ -z $suffix ]]; then
 			echo "doh-get-h2load h2load -c $CLIENTS -m $((OUTSTANDING / CLIENTS)) -t 1 -i URIS"
+		else
+			echo "doh-get-h2load-reconnect h2load-repeat --clients $RECONNECT_CLIENTS --per-connection $RECONNECT_EVERY --streams $((RECONNECT_OUTSTANDING / RECONNECT_CLIENTS)) --uris URIS"
+		fi
 	done
 }
 
@@ -148,6 +153,7 @@ measure() {
 	case $client in
 	dnsperf) command+=(-s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$DURATION") ;;
 	h2load) command+=(-D "$DURATION") ;;
+	h2load-repeat) command=("${TOOL[@]}" h2load-repeat --duration "$DURATION") ;;
 	esac
 	"${TOOL[@]}" measure --server "$name" --kind "$kind" --round "$round" \
 		--pid "${SERVER_PID[$name]}" --out "$RESULTS" -- "${CLIENT_PIN[@]}" "${command[@]}" "$@"
@@ -230,7 +236,7 @@ main() {
 		--meta "versions=$versions" \
 		--meta "zone=$ZONE" \
 		--meta "setup=NSD server-count 1 (DoT), BIND named -n $BIND_WORKERS (DoT, DoH), portsd serve with its defaults but --tcp-max-connections (and --http-max-connections with DoH)${PORTSD_ARGS:+ and $PORTSD_ARGS}; each server allows $CONNECTION_LIMIT connections; a P-256 self-signed certificate; servers on CPUs ${SERVER_CPUS:-any}, dnsperf on CPUs ${CLIENT_CPUS:-any}" \
-		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; doh-get-h2load: h2load -c $CLIENTS -m $((OUTSTANDING / CLIENTS)), GET URIs of the same names; $QUERY_COUNT names, seed $QUERY_SEED"
+		--meta "load=$ROUNDS rounds x ${DURATION}s per load; long-lived connections: dnsperf -c $CLIENTS -q $OUTSTANDING; reconnecting (-reconnect): -c $RECONNECT_CLIENTS -q $RECONNECT_OUTSTANDING -O num-queries-per-conn=$RECONNECT_EVERY; doh-get-h2load: h2load -c $CLIENTS -m $((OUTSTANDING / CLIENTS)), GET URIs of the same names; doh-get-h2load-reconnect: h2load runs of $RECONNECT_CLIENTS new connections x $RECONNECT_EVERY requests, -m $((RECONNECT_OUTSTANDING / RECONNECT_CLIENTS)), one after another; $QUERY_COUNT names, seed $QUERY_SEED"
 	cp "$RESULTS" "$RESULTS_DIR/tls.jsonl"
 	log "results: $RESULTS_DIR/tls.txt, tls.json, tls.jsonl"
 }
