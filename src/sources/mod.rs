@@ -211,21 +211,43 @@ fn builtin_synonyms() -> (String, &'static str) {
     )
 }
 
+/// A compiled-in data file that build.rs stored compressed, inflated.
+fn inflate(name: &str, packed: &[u8]) -> Result<String, DataErrors> {
+    miniz_oxide::inflate::decompress_to_vec(packed)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            let reason = "the compiled-in copy does not inflate to UTF-8 text (a broken build)";
+            DataErrors(vec![DataError::new(&format!("data/{name}"), 0, reason)])
+        })
+}
+
 /// Loads the data compiled into the binary from the repository's `data/` directory, so the
-/// daemon works from any directory with no files around.
+/// daemon works from any directory with no files around. The two large files are compiled
+/// in compressed (build.rs) and inflated here, for this load only.
 pub fn load_builtin() -> Result<LoadedData, DataErrors> {
-    let builtin = |name: &str, text| (format!("data/{name}"), text);
+    fn builtin<'t>(name: &str, text: &'t str) -> (String, &'t str) {
+        (format!("data/{name}"), text)
+    }
     // build.rs records the compiled-in data's date (see there for how it is chosen).
     let date = env!("PORTSD_DATA_DATE").parse().unwrap_or(0);
+    let ports_tsv = inflate(
+        PORTS_TSV,
+        include_bytes!(concat!(env!("OUT_DIR"), "/ports.tsv.deflate")),
+    )?;
+    let iana_csv = inflate(
+        IANA_CSV,
+        include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/iana-service-names-port-numbers.csv.deflate"
+        )),
+    )?;
     load(
         date,
         &SourceTexts {
-            ports_tsv: builtin(PORTS_TSV, include_str!("../../data/ports.tsv")),
+            ports_tsv: builtin(PORTS_TSV, &ports_tsv),
             excerpt: builtin(EXCERPT, include_str!("../../data/port-list-excerpt.txt")),
-            iana_csv: builtin(
-                IANA_CSV,
-                include_str!("../../data/iana-service-names-port-numbers.csv"),
-            ),
+            iana_csv: builtin(IANA_CSV, &iana_csv),
             local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
             synonyms_tsv: builtin_synonyms(),
         },
