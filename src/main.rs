@@ -68,12 +68,14 @@ fn load(
     services: Option<&ServicesFile>,
     frequencies: Option<&FrequenciesFile>,
 ) -> anyhow::Result<Table> {
-    let loaded = location
-        .load()
-        .and_then(|loaded| loaded.with_services(services))
-        .and_then(|loaded| loaded.with_frequencies(frequencies))
-        .map_err(bad_data)?;
-    Ok(loaded.into_table())
+    sources::build_aside(|| {
+        location
+            .load()
+            .and_then(|loaded| loaded.with_services(services))
+            .and_then(|loaded| loaded.with_frequencies(frequencies))
+            .map(sources::LoadedData::into_table)
+    })
+    .map_err(bad_data)
 }
 
 /// The error for data that did not load: one line for one problem, one line per problem

@@ -9,7 +9,7 @@ use crate::core::model::EntryId;
 /// boundary, each segment listing the range entries covering it, and a bit per port saying
 /// whether any range covers it. Most ports are in no range, and the bit answers for them
 /// without the search (a zone transfer asks for every port of every protocol).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct RangeIndex {
     /// Bit `port % 64` of word `port / 64` is set when some range covers `port`; empty
     /// when no range does.
@@ -82,7 +82,7 @@ impl RangeIndex {
 /// of the ports that have any, port by port. A port's place among those ports is the count
 /// before its word plus the set bits below it in the word. About 12 KiB and 4 bytes per port
 /// with entries, where an offset for each of the 65,536 ports took 256 KiB per protocol.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SingleIndex {
     /// Bit `port % 64` of word `port / 64` is set when `port` has single-port entries.
     present: Box<[u64]>,

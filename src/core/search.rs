@@ -149,7 +149,7 @@ pub(crate) fn acronyms<'t>(texts: impl Iterator<Item = &'t str>) -> HashMap<Stri
 }
 
 /// The search index of one table.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SearchIndex {
     /// Every (lower-cased name, entry) pair, sorted: exact and prefix matches are a range.
     names: Vec<(Box<str>, EntryId)>,

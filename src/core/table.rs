@@ -49,7 +49,7 @@ pub(crate) struct TableStats {
 }
 
 /// The merged, indexed port table. Immutable; cheap to share behind an `Arc`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Table {
     entries: Vec<Entry>,
     /// Every entry's TXT RDATA (character-strings, wire format), rendered once at build time

@@ -216,20 +216,25 @@ impl Server {
     /// Re-reads the data, builds the new table aside and swaps it in. On error the current
     /// table keeps serving. Returns the serial now served.
     pub(crate) fn reload(&self) -> Result<u32, DataErrors> {
-        let loaded = self
-            .data
-            .load()
-            .and_then(|loaded| loaded.with_services(self.services.as_deref()))
-            .and_then(|loaded| loaded.with_frequencies(self.frequencies.as_deref()))
-            .inspect_err(|_| self.metrics().reload_failed())?;
-        let table = loaded.into_table();
-        let current = self.pipeline.snapshot();
+        let table = sources::build_aside(|| {
+            self.data
+                .load()
+                .and_then(|loaded| loaded.with_services(self.services.as_deref()))
+                .and_then(|loaded| loaded.with_frequencies(self.frequencies.as_deref()))
+                .map(sources::LoadedData::into_table)
+        })
+        .inspect_err(|_| self.metrics().reload_failed())?;
         let zone = self.pipeline.zone();
-        let served = (current.serial, serial::fingerprint(zone, &current.table));
+        // The table served until now is let go of before the swap, so that the memory it
+        // held can be given back once the swap is done.
+        let served = {
+            let current = self.pipeline.snapshot();
+            (current.serial, serial::fingerprint(zone, &current.table))
+        };
         let serial = settle_serial(zone, &table, Some(served), self.state.as_deref());
         self.pipeline.replace_table(table, serial);
         memory::release_free_memory();
-        if let Some(state) = self.state.as_deref().filter(|_| serial != current.serial) {
+        if let Some(state) = self.state.as_deref().filter(|_| serial != served.0) {
             state.record_journal(&self.pipeline.journal());
         }
         self.notifier.announce(serial);

@@ -112,6 +112,40 @@ impl LoadedData {
     }
 }
 
+/// Runs `load` (reading the sources, merging them, building the table) on a thread of its own,
+/// then copies the table on the calling thread and drops the original: how `serve` builds
+/// every table it keeps.
+///
+/// A load allocates several times what the table keeps, and the table's tens of thousands of
+/// small allocations end up scattered between the load's freed temporaries, holding their
+/// pages resident. The copy is made in one sweep once the temporaries are gone, in the calling
+/// thread's allocator arena, which the load never used: packed, its lists without spare
+/// capacity, while the load's arena is left empty for `serve`'s `malloc_trim` to give back
+/// (RSS at rest 19.6 -> 17.1 MiB). A system that refuses the thread fails the load (a reload
+/// keeps the table it has).
+pub fn build_aside<F>(load: F) -> Result<Table, DataErrors>
+where
+    F: FnOnce() -> Result<Table, DataErrors> + Send,
+{
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("portsd-load".into())
+            .spawn_scoped(scope, load)
+            .map_err(|error| {
+                let reason = format!("no thread to load the data on: {error}");
+                DataErrors(vec![DataError::new("portsd", 0, reason)])
+            })?;
+        let original = match worker.join() {
+            Ok(built) => built?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // The copy, made here, is what is kept; the original goes now, on this thread.
+        let copy = original.clone();
+        drop(original);
+        Ok(copy)
+    })
+}
+
 /// The text of each source file and the name to report problems under.
 struct SourceTexts<'a> {
     ports_tsv: (String, &'a str),

@@ -8,6 +8,7 @@ use super::port_list::{self, ListRow};
 use super::*;
 use crate::core::model::Status;
 use crate::core::model::{PortSpan, Protocol};
+use crate::core::table::TableStats;
 
 fn data_file(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -405,4 +406,30 @@ fn no_two_entries_are_the_same_record() {
     for entry in &loaded.entries {
         assert!(seen.insert(entry), "entry made twice: {entry:?}");
     }
+}
+
+/// The table `serve` keeps is the copy `build_aside` makes on the calling thread: it must hold
+/// everything the table built on the load's thread held, and a load's errors must come back
+/// as they were.
+#[test]
+fn a_table_built_aside_is_the_table_the_load_built() {
+    let here = load_builtin().expect("it loads").into_table();
+    let aside = build_aside(|| load_builtin().map(LoadedData::into_table)).expect("it loads");
+    assert_eq!(aside.content_hash(), here.content_hash());
+    assert_eq!(aside.entries(), here.entries());
+    let (kept, built) = (aside.stats(), here.stats());
+    assert!(
+        kept.heap_bytes < built.heap_bytes,
+        "the copy holds no spare capacity: {} against {} bytes",
+        kept.heap_bytes,
+        built.heap_bytes
+    );
+    let same_counts = |stats: TableStats| TableStats {
+        heap_bytes: 0,
+        ..stats
+    };
+    assert_eq!(same_counts(kept), same_counts(built));
+    let problem = DataErrors(vec![DataError::new("data/ports.tsv", 3, "bad")]);
+    let failed = build_aside(|| Err(problem.clone()));
+    assert_eq!(failed.err(), Some(problem));
 }
