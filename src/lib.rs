@@ -17,7 +17,8 @@
 //! - [`update`]: downloading a fresh IANA registry, seeding a data directory.
 //! - [`fuzzing`]: the entry point the fuzzer drives.
 //! - `file_error`: the `file:line: reason` error of every file a person writes.
-// One call into the C library, in `serve::memory`, is allowed by name; nothing else.
+//! - `memory`: the allocator's settings and giving freed memory back, around data loads.
+// Two calls into the C library, in `memory`, are allowed by name; nothing else.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -27,6 +28,7 @@ pub mod dnstap;
 pub(crate) mod file_error;
 pub mod fuzzing;
 pub mod manual;
+pub(crate) mod memory;
 pub mod metrics;
 pub mod pipeline;
 pub mod serve;

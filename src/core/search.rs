@@ -151,12 +151,14 @@ pub(crate) fn acronyms<'t>(texts: impl Iterator<Item = &'t str>) -> HashMap<Stri
 /// The search index of one table.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SearchIndex {
-    /// Every (lower-cased name, entry) pair, sorted: exact and prefix matches are a range.
-    names: Vec<(Box<str>, EntryId)>,
+    /// Every lower-cased name, sorted, and in `name_ids` the entry of each (one item per
+    /// (name, entry) pair): exact and prefix matches are a range.
+    names: Packed,
+    name_ids: Vec<EntryId>,
     /// Where each [`bucket`] of `names` starts.
     name_starts: Box<[u32]>,
     /// Distinct lower-cased description words, sorted.
-    words: Vec<Box<str>>,
+    words: Packed,
     /// Where each [`bucket`] of `words` starts.
     word_starts: Box<[u32]>,
     /// `postings[offsets[i]..offsets[i + 1]]` are the entries whose description has `words[i]`,
@@ -175,6 +177,52 @@ pub(crate) fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+}
+
+/// Strings stored end to end in one buffer: string `i` is `text[ends[i - 1]..ends[i]]`. Some
+/// 40,000 names and words as two allocations rather than one each, which would cost more in
+/// allocator headers than their text.
+#[derive(Clone, Debug, Default)]
+struct Packed {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Packed {
+    fn new<'s>(strings: impl Iterator<Item = &'s str> + Clone) -> Packed {
+        let mut packed = Packed {
+            text: String::with_capacity(strings.clone().map(str::len).sum()),
+            ends: Vec::with_capacity(strings.clone().count()),
+        };
+        for string in strings {
+            packed.text.push_str(string);
+            // The names and words of any data fit in 4 GiB many times over; were they not,
+            // the strings past it would read as empty, never out of bounds.
+            packed
+                .ends
+                .push(u32::try_from(packed.text.len()).unwrap_or(u32::MAX));
+        }
+        packed
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// String `i`; empty past the end.
+    fn get(&self, i: usize) -> &str {
+        let start = i
+            .checked_sub(1)
+            .map_or(Some(0), |before| self.ends.get(before).copied());
+        match (start, self.ends.get(i)) {
+            (Some(start), Some(&end)) => self.text.get(start as usize..end as usize).unwrap_or(""),
+            _ => "",
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * 4
+    }
 }
 
 /// Where a key's first two bytes put it among [`BUCKETS`] buckets, in the keys' sort order:
@@ -199,12 +247,12 @@ fn bucket(key: &str) -> usize {
 /// How many buckets [`bucket`] sorts keys into.
 const BUCKETS: usize = 39 * 40;
 
-/// For keys sorted by `key`, where each bucket starts: `starts[b]..starts[b + 1]` are the keys
-/// in bucket `b`.
-fn bucket_starts<T>(sorted: &[T], key: impl Fn(&T) -> &str) -> Box<[u32]> {
+/// For sorted keys, where each bucket starts: `starts[b]..starts[b + 1]` are the keys in
+/// bucket `b`.
+fn bucket_starts(sorted: &Packed) -> Box<[u32]> {
     let mut starts = vec![0; BUCKETS + 1];
-    for item in sorted {
-        starts[bucket(key(item)) + 1] += 1;
+    for i in 0..sorted.len() {
+        starts[bucket(sorted.get(i)) + 1] += 1;
     }
     for b in 0..BUCKETS {
         starts[b + 1] += starts[b];
@@ -212,25 +260,18 @@ fn bucket_starts<T>(sorted: &[T], key: impl Fn(&T) -> &str) -> Box<[u32]> {
     starts.into_boxed_slice()
 }
 
-/// The index range of the items in `sorted` (sorted by `key`, bucketed by `starts`) whose key
-/// is `word` or, when `prefix`, starts with it: two binary searches within `word`'s bucket
-/// (keys that start with a word of two bytes or more share its bucket).
-fn key_range<T>(
-    sorted: &[T],
-    starts: &[u32],
-    key: impl Fn(&T) -> &str,
-    word: &str,
-    prefix: bool,
-) -> (usize, usize) {
+/// The index range of the keys in `sorted` (bucketed by `starts`) that are `word` or, when
+/// `prefix`, start with it: two binary searches within `word`'s bucket (keys that start with
+/// a word of two bytes or more share its bucket).
+fn key_range(sorted: &Packed, starts: &[u32], word: &str, prefix: bool) -> (usize, usize) {
     let b = bucket(word);
     let (Some(&first), Some(&last)) = (starts.get(b), starts.get(b + 1)) else {
         return (0, 0);
     };
     let (first, last) = (first as usize, last as usize);
-    let bucket = &sorted[first..last];
-    let start = bucket.partition_point(|item| key(item) < word);
-    let matches = |item: &T| {
-        let k = key(item);
+    let start = partition_point(first, last, |i| sorted.get(i) < word);
+    let matches = |i: usize| {
+        let k = sorted.get(i);
         if prefix {
             k.starts_with(word)
         } else {
@@ -238,16 +279,28 @@ fn key_range<T>(
         }
     };
     // The matches are usually few: gallop from `start` rather than search the whole rest.
-    let rest = &bucket[start..];
     let mut bound = 1;
-    while bound < rest.len() && matches(&rest[bound]) {
+    while start + bound < last && matches(start + bound) {
         bound *= 2;
     }
-    let window = &rest[..bound.min(rest.len())];
     (
-        first + start,
-        first + start + window.partition_point(|item| matches(item)),
+        start,
+        partition_point(start, (start + bound).min(last), matches),
     )
+}
+
+/// The first index in `low..high` at which `holds` is false, for a `holds` true up to some
+/// index and false from there on (`high` when it holds throughout).
+fn partition_point(mut low: usize, mut high: usize, holds: impl Fn(usize) -> bool) -> usize {
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if holds(middle) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
 }
 
 impl SearchIndex {
@@ -295,14 +348,16 @@ impl SearchIndex {
         offsets.push(postings.len() as u32);
         // The lists grew by doubling (or were sized before the duplicates went): the index
         // lives as long as the table, so it keeps no spare room.
-        names.shrink_to_fit();
-        words.shrink_to_fit();
         offsets.shrink_to_fit();
         postings.shrink_to_fit();
+        let name_ids = names.iter().map(|&(_, id)| id).collect();
+        let names = Packed::new(names.iter().map(|(name, _)| &**name));
+        let words = Packed::new(words.iter().map(|word| &**word));
         let mut index = SearchIndex {
-            name_starts: bucket_starts(&names, |(name, _)| name),
+            name_starts: bucket_starts(&names),
             names,
-            word_starts: bucket_starts(&words, |word| word),
+            name_ids,
+            word_starts: bucket_starts(&words),
             words,
             offsets,
             postings,
@@ -348,10 +403,9 @@ impl SearchIndex {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        let names: usize = self.names.iter().map(|(n, _)| n.len() + 24).sum();
-        let words: usize = self.words.iter().map(|w| w.len() + 16).sum();
-        names
-            + words
+        self.names.heap_bytes()
+            + self.name_ids.capacity() * 4
+            + self.words.heap_bytes()
             + self.offsets.capacity() * 4
             + self.postings.capacity() * 8
             + (self.name_starts.len() + self.word_starts.len()) * 4
@@ -451,29 +505,17 @@ impl SearchIndex {
         word: &'a str,
         prefix: bool,
     ) -> impl Iterator<Item = (EntryId, Rank)> + 'a {
-        let mut range = key_range(
-            &self.names,
-            &self.name_starts,
-            |(name, _)| name,
-            word,
-            prefix,
-        );
+        let mut range = key_range(&self.names, &self.name_starts, word, prefix);
         if range.1 - range.0 > PREFIX_BUDGET {
-            range = key_range(
-                &self.names,
-                &self.name_starts,
-                |(name, _)| name,
-                word,
-                false,
-            );
+            range = key_range(&self.names, &self.name_starts, word, false);
         }
-        self.names[range.0..range.1].iter().map(move |(name, id)| {
-            let rank = if **name == *word {
+        (range.0..range.1).filter_map(move |i| {
+            let rank = if self.names.get(i) == word {
                 EXACT_NAME
             } else {
                 NAME_PREFIX
             };
-            (*id, rank)
+            self.name_ids.get(i).map(|&id| (id, rank))
         })
     }
 
@@ -484,14 +526,14 @@ impl SearchIndex {
         word: &'a str,
         prefix: bool,
     ) -> impl Iterator<Item = (usize, Rank)> + 'a {
-        let mut range = key_range(&self.words, &self.word_starts, |w| w, word, prefix);
+        let mut range = key_range(&self.words, &self.word_starts, word, prefix);
         let occurrences =
             |(start, end): (usize, usize)| (self.offsets[end] - self.offsets[start]) as usize;
         if occurrences(range) > PREFIX_BUDGET {
-            range = key_range(&self.words, &self.word_starts, |w| w, word, false);
+            range = key_range(&self.words, &self.word_starts, word, false);
         }
         (range.0..range.1).map(move |index| {
-            let rank = if *self.words[index] == *word {
+            let rank = if self.words.get(index) == word {
                 WHOLE_WORD
             } else {
                 WORD_PREFIX

@@ -22,7 +22,6 @@ pub(crate) mod bind;
 mod daemon;
 mod dnstap;
 mod http;
-mod memory;
 mod notify;
 mod occupancy;
 pub(crate) mod state;
@@ -233,7 +232,7 @@ impl Server {
         };
         let serial = settle_serial(zone, &table, Some(served), self.state.as_deref());
         self.pipeline.replace_table(table, serial);
-        memory::release_free_memory();
+        crate::memory::release_free_memory();
         if let Some(state) = self.state.as_deref().filter(|_| serial != served.0) {
             state.record_journal(&self.pipeline.journal());
         }
@@ -261,7 +260,7 @@ impl Server {
             return Err(ServerError::NoCertificate);
         }
         // The load's temporaries are gone by now: give their pages back before serving.
-        memory::release_free_memory();
+        crate::memory::release_free_memory();
         let stop = CancellationToken::new();
         // Whichever way this returns, the UDP threads started so far stop too.
         let _stop_on_return = stop.clone().drop_guard();

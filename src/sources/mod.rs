@@ -121,12 +121,14 @@ impl LoadedData {
 /// pages resident. The copy is made in one sweep once the temporaries are gone, in the calling
 /// thread's allocator arena, which the load never used: packed, its lists without spare
 /// capacity, while the load's arena is left empty for `serve`'s `malloc_trim` to give back
-/// (RSS at rest 19.6 -> 17.1 MiB). A system that refuses the thread fails the load (a reload
-/// keeps the table it has).
+/// (RSS at rest 19.6 -> 17.1 MiB). The allocator's mmap threshold is pinned first
+/// ([`crate::memory`]). A system that refuses the thread fails the load (a reload keeps the
+/// table it has).
 pub fn build_aside<F>(load: F) -> Result<Table, DataErrors>
 where
     F: FnOnce() -> Result<Table, DataErrors> + Send,
 {
+    crate::memory::fix_mmap_threshold();
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("portsd-load".into())
