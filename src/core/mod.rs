@@ -8,6 +8,7 @@ pub(crate) mod fingerprint;
 pub mod model;
 pub(crate) mod names;
 pub(crate) mod owner_name;
+pub(crate) mod packed;
 pub(crate) mod port_index;
 pub mod present;
 pub(crate) mod search;

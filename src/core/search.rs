@@ -30,6 +30,7 @@ use std::collections::HashMap;
 use smallvec::SmallVec;
 
 use crate::core::model::{Entry, EntryId};
+use crate::core::packed::Packed;
 
 /// The most uses a search returns.
 pub(crate) const MAX_RESULTS: usize = 10;
@@ -179,56 +180,10 @@ pub(crate) fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// Strings stored end to end in one buffer: string `i` is `text[ends[i - 1]..ends[i]]`. Some
-/// 40,000 names and words as two allocations rather than one each, which would cost more in
-/// allocator headers than their text.
-#[derive(Clone, Debug, Default)]
-struct Packed {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl Packed {
-    fn new<'s>(strings: impl Iterator<Item = &'s str> + Clone) -> Packed {
-        let mut packed = Packed {
-            text: String::with_capacity(strings.clone().map(str::len).sum()),
-            ends: Vec::with_capacity(strings.clone().count()),
-        };
-        for string in strings {
-            packed.text.push_str(string);
-            // The names and words of any data fit in 4 GiB many times over; were they not,
-            // the strings past it would read as empty, never out of bounds.
-            packed
-                .ends
-                .push(u32::try_from(packed.text.len()).unwrap_or(u32::MAX));
-        }
-        packed
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// String `i`; empty past the end.
-    fn get(&self, i: usize) -> &str {
-        let start = i
-            .checked_sub(1)
-            .map_or(Some(0), |before| self.ends.get(before).copied());
-        match (start, self.ends.get(i)) {
-            (Some(start), Some(&end)) => self.text.get(start as usize..end as usize).unwrap_or(""),
-            _ => "",
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 4
-    }
-}
-
 /// Where a key's first two bytes put it among [`BUCKETS`] buckets, in the keys' sort order:
 /// each byte counts by its class (before the digits, each digit, between the digits and the
 /// letters, each letter, after the letters), a missing second byte before all.
-fn bucket(key: &str) -> usize {
+fn bucket(key: &[u8]) -> usize {
     fn class(byte: u8) -> usize {
         match byte {
             ..b'0' => 0,
@@ -238,7 +193,7 @@ fn bucket(key: &str) -> usize {
             _ => 38,
         }
     }
-    let bytes = key.as_bytes();
+    let bytes = key;
     let first = bytes.first().map_or(0, |&b| class(b));
     let second = bytes.get(1).map_or(0, |&b| class(b) + 1);
     first * 40 + second
@@ -264,18 +219,18 @@ fn bucket_starts(sorted: &Packed) -> Box<[u32]> {
 /// `prefix`, start with it: two binary searches within `word`'s bucket (keys that start with
 /// a word of two bytes or more share its bucket).
 fn key_range(sorted: &Packed, starts: &[u32], word: &str, prefix: bool) -> (usize, usize) {
-    let b = bucket(word);
+    let b = bucket(word.as_bytes());
     let (Some(&first), Some(&last)) = (starts.get(b), starts.get(b + 1)) else {
         return (0, 0);
     };
     let (first, last) = (first as usize, last as usize);
-    let start = partition_point(first, last, |i| sorted.get(i) < word);
+    let start = partition_point(first, last, |i| sorted.get(i) < word.as_bytes());
     let matches = |i: usize| {
         let k = sorted.get(i);
         if prefix {
-            k.starts_with(word)
+            k.starts_with(word.as_bytes())
         } else {
-            k == word
+            k == word.as_bytes()
         }
     };
     // The matches are usually few: gallop from `start` rather than search the whole rest.
@@ -351,8 +306,8 @@ impl SearchIndex {
         offsets.shrink_to_fit();
         postings.shrink_to_fit();
         let name_ids = names.iter().map(|&(_, id)| id).collect();
-        let names = Packed::new(names.iter().map(|(name, _)| &**name));
-        let words = Packed::new(words.iter().map(|word| &**word));
+        let names = Packed::new(names.iter().map(|(name, _)| name.as_bytes()));
+        let words = Packed::new(words.iter().map(|word| word.as_bytes()));
         let mut index = SearchIndex {
             name_starts: bucket_starts(&names),
             names,
@@ -510,7 +465,7 @@ impl SearchIndex {
             range = key_range(&self.names, &self.name_starts, word, false);
         }
         (range.0..range.1).filter_map(move |i| {
-            let rank = if self.names.get(i) == word {
+            let rank = if self.names.get(i) == word.as_bytes() {
                 EXACT_NAME
             } else {
                 NAME_PREFIX
@@ -533,7 +488,7 @@ impl SearchIndex {
             range = key_range(&self.words, &self.word_starts, word, false);
         }
         (range.0..range.1).map(move |index| {
-            let rank = if self.words.get(index) == word {
+            let rank = if self.words.get(index) == word.as_bytes() {
                 WHOLE_WORD
             } else {
                 WORD_PREFIX

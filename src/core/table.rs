@@ -11,6 +11,7 @@ use crate::core::fingerprint::Fingerprint;
 use crate::core::model::{
     Entry, EntryId, PortFrequency, PortName, Protocol, Source, Status, Synonym,
 };
+use crate::core::packed::Packed;
 use crate::core::port_index::{RangeIndex, SingleIndex};
 use crate::core::search::{EntryWords, SearchIndex};
 use crate::core::txt;
@@ -52,11 +53,9 @@ pub(crate) struct TableStats {
 #[derive(Clone, Debug)]
 pub struct Table {
     entries: Vec<Entry>,
-    /// Every entry's TXT RDATA (character-strings, wire format), rendered once at build time
-    /// and stored end to end: entry `i`'s ends at `rdata_ends[i]` and starts where entry
-    /// `i - 1`'s ends. One allocation for all instead of one per entry.
-    rdata: Vec<u8>,
-    rdata_ends: Vec<usize>,
+    /// Every entry's TXT RDATA (character-strings, wire format), rendered once at build time,
+    /// entry `i`'s the `i`-th string.
+    rdata: Packed,
     singles: [SingleIndex; 4],
     ranges: [RangeIndex; 4],
     /// Lower-cased service name to the entries carrying it, in entry order.
@@ -101,8 +100,7 @@ impl Table {
     /// synonym list ranking and widening the search and making the `top` answers.
     pub fn build(mut entries: Vec<Entry>, names: &[PortName], extras: Extras) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
-        let mut rdata: Vec<u8> = Vec::new();
-        let mut rdata_ends: Vec<usize> = Vec::with_capacity(entries.len());
+        let mut rdata = Packed::default();
         let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
         let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -115,8 +113,7 @@ impl Table {
                     }
                 }
                 None => {
-                    rdata.extend_from_slice(&record);
-                    rdata_ends.push(rdata.len());
+                    rdata.push(&record);
                     first_with.insert(record, kept.len());
                     kept.push(entry);
                 }
@@ -125,7 +122,6 @@ impl Table {
         drop(first_with);
         rdata.shrink_to_fit();
         kept.shrink_to_fit();
-        rdata_ends.shrink_to_fit();
         let entries = kept;
         let mut singles: [Vec<(EntryId, u16)>; 4] = Default::default();
         let mut ranges: [Vec<(EntryId, u16, u16)>; 4] = Default::default();
@@ -169,7 +165,6 @@ impl Table {
             search: SearchIndex::default(),
             entries,
             rdata,
-            rdata_ends,
             singles: singles.map(|s| SingleIndex::build(&s)),
             ranges: ranges.map(|r| RangeIndex::build(&r)),
             services,
@@ -368,11 +363,7 @@ impl Table {
 
     /// The pre-rendered TXT RDATA of an entry.
     pub fn rdata(&self, id: EntryId) -> &[u8] {
-        let id = id as usize;
-        let start = id
-            .checked_sub(1)
-            .map_or(0, |before| self.rdata_ends[before]);
-        &self.rdata[start..self.rdata_ends[id]]
+        self.rdata.get(id as usize)
     }
 
     /// The entries for `port` on `protocol`, singles and covering ranges, in entry order.
@@ -491,7 +482,7 @@ impl Table {
                     + e.service.as_ref().map_or(0, String::capacity)
             })
             .sum();
-        let rdata_bytes = self.rdata.capacity() + self.rdata_ends.capacity() * 8;
+        let rdata_bytes = self.rdata.heap_bytes();
         let service_bytes: usize = self
             .services
             .iter()
