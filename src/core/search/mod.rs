@@ -1,0 +1,166 @@
+//! Keyword search over the table: an index of service names and description words built once
+//! per table, so a query costs a few binary searches and the merge of short lists, never a scan
+//! of the descriptions. A query of one word sorts nothing: each match is offered to a list of
+//! the ten best so far, and a long posting list is read only as far as its ten best, kept
+//! aside when the index is built.
+//!
+//! An entry's names are its service name, the system's names for it, nmap's name for its port
+//! and the synonym list's words for it; its words are those of its description, of nmap's
+//! comment on its port, of the synonym list's phrases for it, and the expansions of the
+//! acronyms among them that some text of the data defines (`Remote Desktop Protocol (RDP)`).
+//!
+//! Every word of a query must match an entry, in one of four ways, best first: it is one of the
+//! entry's names, a name starts with it, it is a whole word of the entry, a word of the entry
+//! starts with it. An entry's score is what its matches cost ([`rank::match_cost`]: its
+//! worst-matching word and the sum over its words) less how common the use is
+//! ([`popularity`]: nmap's frequency of its port, its status, how many sources agree), so a use
+//! found open on a quarter of all hosts outranks a rare one that matches a little better.
+//! Ties go to the use whose words come earlier in its description (`Minecraft server` before
+//! `a viewer for Minecraft`), then to table order (so by port, local entries first). Words compare in lower case;
+//! the description's words are its runs of letters and digits. A query word of one character
+//! matches only whole names and words, and so does a prefix shared by more than
+//! [`PREFIX_BUDGET`] names or description-word occurrences (`se`, the start of `server`,
+//! `service`, `secure` and hundreds more): ranking thousands of equally vague matches would
+//! cost a hundred times a port answer and tell the asker nothing. A query of more than
+//! [`MAX_WORDS`] words matches nothing.
+
+//!
+//! The index is built in [`build`] (once per table), a query is read against it in [`query`],
+//! and [`rank`] holds what orders the matches: the cost of a match, the popularity of a use
+//! and the list of the best entries so far.
+
+mod build;
+mod query;
+mod rank;
+#[cfg(test)]
+mod tests;
+
+use smallvec::SmallVec;
+
+use crate::core::model::EntryId;
+use crate::core::packed::Packed;
+
+pub(crate) use build::{acronyms, words_of};
+pub(crate) use rank::popularity;
+
+/// The most uses a search returns.
+pub(crate) const MAX_RESULTS: usize = 10;
+
+/// The most words a query may have: a name of more labels matches nothing, so a hostile name of
+/// a hundred labels costs no more than an ordinary search.
+pub(crate) const MAX_WORDS: usize = 8;
+
+/// The shortest query word that also matches as a prefix.
+const MIN_PREFIX: usize = 2;
+
+/// The most names, or description-word occurrences, a prefix may stand for and still match as
+/// a prefix.
+pub(crate) const PREFIX_BUDGET: usize = 200;
+
+/// How well one word matches one entry; lower is better.
+type Rank = u8;
+const EXACT_NAME: Rank = 0;
+const NAME_PREFIX: Rank = 1;
+const WHOLE_WORD: Rank = 2;
+const WORD_PREFIX: Rank = 3;
+
+/// Where in the description a word first comes (names count as position 0).
+type Position = u16;
+
+/// Candidates for one query word, each packed as [`pack`] makes it so that sorting them sorts
+/// by entry id, then rank, then position.
+type Candidates = Vec<u64>;
+
+/// Candidates for the whole query: entry id, worst rank, rank sum, position sum.
+type Scored = SmallVec<[(EntryId, Rank, u16, u32); 32]>;
+
+/// A posting list longer than this also keeps its [`MAX_RESULTS`] best entries on the side,
+/// so a one-word query reads those instead of the whole list.
+const TOP_AFTER: usize = 64;
+
+/// One candidate as one integer: entry id, rank, position, most significant first.
+fn pack(id: EntryId, rank: Rank, at: Position) -> u64 {
+    (u64::from(id) << 32) | (u64::from(rank) << 16) | u64::from(at)
+}
+
+fn unpack(candidate: u64) -> (EntryId, Rank, Position) {
+    (
+        (candidate >> 32) as EntryId,
+        (candidate >> 16) as Rank,
+        candidate as Position,
+    )
+}
+
+/// Sorts candidates by entry id and keeps each entry's best match.
+fn sort_dedup(found: &mut Candidates) {
+    found.sort_unstable();
+    found.dedup_by_key(|c| *c >> 32);
+}
+
+/// The names and words an entry is found by beyond its own service name, aliases and
+/// description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntryWords {
+    /// Further names (lower-case).
+    pub(crate) names: Vec<String>,
+    /// Further words (lower-case), counted as coming after the description's.
+    pub(crate) words: Vec<String>,
+}
+
+/// The search index of one table.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SearchIndex {
+    /// Every lower-cased name, sorted, and in `name_ids` the entry of each (one item per
+    /// (name, entry) pair): exact and prefix matches are a range.
+    names: Packed,
+    name_ids: Vec<EntryId>,
+    /// Where each [`build::bucket`] of `names` starts.
+    name_starts: Box<[u32]>,
+    /// Distinct lower-cased description words, sorted.
+    words: Packed,
+    /// Where each [`build::bucket`] of `words` starts.
+    word_starts: Box<[u32]>,
+    /// `postings[offsets[i]..offsets[i + 1]]` are the entries whose description has `words[i]`,
+    /// ascending, each with the word's first position in it.
+    offsets: Vec<u32>,
+    postings: Vec<(EntryId, Position)>,
+    /// For each word with more than [`TOP_AFTER`] postings (by index into `words`, ascending),
+    /// its [`MAX_RESULTS`] postings that rank best on their own.
+    tops: Vec<(u32, [(EntryId, Position); MAX_RESULTS])>,
+    /// Each entry's [`popularity`].
+    popularity: Vec<u32>,
+}
+impl SearchIndex {
+    /// The entries whose description has `words[word]`, ascending, each with its position.
+    fn postings_of(&self, word: usize) -> &[(EntryId, Position)] {
+        &self.postings[self.offsets[word] as usize..self.offsets[word + 1] as usize]
+    }
+
+    /// The postings of `words[word]` that can reach a one-word query's results: its best
+    /// [`MAX_RESULTS`] when it has kept them aside, else all.
+    fn best_postings_of(&self, word: usize) -> &[(EntryId, Position)] {
+        match self.tops.binary_search_by_key(&(word as u32), |(w, _)| *w) {
+            Ok(found) => &self.tops[found].1,
+            Err(_) => self.postings_of(word),
+        }
+    }
+
+    /// An entry's ranking bonus.
+    fn bonus(&self, id: EntryId) -> i32 {
+        self.popularity
+            .get(id as usize)
+            .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.names.heap_bytes()
+            + self.name_ids.capacity() * 4
+            + self.words.heap_bytes()
+            + self.offsets.capacity() * 4
+            + self.postings.capacity() * 8
+            + (self.name_starts.len() + self.word_starts.len()) * 4
+            + self.tops.capacity()
+                * std::mem::size_of::<(u32, [(EntryId, Position); MAX_RESULTS])>()
+            + self.popularity.capacity() * 4
+    }
+}

@@ -1,0 +1,189 @@
+//! Unit tests of the search index: match classes, vague prefixes, limits, kept-aside postings,
+//! acronyms and popularity.
+
+use super::*;
+use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
+
+fn entry(port: u16, service: Option<&str>, description: &str) -> Entry {
+    Entry {
+        ports: PortSpan::single(port),
+        protocol: Protocol::Tcp,
+        status: Status::Assigned,
+        service: service.map(str::to_owned),
+        aliases: Vec::new(),
+        description: description.to_owned(),
+        sources: Source::Iana.bit(),
+        registry: None,
+    }
+}
+
+fn ports(index: &SearchIndex, entries: &[Entry], query: &str) -> Vec<u16> {
+    let words: Vec<&[u8]> = query.split('.').map(str::as_bytes).collect();
+    let mut ids = Vec::new();
+    index.search(&words, &mut ids);
+    ids.iter()
+        .map(|&id| entries[id as usize].ports.first)
+        .collect()
+}
+
+#[test]
+fn ranks_names_then_prefixes_then_words_then_word_prefixes() {
+    let entries = vec![
+        entry(1, None, "Postgres compatible proxy"),
+        entry(2, Some("postgresql"), "PostgreSQL Database"),
+        entry(3, None, "Postgresish tool"),
+        entry(6, None, "a proxy for Postgres"),
+        entry(4, Some("postgres"), "Another database"),
+        entry(5, None, "unrelated"),
+    ];
+    let index = SearchIndex::build(&entries, &[], Vec::new());
+    assert_eq!(ports(&index, &entries, "postgres"), [4, 2, 1, 6, 3]);
+    assert_eq!(ports(&index, &entries, "POSTGRES"), [4, 2, 1, 6, 3]);
+    assert_eq!(ports(&index, &entries, "database"), [2, 4]);
+    assert_eq!(ports(&index, &entries, "postgres.database"), [4, 2]);
+    assert_eq!(
+        ports(&index, &entries, "postgres.nothing"),
+        Vec::<u16>::new()
+    );
+    assert_eq!(
+        ports(&index, &entries, "p"),
+        Vec::<u16>::new(),
+        "no one-letter prefixes"
+    );
+    assert_eq!(ports(&index, &entries, "compatible-proxy"), [1]);
+}
+
+#[test]
+fn vague_prefixes_match_whole_words_only() {
+    let mut entries: Vec<Entry> = (0..=PREFIX_BUDGET as u16)
+        .map(|port| entry(port, None, &format!("server{port}")))
+        .collect();
+    entries.push(entry(9999, Some("se"), "serial console"));
+    let index = SearchIndex::build(&entries, &[], Vec::new());
+    assert_eq!(ports(&index, &entries, "se"), [9999]);
+    assert_eq!(
+        ports(&index, &entries, "server1"),
+        [1, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+        "a specific prefix still matches as one"
+    );
+    assert_eq!(ports(&index, &entries, "seri"), [9999]);
+}
+
+#[test]
+fn at_most_ten_each_entry_once() {
+    let entries: Vec<Entry> = (0..30)
+        .map(|port| entry(port, Some("game"), "game game server"))
+        .collect();
+    let index = SearchIndex::build(&entries, &[], Vec::new());
+    assert_eq!(
+        ports(&index, &entries, "game.game"),
+        (0..10).collect::<Vec<u16>>()
+    );
+    assert_eq!(ports(&index, &entries, "\u{ff}"), Vec::<u16>::new());
+    let eight = ["game"; MAX_WORDS].join(".");
+    assert_eq!(ports(&index, &entries, &eight).len(), 10);
+    let nine = ["game"; MAX_WORDS + 1].join(".");
+    assert_eq!(
+        ports(&index, &entries, &nine),
+        Vec::<u16>::new(),
+        "too many words"
+    );
+    let not_utf8: &[&[u8]] = &[b"\xff"];
+    let mut ids = Vec::new();
+    index.search(not_utf8, &mut ids);
+    assert!(ids.is_empty());
+}
+
+#[test]
+fn long_posting_lists_rank_as_if_read_whole() {
+    let count = 3 * TOP_AFTER as u16;
+    let entries: Vec<Entry> = (0..count)
+        .map(|port| {
+            let text = if port % 3 == 0 {
+                "a common word"
+            } else {
+                "common"
+            };
+            entry(port, None, text)
+        })
+        .collect();
+    let popular: Vec<u32> = (0..u32::from(count)).map(|i| i * 37 % 50).collect();
+    let index = SearchIndex::build(&entries, &[], popular.clone());
+    // Most popular first, then the word earlier in the description, then by port.
+    let mut expected: Vec<u16> = (0..count).collect();
+    expected.sort_by_key(|&port| {
+        (
+            std::cmp::Reverse(popular[usize::from(port)]),
+            u16::from(port % 3 == 0),
+            port,
+        )
+    });
+    expected.truncate(MAX_RESULTS);
+    assert_eq!(ports(&index, &entries, "common"), expected);
+    assert_eq!(
+        ports(&index, &entries, "common.common"),
+        expected,
+        "the same order when every posting is read"
+    );
+}
+
+#[test]
+fn acronyms_are_learned_from_their_definitions() {
+    let found = acronyms(
+        [
+            "Microsoft Remote Desktop Protocol (RDP) server",
+            "Server Message Block (SMB) over IP",
+            "Something (XYZ) that does not spell it",
+            "Network File System (NFS); also (nfs) in lower case",
+        ]
+        .into_iter(),
+    );
+    assert_eq!(found["rdp"], ["remote", "desktop", "protocol"]);
+    assert_eq!(found["smb"], ["server", "message", "block"]);
+    assert_eq!(found["nfs"], ["network", "file", "system"]);
+    assert!(!found.contains_key("xyz"));
+}
+
+#[test]
+fn common_uses_outrank_slightly_better_matches() {
+    let entries = vec![
+        entry(546, Some("dhcpv6-client"), "DHCPv6 client"),
+        entry(
+            67,
+            Some("bootps"),
+            "Bootstrap Protocol server; also used by DHCP",
+        ),
+        entry(9, Some("rare"), "rare service"),
+        entry(10, None, "a rare thing"),
+    ];
+    let extra = [
+        EntryWords::default(),
+        EntryWords::default(),
+        EntryWords::default(),
+        EntryWords {
+            names: vec!["rarely".into()],
+            words: vec!["remote".into()],
+        },
+    ];
+    let popular = vec![popularity(840, 3), popularity(228_010, 3), 0, 0];
+    let index = SearchIndex::build(&entries, &extra, popular);
+    assert_eq!(ports(&index, &entries, "dhcp"), [67, 546]);
+    let flat = SearchIndex::build(&entries, &extra, Vec::new());
+    assert_eq!(
+        ports(&flat, &entries, "dhcp"),
+        [546, 67],
+        "a name prefix wins alone"
+    );
+    assert_eq!(
+        ports(&index, &entries, "rarely"),
+        [10],
+        "extra names are names"
+    );
+    assert_eq!(
+        ports(&index, &entries, "remote"),
+        [10],
+        "extra words are words"
+    );
+    assert_eq!(popularity(0, 2), 2);
+    assert_eq!(popularity(999_999, 0), 60);
+}

@@ -1,0 +1,333 @@
+//! The in-memory port table: merged [`Entry`]s, indexed for constant-time lookup by
+//! (protocol, port) and by service name, with each entry's TXT record pre-rendered at build time.
+//!
+//! Ranges stay ranges: a range entry is stored once and found through a per-protocol list of
+//! elementary segments (the port axis cut at every range boundary), so `6881-6887` costs one
+//! entry, not seven. The table is immutable once built; reloads build a new one and swap it.
+//!
+//! Building and looking up live here; [`ranking`] makes what orders the search and answers
+//! `top` (the extra words of each entry, its popularity, nmap's frequencies), [`stats`] the
+//! counts and the content fingerprint.
+
+mod ranking;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use stats::fingerprint;
+
+use std::collections::HashMap;
+
+use crate::core::model::{
+    Entry, EntryId, PortFrequency, PortName, Protocol, Source, Status, Synonym,
+};
+use crate::core::packed::Packed;
+use crate::core::port_index::{RangeIndex, SingleIndex};
+use crate::core::search::SearchIndex;
+use crate::core::txt;
+
+/// The most common ports a `top.<proto>` name answers.
+pub(crate) const TOP_COUNT: usize = 20;
+
+/// What ranks and widens the search beyond the entries themselves: nmap's frequencies (with
+/// its names and comments) and the synonym list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// nmap's `nmap-services`, empty without the file.
+    pub(crate) frequencies: Vec<PortFrequency>,
+    /// The synonym list.
+    pub(crate) synonyms: Vec<Synonym>,
+}
+
+/// The entries found for one question; inline for all but the busiest ports and names.
+pub(crate) type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
+
+/// Counts reported by `portsd check`, the apex TXT record and the metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TableStats {
+    /// Entries by contributing source (an entry merged from two sources counts for both).
+    pub(crate) by_source: Vec<(Source, usize)>,
+    /// Entries by status word.
+    pub(crate) by_status: Vec<(Status, usize)>,
+    /// Entries by protocol.
+    pub(crate) by_protocol: Vec<(Protocol, usize)>,
+    /// Entries that cover a range of ports.
+    pub(crate) ranges: usize,
+    /// Distinct service names.
+    pub(crate) services: usize,
+    /// Approximate heap bytes held by the table.
+    pub(crate) heap_bytes: usize,
+}
+
+/// The merged, indexed port table. Immutable; cheap to share behind an `Arc`.
+#[derive(Clone, Debug)]
+pub struct Table {
+    entries: Vec<Entry>,
+    /// Every entry's TXT RDATA (character-strings, wire format), rendered once at build time,
+    /// entry `i`'s the `i`-th string.
+    rdata: Packed,
+    singles: [SingleIndex; 4],
+    ranges: [RangeIndex; 4],
+    /// Lower-cased service name to the entries carrying it, in entry order.
+    services: HashMap<Box<[u8]>, Vec<EntryId>>,
+    /// Lower-cased names of the system's services database to the ports they name.
+    port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>>,
+    /// Names and description words, for keyword search.
+    search: SearchIndex,
+    /// Every distinct lower-cased service name, the system's services database's included,
+    /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
+    /// walking the zone does not sort.
+    service_order: Vec<Box<[u8]>>,
+    /// nmap's frequency (millionths) of each port per protocol, sorted by port.
+    frequencies: [Vec<(u16, u32)>; 4],
+    /// The TXT RDATA answering `top.<proto>`: the most common ports, ranked.
+    top: [Vec<Box<[u8]>>; 4],
+    /// A fingerprint of the content, used to tell whether a reload changed anything.
+    content_hash: u64,
+    /// The data's date (Unix seconds) the SOA serial derives from; 0 when unknown.
+    data_date: u32,
+}
+
+impl Table {
+    /// Builds the table from merged entries without a system services database.
+    pub fn new(entries: Vec<Entry>) -> Table {
+        Table::with_port_names(entries, &[])
+    }
+
+    /// Builds the table from merged entries and the names of the system's services database.
+    /// Entries keep their order, except that local entries move first: answers list a site's
+    /// own uses before anyone else's.
+    ///
+    /// Entries whose records would read the same are kept once, the first with the sources of
+    /// all: the text names the port or range, the protocol and the service, so equal texts sit
+    /// at the same names, and an RRset holds no record twice (RFC 2181 5). Two local rows
+    /// alike, or two sources describing a use in the same words, end up here.
+    pub fn with_port_names(entries: Vec<Entry>, names: &[PortName]) -> Table {
+        Table::build(entries, names, Extras::default())
+    }
+
+    /// Builds the table as [`Table::with_port_names`] does, with nmap's frequencies and the
+    /// synonym list ranking and widening the search and making the `top` answers.
+    pub fn build(mut entries: Vec<Entry>, names: &[PortName], extras: Extras) -> Table {
+        entries.sort_by_key(|e| !e.has_source(Source::Local));
+        let mut rdata = Packed::default();
+        let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
+        let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let record = txt::encode_strings(&txt::entry_text(&entry));
+            match first_with.get(&record) {
+                Some(&at) => {
+                    kept[at].sources |= entry.sources;
+                    if kept[at].registry.is_none() {
+                        kept[at].registry = entry.registry;
+                    }
+                }
+                None => {
+                    rdata.push(&record);
+                    first_with.insert(record, kept.len());
+                    kept.push(entry);
+                }
+            }
+        }
+        drop(first_with);
+        rdata.shrink_to_fit();
+        kept.shrink_to_fit();
+        let entries = kept;
+        let mut singles: [Vec<(EntryId, u16)>; 4] = Default::default();
+        let mut ranges: [Vec<(EntryId, u16, u16)>; 4] = Default::default();
+        let mut services: HashMap<Box<[u8]>, Vec<EntryId>> = HashMap::new();
+        for (id, entry) in entries.iter().enumerate() {
+            let id = id as EntryId;
+            let p = entry.protocol.index();
+            if entry.ports.is_range() {
+                ranges[p].push((id, entry.ports.first, entry.ports.last));
+            } else {
+                singles[p].push((id, entry.ports.first));
+            }
+            if let Some(service) = &entry.service {
+                let key = service.to_ascii_lowercase().into_bytes().into_boxed_slice();
+                services.entry(key).or_default().push(id);
+            }
+        }
+        let mut port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>> = HashMap::new();
+        for name in names {
+            let ports = port_names.entry(name.name.as_bytes().into()).or_default();
+            if !ports.contains(&(name.protocol, name.port)) {
+                ports.push((name.protocol, name.port));
+            }
+        }
+        let mut service_order: Vec<Box<[u8]>> = services
+            .keys()
+            .chain(port_names.keys().filter(|k| !services.contains_key(*k)))
+            .cloned()
+            .collect();
+        service_order.sort_unstable();
+        let mut frequencies: [Vec<(u16, u32)>; 4] = Default::default();
+        for f in &extras.frequencies {
+            frequencies[f.protocol.index()].push((f.port, f.frequency));
+        }
+        for list in &mut frequencies {
+            // A port listed twice keeps its highest frequency.
+            list.sort_unstable_by_key(|&(port, frequency)| (port, std::cmp::Reverse(frequency)));
+            list.dedup_by_key(|(port, _)| *port);
+        }
+        let mut table = Table {
+            search: SearchIndex::default(),
+            entries,
+            rdata,
+            singles: singles.map(|s| SingleIndex::build(&s)),
+            ranges: ranges.map(|r| RangeIndex::build(&r)),
+            services,
+            port_names,
+            service_order,
+            frequencies,
+            top: Default::default(),
+            content_hash: 0,
+            data_date: 0,
+        };
+        let words = table.search_words(&extras);
+        let popularity: Vec<u32> = (0..table.entries.len())
+            .map(|id| table.popularity(id as EntryId))
+            .collect();
+        table.search = SearchIndex::build(&table.entries, &words, popularity);
+        table.top = Protocol::ALL.map(|p| table.top_records(p, &extras.frequencies));
+        table.content_hash = fingerprint(&table, &extras);
+        table
+    }
+
+    /// The ranked records answering `top.<protocol>`.
+    pub(crate) fn top(&self, protocol: Protocol) -> &[Box<[u8]>] {
+        &self.top[protocol.index()]
+    }
+
+    /// How many registry facts an entry has (records of its `registry` name); 0 when IANA
+    /// lists none. The records are rendered when written ([`txt::fact_text`]), not kept.
+    pub(crate) fn fact_count(&self, id: EntryId) -> usize {
+        self.entry(id)
+            .registry
+            .as_ref()
+            .map_or(0, |r| r.fields().count())
+    }
+
+    /// The same table, recording the date of the data it was built from.
+    pub(crate) fn dated(self, data_date: u32) -> Table {
+        Table { data_date, ..self }
+    }
+
+    /// The data's date (Unix seconds), 0 when unknown.
+    pub(crate) fn data_date(&self) -> u32 {
+        self.data_date
+    }
+
+    /// Every entry, local ones first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// One entry by id.
+    pub(crate) fn entry(&self, id: EntryId) -> &Entry {
+        &self.entries[id as usize]
+    }
+
+    /// The pre-rendered TXT RDATA of an entry.
+    pub fn rdata(&self, id: EntryId) -> &[u8] {
+        self.rdata.get(id as usize)
+    }
+
+    /// The entries for `port` on `protocol`, singles and covering ranges, in entry order.
+    /// Appends to `out` (a caller-owned buffer, so the hot path does not allocate).
+    pub fn port_entries(&self, protocol: Protocol, port: u16, out: &mut impl Extend<EntryId>) {
+        let singles = self.singles[protocol.index()].lookup(port);
+        let ranges = self.ranges[protocol.index()].lookup(port);
+        // Most ports have entries of one kind or none: no merge to do.
+        match (singles, ranges) {
+            ([], []) => return,
+            (only, []) | ([], only) => return out.extend(only.iter().copied()),
+            _ => {}
+        }
+        let mut singles = singles.iter().peekable();
+        let mut ranges = ranges.iter().peekable();
+        out.extend(
+            std::iter::from_fn(|| match (singles.peek(), ranges.peek()) {
+                (Some(single), Some(range)) if single > range => ranges.next(),
+                (Some(_), _) => singles.next(),
+                (None, _) => ranges.next(),
+            })
+            .copied(),
+        );
+    }
+
+    /// The entries a service name (ASCII case ignored) answers, optionally on one protocol
+    /// only. On a protocol where the system's services database has the name, it answers every
+    /// use of the port it names there, as the port's number does; elsewhere it answers the uses
+    /// carrying it as their service name, in entry order. Appends to `out`.
+    pub(crate) fn service_entries(
+        &self,
+        name: &[u8],
+        protocol: Option<Protocol>,
+        out: &mut impl Extend<EntryId>,
+    ) {
+        let mut lower = crate::core::names::ServiceName::new();
+        let key = if name.iter().any(u8::is_ascii_uppercase) {
+            lower.extend(name.iter().map(u8::to_ascii_lowercase));
+            &lower[..]
+        } else {
+            name
+        };
+        let carried = self.services.get(key);
+        let Some(ports) = self.port_names.get(key) else {
+            out.extend(
+                carried
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&id| protocol.is_none_or(|p| self.entry(id).protocol == p)),
+            );
+            return;
+        };
+        for p in Protocol::ALL {
+            if protocol.is_some_and(|asked| asked != p) {
+                continue;
+            }
+            if ports.iter().any(|&(on, _)| on == p) {
+                for &(_, port) in ports.iter().filter(|&&(on, _)| on == p) {
+                    self.port_entries(p, port, out);
+                }
+            } else {
+                out.extend(
+                    carried
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&id| self.entry(id).protocol == p),
+                );
+            }
+        }
+    }
+
+    /// Every distinct (lower-cased) service name, the system's included, sorted bytewise.
+    pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.service_order.iter().map(|k| &k[..])
+    }
+
+    /// The `n`th service name in sorted order.
+    pub(crate) fn service_name(&self, n: usize) -> &[u8] {
+        &self.service_order[n]
+    }
+
+    /// How many distinct service names there are.
+    pub(crate) fn service_count(&self) -> usize {
+        self.service_order.len()
+    }
+
+    /// The best uses matching every word (see [`crate::core::search`]), best first, at most
+    /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
+    pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+        self.search.search(words, out);
+    }
+
+    /// A fingerprint of the entries: equal tables have equal hashes.
+    pub(crate) fn content_hash(&self) -> u64 {
+        self.content_hash
+    }
+}

@@ -1,0 +1,165 @@
+//! Unit tests of the table: lookups by port and name, merging alike entries, the fingerprint
+//! and nmap's frequencies.
+
+use super::*;
+use crate::core::model::PortSpan;
+
+fn entry(ports: &str, protocol: Protocol, service: Option<&str>, source: Source) -> Entry {
+    Entry {
+        ports: PortSpan::parse(ports).unwrap(),
+        protocol,
+        status: Status::Yes,
+        service: service.map(str::to_owned),
+        aliases: Vec::new(),
+        description: format!("use of {ports}"),
+        sources: source.bit(),
+        registry: None,
+    }
+}
+
+fn ports_of(table: &Table, protocol: Protocol, port: u16) -> Vec<String> {
+    let mut ids = Vec::new();
+    table.port_entries(protocol, port, &mut ids);
+    ids.iter()
+        .map(|&id| table.entry(id).ports.to_string())
+        .collect()
+}
+
+#[test]
+fn singles_and_ranges_are_found_in_entry_order() {
+    let table = Table::new(vec![
+        entry("6881-6887", Protocol::Tcp, None, Source::PortList),
+        entry("6881", Protocol::Tcp, Some("bt"), Source::PortList),
+        entry("6880-6890", Protocol::Tcp, None, Source::Iana),
+        entry("6881", Protocol::Udp, None, Source::PortList),
+        entry("9000", Protocol::Tcp, None, Source::Local),
+    ]);
+    assert_eq!(
+        table.entry(0).ports.to_string(),
+        "9000",
+        "local entries move first"
+    );
+    assert_eq!(
+        ports_of(&table, Protocol::Tcp, 6881),
+        ["6881-6887", "6881", "6880-6890"]
+    );
+    assert_eq!(
+        ports_of(&table, Protocol::Tcp, 6887),
+        ["6881-6887", "6880-6890"]
+    );
+    assert_eq!(ports_of(&table, Protocol::Tcp, 6888), ["6880-6890"]);
+    assert_eq!(ports_of(&table, Protocol::Tcp, 6891), Vec::<String>::new());
+    assert_eq!(ports_of(&table, Protocol::Tcp, 6879), Vec::<String>::new());
+    assert_eq!(ports_of(&table, Protocol::Udp, 6881), ["6881"]);
+    assert_eq!(ports_of(&table, Protocol::Sctp, 6881), Vec::<String>::new());
+}
+
+#[test]
+fn ranges_reaching_the_ends_of_the_port_axis() {
+    let table = Table::new(vec![
+        entry("0-10", Protocol::Dccp, None, Source::Iana),
+        entry("65530-65535", Protocol::Dccp, None, Source::Iana),
+    ]);
+    assert_eq!(ports_of(&table, Protocol::Dccp, 0), ["0-10"]);
+    assert_eq!(ports_of(&table, Protocol::Dccp, 65535), ["65530-65535"]);
+    assert_eq!(ports_of(&table, Protocol::Dccp, 11), Vec::<String>::new());
+}
+
+#[test]
+fn services_match_any_case_and_filter_by_protocol() {
+    let table = Table::new(vec![
+        entry("443", Protocol::Tcp, Some("https"), Source::Iana),
+        entry("443", Protocol::Udp, Some("https"), Source::Iana),
+        entry("5004", Protocol::Tcp, Some("RTP-Media"), Source::Iana),
+    ]);
+    let mut ids = Vec::new();
+    table.service_entries(b"HTTPS", Some(Protocol::Udp), &mut ids);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(table.entry(ids[0]).protocol, Protocol::Udp);
+    ids.clear();
+    table.service_entries(b"rtp-media", None, &mut ids);
+    assert_eq!(ids.len(), 1);
+}
+
+#[test]
+fn entries_reading_alike_are_kept_once_with_every_source() {
+    let table = Table::new(vec![
+        entry("7", Protocol::Udp, Some("echo"), Source::PortList),
+        entry("7", Protocol::Tcp, Some("echo"), Source::Iana),
+        entry("7", Protocol::Udp, Some("echo"), Source::Iana),
+    ]);
+    assert_eq!(table.entries().len(), 2);
+    assert_eq!(ports_of(&table, Protocol::Udp, 7), ["7"]);
+    assert!(table.entry(0).has_source(Source::PortList));
+    assert!(table.entry(0).has_source(Source::Iana));
+    let mut ids = Vec::new();
+    table.service_entries(b"echo", None, &mut ids);
+    assert_eq!(ids, [0, 1]);
+}
+
+#[test]
+fn fingerprint_tracks_content() {
+    let a = Table::new(vec![entry("1", Protocol::Tcp, None, Source::Iana)]);
+    let b = Table::new(vec![entry("1", Protocol::Tcp, None, Source::Iana)]);
+    let c = Table::new(vec![entry("2", Protocol::Tcp, None, Source::Iana)]);
+    assert_eq!(a.content_hash(), b.content_hash());
+    assert_ne!(a.content_hash(), c.content_hash());
+}
+
+#[test]
+fn frequencies_rank_make_top_and_join_the_fingerprint() {
+    let entries = || {
+        vec![
+            entry("80", Protocol::Tcp, Some("http"), Source::Iana),
+            entry("80", Protocol::Tcp, None, Source::PortList),
+            entry("22", Protocol::Tcp, Some("ssh"), Source::Iana),
+        ]
+    };
+    let frequency = |port, frequency, name: &str| PortFrequency {
+        protocol: Protocol::Tcp,
+        port,
+        frequency,
+        name: Some(name.into()),
+        comment: (port == 80).then(|| "World Wide Web".into()),
+    };
+    let extras = |f: u32| Extras {
+        frequencies: vec![
+            frequency(22, 100, "ssh"),
+            frequency(80, f, "http"),
+            frequency(7, 5, "echo"),
+        ],
+        synonyms: Vec::new(),
+    };
+    let plain = Table::new(entries());
+    let a = Table::build(entries(), &[], extras(400));
+    let b = Table::build(entries(), &[], extras(400));
+    let c = Table::build(entries(), &[], extras(50));
+    assert_eq!(a.content_hash(), b.content_hash());
+    assert_ne!(a.content_hash(), c.content_hash(), "a frequency changed");
+    assert_ne!(a.content_hash(), plain.content_hash());
+    let texts = |table: &Table| -> Vec<String> {
+        table
+            .top(Protocol::Tcp)
+            .iter()
+            .map(|r| {
+                String::from_utf8_lossy(&txt::character_strings(r).collect::<Vec<_>>().concat())
+                    .into_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        texts(&a),
+        [
+            "1 | 80 | tcp | Yes | http | use of 80",
+            "2 | 22 | tcp | Yes | ssh | use of 22",
+            "3 | 7 | tcp | Unassigned | - | no known use; system port range 0-1023 (RFC 6335)",
+        ]
+    );
+    assert_eq!(texts(&c)[0], "1 | 22 | tcp | Yes | ssh | use of 22");
+    assert!(plain.top(Protocol::Tcp).is_empty());
+    assert_eq!(a.frequency(0), Some(400));
+    // nmap's comment is found on the use carrying nmap's name only.
+    let mut ids = Vec::new();
+    a.search(&[b"world"], &mut ids);
+    assert_eq!(ids, [0]);
+}
