@@ -17,12 +17,13 @@ use std::time::UNIX_EPOCH;
 /// The files compiled in compressed: `data/NAME` becomes `$OUT_DIR/NAME.deflate`.
 const COMPRESSED: [&str; 2] = ["iana-service-names-port-numbers.csv", "ports.tsv"];
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "data/ports.tsv",
     "data/port-list-excerpt.txt",
     "data/iana-service-names-port-numbers.csv",
     "data/local.tsv",
     "data/synonyms.tsv",
+    "data/vendor-ports.tsv",
 ];
 
 fn main() {

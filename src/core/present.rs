@@ -157,7 +157,7 @@ pub enum LookupError {
     /// A search without words.
     #[error("search needs at least one word")]
     NoWords,
-    /// No use matches every word.
+    /// No use matches any of the words.
     #[error("no use matches {0:?}")]
     NoMatch(String),
 }
@@ -181,7 +181,8 @@ pub struct UseView {
     pub(crate) aliases: Vec<String>,
     /// The description, possibly empty.
     pub(crate) description: String,
-    /// The sources that contributed (`local`, `excerpt`, `port-list`, `iana`, `services`);
+    /// The sources that contributed (`local`, `excerpt`, `port-list`, `iana`, `services`,
+    /// `vendor`);
     /// empty for a port nobody lists.
     pub(crate) sources: Vec<&'static str>,
     /// The TXT record's text, exactly as DNS answers it.
@@ -194,6 +195,11 @@ pub struct UseView {
     /// The share of hosts nmap found with this port open on this protocol (0 to 1, from
     /// `nmap-services`), or null for a range, a port nmap does not list, or without the file.
     pub(crate) frequency: Option<f64>,
+    /// For a search: the words of the search this use does not match (when no use matches
+    /// them all, the uses matching most of them answer); left out when it matches every word,
+    /// and for a lookup.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unused_words: Vec<String>,
 }
 
 impl UseView {
@@ -222,6 +228,7 @@ impl UseView {
                         frequency: table
                             .frequency(id)
                             .map(|f| f64::from(f) / f64::from(FREQUENCY_SCALE)),
+                        unused_words: Vec::new(),
                     }
                 })
                 .collect(),
@@ -241,6 +248,7 @@ impl UseView {
                     text,
                     registry: RegistryFacts::default(),
                     frequency: None,
+                    unused_words: Vec::new(),
                 }]
             }
         }
@@ -285,8 +293,9 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseVi
     Ok(views)
 }
 
-/// The uses `portsd search WORDS` shows: those `WORDS.search.<zone>` answers. Each argument
-/// may hold several words separated by blanks.
+/// The uses `portsd search WORDS` shows: those `WORDS.search.<zone>` answers, each with the
+/// words it does not match ([`UseView::unused_words`]; empty when it matches them all). Each
+/// argument may hold several words separated by blanks. The HTTP API and page call this too.
 pub fn search(snapshot: &Snapshot, words: &[String]) -> Result<Vec<UseView>, LookupError> {
     let words: Vec<&[u8]> = words
         .iter()
@@ -296,9 +305,19 @@ pub fn search(snapshot: &Snapshot, words: &[String]) -> Result<Vec<UseView>, Loo
     if words.is_empty() {
         return Err(LookupError::NoWords);
     }
-    let views = answer::uses(&snapshot.table, &Target::Search(&words))
-        .map(|found| UseView::of(&snapshot.table, found))
-        .unwrap_or_default();
+    let table = &snapshot.table;
+    let mut found = Vec::new();
+    table.search_matching(&words, |id, matched| found.push((id, matched)));
+    let ids = found.iter().map(|&(id, _)| id).collect();
+    let mut views = UseView::of(table, Uses::Listed(ids));
+    for (view, (_, matched)) in views.iter_mut().zip(&found) {
+        view.unused_words = words
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| matched & (1 << i) == 0)
+            .map(|(_, w)| String::from_utf8_lossy(w).into_owned())
+            .collect();
+    }
     if views.is_empty() {
         let asked: Vec<String> = words
             .iter()

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::core::model::Status;
+use crate::core::model::{PortSpan, Protocol, Status};
 
 /// A status word of the port list's legend (every status but portsd's own Local, System and
 /// Unassigned).
@@ -47,6 +47,39 @@ impl fmt::Display for DataErrors {
         }
         Ok(())
     }
+}
+
+/// Parses the rows of a tab-separated file: `#` comments and blank lines are skipped, every
+/// other line is one row, and a row `parse_row` refuses is a problem at its line.
+pub(super) fn rows<T>(
+    file: &str,
+    text: &str,
+    problems: &mut Vec<DataError>,
+    parse_row: impl Fn(&str) -> Result<T, String>,
+) -> Vec<T> {
+    let mut parsed = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        match parse_row(line) {
+            Ok(row) => parsed.push(row),
+            Err(reason) => problems.push(DataError::new(file, index + 1, reason)),
+        }
+    }
+    parsed
+}
+
+/// A row's port or range and protocol cells, read.
+pub(super) fn port_and_protocol(
+    port: &str,
+    protocol: &str,
+) -> Result<(PortSpan, Protocol), String> {
+    let ports = PortSpan::parse(port).ok_or_else(|| format!("bad port or range {port:?}"))?;
+    let protocol = Protocol::from_label(protocol.as_bytes()).ok_or_else(|| {
+        format!("unknown protocol {protocol:?} (expected tcp, udp, sctp or dccp)")
+    })?;
+    Ok((ports, protocol))
 }
 
 /// Collapses every run of whitespace (line breaks included) to one space and trims the ends.

@@ -1,23 +1,13 @@
 //! The parser for `local.tsv`, the site's own ports: entries an organisation publishes about its
 //! network ("8443/tcp billing-api, payments team"), answered first and marked `Local`.
 
-use super::common::{DataError, normalise_space};
-use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
+use super::common::{DataError, normalise_space, port_and_protocol, rows};
+use crate::core::model::{Entry, Source, Status};
 
 /// Parses `local.tsv`: `#` comments and blank lines, then rows of four tab-separated columns:
 /// port or range, protocol, service name or `-`, description.
 pub(crate) fn parse(file: &str, text: &str, problems: &mut Vec<DataError>) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        match parse_row(line) {
-            Ok(entry) => entries.push(entry),
-            Err(reason) => problems.push(DataError::new(file, index + 1, reason)),
-        }
-    }
-    entries
+    rows(file, text, problems, parse_row)
 }
 
 fn parse_row(line: &str) -> Result<Entry, String> {
@@ -28,10 +18,7 @@ fn parse_row(line: &str) -> Result<Entry, String> {
             cells.len()
         ));
     };
-    let ports = PortSpan::parse(port).ok_or_else(|| format!("bad port or range {port:?}"))?;
-    let protocol = Protocol::from_label(protocol.as_bytes()).ok_or_else(|| {
-        format!("unknown protocol {protocol:?} (expected tcp, udp, sctp or dccp)")
-    })?;
+    let (ports, protocol) = port_and_protocol(port, protocol)?;
     let service = match service {
         "-" => None,
         name if !name.is_empty() && !name.contains(char::is_whitespace) && !name.contains('.') => {
@@ -54,6 +41,7 @@ fn parse_row(line: &str) -> Result<Entry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::{PortSpan, Protocol};
 
     #[test]
     fn rows_and_problems() {

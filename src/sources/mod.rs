@@ -2,7 +2,7 @@
 //! each one, collecting every problem as `file:line: reason`, and merging the rows into
 //! [`Entry`]s for [`Table::new`](crate::core::table::Table::new). Also the `portsd check` report.
 //!
-//! The four sources, their formats and the merge rules are documented in `data/README.md`.
+//! The sources, their formats and the merge rules are documented in `data/README.md`.
 
 mod changes;
 mod common;
@@ -11,8 +11,10 @@ pub(crate) mod iana;
 pub(crate) mod local;
 mod merge;
 pub(crate) mod port_list;
+mod scrape;
 pub(crate) mod services;
 pub(crate) mod synonyms;
+mod vendor;
 mod wikipedia;
 
 use std::fmt::Write;
@@ -39,6 +41,9 @@ pub const IANA_CSV: &str = "iana-service-names-port-numbers.csv";
 pub const LOCAL_TSV: &str = "local.tsv";
 /// The search's synonym list (optional in a data directory: the compiled-in one otherwise).
 pub const SYNONYMS_TSV: &str = "synonyms.tsv";
+/// Ports as their vendors document them (optional in a data directory: the compiled-in one
+/// otherwise).
+pub const VENDOR_TSV: &str = "vendor-ports.tsv";
 
 /// The merged entries and what was read to make them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +160,7 @@ struct SourceTexts<'a> {
     iana_csv: (String, &'a str),
     local_tsv: Option<(String, &'a str)>,
     synonyms_tsv: (String, &'a str),
+    vendor_tsv: (String, &'a str),
 }
 
 /// Loads the four files from `dir`. `local.tsv` is optional; a missing or unreadable required
@@ -208,6 +214,7 @@ fn load_dir_replacing_registry(
     };
     let local_tsv = read(LOCAL_TSV, false);
     let synonyms_tsv = read(SYNONYMS_TSV, false);
+    let vendor_tsv = read(VENDOR_TSV, false);
     let (Some(ports_tsv), Some(excerpt), Some(iana_csv)) = (ports_tsv, excerpt, iana_csv) else {
         return Err(DataErrors(problems));
     };
@@ -225,6 +232,10 @@ fn load_dir_replacing_registry(
             synonyms_tsv: match &synonyms_tsv {
                 Some(own) => borrow(own),
                 None => builtin_synonyms(),
+            },
+            vendor_tsv: match &vendor_tsv {
+                Some(own) => borrow(own),
+                None => builtin_vendor(),
             },
         },
     )
@@ -244,6 +255,14 @@ fn builtin_synonyms() -> (String, &'static str) {
     (
         format!("data/{SYNONYMS_TSV}"),
         include_str!("../../data/synonyms.tsv"),
+    )
+}
+
+/// The compiled-in vendor ports, for data directories without their own.
+fn builtin_vendor() -> (String, &'static str) {
+    (
+        format!("data/{VENDOR_TSV}"),
+        include_str!("../../data/vendor-ports.tsv"),
     )
 }
 
@@ -286,6 +305,7 @@ pub fn load_builtin() -> Result<LoadedData, DataErrors> {
             iana_csv: builtin(IANA_CSV, &iana_csv),
             local_tsv: Some(builtin(LOCAL_TSV, include_str!("../../data/local.tsv"))),
             synonyms_tsv: builtin_synonyms(),
+            vendor_tsv: builtin_vendor(),
         },
     )
 }
@@ -301,6 +321,7 @@ fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
     let list = port_list::parse_tsv(&texts.ports_tsv.0, texts.ports_tsv.1, &mut problems);
     let iana = iana::parse(&texts.iana_csv.0, texts.iana_csv.1, &mut problems);
     let synonyms = synonyms::parse(&texts.synonyms_tsv.0, texts.synonyms_tsv.1, &mut problems);
+    let vendor = vendor::parse(&texts.vendor_tsv.0, texts.vendor_tsv.1, &mut problems);
     DataErrors::check(problems)?;
     let rows_per_source = vec![
         (Source::Local, local.len()),
@@ -308,9 +329,12 @@ fn load(date: u32, texts: &SourceTexts<'_>) -> Result<LoadedData, DataErrors> {
         (Source::PortList, list.len()),
         (Source::Iana, iana.records_read),
         (Source::Services, 0),
+        (Source::Vendor, vendor.len()),
     ];
+    let mut entries = merge::merge(local, &excerpt, &list, &iana.records);
+    vendor::join(&mut entries, vendor);
     Ok(LoadedData {
-        entries: merge::merge(local, &excerpt, &list, &iana.records),
+        entries,
         rows_per_source,
         system_names: Vec::new(),
         other_protocols: 0,

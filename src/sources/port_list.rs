@@ -1,8 +1,10 @@
 //! Parsers for the two renderings of the port list: the converted `ports.tsv` and the excerpt
 //! the project was specified from (`port-list-excerpt.txt`, parsed exactly as captured).
-//! Both yield [`ListRow`]s: a port or range, a status per protocol, a description.
+//! Both yield [`ListRow`]s: a port or range, a status per protocol, a description cleaned of
+//! scrape artifacts ([`super::scrape`]).
 
 use super::common::{DataError, NOT_LISTED, PORTS_TSV_HEADER, list_status};
+use super::scrape;
 use crate::core::model::{PortSpan, Protocol, Status};
 
 /// One row of the port list: one use of a port or range, with a status per protocol.
@@ -51,7 +53,7 @@ pub(crate) fn parse_tsv(file: &str, text: &str, problems: &mut Vec<DataError>) -
                 line: line_number,
                 ports,
                 statuses,
-                description: description.to_owned(),
+                description: scrape::clean(description),
             }),
             Err(reason) => problems.push(DataError::new(file, line_number, reason)),
         }
@@ -136,7 +138,7 @@ pub(crate) fn parse_excerpt(file: &str, text: &str, problems: &mut Vec<DataError
             line: index + 1,
             ports,
             statuses,
-            description: words.collect::<Vec<_>>().join(" "),
+            description: scrape::clean(&words.collect::<Vec<_>>().join(" ")),
         };
         if row.listed().next().is_none() {
             problems.push(DataError::new(file, row.line, "row names no status"));

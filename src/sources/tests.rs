@@ -85,10 +85,49 @@ fn builtin_data_loads_without_problems_and_counts_every_row() {
             (Source::Excerpt, 33),
             (Source::PortList, 1980),
             (Source::Iana, 14_447),
-            (Source::Services, 0)
+            (Source::Services, 0),
+            (Source::Vendor, 80)
         ]
     );
     assert_eq!(loaded.entries.len(), table.entries().len());
+}
+
+#[test]
+fn every_vendor_row_is_answered_and_found_by_its_name() {
+    let (_, table) = builtin();
+    let rows = parsed(vendor::parse, VENDOR_TSV);
+    assert!(rows.len() >= 60, "{} rows", rows.len());
+    for row in &rows {
+        let found = entries_at(table, row.protocol, row.ports.first, row.ports);
+        let answered = found
+            .iter()
+            .find(|e| e.has_source(Source::Vendor) && e.service == row.service)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} {} {:?} not answered",
+                    row.ports, row.protocol, row.service
+                )
+            });
+        assert_eq!(answered.description, row.description);
+        // Unofficial unless IANA assigns the name there.
+        let iana = found.iter().find(|e| {
+            e.has_source(Source::Iana)
+                && e.service.as_deref().map(str::to_lowercase) == row.service.clone()
+        });
+        assert_eq!(
+            answered.status,
+            iana.map_or(Status::Unofficial, |e| e.status),
+            "{answered:?}"
+        );
+        let Some(name) = &row.service else { continue };
+        let mut ids = Vec::new();
+        table.search(&[name.as_bytes()], &mut ids);
+        assert!(
+            ids.iter()
+                .any(|&id| std::ptr::eq(table.entry(id), *answered)),
+            "searching {name} does not find {answered:?}"
+        );
+    }
 }
 
 #[test]

@@ -30,18 +30,14 @@ fn covers(text: &str, port: u16) -> bool {
     matches!((first.parse::<u16>(), last.parse::<u16>()), (Ok(a), Ok(b)) if a <= port && port <= b)
 }
 
-#[test]
-fn everyday_questions_find_their_port_in_the_first_three() {
-    let nmap = Path::new(DEFAULT_FREQUENCIES);
-    assert!(
-        nmap.exists(),
-        "{DEFAULT_FREQUENCIES} is missing: install nmap-common (.ci/setup does)"
-    );
-    let snapshot = Snapshot::new(table_with_frequencies(nmap), 0, &test_zone());
-    let questions = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/search-questions.tsv"),
-    )
-    .unwrap();
+/// One question's outcome: the question, its port, where that port came (0 for first) and the
+/// first three results' ports.
+type Outcome = (String, u16, Option<usize>, String);
+
+/// Asks every question of `file` (`QUESTION<TAB>PORT` lines) and returns the outcomes.
+fn ask_all(snapshot: &Snapshot, file: &str) -> Vec<Outcome> {
+    let questions =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
     let mut rows = Vec::new();
     for line in questions
         .lines()
@@ -49,7 +45,7 @@ fn everyday_questions_find_their_port_in_the_first_three() {
     {
         let (question, port) = line.split_once('\t').expect("QUESTION<TAB>PORT");
         let port: u16 = port.parse().expect("a port");
-        let found: Vec<String> = present::search(&snapshot, &[question.to_owned()])
+        let found: Vec<String> = present::search(snapshot, &[question.to_owned()])
             .map(|views| views.into_iter().map(|v| v.text).collect())
             .unwrap_or_default();
         let place = found.iter().position(|text| covers(text, port));
@@ -60,23 +56,54 @@ fn everyday_questions_find_their_port_in_the_first_three() {
             .collect();
         rows.push((question.to_owned(), port, place, firsts.join(", ")));
     }
-    let hits = rows
-        .iter()
-        .filter(|(_, _, place, _)| place.is_some_and(|p| p < 3))
-        .count();
-    let share = 100.0 * hits as f64 / rows.len() as f64;
-    let mut report = format!(
-        "# Search quality\n\nMade by `PORTSD_WRITE_SEARCH_REPORT=1 cargo test --test server \
-         everyday_questions` from `tests/data/search-questions.tsv`, on the compiled-in data \
-         and the host's `{DEFAULT_FREQUENCIES}` (no `/etc/services`).\n\n\
-         **{hits} of {} questions ({share:.0}%) find the intended port among the first three \
-         results.**\n\n| question | port | place | first three |\n|---|---|---|---|\n",
-        rows.len()
+    rows
+}
+
+/// The share (percent) of outcomes whose port came within the first `n`.
+fn share(rows: &[Outcome], n: usize) -> f64 {
+    let hits = rows.iter().filter(|r| r.2.is_some_and(|p| p < n)).count();
+    100.0 * hits as f64 / rows.len() as f64
+}
+
+/// The report's section for one set of questions.
+fn section(title: &str, file: &str, rows: &[Outcome]) -> String {
+    let mut out = format!(
+        "## {title}\n\n`{file}`: {} questions. **First: {:.1}%. Among the first three: {:.1}%.**\n\n\
+         | question | port | place | first three |\n|---|---|---|---|\n",
+        rows.len(),
+        share(rows, 1),
+        share(rows, 3),
     );
-    for (question, port, place, firsts) in &rows {
+    for (question, port, place, firsts) in rows {
         let place = place.map_or("not found".to_owned(), |p| (p + 1).to_string());
-        report.push_str(&format!("| {question} | {port} | {place} | {firsts} |\n"));
+        out.push_str(&format!("| {question} | {port} | {place} | {firsts} |\n"));
     }
+    out
+}
+
+#[test]
+fn everyday_questions_find_their_port_first() {
+    let nmap = Path::new(DEFAULT_FREQUENCIES);
+    assert!(
+        nmap.exists(),
+        "{DEFAULT_FREQUENCIES} is missing: install nmap-common (.ci/setup does)"
+    );
+    let snapshot = Snapshot::new(table_with_frequencies(nmap), 0, &test_zone());
+    let main = ask_all(&snapshot, "tests/data/search-questions.tsv");
+    let held_out = ask_all(&snapshot, "tests/data/search-heldout.tsv");
+    let report = format!(
+        "# Search quality\n\nMade by `PORTSD_WRITE_SEARCH_REPORT=1 cargo test --test server \
+         everyday_questions` on the compiled-in data and the host's `{DEFAULT_FREQUENCIES}` (no \
+         `/etc/services`). A question counts when the use it means (its port) comes first, or \
+         among the first three. The search is tuned on the first set; the held-out set is \
+         measured on every run and never tuned on.\n\n{}\n{}",
+        section("Tuned questions", "tests/data/search-questions.tsv", &main),
+        section(
+            "Held-out questions",
+            "tests/data/search-heldout.tsv",
+            &held_out
+        ),
+    );
     if std::env::var_os("PORTSD_WRITE_SEARCH_REPORT").is_some() {
         std::fs::write(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/search-quality.md"),
@@ -84,8 +111,11 @@ fn everyday_questions_find_their_port_in_the_first_three() {
         )
         .unwrap();
     }
-    assert!(rows.len() >= 60, "at least 60 questions");
-    assert!(share >= 95.0, "{report}");
+    assert!(main.len() >= 120, "at least 120 questions");
+    // The goal is 95% first and 98% among three (issue 33); these floors are what the search
+    // reaches today (87.8% and 97.1%), so that no change makes it worse unnoticed.
+    assert!(share(&main, 1) >= 87.0, "{report}");
+    assert!(share(&main, 3) >= 97.0, "{report}");
 }
 
 #[test]
@@ -161,4 +191,45 @@ fn ranked_and_registry_answers_over_dns() {
         (rcode, node.len()),
         (hickory_proto::op::ResponseCode::NoError, 0)
     );
+}
+
+#[test]
+fn a_word_the_data_never_uses_is_reported_and_the_rest_still_answer() {
+    let table = || {
+        DataLocation::Builtin
+            .load()
+            .expect("builtin data loads")
+            .into_table()
+    };
+    let snapshot = Snapshot::new(table(), 0, &test_zone());
+    let kubelet = "10250 | tcp | Unofficial | kubelet | Kubernetes kubelet API on every node";
+    let views = present::search(&snapshot, &["kubelet zzqxunknown".to_owned()]).unwrap();
+    assert_eq!(views[0].text, kubelet);
+    assert_eq!(views[0].unused_words, ["zzqxunknown"]);
+    let json = present::to_json(&views[..1]);
+    assert!(json.contains(r#""unused_words":["zzqxunknown"]"#), "{json}");
+    let plain = present::search(&snapshot, &["kubelet".to_owned()]).unwrap();
+    assert_eq!(plain[0].text, kubelet);
+    assert!(plain[0].unused_words.is_empty());
+    assert!(!present::to_json(&plain[..1]).contains("unused_words"));
+
+    // Over DNS the answer has the same form as any search: ranked TXT records.
+    let server = TestServer::start_with(
+        test_zone(),
+        table(),
+        DataLocation::Builtin,
+        TcpLimits::default(),
+    );
+    let response = udp_exchange(
+        server.addr,
+        &query(
+            9,
+            "kubelet.zzqxunknown.search.ports.local.",
+            RecordType::TXT,
+            Some(4096),
+        ),
+    )
+    .expect("an answer");
+    let texts = txt_answers(&parse(&response));
+    assert_eq!(texts[0], format!("1 | {kubelet}"));
 }

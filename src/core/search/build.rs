@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{EntryWords, MAX_RESULTS, Position, SearchIndex, TOP_AFTER};
+use super::rank::repeat_bonus;
+use super::{EntryWords, MAX_RESULTS, Position, SearchIndex, TOP_AFTER, first_at, place, repeats};
 use crate::core::model::{Entry, EntryId};
 use crate::core::packed::Packed;
 
@@ -46,11 +47,33 @@ pub(crate) fn acronyms<'t>(texts: impl Iterator<Item = &'t str>) -> HashMap<Stri
     }
     found
 }
+
 /// A text's words: runs of letters and digits, lower-cased.
 pub(crate) fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+}
+
+/// The joined forms of a text's compounds: runs of letters and digits tied by `-` or `.` whose
+/// every part starts with a letter (`Counter-Strike`, `Node.js`, `xmpp-client`), lower-cased
+/// without the ties (`counterstrike`, `nodejs`, `xmppclient`). Their parts are words already.
+pub(crate) fn compounds_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.'))
+        .map(|token| token.trim_matches(['-', '.']))
+        .filter(|token| {
+            token.contains(['-', '.'])
+                && token
+                    .split(['-', '.'])
+                    .all(|part| part.chars().next().is_some_and(char::is_alphabetic))
+        })
+        .map(|token| {
+            token
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
 }
 
 /// Where a key's first two bytes put it among [`BUCKETS`] buckets, in the keys' sort order:
@@ -96,38 +119,60 @@ impl SearchIndex {
         popularity: Vec<u32>,
     ) -> SearchIndex {
         let mut names = Vec::new();
-        let mut pairs: Vec<(String, EntryId, Position)> = Vec::new();
+        let mut pairs: Vec<(String, EntryId, u16)> = Vec::new();
         let none = EntryWords::default();
         for (id, entry) in entries.iter().enumerate() {
             let more = extra.get(id).unwrap_or(&none);
             let id = id as EntryId;
-            for name in entry.service.iter().chain(&entry.aliases) {
-                names.push((name.to_lowercase().into_boxed_str(), id));
+            let own = entry.service.iter().chain(&entry.aliases);
+            // A compound name (`counter-strike`) is also found by its joined form, as a name,
+            // and by its parts, as words coming after the description's.
+            let mut parts = Vec::new();
+            for name in own
+                .map(|n| n.to_lowercase())
+                .chain(more.names.iter().cloned())
+            {
+                for joined in compounds_of(&name) {
+                    parts.extend(words_of(&name));
+                    names.push((joined.into_boxed_str(), id));
+                }
+                names.push((name.into_boxed_str(), id));
             }
-            names.extend(more.names.iter().map(|n| (n.as_str().into(), id)));
             pairs.extend(
                 words_of(&entry.description)
+                    .chain(compounds_of(&entry.description))
                     .chain(more.words.iter().cloned())
+                    .chain(parts)
                     .enumerate()
-                    .map(|(at, word)| (word, id, Position::try_from(at).unwrap_or(Position::MAX))),
+                    .map(|(at, word)| (word, id, u16::try_from(at).unwrap_or(u16::MAX))),
             );
         }
         names.sort_unstable();
         names.dedup();
         pairs.sort_unstable();
-        // Keep each word's first position in each entry.
-        pairs.dedup_by(|later, first| later.0 == first.0 && later.1 == first.1);
         let mut words: Vec<Box<str>> = Vec::new();
         let mut offsets = vec![0];
-        let mut postings = Vec::with_capacity(pairs.len());
+        let mut postings: Vec<(EntryId, Position)> = Vec::with_capacity(pairs.len());
+        let mut last: Option<(String, EntryId)> = None;
+        let mut further = 0;
         for (word, id, at) in pairs {
+            // Each word keeps its first place in each entry and counts its further uses there.
+            if last.as_ref().is_some_and(|(w, i)| *w == word && *i == id) {
+                further += 1;
+                if let Some(kept) = postings.last_mut() {
+                    kept.1 = place(usize::from(at), further);
+                }
+                continue;
+            }
+            further = 0;
             if words.last().is_none_or(|last| **last != *word) {
                 if !words.is_empty() {
                     offsets.push(postings.len() as u32);
                 }
-                words.push(word.into_boxed_str());
+                words.push(word.as_str().into());
             }
-            postings.push((id, at));
+            postings.push((id, place(usize::from(at), 0)));
+            last = Some((word, id));
         }
         offsets.push(postings.len() as u32);
         // The lists grew by doubling (or were sized before the duplicates went): the index
@@ -155,7 +200,11 @@ impl SearchIndex {
                     return None;
                 }
                 list.select_nth_unstable_by_key(MAX_RESULTS - 1, |&(id, at)| {
-                    (-index.bonus(id), at, id)
+                    (
+                        -index.bonus(id) - repeat_bonus(repeats(at)),
+                        first_at(at),
+                        id,
+                    )
                 });
                 let best = std::array::from_fn(|i| list[i]);
                 Some((word as u32, best))

@@ -5,28 +5,33 @@
 //! aside when the index is built.
 //!
 //! An entry's names are its service name, the system's names for it, nmap's name for its port
-//! and the synonym list's words for it; its words are those of its description, of nmap's
-//! comment on its port, of the synonym list's phrases for it, and the expansions of the
-//! acronyms among them that some text of the data defines (`Remote Desktop Protocol (RDP)`).
+//! (when the name stands for this use) and the synonym list's words for it; its words are those
+//! of its description, of nmap's comment on its port, of the synonym list's phrases for it, and
+//! the expansions of the acronyms among them that some text of the data defines (`Remote
+//! Desktop Protocol (RDP)`). A compound (`Counter-Strike`, `xmpp-client`) is found by its parts
+//! and by its joined form (`counterstrike`).
 //!
-//! Every word of a query must match an entry, in one of four ways, best first: it is one of the
-//! entry's names, a name starts with it, it is a whole word of the entry, a word of the entry
-//! starts with it. An entry's score is what its matches cost ([`rank::match_cost`]: its
-//! worst-matching word and the sum over its words) less how common the use is
-//! ([`popularity`]: nmap's frequency of its port, its status, how many sources agree), so a use
-//! found open on a quarter of all hosts outranks a rare one that matches a little better.
-//! Ties go to the use whose words come earlier in its description (`Minecraft server` before
-//! `a viewer for Minecraft`), then to table order (so by port, local entries first). Words compare in lower case;
-//! the description's words are its runs of letters and digits. A query word of one character
-//! matches only whole names and words, and so does a prefix shared by more than
+//! A query word matches an entry in one of four ways, best first: it is one of the entry's
+//! names, a name starts with it, it is a whole word of the entry, a word of the entry starts
+//! with it. An entry's score is, in order: how many of the query's words it leaves out (uses
+//! matching every word come first; a question with a word the data never uses still answers,
+//! from the uses matching most of its words, and says which words they leave out); whether a
+//! word matches it only as the prefix of a longer word (`redis` in `redistributions` comes after
+//! every use named or described by `redis`); then what its matches cost ([`rank::score`]: its
+//! worst-matching word and the sum over its words) less how common the use is ([`popularity`]:
+//! nmap's frequency of its port, its status, how many sources agree), so a use found open on a
+//! quarter of all hosts outranks a rare one that matches a little better. Ties go to the use
+//! whose words come earlier in its description (`Minecraft server` before `a viewer for
+//! Minecraft`), then to table order (so by port, local entries first). Words compare in lower
+//! case; the description's words are its runs of letters and digits. A query word of one
+//! character matches only whole names and words, and so does a prefix shared by more than
 //! [`PREFIX_BUDGET`] names or description-word occurrences (`se`, the start of `server`,
 //! `service`, `secure` and hundreds more): ranking thousands of equally vague matches would
 //! cost a hundred times a port answer and tell the asker nothing. A query of more than
 //! [`MAX_WORDS`] words matches nothing.
-
 //!
 //! The index is built in [`build`] (once per table), a query is read against it in [`query`],
-//! and [`rank`] holds what orders the matches: the cost of a match, the popularity of a use
+//! and [`rank`] holds what orders the matches: the score of a match, the popularity of a use
 //! and the list of the best entries so far.
 
 mod build;
@@ -41,7 +46,7 @@ use crate::core::model::EntryId;
 use crate::core::packed::Packed;
 
 pub(crate) use build::{acronyms, words_of};
-pub(crate) use rank::popularity;
+pub(crate) use rank::{Matched, popularity};
 
 /// The most uses a search returns.
 pub(crate) const MAX_RESULTS: usize = 10;
@@ -64,15 +69,31 @@ const NAME_PREFIX: Rank = 1;
 const WHOLE_WORD: Rank = 2;
 const WORD_PREFIX: Rank = 3;
 
-/// Where in the description a word first comes (names count as position 0).
+/// Where in an entry's texts a word first comes (names count as position 0), in the low 14
+/// bits, and how many more times the texts use it (at most 3), in the top 2: see [`place`].
 type Position = u16;
+
+/// A [`Position`]: the first place `at` (at most 16383) and the further uses `repeats`.
+fn place(at: usize, repeats: usize) -> Position {
+    (at.min(0x3FFF) as Position) | ((repeats.min(3) as Position) << 14)
+}
+
+/// The first place of a [`Position`].
+fn first_at(position: Position) -> u32 {
+    u32::from(position & 0x3FFF)
+}
+
+/// The further uses of a [`Position`]'s word in the entry's texts.
+fn repeats(position: Position) -> u8 {
+    (position >> 14) as u8
+}
 
 /// Candidates for one query word, each packed as [`pack`] makes it so that sorting them sorts
 /// by entry id, then rank, then position.
 type Candidates = Vec<u64>;
 
-/// Candidates for the whole query: entry id, worst rank, rank sum, position sum.
-type Scored = SmallVec<[(EntryId, Rank, u16, u32); 32]>;
+/// Candidates for the whole query: entry id, worst rank, rank sum, first-place sum, repeats sum.
+type Scored = SmallVec<[(EntryId, Rank, u16, u32, u8); 32]>;
 
 /// A posting list longer than this also keeps its [`MAX_RESULTS`] best entries on the side,
 /// so a one-word query reads those instead of the whole list.

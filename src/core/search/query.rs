@@ -6,13 +6,19 @@ use std::borrow::Cow;
 use smallvec::SmallVec;
 
 use super::build::bucket;
-use super::rank::{Best, intersect, intersect_scored, match_cost};
+use super::rank::{Best, Matched, intersect, intersect_scored, rarity, repeat_bonus, score};
 use super::{
     Candidates, EXACT_NAME, MAX_WORDS, MIN_PREFIX, NAME_PREFIX, PREFIX_BUDGET, Position, Rank,
-    Scored, SearchIndex, WHOLE_WORD, WORD_PREFIX, pack, sort_dedup, unpack,
+    Scored, SearchIndex, WHOLE_WORD, WORD_PREFIX, first_at, pack, repeats, sort_dedup, unpack,
 };
 use crate::core::model::EntryId;
 use crate::core::packed::Packed;
+
+/// The matched words of a query of `words` words that matches them all.
+fn every_word(words: usize) -> Matched {
+    // At most MAX_WORDS (8) words, so the mask fits.
+    (u16::MAX >> (16 - words)) as Matched
+}
 
 /// The index range of the keys in `sorted` (bucketed by `starts`) that are `word` or, when
 /// `prefix`, start with it: two binary searches within `word`'s bucket (keys that start with
@@ -56,10 +62,19 @@ fn partition_point(mut low: usize, mut high: usize, holds: impl Fn(usize) -> boo
     }
     low
 }
+
 impl SearchIndex {
-    /// Appends to `out` the best [`super::MAX_RESULTS`] entries matching every word, best first.
-    /// Words are query labels in any case; a word that is not UTF-8 matches nothing.
+    /// Appends to `out` the best entries for a query, best first, as
+    /// [`SearchIndex::search_matching`] finds them.
     pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
+        self.search_matching(words, |id, _| out.extend(Some(id)));
+    }
+
+    /// Calls `found` with the best [`super::MAX_RESULTS`] entries for a query, best first, each
+    /// with the query words it matches. Entries matching every word come first; when fewer than
+    /// ten do, entries matching some of the words follow, those matching more first. Words are
+    /// query labels in any case; a word that is not UTF-8 matches nothing.
+    pub(crate) fn search_matching(&self, words: &[&[u8]], mut found: impl FnMut(EntryId, Matched)) {
         if words.len() > MAX_WORDS {
             return;
         }
@@ -83,28 +98,95 @@ impl SearchIndex {
         if let [word] = &query[..] {
             self.offer_matches(word, &mut best);
         } else {
-            let mut scored = Scored::new();
-            let mut found = Candidates::new();
-            for (i, word) in query.iter().enumerate() {
-                found.clear();
-                self.candidates(word, &mut found);
-                if i == 0 {
-                    scored.extend(found.iter().map(|&c| {
-                        let (id, rank, at) = unpack(c);
-                        (id, rank, u16::from(rank), u32::from(at))
-                    }));
-                } else {
-                    scored = intersect_scored(&scored, &found);
-                }
-                if scored.is_empty() {
-                    return;
-                }
-            }
-            for &(id, worst, sum, at) in &scored {
-                best.offer(match_cost(worst, sum) - self.bonus(id), at, id);
+            let lists: SmallVec<[Candidates; MAX_WORDS]> = query
+                .iter()
+                .map(|word| {
+                    let mut list = Candidates::new();
+                    self.candidates(word, &mut list);
+                    list
+                })
+                .collect();
+            self.offer_every_word(&lists, &mut best);
+            if !best.is_full() {
+                self.offer_some_words(&lists, &mut best);
             }
         }
-        out.extend(best.ids());
+        for (id, matched) in best.entries() {
+            found(id, matched);
+        }
+    }
+
+    /// Offers `best` the entries every list (one per query word) has.
+    fn offer_every_word(&self, lists: &[Candidates], best: &mut Best) {
+        let Some((first, rest)) = lists.split_first() else {
+            return;
+        };
+        let mut scored: Scored = first
+            .iter()
+            .map(|&c| {
+                let (id, rank, at) = unpack(c);
+                (id, rank, u16::from(rank), first_at(at), repeats(at))
+            })
+            .collect();
+        for list in rest {
+            if scored.is_empty() {
+                return;
+            }
+            scored = intersect_scored(&scored, list);
+        }
+        let every = every_word(lists.len());
+        for &(id, worst, sum, at, repeated) in &scored {
+            let bonus = self.bonus(id) + repeat_bonus(repeated);
+            best.offer(score(worst, sum, 0, bonus), at, id, every);
+        }
+    }
+
+    /// Offers `best` the entries some but not all of the lists (one per query word) have,
+    /// ranked below the entries matching more words.
+    fn offer_some_words(&self, lists: &[Candidates], best: &mut Best) {
+        let every = every_word(lists.len());
+        // Among the uses leaving out as many words, those leaving out the commoner words come
+        // first: `redis server` answers with Redis, not with one of the thousand servers.
+        let weights: SmallVec<[i32; MAX_WORDS]> = lists
+            .iter()
+            .map(|list| rarity(list.len(), self.popularity.len()))
+            .collect();
+        let mut next = SmallVec::<[usize; MAX_WORDS]>::from_elem(0, lists.len());
+        let head = |list: &Candidates, at: usize| list.get(at).map(|&c| unpack(c));
+        while let Some(id) = lists
+            .iter()
+            .zip(&next)
+            .filter_map(|(list, &at)| head(list, at).map(|(id, ..)| id))
+            .min()
+        {
+            let (mut matched, mut worst, mut sum, mut position, mut repeated): (
+                Matched,
+                Rank,
+                u16,
+                u32,
+                u8,
+            ) = (0, 0, 0, 0, 0);
+            let mut missed = 0;
+            for (word, (list, at)) in lists.iter().zip(&mut next).enumerate() {
+                if let Some((other, rank, place)) = head(list, *at)
+                    && other == id
+                {
+                    matched |= 1 << word;
+                    worst = worst.max(rank);
+                    sum += u16::from(rank);
+                    position += first_at(place);
+                    repeated += repeats(place);
+                    *at += 1;
+                } else {
+                    missed += weights[word];
+                }
+            }
+            if matched != every {
+                let missing = every.count_ones() - matched.count_ones();
+                let bonus = self.bonus(id) + repeat_bonus(repeated) - missed;
+                best.offer(score(worst, sum, missing, bonus), position, id, matched);
+            }
+        }
     }
 
     /// Offers `best` every entry the query's only word matches. Matches that cannot reach the
@@ -113,11 +195,8 @@ impl SearchIndex {
     fn offer_matches(&self, word: &str, best: &mut Best) {
         let prefix = word.chars().count() >= MIN_PREFIX;
         let offer = |best: &mut Best, id: EntryId, rank: Rank, at: Position| {
-            best.offer(
-                match_cost(rank, u16::from(rank)) - self.bonus(id),
-                u32::from(at),
-                id,
-            );
+            let bonus = self.bonus(id) + repeat_bonus(repeats(at));
+            best.offer(score(rank, u16::from(rank), 0, bonus), first_at(at), id, 1);
         };
         for (id, rank) in self.named(word, prefix) {
             offer(best, id, rank, 0);

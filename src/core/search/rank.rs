@@ -3,12 +3,48 @@
 
 use smallvec::SmallVec;
 
-use super::{Candidates, MAX_RESULTS, Rank, Scored, pack, unpack};
+use super::{Candidates, MAX_RESULTS, Rank, Scored, WORD_PREFIX, first_at, pack, repeats, unpack};
 use crate::core::model::EntryId;
+
+/// Which words of a query an entry matches: bit `i` for the query's `i`th word.
+pub(crate) type Matched = u8;
+
+/// What ranks a use below every use matching as many words through names and whole words: a
+/// word matching it only as the prefix of a longer word (`redis` in `redistributions`).
+const PREFIX_TIER: i32 = 1 << 12;
+
+/// What ranks a use below every use matching one more of the query's words (more than the
+/// [`rarity`] of all the words it leaves out).
+const MISSING_TIER: i32 = 1 << 21;
+
+/// The score of a use matching a query (lower is better): first how many of the query's words
+/// it leaves out, then whether a word matches it only as a prefix of a longer word, then what
+/// its matches cost less its popularity (`bonus`).
+pub(super) fn score(worst: Rank, sum: u16, missing: u32, bonus: i32) -> i32 {
+    let tier = if worst == WORD_PREFIX { PREFIX_TIER } else { 0 };
+    // `missing` is below MAX_WORDS, so the product stays far from overflow.
+    MISSING_TIER * missing as i32 + tier + match_cost(worst, sum) - bonus
+}
+
+/// The ranking bonus of a word's further uses in an entry's texts (`server` twice in
+/// `Microsoft SQL Server ... server` and once more in nmap's `Microsoft-SQL-Server`): a text that
+/// keeps saying a word is about it, so `sql server` finds 1433 before 1434, the monitor.
+pub(super) fn repeat_bonus(repeats: u8) -> i32 {
+    5 * i32::from(repeats)
+}
+
+/// How much leaving out a query word that `matching` of `entries` uses match costs a partial
+/// match, from the word's rarity (its inverse document frequency): leaving out `server`, which
+/// thousands of uses have, costs little; leaving out `redis` costs much. Scaled so that it
+/// outweighs any difference of match cost and popularity, but not a word more left out.
+pub(super) fn rarity(matching: usize, entries: usize) -> i32 {
+    let share = (entries.max(1) as f64) / (matching.max(1) as f64);
+    (share.ln().max(0.0) * 2.0).round() as i32 * (1 << 13)
+}
 
 /// What a match costs: weighted so that one better match class is worth about what a
 /// fourfold more frequent port is.
-pub(super) fn match_cost(worst: Rank, sum: u16) -> i32 {
+fn match_cost(worst: Rank, sum: u16) -> i32 {
     12 * i32::from(worst) + 4 * i32::from(sum)
 }
 
@@ -20,24 +56,29 @@ pub(crate) fn popularity(frequency: u32, other: u32) -> u32 {
 }
 
 /// The best [`MAX_RESULTS`] entries offered so far, each once, best first: each item is an
-/// entry's score, position and id packed so that a lower number is a better entry.
+/// entry's score, position, id and matched words packed so that a lower number is a better
+/// entry.
 #[derive(Default)]
 pub(super) struct Best {
     items: SmallVec<[u128; MAX_RESULTS]>,
 }
 
 impl Best {
-    /// Offers an entry with its score and position; an entry offered again keeps its best.
+    /// Offers an entry with its score, position and the query words it matches; an entry
+    /// offered again keeps its best.
     #[inline]
-    pub(super) fn offer(&mut self, score: i32, at: u32, id: EntryId) {
+    pub(super) fn offer(&mut self, score: i32, at: u32, id: EntryId, matched: Matched) {
         // Flipping the sign bit orders the scores as unsigned numbers.
         let score = (score as u32) ^ (1 << 31);
-        let key = (u128::from(score) << 64) | (u128::from(at) << 32) | u128::from(id);
+        let key = (u128::from(score) << 96)
+            | (u128::from(at) << 64)
+            | (u128::from(id) << 32)
+            | u128::from(matched);
         let full = self.items.len() == MAX_RESULTS;
         if full && key >= self.items[MAX_RESULTS - 1] {
             return;
         }
-        if let Some(seen) = self.items.iter().position(|&item| item as EntryId == id) {
+        if let Some(seen) = self.items.iter().position(|&item| Best::id(item) == id) {
             if self.items[seen] <= key {
                 return;
             }
@@ -50,14 +91,20 @@ impl Best {
         self.items.insert(place, key);
     }
 
+    fn id(item: u128) -> EntryId {
+        (item >> 32) as EntryId
+    }
+
     /// Whether the list holds [`MAX_RESULTS`] entries already.
     pub(super) fn is_full(&self) -> bool {
         self.items.len() == MAX_RESULTS
     }
 
-    /// The entries, best first.
-    pub(super) fn ids(&self) -> impl Iterator<Item = EntryId> + '_ {
-        self.items.iter().map(|&item| item as EntryId)
+    /// The entries, best first, each with the query words it matches.
+    pub(super) fn entries(&self) -> impl Iterator<Item = (EntryId, Matched)> + '_ {
+        self.items
+            .iter()
+            .map(|&item| (Best::id(item), item as Matched))
     }
 }
 
@@ -80,7 +127,7 @@ pub(super) fn intersect(a: &[u64], b: &[u64]) -> Candidates {
 pub(super) fn intersect_scored(scored: &Scored, candidates: &[u64]) -> Scored {
     let mut out = Scored::new();
     let mut next = candidates.iter().map(|&c| unpack(c)).peekable();
-    for &(id, worst, sum, position) in scored {
+    for &(id, worst, sum, position, repeated) in scored {
         while next.next_if(|&(other, ..)| other < id).is_some() {}
         if let Some(&(other, rank, at)) = next.peek()
             && other == id
@@ -89,7 +136,8 @@ pub(super) fn intersect_scored(scored: &Scored, candidates: &[u64]) -> Scored {
                 id,
                 worst.max(rank),
                 sum + u16::from(rank),
-                position + u32::from(at),
+                position + first_at(at),
+                repeated + repeats(at),
             ));
         }
     }

@@ -1,6 +1,7 @@
 //! Unit tests of the search index: match classes, vague prefixes, limits, kept-aside postings,
-//! acronyms and popularity.
+//! acronyms, popularity, partial matches and compound names.
 
+use super::build::compounds_of;
 use super::*;
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 
@@ -40,10 +41,15 @@ fn ranks_names_then_prefixes_then_words_then_word_prefixes() {
     assert_eq!(ports(&index, &entries, "postgres"), [4, 2, 1, 6, 3]);
     assert_eq!(ports(&index, &entries, "POSTGRES"), [4, 2, 1, 6, 3]);
     assert_eq!(ports(&index, &entries, "database"), [2, 4]);
-    assert_eq!(ports(&index, &entries, "postgres.database"), [4, 2]);
+    assert_eq!(
+        ports(&index, &entries, "postgres.database"),
+        [4, 2, 1, 6, 3],
+        "uses matching both words, then those matching one"
+    );
     assert_eq!(
         ports(&index, &entries, "postgres.nothing"),
-        Vec::<u16>::new()
+        [4, 2, 1, 6, 3],
+        "a word nothing has is left out"
     );
     assert_eq!(
         ports(&index, &entries, "p"),
@@ -186,4 +192,105 @@ fn common_uses_outrank_slightly_better_matches() {
     );
     assert_eq!(popularity(0, 2), 2);
     assert_eq!(popularity(999_999, 0), 60);
+}
+
+/// The ports a query finds, each with the words of the query it does not match.
+fn unused(index: &SearchIndex, entries: &[Entry], query: &str) -> Vec<(u16, Vec<&'static str>)> {
+    let words: Vec<&[u8]> = query.split('.').map(str::as_bytes).collect();
+    let mut found = Vec::new();
+    index.search_matching(&words, |id, matched| {
+        let left: Vec<&'static str> = query
+            .split('.')
+            .enumerate()
+            .filter(|&(i, _)| matched & (1 << i) == 0)
+            .map(|(_, w)| &*w.to_owned().leak())
+            .collect();
+        found.push((entries[id as usize].ports.first, left));
+    });
+    found
+}
+
+#[test]
+fn questions_answer_from_the_uses_matching_most_words() {
+    let entries = vec![
+        entry(
+            25,
+            Some("smtp"),
+            "Simple Mail Transfer Protocol, email between servers",
+        ),
+        entry(587, Some("submission"), "email message submission"),
+        entry(2525, None, "alternate email relay for sending"),
+        entry(9, None, "unrelated"),
+    ];
+    let popular = vec![popularity(50_000, 3), popularity(20_000, 3), 0, 0];
+    let index = SearchIndex::build(&entries, &[], popular);
+    assert_eq!(
+        unused(&index, &entries, "sending.email"),
+        [
+            (2525, vec![]),
+            (25, vec!["sending"]),
+            (587, vec!["sending"])
+        ],
+        "the use matching both words first, then the others by popularity"
+    );
+    assert_eq!(
+        unused(&index, &entries, "email.nowhere.submission"),
+        [
+            (587, vec!["nowhere"]),
+            (25, vec!["nowhere", "submission"]),
+            (2525, vec!["nowhere", "submission"])
+        ],
+        "two words matched before one"
+    );
+    assert_eq!(unused(&index, &entries, "nowhere.nothing"), []);
+}
+
+#[test]
+fn whole_words_and_names_come_before_prefixes_of_longer_words() {
+    let entries = vec![
+        entry(
+            4243,
+            None,
+            "Docker implementations, redistributions, and setups",
+        ),
+        entry(6379, Some("redis"), "key-value data store"),
+        entry(6380, None, "Redis replica"),
+    ];
+    // The prefix match is far more popular, and still comes last.
+    let popular = vec![popularity(900_000, 3), 0, 0];
+    let index = SearchIndex::build(&entries, &[], popular);
+    assert_eq!(ports(&index, &entries, "redis"), [6379, 6380, 4243]);
+    assert_eq!(ports(&index, &entries, "redis.data"), [6379, 6380, 4243]);
+}
+
+#[test]
+fn compound_names_match_their_parts_and_their_joined_form() {
+    let entries = vec![
+        entry(27015, None, "Counter-Strike dedicated server"),
+        entry(5222, Some("xmpp-client"), "messaging client connection"),
+        entry(80, None, "counter of strikes"),
+    ];
+    let index = SearchIndex::build(&entries, &[], Vec::new());
+    for query in [
+        "counter-strike",
+        "counter.strike",
+        "counterstrike",
+        "COUNTERSTRIKE",
+    ] {
+        assert_eq!(ports(&index, &entries, query)[0], 27015, "{query}");
+    }
+    assert_eq!(
+        ports(&index, &entries, "xmppclient"),
+        [5222],
+        "a name's joined form"
+    );
+    assert_eq!(
+        ports(&index, &entries, "client"),
+        [5222],
+        "a name's parts are words"
+    );
+    assert_eq!(
+        compounds_of("Node.js and IPv6-only, not 802.1X or v1.2").collect::<Vec<_>>(),
+        ["nodejs", "ipv6only"]
+    );
 }

@@ -23,7 +23,7 @@ use crate::core::model::{
 };
 use crate::core::packed::Packed;
 use crate::core::port_index::{RangeIndex, SingleIndex};
-use crate::core::search::SearchIndex;
+use crate::core::search::{Matched, SearchIndex};
 use crate::core::txt;
 
 /// The most common ports a `top.<proto>` name answers.
@@ -185,10 +185,9 @@ impl Table {
             content_hash: 0,
             data_date: 0,
         };
-        let words = table.search_words(&extras);
-        let popularity: Vec<u32> = (0..table.entries.len())
-            .map(|id| table.popularity(id as EntryId))
-            .collect();
+        let nmap = table.nmap_uses(&extras);
+        let words = table.search_words(&extras, &nmap);
+        let popularity = table.popularity(&extras, &nmap);
         table.search = SearchIndex::build(&table.entries, &words, popularity);
         table.top = Protocol::ALL.map(|p| table.top_records(p, &extras.frequencies));
         table.content_hash = fingerprint(&table, &extras);
@@ -320,10 +319,17 @@ impl Table {
         self.service_order.len()
     }
 
-    /// The best uses matching every word (see [`crate::core::search`]), best first, at most
+    /// The best uses for the words (see [`crate::core::search`]), best first, at most
     /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
     pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
         self.search.search(words, out);
+    }
+
+    /// The best uses for a search as [`Table::search`] finds them, each with the words it
+    /// matches (bit `i` for the `i`th word): when no use matches every word, the uses matching
+    /// most of them answer.
+    pub(crate) fn search_matching(&self, words: &[&[u8]], found: impl FnMut(EntryId, Matched)) {
+        self.search.search_matching(words, found);
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.

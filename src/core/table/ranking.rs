@@ -1,50 +1,104 @@
 //! What ranks the search and makes the `top` answers: the extra names and words each entry is
 //! found by, its popularity, nmap's frequency of its port, and the ranked `top` records.
 
+use std::collections::{HashMap, HashSet};
+
 use super::{EntryIds, Extras, TOP_COUNT, Table};
 use crate::core::model::{EntryId, PortFrequency, Protocol, Status};
-use crate::core::search::EntryWords;
+use crate::core::search::{EntryWords, words_of};
 use crate::core::txt;
 
 impl Table {
-    /// The extra names and words each entry is found by: nmap's name and comment for its port
-    /// (given to the uses carrying nmap's name, or to every use of the port when none does),
-    /// the synonym list's words for it, and the expansions of the acronyms its texts use, where
-    /// some description or comment defines them (`Remote Desktop Protocol (RDP)`).
-    pub(super) fn search_words(&self, extras: &Extras) -> Vec<EntryWords> {
-        let mut words = vec![EntryWords::default(); self.entries.len()];
-        // The uses of a port; with `name`, only those carrying it when some do.
-        let uses = |protocol: Protocol, port: u16, name: Option<&str>| {
-            let mut ids = EntryIds::new();
-            self.port_entries(protocol, port, &mut ids);
-            let carries = |id: &EntryId| {
-                let entry = self.entry(*id);
-                name.is_some_and(|name| {
-                    entry
-                        .service
-                        .iter()
-                        .chain(&entry.aliases)
-                        .any(|s| s.eq_ignore_ascii_case(name))
-                })
-            };
-            if ids.iter().any(carries) {
-                ids.retain(|id| carries(id));
+    /// The uses of a port that nmap's line for it (its name for the port and its comment)
+    /// stands for: those carrying nmap's name or a name its comment gives (`docker-s | Docker
+    /// REST API (ssl)`), those whose description has every word of nmap's name, and those whose
+    /// description shares an uncommon word of five letters or more with the comment
+    /// (`BitTorrent tracker`; not `server`, see [`Table::common_words`]). When none does, every use of the port if nmap has no comment, else none: the
+    /// Buildbot page on 8010 is not what nmap calls `xmpp`, `XMPP File Transfer`.
+    fn named_uses(&self, line: &PortFrequency, name: &str, common: &HashSet<String>) -> EntryIds {
+        let mut ids = EntryIds::new();
+        self.port_entries(line.protocol, line.port, &mut ids);
+        let segments: Vec<&str> = line.comment.iter().flat_map(|c| c.split(" | ")).collect();
+        let names: Vec<&str> = std::iter::once(name)
+            .chain(segments.iter().copied().filter(|s| !s.contains(' ')))
+            .collect();
+        let parts: Vec<String> = words_of(name).collect();
+        let long_words: Vec<String> = segments
+            .iter()
+            .flat_map(|s| words_of(s))
+            .filter(|w| w.chars().count() >= 5 && !common.contains(w))
+            .collect();
+        let all = ids.clone();
+        ids.retain(|id| {
+            let entry = self.entry(*id);
+            let carries = entry
+                .service
+                .iter()
+                .chain(&entry.aliases)
+                .any(|s| names.iter().any(|n| s.eq_ignore_ascii_case(n)));
+            let words: Vec<String> = words_of(&entry.description).collect();
+            carries
+                || parts.iter().all(|part| words.contains(part))
+                || words.iter().any(|w| long_words.contains(w))
+        });
+        if ids.is_empty() && line.comment.is_none() {
+            return all;
+        }
+        ids
+    }
+
+    /// The words in more than one description in a hundred (`server`, `protocol`): sharing one
+    /// says nothing about which use a text means.
+    fn common_words(&self) -> HashSet<String> {
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for entry in &self.entries {
+            let mut words: Vec<String> = words_of(&entry.description).collect();
+            words.sort_unstable();
+            words.dedup();
+            for word in words {
+                *count.entry(word).or_default() += 1;
             }
-            ids
-        };
-        for f in &extras.frequencies {
-            for id in uses(f.protocol, f.port, f.name.as_deref()) {
+        }
+        let most = self.entries.len() / 100;
+        count
+            .into_iter()
+            .filter(|&(_, n)| n > most)
+            .map(|(word, _)| word)
+            .collect()
+    }
+
+    /// For each line of nmap's file that names its port, the uses it stands for
+    /// ([`Table::named_uses`]); lines calling the port `unknown` stand for none.
+    pub(super) fn nmap_uses(&self, extras: &Extras) -> Vec<EntryIds> {
+        let common = self.common_words();
+        extras
+            .frequencies
+            .iter()
+            .map(|line| match line.name.as_deref() {
+                Some(name) => self.named_uses(line, name, &common),
+                None => EntryIds::new(),
+            })
+            .collect()
+    }
+
+    /// The extra names and words each entry is found by: nmap's name and comment for its port
+    /// (given to the uses nmap's line stands for, [`Table::named_uses`]: a name nmap gives a
+    /// port is not a name of every use sharing the port), the synonym list's words for it, and
+    /// the expansions of the acronyms its texts use, where some description or comment defines
+    /// them (`Remote Desktop Protocol (RDP)`).
+    pub(super) fn search_words(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<EntryWords> {
+        let mut words = vec![EntryWords::default(); self.entries.len()];
+        for (f, uses) in extras.frequencies.iter().zip(nmap) {
+            for &id in uses {
                 let w = &mut words[id as usize];
                 w.names.extend(f.name.clone());
-                w.words.extend(
-                    f.comment
-                        .iter()
-                        .flat_map(|c| crate::core::search::words_of(c)),
-                );
+                w.words.extend(f.comment.iter().flat_map(|c| words_of(c)));
             }
         }
         for synonym in &extras.synonyms {
-            for id in uses(synonym.protocol, synonym.port, None) {
+            let mut ids = EntryIds::new();
+            self.port_entries(synonym.protocol, synonym.port, &mut ids);
+            for id in ids {
                 let w = &mut words[id as usize];
                 if synonym.word.contains(' ') {
                     w.words.extend(synonym.word.split(' ').map(str::to_owned));
@@ -62,7 +116,7 @@ impl Table {
         let acronyms = crate::core::search::acronyms(texts);
         for (entry, words) in self.entries.iter().zip(&mut words) {
             let mut expansions: Vec<String> = Vec::new();
-            let own = crate::core::search::words_of(&entry.description)
+            let own = words_of(&entry.description)
                 .chain(words.words.iter().cloned())
                 .chain(entry.service.iter().map(|s| s.to_lowercase()));
             for word in own {
@@ -75,24 +129,44 @@ impl Table {
         words
     }
 
-    /// How common a use is, for ranking: nmap's frequency of its port (of a range's first
-    /// port, in millionths), then its status and how many sources agree on it.
-    pub(super) fn popularity(&self, id: EntryId) -> u32 {
-        let entry = self.entry(id);
-        let list = &self.frequencies[entry.protocol.index()];
-        let frequency = list
-            .binary_search_by_key(&entry.ports.first, |&(port, _)| port)
-            .map_or(0, |at| list[at].1);
-        let status = match entry.status {
-            Status::Local => 4,
-            Status::Yes => 3,
-            Status::Unofficial => 2,
-            Status::Assigned | Status::System => 1,
-            _ => 0,
-        };
-        let sources = entry.sources.count_ones();
-        // Frequency dominates; status and agreement order the ports nmap does not know.
-        crate::core::search::popularity(frequency, status + sources)
+    /// How common each use is, for ranking: nmap's frequency of its port (of a range's first
+    /// port, in millionths), then its status and how many sources agree on it. A frequency
+    /// counts for the uses nmap's line for the port stands for ([`Table::named_uses`]), or for
+    /// every use of the port when it stands for none of them; where nmap calls the port
+    /// `unknown`, its count speaks for no use (19133/udp, open on VoIP gear, is not Minecraft's).
+    pub(super) fn popularity(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<u32> {
+        let mut frequency = vec![0u32; self.entries.len()];
+        for (f, uses) in extras.frequencies.iter().zip(nmap) {
+            if f.name.is_none() {
+                continue;
+            }
+            let mut ids = uses.clone();
+            if ids.is_empty() {
+                self.port_entries(f.protocol, f.port, &mut ids);
+            }
+            for id in ids {
+                if self.entry(id).ports.first == f.port {
+                    let kept = &mut frequency[id as usize];
+                    *kept = (*kept).max(f.frequency);
+                }
+            }
+        }
+        self.entries
+            .iter()
+            .zip(frequency)
+            .map(|(entry, frequency)| {
+                let status = match entry.status {
+                    Status::Local => 4,
+                    Status::Yes => 3,
+                    Status::Unofficial => 2,
+                    Status::Assigned | Status::System => 1,
+                    _ => 0,
+                };
+                let sources = entry.sources.count_ones();
+                // Frequency dominates; status and agreement order the ports nmap does not know.
+                crate::core::search::popularity(frequency, status + sources)
+            })
+            .collect()
     }
 
     /// nmap's frequency of the entry's port on its protocol, in millionths; `None` for a range

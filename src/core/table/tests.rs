@@ -163,3 +163,58 @@ fn frequencies_rank_make_top_and_join_the_fingerprint() {
     a.search(&[b"world"], &mut ids);
     assert_eq!(ids, [0]);
 }
+
+#[test]
+fn nmap_names_and_counts_go_to_the_uses_they_stand_for() {
+    let named = |port: u16, service: Option<&str>, description: &str| Entry {
+        description: description.into(),
+        ..entry(&port.to_string(), Protocol::Udp, service, Source::PortList)
+    };
+    let entries = vec![
+        named(8010, None, "Buildbot web status page"),
+        named(8010, None, "XMPP file transfer"),
+        named(8020, None, "Some game server"),
+        named(19132, None, "Minecraft Bedrock server"),
+        named(19133, None, "Minecraft Bedrock server, IPv6"),
+        named(3000, None, "Minecraft lobby"),
+    ];
+    let frequency = |port, frequency, name: Option<&str>| PortFrequency {
+        protocol: Protocol::Udp,
+        port,
+        frequency,
+        name: name.map(str::to_owned),
+        comment: None,
+    };
+    let extras = Extras {
+        frequencies: vec![
+            frequency(8010, 2000, Some("xmpp")),
+            PortFrequency {
+                comment: Some("Zephyr notices".into()),
+                ..frequency(8020, 2000, Some("zephyr"))
+            },
+            // nmap does not know what listens on 19133: its count speaks for no use.
+            frequency(19133, 900_000, None),
+            // A name standing for no use of the port: the count is the port's.
+            frequency(3000, 500, Some("ppp")),
+        ],
+        synonyms: Vec::new(),
+    };
+    let table = Table::build(entries, &[], extras);
+    let found = |query: &[u8]| {
+        let mut ids = Vec::new();
+        table.search(&[query], &mut ids);
+        ids.iter()
+            .map(|&id| table.entry(id).description.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(found(b"xmpp"), ["XMPP file transfer"], "not Buildbot");
+    assert!(found(b"zephyr").is_empty(), "a line no use answers to");
+    assert_eq!(
+        found(b"minecraft"),
+        [
+            "Minecraft lobby",
+            "Minecraft Bedrock server",
+            "Minecraft Bedrock server, IPv6"
+        ]
+    );
+}

@@ -173,7 +173,7 @@ fn schemas() -> Value {
                 "aliases": { "type": "array", "items": text() },
                 "description": text(),
                 "sources": { "type": "array", "items": {
-                    "enum": ["local", "excerpt", "port-list", "iana", "services"] } },
+                    "enum": ["local", "excerpt", "port-list", "iana", "services", "vendor"] } },
                 "text": { "type": "string", "description": "The TXT record's text, as DNS answers it." },
                 "references": { "type": "array", "items": text(),
                     "description": "IANA's references: `RFC 9110`, or a handle as IANA gives it." },
@@ -185,7 +185,9 @@ fn schemas() -> Value {
                 "unauthorized_use": fact("IANA's note of unauthorized use reported."),
                 "assignment_notes": fact("IANA's assignment notes."),
                 "frequency": { "type": ["number", "null"], "minimum": 0, "maximum": 1,
-                    "description": "How often nmap found this port open (nmap-services), when known." }
+                    "description": "How often nmap found this port open (nmap-services), when known." },
+                "unused_words": { "type": "array", "items": text(),
+                    "description": "For a search: its words this use does not match; absent when it matches them all." }
             }
         },
         "Uses": { "type": "array", "minItems": 1, "items": schema("Use") },
