@@ -35,6 +35,9 @@ KNOT_TCP_WORKERS=${KNOT_TCP_WORKERS:-1}
 PORTSD_ARGS=${PORTSD_ARGS:-}                 # extra flags for `portsd serve`
 ZONE_FILE=${ZONE_FILE:-}                     # use this master file instead of `portsd export-zone`
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+if [[ ${STARTUP_ONLY:-} == 1 ]]; then                # the startup column alone, in a minute or two
+	ROUNDS=0 TCP_ROUNDS=0 LATENCY_ROUNDS=0 PROBE_ROUNDS=0 SEARCH_DURATION=0 FLAT_DURATION=0
+fi
 # shellcheck source=benches/lib.sh
 source "$BENCH_DIR/lib.sh"
 

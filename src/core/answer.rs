@@ -16,7 +16,7 @@ use crate::core::model::{Entry, Protocol};
 use crate::core::names::{ServiceName, Target, join_service};
 use crate::core::table::{EntryIds, Table};
 use crate::core::txt::{self, UnassignedText};
-use crate::core::zone::{CLASS_ANY, CLASS_IN, Snapshot, Zone, rtype};
+use crate::core::zone::{CLASS_ANY, CLASS_IN, Snapshot, Zone, ZoneDigest, rtype};
 
 /// Extended DNS Error 20, Not Authoritative (RFC 8914 4.21).
 const NOT_AUTHORITATIVE: u16 = 20;
@@ -54,8 +54,9 @@ pub enum Rdata<'a> {
     Ns,
     /// An address of the name server.
     Address(IpAddr),
-    /// The zone's ZONEMD RDATA (RFC 8976), as the snapshot holds it.
-    Zonemd(&'a [u8]),
+    /// The zone's ZONEMD record (RFC 8976), as the snapshot holds it: its RDATA is read (and
+    /// waited for, while it is computed) only when the record is written.
+    Zonemd(&'a ZoneDigest),
 }
 
 impl Rdata<'_> {
@@ -327,7 +328,7 @@ fn target_records<'a>(
             if wants(rtype::TXT) && target == Target::Apex {
                 records.push(query_record(Rdata::Txt(&snapshot.about)));
             }
-            if wants(rtype::ZONEMD) && target == Target::Apex && !snapshot.zonemd.is_empty() {
+            if wants(rtype::ZONEMD) && target == Target::Apex && snapshot.zonemd.is_served() {
                 records.push(query_record(Rdata::Zonemd(&snapshot.zonemd)));
             }
         }

@@ -120,7 +120,7 @@ pub fn write_zone(zone: &Zone, snapshot: &Snapshot, out: &mut impl Write) -> io:
                 Rdata::Ns => format!("NS {ns}"),
                 Rdata::Address(std::net::IpAddr::V4(ip)) => format!("A {ip}"),
                 Rdata::Address(std::net::IpAddr::V6(ip)) => format!("AAAA {ip}"),
-                Rdata::Zonemd(data) => zonemd_text(data),
+                Rdata::Zonemd(digest) => zonemd_text(digest.rdata()),
             };
             let ttl = zone.ttl_of(record.data.rtype());
             writeln!(out, "{name} {ttl} IN {data}")?;

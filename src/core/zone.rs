@@ -5,6 +5,7 @@
 //! module builds on the table and the naming scheme and uses none of them.
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use crate::core::fingerprint::Fingerprint;
 use crate::core::model::Protocol;
@@ -246,11 +247,61 @@ pub struct Snapshot {
     pub(crate) about: Box<[u8]>,
     /// TXT RDATA of the `help.<zone>` records: one per name form, then the answer format.
     pub(crate) help: Vec<Box<[u8]>>,
-    /// RDATA of the apex ZONEMD record (RFC 8976), computed once by
-    /// [`Snapshot::with_digest`] (in `wire::zonemd`, where the zone's canonical wire form is
-    /// written); empty in a snapshot made only to look entries up, which serves no ZONEMD.
-    pub(crate) zonemd: Box<[u8]>,
+    /// The apex ZONEMD record (RFC 8976), computed once by [`Snapshot::with_digest`] or
+    /// [`Snapshot::compute_digest`] (in `wire::zonemd`, where the zone's canonical wire form
+    /// is written); none in a snapshot made only to look entries up.
+    pub(crate) zonemd: ZoneDigest,
 }
+
+/// The RDATA of a snapshot's ZONEMD record: none (a snapshot made only to look entries up),
+/// or computed once, possibly while the snapshot already answers. Whoever writes the record
+/// out (a ZONEMD answer, a transfer, the journal, `export-zone`) waits for it; whoever only
+/// lists it (the digest itself, an ANY answer keeping the SOA) does not.
+#[derive(Debug, Default)]
+pub struct ZoneDigest {
+    /// Whether the snapshot has a ZONEMD record at all.
+    served: bool,
+    rdata: OnceLock<Box<[u8]>>,
+}
+
+impl ZoneDigest {
+    /// A digest still to be computed ([`ZoneDigest::set`]).
+    pub(crate) fn pending() -> ZoneDigest {
+        ZoneDigest {
+            served: true,
+            rdata: OnceLock::new(),
+        }
+    }
+
+    /// Whether the snapshot has a ZONEMD record (computed or not yet).
+    pub(crate) fn is_served(&self) -> bool {
+        self.served
+    }
+
+    /// Whether [`ZoneDigest::rdata`] answers without waiting.
+    pub(crate) fn is_ready(&self) -> bool {
+        !self.served || self.rdata.get().is_some()
+    }
+
+    /// The RDATA, waiting while it is computed (empty when none is served).
+    pub(crate) fn rdata(&self) -> &[u8] {
+        if self.served { self.rdata.wait() } else { &[] }
+    }
+
+    /// Publishes the computed RDATA, waking whoever waits for it. A second call changes
+    /// nothing: a snapshot's digest is computed once.
+    pub(crate) fn set(&self, rdata: Box<[u8]>) {
+        let _ = self.rdata.set(rdata);
+    }
+}
+
+impl PartialEq for ZoneDigest {
+    fn eq(&self, other: &ZoneDigest) -> bool {
+        self.served == other.served && self.rdata() == other.rdata()
+    }
+}
+
+impl Eq for ZoneDigest {}
 
 impl Snapshot {
     /// Wraps a table with its serial and builds the apex description.
@@ -278,7 +329,7 @@ impl Snapshot {
                 .collect(),
             table,
             serial,
-            zonemd: Box::default(),
+            zonemd: ZoneDigest::default(),
         }
     }
 }

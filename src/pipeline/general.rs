@@ -421,7 +421,7 @@ fn to_hickory(
         // hickory 0.26 has no ZONEMD type: its data goes out as the bytes it is.
         Rdata::Zonemd(data) => RData::Unknown {
             code: RecordType::Unknown(rtype::ZONEMD),
-            rdata: NULL::with(data.to_vec()),
+            rdata: NULL::with(data.rdata().to_vec()),
         },
     };
     Record::from_rdata(owner, zone.ttl_of(record.data.rtype()), data)

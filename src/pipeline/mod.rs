@@ -34,7 +34,7 @@ pub mod rrl;
 mod state;
 mod steps;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub(crate) mod transfer;
 pub(crate) mod tsig;
 
@@ -57,6 +57,7 @@ use crate::transport::Transport;
 use crate::wire::{self, Request};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
+pub(crate) use state::DigestJob;
 use state::ZoneState;
 pub(crate) use transfer::Transfer;
 use transfer::{Journal, TransferPolicy};
@@ -183,15 +184,35 @@ impl Pipeline {
         policy: Policy,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
-        let snapshot = Snapshot::new(table, serial, &zone).with_digest(&zone);
+        let (pipeline, digest) = Pipeline::digest_pending(zone, table, serial, policy, metrics);
+        digest.run();
+        pipeline
+    }
+
+    /// As [`Pipeline::new`], but answering before the zone's digest is computed: the
+    /// returned job computes it (`serve` runs it on a thread of its own), and until it is
+    /// done whatever writes the ZONEMD record (its own answer, a transfer) waits for it.
+    pub(crate) fn digest_pending(
+        zone: Zone,
+        table: Table,
+        serial: u32,
+        policy: Policy,
+        metrics: Arc<Metrics>,
+    ) -> (Pipeline, DigestJob) {
+        let snapshot = Arc::new(Snapshot::new(table, serial, &zone).digest_pending());
         metrics.table_loaded(&snapshot, false);
         let general = general::GeneralPath::new(&zone, policy.identity, policy.cookies);
-        Pipeline {
-            state: Arc::new(ZoneState {
-                zone,
-                snapshot: ArcSwap::from_pointee(snapshot),
-                journal: ArcSwap::from_pointee(Journal::default()),
-            }),
+        let state = Arc::new(ZoneState {
+            zone,
+            snapshot: ArcSwap::new(snapshot.clone()),
+            journal: ArcSwap::from_pointee(Journal::default()),
+        });
+        let digest = DigestJob {
+            state: state.clone(),
+            snapshot,
+        };
+        let pipeline = Pipeline {
+            state,
             general,
             access: policy.access,
             limiter: RateLimiter::new(policy.rate_limit),
@@ -204,7 +225,8 @@ impl Pipeline {
             keys: policy.keys,
             transfers_running: Arc::new(AtomicUsize::new(0)),
             tap: None,
-        }
+        };
+        (pipeline, digest)
     }
 
     /// This pipeline, handing every query answered and its response (transfers' messages
@@ -221,6 +243,13 @@ impl Pipeline {
         self.state.snapshot.load_full()
     }
 
+    /// The snapshot to wait for (`zonemd.rdata()`, off the serving thread) before handing
+    /// `request` to [`Pipeline::handle`], when its answer holds the ZONEMD record that is
+    /// still being computed at start-up; `None` when it can go now.
+    pub(crate) fn digest_pending_for(&self, request: &[u8]) -> Option<Arc<Snapshot>> {
+        self.state.digest_pending_for(request)
+    }
+
     /// The zone answered for.
     pub(crate) fn zone(&self) -> &Zone {
         &self.state.zone
@@ -229,6 +258,8 @@ impl Pipeline {
     /// Answers from `table` (served with `serial`) from the next message on.
     pub(crate) fn replace_table(&self, table: Table, serial: u32) {
         let zone = &self.state.zone;
+        // The new digest is computed before the swap, while the old table answers with its
+        // own: a reloaded snapshot never waits for its digest.
         let snapshot = Arc::new(Snapshot::new(table, serial, zone).with_digest(zone));
         self.metrics.table_loaded(&snapshot, true);
         let old = self.state.snapshot.swap(snapshot.clone());

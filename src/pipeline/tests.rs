@@ -22,6 +22,28 @@ use crate::wire::request::counts;
 
 /// `ports.test` with one use of 443/tcp, keys configured, transfers allowed from loopback.
 fn pipeline() -> (Pipeline, hickory_proto::rr::TSigner) {
+    let (zone, table, policy, client) = parts();
+    let metrics = Arc::new(Metrics::new());
+    (Pipeline::new(zone, table, 10, policy, metrics), client)
+}
+
+/// What [`pipeline`] is made of, and the client's TSIG signer.
+fn parts() -> (Zone, Table, Policy, hickory_proto::rr::TSigner) {
+    let (zone, table) = one_use();
+    let (keys, client) = keyring();
+    let policy = Policy {
+        keys,
+        transfer: TransferPolicy {
+            allow: vec!["127.0.0.0/8".parse().unwrap()],
+            ..TransferPolicy::default()
+        },
+        ..Policy::default()
+    };
+    (zone, table, policy, client)
+}
+
+/// `ports.test` and a table with one use, 443/tcp.
+pub(crate) fn one_use() -> (Zone, Table) {
     let zone = Zone::new(
         parse_domain("ports.test").unwrap(),
         parse_domain("ns.ports.test").unwrap(),
@@ -38,17 +60,42 @@ fn pipeline() -> (Pipeline, hickory_proto::rr::TSigner) {
         sources: Source::Iana.bit(),
         registry: None,
     }]);
-    let (keys, client) = keyring();
-    let policy = Policy {
-        keys,
-        transfer: TransferPolicy {
-            allow: vec!["127.0.0.0/8".parse().unwrap()],
-            ..TransferPolicy::default()
-        },
-        ..Policy::default()
+    (zone, table)
+}
+
+/// While the start-up digest is computed, the serving loops hold back exactly the requests
+/// whose answer writes the ZONEMD record: the record itself, AXFR and IXFR. ANY at the apex
+/// answers the SOA alone (RFC 8482) and goes on, as everything does once the digest is there.
+#[test]
+fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
+    let (zone, table, policy, _) = parts();
+    let (pipeline, digest) =
+        Pipeline::digest_pending(zone, table, 10, policy, Arc::new(Metrics::new()));
+    let asked = |qtype| {
+        let request = query("ports.test.", qtype).to_vec().unwrap();
+        pipeline.digest_pending_for(&request).is_some()
     };
-    let metrics = Arc::new(Metrics::new());
-    (Pipeline::new(zone, table, 10, policy, metrics), client)
+    let carrying = [
+        RecordType::from(crate::core::zone::rtype::ZONEMD),
+        RecordType::AXFR,
+        RecordType::IXFR,
+    ];
+    let others = [
+        RecordType::SOA,
+        RecordType::TXT,
+        RecordType::ANY,
+        RecordType::NS,
+    ];
+    assert!(carrying.iter().all(|&t| asked(t)));
+    assert!(!others.iter().any(|&t| asked(t)));
+    let (_, _, answered) = reads(
+        &pipeline,
+        &query("ports.test.", RecordType::ANY).to_vec().unwrap(),
+        Transport::Udp,
+    );
+    assert!(answered, "ANY at the apex is answered before the digest");
+    digest.run();
+    assert!(!carrying.iter().any(|&t| asked(t)));
 }
 
 fn query(name: &str, qtype: RecordType) -> Message {

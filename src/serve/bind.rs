@@ -32,9 +32,10 @@ pub enum ServerError {
     /// DNS over TLS or HTTPS sockets without a certificate to serve them with.
     #[error("DNS over TLS and HTTPS sockets need --tls-cert and --tls-key")]
     NoCertificate,
-    /// A UDP serving thread could not be started.
-    #[error("cannot start a UDP thread: {0}")]
-    Thread(io::Error),
+    /// A thread (a UDP serving thread, or the one computing the zone's digest) could not be
+    /// started.
+    #[error("cannot start the {0} thread: {1}")]
+    Thread(&'static str, io::Error),
 }
 
 /// What portsd asks the kernel for as each UDP socket's receive and send buffer (Linux then

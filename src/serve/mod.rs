@@ -26,6 +26,8 @@ mod notify;
 mod occupancy;
 pub(crate) mod state;
 mod tcp;
+#[cfg(test)]
+mod tests;
 mod tls;
 mod udp;
 pub mod watch;
@@ -51,7 +53,7 @@ use crate::core::serial;
 use crate::core::table::Table;
 use crate::core::zone::Zone;
 use crate::metrics::Metrics;
-use crate::pipeline::{Pipeline, Policy};
+use crate::pipeline::{DigestJob, Pipeline, Policy};
 use crate::sources::{self, DataErrors, LoadedData};
 
 /// Where the table comes from.
@@ -131,6 +133,19 @@ fn settle_serial(
     served.0
 }
 
+/// Waits, off the serving thread, for the start-up snapshot's digest when the answer to
+/// `request` writes it (`Pipeline::digest_pending_for`), so that a ZONEMD question or a
+/// transfer asked while it is computed neither goes out without it nor holds up the other
+/// connections the thread serves; returns at once otherwise.
+pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
+    if let Some(snapshot) = pipeline.digest_pending_for(request) {
+        let _ = tokio::task::spawn_blocking(move || {
+            snapshot.zonemd.rdata();
+        })
+        .await;
+    }
+}
+
 /// The running server: the pipeline every loop calls, and what reloads and TCP need.
 #[derive(Clone, Debug)]
 pub struct Server {
@@ -144,6 +159,9 @@ pub struct Server {
     http: Arc<http::Http>,
     /// The dnstap collector and the queue's writing end, taken by [`Server::run`].
     dnstap: Arc<Mutex<Option<(crate::dnstap::Target, crate::dnstap::Queue)>>>,
+    /// The first snapshot's ZONEMD digest, computed by [`Server::run`] on a thread of its own
+    /// once the loops answer.
+    digest: Arc<Mutex<Option<DigestJob>>>,
     tls: Option<Tls>,
 }
 
@@ -171,7 +189,8 @@ impl Server {
             identity: settings.policy.identity.identity.clone().map(Into::into),
             version: settings.policy.identity.version.clone().map(Into::into),
         };
-        let mut pipeline = Pipeline::new(zone, table, serial, settings.policy, metrics.clone());
+        let (mut pipeline, digest) =
+            Pipeline::digest_pending(zone, table, serial, settings.policy, metrics.clone());
         let mut dnstap = None;
         if let Some(target) = settings.dnstap {
             let (tap, queue) = crate::dnstap::queue(metrics, origin);
@@ -203,6 +222,7 @@ impl Server {
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
             dnstap: Arc::new(Mutex::new(dnstap)),
+            digest: Arc::new(Mutex::new(Some(digest))),
             tls: settings.tls,
         }
     }
@@ -238,6 +258,19 @@ impl Server {
         }
         self.notifier.announce(serial);
         Ok(serial)
+    }
+
+    /// Starts computing the first snapshot's digest on a thread of its own (once: later
+    /// snapshots are computed whole before they are swapped in).
+    fn start_digest(&self) -> Result<(), ServerError> {
+        let Some(job) = self.digest.lock().ok().and_then(|mut job| job.take()) else {
+            return Ok(());
+        };
+        std::thread::Builder::new()
+            .name("portsd-zonemd".to_owned())
+            .spawn(move || job.run())
+            .map(drop)
+            .map_err(|error| ServerError::Thread("zone digest", error))
     }
 
     /// Serves on `listeners` until `shutdown` completes, then stops accepting, finishes what is
@@ -322,6 +355,9 @@ impl Server {
                 stop.clone(),
             ));
         }
+        // The loops answer from here on; the digest comes while they do, and what writes
+        // it waits (`Pipeline::digest_pending_for`).
+        self.start_digest()?;
         tasks.close();
         shutdown.await;
         info!("stopping");

@@ -270,6 +270,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         let Some(request) = next else { break };
         answered += 1;
         seat.touch();
+        super::digest_ready_for(pipeline, &request).await;
         match pipeline.handle(&request, client, transport, Instant::now(), &mut response) {
             Outcome::Silence => continue,
             Outcome::Reply => {}

@@ -99,13 +99,14 @@ pub(super) async fn start_thread(
     std::thread::Builder::new()
         .name(format!("portsd-udp-{number}"))
         .spawn(serve)
-        .map_err(ServerError::Thread)?;
+        .map_err(|error| ServerError::Thread("UDP", error))?;
     match started_receiver.await {
         Ok(Ok(())) => Ok(finished_receiver),
-        Ok(Err(error)) => Err(ServerError::Thread(error)),
-        Err(_) => Err(ServerError::Thread(io::Error::other(
-            "the thread ended at once",
-        ))),
+        Ok(Err(error)) => Err(ServerError::Thread("UDP", error)),
+        Err(_) => Err(ServerError::Thread(
+            "UDP",
+            io::Error::other("the thread ended at once"),
+        )),
     }
 }
 

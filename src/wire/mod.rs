@@ -79,7 +79,7 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
         Rdata::Ns => names.name(zone.ns_name.iter().map(|l| &l[..])),
         Rdata::Address(std::net::IpAddr::V4(ip)) => names.out().extend_from_slice(&ip.octets()),
         Rdata::Address(std::net::IpAddr::V6(ip)) => names.out().extend_from_slice(&ip.octets()),
-        Rdata::Zonemd(data) => names.out().extend_from_slice(data),
+        Rdata::Zonemd(digest) => names.out().extend_from_slice(digest.rdata()),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The zone's message digest, ZONEMD (RFC 8976): scheme SIMPLE, SHA-384 over every record of
 //! the zone in canonical form and order (RFC 4034 6.2 and 6.3), the apex ZONEMD left out.
-//! Computed once per snapshot, when a table is loaded or reloaded and before it is served,
-//! never per query; the record then travels like any other at the apex (answers, AXFR, the
-//! journal's differences, `export-zone`).
+//! Computed once per snapshot, never per query: before a reloaded table is served (the old one
+//! answers meanwhile), and at start-up on a thread of its own while the first table already
+//! answers (whatever writes the record, a ZONEMD answer or a transfer, waits for it:
+//! `core::zone::ZoneDigest`). The record then travels like any other at the apex (answers,
+//! AXFR, the journal's differences, `export-zone`).
 //!
 //! The zone's one enumeration (`core::contents`) lists names in the walk's order, not in the
 //! canonical one, so the digest first spells every name once and sorts them by their labels
@@ -10,13 +12,14 @@
 //! are held (in one buffer), never the records: the zone's records would be tens of MB.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use ring::digest::{Context, SHA384};
 
 use super::{CLASS_IN, Uncompressed, rtype, write_rdata};
 use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
-use crate::core::zone::{Snapshot, Zone};
+use crate::core::zone::{Snapshot, Zone, ZoneDigest};
 
 /// The SIMPLE scheme (RFC 8976 5.2).
 const SCHEME_SIMPLE: u8 = 1;
@@ -24,17 +27,30 @@ const SCHEME_SIMPLE: u8 = 1;
 const HASH_SHA384: u8 = 1;
 
 impl Snapshot {
-    /// The snapshot with its ZONEMD record computed for `zone`: what `serve` and
-    /// `export-zone` hold. Takes about as long as one AXFR of the zone.
-    pub fn with_digest(mut self, zone: &Zone) -> Snapshot {
-        self.zonemd = Box::default();
-        let digest = digest(zone, &self);
+    /// The snapshot with its ZONEMD record computed for `zone`: what `export-zone` and a
+    /// reload hold. Takes about as long as one AXFR of the zone.
+    pub fn with_digest(self, zone: &Zone) -> Snapshot {
+        let snapshot = self.digest_pending();
+        snapshot.compute_digest(zone);
+        snapshot
+    }
+
+    /// The snapshot with a ZONEMD record still to be computed ([`Snapshot::compute_digest`]):
+    /// it answers at once, and writing the record waits for the digest.
+    pub(crate) fn digest_pending(mut self) -> Snapshot {
+        self.zonemd = ZoneDigest::pending();
+        self
+    }
+
+    /// Computes the ZONEMD record of a snapshot made with [`Snapshot::digest_pending`] for
+    /// `zone`, and publishes it to whoever waits for it.
+    pub(crate) fn compute_digest(&self, zone: &Zone) {
+        let digest = digest(zone, self);
         let mut rdata = Vec::with_capacity(6 + digest.len());
         rdata.extend_from_slice(&self.serial.to_be_bytes());
         rdata.extend_from_slice(&[SCHEME_SIMPLE, HASH_SHA384]);
         rdata.extend_from_slice(&digest);
-        self.zonemd = rdata.into_boxed_slice();
-        self
+        self.zonemd.set(rdata.into_boxed_slice());
     }
 }
 
@@ -96,14 +112,20 @@ fn sorted_names(contents: &Contents<'_>) -> Names {
 }
 
 /// The SHA-384 digest of the zone's records (the apex ZONEMD left out) in canonical form and
-/// order: by name, then by type, then by RDATA, duplicates once.
+/// order: by name, then by type, then by RDATA, duplicates once. Each name's records are
+/// written into one reused buffer and hashed in one call: the hash's cost per call, not per
+/// byte, would otherwise dominate (most names hold one short TXT record).
 fn digest(zone: &Zone, snapshot: &Snapshot) -> Vec<u8> {
     let contents = Contents::new(zone, snapshot);
     let names = sorted_names(&contents);
     let mut hash = Context::new(&SHA384);
     let mut name = OwnerName::default();
     let mut owner = Vec::new();
-    let mut rrs: Vec<(u16, Vec<u8>)> = Vec::new();
+    // Every RDATA of one name end to end, each RR's type and place in it, and the name's
+    // records in canonical wire form.
+    let mut rdatas = Vec::new();
+    let mut rrs: Vec<(u16, Range<usize>)> = Vec::new();
+    let mut wire = Vec::new();
     for &(_, _, position) in &names.names {
         if !contents.name_at(position, &mut name) {
             continue;
@@ -114,22 +136,26 @@ fn digest(zone: &Zone, snapshot: &Snapshot) -> Vec<u8> {
         owner.clear();
         owner.extend(name.wire().iter().map(u8::to_ascii_lowercase));
         owner.push(0);
+        rdatas.clear();
         rrs.clear();
         for record in records.iter().filter(|r| r.data.rtype() != rtype::ZONEMD) {
-            let mut rdata = Vec::new();
-            write_rdata(&mut Uncompressed(&mut rdata), zone, &record.data);
-            rrs.push((record.data.rtype(), rdata));
+            let start = rdatas.len();
+            write_rdata(&mut Uncompressed(&mut rdatas), zone, &record.data);
+            rrs.push((record.data.rtype(), start..rdatas.len()));
         }
-        rrs.sort_unstable();
-        rrs.dedup();
-        for (rtype, rdata) in &rrs {
-            hash.update(&owner);
-            hash.update(&rtype.to_be_bytes());
-            hash.update(&CLASS_IN.to_be_bytes());
-            hash.update(&zone.ttl_of(*rtype).to_be_bytes());
-            hash.update(&(rdata.len() as u16).to_be_bytes());
-            hash.update(rdata);
+        let rr = |(rtype, range): &(u16, Range<usize>)| (*rtype, &rdatas[range.clone()]);
+        rrs.sort_unstable_by(|a, b| rr(a).cmp(&rr(b)));
+        rrs.dedup_by(|a, b| rr(a) == rr(b));
+        wire.clear();
+        for (rtype, range) in &rrs {
+            wire.extend_from_slice(&owner);
+            wire.extend_from_slice(&rtype.to_be_bytes());
+            wire.extend_from_slice(&CLASS_IN.to_be_bytes());
+            wire.extend_from_slice(&zone.ttl_of(*rtype).to_be_bytes());
+            wire.extend_from_slice(&(range.len() as u16).to_be_bytes());
+            wire.extend_from_slice(&rdatas[range.clone()]);
         }
+        hash.update(&wire);
     }
     hash.finish().as_ref().to_vec()
 }

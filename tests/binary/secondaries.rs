@@ -1113,25 +1113,25 @@ fn bind_follows_portsd_over_tls_by_axfr_and_ixfr() {
         after.ixfr - before.ixfr,
         after.axfr - before.axfr
     );
-    let logged = |protocol: &str, qtype: &str| {
+    let logged = |lines: &[String], protocol: &str, qtype: &str| {
         let (protocol, qtype) = (
             format!("protocol=\"{protocol}\""),
             format!("qtype=\"{qtype}\""),
         );
-        primary
-            .daemon
-            .log
-            .0
-            .lock()
-            .unwrap()
-            .iter()
+        (lines.iter())
             .filter(|line| line.contains(&protocol) && line.contains(&qtype))
             .count()
     };
-    assert!(logged("dot", "AXFR") >= 1, "no AXFR over DoT logged");
-    assert!(logged("dot", "IXFR") >= 1, "no IXFR over DoT logged");
+    // The query log's lines reach the reader a little after the transfers they describe.
+    assert!(
+        wait_for_lines(&primary.daemon.log, |lines| {
+            logged(lines, "dot", "AXFR") >= 1 && logged(lines, "dot", "IXFR") >= 1
+        }),
+        "no AXFR and IXFR over DoT logged"
+    );
+    let lines = primary.daemon.log.0.lock().unwrap().clone();
     for qtype in ["AXFR", "IXFR"] {
-        assert_eq!(logged("tcp", qtype), 0, "an {qtype} over TCP");
+        assert_eq!(logged(&lines, "tcp", qtype), 0, "an {qtype} over TCP");
     }
     check_refusals(primary.daemon.dot_addr(), &key, &["+tls"]);
 }

@@ -523,9 +523,11 @@ impl Drop for Daemon {
 }
 
 /// Held by the tests that load the whole machine (building the Debian package, three
-/// secondaries loading the full zone) or that hold it to a deadline or a memory bound, so that
-/// none of them runs beside another: a secondary's 5 s to pick up a NOTIFY means nothing while
-/// a release build takes both cores.
+/// secondaries loading the full zone, floods) or that hold it to a deadline, a memory bound or
+/// hundreds of descriptors, in `tests/binary` and `tests/server` alike, so that none of them
+/// runs beside another within its test binary: a secondary's 5 s to pick up a NOTIFY means
+/// nothing while a release build takes both cores, nor a 1 s wait for a new client while
+/// another test holds 600 connections.
 pub fn machine_to_itself() -> std::sync::MutexGuard<'static, ()> {
     static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     MACHINE

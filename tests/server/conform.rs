@@ -345,6 +345,7 @@ fn chaos_names_give_identity_and_version_and_nsid_comes_when_asked() {
         "{out}"
     );
     let unasked = run_tool("dig", server.addr, &["TXT", "443.tcp.ports.local"]);
+    assert!(unasked.contains("status: NOERROR"), "{unasked}");
     assert!(!unasked.contains("NSID"), "{unasked}");
 }
 

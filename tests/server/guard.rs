@@ -14,6 +14,7 @@ fn queries(count: u16) -> impl Iterator<Item = Vec<u8>> {
 
 #[test]
 fn rate_limiting_answers_a_burst_then_slips_and_drops() {
+    let _machine = machine_to_itself();
     let server = TestServer::start_rate_limited();
     let (full, slipped) = burst(server.addr, queries(40));
     assert!(

@@ -460,6 +460,7 @@ fn tcp_framed_as(claimed: usize, bytes: &[u8], after: &[u8]) -> TcpStream {
 
 #[test]
 fn tcp_length_prefix_longer_than_the_message_then_close() {
+    let _machine = machine_to_itself();
     let valid = query(0x1001, VALID_NAME, RecordType::TXT, None);
     let mut stream = tcp_framed_as(valid.len() + 100, &valid, &[]);
     stream.shutdown(Shutdown::Write).unwrap();
@@ -541,6 +542,7 @@ fn server_under_slowloris(max_connections: usize) -> (TestServer, Vec<TcpStream>
 
 #[test]
 fn idle_connections_beyond_the_cap_do_not_stop_udp() {
+    let _machine = machine_to_itself();
     let (server, idlers) = server_under_slowloris(4);
     for id in 0..20u16 {
         let reply = udp_exchange(server.addr, &query(id, VALID_NAME, RecordType::TXT, None))
@@ -552,6 +554,7 @@ fn idle_connections_beyond_the_cap_do_not_stop_udp() {
 
 #[test]
 fn idle_connections_under_the_cap_do_not_stop_new_tcp_clients() {
+    let _machine = machine_to_itself();
     let (server, idlers) = server_under_slowloris(512);
     for id in 0..10u16 {
         let reply = tcp_exchange(server.addr, &query(id, VALID_NAME, RecordType::TXT, None));
@@ -572,6 +575,7 @@ fn server_with_query_cap() -> TestServer {
 
 #[test]
 fn tcp_connection_closes_after_max_queries() {
+    let _machine = machine_to_itself();
     let server = server_with_query_cap();
     let mut stream = tcp_connect(server.addr);
     for id in 0..MAX_QUERIES as u16 {
@@ -707,6 +711,7 @@ fn assert_answers_at_once(daemon: &Daemon, source: &str) {
 
 #[test]
 fn udp_flood_keeps_memory_bounded_and_service_returns_at_once() {
+    let _machine = machine_to_itself();
     let daemon = Daemon::start(&["--rate-limit", "0"]);
     let pid = daemon.child.id();
     assert_answers_at_once(&daemon, "127.0.0.1:0");
@@ -724,6 +729,7 @@ fn udp_flood_keeps_memory_bounded_and_service_returns_at_once() {
 /// is limited and counted, and a client in another /24 is served during and after it.
 #[test]
 fn rate_limited_flood_is_counted_and_other_networks_are_served() {
+    let _machine = machine_to_itself();
     let daemon = Daemon::start(&[
         "--rate-limit",
         "50",
@@ -758,6 +764,7 @@ fn rate_limited_flood_is_counted_and_other_networks_are_served() {
 /// make and that portsd would never have answered.
 #[test]
 fn silent_messages_do_not_spend_the_rate_limit() {
+    let _machine = machine_to_itself();
     let server = TestServer::start_settings(
         test_zone(),
         builtin_table(),

@@ -96,6 +96,7 @@ fn held_then_new_client(first_bytes: &[u8]) -> Duration {
 
 #[test]
 fn idle_connections_beyond_the_cap_make_room_oldest_first() {
+    let _machine = machine_to_itself();
     let waited = held_then_new_client(&[]);
     assert!(
         waited < Duration::from_secs(1),
@@ -105,6 +106,7 @@ fn idle_connections_beyond_the_cap_make_room_oldest_first() {
 
 #[test]
 fn half_sent_messages_beyond_the_cap_make_room_oldest_first() {
+    let _machine = machine_to_itself();
     // A length prefix announcing 40 bytes, and 3 of them.
     let waited = held_then_new_client(&[0, 40, 0x12, 0x34, 0x01]);
     assert!(
@@ -115,6 +117,7 @@ fn half_sent_messages_beyond_the_cap_make_room_oldest_first() {
 
 #[test]
 fn with_the_default_limits_a_new_client_is_served_at_once() {
+    let _machine = machine_to_itself();
     raise_descriptor_limit();
     let server = TestServer::start();
     let _held = hold(server.addr, HELD, &[]);

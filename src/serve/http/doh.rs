@@ -55,7 +55,7 @@ pub(super) async fn get(
         return api::error(StatusCode::BAD_REQUEST, "no dns parameter");
     };
     match BASE64URL_NOPAD.decode(encoded.as_bytes()) {
-        Ok(query) => answer(&api.pipeline, client, &query),
+        Ok(query) => answer(&api.pipeline, client, &query).await,
         Err(_) => api::error(
             StatusCode::BAD_REQUEST,
             "the dns parameter is not base64url without padding",
@@ -82,7 +82,7 @@ pub(super) async fn post(
             "the body must be application/dns-message",
         );
     }
-    answer(&api.pipeline, client, &query)
+    answer(&api.pipeline, client, &query).await
 }
 
 /// The 413 of a body longer than a DNS message.
@@ -109,11 +109,12 @@ fn is_dns_message(content_type: Option<&HeaderValue>) -> bool {
 
 /// The pipeline's answer to `query` from `client`, or 400 when the bytes are no DNS query
 /// (a message that cannot be read to its end, or a response).
-fn answer(pipeline: &Pipeline, client: SocketAddr, query: &[u8]) -> Response<Body> {
+async fn answer(pipeline: &Pipeline, client: SocketAddr, query: &[u8]) -> Response<Body> {
     let readable = wire::Request::read(query).is_some_and(|r| r.complete && !r.is_response());
     if !readable {
         return not_a_query();
     }
+    crate::serve::digest_ready_for(pipeline, query).await;
     let mut response = Vec::new();
     match pipeline.handle(query, client, Transport::Doh, Instant::now(), &mut response) {
         Outcome::Reply => {}
