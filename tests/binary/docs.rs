@@ -1,5 +1,5 @@
-//! The documentation, run: every command example in `README.md`, `docs/*.md` and
-//! `deploy/**/*.md` is run here exactly as written, or marked in the markdown as not runnable
+//! The documentation, run: every command example in `README.md`, `CONTRIBUTING.md`,
+//! `docs/*.md` and `deploy/**/*.md` is run here exactly as written, or marked in the markdown as not runnable
 //! here, with the reason. Three kinds of fenced block hold commands:
 //!
 //! - **Transcripts**: a block whose lines start with `$ ` (any info string). Each command runs
@@ -76,7 +76,8 @@ impl Block {
     }
 }
 
-/// The documentation files whose examples are run: `README.md`, `docs/*.md`, `deploy/**/*.md`.
+/// The documentation files whose examples are run: `README.md`, `CONTRIBUTING.md`, `docs/*.md`,
+/// `deploy/**/*.md`.
 fn documentation() -> Vec<String> {
     fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in fs::read_dir(dir).unwrap().flatten() {
@@ -88,7 +89,10 @@ fn documentation() -> Vec<String> {
             }
         }
     }
-    let mut paths = vec![repository().join("README.md")];
+    let mut paths = vec![
+        repository().join("README.md"),
+        repository().join("CONTRIBUTING.md"),
+    ];
     markdown_under(&repository().join("docs"), &mut paths);
     markdown_under(&repository().join("deploy"), &mut paths);
     let mut files: Vec<String> = paths

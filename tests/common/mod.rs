@@ -368,10 +368,14 @@ pub fn run_tool(tool: &str, addr: SocketAddr, args: &[&str]) -> String {
 /// Runs a system program to its end; a program that is not installed fails the test with one
 /// line naming it and what installs it.
 pub fn output_of(command: &mut Command) -> std::process::Output {
-    command.output().unwrap_or_else(|error| {
-        let program = command.get_program().to_string_lossy().into_owned();
-        panic!("this test needs `{program}` ({error}): run .ci/setup, which installs it")
-    })
+    command
+        .output()
+        .unwrap_or_else(|error| missing(&command.get_program().to_string_lossy(), &error))
+}
+
+/// Fails the test with one line: the program it needs could not be run, and what installs it.
+pub fn missing(program: &str, error: &std::io::Error) -> ! {
+    panic!("this test needs `{program}` ({error}): run .ci/setup, which installs it")
 }
 
 /// A UDP socket and a TCP listener bound to the same ephemeral loopback port.
