@@ -9,7 +9,8 @@
 //! - an item: a path with `::` (`Pipeline::handle`, `core::answer::answer`), each segment
 //!   declared under `src/` (`fn`, `struct`, `enum`, `trait`, `type`, `const`, `static`, `mod`,
 //!   or an enum variant), unless its first segment is a dependency of `Cargo.toml` or `std`;
-//!   or one CamelCase word (`Snapshot`), declared under `src/`.
+//!   or one CamelCase word (`Snapshot`) or snake_case name with a `_` (`write_zone`), declared
+//!   under `src/`.
 //!
 //! Anything else in backticks (flags, variables, file contents) is prose.
 //!
@@ -72,7 +73,7 @@ fn check(root: &Path, text: &str) -> Vec<String> {
                     ));
                 }
             }
-        } else if is_camel_case(token) && !declared.contains(token) {
+        } else if (is_camel_case(token) || is_snake_case(token)) && !declared.contains(token) {
             problems.push(format!(
                 "line {line}: `{token}` is declared nowhere in src/"
             ));
@@ -230,11 +231,21 @@ fn is_camel_case(word: &str) -> bool {
         && word.chars().any(|c| c.is_ascii_lowercase())
 }
 
+/// A name in snake_case with at least one `_` (`write_zone`): a function, not a word of prose.
+fn is_snake_case(word: &str) -> bool {
+    word.contains('_')
+        && word.starts_with(|c: char| c.is_ascii_lowercase())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 #[test]
 fn the_map_check_finds_a_missing_path_an_unknown_item_and_an_unmapped_module() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = "## Code map\n\n- `src/lib.rs`: x\n- `src/lib.rs`: again\n\n## Invariants\n\n\
-        `src/core/nowhere.rs`, `NoSuchType`, `Pipeline::no_such_fn`, `tokio_util::Anything`, `Pipeline`\n";
+        `src/core/nowhere.rs`, `NoSuchType`, `Pipeline::no_such_fn`, `tokio_util::Anything`, `Pipeline`, \
+        `no_such_function`\n";
     let problems = check(root, text).join("\n");
     assert!(
         problems.contains("`src/core/nowhere.rs` does not exist"),
@@ -254,6 +265,10 @@ fn the_map_check_finds_a_missing_path_an_unknown_item_and_an_unmapped_module() {
     );
     assert!(
         problems.contains("`src/main.rs` is missing from the code map"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("`no_such_function` is declared nowhere"),
         "{problems}"
     );
     assert!(!problems.contains("tokio_util"), "{problems}");
