@@ -31,7 +31,14 @@ use nix::unistd::Pid;
 use crate::common::{Daemon, query, udp_exchange};
 
 /// The recipes the tests below run, by the name their marker gives.
-const RECIPES: [&str; 4] = ["internal-ca", "front-page", "dnstap", "secondaries-key"];
+/// (`systemd-tls` is run under a real systemd by `package.rs`.)
+const RECIPES: [&str; 5] = [
+    "internal-ca",
+    "front-page",
+    "dnstap",
+    "secondaries-key",
+    "systemd-tls",
+];
 
 fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,7 +46,7 @@ fn repository() -> &'static Path {
 
 /// A fenced block of a markdown file.
 #[derive(Debug)]
-struct Block {
+pub(crate) struct Block {
     /// The file, relative to the repository.
     file: String,
     /// The line of the opening fence (1-based).
@@ -67,11 +74,11 @@ impl Block {
         self.is_transcript() || matches!(self.info.as_str(), "sh" | "bash" | "shell" | "console")
     }
 
-    fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         format!("{}:{}", self.file, self.line)
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.lines.iter().map(|line| format!("{line}\n")).collect()
     }
 }
@@ -165,7 +172,7 @@ fn every_block() -> Vec<Block> {
 }
 
 /// The blocks of the recipe `name`, in the order of the documentation; at least one.
-fn recipe(name: &str) -> Vec<Block> {
+pub(crate) fn recipe(name: &str) -> Vec<Block> {
     assert!(RECIPES.contains(&name), "{name} is not in RECIPES");
     let found: Vec<Block> = every_block()
         .into_iter()
@@ -215,7 +222,7 @@ fn every_command_block_in_the_docs_is_run_or_marked_not_runnable() {
 /// The ports and directories the documentation names, replaced by those of the test's
 /// servers and scratch directory. A port is replaced only where no digit follows it.
 #[derive(Default)]
-struct Substitutions(Vec<(String, String)>);
+pub(crate) struct Substitutions(Vec<(String, String)>);
 
 impl Substitutions {
     fn add(&mut self, from: &str, to: impl Into<String>) {
@@ -288,7 +295,7 @@ fn shell(script: &str, dir: &Path, stop_on_error: bool) -> Command {
 
 /// Runs a recipe's block, failing with its output when a command fails, or with the program
 /// to install when one is missing.
-fn run_recipe_block(block: &Block, dir: &Path, substitutions: &Substitutions) -> String {
+pub(crate) fn run_recipe_block(block: &Block, dir: &Path, substitutions: &Substitutions) -> String {
     let script = substitutions.apply(&block.text());
     eprintln!(
         "docs: running {} in {}:\n{script}",
