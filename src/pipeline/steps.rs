@@ -12,8 +12,8 @@ use crate::core::answer::{self, Answer, Rcode};
 use crate::wire::{self, Request};
 
 impl Pipeline {
-    /// The steps after the access list, in order: TSIG, transfers, the fast path, NOTIFY, the
-    /// general path.
+    /// The steps after the access list, in order: TSIG, transfers, NOTIFY, then the answer (the
+    /// fast path for the plain shape, else the general path).
     pub(super) fn steps(
         &self,
         request: &Request<'_>,

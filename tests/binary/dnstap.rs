@@ -71,11 +71,8 @@ impl Collector {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no frame count in fstrm_capture's log: {log}"));
         let read = |args: &[&str]| {
-            let out = Command::new("dnstap-read")
-                .args(args)
-                .arg(&self.file)
-                .output()
-                .expect("dnstap-read runs (Debian package bind9-dnsutils)");
+            let out =
+                crate::common::output_of(Command::new("dnstap-read").args(args).arg(&self.file));
             assert!(
                 out.status.success(),
                 "{}",
@@ -98,10 +95,8 @@ impl Drop for Collector {
 /// Whether something listens on TCP `port` of loopback, asked without connecting (a probe
 /// connection would be a client the collector logs as broken).
 fn listening_on(port: u16) -> bool {
-    let out = Command::new("ss")
-        .args(["-Htln", &format!("sport = :{port}")])
-        .output()
-        .expect("ss runs");
+    let out =
+        crate::common::output_of(Command::new("ss").args(["-Htln", &format!("sport = :{port}")]));
     !String::from_utf8_lossy(&out.stdout).trim().is_empty()
 }
 
@@ -172,12 +167,12 @@ fn every_query_and_response_of_udp_tcp_and_axfr_reaches_fstrm_capture() {
         );
         assert!(!txt_answers(&parse(&response)).is_empty(), "{port}");
     }
-    let dig = Command::new("dig")
-        .args(["+tcp", "+noall", "+stats", "AXFR", "ports.local", "-p"])
-        .arg(daemon.addr.port().to_string())
-        .arg(format!("@{}", daemon.addr.ip()))
-        .output()
-        .unwrap();
+    let dig = crate::common::output_of(
+        Command::new("dig")
+            .args(["+tcp", "+noall", "+stats", "AXFR", "ports.local", "-p"])
+            .arg(daemon.addr.port().to_string())
+            .arg(format!("@{}", daemon.addr.ip())),
+    );
     let dig = String::from_utf8(dig.stdout).unwrap();
     let axfr_messages: usize = dig
         .split("XFR size:")

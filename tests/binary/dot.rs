@@ -26,11 +26,7 @@ use crate::common::*;
 
 /// Runs `openssl` with `args` in `dir`; panics with its error output when it fails.
 fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs (installed by .ci/setup)");
+    let output = output_of(Command::new("openssl").current_dir(dir).args(args));
     assert!(
         output.status.success(),
         "openssl {args:?}: {}",

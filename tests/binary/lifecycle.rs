@@ -508,10 +508,7 @@ fn knock(
 /// the second UDP socket is answered by a thread of its own.
 #[test]
 fn socket_activation_serves_the_passed_sockets() {
-    Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .expect("systemd-socket-activate (Debian package systemd) is needed");
+    crate::common::output_of(Command::new("systemd-socket-activate").arg("--version"));
     // portsd is told to listen where something already listens: if it bound its own sockets
     // instead of taking the passed ones, it would fail to start.
     let (_taken_udp, taken_tcp) = crate::common::bind_loopback_pair();

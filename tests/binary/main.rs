@@ -16,7 +16,9 @@
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
 //!   SOA timers as settings and EDNS EXPIRE (`soa_timers`);
 //! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`); DNS
-//!   over HTTPS with dig, curl and rustls (`doh`).
+//!   over HTTPS with dig, curl and rustls (`doh`);
+//! - every command example of the documentation run as written, or marked not runnable
+//!   (`docs`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -27,6 +29,7 @@ mod deploy;
 mod descriptors;
 mod differential;
 mod dnstap;
+mod docs;
 mod doh;
 mod dot;
 mod external;

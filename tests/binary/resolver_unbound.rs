@@ -259,9 +259,7 @@ fn cache_counters(config_path: &Path) -> (u64, u64) {
         .arg(config_path)
         .arg("stats_noreset")
         .output()
-        .unwrap_or_else(|err| {
-            panic!("cannot run unbound-control ({err}); install the Debian package unbound")
-        });
+        .unwrap_or_else(|err| crate::common::missing("unbound-control", &err));
     let stats = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "unbound-control failed:\n{stats}");
     let counter = |key: &str| -> u64 {

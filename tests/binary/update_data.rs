@@ -287,7 +287,7 @@ impl TlsServer {
                 .args(args)
                 .current_dir(root)
                 .output()
-                .expect("openssl runs (apt-get install openssl)");
+                .unwrap_or_else(|e| crate::common::missing("openssl", &e));
             assert!(
                 output.status.success(),
                 "openssl {args:?}: {}",

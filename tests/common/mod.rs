@@ -352,20 +352,30 @@ pub fn txt_answers(message: &Message) -> Vec<String> {
         .collect()
 }
 
-/// Runs a DNS tool (`dig`, `kdig`) against the server; panics with a clear message when the
-/// tool is missing (CI installs it).
+/// Runs a DNS tool (`dig`, `kdig`) against the server and returns what it printed.
 pub fn run_tool(tool: &str, addr: SocketAddr, args: &[&str]) -> String {
     let server = format!("@{}", addr.ip());
     let port = addr.port().to_string();
-    let output = Command::new(tool)
-        .arg(server)
-        .args(["-p", &port])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {tool} ({e}): install bind9-dnsutils and knot-dnsutils")
-        });
+    let output = output_of(
+        Command::new(tool)
+            .arg(server)
+            .args(["-p", &port])
+            .args(args),
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs a system program to its end; a program that is not installed fails the test with one
+/// line naming it and what installs it.
+pub fn output_of(command: &mut Command) -> std::process::Output {
+    command
+        .output()
+        .unwrap_or_else(|error| missing(&command.get_program().to_string_lossy(), &error))
+}
+
+/// Fails the test with one line: the program it needs could not be run, and what installs it.
+pub fn missing(program: &str, error: &std::io::Error) -> ! {
+    panic!("this test needs `{program}` ({error}): run .ci/setup, which installs it")
 }
 
 /// A UDP socket and a TCP listener bound to the same ephemeral loopback port.

@@ -12,7 +12,10 @@
 //! the library only as `portsd::`) are not read. This reads the text (`paths.rs`), not the
 //! compiler's name resolution: a glob import counts as a use of the module it imports from,
 //! and a name it brings in is not followed further.
+//!
+//! `map` holds `docs/ARCHITECTURE.md` against the same tree.
 
+mod map;
 mod paths;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
