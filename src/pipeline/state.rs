@@ -27,7 +27,8 @@ impl ZoneState {
     /// ZONEMD record (the record itself, AXFR, IXFR) and the digest is not computed yet: a
     /// serving loop waits for it (`zonemd.rdata()`) off its thread before handing
     /// the request on, so that nothing else it serves waits too. Everything else, and
-    /// everything once the digest is there, gets `None`.
+    /// everything once the digest is there, gets `None`; the request is read here (a second
+    /// view of it) only while the digest is still being computed.
     pub(crate) fn digest_pending_for(&self, request: &[u8]) -> Option<Arc<Snapshot>> {
         let snapshot = self.snapshot.load();
         if snapshot.zonemd.is_ready() {
