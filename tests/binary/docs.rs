@@ -519,6 +519,7 @@ fn the_dnstap_recipe_runs_as_written_and_names_the_error_of_a_missing_directory(
     );
 
     let mut running = start_recipe_block(collector_and_server, dir, &substitutions);
+    let _group = Group(Pid::from_raw(running.child.id() as i32));
     let asked = udp_exchange(
         running.addr,
         &query(7, "443.tcp.ports.local", RecordType::TXT, None),
@@ -549,6 +550,16 @@ fn the_dnstap_recipe_runs_as_written_and_names_the_error_of_a_missing_directory(
         read.contains("AQ") && read.contains("AR") && read.contains("443.tcp.ports.local"),
         "dnstap-read shows the query and its response: {read}"
     );
+}
+
+/// A recipe's process group, killed whole when the test ends however it ends (the recipe's
+/// shell is the `Daemon`'s child; the programs it started are not).
+struct Group(Pid);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+    }
 }
 
 /// The child of `parent` whose command is `name` (from `/proc`).
