@@ -21,7 +21,7 @@
 
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use hickory_proto::rr::RecordType;
@@ -29,6 +29,11 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use crate::common::{Daemon, query, udp_exchange};
+
+mod markdown;
+
+pub(crate) use markdown::Block;
+use markdown::{Marker, blocks_of, documentation, every_block, steps};
 
 /// The recipes the tests below run, by the name their marker gives.
 /// (`systemd-tls` is run under a real systemd by `package.rs`.)
@@ -42,133 +47,6 @@ const RECIPES: [&str; 5] = [
 
 fn repository() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fenced block of a markdown file.
-#[derive(Debug)]
-pub(crate) struct Block {
-    /// The file, relative to the repository.
-    file: String,
-    /// The line of the opening fence (1-based).
-    line: usize,
-    info: String,
-    marker: Marker,
-    /// The lines between the fences, with the indentation of the opening fence removed.
-    lines: Vec<String>,
-}
-
-#[derive(Debug, PartialEq)]
-enum Marker {
-    None,
-    Recipe(String),
-    NotRun(String),
-}
-
-impl Block {
-    fn is_transcript(&self) -> bool {
-        self.lines.iter().any(|line| line.starts_with("$ "))
-    }
-
-    /// Whether the block holds commands: a transcript, or a block of shell.
-    fn has_commands(&self) -> bool {
-        self.is_transcript() || matches!(self.info.as_str(), "sh" | "bash" | "shell" | "console")
-    }
-
-    pub(crate) fn place(&self) -> String {
-        format!("{}:{}", self.file, self.line)
-    }
-
-    pub(crate) fn text(&self) -> String {
-        self.lines.iter().map(|line| format!("{line}\n")).collect()
-    }
-}
-
-/// The documentation files whose examples are run: `README.md`, `CONTRIBUTING.md`, `docs/*.md`,
-/// `deploy/**/*.md`.
-fn documentation() -> Vec<String> {
-    fn markdown_under(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                markdown_under(&path, out);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                out.push(path);
-            }
-        }
-    }
-    let mut paths = vec![
-        repository().join("README.md"),
-        repository().join("CONTRIBUTING.md"),
-    ];
-    markdown_under(&repository().join("docs"), &mut paths);
-    markdown_under(&repository().join("deploy"), &mut paths);
-    let mut files: Vec<String> = paths
-        .iter()
-        .map(|path| {
-            let relative = path.strip_prefix(repository()).unwrap();
-            relative.to_str().unwrap().to_owned()
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// The fenced blocks of `text` (the file `file`), each with the marker comment on the nearest
-/// non-blank line before it, if that line is one.
-fn blocks_of(file: &str, text: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut open: Option<Block> = None;
-    let mut indent = 0;
-    let mut before = "";
-    for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if let Some(block) = open.as_mut() {
-            if trimmed.starts_with("```") {
-                blocks.push(open.take().unwrap());
-            } else {
-                let cut = line.len() - line.trim_start().len();
-                block.lines.push(line[cut.min(indent)..].to_owned());
-            }
-            continue;
-        }
-        if let Some(info) = trimmed.strip_prefix("```") {
-            indent = line.len() - trimmed.len();
-            open = Some(Block {
-                file: file.to_owned(),
-                line: n + 1,
-                info: info.trim().to_owned(),
-                marker: marker(before),
-                lines: Vec::new(),
-            });
-        } else if !trimmed.is_empty() {
-            before = trimmed;
-        }
-    }
-    blocks
-}
-
-fn marker(line: &str) -> Marker {
-    let Some(inside) = line
-        .strip_prefix("<!--")
-        .and_then(|rest| rest.strip_suffix("-->"))
-        .map(str::trim)
-    else {
-        return Marker::None;
-    };
-    if let Some(name) = inside.strip_prefix("recipe:") {
-        Marker::Recipe(name.trim().to_owned())
-    } else if let Some(reason) = inside.strip_prefix("not run:") {
-        Marker::NotRun(reason.trim().to_owned())
-    } else {
-        Marker::None
-    }
-}
-
-fn every_block() -> Vec<Block> {
-    documentation()
-        .iter()
-        .flat_map(|file| blocks_of(file, &fs::read_to_string(repository().join(file)).unwrap()))
-        .collect()
 }
 
 /// The blocks of the recipe `name`, in the order of the documentation; at least one.
@@ -328,30 +206,6 @@ fn assert_no_missing_program(printed: &str, place: &str) {
             .unwrap_or(line);
         panic!("{place} needs `{program}`, which is not installed: run .ci/setup");
     }
-}
-
-/// One command of a transcript and the lines it must print.
-struct Step {
-    command: String,
-    expected: Vec<String>,
-    /// The index of the command's line in the block.
-    at: usize,
-}
-
-fn steps(block: &Block) -> Vec<Step> {
-    let mut steps: Vec<Step> = Vec::new();
-    for (at, line) in block.lines.iter().enumerate() {
-        if let Some(command) = line.strip_prefix("$ ") {
-            steps.push(Step {
-                command: command.to_owned(),
-                expected: Vec::new(),
-                at,
-            });
-        } else if let Some(step) = steps.last_mut() {
-            step.expected.push(line.clone());
-        }
-    }
-    steps
 }
 
 /// The lines a stale step's expected output is replaced with when overwriting, or `None` when
@@ -519,6 +373,7 @@ fn the_dnstap_recipe_runs_as_written_and_names_the_error_of_a_missing_directory(
     );
 
     let mut running = start_recipe_block(collector_and_server, dir, &substitutions);
+    let _group = Group(Pid::from_raw(running.child.id() as i32));
     let asked = udp_exchange(
         running.addr,
         &query(7, "443.tcp.ports.local", RecordType::TXT, None),
@@ -549,6 +404,16 @@ fn the_dnstap_recipe_runs_as_written_and_names_the_error_of_a_missing_directory(
         read.contains("AQ") && read.contains("AR") && read.contains("443.tcp.ports.local"),
         "dnstap-read shows the query and its response: {read}"
     );
+}
+
+/// A recipe's process group, killed whole when the test ends however it ends (the recipe's
+/// shell is the `Daemon`'s child; the programs it started are not).
+struct Group(Pid);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = killpg(self.0, Signal::SIGKILL);
+    }
 }
 
 /// The child of `parent` whose command is `name` (from `/proc`).
@@ -625,30 +490,7 @@ fn the_secondaries_key_recipe_runs_as_written_and_every_server_reads_its_file() 
 }
 
 #[test]
-fn the_docs_reader_finds_markers_indented_blocks_and_transcripts() {
-    let text = "intro\n\n<!-- recipe: dnstap -->\n\n```sh\nmkdir x\n```\n\n- item:\n\n  ```ini\n  [A]\n  ```\n\
-        \n<!-- not run: needs root -->\n```sh\nsudo x\n```\n```text\n$ portsd lookup 1\nout\n$ b\n```\n";
-    let blocks = blocks_of("f.md", text);
-    assert_eq!(blocks.len(), 4);
-    assert_eq!(blocks[0].marker, Marker::Recipe("dnstap".to_owned()));
-    assert_eq!(
-        (blocks[0].line, blocks[0].text().as_str()),
-        (5, "mkdir x\n")
-    );
-    assert_eq!(
-        (blocks[1].info.as_str(), blocks[1].lines[0].as_str()),
-        ("ini", "[A]")
-    );
-    assert!(!blocks[1].has_commands());
-    assert_eq!(blocks[2].marker, Marker::NotRun("needs root".to_owned()));
-    assert!(blocks[3].is_transcript());
-    let steps = steps(&blocks[3]);
-    assert_eq!(steps.len(), 2);
-    assert_eq!(
-        (steps[0].command.as_str(), steps[0].expected.len()),
-        ("portsd lookup 1", 1)
-    );
-
+fn substitutions_replace_whole_ports_and_overwriting_keeps_a_last_ellipsis() {
     let mut substitutions = Substitutions::default();
     substitutions.ports("443", 40443);
     assert_eq!(
