@@ -164,7 +164,14 @@ impl GeneralPath {
             .map(|edns| self.response_edns(edns, context));
         let builder = |edns| response_builder(request, edns);
         if let Some(code) = error_code(request, context.cookie) {
-            let response = builder(&response_edns).error_msg(&request.metadata, code);
+            let mut metadata = request.metadata;
+            if code == ResponseCode::NotImp {
+                // RD and CD belong to QUERY: a NOTIMP says the opcode was not understood, so
+                // it echoes only the opcode (as BIND answers, and ISC's genreport expects).
+                metadata.recursion_desired = false;
+                metadata.checking_disabled = false;
+            }
+            let response = builder(&response_edns).error_msg(&metadata, code);
             return emit(response, u16::MAX, out).map(|_| (u16::from(code), true));
         }
         let query = request.queries.queries()[0].original();
