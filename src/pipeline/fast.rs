@@ -9,7 +9,7 @@ use crate::core::names::SEARCH_LABEL;
 use crate::core::zone::Zone;
 use crate::wire::compress::Writer;
 use crate::wire::request::{Opt, Question};
-use crate::wire::{Names, Request, write_header, write_opt, write_record_data};
+use crate::wire::{Flags, Names, Request, write_opt, write_record_data};
 
 /// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
 pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -94,16 +94,17 @@ fn write_response(
     out: &mut Vec<u8>,
 ) -> usize {
     out.clear();
-    let mut flags = query.request.response_flags() | u16::from(answer.rcode.value());
-    if answer.authoritative {
-        flags |= 0x0400;
-    }
-    if truncated {
-        flags |= 0x0200;
-    }
+    let flags = Flags::NONE
+        .with_if(Flags::AA, answer.authoritative)
+        .with_if(Flags::TC, truncated);
+    let header = query
+        .request
+        .response_header()
+        .with(flags)
+        .rcode(answer.rcode);
     let additional = answer.additional.len() + usize::from(query.opt.is_some());
     let counts = [1, answer.answers.len(), answer.authority.len(), additional];
-    write_header(query.request.id, flags, counts.map(|n| n as u16), out);
+    header.write(counts.map(|n| n as u16), out);
     out.extend_from_slice(query.question.bytes);
     let mut writer = Writer::new(out);
     // hickory remembers the whole question (name, type and class) as one target.
@@ -177,7 +178,7 @@ mod tests {
         let packet = query_bytes("443.TCP.ports.local", 16, Some((4096, 0x8000, &[])));
         let request = Request::read(&packet).unwrap();
         let q = Query::of(&request).unwrap();
-        assert_eq!(request.id, 0x1234);
+        assert_eq!(request.header.id, 0x1234);
         assert!(request.recursion_desired());
         assert_eq!(q.labels(), [&b"443"[..], b"TCP", b"ports", b"local"]);
         assert_eq!((q.qtype(), q.qclass()), (16, 1));

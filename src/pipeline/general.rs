@@ -26,7 +26,7 @@ use super::cookie::{self, Cookie, CookieSecrets};
 use super::edns;
 use super::identity::{self, Chaos, Identity};
 use super::state::ZoneState;
-use crate::core::answer::{self, Answer, Owner, Rcode, Rdata};
+use crate::core::answer::{self, Answer, Owner, Rdata};
 use crate::core::names::SEARCH_LABEL;
 use crate::core::txt::character_strings;
 use crate::core::zone::{Zone, rtype};
@@ -53,7 +53,7 @@ pub(crate) struct Sent {
     /// The request's DNS cookie, when it had one.
     pub(crate) cookie: Option<Cookie>,
     /// The response code sent, extended bits included.
-    pub(crate) rcode: u16,
+    pub(crate) rcode: ResponseCode,
     /// Whether the question was echoed (all but the header alone of RFC 8945 5.3).
     pub(crate) question: bool,
 }
@@ -102,7 +102,7 @@ impl GeneralPath {
         client: SocketAddr,
         transport: Transport,
         room: u16,
-        forced: Option<Rcode>,
+        forced: Option<ResponseCode>,
         out: &mut Vec<u8>,
     ) -> Option<Sent> {
         out.clear();
@@ -140,8 +140,8 @@ impl GeneralPath {
                 // The question is echoed when it can be read (as Knot does), so the client
                 // can match the error to its query.
                 debug!(%error, %client, "malformed query");
-                let rcode = u16::from(ResponseCode::FormErr);
-                wire::error_answer(request, rcode as u8, out).then_some(Sent {
+                let rcode = ResponseCode::FormErr;
+                wire::error_answer(request, rcode, out).then_some(Sent {
                     cookie: None,
                     rcode,
                     question: true,
@@ -157,7 +157,7 @@ impl GeneralPath {
         context: &Context<'_, '_>,
         request: &Request,
         out: &mut Vec<u8>,
-    ) -> Option<(u16, bool)> {
+    ) -> Option<(ResponseCode, bool)> {
         let response_edns = request
             .edns
             .as_ref()
@@ -172,7 +172,7 @@ impl GeneralPath {
                 metadata.checking_disabled = false;
             }
             let response = builder(&response_edns).error_msg(&metadata, code);
-            return emit(response, u16::MAX, out).map(|_| (u16::from(code), true));
+            return emit(response, u16::MAX, out).map(|_| (code, true));
         }
         let query = request.queries.queries()[0].original();
         let labels: Vec<&[u8]> = query.name().iter().collect();
@@ -191,7 +191,7 @@ impl GeneralPath {
                     Vec::new()
                 }
             };
-            let rcode = u16::from(metadata.response_code);
+            let rcode = metadata.response_code;
             let response = builder(&edns).build(metadata, &records, [], [], []);
             return emit(response, u16::MAX, out).map(|_| (rcode, true));
         }
@@ -221,7 +221,7 @@ impl GeneralPath {
             convert(&answer.authority),
             convert(&answer.additional),
         );
-        let rcode = u16::from(answer.rcode.value());
+        let rcode = answer.rcode;
         let metadata = response_metadata(&request.metadata, &answer, false);
         // EDNS EXPIRE (RFC 7314) on every answer from the zone to a client asking for it, as
         // Knot answers: portsd is the primary, so it is the SOA's EXPIRE itself.
@@ -243,7 +243,8 @@ impl GeneralPath {
         // Not even the question fits beside the signature (a long key name, a long name asked
         // at 512 bytes): RFC 8945 5.3's answer, the header alone with TC set and NOERROR, for
         // the signature to be added to; the client asks again over TCP.
-        (context.size.room > 0 && header_alone(truncated, out)).then_some((0, false))
+        (context.size.room > 0 && header_alone(truncated, out))
+            .then_some((ResponseCode::NoError, false))
     }
 
     /// The OPT record of a response to a request that had one: portsd's payload size, the
@@ -257,12 +258,13 @@ impl GeneralPath {
         if let Some(nsid) = self.identity.nsid.as_ref().filter(|_| nsid_asked) {
             echoed
                 .options_mut()
-                .insert(EdnsOption::Unknown(option::NSID, nsid.clone()));
+                .insert(EdnsOption::Unknown(u16::from(option::NSID), nsid.clone()));
         }
         if let Some(Cookie::WellFormed { reply, .. }) = context.cookie {
-            echoed
-                .options_mut()
-                .insert(EdnsOption::Unknown(option::COOKIE, reply.to_vec()));
+            echoed.options_mut().insert(EdnsOption::Unknown(
+                u16::from(option::COOKIE),
+                reply.to_vec(),
+            ));
         }
         echoed
     }
@@ -277,7 +279,7 @@ struct Context<'s, 'v> {
     size: SizeLimit,
     /// The response code of the empty answer (AA clear) the pipeline decided instead of the
     /// zone's.
-    forced: Option<Rcode>,
+    forced: Option<ResponseCode>,
 }
 
 /// The error a request gets before its question is looked at: NOTIMP for opcodes other than
@@ -307,11 +309,15 @@ fn with_answer_options(
     let mut edns = edns.clone();
     if let Some(edns) = &mut edns {
         if let Some(code) = error {
-            let info = EdnsOption::Unknown(option::EXTENDED_ERROR, code.to_be_bytes().to_vec());
+            let info = EdnsOption::Unknown(
+                u16::from(option::EXTENDED_ERROR),
+                code.to_be_bytes().to_vec(),
+            );
             edns.options_mut().insert(info);
         }
         if let Some(seconds) = expire {
-            let option = EdnsOption::Unknown(option::EXPIRE, seconds.to_be_bytes().to_vec());
+            let option =
+                EdnsOption::Unknown(u16::from(option::EXPIRE), seconds.to_be_bytes().to_vec());
             edns.options_mut().insert(option);
         }
     }
@@ -437,13 +443,7 @@ fn to_hickory(
 fn response_metadata(request: &Metadata, answer: &Answer<'_>, truncated: bool) -> Metadata {
     let mut metadata = Metadata::response_from_request(request);
     metadata.authoritative = answer.authoritative;
-    metadata.response_code = match answer.rcode {
-        Rcode::NoError => ResponseCode::NoError,
-        Rcode::FormErr => ResponseCode::FormErr,
-        Rcode::NxDomain => ResponseCode::NXDomain,
-        Rcode::NotImp => ResponseCode::NotImp,
-        Rcode::Refused => ResponseCode::Refused,
-    };
+    metadata.response_code = answer.rcode;
     metadata.truncation = truncated;
     metadata
 }

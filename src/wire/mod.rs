@@ -10,6 +10,7 @@
 //! hickory's reading of the same bytes.
 
 pub(crate) mod compress;
+pub(crate) mod header;
 pub(crate) mod message;
 mod read;
 pub(crate) mod request;
@@ -19,13 +20,11 @@ mod zonemd;
 use crate::core::answer::Rdata;
 use crate::core::zone::Zone;
 pub(crate) use crate::core::zone::{CLASS_IN, rtype};
+pub(crate) use header::{Flags, Header, OpCode, ResponseCode};
 #[cfg(test)]
 use read::read_name_lowercase;
 pub(crate) use read::{Name, option, read_u16, skip_name};
 pub(crate) use request::Request;
-
-/// The NOTAUTH response code.
-pub(crate) const NOTAUTH: u8 = 9;
 
 /// The name in presentation form (`443.tcp.ports.local.`), as hickory prints names (IDNA
 /// labels shown decoded): for the query log. Builds a hickory name from the labels, which reads
@@ -102,8 +101,7 @@ pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdat
 /// as the question and as the answer.
 pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>) {
     out.clear();
-    let opcode_notify = 4 << 11;
-    write_header(id, opcode_notify | 0x0400, [1, 1, 0, 0], out);
+    Header::new(id, OpCode::Notify, Flags::AA).write([1, 1, 0, 0], out);
     let mut names = Uncompressed(out);
     names.name(zone.name.labels().iter().map(|l| &l[..]));
     out.extend_from_slice(&rtype::SOA.to_be_bytes());
@@ -123,6 +121,8 @@ pub(crate) fn write_opt(
     error: Option<u16>,
     expire: Option<u32>,
 ) {
+    let (extended_error, expire_code) =
+        (u16::from(option::EXTENDED_ERROR), u16::from(option::EXPIRE));
     names.name(std::iter::empty());
     let out = names.out();
     out.extend_from_slice(&rtype::OPT.to_be_bytes());
@@ -131,12 +131,12 @@ pub(crate) fn write_opt(
     let length = 6 * usize::from(error.is_some()) + 8 * usize::from(expire.is_some());
     out.extend_from_slice(&(length as u16).to_be_bytes());
     if let Some(code) = error {
-        for value in [option::EXTENDED_ERROR, 2, code] {
+        for value in [extended_error, 2, code] {
             out.extend_from_slice(&value.to_be_bytes());
         }
     }
     if let Some(seconds) = expire {
-        for value in [option::EXPIRE, 4] {
+        for value in [expire_code, 4] {
             out.extend_from_slice(&value.to_be_bytes());
         }
         out.extend_from_slice(&seconds.to_be_bytes());
@@ -146,22 +146,11 @@ pub(crate) fn write_opt(
 /// The bytes [`write_opt`] writes with an EDNS EXPIRE option and no error.
 pub(crate) const OPT_WITH_EXPIRE_BYTES: usize = 11 + 8;
 
-/// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's
-/// low four bits) and the four counts.
-#[inline]
-pub(crate) fn write_header(id: u16, flags: u16, counts: [u16; 4], out: &mut Vec<u8>) {
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&flags.to_be_bytes());
-    for count in counts {
-        out.extend_from_slice(&count.to_be_bytes());
-    }
-}
-
 /// An error answer (FORMERR, NOTIMP, REFUSED, NOTAUTH) into `out`: the header and the
 /// question section echoed as received when it could be read, no records, no OPT, exactly as
 /// hickory's `error_msg` encodes it. `false` (and `out` empty) for a response, which gets no
 /// answer.
-pub(crate) fn error_answer(request: &Request<'_>, rcode: u8, out: &mut Vec<u8>) -> bool {
+pub(crate) fn error_answer(request: &Request<'_>, rcode: ResponseCode, out: &mut Vec<u8>) -> bool {
     out.clear();
     if request.is_response() {
         return false;
@@ -172,8 +161,8 @@ pub(crate) fn error_answer(request: &Request<'_>, rcode: u8, out: &mut Vec<u8>) 
     } else {
         request.counts[0]
     };
-    let flags = request.response_flags() | u16::from(rcode & 0x0F);
-    write_header(request.id, flags, [count, 0, 0, 0], out);
+    let header = request.response_header().rcode(rcode);
+    header.write([count, 0, 0, 0], out);
     out.extend_from_slice(&request.bytes[questions]);
     true
 }
@@ -194,10 +183,11 @@ pub(crate) fn truncate_for_slip(response: &mut Vec<u8>) {
     }
     let end = question_end(response).unwrap_or(12);
     response.truncate(end);
-    response[2] |= 0x02;
-    let questions = if end > 12 { 1u16 } else { 0 };
-    response[4..6].copy_from_slice(&questions.to_be_bytes());
-    response[6..12].fill(0);
+    header::set_flags(response, Flags::TC);
+    for section in 0..4 {
+        let count = u16::from(section == 0 && end > 12);
+        header::set_count(response, section, count);
+    }
 }
 
 #[cfg(test)]
@@ -303,7 +293,7 @@ pub(crate) fn pad_response(response: &mut Vec<u8>) -> bool {
         return false;
     }
     response[length_at..length_at + 2].copy_from_slice(&new.to_be_bytes());
-    response.extend_from_slice(&option::PADDING.to_be_bytes());
+    response.extend_from_slice(&u16::from(option::PADDING).to_be_bytes());
     response.extend_from_slice(&fill16.to_be_bytes());
     response.resize(response.len() + fill, 0);
     true

@@ -28,7 +28,8 @@ use crate::dnstap::Tap;
 use crate::pipeline::tsig::Signer;
 use crate::transport::Transport;
 
-use crate::wire::message::{Header, MessageWriter, ResponseOpt, Suffixes};
+use crate::wire::message::{MessageWriter, ResponseOpt, Suffixes};
+use crate::wire::{Flags, Header, OpCode};
 use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
 pub use journal::DEFAULT_JOURNAL_MAX_BYTES;
 pub(crate) use journal::Journal;
@@ -155,10 +156,11 @@ impl Transfer {
         Transfer {
             zone: zone.clone(),
             snapshot,
-            header: Header {
+            header: Header::new(
                 id,
-                flags: 0x8400 | if recursion_desired { 0x0100 } else { 0 },
-            },
+                OpCode::Query,
+                (Flags::QR | Flags::AA).with_if(Flags::RD, recursion_desired),
+            ),
             question: question.to_vec(),
             plan,
             messages: 0,

@@ -10,8 +10,8 @@ use ipnet::IpNet;
 
 use crate::core::zone::{CLASS_IN, Zone, rtype};
 use crate::pipeline::fast::MAX_UDP_PAYLOAD;
-use crate::wire::Request;
 use crate::wire::message::ResponseOpt;
+use crate::wire::{OpCode, Request};
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries
@@ -128,7 +128,7 @@ impl<'p> TransferRequest<'p> {
     pub(crate) fn read(request: &Request<'p>, zone: &Zone) -> Option<TransferRequest<'p>> {
         let question = request.question()?;
         if !request.complete
-            || request.opcode() != 0
+            || request.opcode() != OpCode::Query
             || request.counts[0] != 1
             || question.qclass != CLASS_IN
         {
@@ -149,7 +149,7 @@ impl<'p> TransferRequest<'p> {
         }
         Some(TransferRequest {
             kind,
-            id: request.id,
+            id: request.header.id,
             recursion_desired: request.recursion_desired(),
             question: question.bytes,
             udp_payload: request.opt.as_ref().map(|opt| opt.payload),
