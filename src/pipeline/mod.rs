@@ -181,7 +181,7 @@ impl Pipeline {
     ) -> Pipeline {
         let snapshot = Snapshot::new(table, serial, &zone).with_digest(&zone);
         metrics.table_loaded(&snapshot, false);
-        let general = general::GeneralPath::new(&zone, policy.identity, policy.cookies);
+        let general = general::GeneralPath::new(policy.identity, policy.cookies);
         Pipeline {
             state: Arc::new(ZoneState {
                 zone,

@@ -1,7 +1,7 @@
 //! The message header (RFC 1035 4.1.1): ID, flag bits, opcode and response code, read and
 //! written here and nowhere else. The opcode and the response code are hickory's types, the
 //! stack's vocabulary; a response code above 15 keeps its upper bits in the OPT record (RFC 6891
-//! 6.1.3), which [`super::write_opt`] writes.
+//! 6.1.3), which [`super::response::write_opt`] writes.
 
 use std::ops::BitOr;
 

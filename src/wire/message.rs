@@ -7,8 +7,9 @@ use std::hash::Hasher;
 
 use rustc_hash::FxHashMap;
 
-use super::header::Header;
+use super::header::{self, Header, ResponseCode};
 use super::read::{self, Piece};
+use super::response::{Opt, write_opt};
 use crate::core::zone::CLASS_IN;
 
 /// Fills one message: header, the question on the first message, records with their owner
@@ -236,23 +237,14 @@ impl<'o> MessageWriter<'o> {
 
     /// Ends the message: its answer count, and an OPT record (the response's EDNS) in the
     /// additional section when one is given.
-    pub(crate) fn finish(self, opt: Option<ResponseOpt>) {
+    pub(crate) fn finish(self, opt: Option<&Opt<'_>>) {
         self.out[6..8].copy_from_slice(&self.records.to_be_bytes());
         if let Some(opt) = opt {
             let names = &mut super::Uncompressed(self.out);
-            super::write_opt(names, opt.payload, opt.dnssec_ok, None, opt.expire);
-            self.out[10..12].copy_from_slice(&1u16.to_be_bytes());
+            write_opt(names, ResponseCode::NoError, opt, None);
+            header::set_count(self.out, 3, 1);
         }
     }
-}
-
-/// The OPT record every message of a transfer carries when the request had one.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ResponseOpt {
-    pub(crate) payload: u16,
-    pub(crate) dnssec_ok: bool,
-    /// The EDNS EXPIRE seconds (RFC 7314), when the request asked for them.
-    pub(crate) expire: Option<u32>,
 }
 
 #[cfg(test)]

@@ -1,19 +1,21 @@
-//! DNS wire format, for everything portsd reads and writes by hand: the request view every
-//! pipeline step reads ([`request`]), names (with hickory-compatible compression,
-//! [`compress`]), zone transfer messages ([`message`]), the zone's digest ([`zonemd`]), the
-//! header and question of error answers, record data (SOA, NS, A, AAAA, TXT, ZONEMD) in one
-//! function for every writer, OPT options, and the TSIG record (read and written).
+//! DNS wire format, read and written by hand, and its vocabulary: the header ([`header`]), the
+//! request view every pipeline step reads ([`request`]), names (the one label reader in
+//! `read`, compression in [`compress`]), every answer to a query written whole by one writer
+//! ([`response`]: the fast path's, the general path's, errors, CHAOS), zone transfer messages
+//! ([`message`]), the zone's digest ([`zonemd`]), record data (SOA, NS, A, AAAA, TXT,
+//! ZONEMD) in one function for every writer, the NOTIFY message, and the TSIG record (read
+//! and written).
 //!
-//! hickory parses and encodes where it builds the answer (the general path). What is written
-//! here by hand is on the hot path (the UDP fast path, zone transfers) or must not need a
-//! full parse (TSIG checks, error answers, the query log); tests hold each piece against
-//! hickory's reading of the same bytes.
+//! hickory parses the messages the view cannot answer from (the general path), names the
+//! vocabulary, and is the oracle: tests and the fuzz targets hold each piece written here
+//! against hickory's reading of the same bytes.
 
 pub(crate) mod compress;
 pub(crate) mod header;
 pub(crate) mod message;
 mod read;
 pub(crate) mod request;
+pub(crate) mod response;
 pub(crate) mod tsig;
 mod zonemd;
 
@@ -111,39 +113,7 @@ pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>)
     write_record_data(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
 }
 
-/// Appends the OPT record of a response (RFC 6891): root owner, portsd's UDP payload size,
-/// the DNSSEC OK bit echoed, an Extended DNS Error (RFC 8914) when there is one, and EDNS
-/// EXPIRE (RFC 7314) with its seconds when there is one.
-pub(crate) fn write_opt(
-    names: &mut impl Names,
-    payload: u16,
-    dnssec_ok: bool,
-    error: Option<u16>,
-    expire: Option<u32>,
-) {
-    let (extended_error, expire_code) =
-        (u16::from(option::EXTENDED_ERROR), u16::from(option::EXPIRE));
-    names.name(std::iter::empty());
-    let out = names.out();
-    out.extend_from_slice(&rtype::OPT.to_be_bytes());
-    out.extend_from_slice(&payload.to_be_bytes());
-    out.extend_from_slice(&(if dnssec_ok { 0x8000u32 } else { 0 }).to_be_bytes());
-    let length = 6 * usize::from(error.is_some()) + 8 * usize::from(expire.is_some());
-    out.extend_from_slice(&(length as u16).to_be_bytes());
-    if let Some(code) = error {
-        for value in [extended_error, 2, code] {
-            out.extend_from_slice(&value.to_be_bytes());
-        }
-    }
-    if let Some(seconds) = expire {
-        for value in [expire_code, 4] {
-            out.extend_from_slice(&value.to_be_bytes());
-        }
-        out.extend_from_slice(&seconds.to_be_bytes());
-    }
-}
-
-/// The bytes [`write_opt`] writes with an EDNS EXPIRE option and no error.
+/// The bytes [`response::write_opt`] writes with an EDNS EXPIRE option and nothing else.
 pub(crate) const OPT_WITH_EXPIRE_BYTES: usize = 11 + 8;
 
 /// An error answer (FORMERR, NOTIMP, REFUSED, NOTAUTH) into `out`: the header and the

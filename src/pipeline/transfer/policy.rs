@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ipnet::IpNet;
 
 use crate::core::zone::{CLASS_IN, Zone, rtype};
-use crate::pipeline::fast::MAX_UDP_PAYLOAD;
-use crate::wire::message::ResponseOpt;
+use crate::wire::response::Opt;
 use crate::wire::{OpCode, Request};
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
@@ -118,7 +117,7 @@ pub(crate) struct TransferRequest<'p> {
     pub(crate) udp_payload: Option<u16>,
     /// The OPT record of the response, when the request had one: EDNS EXPIRE (RFC 7314)
     /// answered with the SOA's EXPIRE when asked for, portsd being the zone's primary.
-    pub(crate) opt: Option<ResponseOpt>,
+    pub(crate) opt: Option<Opt<'static>>,
 }
 
 impl<'p> TransferRequest<'p> {
@@ -153,10 +152,10 @@ impl<'p> TransferRequest<'p> {
             recursion_desired: request.recursion_desired(),
             question: question.bytes,
             udp_payload: request.opt.as_ref().map(|opt| opt.payload),
-            opt: request.opt.as_ref().map(|opt| ResponseOpt {
-                payload: MAX_UDP_PAYLOAD,
+            opt: request.opt.as_ref().map(|opt| Opt {
                 dnssec_ok: opt.dnssec_ok,
                 expire: opt.options.expire.then_some(zone.timers.expire),
+                ..Opt::default()
             }),
         })
     }
