@@ -4,7 +4,8 @@
 //! reader of a file that comes from outside (the IANA registry, the port list and `local.tsv`,
 //! the services database, TSIG key files, the configuration file). Besides "no panic", each
 //! checks what holds for every input: the fast path agrees with the general path, and a file's
-//! problems name that file and a line it has.
+//! problems name that file and a line it has, and hickory (the oracle) reads every response
+//! and every transfer message sent.
 //!
 //! The readers stay crate-private; this module is the one door the fuzz crate (and the corpus
 //! replay in `tests/server/fuzz_corpus.rs`) goes through.
@@ -39,7 +40,8 @@ static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
 });
 
 /// Runs one raw DNS message through the pipeline over UDP and TCP and checks that the fast
-/// path, when it answers, agrees with the general path byte for byte.
+/// path, when it answers, agrees with the general path byte for byte, and that hickory reads
+/// whatever is sent.
 pub fn answer_bytes(request: &[u8]) {
     run_both_transports(&PIPELINE, request);
 }
@@ -57,11 +59,24 @@ fn run_both_transports(pipeline: &Pipeline, request: &[u8]) {
                 "fast and general paths disagree on {transport:?}"
             );
         }
-        if let Outcome::Transfer(mut transfer) =
-            pipeline.handle(request, client, transport, Instant::now(), &mut out)
-        {
-            while transfer.next_message(&mut out) {}
+        match pipeline.handle(request, client, transport, Instant::now(), &mut out) {
+            Outcome::Reply => parses(&out, transport),
+            Outcome::Transfer(mut transfer) => {
+                while transfer.next_message(&mut out) {
+                    parses(&out, transport);
+                }
+            }
+            Outcome::Silence => {}
         }
+    }
+}
+
+/// Asserts that hickory, the oracle, reads `response` (one message portsd would send).
+fn parses(response: &[u8], transport: Transport) {
+    if let Err(error) = hickory_proto::op::Message::from_vec(response) {
+        panic!(
+            "hickory cannot read the response sent over {transport:?} ({error}): {response:02x?}"
+        );
     }
 }
 

@@ -41,6 +41,7 @@ use prometheus_client::registry::Registry;
 
 use crate::core::zone::Snapshot;
 use crate::transport::Transport;
+use crate::wire::ResponseCode;
 
 /// Query types counted by name; everything else is `other`, a message with no question `none`.
 const QTYPES: [(Option<u16>, &str); 8] = [
@@ -55,15 +56,16 @@ const QTYPES: [(Option<u16>, &str); 8] = [
 ];
 
 /// Response codes counted by name; `dropped` marks UDP responses the rate limiter suppressed.
-const RCODES: [(u16, &str); 8] = [
-    (0, "NOERROR"),
-    (1, "FORMERR"),
-    (2, "SERVFAIL"),
-    (3, "NXDOMAIN"),
-    (4, "NOTIMP"),
-    (5, "REFUSED"),
-    (16, "BADVERS"),
-    (u16::MAX, "other"),
+const RCODES: [(ResponseCode, &str); 8] = [
+    (ResponseCode::NoError, "NOERROR"),
+    (ResponseCode::FormErr, "FORMERR"),
+    (ResponseCode::ServFail, "SERVFAIL"),
+    (ResponseCode::NXDomain, "NXDOMAIN"),
+    (ResponseCode::NotImp, "NOTIMP"),
+    (ResponseCode::Refused, "REFUSED"),
+    (ResponseCode::BADVERS, "BADVERS"),
+    // Never matched: the slot every other code is counted in.
+    (ResponseCode::Unknown(u16::MAX), "other"),
 ];
 
 type Labels = Vec<(String, String)>;
@@ -322,7 +324,7 @@ impl Metrics {
         &self,
         transport: Transport,
         qtype: Option<u16>,
-        rcode: u16,
+        rcode: ResponseCode,
         took: Duration,
     ) {
         let qtype_index = QTYPES

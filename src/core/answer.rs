@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use hickory_proto::op::ResponseCode;
 use smallvec::SmallVec;
 
 use crate::core::model::{Entry, Protocol};
@@ -120,34 +121,6 @@ pub struct Record<'a> {
     pub data: Rdata<'a>,
 }
 
-/// The response codes portsd produces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rcode {
-    /// 0.
-    NoError,
-    /// 1: the query was malformed.
-    FormErr,
-    /// 3: the name does not exist in the zone.
-    NxDomain,
-    /// 4: the opcode is not supported.
-    NotImp,
-    /// 5: the name is outside the zone, the class is not IN, or a transfer was asked for.
-    Refused,
-}
-
-impl Rcode {
-    /// The 4-bit header value.
-    pub(crate) fn value(self) -> u8 {
-        match self {
-            Rcode::NoError => 0,
-            Rcode::FormErr => 1,
-            Rcode::NxDomain => 3,
-            Rcode::NotImp => 4,
-            Rcode::Refused => 5,
-        }
-    }
-}
-
 /// The records of one section; the inline size covers all but the busiest ports.
 pub type Section<'a> = SmallVec<[Record<'a>; 8]>;
 /// The authority or additional section: an SOA, or the name server's addresses.
@@ -157,7 +130,7 @@ pub type ShortSection<'a> = SmallVec<[Record<'a>; 2]>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer<'a> {
     /// The response code.
-    pub rcode: Rcode,
+    pub rcode: ResponseCode,
     /// Whether the AA flag is set: every answer from inside the zone.
     pub authoritative: bool,
     /// The answer section.
@@ -173,7 +146,7 @@ pub struct Answer<'a> {
 
 impl<'a> Answer<'a> {
     /// An answer with no records.
-    pub(crate) fn empty(rcode: Rcode, authoritative: bool) -> Answer<'a> {
+    pub(crate) fn empty(rcode: ResponseCode, authoritative: bool) -> Answer<'a> {
         Answer {
             rcode,
             authoritative,
@@ -186,7 +159,7 @@ impl<'a> Answer<'a> {
 
     /// NODATA or NXDOMAIN: the SOA of the zone answering (`apex`) in the authority section
     /// (RFC 2308).
-    fn negative(rcode: Rcode, serial: u32, apex: Owner) -> Answer<'a> {
+    fn negative(rcode: ResponseCode, serial: u32, apex: Owner) -> Answer<'a> {
         let mut answer = Answer::empty(rcode, true);
         answer.authority.push(Record {
             owner: apex,
@@ -261,17 +234,17 @@ pub(crate) fn every_record<'a>(
 ) -> Answer<'a> {
     let target = zone.name.classify(labels);
     if qclass != CLASS_IN && qclass != CLASS_ANY {
-        return Answer::empty(Rcode::Refused, false);
+        return Answer::empty(ResponseCode::Refused, false);
     }
     if target == Target::OutOfZone {
         return Answer {
             extended_error: Some(NOT_AUTHORITATIVE),
-            ..Answer::empty(Rcode::Refused, false)
+            ..Answer::empty(ResponseCode::Refused, false)
         };
     }
     // A transfer the pipeline did not start is refused, without AA (as NSD and Knot).
     if qtype == rtype::AXFR || qtype == rtype::IXFR {
-        return Answer::empty(Rcode::Refused, false);
+        return Answer::empty(ResponseCode::Refused, false);
     }
     target_records(zone, snapshot, target, qtype)
 }
@@ -297,7 +270,7 @@ fn target_records<'a>(
         Target::OutOfZone | Target::ProtocolNode(_) | Target::FormNode => {}
         Target::Top(protocol) => {
             if table.top(protocol).is_empty() {
-                return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
+                return Answer::negative(ResponseCode::NXDomain, snapshot.serial, apex);
             }
             if wants(rtype::TXT) {
                 top_records(table, protocol, &mut records);
@@ -306,7 +279,7 @@ fn target_records<'a>(
         Target::Registry(port, protocol) => {
             registry_records(table, port, protocol, &mut records);
             if records.is_empty() {
-                return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
+                return Answer::negative(ResponseCode::NXDomain, snapshot.serial, apex);
             }
             if !wants(rtype::TXT) {
                 records.clear();
@@ -361,7 +334,7 @@ fn target_records<'a>(
         | Target::Search(_) => {
             let found = uses(table, &target);
             if matches!(&found, Some(Uses::Listed(ids)) if ids.is_empty()) {
-                return Answer::negative(Rcode::NxDomain, snapshot.serial, apex);
+                return Answer::negative(ResponseCode::NXDomain, snapshot.serial, apex);
             }
             if wants(rtype::TXT) {
                 match (target, found) {
@@ -379,10 +352,10 @@ fn target_records<'a>(
         }
     }
     if records.is_empty() {
-        return Answer::negative(Rcode::NoError, snapshot.serial, apex);
+        return Answer::negative(ResponseCode::NoError, snapshot.serial, apex);
     }
     Answer {
-        rcode: Rcode::NoError,
+        rcode: ResponseCode::NoError,
         authoritative: true,
         answers: records,
         authority: ShortSection::new(),

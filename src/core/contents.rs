@@ -12,7 +12,9 @@
 //! any name, send what it has, and resume later without holding a borrow or a list of names:
 //! nothing of the size of the zone is ever built.
 
-use crate::core::answer::{self, Rcode, Record, Section};
+use hickory_proto::op::ResponseCode;
+
+use crate::core::answer::{self, Record, Section};
 use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, REGISTRY_LABEL, SEARCH_LABEL, TOP_LABEL, Target};
 use crate::core::owner_name::OwnerName;
@@ -227,7 +229,7 @@ impl<'s> Contents<'s> {
                 };
                 let answer =
                     answer::every_record(self.zone, self.snapshot, &name.labels(), qtype, CLASS_IN);
-                if answer.rcode == Rcode::NoError {
+                if answer.rcode == ResponseCode::NoError {
                     *records = answer.answers;
                 }
             }
@@ -369,7 +371,7 @@ mod tests {
                 let asked =
                     answer::every_record(&zone, &snapshot, &name.labels(), rtype::ANY, CLASS_IN);
                 let expected = match asked.rcode {
-                    Rcode::NoError => asked.answers,
+                    ResponseCode::NoError => asked.answers,
                     _ => Section::new(),
                 };
                 let mut walked = Section::new();

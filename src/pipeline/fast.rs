@@ -1,27 +1,14 @@
-//! The UDP fast path: plain queries (the shape [`Request::plain_query`] accepts) answered
-//! without hickory's message types, into the exact bytes hickory-server's encoder produces
-//! for the same response. Names are compressed as hickory compresses them
-//! ([`crate::wire::compress`]), so both paths agree to the byte; a test and the fuzzer check
-//! that over many names.
+//! The fast path: plain queries (the shape [`Request::plain_query`] accepts) answered from the
+//! request's view alone, without hickory parsing them, and written by the one response writer
+//! ([`crate::wire::response`]) the general path writes with too; a test and the fuzzer hold
+//! both paths' answers to the same bytes over many names.
 
-use crate::core::answer::{Answer, Owner, Record};
-use crate::core::names::SEARCH_LABEL;
+use crate::core::answer::Answer;
 use crate::core::zone::Zone;
-use crate::wire::compress::Writer;
+use crate::wire::Request;
 use crate::wire::request::{Opt, Question};
-use crate::wire::{Names, Request, write_header, write_opt, write_record_data};
-
-/// The largest UDP payload portsd sends (DNS Flag Day 2020), whatever the client offers.
-pub(crate) const MAX_UDP_PAYLOAD: u16 = 1232;
-/// The limit for clients that do not use EDNS (RFC 1035 4.2.1).
-pub(crate) const PLAIN_UDP_PAYLOAD: u16 = 512;
-
-/// The UDP size limit for a client offering `payload` (None: no EDNS).
-pub(crate) fn udp_limit(payload: Option<u16>) -> u16 {
-    payload.map_or(PLAIN_UDP_PAYLOAD, |p| {
-        p.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
-    })
-}
+pub(crate) use crate::wire::response::udp_limit;
+use crate::wire::response::{self, Echo};
 
 /// A plain query as the fast path answers it, borrowing from the request's view.
 pub(crate) struct Query<'v, 'p> {
@@ -76,63 +63,17 @@ pub(crate) fn encode_response(
     limit: usize,
     out: &mut Vec<u8>,
 ) {
-    let peak = write_response(query, zone, answer, false, out);
-    if peak.max(out.len()) > limit {
-        let empty = Answer {
-            extended_error: answer.extended_error,
-            ..Answer::empty(answer.rcode, answer.authoritative)
-        };
-        write_response(query, zone, &empty, true, out);
-    }
-}
-
-fn write_response(
-    query: &Query<'_, '_>,
-    zone: &Zone,
-    answer: &Answer<'_>,
-    truncated: bool,
-    out: &mut Vec<u8>,
-) -> usize {
-    out.clear();
-    let mut flags = query.request.response_flags() | u16::from(answer.rcode.value());
-    if answer.authoritative {
-        flags |= 0x0400;
-    }
-    if truncated {
-        flags |= 0x0200;
-    }
-    let additional = answer.additional.len() + usize::from(query.opt.is_some());
-    let counts = [1, answer.answers.len(), answer.authority.len(), additional];
-    write_header(query.request.id, flags, counts.map(|n| n as u16), out);
-    out.extend_from_slice(query.question.bytes);
-    let mut writer = Writer::new(out);
-    // hickory remembers the whole question (name, type and class) as one target.
-    writer.remember(12, 12 + query.question.bytes.len());
-    let sections = [&answer.answers[..], &answer.authority, &answer.additional];
-    for record in sections.into_iter().flatten() {
-        write_record(&mut writer, query, zone, record);
-    }
-    if let Some(edns) = query.opt {
-        write_opt(
-            &mut writer,
-            MAX_UDP_PAYLOAD,
-            edns.dnssec_ok,
-            answer.extended_error,
-            None,
-        );
-    }
-    writer.peak()
-}
-
-fn write_record(writer: &mut Writer<'_>, query: &Query<'_, '_>, zone: &Zone, record: &Record<'_>) {
-    let zone_labels = zone.name.labels().iter().map(|l| &l[..]);
-    match record.owner {
-        Owner::Query => writer.name(query.labels().iter().copied()),
-        Owner::Apex => writer.name(zone_labels),
-        Owner::NameServer => writer.name(zone.ns_name.iter().map(|l| &l[..])),
-        Owner::SearchApex => writer.name(std::iter::once(SEARCH_LABEL).chain(zone_labels)),
-    }
-    write_record_data(writer, zone, &record.data);
+    let echo = Echo {
+        header: query.request.response_header(),
+        questions: (query.question.bytes, 1),
+        labels: query.labels,
+        opt: query.opt.map(|opt| response::Opt {
+            dnssec_ok: opt.dnssec_ok,
+            ..response::Opt::default()
+        }),
+    };
+    // The question and OPT alone always fit 512 bytes: the truncated answer is always sent.
+    let _fits = response::write_answer(&echo, zone, answer, limit, out);
 }
 
 #[cfg(test)]
@@ -177,7 +118,7 @@ mod tests {
         let packet = query_bytes("443.TCP.ports.local", 16, Some((4096, 0x8000, &[])));
         let request = Request::read(&packet).unwrap();
         let q = Query::of(&request).unwrap();
-        assert_eq!(request.id, 0x1234);
+        assert_eq!(request.header.id, 0x1234);
         assert!(request.recursion_desired());
         assert_eq!(q.labels(), [&b"443"[..], b"TCP", b"ports", b"local"]);
         assert_eq!((q.qtype(), q.qclass()), (16, 1));

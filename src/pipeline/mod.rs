@@ -48,22 +48,18 @@ use tracing::info;
 
 use hickory_proto::rr::RecordType;
 
-use crate::core::answer::Rcode;
 use crate::core::table::Table;
 use crate::core::zone::{Snapshot, Zone};
 use crate::dnstap::Tap;
 use crate::metrics::Metrics;
 use crate::transport::Transport;
-use crate::wire::{self, Request};
+use crate::wire::{self, Request, ResponseCode};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
 pub(crate) use state::DigestJob;
 use state::ZoneState;
 pub(crate) use transfer::Transfer;
 use transfer::{Journal, TransferPolicy};
-
-/// The NOTIFY opcode (RFC 1996).
-const NOTIFY: u8 = 4;
 
 /// What became of a request.
 #[derive(Debug)]
@@ -85,13 +81,13 @@ struct Written {
     /// The type asked, when the response echoes the question.
     qtype: Option<u16>,
     /// The response code, extended bits included.
-    rcode: u16,
+    rcode: ResponseCode,
     /// A valid server cookie shows the client's address is its own (no rate limiting).
     verified: bool,
 }
 
 impl Written {
-    fn answer(request: &Request<'_>, rcode: u16) -> Written {
+    fn answer(request: &Request<'_>, rcode: ResponseCode) -> Written {
         Written {
             qtype: echoed_qtype(request),
             rcode,
@@ -201,7 +197,7 @@ impl Pipeline {
     ) -> (Pipeline, DigestJob) {
         let snapshot = Arc::new(Snapshot::new(table, serial, &zone).digest_pending());
         metrics.table_loaded(&snapshot, false);
-        let general = general::GeneralPath::new(&zone, policy.identity, policy.cookies);
+        let general = general::GeneralPath::new(policy.identity, policy.cookies);
         let state = Arc::new(ZoneState {
             zone,
             snapshot: ArcSwap::new(snapshot.clone()),
@@ -332,9 +328,9 @@ impl Pipeline {
             match view {
                 Some(view)
                     if transport != Transport::Udp
-                        && wire::error_answer(view, Rcode::Refused.value(), out) =>
+                        && wire::error_answer(view, ResponseCode::Refused, out) =>
                 {
-                    Step::Reply(Written::answer(view, u16::from(Rcode::Refused.value())))
+                    Step::Reply(Written::answer(view, ResponseCode::Refused))
                 }
                 _ => Step::Silence,
             }
@@ -399,7 +395,7 @@ impl Pipeline {
         let Some(query) = fast::Query::of(&view) else {
             return false;
         };
-        let _: u8 = self.fast_answer(&query, transport, None, out);
+        let _: ResponseCode = self.fast_answer(&query, transport, None, out);
         true
     }
 
@@ -439,7 +435,7 @@ fn log_query(
         client = %client.ip(),
         name,
         qtype,
-        rcode = written.rcode,
+        rcode = u16::from(written.rcode),
         bytes,
         "query"
     );

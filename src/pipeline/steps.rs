@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use tracing::{info, warn};
 
 use super::transfer::{self, Refusal, Slot, Transfer, TransferRequest};
-use super::{NOTIFY, Pipeline, Step, Transport, Written, fast, tsig};
-use crate::core::answer::{self, Answer, Rcode};
-use crate::wire::{self, Request};
+use super::{Pipeline, Step, Transport, Written, fast, tsig};
+use crate::core::answer::{self, Answer};
+use crate::wire::{self, OpCode, Request, ResponseCode};
 
 impl Pipeline {
     /// The steps after the access list, in order: TSIG, transfers, NOTIFY, then the answer (the
@@ -31,7 +31,7 @@ impl Pipeline {
                     warn!(client = %client.ip(), error = ?error, "TSIG check failed");
                     self.metrics.tsig_rejected();
                     *out = response;
-                    return Step::Reply(Written::answer(request, u16::from(wire::NOTAUTH)));
+                    return Step::Reply(Written::answer(request, ResponseCode::NotAuth));
                 }
             }
         }
@@ -40,13 +40,13 @@ impl Pipeline {
         }
         // A NOTIFY is refused, as NSD answers it: portsd is a primary. One that cannot be
         // read gets FORMERR from the general path like any other message.
-        if request.opcode() == NOTIFY && request.complete {
-            let refused = Rcode::Refused.value();
+        if request.opcode() == OpCode::Notify && request.complete {
+            let refused = ResponseCode::Refused;
             if !wire::error_answer(request, refused, out) {
                 return Step::Silence;
             }
             sign(&mut signer, out);
-            return Step::Reply(Written::answer(request, u16::from(refused)));
+            return Step::Reply(Written::answer(request, refused));
         }
         self.answer_step(request, client, transport, None, &mut signer, out)
     }
@@ -59,7 +59,7 @@ impl Pipeline {
         request: &Request<'_>,
         client: SocketAddr,
         transport: Transport,
-        forced: Option<Rcode>,
+        forced: Option<ResponseCode>,
         signer: &mut Option<tsig::Signer>,
         out: &mut Vec<u8>,
     ) -> Step {
@@ -67,7 +67,7 @@ impl Pipeline {
             && let Some(query) = fast::Query::of(request)
         {
             let rcode = self.fast_answer(&query, transport, forced, out);
-            return Step::Reply(Written::answer(request, u16::from(rcode)));
+            return Step::Reply(Written::answer(request, rcode));
         }
         let room = signer.as_ref().map_or(0, tsig::Signer::room);
         let room = u16::try_from(room).unwrap_or(u16::MAX);
@@ -95,9 +95,9 @@ impl Pipeline {
         &self,
         query: &fast::Query<'_, '_>,
         transport: Transport,
-        forced: Option<Rcode>,
+        forced: Option<ResponseCode>,
         out: &mut Vec<u8>,
-    ) -> u8 {
+    ) -> ResponseCode {
         let snapshot = self.state.snapshot.load();
         let zone = &self.state.zone;
         let answer = match forced {
@@ -115,7 +115,7 @@ impl Pipeline {
             Transport::Tcp | Transport::Dot | Transport::Doh => usize::from(u16::MAX),
         };
         fast::encode_response(query, zone, &answer, limit, out);
-        answer.rcode.value()
+        answer.rcode
     }
 
     /// The transfer step, for a request the TSIG step let through: a query for AXFR or IXFR
@@ -174,7 +174,7 @@ impl Pipeline {
         .holding(slot, signer.take());
         info!(client = %client.ip(), kind, form = transfer.form(), "zone transfer");
         self.metrics.transfer_started(kind, transfer.form());
-        let written = Written::answer(request, 0);
+        let written = Written::answer(request, ResponseCode::NoError);
         Some(match transport {
             Transport::Udp => {
                 let limit = usize::from(fast::udp_limit(parsed.udp_payload));
@@ -200,18 +200,18 @@ impl Pipeline {
         out: &mut Vec<u8>,
     ) -> Step {
         if refusal == Refusal::OverUdp {
-            let notimp = Rcode::NotImp.value();
+            let notimp = ResponseCode::NotImp;
             if !wire::error_answer(request, notimp, out) {
                 return Step::Silence;
             }
             sign(signer, out);
-            return Step::Reply(Written::answer(request, u16::from(notimp)));
+            return Step::Reply(Written::answer(request, notimp));
         }
         self.answer_step(
             request,
             client,
             transport,
-            Some(Rcode::Refused),
+            Some(ResponseCode::Refused),
             signer,
             out,
         )

@@ -270,7 +270,7 @@ fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
 
 /// A full AXFR of the built-in table: every message is read by hickory, the SOA opens and
 /// closes it and nowhere else, it carries one record for each of export-zone's, and each RRset
-/// is exactly what the general path (hickory's own encoder) answers for that name and type.
+/// is exactly what the general path answers for that name and type.
 #[test]
 fn every_message_of_a_full_axfr_is_read_by_hickory_and_carries_the_zone() {
     use std::collections::BTreeMap;

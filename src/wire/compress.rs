@@ -1,18 +1,20 @@
-//! Names compressed the way hickory's `BinEncoder` compresses them, for the UDP fast path,
-//! whose answers must equal the general path's byte for byte: each label sequence written is
-//! remembered byte for byte, case included, up to hickory's limits.
+//! Names compressed as they are written into a response ([`super::response`]): each label
+//! sequence written is remembered byte for byte, case included, up to fixed limits. The rules
+//! (and limits) are those of hickory's `BinEncoder`, which wrote portsd's answers before, so
+//! the answers portsd sends did not change when it began writing them itself; nothing needs
+//! them to follow hickory any more.
 
 use smallvec::SmallVec;
 
 use super::Names;
 use super::read::MAX_LABELS;
 
-/// hickory's cap on remembered compression targets per message.
+/// The cap on remembered compression targets per message.
 const COMPRESSION_CANDIDATES: usize = 64;
-/// hickory's cap on names it tries to compress per message.
+/// The cap on names compressed per message.
 const COMPRESSED_NAMES: usize = 120;
 
-/// Writes a response the way hickory's `BinEncoder` does, compression included. The
+/// Writes a response's names, compressed. The
 /// bookkeeping lives in inline buffers sized for ordinary answers, so encoding does not
 /// allocate unless an answer carries unusually many names.
 pub(crate) struct Writer<'b> {
@@ -22,8 +24,8 @@ pub(crate) struct Writer<'b> {
     /// Copies of the remembered label sequences.
     seen: SmallVec<[u8; 512]>,
     names_compressed: usize,
-    /// The longest the message has been: hickory writes a name in full before it replaces
-    /// its tail with a pointer, so a name needs room for its whole length even when it ends
+    /// The longest the message has been: a name is written in full before its tail is
+    /// replaced with a pointer, so a name needs room for its whole length even when it ends
     /// up compressed, and a message whose peak passes the size limit is truncated.
     peak: usize,
 }

@@ -7,6 +7,9 @@ use std::hash::Hasher;
 
 use rustc_hash::FxHashMap;
 
+use super::header::{self, Header, ResponseCode};
+use super::read::{self, Piece};
+use super::response::{Opt, write_opt};
 use crate::core::zone::CLASS_IN;
 
 /// Fills one message: header, the question on the first message, records with their owner
@@ -78,27 +81,20 @@ fn suffix_hash(wire: &[u8]) -> u64 {
 fn name_equals(message: &[u8], mut at: usize, mut labels: &[u8]) -> bool {
     // Pointers only lead backwards in a message portsd writes; the bound is a guard anyway.
     for _ in 0..128 {
-        let Some(&length) = message.get(at) else {
-            return false;
-        };
-        match length {
-            0 => return labels.is_empty(),
-            0xC0..=0xFF => {
-                let Some(&low) = message.get(at + 1) else {
-                    return false;
-                };
-                at = usize::from(u16::from_be_bytes([length & 0x3F, low]));
-            }
-            _ => {
-                let size = 1 + usize::from(length);
-                match (message.get(at..at + size), labels.get(..size)) {
-                    (Some(here), Some(there)) if here == there => {
+        match read::piece(message, at) {
+            Some(Piece::Root) => return labels.is_empty(),
+            Some(Piece::Pointer(target)) => at = target,
+            Some(Piece::Label(here)) => {
+                let size = 1 + here.len();
+                match labels.get(..size) {
+                    Some(there) if there[0] == message[at] && there[1..] == *here => {
                         labels = &labels[size..];
                         at += size;
                     }
                     _ => return false,
                 }
             }
+            None => return false,
         }
     }
     false
@@ -119,7 +115,7 @@ impl<'o> MessageWriter<'o> {
         out.clear();
         suffixes.clear();
         let questions = u16::from(question.is_some());
-        super::write_header(header.id, header.flags, [questions, 0, 0, 0], out);
+        header.write([questions, 0, 0, 0], out);
         if let Some(question) = question {
             out.extend_from_slice(question);
         }
@@ -241,35 +237,20 @@ impl<'o> MessageWriter<'o> {
 
     /// Ends the message: its answer count, and an OPT record (the response's EDNS) in the
     /// additional section when one is given.
-    pub(crate) fn finish(self, opt: Option<ResponseOpt>) {
+    pub(crate) fn finish(self, opt: Option<&Opt<'_>>) {
         self.out[6..8].copy_from_slice(&self.records.to_be_bytes());
         if let Some(opt) = opt {
             let names = &mut super::Uncompressed(self.out);
-            super::write_opt(names, opt.payload, opt.dnssec_ok, None, opt.expire);
-            self.out[10..12].copy_from_slice(&1u16.to_be_bytes());
+            write_opt(names, ResponseCode::NoError, opt, None);
+            header::set_count(self.out, 3, 1);
         }
     }
-}
-
-/// The OPT record every message of a transfer carries when the request had one.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ResponseOpt {
-    pub(crate) payload: u16,
-    pub(crate) dnssec_ok: bool,
-    /// The EDNS EXPIRE seconds (RFC 7314), when the request asked for them.
-    pub(crate) expire: Option<u32>,
-}
-
-/// The header facts every message of a transfer repeats.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Header {
-    pub(crate) id: u16,
-    pub(crate) flags: u16,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::header::{Flags, OpCode};
 
     #[test]
     fn names_are_compared_through_pointers_and_label_by_label() {
@@ -297,10 +278,7 @@ mod tests {
     fn owners_point_to_the_previous_name_its_parent_or_a_suffix() {
         use hickory_server::proto::op::Message;
         let (mut out, mut suffixes) = (Vec::new(), Suffixes::default());
-        let header = Header {
-            id: 7,
-            flags: 0x8400,
-        };
+        let header = Header::new(7, OpCode::Query, Flags::QR | Flags::AA);
         let mut writer = MessageWriter::begin(&mut out, &mut suffixes, &header, None);
         let mut sizes = Vec::new();
         let mut write = |writer: &mut MessageWriter<'_>, owner: &[u8], limit| {

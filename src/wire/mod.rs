@@ -1,31 +1,32 @@
-//! DNS wire format, for everything portsd reads and writes by hand: the request view every
-//! pipeline step reads ([`request`]), names (with hickory-compatible compression,
-//! [`compress`]), zone transfer messages ([`message`]), the zone's digest ([`zonemd`]), the
-//! header and question of error answers, record data (SOA, NS, A, AAAA, TXT, ZONEMD) in one
-//! function for every writer, OPT options, and the TSIG record (read and written).
+//! DNS wire format, read and written by hand, and its vocabulary: the header ([`header`]), the
+//! request view every pipeline step reads ([`request`]), names (the one label reader in
+//! `read`, compression in [`compress`]), every answer to a query written whole by one writer
+//! ([`response`]: the fast path's, the general path's, errors, CHAOS), zone transfer messages
+//! ([`message`]), the zone's digest ([`zonemd`]), record data (SOA, NS, A, AAAA, TXT,
+//! ZONEMD) in one function for every writer, the NOTIFY message, and the TSIG record (read
+//! and written).
 //!
-//! hickory parses and encodes where it builds the answer (the general path). What is written
-//! here by hand is on the hot path (the UDP fast path, zone transfers) or must not need a
-//! full parse (TSIG checks, error answers, the query log); tests hold each piece against
-//! hickory's reading of the same bytes.
+//! hickory parses the messages the view cannot answer from (the general path), names the
+//! vocabulary, and is the oracle: tests and the fuzz targets hold each piece written here
+//! against hickory's reading of the same bytes.
 
 pub(crate) mod compress;
+pub(crate) mod header;
 pub(crate) mod message;
 mod read;
 pub(crate) mod request;
+pub(crate) mod response;
 pub(crate) mod tsig;
 mod zonemd;
 
 use crate::core::answer::Rdata;
 use crate::core::zone::Zone;
 pub(crate) use crate::core::zone::{CLASS_IN, rtype};
+pub(crate) use header::{Flags, Header, OpCode, ResponseCode};
 #[cfg(test)]
 use read::read_name_lowercase;
 pub(crate) use read::{Name, option, read_u16, skip_name};
 pub(crate) use request::Request;
-
-/// The NOTAUTH response code.
-pub(crate) const NOTAUTH: u8 = 9;
 
 /// The name in presentation form (`443.tcp.ports.local.`), as hickory prints names (IDNA
 /// labels shown decoded): for the query log. Builds a hickory name from the labels, which reads
@@ -102,8 +103,7 @@ pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdat
 /// as the question and as the answer.
 pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>) {
     out.clear();
-    let opcode_notify = 4 << 11;
-    write_header(id, opcode_notify | 0x0400, [1, 1, 0, 0], out);
+    Header::new(id, OpCode::Notify, Flags::AA).write([1, 1, 0, 0], out);
     let mut names = Uncompressed(out);
     names.name(zone.name.labels().iter().map(|l| &l[..]));
     out.extend_from_slice(&rtype::SOA.to_be_bytes());
@@ -113,55 +113,14 @@ pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>)
     write_record_data(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
 }
 
-/// Appends the OPT record of a response (RFC 6891): root owner, portsd's UDP payload size,
-/// the DNSSEC OK bit echoed, an Extended DNS Error (RFC 8914) when there is one, and EDNS
-/// EXPIRE (RFC 7314) with its seconds when there is one.
-pub(crate) fn write_opt(
-    names: &mut impl Names,
-    payload: u16,
-    dnssec_ok: bool,
-    error: Option<u16>,
-    expire: Option<u32>,
-) {
-    names.name(std::iter::empty());
-    let out = names.out();
-    out.extend_from_slice(&rtype::OPT.to_be_bytes());
-    out.extend_from_slice(&payload.to_be_bytes());
-    out.extend_from_slice(&(if dnssec_ok { 0x8000u32 } else { 0 }).to_be_bytes());
-    let length = 6 * usize::from(error.is_some()) + 8 * usize::from(expire.is_some());
-    out.extend_from_slice(&(length as u16).to_be_bytes());
-    if let Some(code) = error {
-        for value in [option::EXTENDED_ERROR, 2, code] {
-            out.extend_from_slice(&value.to_be_bytes());
-        }
-    }
-    if let Some(seconds) = expire {
-        for value in [option::EXPIRE, 4] {
-            out.extend_from_slice(&value.to_be_bytes());
-        }
-        out.extend_from_slice(&seconds.to_be_bytes());
-    }
-}
-
-/// The bytes [`write_opt`] writes with an EDNS EXPIRE option and no error.
+/// The bytes [`response::write_opt`] writes with an EDNS EXPIRE option and nothing else.
 pub(crate) const OPT_WITH_EXPIRE_BYTES: usize = 11 + 8;
-
-/// A message header: ID, the flags word (QR, opcode, AA, TC, RD, CD and the response code's
-/// low four bits) and the four counts.
-#[inline]
-pub(crate) fn write_header(id: u16, flags: u16, counts: [u16; 4], out: &mut Vec<u8>) {
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&flags.to_be_bytes());
-    for count in counts {
-        out.extend_from_slice(&count.to_be_bytes());
-    }
-}
 
 /// An error answer (FORMERR, NOTIMP, REFUSED, NOTAUTH) into `out`: the header and the
 /// question section echoed as received when it could be read, no records, no OPT, exactly as
 /// hickory's `error_msg` encodes it. `false` (and `out` empty) for a response, which gets no
 /// answer.
-pub(crate) fn error_answer(request: &Request<'_>, rcode: u8, out: &mut Vec<u8>) -> bool {
+pub(crate) fn error_answer(request: &Request<'_>, rcode: ResponseCode, out: &mut Vec<u8>) -> bool {
     out.clear();
     if request.is_response() {
         return false;
@@ -172,8 +131,8 @@ pub(crate) fn error_answer(request: &Request<'_>, rcode: u8, out: &mut Vec<u8>) 
     } else {
         request.counts[0]
     };
-    let flags = request.response_flags() | u16::from(rcode & 0x0F);
-    write_header(request.id, flags, [count, 0, 0, 0], out);
+    let header = request.response_header().rcode(rcode);
+    header.write([count, 0, 0, 0], out);
     out.extend_from_slice(&request.bytes[questions]);
     true
 }
@@ -194,10 +153,11 @@ pub(crate) fn truncate_for_slip(response: &mut Vec<u8>) {
     }
     let end = question_end(response).unwrap_or(12);
     response.truncate(end);
-    response[2] |= 0x02;
-    let questions = if end > 12 { 1u16 } else { 0 };
-    response[4..6].copy_from_slice(&questions.to_be_bytes());
-    response[6..12].fill(0);
+    header::set_flags(response, Flags::TC);
+    for section in 0..4 {
+        let count = u16::from(section == 0 && end > 12);
+        header::set_count(response, section, count);
+    }
 }
 
 #[cfg(test)]
@@ -303,7 +263,7 @@ pub(crate) fn pad_response(response: &mut Vec<u8>) -> bool {
         return false;
     }
     response[length_at..length_at + 2].copy_from_slice(&new.to_be_bytes());
-    response.extend_from_slice(&option::PADDING.to_be_bytes());
+    response.extend_from_slice(&u16::from(option::PADDING).to_be_bytes());
     response.extend_from_slice(&fill16.to_be_bytes());
     response.resize(response.len() + fill, 0);
     true

@@ -9,20 +9,23 @@ pub(crate) const MAX_LABELS: usize = 127;
 /// zone has far fewer (a port, a protocol, a few zone labels); longer names take the general
 /// path, which keeps the per-message label array small.
 pub(crate) const FAST_PATH_LABELS: usize = 24;
-/// EDNS option codes portsd reads or writes.
+/// EDNS option codes portsd reads or writes, as hickory's `EdnsCode` names them (Extended DNS
+/// Error, which hickory 0.26 does not name, by its number).
 pub(crate) mod option {
+    use hickory_proto::rr::rdata::opt::EdnsCode;
+
     /// NSID (RFC 5001).
-    pub(crate) const NSID: u16 = 3;
+    pub(crate) const NSID: EdnsCode = EdnsCode::NSID;
     /// Client Subnet (RFC 7871).
-    pub(crate) const CLIENT_SUBNET: u16 = 8;
+    pub(crate) const CLIENT_SUBNET: EdnsCode = EdnsCode::Subnet;
     /// EDNS EXPIRE (RFC 7314).
-    pub(crate) const EXPIRE: u16 = 9;
+    pub(crate) const EXPIRE: EdnsCode = EdnsCode::Expire;
     /// COOKIE (RFC 7873).
-    pub(crate) const COOKIE: u16 = 10;
+    pub(crate) const COOKIE: EdnsCode = EdnsCode::Cookie;
     /// Padding (RFC 7830).
-    pub(crate) const PADDING: u16 = 12;
+    pub(crate) const PADDING: EdnsCode = EdnsCode::Padding;
     /// Extended DNS Error (RFC 8914).
-    pub(crate) const EXTENDED_ERROR: u16 = 15;
+    pub(crate) const EXTENDED_ERROR: EdnsCode = EdnsCode::Unknown(15);
 }
 
 /// The 16 bits at `at`, network order.
@@ -42,15 +45,40 @@ pub(crate) fn read_u32(message: &[u8], at: usize) -> Option<u32> {
     ))
 }
 
+/// What the byte at a position in a name starts (RFC 1035 4.1.4): the one reader of labels,
+/// which every loop over a name's labels steps with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Piece<'p> {
+    /// The root's zero octet: the name ends.
+    Root,
+    /// A label (1 to 63 octets).
+    Label(&'p [u8]),
+    /// A compression pointer to this offset: the name goes on there, and ends here.
+    Pointer(usize),
+}
+
+/// The piece of a name at `at` in `message`; `None` when it runs past the end or uses the
+/// reserved label types.
+#[inline]
+pub(crate) fn piece(message: &[u8], at: usize) -> Option<Piece<'_>> {
+    match *message.get(at)? {
+        0 => Some(Piece::Root),
+        len @ 1..=63 => message
+            .get(at + 1..at + 1 + usize::from(len))
+            .map(Piece::Label),
+        0xC0..=0xFF => read_u16(message, at).map(|word| Piece::Pointer(usize::from(word & 0x3FFF))),
+        _ => None,
+    }
+}
+
 /// The offset just after the name starting at `at` (a compression pointer ends it).
 #[inline]
 pub(crate) fn skip_name(message: &[u8], mut at: usize) -> Option<usize> {
     loop {
-        match *message.get(at)? {
-            0 => return Some(at + 1),
-            len @ 1..=63 => at += 1 + usize::from(len),
-            0xC0..=0xFF => return read_u16(message, at).map(|_| at + 2),
-            _ => return None,
+        match piece(message, at)? {
+            Piece::Root => return Some(at + 1),
+            Piece::Label(label) => at += 1 + label.len(),
+            Piece::Pointer(_) => return Some(at + 2),
         }
     }
 }
@@ -62,30 +90,26 @@ pub(crate) fn read_name_lowercase(message: &[u8], at: usize, out: &mut Vec<u8>) 
     let mut next = None;
     let mut position = at;
     loop {
-        let len = *message.get(position)?;
-        match len {
-            0 => {
+        match piece(message, position)? {
+            Piece::Root => {
                 out.push(0);
                 return Some(next.unwrap_or(position + 1));
             }
-            1..=63 => {
-                let label = message.get(position + 1..position + 1 + usize::from(len))?;
-                out.push(len);
+            Piece::Label(label) => {
+                out.push(label.len() as u8);
                 out.extend(label.iter().map(u8::to_ascii_lowercase));
                 if out.len() >= MAX_NAME {
                     return None;
                 }
-                position += 1 + usize::from(len);
+                position += 1 + label.len();
             }
-            0xC0..=0xFF => {
-                let target = usize::from(read_u16(message, position)? & 0x3FFF);
+            Piece::Pointer(target) => {
                 if target >= position {
                     return None;
                 }
                 next.get_or_insert(position + 2);
                 position = target;
             }
-            _ => return None,
         }
     }
 }
@@ -107,12 +131,10 @@ impl<'p> Iterator for Name<'p> {
     type Item = &'p [u8];
 
     fn next(&mut self) -> Option<&'p [u8]> {
-        let len = usize::from(*self.rest.first()?);
-        if len == 0 || len > 63 {
+        let Piece::Label(label) = piece(self.rest, 0)? else {
             return None;
-        }
-        let label = self.rest.get(1..1 + len)?;
-        self.rest = &self.rest[1 + len..];
+        };
+        self.rest = &self.rest[1 + label.len()..];
         Some(label)
     }
 }

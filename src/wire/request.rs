@@ -9,25 +9,22 @@
 
 use std::ops::Range;
 
+use hickory_proto::rr::rdata::opt::EdnsCode;
+
+use super::header::{Flags, Header, OpCode};
 use super::read::{
-    FAST_PATH_LABELS, MAX_NAME, Name, option, read_name_lowercase, read_u16, read_u32, skip_name,
+    FAST_PATH_LABELS, MAX_NAME, Name, Piece, option, piece, read_name_lowercase, read_u16,
+    read_u32, skip_name,
 };
 use crate::core::zone::{CLASS_IN, rtype};
-
-/// The header's flag bits portsd reads.
-const QR: u16 = 0x8000;
-const RD: u16 = 0x0100;
-const CD: u16 = 0x0010;
 
 /// A request as read: the header, where its parts are, and whether it could be read to its end.
 #[derive(Debug)]
 pub(crate) struct Request<'p> {
     /// The message itself.
     pub(crate) bytes: &'p [u8],
-    /// The header's ID.
-    pub(crate) id: u16,
-    /// The header's second 16 bits (QR, opcode, flags, RCODE).
-    pub(crate) flags: u16,
+    /// The header: ID, opcode, flags (the response code means nothing in a request).
+    pub(crate) header: Header,
     /// QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT.
     pub(crate) counts: [u16; 4],
     /// The first question, read in place; meaningful when `has_question`.
@@ -132,7 +129,7 @@ impl Options {
             if data.end > rdata.end {
                 return options;
             }
-            match code {
+            match EdnsCode::from(code) {
                 option::NSID => options.nsid = true,
                 option::COOKIE if options.cookie.is_none() => options.cookie = Some(data.clone()),
                 option::CLIENT_SUBNET if options.client_subnet.is_none() => {
@@ -163,8 +160,7 @@ impl<'p> Request<'p> {
     pub(crate) fn unread(bytes: &'p [u8]) -> Request<'p> {
         Request {
             bytes,
-            id: 0,
-            flags: 0,
+            header: Header::new(0, OpCode::Query, Flags::NONE),
             counts: [0; 4],
             first: Question {
                 bytes: &[],
@@ -186,23 +182,10 @@ impl<'p> Request<'p> {
     pub(crate) fn read_in_place(&mut self) -> bool {
         #[cfg(test)]
         counts::VIEWS.with(|n| n.set(n.get() + 1));
-        let bytes = self.bytes;
-        let header = (|| {
-            Some((
-                read_u16(bytes, 0)?,
-                read_u16(bytes, 2)?,
-                [
-                    read_u16(bytes, 4)?,
-                    read_u16(bytes, 6)?,
-                    read_u16(bytes, 8)?,
-                    read_u16(bytes, 10)?,
-                ],
-            ))
-        })();
-        let Some((id, flags, counts)) = header else {
+        let Some((header, counts)) = Header::from_message(self.bytes) else {
             return false;
         };
-        (self.id, self.flags, self.counts) = (id, flags, counts);
+        (self.header, self.counts) = (header, counts);
         self.complete = self.walk().is_some();
         true
     }
@@ -263,26 +246,25 @@ impl<'p> Request<'p> {
     /// The header says this is a response.
     #[inline]
     pub(crate) fn is_response(&self) -> bool {
-        self.flags & QR != 0
+        self.header.flags.contains(Flags::QR)
     }
 
-    /// The flags word of a response to this request before AA, TC and the response code: QR,
-    /// and the opcode, RD and CD echoed.
+    /// The header of a response to this request before AA, TC and the response code.
     #[inline]
-    pub(crate) fn response_flags(&self) -> u16 {
-        QR | (self.flags & (0x7800 | RD | CD))
+    pub(crate) fn response_header(&self) -> Header {
+        self.header.response()
     }
 
     /// The header's opcode.
     #[inline]
-    pub(crate) fn opcode(&self) -> u8 {
-        ((self.flags >> 11) & 0x0F) as u8
+    pub(crate) fn opcode(&self) -> OpCode {
+        self.header.opcode
     }
 
     /// Recursion desired, echoed in answers.
     #[inline]
     pub(crate) fn recursion_desired(&self) -> bool {
-        self.flags & RD != 0
+        self.header.flags.contains(Flags::RD)
     }
 
     /// The first question, when every question could be read and its name is uncompressed.
@@ -305,7 +287,8 @@ impl<'p> Request<'p> {
     pub(crate) fn plain_query(&self) -> Option<(&Question<'p>, Option<&Opt>)> {
         let question = self.question()?;
         let shape = self.complete
-            && self.flags & (QR | 0x7800) == 0
+            && !self.is_response()
+            && self.header.opcode == OpCode::Query
             && self.counts[..3] == [1, 0, 0]
             && self.counts[3] <= 1
             && question.qclass == CLASS_IN
@@ -336,23 +319,21 @@ fn read_question<'p>(
     let mut end = at;
     let mut compressed = false;
     loop {
-        let len = *bytes.get(end)?;
-        match len {
-            0 => {
+        match piece(bytes, end)? {
+            Piece::Root => {
                 end += 1;
                 break;
             }
-            1..=63 => {
-                let label = bytes.get(end + 1..end + 1 + usize::from(len))?;
+            Piece::Label(label) => {
                 if let Some(out) = out.as_deref_mut()
                     && label_count < FAST_PATH_LABELS
                 {
                     out.labels[label_count] = label;
                 }
                 label_count += 1;
-                end += 1 + usize::from(len);
+                end += 1 + label.len();
             }
-            0xC0..=0xFF => {
+            Piece::Pointer(_) => {
                 // Rare in a question: the name is followed through its pointers once, to
                 // know it can be read (hickory, which answers it, reads it again).
                 read_name_lowercase(bytes, at, &mut Vec::new())?;
@@ -360,7 +341,6 @@ fn read_question<'p>(
                 end += 2;
                 break;
             }
-            _ => return None,
         }
         if end - at > MAX_NAME {
             return None;

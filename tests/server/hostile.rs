@@ -360,6 +360,41 @@ fn unassigned_opcodes_get_notimp() {
     }
 }
 
+/// What ISC's genreport sends as `opcodeflg` (`dig +noedns +header-only +opcode=15 +tcflag
+/// +rec +raflag +cd +ad +aaflag +zflag`): a header alone, opcode 15, every flag bit set. The
+/// answer is NOTIMP with QR and the opcode and nothing else: RD, CD and AD belong to QUERY, and
+/// AA, TC, RA and Z are never echoed. The same holds with a question and with an OPT record,
+/// which the answer then echoes (RFC 6891 6.1.1: a request with OPT gets a response with OPT).
+#[test]
+fn an_unassigned_opcode_with_every_flag_set_gets_notimp_with_only_qr_and_the_opcode() {
+    let every_flag = 0x0400 | 0x0200 | 0x0100 | 0x0080 | 0x0040 | 0x0020 | 0x0010;
+    let flags = 15 << 11 | every_flag;
+    let header_only = header(0x0A10, flags, [0, 0, 0, 0]);
+    let mut with_question = header(0x0A11, flags, [1, 0, 0, 0]);
+    with_question.extend_from_slice(&valid_question());
+    let mut with_opt = header(0x0A12, flags, [0, 0, 0, 1]);
+    with_opt.extend_from_slice(&opt_record(0));
+    for (what, packet, counts) in [
+        ("opcodeflg", &header_only, [0, 0, 0, 0]),
+        ("opcodeflg with a question", &with_question, [1, 0, 0, 0]),
+        ("opcodeflg with OPT", &with_opt, [0, 0, 0, 1]),
+    ] {
+        let reply = assert_udp_rcode(packet, NOTIMP, what);
+        let reply_flags = u16::from_be_bytes([reply[2], reply[3]]);
+        assert_eq!(
+            reply_flags,
+            0x8000 | 15 << 11 | u16::from(NOTIMP),
+            "{what}: QR, opcode 15 and NOTIMP alone, got {reply_flags:#06x}"
+        );
+        let reply_counts = [0, 1, 2, 3].map(|section| count_of(&reply, section));
+        assert_eq!(reply_counts, counts, "{what}: sections");
+        if counts[3] == 1 {
+            let edns = parse(&reply).edns.expect("the OPT record echoed");
+            assert_eq!(edns.version(), 0, "{what}");
+        }
+    }
+}
+
 #[test]
 fn unknown_edns_versions_get_badvers() {
     for version in [1u8, 2, 255] {

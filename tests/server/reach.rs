@@ -5,14 +5,15 @@
 //! search and the help records on their own and are reached on one protocol only).
 
 use crate::common::{builtin_table, test_zone};
-use portsd::core::answer::{self, Rcode, Rdata};
+use hickory_proto::op::ResponseCode;
+use portsd::core::answer::{self, Rdata};
 use portsd::core::zone::{CLASS_IN, Snapshot, rtype};
 
 fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {
     let zone = test_zone();
     let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
     let answer = answer::answer(&zone, snapshot, &labels, rtype::TXT, CLASS_IN);
-    answer.rcode == Rcode::NoError
+    answer.rcode == ResponseCode::NoError
         && answer.authoritative
         && answer
             .answers

@@ -28,7 +28,9 @@ use crate::dnstap::Tap;
 use crate::pipeline::tsig::Signer;
 use crate::transport::Transport;
 
-use crate::wire::message::{Header, MessageWriter, ResponseOpt, Suffixes};
+use crate::wire::message::{MessageWriter, Suffixes};
+use crate::wire::response::Opt;
+use crate::wire::{Flags, Header, OpCode};
 use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
 pub use journal::DEFAULT_JOURNAL_MAX_BYTES;
 pub(crate) use journal::Journal;
@@ -107,7 +109,7 @@ pub struct Transfer {
     /// Signs every message when the request was signed.
     signer: Option<Signer>,
     /// The OPT record of every message, when the request had one.
-    opt: Option<ResponseOpt>,
+    opt: Option<Opt<'static>>,
     /// Hands every message to dnstap, with the client and transport, when it is on.
     tap: Option<(Tap, SocketAddr, Transport)>,
 }
@@ -155,10 +157,11 @@ impl Transfer {
         Transfer {
             zone: zone.clone(),
             snapshot,
-            header: Header {
+            header: Header::new(
                 id,
-                flags: 0x8400 | if recursion_desired { 0x0100 } else { 0 },
-            },
+                OpCode::Query,
+                (Flags::QR | Flags::AA).with_if(Flags::RD, recursion_desired),
+            ),
             question: question.to_vec(),
             plan,
             messages: 0,
@@ -174,7 +177,7 @@ impl Transfer {
 
     /// The transfer with `opt` as the OPT record of each message (a request with EDNS gets
     /// EDNS back, RFC 6891 7), each leaving room for it.
-    pub(crate) fn with_edns(self, opt: Option<ResponseOpt>) -> Transfer {
+    pub(crate) fn with_edns(self, opt: Option<Opt<'static>>) -> Transfer {
         let transfer = Transfer { opt, ..self };
         Transfer {
             limit: transfer.limit.saturating_sub(transfer.opt_room()),
@@ -273,7 +276,7 @@ impl Transfer {
                 fill.axfr(&mut writer, &contents, &mut self.name, resume)
             }
         };
-        writer.finish(self.opt);
+        writer.finish(self.opt.as_ref());
         if let Some(signer) = &mut self.signer {
             signer.sign(out, crate::pipeline::tsig::now());
         }

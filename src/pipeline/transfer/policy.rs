@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ipnet::IpNet;
 
 use crate::core::zone::{CLASS_IN, Zone, rtype};
-use crate::pipeline::fast::MAX_UDP_PAYLOAD;
-use crate::wire::Request;
-use crate::wire::message::ResponseOpt;
+use crate::wire::response::Opt;
+use crate::wire::{OpCode, Request};
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries
@@ -118,7 +117,7 @@ pub(crate) struct TransferRequest<'p> {
     pub(crate) udp_payload: Option<u16>,
     /// The OPT record of the response, when the request had one: EDNS EXPIRE (RFC 7314)
     /// answered with the SOA's EXPIRE when asked for, portsd being the zone's primary.
-    pub(crate) opt: Option<ResponseOpt>,
+    pub(crate) opt: Option<Opt<'static>>,
 }
 
 impl<'p> TransferRequest<'p> {
@@ -128,7 +127,7 @@ impl<'p> TransferRequest<'p> {
     pub(crate) fn read(request: &Request<'p>, zone: &Zone) -> Option<TransferRequest<'p>> {
         let question = request.question()?;
         if !request.complete
-            || request.opcode() != 0
+            || request.opcode() != OpCode::Query
             || request.counts[0] != 1
             || question.qclass != CLASS_IN
         {
@@ -149,14 +148,14 @@ impl<'p> TransferRequest<'p> {
         }
         Some(TransferRequest {
             kind,
-            id: request.id,
+            id: request.header.id,
             recursion_desired: request.recursion_desired(),
             question: question.bytes,
             udp_payload: request.opt.as_ref().map(|opt| opt.payload),
-            opt: request.opt.as_ref().map(|opt| ResponseOpt {
-                payload: MAX_UDP_PAYLOAD,
+            opt: request.opt.as_ref().map(|opt| Opt {
                 dnssec_ok: opt.dnssec_ok,
                 expire: opt.options.expire.then_some(zone.timers.expire),
+                ..Opt::default()
             }),
         })
     }

@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hickory_proto::rr::rdata::tsig::TsigError;
 
 use crate::wire::tsig::{Fields, TsigRecord, append, time48, variables};
-use crate::wire::{NOTAUTH, Request, write_header};
+use crate::wire::{Flags, Request, ResponseCode};
 
 use key::FUDGE;
 pub(crate) use key::{Key, Keyring};
@@ -126,8 +126,10 @@ fn notauth_response(request: &Request<'_>) -> Vec<u8> {
     let question = request.question().map_or(&[][..], |q| q.bytes);
     let questions = u16::from(!question.is_empty());
     // The opcode and RD are echoed, not CD.
-    let flags = request.response_flags() & !0x0010 | u16::from(NOTAUTH);
-    write_header(request.id, flags, [questions, 0, 0, 0], &mut out);
+    let header = request.response_header().without(Flags::CD);
+    header
+        .rcode(ResponseCode::NotAuth)
+        .write([questions, 0, 0, 0], &mut out);
     out.extend_from_slice(question);
     out
 }

@@ -2,8 +2,7 @@
 
 use super::key_file::parse_keys;
 use super::*;
-use crate::wire::NOTAUTH;
-use hickory_proto::op::{Message, Query};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_proto::rr::{Name, RecordType, TSigner};
 
@@ -89,11 +88,11 @@ fn view(bytes: &[u8]) -> crate::wire::Request<'_> {
     crate::wire::Request::read(bytes).unwrap()
 }
 
-fn tsig_error(response: &[u8]) -> (u8, Option<TsigError>, usize) {
+fn tsig_error(response: &[u8]) -> (ResponseCode, Option<TsigError>, usize) {
     let message = Message::from_vec(response).unwrap();
     let signature = message.signature.clone().expect("a TSIG record");
     (
-        message.response_code.low(),
+        message.response_code,
         signature.data.error,
         signature.data.mac.len(),
     )
@@ -150,7 +149,7 @@ fn unknown_keys_bad_macs_and_skewed_clocks_are_notauth() {
     };
     assert_eq!(
         tsig_error(&response),
-        (NOTAUTH, Some(TsigError::BadKey), 0),
+        (ResponseCode::NotAuth, Some(TsigError::BadKey), 0),
         "unsigned"
     );
     let mut tampered = signed_query(&client, now);
@@ -161,7 +160,7 @@ fn unknown_keys_bad_macs_and_skewed_clocks_are_notauth() {
     };
     assert_eq!(
         tsig_error(&response),
-        (NOTAUTH, Some(TsigError::BadSig), 0),
+        (ResponseCode::NotAuth, Some(TsigError::BadSig), 0),
         "unsigned"
     );
     let Check::Rejected(response, TsigError::BadTime) =
@@ -171,7 +170,7 @@ fn unknown_keys_bad_macs_and_skewed_clocks_are_notauth() {
     };
     assert_eq!(
         tsig_error(&response),
-        (NOTAUTH, Some(TsigError::BadTime), 32),
+        (ResponseCode::NotAuth, Some(TsigError::BadTime), 32),
         "signed"
     );
     assert!(matches!(
