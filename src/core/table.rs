@@ -327,6 +327,17 @@ impl Table {
             .collect()
     }
 
+    /// nmap's frequency of `port` on `protocol` (millionths) and the port's rank there by it
+    /// (1 for the commonest; ports found equally often share a rank); `None` for a port nmap
+    /// does not list (or without the file).
+    pub(crate) fn frequency_rank(&self, protocol: Protocol, port: u16) -> Option<(u32, usize)> {
+        let list = &self.frequencies[protocol.index()];
+        let at = list.binary_search_by_key(&port, |&(p, _)| p).ok()?;
+        let frequency = list[at].1;
+        let above = list.iter().filter(|&&(_, f)| f > frequency).count();
+        Some((frequency, above + 1))
+    }
+
     /// The ranked records answering `top.<protocol>`.
     pub(crate) fn top(&self, protocol: Protocol) -> &[Box<[u8]>] {
         &self.top[protocol.index()]
@@ -456,6 +467,12 @@ impl Table {
     /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
     pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
         self.search.search(words, out);
+    }
+
+    /// Every service name and description word the search index holds, repeats included:
+    /// what [`crate::core::suggest`] picks from.
+    pub(crate) fn vocabulary(&self) -> impl Iterator<Item = &[u8]> {
+        self.search.vocabulary()
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.
