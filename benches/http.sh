@@ -82,7 +82,8 @@ main() {
 		HTTP/1.1 keep-alive /v1/ports/443/tcp|/v1/ports/443/tcp|--h1
 		HTTP/2 h2c /v1/ports/443/tcp|/v1/ports/443/tcp|-m 10
 		HTTP/1.1 keep-alive /v1/search?q=minecraft|/v1/search?q=minecraft|--h1
-		HTTP/1.1 keep-alive page /?q=443%2Ftcp (render)|/?q=443%2Ftcp|--h1
+		HTTP/1.1 keep-alive port page /port/443/tcp|/port/443/tcp|--h1
+		HTTP/1.1 keep-alive results page /?q=remote+desktop|/?q=remote+desktop|--h1
 	EOF
 
 	mkdir -p "$RESULTS_DIR"

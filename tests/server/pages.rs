@@ -227,6 +227,13 @@ fn results_are_ranked_as_dns_ranks_them_with_a_protocol_filter() {
     let page = get(server.http, "/?q=remote+desktop");
     assert_eq!(page.status, 200);
     assert_eq!(ranked(&page.body), expected);
+    // Every port and service the page links to has its page.
+    for link in page.body.split("href=\"").skip(1) {
+        let link = link.split('"').next().unwrap();
+        if link.starts_with("/port/") || link.starts_with("/service/") {
+            assert_eq!(get(server.http, link).status, 200, "{link}");
+        }
+    }
     let udp = get(server.http, "/?q=remote+desktop&protocol=udp");
     let udp_only: Vec<(usize, String)> = expected
         .into_iter()

@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::{Head, PortFacts, Site, TopLine, port_path, search_path, service_path};
+use super::{Head, PortFacts, Site, TopLine, port_path, search_path, service_link};
 use crate::core::model::{Protocol, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;
@@ -225,14 +225,14 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
             }
             span.status { (view.status) }
             @if let Some(service) = &view.service {
-                a href=(service_path(service)) { (service) }
+                (service_name(service))
             }
             @if !view.aliases.is_empty() {
                 span {
                     "also "
                     @for (i, alias) in view.aliases.iter().enumerate() {
                         @if i > 0 { ", " }
-                        a href=(service_path(alias)) { (alias) }
+                        (service_name(alias))
                     }
                 }
             }
@@ -250,6 +250,13 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A service name, linked to its page when it can have one.
+fn service_name(name: &str) -> Markup {
+    html! {
+        @if let Some(link) = service_link(name) { a href=(link) { (name) } } @else { (name) }
     }
 }
 

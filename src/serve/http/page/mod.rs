@@ -139,6 +139,14 @@ fn port_path(port: u16, protocol: Option<&str>) -> String {
     }
 }
 
+/// The page of service `name`, for names a service page can have (a lookup can read them:
+/// some lists give services names with blanks).
+fn service_link(name: &str) -> Option<String> {
+    lookup_query(Subject::Service, name, None)
+        .ok()
+        .map(|_| service_path(name))
+}
+
 /// A service page's address: `/service/https`.
 fn service_path(name: &str) -> String {
     format!("/service/{}", encode(name, "%20"))
