@@ -68,8 +68,9 @@ pub struct Table {
     /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
     /// walking the zone does not sort.
     service_order: Vec<Box<[u8]>>,
-    /// nmap's frequency (millionths) of each port per protocol, sorted by port.
-    frequencies: [Vec<(u16, u32)>; 4],
+    /// nmap's frequency (millionths) of each port per protocol, and the port's rank by it
+    /// there (1 for the commonest; in what would be the pair's padding), sorted by port.
+    frequencies: [Vec<(u16, u32, u16)>; 4],
     /// The TXT RDATA answering `top.<proto>`: the most common ports, ranked.
     top: [Vec<Box<[u8]>>; 4],
     /// A fingerprint of the content, used to tell whether a reload changed anything.
@@ -152,14 +153,21 @@ impl Table {
             .cloned()
             .collect();
         service_order.sort_unstable();
-        let mut frequencies: [Vec<(u16, u32)>; 4] = Default::default();
+        let mut frequencies: [Vec<(u16, u32, u16)>; 4] = Default::default();
         for f in &extras.frequencies {
-            frequencies[f.protocol.index()].push((f.port, f.frequency));
+            frequencies[f.protocol.index()].push((f.port, f.frequency, 0));
         }
         for list in &mut frequencies {
             // A port listed twice keeps its highest frequency.
-            list.sort_unstable_by_key(|&(port, frequency)| (port, std::cmp::Reverse(frequency)));
-            list.dedup_by_key(|(port, _)| *port);
+            list.sort_unstable_by_key(|&(port, frequency, _)| (port, std::cmp::Reverse(frequency)));
+            list.dedup_by_key(|(port, _, _)| *port);
+            let mut descending: Vec<u32> =
+                list.iter().map(|&(_, frequency, _)| frequency).collect();
+            descending.sort_unstable_by(|a, b| b.cmp(a));
+            for (_, frequency, rank) in list.iter_mut() {
+                let above = descending.partition_point(|&f| f > *frequency);
+                *rank = u16::try_from(above + 1).unwrap_or(u16::MAX);
+            }
         }
         let mut table = Table {
             search: SearchIndex::default(),
@@ -259,7 +267,7 @@ impl Table {
         let entry = self.entry(id);
         let list = &self.frequencies[entry.protocol.index()];
         let frequency = list
-            .binary_search_by_key(&entry.ports.first, |&(port, _)| port)
+            .binary_search_by_key(&entry.ports.first, |&(port, _, _)| port)
             .map_or(0, |at| list[at].1);
         let status = match entry.status {
             Status::Local => 4,
@@ -281,7 +289,7 @@ impl Table {
             return None;
         }
         let list = &self.frequencies[entry.protocol.index()];
-        list.binary_search_by_key(&entry.ports.first, |&(port, _)| port)
+        list.binary_search_by_key(&entry.ports.first, |&(port, _, _)| port)
             .ok()
             .map(|at| list[at].1)
     }
@@ -332,10 +340,8 @@ impl Table {
     /// does not list (or without the file).
     pub(crate) fn frequency_rank(&self, protocol: Protocol, port: u16) -> Option<(u32, usize)> {
         let list = &self.frequencies[protocol.index()];
-        let at = list.binary_search_by_key(&port, |&(p, _)| p).ok()?;
-        let frequency = list[at].1;
-        let above = list.iter().filter(|&&(_, f)| f > frequency).count();
-        Some((frequency, above + 1))
+        let at = list.binary_search_by_key(&port, |&(p, _, _)| p).ok()?;
+        Some((list[at].1, usize::from(list[at].2)))
     }
 
     /// The ranked records answering `top.<protocol>`.
@@ -712,6 +718,12 @@ mod tests {
         let c = Table::build(entries(), &[], extras(50));
         assert_eq!(a.content_hash(), b.content_hash());
         assert_ne!(a.content_hash(), c.content_hash(), "a frequency changed");
+        // Each port's rank by frequency on its protocol, kept with it.
+        assert_eq!(a.frequency_rank(Protocol::Tcp, 80), Some((400, 1)));
+        assert_eq!(c.frequency_rank(Protocol::Tcp, 80), Some((50, 2)));
+        assert_eq!(c.frequency_rank(Protocol::Tcp, 7), Some((5, 3)));
+        assert_eq!(a.frequency_rank(Protocol::Tcp, 443), None);
+        assert_eq!(a.frequency_rank(Protocol::Udp, 80), None);
         assert_ne!(a.content_hash(), plain.content_hash());
         let texts = |table: &Table| -> Vec<String> {
             table
