@@ -755,7 +755,7 @@ mod tests {
     }
 
     #[test]
-    fn ordinals_and_frequencies_read_as_words() {
+    fn ordinals_read_as_words() {
         let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 102].map(ordinal).into();
         assert_eq!(
             words,
