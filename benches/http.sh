@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP API and page beside DNS, in one run on this machine: portsd pinned to one core
 # (lib.sh), the load generators on the other. h2load (nghttp2-client) drives HTTP/1.1
-# keep-alive and HTTP/2 (h2c, prior knowledge); dnsperf drives the same lookup over DNS/UDP.
+# keep-alive and HTTP/2 (h2c, prior knowledge); dnsperf drives the same questions over DNS/UDP
+# (443.tcp, and the search the results page makes).
 # For each: requests a second, portsd's CPU time per request (from /proc, user + system), and
 # the p99 latency (h2load's per-request log; dnsperf's latency histogram is not used: its
 # report has no p99, so DNS gets the mean). Writes a Markdown table to stdout and to
@@ -54,35 +55,42 @@ main() {
 	local rows=()
 	row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); }
 
-	# DNS/UDP: the same lookup, 443.tcp TXT, for DURATION seconds.
-	printf '443.tcp.%s TXT\n' "$ZONE" >"$WORK_DIR/queries"
-	local before after out queries qps latency
-	before=$(cpu_seconds "$pid")
-	out=$("${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[portsd]}" -d "$WORK_DIR/queries" \
-		-q "$OUTSTANDING" -l "$DURATION" -c 1)
-	after=$(cpu_seconds "$pid")
-	queries=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")
-	qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' <<<"$out")
-	latency=$(sed -n 's/^ *Average Latency (s): *\([0-9.]*\).*/\1/p' <<<"$out")
-	local dns_cpu
-	dns_cpu=$(awk -v c="$after" -v b="$before" -v n="$queries" 'BEGIN { printf "%.2f", (c - b) / n * 1e6 }')
-	row "DNS/UDP 443.tcp TXT (dnsperf -q $OUTSTANDING)" "${qps%.*}" "$dns_cpu" \
-		"mean $(awk -v l="$latency" 'BEGIN { printf "%.3f", l * 1000 }')" "1.00"
+	# DNS/UDP: the same questions (443.tcp, and the search a results page makes), for
+	# DURATION seconds each; each HTTP load is compared with the one it asks the same as.
+	local -A dns_cpu
+	local kind name before after out queries qps latency
+	while IFS='|' read -r kind name; do
+		printf '%s.%s TXT\n' "$name" "$ZONE" >"$WORK_DIR/queries"
+		before=$(cpu_seconds "$pid")
+		out=$("${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[portsd]}" -d "$WORK_DIR/queries" \
+			-q "$OUTSTANDING" -l "$DURATION" -c 1)
+		after=$(cpu_seconds "$pid")
+		queries=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' <<<"$out")
+		qps=$(sed -n 's/^ *Queries per second: *\([0-9.]*\).*/\1/p' <<<"$out")
+		latency=$(sed -n 's/^ *Average Latency (s): *\([0-9.]*\).*/\1/p' <<<"$out")
+		dns_cpu[$kind]=$(awk -v c="$after" -v b="$before" -v n="$queries" 'BEGIN { printf "%.2f", (c - b) / n * 1e6 }')
+		row "DNS/UDP $name TXT (dnsperf -q $OUTSTANDING)" "${qps%.*}" "${dns_cpu[$kind]}" \
+			"mean $(awk -v l="$latency" 'BEGIN { printf "%.3f", l * 1000 }')" "1.00"
+	done <<-EOF
+		port|443.tcp
+		search|remote.desktop.search
+	EOF
 
-	local name path flags ok seconds p99 cpu
-	while IFS='|' read -r name path flags; do
+	local path flags base ok seconds p99 cpu
+	while IFS='|' read -r name path flags base; do
 		before=$(cpu_seconds "$pid")
 		# shellcheck disable=SC2086 # flags is a list
 		read -r ok seconds p99 < <(http_run "$path" $flags)
 		after=$(cpu_seconds "$pid")
 		cpu=$(awk -v c="$after" -v b="$before" -v n="$ok" 'BEGIN { printf "%.2f", (c - b) / n * 1e6 }')
 		row "$name" "$(awk -v n="$ok" -v s="$seconds" 'BEGIN { printf "%d", n / s }')" "$cpu" "$p99" \
-			"$(awk -v c="$cpu" -v d="$dns_cpu" 'BEGIN { printf "%.2f", c / d }')"
+			"$(awk -v c="$cpu" -v d="${dns_cpu[$base]}" 'BEGIN { printf "%.2f", c / d }') ($base)"
 	done <<-EOF
-		HTTP/1.1 keep-alive /v1/ports/443/tcp|/v1/ports/443/tcp|--h1
-		HTTP/2 h2c /v1/ports/443/tcp|/v1/ports/443/tcp|-m 10
-		HTTP/1.1 keep-alive /v1/search?q=minecraft|/v1/search?q=minecraft|--h1
-		HTTP/1.1 keep-alive page /?q=443%2Ftcp (render)|/?q=443%2Ftcp|--h1
+		HTTP/1.1 keep-alive /v1/ports/443/tcp|/v1/ports/443/tcp|--h1|port
+		HTTP/2 h2c /v1/ports/443/tcp|/v1/ports/443/tcp|-m 10|port
+		HTTP/1.1 keep-alive /v1/search?q=minecraft|/v1/search?q=minecraft|--h1|port
+		HTTP/1.1 keep-alive port page /port/443/tcp|/port/443/tcp|--h1|port
+		HTTP/1.1 keep-alive results page /?q=remote+desktop|/?q=remote+desktop|--h1|search
 	EOF
 
 	mkdir -p "$RESULTS_DIR"
@@ -94,6 +102,8 @@ main() {
 		echo "portsd $("$PORTSD" --version | awk '{ print $2 }') on CPU ${SERVER_CPUS:-any}, load generators on ${CLIENT_CPUS:-any};"
 		echo "$(h2load --version | head -n 1), $CLIENTS connections, $REQUESTS requests a run; dnsperf ${DURATION}s at -q $OUTSTANDING."
 		echo "CPU per request: portsd's user + system time over the run divided by the requests answered."
+		echo
+		echo "Each HTTP load's CPU is compared with the DNS/UDP question asking the same (port or search)."
 		echo
 		echo "| load | requests/s | CPU µs/request | p99 ms | CPU vs DNS/UDP |"
 		echo "|---|---:|---:|---:|---:|"

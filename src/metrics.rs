@@ -23,6 +23,13 @@
 //! - `portsd_dnstap_sent_total`, `portsd_dnstap_dropped_total`: dnstap events (a query with
 //!   its response, or one message of a transfer) written to the collector, and not delivered:
 //!   the queue was full (the collector too slow) or no collector was connected;
+//! - `portsd_http_requests_total{route, status}`: HTTP answers by route (the router's
+//!   template, `/port/{port}`; `other` for a path no route has, `none` for a request refused
+//!   before the router) and status class (`2xx` ... `5xx`);
+//!   `portsd_http_request_seconds`: time from a request's arrival to its answer;
+//!   `portsd_http_rate_limited_total`: requests answered 429; `portsd_http_refused_clients_total`:
+//!   connections closed unread because the access list refuses the client;
+//!   `portsd_http_connections`: HTTP and HTTPS connections open now;
 //! - `portsd_build_info{version}`.
 //!
 //! Every per-query counter handle is created once up front, so counting a query is an atomic
@@ -92,6 +99,11 @@ pub struct Metrics {
     /// One per kind in [`COOKIE_KINDS`].
     cookies: Vec<Counter>,
     tcp_closed_under_pressure: Counter,
+    http_requests: Family<Labels, Counter>,
+    http_seconds: Histogram,
+    http_rate_limited: Counter,
+    http_refused: Counter,
+    http_connections: Gauge,
 }
 
 /// The kinds of DNS cookie counted, as [`crate::pipeline::cookie`] labels them.
@@ -242,6 +254,37 @@ impl Metrics {
             "TCP connections closed, idle longest first, to make room for a new client",
             tcp_closed_under_pressure.clone(),
         );
+        let http_requests = Family::<Labels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP answers by route and status class",
+            http_requests.clone(),
+        );
+        // 10 µs to about 2.6 s.
+        let http_seconds = Histogram::new(exponential_buckets(1e-5, 4.0, 10));
+        registry.register(
+            "http_request_seconds",
+            "Time from an HTTP request's arrival to its answer",
+            http_seconds.clone(),
+        );
+        let http_rate_limited = Counter::default();
+        registry.register(
+            "http_rate_limited",
+            "HTTP requests answered 429 past the rate limit",
+            http_rate_limited.clone(),
+        );
+        let http_refused = Counter::default();
+        registry.register(
+            "http_refused_clients",
+            "HTTP connections closed unread because the access list refuses the client",
+            http_refused.clone(),
+        );
+        let http_connections = Gauge::default();
+        registry.register(
+            "http_connections",
+            "HTTP and HTTPS connections open",
+            http_connections.clone(),
+        );
         registry.register(
             "build",
             "Version of this build",
@@ -265,6 +308,45 @@ impl Metrics {
             notifies,
             cookies,
             tcp_closed_under_pressure,
+            http_requests,
+            http_seconds,
+            http_rate_limited,
+            http_refused,
+            http_connections,
+        }
+    }
+
+    /// Counts an HTTP answer on `route` with `status`, and how long it took.
+    pub(crate) fn http_answered(&self, route: &str, status: u16, took: Duration) {
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        };
+        self.http_requests
+            .get_or_create(&labels(&[("route", route), ("status", class)]))
+            .inc();
+        self.http_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts an HTTP request answered 429.
+    pub(crate) fn http_rate_limited(&self) {
+        self.http_rate_limited.inc();
+    }
+
+    /// Counts an HTTP connection refused by the access list.
+    pub(crate) fn http_refused(&self) {
+        self.http_refused.inc();
+    }
+
+    /// One more HTTP connection open (`opened`), or one fewer.
+    pub(crate) fn http_connection(&self, opened: bool) {
+        if opened {
+            self.http_connections.inc();
+        } else {
+            self.http_connections.dec();
         }
     }
 

@@ -269,10 +269,8 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseVi
         return Err(bad());
     }
     // All digits reads as a port, even where DNS would read a service name (`99999`).
-    if subject.bytes().all(|b| b.is_ascii_digit())
-        && crate::core::names::parse_port(subject.as_bytes()).is_none()
-    {
-        return Err(LookupError::NotAPort(subject.to_owned()));
+    if subject.bytes().all(|b| b.is_ascii_digit()) {
+        port_of(subject)?;
     }
     let mut labels: Vec<&[u8]> = subject.split('.').map(str::as_bytes).collect();
     if let Some(protocol) = protocol {
@@ -291,6 +289,14 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseVi
         return Err(LookupError::NotFound(query.to_owned()));
     }
     Ok(views)
+}
+
+/// The port `text` names, read as `portsd lookup` reads one: decimal digits without a leading
+/// zero, 0 to 65535. Anything else is [`LookupError::NotAPort`], the message the CLI and the
+/// page both give.
+pub fn port_of(text: &str) -> Result<u16, LookupError> {
+    crate::core::names::parse_port(text.as_bytes())
+        .ok_or_else(|| LookupError::NotAPort(text.to_owned()))
 }
 
 /// The uses `portsd search WORDS` shows: those `WORDS.search.<zone>` answers, each with the

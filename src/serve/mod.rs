@@ -320,6 +320,12 @@ impl Server {
                 let _ = finished.await;
             });
         }
+        // The pages print commands that ask this server over DNS: they need its address.
+        let dns_addresses = (listeners.udp.iter().map(std::net::UdpSocket::local_addr))
+            .chain(listeners.tcp.iter().map(std::net::TcpListener::local_addr));
+        if let Some(addr) = dns_addresses.flatten().next() {
+            self.http.serves_dns_at(addr);
+        }
         for socket in listeners.udp {
             let socket =
                 udp::register_udp(socket, Interest::READABLE).map_err(ServerError::Activation)?;

@@ -187,9 +187,12 @@ fn the_package_installs_serves_reloads_and_purges_under_a_real_systemd() {
         "curl",
         "-sS",
         "--fail",
-        "http://127.0.0.1:8053/?q=443%2Ftcp",
+        "http://127.0.0.1:8053/port/443/tcp",
     ]);
-    assert!(page.contains("<th scope=\"row\">"), "{page}");
+    assert!(
+        page.contains("<a class=\"port\" href=\"/port/443/tcp\">"),
+        "{page}"
+    );
     assert_confined(&system, "portsd.service", "0000000000000000");
     // The data directory was seeded: the daemon serves /var/lib/portsd/data.
     let seeded = system.stdout(&["ls", "-l", "/var/lib/portsd/data/"]);

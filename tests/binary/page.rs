@@ -213,13 +213,24 @@ impl Page {
         }
     }
 
-    /// A PNG of the page at `width` x `height` CSS pixels, written to `path`.
-    async fn screenshot(&mut self, path: &Path, width: u32, height: u32) {
+    /// Makes the viewport `width` x `height` CSS pixels (a phone's below 600).
+    async fn set_size(&mut self, width: u32, height: u32) {
         self.call(
             "Emulation.setDeviceMetricsOverride",
             json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600 }),
         )
         .await;
+    }
+
+    /// Loads `url` and waits for it.
+    async fn open(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url })).await;
+        self.event("Page.loadEventFired").await;
+    }
+
+    /// A PNG of the page at `width` x `height` CSS pixels, written to `path`.
+    async fn screenshot(&mut self, path: &Path, width: u32, height: u32) {
+        self.set_size(width, height).await;
         let shot = self
             .call("Page.captureScreenshot", json!({ "format": "png" }))
             .await;
@@ -237,8 +248,9 @@ fn attribute<'d>(dom: &'d str, tag_start: &str, name: &str) -> Option<&'d str> {
     tag.split(&format!("{name}=\"")).nth(1)?.split('"').next()
 }
 
-#[test]
-fn the_page_works_in_a_real_browser_without_scripts() {
+/// Starts `portsd serve` with HTTP and a headless chromium, and runs `steps` on a page of the
+/// browser, given the site's base address (`http://127.0.0.1:PORT`).
+fn in_browser(steps: impl AsyncFnOnce(&mut Page, String)) {
     let daemon = Daemon::start(&["--http", "127.0.0.1:0"]);
     let base = format!("http://{}", daemon.http_addr());
     let profile = tempfile::tempdir().unwrap();
@@ -251,9 +263,14 @@ fn the_page_works_in_a_real_browser_without_scripts() {
     runtime.block_on(async {
         let mut page = Page::connect(&target).await;
         page.call("Page.enable", json!({})).await;
-        page.call("Page.navigate", json!({ "url": format!("{base}/") }))
-            .await;
-        page.event("Page.loadEventFired").await;
+        steps(&mut page, base).await;
+    });
+}
+
+#[test]
+fn the_page_works_in_a_real_browser_without_scripts() {
+    in_browser(async |page, base| {
+        page.open(&format!("{base}/")).await;
         // The empty page: a labelled search form, no scripts.
         let (_, dom) = page.rendered().await;
         assert!(!dom.contains("<script"), "{dom}");
@@ -272,28 +289,19 @@ fn the_page_works_in_a_real_browser_without_scripts() {
         page.press("Enter", 13, "\r").await;
         page.event("Page.loadEventFired").await;
         let (url, dom) = page.rendered().await;
-        assert_eq!(url, format!("{base}/?q=443%2Ftcp"), "the form sends q");
-        let rows: Vec<&str> = dom
-            .split("<tbody>")
-            .nth(1)
-            .unwrap_or_else(|| panic!("a table of answers in {dom}"))
-            .split("</tbody>")
-            .next()
-            .unwrap()
-            .split("<tr>")
-            .skip(1)
-            .collect();
-        let https = rows
-            .iter()
-            .find(|row| row.contains("<td>https"))
-            .unwrap_or_else(|| panic!("no https row in {rows:?}"));
-        assert!(
-            https.starts_with(
-                "<th scope=\"row\"><a href=\"/?q=443%2Ftcp\">443</a></th><td>tcp</td>"
-            ),
-            "{https}"
+        assert_eq!(
+            url,
+            format!("{base}/port/443/tcp"),
+            "the form sends q, a port goes to its page"
         );
-        assert!(dom.contains("<th scope=\"col\">Status</th>"), "{dom}");
+        assert!(
+            dom.contains("<a class=\"port\" href=\"/port/443/tcp\">443/tcp</a>"),
+            "{dom}"
+        );
+        assert!(
+            dom.contains("<a href=\"/service/https\">https</a>"),
+            "{dom}"
+        );
         assert_eq!(
             page.evaluate("document.querySelector('input[type=search]').value")
                 .await,
@@ -349,4 +357,204 @@ fn api_bodies_are_what_lookup_and_search_print() {
     ] {
         assert_eq!(body(path), printed(args), "{path}");
     }
+}
+
+/// The widths the pages are measured and photographed at: a phone, a tablet, a laptop.
+const WIDTHS: [u32; 3] = [390, 768, 1280];
+
+/// For every `.description` element of the page: its left and right edges and the
+/// viewport's width; and the width of the whole document (more than the viewport's when it
+/// scrolls sideways).
+const MEASURE: &str = "(() => ({
+    viewport: window.innerWidth,
+    document: document.documentElement.scrollWidth,
+    boxes: [...document.querySelectorAll('.description')].map(e => {
+        const box = e.getBoundingClientRect();
+        return { left: box.left, right: box.right, width: box.width, text: e.textContent };
+    }),
+}))()";
+
+#[test]
+fn every_description_is_visible_at_every_width_in_light_and_dark() {
+    in_browser(async |page, base| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for width in WIDTHS {
+            page.set_size(width, 900).await;
+            for (name, path) in [("port", "/port/443/tcp"), ("results", "/?q=remote+desktop")] {
+                page.open(&format!("{base}{path}")).await;
+                let measured = page.evaluate(MEASURE).await;
+                let viewport = measured["viewport"].as_f64().unwrap();
+                assert_eq!(viewport, f64::from(width), "{path}");
+                let boxes = measured["boxes"].as_array().unwrap();
+                assert!(!boxes.is_empty(), "{path} at {width}: no descriptions");
+                for b in boxes {
+                    let (left, right) = (b["left"].as_f64().unwrap(), b["right"].as_f64().unwrap());
+                    assert!(
+                        b["width"].as_f64().unwrap() > 0.0 && left >= 0.0 && right <= viewport,
+                        "{path} at {width}px: {b} is not inside the viewport"
+                    );
+                }
+                assert!(
+                    measured["document"].as_f64().unwrap() <= viewport,
+                    "{path} at {width}px scrolls sideways: {measured}"
+                );
+                let shot = out.join(format!("http-{name}-{width}.png"));
+                page.screenshot(&shot, width, 900).await;
+                eprintln!("screenshot: {}", shot.display());
+            }
+        }
+        // Dark mode: the reader's preference is followed, the text light on dark.
+        page.call(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] }),
+        )
+        .await;
+        page.open(&format!("{base}/port/443/tcp")).await;
+        let color = page.evaluate("getComputedStyle(document.body).color").await;
+        let channels: Vec<u32> = color
+            .as_str()
+            .unwrap()
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(", ")
+            .map(|c| c.parse().unwrap())
+            .collect();
+        assert!(
+            channels.iter().sum::<u32>() > 600,
+            "dark mode's text is light: {color}"
+        );
+        let shot = out.join("http-port-dark.png");
+        page.screenshot(&shot, 390, 900).await;
+        eprintln!("screenshot: {}", shot.display());
+    });
+}
+
+/// Where `.ci/setup` installs Lighthouse and axe-core (npm, pinned): `$PORTSD_WEB_TOOLS`, else
+/// `~/.cache/portsd/web-tools`. Fails in one line naming what is missing when they are not
+/// there: these tests never skip.
+fn web_tools() -> std::path::PathBuf {
+    let dir = std::env::var_os("PORTSD_WEB_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            Path::new(&home).join(".cache/portsd/web-tools")
+        });
+    for needed in [
+        "node_modules/lighthouse/cli/index.js",
+        "node_modules/axe-core/axe.min.js",
+    ] {
+        assert!(
+            dir.join(needed).is_file(),
+            "{} is missing: run .ci/setup (it installs lighthouse and axe-core with npm)",
+            dir.join(needed).display()
+        );
+    }
+    for program in ["node", "chromium"] {
+        let found = Command::new(program).arg("--version").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "{program} is missing: run .ci/setup"
+        );
+    }
+    dir
+}
+
+/// The pages Lighthouse scores: the home page, a port page, a service page, a results page.
+const SCORED: [&str; 4] = ["/", "/port/443/tcp", "/service/ssh", "/?q=remote+desktop"];
+
+#[test]
+fn lighthouse_scores_accessibility_and_best_practices_100_and_seo_95() {
+    let tools = web_tools();
+    let daemon = Daemon::start(&["--http", "127.0.0.1:0"]);
+    let base = format!("http://{}", daemon.http_addr());
+    let mut failures = Vec::new();
+    for path in SCORED {
+        let profile = tempfile::tempdir().unwrap();
+        let output = Command::new("node")
+            .arg(tools.join("node_modules/lighthouse/cli/index.js"))
+            .arg(format!("{base}{path}"))
+            .args([
+                "--output=json",
+                "--output-path=stdout",
+                "--quiet",
+                "--only-categories=accessibility,best-practices,seo",
+            ])
+            .arg(format!(
+                "--chrome-flags=--headless=new --no-sandbox --disable-gpu --user-data-dir={}",
+                profile.path().display()
+            ))
+            .env("CHROME_PATH", "chromium")
+            .output()
+            .expect("lighthouse runs");
+        assert!(
+            output.status.success(),
+            "lighthouse on {path}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let score = |category: &str| {
+            report["categories"][category]["score"]
+                .as_f64()
+                .unwrap_or(0.0)
+        };
+        let scores = [
+            ("accessibility", score("accessibility"), 1.0),
+            ("best-practices", score("best-practices"), 1.0),
+            ("seo", score("seo"), 0.95),
+        ];
+        eprintln!(
+            "lighthouse {path}: accessibility {:.0}, best practices {:.0}, SEO {:.0}",
+            scores[0].1 * 100.0,
+            scores[1].1 * 100.0,
+            scores[2].1 * 100.0
+        );
+        for (category, got, wanted) in scores {
+            if got < wanted {
+                let audits: Vec<String> = report["categories"][category]["auditRefs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r["weight"].as_f64().unwrap_or(0.0) > 0.0)
+                    .map(|r| &report["audits"][r["id"].as_str().unwrap()])
+                    .filter(|a| a["score"].as_f64().is_some_and(|s| s < 1.0))
+                    .map(|a| format!("{}: {}", a["id"], a["title"]))
+                    .collect();
+                failures.push(format!("{path} {category} {got}: {audits:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn axe_core_finds_no_violation_on_the_pages_a_miss_and_a_404() {
+    let tools = web_tools();
+    let axe = std::fs::read_to_string(tools.join("node_modules/axe-core/axe.min.js")).unwrap();
+    in_browser(async |page, base| {
+        let mut found = Vec::new();
+        for path in SCORED.iter().chain(&["/?q=minecarft", "/nowhere"]) {
+            page.open(&format!("{base}{path}")).await;
+            // Injected through DevTools, which the page's policy does not govern: the page
+            // itself still runs no script.
+            page.evaluate(&axe).await;
+            let result = page
+                .call(
+                    "Runtime.evaluate",
+                    json!({
+                        "expression": "axe.run(document).then(r => r.violations.map(v => \
+                            ({ id: v.id, help: v.help, nodes: v.nodes.map(n => n.html) })))",
+                        "awaitPromise": true,
+                        "returnByValue": true,
+                    }),
+                )
+                .await;
+            let violations = &result["result"]["value"];
+            let count = violations.as_array().map_or(usize::MAX, Vec::len);
+            eprintln!("axe-core {path}: {count} violations");
+            if count != 0 {
+                found.push(format!("{path}: {violations:#}"));
+            }
+        }
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    });
 }

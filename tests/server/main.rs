@@ -2,7 +2,7 @@
 //! and Knot on the same zone (`conform`), DNS cookies (`cookies`), the fast path's equivalence with hickory's encoder
 //! (`fast_path`), the fuzz corpus replayed (`fuzz_corpus`), rate limiting, access lists and
 //! metrics (`guard`), hostile clients (`hostile`), TCP beyond the connection cap
-//! (`pressure`), the HTTP API, page and their defences (`http`), and every table entry
+//! (`pressure`), the HTTP API, page's defences (`http`), the pages for people and the HTTP metrics (`pages`), and every table entry
 //! reachable by name (`reach`). One test binary, so tokio and hickory are linked once for all of them.
 
 #[path = "../common/mod.rs"]
@@ -16,6 +16,7 @@ mod fuzz_corpus;
 mod guard;
 mod hostile;
 mod http;
+mod pages;
 mod pressure;
 mod reach;
 mod search;

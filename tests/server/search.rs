@@ -14,7 +14,7 @@ use portsd::sources::{DEFAULT_FREQUENCIES, FrequenciesFile};
 use crate::common::{TestServer, parse, query, test_zone, txt_answers, udp_exchange};
 
 /// The compiled-in data joined with the frequency file at `path`.
-fn table_with_frequencies(path: &Path) -> portsd::core::table::Table {
+pub(crate) fn table_with_frequencies(path: &Path) -> portsd::core::table::Table {
     let file = FrequenciesFile::from_setting(path.to_str(), DEFAULT_FREQUENCIES);
     DataLocation::Builtin
         .load()

@@ -173,6 +173,12 @@ impl SearchIndex {
             .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
     }
 
+    /// Every name (once per entry carrying it) and every description word.
+    pub(crate) fn vocabulary(&self) -> impl Iterator<Item = &[u8]> {
+        let names = (0..self.names.len()).map(|i| self.names.get(i));
+        names.chain((0..self.words.len()).map(|i| self.words.get(i)))
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.names.heap_bytes()
             + self.name_ids.capacity() * 4

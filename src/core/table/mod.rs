@@ -78,8 +78,9 @@ pub struct Table {
     /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
     /// walking the zone does not sort.
     service_order: Vec<Box<[u8]>>,
-    /// nmap's frequency (millionths) of each port per protocol, sorted by port.
-    frequencies: [Vec<(u16, u32)>; 4],
+    /// nmap's frequency (millionths) of each port per protocol, and the port's rank by it
+    /// there (1 for the commonest; in what would be the pair's padding), sorted by port.
+    frequencies: [Vec<(u16, u32, u16)>; 4],
     /// The TXT RDATA answering `top.<proto>`: the most common ports, ranked.
     top: [Vec<Box<[u8]>>; 4],
     /// A fingerprint of the content, used to tell whether a reload changed anything.
@@ -162,14 +163,21 @@ impl Table {
             .cloned()
             .collect();
         service_order.sort_unstable();
-        let mut frequencies: [Vec<(u16, u32)>; 4] = Default::default();
+        let mut frequencies: [Vec<(u16, u32, u16)>; 4] = Default::default();
         for f in &extras.frequencies {
-            frequencies[f.protocol.index()].push((f.port, f.frequency));
+            frequencies[f.protocol.index()].push((f.port, f.frequency, 0));
         }
         for list in &mut frequencies {
             // A port listed twice keeps its highest frequency.
-            list.sort_unstable_by_key(|&(port, frequency)| (port, std::cmp::Reverse(frequency)));
-            list.dedup_by_key(|(port, _)| *port);
+            list.sort_unstable_by_key(|&(port, frequency, _)| (port, std::cmp::Reverse(frequency)));
+            list.dedup_by_key(|(port, _, _)| *port);
+            let mut descending: Vec<u32> =
+                list.iter().map(|&(_, frequency, _)| frequency).collect();
+            descending.sort_unstable_by(|a, b| b.cmp(a));
+            for (_, frequency, rank) in list.iter_mut() {
+                let above = descending.partition_point(|&f| f > *frequency);
+                *rank = u16::try_from(above + 1).unwrap_or(u16::MAX);
+            }
         }
         let mut table = Table {
             search: SearchIndex::default(),
@@ -330,6 +338,12 @@ impl Table {
     /// most of them answer.
     pub(crate) fn search_matching(&self, words: &[&[u8]], found: impl FnMut(EntryId, Matched)) {
         self.search.search_matching(words, found);
+    }
+
+    /// Every service name and description word the search index holds, repeats included:
+    /// what [`crate::core::suggest`] picks from.
+    pub(crate) fn vocabulary(&self) -> impl Iterator<Item = &[u8]> {
+        self.search.vocabulary()
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.

@@ -177,9 +177,18 @@ impl Table {
             return None;
         }
         let list = &self.frequencies[entry.protocol.index()];
-        list.binary_search_by_key(&entry.ports.first, |&(port, _)| port)
+        list.binary_search_by_key(&entry.ports.first, |&(port, _, _)| port)
             .ok()
             .map(|at| list[at].1)
+    }
+
+    /// nmap's frequency of `port` on `protocol` (millionths) and the port's rank there by it
+    /// (1 for the commonest; ports found equally often share a rank); `None` for a port nmap
+    /// does not list (or without the file).
+    pub(crate) fn frequency_rank(&self, protocol: Protocol, port: u16) -> Option<(u32, usize)> {
+        let list = &self.frequencies[protocol.index()];
+        let at = list.binary_search_by_key(&port, |&(p, _, _)| p).ok()?;
+        Some((list[at].1, usize::from(list[at].2)))
     }
 
     /// The ranked records of `top.<protocol>`: the [`TOP_COUNT`] ports nmap found open most

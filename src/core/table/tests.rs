@@ -136,6 +136,12 @@ fn frequencies_rank_make_top_and_join_the_fingerprint() {
     let c = Table::build(entries(), &[], extras(50));
     assert_eq!(a.content_hash(), b.content_hash());
     assert_ne!(a.content_hash(), c.content_hash(), "a frequency changed");
+    // Each port's rank by frequency on its protocol, kept with it.
+    assert_eq!(a.frequency_rank(Protocol::Tcp, 80), Some((400, 1)));
+    assert_eq!(c.frequency_rank(Protocol::Tcp, 80), Some((50, 2)));
+    assert_eq!(c.frequency_rank(Protocol::Tcp, 7), Some((5, 3)));
+    assert_eq!(a.frequency_rank(Protocol::Tcp, 443), None);
+    assert_eq!(a.frequency_rank(Protocol::Udp, 80), None);
     assert_ne!(a.content_hash(), plain.content_hash());
     let texts = |table: &Table| -> Vec<String> {
         table

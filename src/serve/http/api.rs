@@ -8,7 +8,8 @@
 //! keeps an older page), and `Cache-Control: max-age` equal to the zone's TTL, as long as a
 //! resolver keeps the same answer; a request whose `If-None-Match` names it gets 304.
 
-use std::sync::{Arc, Weak};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock, Weak};
 
 use arc_swap::ArcSwapOption;
 
@@ -38,6 +39,9 @@ pub(super) struct Api {
     openapi: String,
     /// The ETag and Cache-Control of the snapshot last answered from.
     headers: ArcSwapOption<SnapshotHeaders>,
+    /// Where this server answers DNS, learnt when it starts serving: what the pages' `dig`
+    /// commands point at.
+    dns: OnceLock<SocketAddr>,
 }
 
 /// The headers every answer drawn from one snapshot shares, made on its first request rather
@@ -61,7 +65,19 @@ impl Api {
             pipeline,
             openapi: format!("{:#}\n", openapi::document()),
             headers: ArcSwapOption::empty(),
+            dns: OnceLock::new(),
         }
+    }
+
+    /// Records where this server answers DNS (the first address it serves; later calls
+    /// change nothing).
+    pub(super) fn serves_dns_at(&self, addr: SocketAddr) {
+        let _ = self.dns.set(addr);
+    }
+
+    /// Where this server answers DNS, if it does.
+    pub(super) fn dns_address(&self) -> Option<SocketAddr> {
+        self.dns.get().copied()
     }
 
     /// The headers of answers drawn from `snapshot`.
@@ -206,7 +222,8 @@ pub(super) fn finish(
     }
 }
 
-pub(super) async fn not_found() -> Response<Body> {
+/// The JSON 404 of a path under the API's.
+pub(super) fn not_found() -> Response<Body> {
     error(
         StatusCode::NOT_FOUND,
         "no such path; the API is described at /v1/openapi.json",
@@ -237,21 +254,21 @@ fn uses_body(views: &[UseView]) -> String {
 }
 
 /// What a lookup path names first.
-enum Subject {
+pub(super) enum Subject {
     Port,
     Service,
 }
 
 /// The `lookup` query for `subject` on `protocol`, or why there is none.
-fn lookup_query(kind: Subject, subject: &str, protocol: Option<&str>) -> Result<String, String> {
+pub(super) fn lookup_query(
+    kind: Subject,
+    subject: &str,
+    protocol: Option<&str>,
+) -> Result<String, String> {
     match kind {
         Subject::Port => {
-            if subject.is_empty()
-                || !subject.bytes().all(|b| b.is_ascii_digit())
-                || subject.parse::<u16>().is_err()
-            {
-                return Err(format!("port {subject:?} is not a number from 0 to 65535"));
-            }
+            // The CLI's message, from the same place.
+            present::port_of(subject).map_err(|error| error.to_string())?;
         }
         Subject::Service => {
             if !subject.bytes().any(|b| b.is_ascii_alphabetic())
@@ -271,14 +288,14 @@ fn lookup_query(kind: Subject, subject: &str, protocol: Option<&str>) -> Result<
         Some(label) if Protocol::from_label(label.as_bytes()).is_some() => {
             Ok(format!("{subject}/{label}"))
         }
-        Some(label) => {
-            let known: Vec<&str> = Protocol::ALL.iter().map(|p| p.label()).collect();
-            Err(format!(
-                "protocol {label:?} is not one of {}",
-                known.join(", ")
-            ))
-        }
+        Some(label) => Err(unknown_protocol(label)),
     }
+}
+
+/// `protocol "x" is not one of tcp, udp, sctp, dccp`.
+pub(super) fn unknown_protocol(label: &str) -> String {
+    let known: Vec<&str> = Protocol::ALL.iter().map(|p| p.label()).collect();
+    format!("protocol {label:?} is not one of {}", known.join(", "))
 }
 
 /// The answer to a lookup of `subject` (on `protocol`), or to a path that could not be read.
@@ -435,7 +452,7 @@ mod tests {
             Ok("443/tcp".into())
         );
         assert_eq!(lookup_query(Subject::Port, "0", None), Ok("0".into()));
-        for bad in ["99999", "", "+1", "https", "-1"] {
+        for bad in ["99999", "", "+1", "https", "-1", "0443"] {
             assert!(lookup_query(Subject::Port, bad, None).is_err(), "{bad}");
         }
         assert!(lookup_query(Subject::Port, "443", Some("icmp")).is_err());

@@ -1,6 +1,6 @@
 //! The HTTP server (`--http ADDR:PORT`, a passed socket named `http`, or the deprecated
 //! `--metrics`) and the same over TLS (`--https ADDR:PORT`, a passed socket named `https`):
-//! the JSON API under `/v1/` and `/metrics` (`api`), the page at `/` (`page`), the OpenAPI
+//! the JSON API under `/v1/` and `/metrics` (`api`), the pages for people (`page`), the OpenAPI
 //! document (`openapi`) and DNS over HTTPS at `/dns-query` (`doh`). hyper speaks HTTP/1.1 and
 //! HTTP/2 (h2c with prior knowledge in clear, or as ALPN chose over TLS) on the runtime that
 //! serves DNS over TCP; axum's router picks the handler.
@@ -29,9 +29,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, MatchedPath};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, StatusCode};
+use axum::middleware::Next;
 use axum::routing::get;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -45,6 +46,7 @@ use tower::ServiceExt;
 use tracing::{debug, info};
 
 use super::occupancy::{Occupancy, Seat};
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::pipeline::rrl::{self, RateLimitConfig, RateLimiter, Verdict};
 
@@ -90,10 +92,16 @@ impl Default for HttpSettings {
     }
 }
 
-/// Every route, the API's (`api`) and the page's (`page`).
-fn router(pipeline: Arc<Pipeline>) -> axum::Router {
+/// Every route, the API's (`api`) and the pages' (`page`).
+fn router(api: Arc<api::Api>) -> axum::Router {
     axum::Router::new()
-        .route("/", get(page::page))
+        .route("/", get(page::home))
+        .route("/port/{port}", get(page::port))
+        .route("/port/{port}/{protocol}", get(page::port))
+        .route("/service/{name}", get(page::service))
+        .route("/service/{name}/{protocol}", get(page::service))
+        .route("/opensearch.xml", get(page::opensearch))
+        .route("/robots.txt", get(page::robots))
         .route("/style.css", get(page::style))
         .route("/metrics", get(api::metrics))
         .route("/v1/ports/{port}", get(api::port))
@@ -104,14 +112,51 @@ fn router(pipeline: Arc<Pipeline>) -> axum::Router {
         .route("/v1/zone", get(api::zone))
         .route("/v1/openapi.json", get(api::document))
         .route(doh::PATH, get(doh::get).post(doh::post))
-        .fallback(api::not_found)
-        .with_state(Arc::new(api::Api::new(pipeline)))
+        .route_layer(axum::middleware::from_fn(mark_route))
+        .fallback(page::not_found)
+        .with_state(api)
+}
+
+/// The route template that answered a request, put on its answer for the metrics.
+#[derive(Clone, Debug)]
+struct Route(MatchedPath);
+
+/// Marks the answer of a routed request with its route.
+async fn mark_route(route: MatchedPath, request: Request<Body>, next: Next) -> Response<Body> {
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(Route(route));
+    response
+}
+
+/// An open HTTP connection, counted in the metrics while it lives.
+struct Open(Arc<Metrics>);
+
+impl Open {
+    fn new(metrics: &Arc<Metrics>) -> Open {
+        metrics.http_connection(true);
+        Open(metrics.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.http_connection(false);
+    }
+}
+
+/// How a request reached this server: the scheme of the listener and the address the client
+/// connected to, which the pages print when the client sent no usable `Host`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Reached {
+    scheme: &'static str,
+    local: SocketAddr,
 }
 
 /// What every HTTP connection shares: the router and the checks made before it.
 #[derive(Debug)]
 pub(crate) struct Http {
     router: axum::Router,
+    api: Arc<api::Api>,
     pipeline: Arc<Pipeline>,
     allow_origin: Option<HeaderValue>,
     limiter: RateLimiter,
@@ -122,8 +167,10 @@ pub(crate) struct Http {
 impl Http {
     /// The server for `pipeline` under `settings`.
     pub(crate) fn new(pipeline: Arc<Pipeline>, settings: HttpSettings) -> Http {
+        let api = Arc::new(api::Api::new(pipeline.clone()));
         Http {
-            router: router(pipeline.clone()),
+            router: router(api.clone()),
+            api,
             pipeline,
             // The configuration accepts printable ASCII only, which is always a header value.
             allow_origin: settings
@@ -135,13 +182,27 @@ impl Http {
         }
     }
 
+    /// Records where this server answers DNS, for the pages' commands.
+    pub(crate) fn serves_dns_at(&self, addr: SocketAddr) {
+        self.api.serves_dns_at(addr);
+    }
+
     /// The answer to one request from `client`: refused past the rate limit or with a body
     /// (but a DNS message to `/dns-query`), else the router's, with the cross-origin headers
     /// added.
-    async fn respond(&self, mut request: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+    async fn respond(
+        &self,
+        mut request: Request<Incoming>,
+        client: SocketAddr,
+        reached: Reached,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let mut routed = false;
         let doh = request.uri().path() == doh::PATH;
         let body_limit = if doh { doh::MAX_MESSAGE } else { MAX_BODY };
-        let mut response = if self.limiter.check(client.ip(), Instant::now()) != Verdict::Answer {
+        let metrics = self.pipeline.metrics();
+        let mut response = if self.limiter.check(client.ip(), started) != Verdict::Answer {
+            metrics.http_rate_limited();
             let mut refused = api::error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many requests from your network; try again in a second",
@@ -175,6 +236,8 @@ impl Http {
         } else {
             let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
             request.extensions_mut().insert(ConnectInfo(client));
+            request.extensions_mut().insert(reached);
+            routed = true;
             let response = match self.router.clone().oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
@@ -189,6 +252,12 @@ impl Http {
                 HeaderValue::from_static("ETag"),
             );
         }
+        let route = match response.extensions().get::<Route>() {
+            Some(Route(route)) => route.as_str(),
+            None if routed => "other",
+            None => "none",
+        };
+        metrics.http_answered(route, response.status().as_u16(), started.elapsed());
         response
     }
 }
@@ -214,24 +283,42 @@ pub(crate) async fn serve(
     }
     let occupancy = Occupancy::new(http.max_connections, http.idle_timeout);
     let connections = TaskTracker::new();
-    let admits = |client: SocketAddr| http.pipeline.permits(client.ip());
+    let metrics = http.pipeline.metrics().clone();
+    let admits = |client: SocketAddr| {
+        let permitted = http.pipeline.permits(client.ip());
+        if !permitted {
+            metrics.http_refused();
+        }
+        permitted
+    };
     while let Some((stream, client, seat)) = occupancy
         .accept(&listener, role, &stop, admits, || {})
         .await
     {
+        let open = Open::new(&metrics);
         let http = http.clone();
         let stop = stop.clone();
+        let reached = Reached {
+            scheme: if tls.is_some() { "https" } else { "http" },
+            local: stream.local_addr().unwrap_or(client),
+        };
         // An answer goes out whole in one write; waiting for the client's ACK of the previous
         // one (Nagle) would only add latency.
         let _ = stream.set_nodelay(true);
         let Some(tls) = tls.clone() else {
-            connections.spawn(serve_connection(stream, client, http, seat, stop));
+            connections.spawn(async move {
+                serve_connection(stream, client, reached, http, seat, stop).await;
+                drop(open);
+            });
             continue;
         };
         connections.spawn(async move {
+            let _open = open;
             // A client that stalls in the handshake is as idle as one that sends no request.
             match seat.bounded(seat.idle_timeout(), tls.accept(stream)).await {
-                Some(Ok(stream)) => serve_connection(stream, client, http, seat, stop).await,
+                Some(Ok(stream)) => {
+                    serve_connection(stream, client, reached, http, seat, stop).await
+                }
                 Some(Err(error)) => debug!(%client, %error, "https handshake failed"),
                 None => debug!(%client, "https handshake not finished in time, closing"),
             }
@@ -246,6 +333,7 @@ pub(crate) async fn serve(
 async fn serve_connection<S>(
     stream: S,
     client: SocketAddr,
+    reached: Reached,
     http: Arc<Http>,
     seat: Seat,
     stop: CancellationToken,
@@ -258,7 +346,7 @@ async fn serve_connection<S>(
         hyper::service::service_fn(move |request| {
             seat.touch();
             let http = http.clone();
-            async move { Ok::<_, Infallible>(http.respond(request, client).await) }
+            async move { Ok::<_, Infallible>(http.respond(request, client, reached).await) }
         })
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());

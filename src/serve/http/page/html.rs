@@ -1,0 +1,341 @@
+//! The pages' markup, written with maud's `html!`: every value inserted is escaped by maud, and
+//! nothing here builds HTML out of strings. What a page shows is gathered by the parent
+//! module.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::{Head, PortFacts, Site, TopLine, port_path, search_path, service_link};
+use crate::core::model::{Protocol, Status};
+use crate::core::present::UseView;
+use crate::core::zone::Snapshot;
+
+/// The whole page: head, header with the search form, `main`, footer.
+pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Markup) -> String {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (head.title) " – portsd" }
+                meta name="description" content=(head.description);
+                link rel="canonical" href={ (site.base) (head.path) };
+                link rel="search" type="application/opensearchdescription+xml" title="portsd" href="/opensearch.xml";
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                header {
+                    a.site href="/" { "portsd" }
+                    p { "What TCP, UDP, SCTP and DCCP ports are used for" }
+                }
+                main {
+                    form method="get" action="/" role="search" {
+                        div.field {
+                            label for="q" { "Port, service or words" }
+                            input #q name="q" type="search" value=(head.query)
+                                placeholder="443/tcp, https, minecraft" autocomplete="off" spellcheck="false";
+                        }
+                        div.choice {
+                            label for="protocol" { "Protocol" }
+                            select #protocol name="protocol" {
+                                option value="" selected[head.protocol.is_none()] { "any" }
+                                @for protocol in Protocol::ALL {
+                                    option value=(protocol.label()) selected[head.protocol == Some(protocol)] {
+                                        (protocol.label())
+                                    }
+                                }
+                            }
+                        }
+                        button type="submit" { "Look up" }
+                    }
+                    (main)
+                }
+                footer {
+                    p {
+                        "The data: IANA's service name and port number registry, Wikipedia's list \
+                         of TCP and UDP port numbers, nmap's port frequencies, and this system's \
+                         services file. The same answers over DNS (zone "
+                        code { (site.zone) } ", serial " (snapshot.serial) ") and as JSON ("
+                        a href="/v1/openapi.json" { "the API's description" } ")."
+                    }
+                }
+            }
+        }
+    };
+    page.into_string()
+}
+
+/// The home page: examples and the commonest ports.
+pub(super) fn home(top: &[(Protocol, Vec<TopLine>)]) -> Markup {
+    html! {
+        h1 { "What is this port used for?" }
+        p.examples {
+            "For example "
+            @for (i, example) in ["443/tcp", "53", "ssh", "minecraft"].iter().enumerate() {
+                @if i > 0 { ", " }
+                a href=(search_path(example)) { (example) }
+            }
+            "."
+        }
+        @for (protocol, lines) in top {
+            @if !lines.is_empty() {
+                section aria-labelledby={ "top-" (protocol.label()) } {
+                    h2 id={ "top-" (protocol.label()) } {
+                        "The ports most often found open on " (protocol.label())
+                    }
+                    ol.top {
+                        @for line in lines {
+                            li value=(line.rank) {
+                                a href=(port_path(line.port, Some(protocol.label()))) {
+                                    (line.port) "/" (protocol.label())
+                                }
+                                @if !line.names.is_empty() { " " strong { (line.names) } }
+                                ": " (line.description)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A search's results, with their ranks.
+pub(super) fn results(
+    query: &str,
+    protocol: Option<Protocol>,
+    ranked: &[(usize, UseView)],
+) -> Markup {
+    let count = match ranked.len() {
+        1 => "1 use".to_owned(),
+        n => format!("{n} uses"),
+    };
+    html! {
+        h1 { (count) " matching " q { (query) } @if let Some(p) = protocol { " on " (p.label()) } }
+        p { "Best first, ranked as " code { "WORDS.search.ZONE" } " ranks them over DNS." }
+        ol.uses {
+            @for (rank, view) in ranked {
+                li { (one_use(Some(*rank), view, false)) }
+            }
+        }
+        (legend(ranked.iter().map(|(_, view)| view)))
+    }
+}
+
+/// A port's page.
+pub(super) fn port(query: &str, facts: &PortFacts, views: &[UseView]) -> Markup {
+    html! {
+        h1 { "Port " (query) }
+        p {
+            "Port " (facts.port) " is in the " (facts.range) " (RFC 6335)"
+            @if facts.protocol.is_some() {
+                "; its uses on other protocols are on "
+                a href=(port_path(facts.port, None)) { "the page of port " (facts.port) }
+            }
+            "."
+        }
+        ul.uses {
+            @for view in views {
+                li { (one_use(None, view, true)) }
+            }
+        }
+        @if !facts.frequencies.is_empty() {
+            h2 { "How common it is" }
+            ul {
+                @for (protocol, words) in &facts.frequencies {
+                    li { (protocol) ": " (words) " (nmap)" }
+                }
+            }
+        }
+        (legend(views.iter()))
+        @if facts.below.is_some() || facts.above.is_some() {
+            h2 { "Nearest ports with known uses" }
+            ul.neighbours {
+                @for (direction, neighbour) in [("below", &facts.below), ("above", &facts.above)] {
+                    @if let Some((port, known)) = neighbour {
+                        li {
+                            (direction) ": "
+                            a href=(port_path(*port, facts.protocol.map(Protocol::label))) { "port " (port) }
+                            " (" (known) ")"
+                        }
+                    }
+                }
+            }
+        }
+        (commands(&facts.commands))
+    }
+}
+
+/// A service's page.
+pub(super) fn service(query: &str, views: &[UseView], commands_run: &[(&str, String)]) -> Markup {
+    html! {
+        h1 { "Service " (query) }
+        ul.uses {
+            @for view in views {
+                li { (one_use(None, view, false)) }
+            }
+        }
+        (legend(views.iter()))
+        (commands(commands_run))
+    }
+}
+
+/// A page's message saying what went wrong, and the searches to try instead.
+pub(super) fn problem(message: &str, suggestions: &[String]) -> Markup {
+    html! {
+        h1 { "Nothing to show" }
+        p role="status" { (message) }
+        @if !suggestions.is_empty() {
+            h2 { "Did you mean" }
+            ul.suggestions {
+                @for suggestion in suggestions {
+                    li { a href=(search_path(suggestion)) { (suggestion) } }
+                }
+            }
+        }
+    }
+}
+
+/// The OpenSearch description of the search (OpenSearch 1.1): the page's address with the
+/// words as `q`.
+pub(super) fn opensearch(site: &Site) -> String {
+    let xml = html! {
+        (maud::PreEscaped("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"))
+        OpenSearchDescription xmlns="http://a9.com/-/spec/opensearch/1.1/" {
+            ShortName { "portsd" }
+            Description { "What a TCP, UDP, SCTP or DCCP port is used for" }
+            InputEncoding { "UTF-8" }
+            Url type="text/html" method="get" template={ (site.base) "/?q={searchTerms}" } {}
+            Url type="application/opensearchdescription+xml" rel="self"
+                template={ (site.base) "/opensearch.xml" } {}
+        }
+    };
+    xml.into_string()
+}
+
+/// One use: rank, port, status, service names, description; with `detailed`, its sources and
+/// every registry fact.
+fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
+    let protocol = (view.protocol != "any").then_some(view.protocol);
+    html! {
+        p.use-head {
+            @if let Some(rank) = rank { span.rank { "#" (rank) } }
+            a.port href=(port_path(view.first, protocol)) {
+                (view.port) @if let Some(p) = protocol { "/" (p) }
+            }
+            span.status { (view.status) }
+            @if let Some(service) = &view.service {
+                (service_name(service))
+            }
+            @if !view.aliases.is_empty() {
+                span {
+                    "also "
+                    @for (i, alias) in view.aliases.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (service_name(alias))
+                    }
+                }
+            }
+        }
+        p.description { @if view.description.is_empty() { "(no description)" } @else { (view.description) } }
+        @if detailed {
+            dl.facts {
+                @if !view.sources.is_empty() {
+                    dt { "Listed by" }
+                    dd { (sources(&view.sources)) }
+                }
+                @for (field, value) in view.registry.fields() {
+                    dt { (fact_label(field)) }
+                    dd { (fact_value(field, value)) }
+                }
+            }
+        }
+    }
+}
+
+/// A service name, linked to its page when it can have one.
+fn service_name(name: &str) -> Markup {
+    html! {
+        @if let Some(link) = service_link(name) { a href=(link) { (name) } } @else { (name) }
+    }
+}
+
+/// A registry fact's value: an RFC reference linked to the RFC Editor's page, a date as a
+/// date.
+fn fact_value(field: &str, value: &str) -> Markup {
+    let rfc = value
+        .strip_prefix("RFC ")
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    html! {
+        @if let (Some(number), "reference") = (rfc, field) {
+            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (value) }
+        } @else if field == "registered" || field == "modified" {
+            time datetime=(value) { (value) }
+        } @else {
+            (value)
+        }
+    }
+}
+
+/// What a registry fact is called on the page.
+fn fact_label(field: &str) -> &str {
+    match field {
+        "reference" => "Reference",
+        "assignee" => "Assignee",
+        "contact" => "Contact",
+        "registered" => "Registered",
+        "modified" => "Last changed",
+        "service-code" => "DCCP service code",
+        "unauthorized-use" => "Unauthorized use reported",
+        "notes" => "Assignment notes",
+        other => other,
+    }
+}
+
+/// The sources of a use, named for people.
+fn sources(names: &[&str]) -> String {
+    let named: Vec<&str> = names
+        .iter()
+        .map(|name| match *name {
+            "local" => "this site's own list",
+            "excerpt" => "the port list this project started from",
+            "port-list" => "Wikipedia's list of port numbers",
+            "iana" => "IANA's registry",
+            "services" => "this system's services file",
+            other => other,
+        })
+        .collect();
+    named.join(", ")
+}
+
+/// What the status words of `views` mean, each once.
+fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
+    let seen: Vec<&str> = views.map(|v| v.status).collect();
+    let shown: Vec<Status> = Status::ALL
+        .into_iter()
+        .filter(|s| seen.contains(&s.word()))
+        .collect();
+    html! {
+        section.legend aria-labelledby="legend" {
+            h2 #legend { "What the status words mean" }
+            dl {
+                @for status in shown {
+                    dt { (status.word()) }
+                    dd { (status.meaning()) }
+                }
+            }
+        }
+    }
+}
+
+/// The commands that ask this server the same, ready to paste.
+fn commands(commands: &[(&str, String)]) -> Markup {
+    html! {
+        h2 { "Ask this server yourself" }
+        ul.commands {
+            @for (what, command) in commands {
+                li { (what) ":" pre { code { (command) } } }
+            }
+        }
+    }
+}
