@@ -463,6 +463,13 @@ impl Table {
         self.content_hash
     }
 
+    /// The data's identity, as the apex TXT (`data ...`), `/v1/zone` (`data`), `portsd check`
+    /// and the start-up line write it: the content fingerprint in 16 hex digits. Equal data,
+    /// equal fingerprint, whatever the zone's settings.
+    pub fn data_fingerprint(&self) -> String {
+        format!("{:016x}", self.content_hash)
+    }
+
     /// Counts by source, status and protocol, and the memory the table holds.
     pub(crate) fn stats(&self) -> TableStats {
         fn count<K: Copy + Eq>(keys: impl Iterator<Item = K>, order: &[K]) -> Vec<(K, usize)> {
