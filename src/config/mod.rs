@@ -70,7 +70,7 @@ pub enum Command {
     /// kept as it was, followed by `  # ` and the uses.
     Explain {
         /// `-` to read text from standard input instead of listing the host's sockets.
-        #[arg(value_parser = ["-"])]
+        #[arg(value_parser = values::standard_input(), value_name = "-")]
         input: Option<String>,
         /// Where the data comes from.
         #[command(flatten)]

@@ -44,6 +44,16 @@ pub(crate) fn switch() -> ValueParser {
     })
 }
 
+/// `explain`'s one argument: `-`, standard input.
+pub(crate) fn standard_input() -> ValueParser {
+    ValueParser::new(|text: &str| match text {
+        "-" => Ok(text.to_owned()),
+        _ => Err(
+            "give `-` to explain the text on standard input, or nothing for this host's sockets",
+        ),
+    })
+}
+
 /// `command` with every flag taking a whole number read by [`whole`]: `-5` reaches the
 /// parser as a value (and is refused as negative) instead of failing as an unknown flag.
 pub(crate) fn whole_numbers(command: clap::Command) -> clap::Command {

@@ -257,6 +257,10 @@ const MISTAKES: &[Mistake] = &[
         "portsd: bad data: services:2: bad port \"99999\"",
     ),
     mistake(
+        &["explain", "ss.txt"],
+        "portsd: invalid value 'ss.txt' for '[-]': give `-` to explain the text on standard input, or nothing for this host's sockets (try --help)",
+    ),
+    mistake(
         &["frobnicate"],
         "portsd: unrecognized subcommand 'frobnicate' (try --help)",
     ),

@@ -163,7 +163,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__explain)
-            opts="-h --data --services --frequencies --json --help -"
+            opts="-h --data --services --frequencies --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
