@@ -33,13 +33,7 @@ fn answer_paths(c: &mut Criterion) {
     let (zone, data) = ZoneArgs::default().resolve(&[]).expect("the default zone");
     // The table `serve` builds by default: the built-in data, the synonym list and, when the
     // host has them, /etc/services and nmap's frequencies (which rank the search).
-    let args = portsd::config::DataArgs::default();
-    let table = data
-        .load()
-        .and_then(|loaded| loaded.with_services(args.resolve().1.as_ref()))
-        .and_then(|loaded| loaded.with_frequencies(args.frequencies().as_ref()))
-        .expect("the built-in data loads")
-        .into_table();
+    let table = data.load().expect("the built-in data loads").into_table();
     // Loopback is exempt from rate limiting by default, so every answer goes through the
     // limiter's check but none is limited, as for dnsperf in benches/compare.sh.
     let pipeline = Pipeline::new(zone, table, 1, Policy::default(), Arc::new(Metrics::new()));

@@ -35,7 +35,12 @@ static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     let (zone, data) = ZoneArgs::default()
         .resolve(&[])
         .expect("the default zone is valid");
-    let table = Table::new(data.load().expect("the built-in data loads").entries);
+    let table = Table::new(
+        data.location
+            .load()
+            .expect("the built-in data loads")
+            .entries,
+    );
     Pipeline::new(zone, table, 1, Policy::default(), Arc::new(Metrics::new()))
 });
 
@@ -114,7 +119,7 @@ impl Guarded {
         let (zone, data) = ZoneArgs::default()
             .resolve(&[])
             .map_err(|e| e.to_string())?;
-        let entries = data.load().map_err(|e| e.to_string())?.entries;
+        let entries = data.location.load().map_err(|e| e.to_string())?.entries;
         let window = |from: usize, to: usize| Table::new(entries[from..to].to_vec());
         let pipeline = Pipeline::new(zone, window(0, 300), 1, policy, Arc::new(Metrics::new()));
         // Serial 2 drops a hundred entries and adds a hundred: the journal's one difference.

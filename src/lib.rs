@@ -25,6 +25,7 @@
 pub mod config;
 pub mod core;
 pub mod dnstap;
+pub mod explain;
 pub(crate) mod file_error;
 pub mod fuzzing;
 pub mod manual;

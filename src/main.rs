@@ -4,20 +4,19 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use clap::error::ErrorKind;
 use portsd::config::{Cli, Command, ZoneArgs};
 use portsd::core::present;
 use portsd::core::table::Table;
 use portsd::core::zone::Snapshot;
-use portsd::manual;
 use portsd::serve::watch::DataWatcher;
-use portsd::serve::{DataLocation, Listeners, Server, Settings};
-use portsd::sources::{self, FrequenciesFile, ServicesFile};
+use portsd::serve::{DataSource, Listeners, Server};
+use portsd::sources;
 use portsd::update::{self, UpdateOutcome};
+use portsd::{explain, manual};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match portsd::config::parse() {
         Ok(cli) => cli,
         // --help, --version and a bare `portsd` print clap's full text as usual.
         Err(error)
@@ -63,19 +62,9 @@ fn one_line(error: &clap::Error) -> String {
     lines.join(" ").trim_start_matches("error: ").to_owned()
 }
 
-fn load(
-    location: &DataLocation,
-    services: Option<&ServicesFile>,
-    frequencies: Option<&FrequenciesFile>,
-) -> anyhow::Result<Table> {
-    sources::build_aside(|| {
-        location
-            .load()
-            .and_then(|loaded| loaded.with_services(services))
-            .and_then(|loaded| loaded.with_frequencies(frequencies))
-            .map(sources::LoadedData::into_table)
-    })
-    .map_err(bad_data)
+/// The table `source` makes, or the data's problems as the error.
+fn load(source: &DataSource) -> anyhow::Result<Table> {
+    source.table().map_err(bad_data)
 }
 
 /// The error for data that did not load: one line for one problem, one line per problem
@@ -113,9 +102,7 @@ fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
 /// The snapshot `lookup` and `search` answer from: the default zone over the given data.
 fn offline_snapshot(args: &portsd::config::DataArgs) -> anyhow::Result<Snapshot> {
     let (zone, _) = ZoneArgs::default().resolve(&[])?;
-    let (data, services) = args.resolve();
-    let table = load(&data, services.as_ref(), args.frequencies().as_ref())?;
-    Ok(Snapshot::new(table, 0, &zone))
+    Ok(Snapshot::new(load(&args.resolve())?, 0, &zone))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -124,11 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = args.0.resolve()?;
             // Watching starts before the first load so that no change can slip in between.
             let watcher = config.watch.as_deref().map(DataWatcher::new).transpose()?;
-            let table = load(
-                &config.data,
-                config.services.as_ref(),
-                config.frequencies.as_ref(),
-            )?;
+            let table = load(&config.settings.data)?;
             let mut listeners = match Listeners::from_service_manager(config.udp_threads)? {
                 Some(listeners) => listeners,
                 None => {
@@ -146,22 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(addr) = config.metrics {
                 listeners.bind_metrics(addr)?;
             }
-            let server = Server::new(
-                config.zone,
-                table,
-                Settings {
-                    data: config.data,
-                    tcp: config.tcp,
-                    services: config.services,
-                    frequencies: config.frequencies,
-                    policy: config.policy,
-                    notify: config.notify,
-                    state: config.state,
-                    http: config.http_settings,
-                    dnstap: config.dnstap,
-                    tls: config.tls,
-                },
-            );
+            let server = Server::new(config.zone, table, config.settings);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -172,7 +140,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lookup { query, data, json } => {
             let (zone, _) = ZoneArgs::default().resolve(&[])?;
             let snapshot = offline_snapshot(&data)?;
-            print_uses(&present::lookup(&zone, &snapshot, &query)?, json)?;
+            let views = match present::lookup(&zone, &snapshot, &query) {
+                Err(present::LookupError::NotFound(name)) => anyhow::bail!(
+                    "no service named {name:?}; to search names and descriptions for it: \
+                     portsd search {name}"
+                ),
+                found => found?,
+            };
+            print_uses(&views, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { words, data, json } => {
@@ -180,9 +155,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_uses(&present::search(&snapshot, &words)?, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Explain { input, data, json } => {
+            let (zone, _) = ZoneArgs::default().resolve(&[])?;
+            let snapshot = offline_snapshot(&data)?;
+            let text = match input {
+                Some(_) => {
+                    let mut text = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text)
+                        .context("cannot read standard input")?;
+                    explain::annotate(&zone, &snapshot, &text, json)
+                }
+                None => explain::host(&zone, &snapshot, std::path::Path::new("/proc"), json)
+                    .context("cannot read the socket tables in /proc/net")?
+                    .into_bytes(),
+            };
+            to_stdout(|out| out.write_all(&text))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::ExportZone(args) => {
             let (zone, data) = args.resolve(&[])?;
-            let table = load(&data, args.services().as_ref(), args.frequencies().as_ref())?;
+            let table = load(&data)?;
             // The serial `serve` would answer on this data: with `--state-dir`, the one it
             // records (read, never written here).
             let served = args.state().and_then(|s| s.served());
@@ -192,19 +184,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
-            let (data, services) = args.resolve();
-            match data
-                .load()
-                .and_then(|loaded| loaded.with_services(services.as_ref()))
-                .and_then(|loaded| loaded.with_frequencies(args.frequencies().as_ref()))
-            {
+            match args.resolve().load() {
                 Ok(loaded) => {
-                    let table = Table::with_port_names(loaded.entries, &loaded.system_names);
-                    let report = sources::check_report(
-                        &loaded.rows_per_source,
-                        loaded.other_protocols,
-                        &table,
-                    );
+                    let (rows, skipped) = (loaded.rows_per_source.clone(), loaded.other_protocols);
+                    // Built as `serve` builds it, so that the data's identity is the one served.
+                    let report = sources::check_report(&rows, skipped, &loaded.into_table());
                     to_stdout(|out| out.write_all(report.as_bytes()))?;
                     Ok(ExitCode::SUCCESS)
                 }

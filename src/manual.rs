@@ -5,15 +5,11 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
-
-use crate::config::Cli;
-
 /// Writes `portsd.1` and one `portsd-SUBCOMMAND.1` per subcommand (as git and cargo name
 /// theirs) into `dir`, creating it when missing; returns the files written, in command order.
 pub fn write_man_pages(dir: &Path) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(dir)?;
-    let mut portsd = Cli::command();
+    let mut portsd = crate::config::command();
     portsd.build();
     let mut pages = vec![(String::from("portsd"), portsd.clone())];
     // clap's own `help` subcommand only repeats what the pages say.
@@ -43,6 +39,6 @@ pub fn write_man_pages(dir: &Path) -> io::Result<Vec<PathBuf>> {
 pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) -> io::Result<()> {
     // Rendered aside first: clap_complete panics when its writer fails (a closed pipe).
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "portsd", &mut script);
+    clap_complete::generate(shell, &mut crate::config::command(), "portsd", &mut script);
     out.write_all(&script)
 }

@@ -13,7 +13,7 @@ use crate::serve::TlsError;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The configuration file could not be read.
-    #[error("{0}: {1}")]
+    #[error("{0}: cannot read the configuration file ({1}): check --config or PORTSD_CONFIG")]
     Read(String, std::io::Error),
     /// The configuration file is not valid.
     #[error(transparent)]
@@ -51,6 +51,12 @@ pub enum ConfigError {
     /// `--tls` or `--https` (named) without a certificate.
     #[error("{0} needs --tls-cert and --tls-key")]
     TlsWithoutCertificate(&'static str),
+    /// A DNS listening address on port 5353, multicast DNS's.
+    #[error(
+        "--listen {0}: port 5353 is multicast DNS's (avahi and systemd-resolved answer there): \
+         pick another port, e.g. {1}"
+    )]
+    MulticastDnsPort(std::net::SocketAddr, std::net::SocketAddr),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

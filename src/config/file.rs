@@ -34,7 +34,8 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ServeArgs, ConfigError> {
     let at = |offset: usize, reason: &str| {
         ConfigError::Parse(FileError::at_offset(file, text, offset, reason))
     };
-    let toml_error = |e: toml::de::Error| at(e.span().map_or(0, |span| span.start), e.message());
+    let toml_error =
+        |e: toml::de::Error| at(e.span().map_or(0, |span| span.start), &plain(e.message()));
     let table: BTreeMap<toml::Spanned<String>, IgnoredAny> =
         toml::from_str(text).map_err(toml_error)?;
     let unknown = table
@@ -42,14 +43,49 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ServeArgs, ConfigError> {
         .filter(|key| !keys().contains(&key.get_ref().as_str()))
         .min_by_key(|key| key.span().start);
     if let Some(key) = unknown {
-        let reason =
-            <serde::de::value::Error as serde::de::Error>::unknown_field(key.get_ref(), keys());
-        return Err(at(key.span().start, &reason.to_string()));
+        return Err(at(key.span().start, &unknown_key(key.get_ref())));
     }
     let mut settings: ServeArgs = toml::from_str(text).map_err(toml_error)?;
     settings.zone = toml::from_str(text).map_err(toml_error)?;
     settings.zone.data = toml::from_str(text).map_err(toml_error)?;
     Ok(settings)
+}
+
+/// A value's error in the words the flags use: what to write instead of what the parser
+/// expected (`ADDR:PORT` for an address, a whole number for `u32`).
+fn plain(message: &str) -> String {
+    match message {
+        "invalid socket address syntax" => {
+            "not ADDR:PORT: write an IP address and a port, e.g. \"127.0.0.1:5300\"".to_owned()
+        }
+        "invalid IP address syntax" => {
+            "not a network: write ADDR/PREFIX, e.g. \"192.0.2.0/24\" or \"2001:db8::/32\""
+                .to_owned()
+        }
+        _ => match message.split_once(", expected ") {
+            Some((found, "u32" | "u64" | "usize")) => {
+                format!("{found}, expected a whole number (no quotes), e.g. 60")
+            }
+            _ => message.to_owned(),
+        },
+    }
+}
+
+/// What to say of a key the file does not accept: the nearest key when one is close enough
+/// to be a typo of it, else where the keys are listed.
+fn unknown_key(key: &str) -> String {
+    let nearest = keys()
+        .iter()
+        .map(|known| (strsim::jaro_winkler(key, known), known))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(score, _)| *score > 0.8);
+    match nearest {
+        Some((_, known)) => format!("unknown key `{key}`, did you mean `{known}`?"),
+        None => format!(
+            "unknown key `{key}`: the keys are the flags of `portsd serve --help` with `_` \
+             for `-` (docs/settings.md)"
+        ),
+    }
 }
 
 /// Every key the file accepts, in the order the structs declare them.

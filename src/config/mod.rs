@@ -8,16 +8,18 @@
 //! - `settings`: each setting declared once, for clap and the file alike, and their merge.
 //! - `file`: reading the configuration file into those settings.
 //! - `resolve`: merged settings to `ServeConfig`, the zone, the data's location.
+//! - `values`: reading flag values with errors that say what to write instead.
 //! - `error`: `ConfigError`, what makes a configuration unusable.
 
 pub(crate) mod error;
 pub(crate) mod file;
 mod resolve;
 mod settings;
+mod values;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use settings::{DataArgs, Given, ServeArgs, ZoneArgs};
 
@@ -55,6 +57,26 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
         /// Print a JSON array, one object per use (schema in docs/names-and-answers.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print this host's listening sockets (TCP and UDP, as `ss -tulpn` lists them) with the
+    /// known uses of their ports; with `-`, copy standard input adding the uses of the ports
+    /// it mentions.
+    ///
+    /// The process holding a socket is shown where the caller may see it (its own
+    /// processes, or all of them as root). Ports are recognised in `ss` and `netstat` output,
+    /// as ADDR:PORT, [V6]:PORT, PORT/PROTO, and in firewall logs' DPT= and SPT=; each line is
+    /// kept as it was, followed by `  # ` and the uses.
+    Explain {
+        /// `-` to read text from standard input instead of listing the host's sockets.
+        #[arg(value_parser = values::standard_input(), value_name = "-")]
+        input: Option<String>,
+        /// Where the data comes from.
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print a JSON array, one object per socket or port found, each with its `uses` as
+        /// `lookup --json` prints them (schema in docs/names-and-answers.md).
         #[arg(long)]
         json: bool,
     },
@@ -96,6 +118,19 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// The command line's definition as `portsd` reads it: [`Cli`]'s, with every whole number
+/// read so that a negative one is refused as such.
+pub fn command() -> clap::Command {
+    values::whole_numbers(Cli::command())
+}
+
+/// Reads the process's command line (and the `PORTSD_*` variables) with [`command`].
+pub fn parse() -> Result<Cli, clap::Error> {
+    let mut command = command();
+    let mut matches = command.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
 }
 
 /// Where IANA publishes the registry `update-data` downloads by default.

@@ -23,74 +23,56 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
-use crate::serve::{DataLocation, HttpSettings, TcpLimits, Tls, TlsFiles};
+use crate::serve::{DataLocation, DataSource, HttpSettings, Settings, TcpLimits, Tls, TlsFiles};
 use crate::sources::{DEFAULT_FREQUENCIES, DEFAULT_SERVICES, FrequenciesFile, ServicesFile};
 
-/// Everything `serve` needs, resolved.
+/// The port of multicast DNS (RFC 6762), which the host's mDNS responder holds: a unicast
+/// server there would take its queries or be refused them.
+const MULTICAST_DNS_PORT: u16 = 5353;
+
+/// Everything `serve` needs, resolved: where to listen, the zone, and the server's
+/// [`Settings`] whole, handed to [`crate::serve::Server::new`] as they are.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     /// Addresses to bind (unused under socket activation).
     pub listen: Vec<SocketAddr>,
-    /// The zone's settings.
-    pub zone: Zone,
-    /// Where the table comes from.
-    pub data: DataLocation,
-    /// The system's services database, when one is read.
-    pub services: Option<ServicesFile>,
-    /// nmap's frequency file, when one is read.
-    pub frequencies: Option<FrequenciesFile>,
-    /// TCP limits.
-    pub tcp: TcpLimits,
-    /// Who may query, rate limiting, the query log.
-    pub policy: Policy,
-    /// Secondaries to NOTIFY.
-    pub notify: Vec<SocketAddr>,
-    /// Where the served serial is kept across restarts.
-    pub state: Option<StateDir>,
     /// Where to serve DNS over TLS (unused under socket activation).
     pub tls_listen: Vec<SocketAddr>,
-    /// The certificate and key DNS over TLS and HTTPS are served with, read and checked.
-    pub tls: Option<Tls>,
     /// Where to serve HTTPS (`--https`).
     pub https: Vec<SocketAddr>,
     /// Where to serve HTTP (`--http`).
     pub http: Vec<SocketAddr>,
     /// Where `--metrics`, deprecated, asks for HTTP.
     pub metrics: Option<SocketAddr>,
-    /// The HTTP server's headers and limits.
-    pub http_settings: HttpSettings,
-    /// Where to send dnstap.
-    pub dnstap: Option<crate::dnstap::Target>,
     /// The data directory to reload from whenever its files change (`--watch`).
     pub watch: Option<PathBuf>,
     /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
     /// address; under socket activation, they share out the passed sockets.
     pub udp_threads: NonZeroUsize,
+    /// The zone's settings.
+    pub zone: Zone,
+    /// How the server runs: the data it loads, limits, policy, HTTP, TLS, dnstap, state.
+    pub settings: Settings,
 }
 
 impl DataArgs {
-    /// The data directory and services file these settings name.
-    pub fn resolve(&self) -> (DataLocation, Option<ServicesFile>) {
-        let data = self
-            .data
-            .clone()
-            .map_or(DataLocation::Builtin, DataLocation::Dir);
-        (
-            data,
-            ServicesFile::from_setting(self.services.as_deref(), DEFAULT_SERVICES),
-        )
-    }
-
-    /// nmap's frequency file these settings name.
-    pub fn frequencies(&self) -> Option<FrequenciesFile> {
-        FrequenciesFile::from_setting(self.frequencies.as_deref(), DEFAULT_FREQUENCIES)
+    /// The data directory, services database and frequency file these settings name.
+    pub fn resolve(&self) -> DataSource {
+        DataSource {
+            location: (self.data.clone()).map_or(DataLocation::Builtin, DataLocation::Dir),
+            services: ServicesFile::from_setting(self.services.as_deref(), DEFAULT_SERVICES),
+            frequencies: FrequenciesFile::from_setting(
+                self.frequencies.as_deref(),
+                DEFAULT_FREQUENCIES,
+            ),
+        }
     }
 }
 
 impl ZoneArgs {
     /// The zone and where its data comes from. The name server's address defaults to the
     /// first of `listen` that is not a wildcard.
-    pub fn resolve(&self, listen: &[SocketAddr]) -> Result<(Zone, DataLocation), ConfigError> {
+    pub fn resolve(&self, listen: &[SocketAddr]) -> Result<(Zone, DataSource), ConfigError> {
         let zone_text = self.zone.as_deref().unwrap_or(DEFAULT_ZONE);
         let zone_labels = parse_domain(zone_text)?;
         let ns_name = match &self.ns_name {
@@ -116,17 +98,7 @@ impl ZoneArgs {
         }
         .checked()?;
         let zone = Zone::new(zone_labels, ns_name, ns_addresses, ttl).with_timers(timers);
-        Ok((zone, self.data.resolve().0))
-    }
-
-    /// The system's services database, when one is read.
-    pub fn services(&self) -> Option<ServicesFile> {
-        self.data.resolve().1
-    }
-
-    /// nmap's frequency file, when one is read.
-    pub fn frequencies(&self) -> Option<FrequenciesFile> {
-        self.data.frequencies()
+        Ok((zone, self.data.resolve()))
     }
 
     /// Where the served serial is kept across restarts.
@@ -148,8 +120,12 @@ impl ServeArgs {
             .listen
             .clone()
             .unwrap_or_else(|| vec![DEFAULT_LISTEN]);
+        if let Some(&mdns) = listen.iter().find(|addr| addr.port() == MULTICAST_DNS_PORT) {
+            let instead = SocketAddr::new(mdns.ip(), DEFAULT_LISTEN.port());
+            return Err(ConfigError::MulticastDnsPort(mdns, instead));
+        }
         let (zone, data) = settings.zone.resolve(&listen)?;
-        let watch = match (settings.watch, &data) {
+        let watch = match (settings.watch.unwrap_or(false), &data.location) {
             (false, _) => None,
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
             (true, DataLocation::Builtin) => return Err(ConfigError::WatchWithoutData),
@@ -173,31 +149,31 @@ impl ServeArgs {
         };
         Ok(ServeConfig {
             listen,
-            zone,
-            data,
-            services: settings.zone.services(),
-            frequencies: settings.zone.frequencies(),
-            tcp: TcpLimits {
-                max_connections: settings.tcp_max_connections.unwrap_or(tcp.max_connections),
-                idle_timeout: settings
-                    .tcp_idle_timeout
-                    .map_or(tcp.idle_timeout, Duration::from_secs),
-                max_queries: settings.tcp_max_queries.unwrap_or(tcp.max_queries),
-            },
-            policy: settings.policy()?,
-            notify: settings.notify.clone().unwrap_or_default(),
-            state: settings.zone.state(),
-            http: settings.http.clone().unwrap_or_default(),
             tls_listen,
             https,
-            tls,
+            http: settings.http.clone().unwrap_or_default(),
             metrics: settings.metrics,
-            http_settings: settings.http_settings()?,
-            dnstap: settings.dnstap.clone(),
             watch,
             udp_threads: match settings.udp_threads.unwrap_or(DEFAULT_UDP_THREADS) {
                 0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
                 count => NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN),
+            },
+            zone,
+            settings: Settings {
+                data,
+                tcp: TcpLimits {
+                    max_connections: settings.tcp_max_connections.unwrap_or(tcp.max_connections),
+                    idle_timeout: settings
+                        .tcp_idle_timeout
+                        .map_or(tcp.idle_timeout, Duration::from_secs),
+                    max_queries: settings.tcp_max_queries.unwrap_or(tcp.max_queries),
+                },
+                policy: settings.policy()?,
+                notify: settings.notify.clone().unwrap_or_default(),
+                state: settings.zone.state(),
+                http: settings.http_settings()?,
+                dnstap: settings.dnstap.clone(),
+                tls,
             },
         })
     }
@@ -241,7 +217,7 @@ impl ServeArgs {
                 self.allow.clone().unwrap_or_default(),
                 self.deny.clone().unwrap_or_default(),
             ),
-            log_queries: self.log_queries,
+            log_queries: self.log_queries.unwrap_or(false),
             rate_limit: RateLimitConfig {
                 responses_per_second: self.rate_limit.unwrap_or(rate_limit.responses_per_second),
                 slip: self.rate_limit_slip.unwrap_or(rate_limit.slip),

@@ -11,6 +11,7 @@ use clap::{ArgMatches, Args, FromArgMatches};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use super::values::{network, socket_address, switch};
 use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS};
@@ -46,13 +47,6 @@ impl<T> Merge for Option<T> {
 impl<T> Merge for Vec<T> {
     fn merge(self, lower: Self) -> Self {
         if self.is_empty() { lower } else { self }
-    }
-}
-
-/// A switch is on when any layer turns it on; no layer can turn it off.
-impl Merge for bool {
-    fn merge(self, lower: Self) -> Self {
-        self || lower
     }
 }
 
@@ -158,16 +152,17 @@ settings! {
         #[serde(skip)]
         pub(crate) zone: ZoneArgs,
         /// Address and port to serve UDP and TCP on; repeatable.
-        #[arg(long, env = "PORTSD_LISTEN", value_delimiter = ',',
-              default_value = DEFAULT_LISTEN.to_string())]
+        #[arg(long, env = "PORTSD_LISTEN", value_delimiter = ',', value_name = "ADDR:PORT",
+              value_parser = socket_address(), default_value = DEFAULT_LISTEN.to_string())]
         pub(crate) listen: Option<Vec<SocketAddr>>,
         /// Configuration file; the default one is read only when it exists.
         #[arg(long, env = "PORTSD_CONFIG", default_value = DEFAULT_CONFIG_FILE)]
         #[serde(skip)]
         pub(crate) config: Option<PathBuf>,
-        /// Log one line per query.
-        #[arg(long, env = "PORTSD_LOG_QUERIES")]
-        pub(crate) log_queries: bool,
+        /// Log one line per query; `--log-queries=false` turns it off again.
+        #[arg(long, env = "PORTSD_LOG_QUERIES", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true", value_name = "BOOL", value_parser = switch())]
+        pub(crate) log_queries: Option<bool>,
         /// Most TCP connections served at once.
         #[arg(long, env = "PORTSD_TCP_MAX_CONNECTIONS",
               default_value = TcpLimits::default().max_connections.to_string())]
@@ -181,10 +176,12 @@ settings! {
               default_value = TcpLimits::default().max_queries.to_string())]
         pub(crate) tcp_max_queries: Option<usize>,
         /// Only these networks may query; repeatable [default: everyone].
-        #[arg(long, env = "PORTSD_ALLOW", value_delimiter = ',')]
+        #[arg(long, env = "PORTSD_ALLOW", value_delimiter = ',', value_name = "CIDR",
+              value_parser = network())]
         pub(crate) allow: Option<Vec<IpNet>>,
         /// These networks may not query; repeatable.
-        #[arg(long, env = "PORTSD_DENY", value_delimiter = ',')]
+        #[arg(long, env = "PORTSD_DENY", value_delimiter = ',', value_name = "CIDR",
+              value_parser = network())]
         pub(crate) deny: Option<Vec<IpNet>>,
         /// UDP responses per second per client /24 (IPv4) or /56 (IPv6); 0 turns rate limiting
         /// off.
@@ -197,11 +194,13 @@ settings! {
               default_value = RateLimitConfig::default().slip.to_string())]
         pub(crate) rate_limit_slip: Option<u32>,
         /// Networks never rate limited; repeatable; replaces the default.
-        #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',',
+        #[arg(long, env = "PORTSD_RATE_LIMIT_EXEMPT", value_delimiter = ',', value_name = "CIDR",
+              value_parser = network(),
               default_values = rrl::default_exempt().iter().map(IpNet::to_string))]
         pub(crate) rate_limit_exempt: Option<Vec<IpNet>>,
         /// Networks allowed to transfer the zone (AXFR, IXFR); repeatable [default: nobody].
-        #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',')]
+        #[arg(long, env = "PORTSD_ALLOW_TRANSFER", value_delimiter = ',', value_name = "CIDR",
+              value_parser = network())]
         pub(crate) allow_transfer: Option<Vec<IpNet>>,
         /// TSIG key file in the form BIND's tsig-keygen writes; repeatable. With keys,
         /// transfers must be signed, and every signed request is checked [default: none].
@@ -213,7 +212,8 @@ settings! {
         pub(crate) tsig_keys: Option<Vec<InlineKey>>,
         /// Secondary to send NOTIFY to when the serial changes (at start and on reload), signed
         /// with the first TSIG key when keys are configured; repeatable [default: none].
-        #[arg(long, env = "PORTSD_NOTIFY", value_delimiter = ',')]
+        #[arg(long, env = "PORTSD_NOTIFY", value_delimiter = ',', value_name = "ADDR:PORT",
+              value_parser = socket_address())]
         pub(crate) notify: Option<Vec<SocketAddr>>,
         /// Zone transfers served at once; more are refused.
         #[arg(long, env = "PORTSD_MAX_TRANSFERS", default_value = DEFAULT_MAX_TRANSFERS.to_string())]
@@ -225,7 +225,8 @@ settings! {
         pub(crate) journal_max_bytes: Option<u64>,
         /// Serve HTTP on ADDR:PORT: the JSON API under /v1/, the page at /, Prometheus metrics
         /// at /metrics, DNS over HTTPS (in clear) at /dns-query; repeatable [default: off].
-        #[arg(long, env = "PORTSD_HTTP", value_delimiter = ',')]
+        #[arg(long, env = "PORTSD_HTTP", value_delimiter = ',', value_name = "ADDR:PORT",
+              value_parser = socket_address())]
         pub(crate) http: Option<Vec<SocketAddr>>,
         /// Send every query answered and its response as dnstap (AUTH_QUERY, AUTH_RESPONSE) in
         /// Frame Streams to a collector at unix:PATH or tcp:ADDR:PORT; events are dropped
@@ -233,7 +234,8 @@ settings! {
         #[arg(long, env = "PORTSD_DNSTAP", value_name = "unix:PATH|tcp:ADDR:PORT")]
         pub(crate) dnstap: Option<crate::dnstap::Target>,
         /// Deprecated: the same as --http ADDR:PORT, which serves /metrics too [default: off].
-        #[arg(long, env = "PORTSD_METRICS")]
+        #[arg(long, env = "PORTSD_METRICS", value_name = "ADDR:PORT",
+              value_parser = socket_address())]
         pub(crate) metrics: Option<SocketAddr>,
         /// The Access-Control-Allow-Origin header of HTTP answers (the data is public); `none`
         /// leaves it out.
@@ -252,12 +254,14 @@ settings! {
         pub(crate) http_max_connections: Option<usize>,
         /// Address and port to serve DNS over TLS on (RFC 7858; usually port 853); repeatable
         /// [default: none].
-        #[arg(long, env = "PORTSD_TLS", value_delimiter = ',', value_name = "ADDR:PORT")]
+        #[arg(long, env = "PORTSD_TLS", value_delimiter = ',', value_name = "ADDR:PORT",
+              value_parser = socket_address())]
         pub(crate) tls: Option<Vec<SocketAddr>>,
         /// Serve HTTPS on ADDR:PORT (usually port 443): everything --http serves, DNS over
         /// HTTPS at /dns-query included, over TLS with --tls-cert and --tls-key; repeatable
         /// [default: none].
-        #[arg(long, env = "PORTSD_HTTPS", value_delimiter = ',', value_name = "ADDR:PORT")]
+        #[arg(long, env = "PORTSD_HTTPS", value_delimiter = ',', value_name = "ADDR:PORT",
+              value_parser = socket_address())]
         pub(crate) https: Option<Vec<SocketAddr>>,
         /// PEM certificate chain for DNS over TLS and HTTPS, the server's certificate first;
         /// reread on reload.
@@ -266,9 +270,11 @@ settings! {
         /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1); reread on reload.
         #[arg(long, env = "PORTSD_TLS_KEY", value_name = "FILE")]
         pub(crate) tls_key: Option<PathBuf>,
-        /// Reload when the files in the data directory change (needs --data).
-        #[arg(long, env = "PORTSD_WATCH")]
-        pub(crate) watch: bool,
+        /// Reload when the files in the data directory change (needs --data);
+        /// `--watch=false` turns it off again.
+        #[arg(long, env = "PORTSD_WATCH", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true", value_name = "BOOL", value_parser = switch())]
+        pub(crate) watch: Option<bool>,
         /// Threads answering UDP, each with its own socket per address (SO_REUSEPORT), or,
         /// under socket activation, the most that share out the passed sockets; 0: one per CPU
         /// portsd may run on.
@@ -346,8 +352,7 @@ impl<T: Args + FromArgMatches> FromArgMatches for Given<T> {
     }
 }
 
-/// Removes from `matches` the values of `T`'s flags that clap took from their defaults. A
-/// switch (no value) stays as clap set it: `false` is the bottom of its merge anyway.
+/// Removes from `matches` the values of `T`'s flags that clap took from their defaults.
 fn forget_defaults<T: Args>(matches: &mut ArgMatches) -> Result<(), clap::Error> {
     for arg in T::augment_args(clap::Command::new("settings")).get_arguments() {
         let id = arg.get_id().as_str();

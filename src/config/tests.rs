@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+use super::resolve::ServeConfig;
 use super::settings::Merge;
 use super::*;
 use crate::pipeline::identity::Identity;
@@ -27,7 +28,7 @@ fn file_values_fill_what_flags_leave_open() {
     let (zone, data) = zone_over(args, &file).resolve(&[]).unwrap();
     assert_eq!(zone.display_name(), "ports.internal");
     assert_eq!(zone.ttl, 5, "the flag wins over the file");
-    assert_eq!(data, DataLocation::Builtin);
+    assert_eq!(data.location, DataLocation::Builtin);
     assert_eq!(zone.ns_addresses, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
 }
 
@@ -40,8 +41,9 @@ fn services_come_from_the_flag_then_the_file_then_the_default() {
             required: true,
         })
     };
+    let services = |args: ZoneArgs| args.data.resolve().services;
     assert_eq!(
-        zone_over(ZoneArgs::default(), &file).services(),
+        services(zone_over(ZoneArgs::default(), &file)),
         named("/srv/services")
     );
     let flag = ZoneArgs {
@@ -51,8 +53,8 @@ fn services_come_from_the_flag_then_the_file_then_the_default() {
         },
         ..ZoneArgs::default()
     };
-    assert_eq!(zone_over(flag, &file).services(), None);
-    let default = ZoneArgs::default().services().unwrap();
+    assert_eq!(services(zone_over(flag, &file)), None);
+    let default = services(ZoneArgs::default()).unwrap();
     assert_eq!(default.path, PathBuf::from("/etc/services"));
     assert!(!default.required);
 }
@@ -70,7 +72,7 @@ fn unknown_keys_name_their_line() {
 fn watch_needs_a_data_directory() {
     let watching = |data: Option<&str>| ServeArgs {
         config: Some(PathBuf::from("/dev/null")),
-        watch: true,
+        watch: Some(true),
         zone: ZoneArgs {
             data: DataArgs {
                 data: data.map(PathBuf::from),
@@ -101,14 +103,22 @@ fn identity_comes_from_flags_then_the_file_then_the_host() {
         nsid: nsid.map(str::to_owned),
         ..ServeArgs::default()
     };
-    let identity = args(&path, None).resolve().unwrap().policy.identity;
+    let identity = args(&path, None)
+        .resolve()
+        .unwrap()
+        .settings
+        .policy
+        .identity;
     assert_eq!(identity.identity.as_deref(), Some("from-file"));
     assert_eq!(identity.version, None, "none hides it");
     assert_eq!(identity.nsid.as_deref(), Some(&b"ns1"[..]));
     let flag = args(&path, Some("ascii_flag")).resolve().unwrap();
-    assert_eq!(flag.policy.identity.nsid.as_deref(), Some(&b"flag"[..]));
+    assert_eq!(
+        flag.settings.policy.identity.nsid.as_deref(),
+        Some(&b"flag"[..])
+    );
     let defaults = args(Path::new("/dev/null"), None).resolve().unwrap();
-    assert_eq!(defaults.policy.identity, Identity::default());
+    assert_eq!(defaults.settings.policy.identity, Identity::default());
     let err = args(&path, Some("ns1")).resolve().unwrap_err().to_string();
     assert!(
         err.starts_with("--nsid \"ns1\": expected hex digits"),
@@ -141,11 +151,11 @@ fn the_command_line_wins_over_the_file_and_the_file_over_the_defaults() {
     assert_eq!(config.zone.ttl, 5, "the flag wins over the file");
     assert_eq!(config.zone.display_name(), "ports.internal");
     assert!(
-        config.policy.rate_limit.exempt.is_empty(),
+        config.settings.policy.rate_limit.exempt.is_empty(),
         "the file's empty list"
     );
     assert_eq!(config.listen, [settings::DEFAULT_LISTEN], "the default");
-    assert_eq!(config.tcp.max_connections, 256);
+    assert_eq!(config.settings.tcp.max_connections, 256);
 }
 
 #[test]
@@ -205,4 +215,56 @@ fn the_example_configurations_name_every_key() {
         assert!(missing.is_empty(), "{example} lacks {missing:?}");
         file::parse(example, &text).unwrap();
     }
+}
+
+/// `serve`'s settings from `flags` (after `portsd serve`) over a configuration file holding
+/// `file`. The environment's layer is tested on the binary (tests/binary/mistakes.rs), where
+/// each run has its own variables.
+fn serve_config(flags: &[&str], file: &str) -> Result<ServeConfig, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portsd.toml");
+    std::fs::write(&path, file).unwrap();
+    let config = ["--config", path.to_str().unwrap()];
+    let argv = ["portsd", "serve"].iter().chain(&config).chain(flags);
+    let Command::Serve(args) = Cli::try_parse_from(argv)
+        .map_err(|e| e.to_string())?
+        .command
+    else {
+        panic!("not serve")
+    };
+    args.0.resolve().map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_switch_is_set_and_unset_by_the_flag_and_the_file() {
+    // (flags, file) -> on
+    let cases: [(&[&str], &str, bool); 10] = [
+        (&[], "", false),
+        (&[], "log_queries = true", true),
+        (&[], "log_queries = false", false),
+        (&["--log-queries"], "", true),
+        (&["--log-queries"], "log_queries = false", true),
+        (&["--log-queries=false"], "log_queries = true", false),
+        (&["--log-queries=no"], "log_queries = true", false),
+        (&["--log-queries=on"], "log_queries = false", true),
+        (&["--log-queries=0"], "log_queries = true", false),
+        (&["--log-queries=1"], "", true),
+    ];
+    for (flags, file, on) in cases {
+        let config = serve_config(flags, file).unwrap();
+        assert_eq!(
+            config.settings.policy.log_queries, on,
+            "flags {flags:?}, file {file:?}"
+        );
+    }
+}
+
+#[test]
+fn watch_set_in_the_file_is_turned_off_by_a_flag() {
+    let file = "watch = true\ndata = \"/srv/portsd\"\n";
+    let watch = |flags: &[&str]| serve_config(flags, file).map(|c| c.watch);
+    assert_eq!(watch(&[]), Ok(Some(PathBuf::from("/srv/portsd"))));
+    assert_eq!(watch(&["--watch=false"]), Ok(None));
+    let err = watch(&["--watch=maybe"]).unwrap_err();
+    assert!(err.contains("maybe"), "{err}");
 }

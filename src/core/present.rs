@@ -343,9 +343,9 @@ pub struct ZoneView {
     serial: u32,
     /// The TTL of every record.
     ttl: u32,
-    /// The fingerprint of the data and the zone's settings, 16 hex digits: equal fingerprints,
-    /// equal answers.
-    fingerprint: String,
+    /// The data's fingerprint, 16 hex digits, as the apex TXT record's `data` and `portsd
+    /// check` give it: equal fingerprints, equal data.
+    data: String,
     /// Uses in the table.
     entries: usize,
     /// Uses that cover a range of ports.
@@ -367,7 +367,7 @@ pub fn zone_view(zone: &Zone, snapshot: &Snapshot) -> ZoneView {
         zone: zone.display_name(),
         serial: snapshot.serial,
         ttl: zone.ttl,
-        fingerprint: format!("{:016x}", crate::core::serial::fingerprint(zone, table)),
+        data: table.data_fingerprint(),
         entries: table.entries().len(),
         ranges: stats.ranges,
         services: stats.services,
@@ -400,8 +400,9 @@ fn civil_date(seconds: u32) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Uses as `--json` prints them: an array, one object per use, one object per line.
-pub fn to_json(views: &[UseView]) -> String {
+/// Uses (or `explain`'s sockets and ports) as `--json` prints them: an array, one object per
+/// line.
+pub fn to_json<T: Serialize>(views: &[T]) -> String {
     let mut out = String::from("[");
     for (i, view) in views.iter().enumerate() {
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });

@@ -306,23 +306,8 @@ impl Eq for ZoneDigest {}
 impl Snapshot {
     /// Wraps a table with its serial and builds the apex description.
     pub fn new(table: Table, serial: u32, zone: &Zone) -> Snapshot {
-        let stats = table.stats();
-        let sources: Vec<String> = stats
-            .by_source
-            .iter()
-            .map(|(source, n)| format!("{} {n}", source.name()))
-            .collect();
-        let text = format!(
-            "portsd | zone {} | serial {serial} | {} entries ({}) | {} ranges | {} service names | data {:016x}",
-            zone.display_name(),
-            table.entries().len(),
-            sources.join(", "),
-            stats.ranges,
-            stats.services,
-            table.content_hash(),
-        );
         Snapshot {
-            about: txt::encode_strings(&text),
+            about: txt::encode_strings(&about(zone, &table, serial)),
             help: help_lines(zone, &table)
                 .iter()
                 .map(|line| txt::encode_strings(line))
@@ -332,6 +317,26 @@ impl Snapshot {
             zonemd: ZoneDigest::default(),
         }
     }
+}
+
+/// What the server holds, as the apex TXT record and the start-up log line say it: zone,
+/// serial, entries per source, ranges, service names, and the data's fingerprint.
+pub(crate) fn about(zone: &Zone, table: &Table, serial: u32) -> String {
+    let stats = table.stats();
+    let sources: Vec<String> = stats
+        .by_source
+        .iter()
+        .map(|(source, n)| format!("{} {n}", source.name()))
+        .collect();
+    format!(
+        "portsd | zone {} | serial {serial} | {} entries ({}) | {} ranges | {} service names | data {}",
+        zone.display_name(),
+        table.entries().len(),
+        sources.join(", "),
+        stats.ranges,
+        stats.services,
+        table.data_fingerprint(),
+    )
 }
 
 /// The text of the `help.<zone>` records. Every example is one this table answers: the

@@ -276,7 +276,7 @@ fn every_message_of_a_full_axfr_is_read_by_hickory_and_carries_the_zone() {
     use std::collections::BTreeMap;
 
     let (zone, data) = crate::config::ZoneArgs::default().resolve(&[]).unwrap();
-    let table = Table::new(data.load().unwrap().entries);
+    let table = Table::new(data.location.load().unwrap().entries);
     let policy = Policy {
         transfer: TransferPolicy {
             allow: vec!["127.0.0.0/8".parse().unwrap()],

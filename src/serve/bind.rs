@@ -147,6 +147,34 @@ pub struct Listeners {
     pub(crate) https: Vec<std::net::TcpListener>,
 }
 
+impl Listeners {
+    /// Every address served, as `udp 127.0.0.1:5300`, `tcp ...`, `dot ...`, `http ...`,
+    /// `https ...`: what the start-up line lists.
+    pub(crate) fn addresses(&self) -> Vec<String> {
+        let udp = (self.udp.iter().chain(self.udp_threads.iter().flatten()))
+            .filter_map(|socket| socket.local_addr().ok())
+            .map(|addr| ("udp", addr));
+        let streams = [
+            ("tcp", &self.tcp),
+            ("dot", &self.tls),
+            ("http", &self.http),
+            ("https", &self.https),
+        ]
+        .into_iter()
+        .flat_map(|(name, sockets)| sockets.iter().map(move |socket| (name, socket)))
+        .chain(self.metrics.iter().map(|socket| ("http", socket)))
+        .filter_map(|(name, socket)| Some((name, socket.local_addr().ok()?)));
+        let mut addresses: Vec<String> = Vec::new();
+        for (name, addr) in udp.chain(streams) {
+            let shown = format!("{name} {addr}");
+            if !addresses.contains(&shown) {
+                addresses.push(shown);
+            }
+        }
+        addresses
+    }
+}
+
 /// The name (`FileDescriptorName=` in a socket unit) of passed sockets that serve HTTP.
 pub(crate) const HTTP_SOCKET_NAME: &str = "http";
 /// The name of passed sockets that serve HTTPS.

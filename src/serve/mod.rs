@@ -51,7 +51,7 @@ pub use tls::{Tls, TlsError, TlsFiles};
 
 use crate::core::serial;
 use crate::core::table::Table;
-use crate::core::zone::Zone;
+use crate::core::zone::{Zone, about};
 use crate::metrics::Metrics;
 use crate::pipeline::{DigestJob, Pipeline, Policy};
 use crate::sources::{self, DataErrors, LoadedData};
@@ -75,15 +75,49 @@ impl DataLocation {
     }
 }
 
-/// How the server runs: everything but the sockets, the zone and the table.
+/// Everything a table is made from: the data files, the system's services database and nmap's
+/// frequencies. Every command that needs the table (`serve` at start and on reload, `lookup`,
+/// `search`, `explain`, `export-zone`, `check`) loads it through this one value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataSource {
+    /// The data files.
+    pub location: DataLocation,
+    /// The system's services database, when one is read.
+    pub services: Option<sources::ServicesFile>,
+    /// nmap's frequency file, when one is read.
+    pub frequencies: Option<sources::FrequenciesFile>,
+}
+
+impl DataSource {
+    /// The data files of `location` alone, without a services database or frequencies.
+    pub fn new(location: DataLocation) -> DataSource {
+        DataSource {
+            location,
+            services: None,
+            frequencies: None,
+        }
+    }
+
+    /// Reads and merges every source, the services database and the frequencies.
+    pub fn load(&self) -> Result<LoadedData, DataErrors> {
+        self.location
+            .load()
+            .and_then(|loaded| loaded.with_services(self.services.as_ref()))
+            .and_then(|loaded| loaded.with_frequencies(self.frequencies.as_ref()))
+    }
+
+    /// The table the sources make, built aside ([`sources::build_aside`]).
+    pub fn table(&self) -> Result<Table, DataErrors> {
+        sources::build_aside(|| self.load().map(LoadedData::into_table))
+    }
+}
+
+/// How the server runs: everything but the sockets, the zone and the table. `portsd serve`
+/// gets it whole from the configuration (`config::ServeConfig::settings`).
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Where reloads read the table from.
-    pub data: DataLocation,
-    /// The system's services database reloads read, if any.
-    pub services: Option<sources::ServicesFile>,
-    /// nmap's frequency file reloads read, if any.
-    pub frequencies: Option<sources::FrequenciesFile>,
+    pub data: DataSource,
     /// TCP limits.
     pub tcp: TcpLimits,
     /// The per-message policy: access, rate limiting, query log.
@@ -105,9 +139,7 @@ impl Settings {
     /// limits.
     pub fn new(data: DataLocation) -> Settings {
         Settings {
-            data,
-            services: None,
-            frequencies: None,
+            data: DataSource::new(data),
             tcp: TcpLimits::default(),
             policy: Policy::default(),
             notify: Vec::new(),
@@ -150,9 +182,7 @@ pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
 #[derive(Clone, Debug)]
 pub struct Server {
     pipeline: Arc<Pipeline>,
-    data: Arc<DataLocation>,
-    services: Option<Arc<sources::ServicesFile>>,
-    frequencies: Option<Arc<sources::FrequenciesFile>>,
+    data: Arc<DataSource>,
     tcp: TcpLimits,
     notifier: Arc<notify::Notifier>,
     state: Option<Arc<state::StateDir>>,
@@ -216,8 +246,6 @@ impl Server {
             http: Arc::new(http::Http::new(pipeline.clone(), settings.http)),
             pipeline,
             data: Arc::new(settings.data),
-            services: settings.services.map(Arc::new),
-            frequencies: settings.frequencies.map(Arc::new),
             tcp: settings.tcp,
             notifier: Arc::new(notifier),
             state: settings.state.map(Arc::new),
@@ -235,14 +263,7 @@ impl Server {
     /// Re-reads the data, builds the new table aside and swaps it in. On error the current
     /// table keeps serving. Returns the serial now served.
     pub(crate) fn reload(&self) -> Result<u32, DataErrors> {
-        let table = sources::build_aside(|| {
-            self.data
-                .load()
-                .and_then(|loaded| loaded.with_services(self.services.as_deref()))
-                .and_then(|loaded| loaded.with_frequencies(self.frequencies.as_deref()))
-                .map(sources::LoadedData::into_table)
-        })
-        .inspect_err(|_| self.metrics().reload_failed())?;
+        let table = (self.data.table()).inspect_err(|_| self.metrics().reload_failed())?;
         let zone = self.pipeline.zone();
         // The table served until now is let go of before the swap, so that the memory it
         // held can be given back once the swap is done.
@@ -292,6 +313,14 @@ impl Server {
         if !(listeners.tls.is_empty() && listeners.https.is_empty()) && self.tls.is_none() {
             return Err(ServerError::NoCertificate);
         }
+        // The first line says what is served and where, as the apex TXT record says it.
+        let snapshot = self.pipeline.snapshot();
+        info!(
+            "{} | serving {}",
+            about(self.pipeline.zone(), &snapshot.table, snapshot.serial),
+            listeners.addresses().join(", ")
+        );
+        drop(snapshot);
         // The load's temporaries are gone by now: give their pages back before serving.
         crate::memory::release_free_memory();
         let stop = CancellationToken::new();

@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
-use tokio_rustls::rustls::{ServerConfig, version};
+use tokio_rustls::rustls::{self, ServerConfig, version};
 
 /// The ALPN protocol identifier of DNS over TLS.
 const ALPN_DOT: &[u8] = b"dot";
@@ -80,8 +80,14 @@ impl TlsFiles {
             reason,
         };
         let provider = ring::default_provider();
-        let certified =
-            CertifiedKey::from_der(chain, key, &provider).map_err(|e| pair_error(e.to_string()))?;
+        let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => pair_error(
+                "the key is not the certificate's (the first certificate in the file was made \
+                 for another key): give the key the certificate was issued for"
+                    .to_owned(),
+            ),
+            other => pair_error(other.to_string()),
+        })?;
         Ok(Arc::new(certified))
     }
 }

@@ -364,6 +364,7 @@ pub fn check_report(
         out,
         "services lines skipped (protocols other than tcp, udp, sctp, dccp): {other_protocols}"
     );
+    let _ = writeln!(out, "data fingerprint: {}", table.data_fingerprint());
     let _ = writeln!(out, "entries: {}", table.entries().len());
     let _ = writeln!(out, "entries per source (a merged entry counts for each):");
     for (source, count) in &stats.by_source {

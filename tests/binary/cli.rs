@@ -978,8 +978,58 @@ fn default_log_has_listeners_and_no_queries() {
     assert!(
         log.iter().all(|l| l.contains("listening on")
             || l.contains("answering udp on")
-            || l.contains("stopping")),
+            || l.contains("stopping")
+            || l.contains("portsd | zone ")),
         "nothing per query: {log:?}"
+    );
+}
+
+/// The value after `data ` in the apex TXT's text (or the start-up line).
+fn data_after(text: &str) -> String {
+    let (_, rest) = text.split_once(" | data ").expect("a data fingerprint");
+    rest.chars().take_while(char::is_ascii_hexdigit).collect()
+}
+
+/// The data's identity is one value under one name: the apex TXT record's `data`, the
+/// start-up line's, `/v1/zone`'s `data` and `portsd check`'s `data fingerprint` (they were
+/// two: `/v1/zone` hashed the zone's settings in, and `check` left nmap's frequencies out).
+#[test]
+fn the_data_fingerprint_is_one_value_everywhere() {
+    let data = ["--services", "none", "--frequencies", "none"];
+    let check = portsd(&[&["check"][..], &data].concat());
+    assert!(check.status.success(), "{}", stderr_of(&check));
+    let checked = stdout_of(&check)
+        .lines()
+        .find_map(|l| l.strip_prefix("data fingerprint: ").map(str::to_owned))
+        .expect("check prints the data fingerprint");
+    assert_eq!(checked.len(), 16, "{checked}");
+    let daemon = Daemon::start(&[&data[..], &["--http", "127.0.0.1:0", "--ttl", "60"]].concat());
+    let apex = txt_answers(&parse(
+        &udp_exchange(
+            daemon.addr,
+            &query(1, "ports.local.", RecordType::TXT, None),
+        )
+        .expect("an answer"),
+    ));
+    assert_eq!(data_after(&apex[0]), checked, "{apex:?}");
+    let zone = http_get(daemon.http_addr(), "/v1/zone");
+    assert!(zone.contains(&format!("\"data\":\"{checked}\"")), "{zone}");
+    assert!(!zone.contains("fingerprint"), "{zone}");
+    // The first line says what is served and where.
+    let first = daemon.log.0.lock().unwrap()[0].clone();
+    assert!(
+        first.contains("portsd | zone ports.local | serial "),
+        "{first}"
+    );
+    assert!(first.contains(" entries (local 0, excerpt "), "{first}");
+    assert_eq!(data_after(&first), checked, "{first}");
+    let port = daemon.addr.port();
+    let http = daemon.http_addr();
+    assert!(
+        first.ends_with(&format!(
+            " | serving udp 127.0.0.1:{port}, tcp 127.0.0.1:{port}, http {http}"
+        )),
+        "{first}"
     );
 }
 

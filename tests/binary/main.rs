@@ -1,6 +1,7 @@
 //! The built `portsd` binary and the shipped files, driven as an operator would:
-//! - the command line (`cli`); the daemon's life under signals, reloads and socket activation
-//!   (`lifecycle`);
+//! - the command line (`cli`), its mistakes each answered by one pinned line (`mistakes`), and
+//!   `explain` on this host's own sockets and on real `ss` output (`explain`); the daemon's life
+//!   under signals, reloads and socket activation (`lifecycle`);
 //! - the deployment files checked by systemd and the resolvers' own checkers (`deploy`), and the
 //!   unbound recipes end to end, over TLS too (`resolver_unbound`);
 //! - the Debian package under a real systemd as PID 1 (`package`, booted by `real_systemd`), and
@@ -32,9 +33,11 @@ mod dnstap;
 mod docs;
 mod doh;
 mod dot;
+mod explain;
 mod external;
 mod fixture_http;
 mod lifecycle;
+mod mistakes;
 mod notify;
 mod package;
 mod page;

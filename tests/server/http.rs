@@ -206,11 +206,7 @@ fn answers_carry_an_etag_and_a_lifetime_and_a_current_copy_gets_304() {
     let zone = get_with(&agent, server.http, "/v1/zone", &[]);
     assert_eq!(zone.header("etag"), Some(etag.as_str()));
     let serial = zone.json()["serial"].to_string();
-    let fingerprint = zone.json()["fingerprint"].as_str().unwrap().to_owned();
-    assert!(
-        etag.starts_with(&format!("\"{serial}-{fingerprint}-")),
-        "{etag}"
-    );
+    assert!(etag.starts_with(&format!("\"{serial}-")), "{etag}");
     for held in [
         etag.as_str(),
         &format!("W/{etag}"),

@@ -25,6 +25,9 @@ _portsd() {
             portsd,convert-wikipedia)
                 cmd="portsd__subcmd__convert__subcmd__wikipedia"
                 ;;
+            portsd,explain)
+                cmd="portsd__subcmd__explain"
+                ;;
             portsd,export-zone)
                 cmd="portsd__subcmd__export__subcmd__zone"
                 ;;
@@ -58,6 +61,9 @@ _portsd() {
             portsd__subcmd__help,convert-wikipedia)
                 cmd="portsd__subcmd__help__subcmd__convert__subcmd__wikipedia"
                 ;;
+            portsd__subcmd__help,explain)
+                cmd="portsd__subcmd__help__subcmd__explain"
+                ;;
             portsd__subcmd__help,export-zone)
                 cmd="portsd__subcmd__help__subcmd__export__subcmd__zone"
                 ;;
@@ -89,7 +95,7 @@ _portsd() {
 
     case "${cmd}" in
         portsd)
-            opts="-h -V --help --version serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help"
+            opts="-h -V --help --version serve lookup search explain export-zone check convert-wikipedia update-data seed-data man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,6 +155,32 @@ _portsd() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portsd__subcmd__explain)
+            opts="-h --data --services --frequencies --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --services)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frequencies)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -219,7 +251,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__help)
-            opts="serve lookup search export-zone check convert-wikipedia update-data seed-data man completions help"
+            opts="serve lookup search explain export-zone check convert-wikipedia update-data seed-data man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,6 +293,20 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__help__subcmd__convert__subcmd__wikipedia)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portsd__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -529,6 +575,10 @@ _portsd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-queries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --tcp-max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -618,6 +668,10 @@ _portsd() {
                     return 0
                     ;;
                 --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

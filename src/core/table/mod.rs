@@ -350,4 +350,11 @@ impl Table {
     pub(crate) fn content_hash(&self) -> u64 {
         self.content_hash
     }
+
+    /// The data's identity, as the apex TXT (`data ...`), `/v1/zone` (`data`), `portsd check`
+    /// and the start-up line write it: the content fingerprint in 16 hex digits. Equal data,
+    /// equal fingerprint, whatever the zone's settings.
+    pub fn data_fingerprint(&self) -> String {
+        format!("{:016x}", self.content_hash)
+    }
 }

@@ -194,13 +194,13 @@ fn schemas() -> Value {
         "Zone": {
             "type": "object",
             "additionalProperties": false,
-            "required": ["zone", "serial", "ttl", "fingerprint", "entries", "ranges", "services",
+            "required": ["zone", "serial", "ttl", "data", "entries", "ranges", "services",
                          "sources", "data_date"],
             "properties": {
                 "zone": text(),
                 "serial": { "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 },
                 "ttl": { "type": "integer", "minimum": 0 },
-                "fingerprint": { "type": "string", "pattern": "^[0-9a-f]{16}$" },
+                "data": { "type": "string", "pattern": "^[0-9a-f]{16}$" },
                 "entries": { "type": "integer", "minimum": 0 },
                 "ranges": { "type": "integer", "minimum": 0 },
                 "services": { "type": "integer", "minimum": 0 },
