@@ -25,7 +25,7 @@ mod http;
 mod notify;
 mod occupancy;
 pub(crate) mod state;
-mod tcp;
+pub(crate) mod tcp;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -163,19 +163,6 @@ fn settle_serial(
         state.record(served);
     }
     served.0
-}
-
-/// Waits, off the serving thread, for the start-up snapshot's digest when the answer to
-/// `request` writes it (`Pipeline::digest_pending_for`), so that a ZONEMD question or a
-/// transfer asked while it is computed neither goes out without it nor holds up the other
-/// connections the thread serves; returns at once otherwise.
-pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
-    if let Some(snapshot) = pipeline.digest_pending_for(request) {
-        let _ = tokio::task::spawn_blocking(move || {
-            snapshot.zonemd.rdata();
-        })
-        .await;
-    }
 }
 
 /// The running server: the pipeline every loop calls, and what reloads and TCP need.

@@ -270,7 +270,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         let Some(request) = next else { break };
         answered += 1;
         seat.touch();
-        super::digest_ready_for(pipeline, &request).await;
+        digest_ready_for(pipeline, &request).await;
         match pipeline.handle(&request, client, transport, Instant::now(), &mut response) {
             Outcome::Silence => continue,
             Outcome::Reply => {}
@@ -313,5 +313,18 @@ mod tests {
         assert!(holds_complete_message(&[0, 0]));
         assert!(!holds_complete_message(&[0, 3, 1, 2]));
         assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
+    }
+}
+
+/// Waits, off the serving thread, for the start-up snapshot's digest when the answer to
+/// `request` writes it (`Pipeline::digest_pending_for`), so that a ZONEMD question or a
+/// transfer asked while it is computed neither goes out without it nor holds up the other
+/// connections the thread serves; returns at once otherwise.
+pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
+    if let Some(snapshot) = pipeline.digest_pending_for(request) {
+        let _ = tokio::task::spawn_blocking(move || {
+            snapshot.zonemd.rdata();
+        })
+        .await;
     }
 }

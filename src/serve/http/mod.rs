@@ -37,6 +37,7 @@ use axum::routing::get;
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use page::Reached;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -142,14 +143,6 @@ impl Drop for Open {
     fn drop(&mut self) {
         self.0.http_connection(false);
     }
-}
-
-/// How a request reached this server: the scheme of the listener and the address the client
-/// connected to, which the pages print when the client sent no usable `Host`.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Reached {
-    scheme: &'static str,
-    local: SocketAddr,
 }
 
 /// What every HTTP connection shares: the router and the checks made before it.

@@ -28,7 +28,6 @@ use axum::http::{Response, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-use super::Reached;
 use super::api::{
     self, Api, Shared, Subject, data_answer, lookup_query, unknown_protocol, with_headers,
 };
@@ -36,6 +35,14 @@ use crate::core::model::{PORT_RANGES, Protocol, port_range};
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::table::{EntryIds, Table};
 use crate::core::zone::Snapshot;
+
+/// How a request reached this server: the scheme of the listener and the address the client
+/// connected to, which the pages print when the client sent no usable `Host`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Reached {
+    pub(super) scheme: &'static str,
+    pub(super) local: SocketAddr,
+}
 
 /// Nothing but this server's own style sheet, and the form sent back here. No script may run
 /// (`script-src` falls back to `default-src 'none'`), so `connect-src 'self'` lets the page
