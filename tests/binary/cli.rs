@@ -18,8 +18,14 @@ const RUN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs the built binary with `args` to completion (killing it after [`RUN_LIMIT`]).
 fn portsd(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_portsd"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portsd"));
+    run_limited(command.args(args), &format!("{args:?}"))
+}
+
+/// Runs a prepared portsd `command` to completion, its output captured and no input, killing
+/// it after [`RUN_LIMIT`] (a run that should have failed at once may be serving instead).
+pub(super) fn run_limited(command: &mut Command, what: &str) -> Output {
+    let child = command
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -36,7 +42,7 @@ fn portsd(args: &[&str]) -> Output {
         Ok(output) => output.expect("portsd's output"),
         Err(_) => {
             let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("portsd {args:?} did not finish within {RUN_LIMIT:?}");
+            panic!("portsd {what} did not finish within {RUN_LIMIT:?}");
         }
     }
 }

@@ -9,9 +9,9 @@
 //! with it off the start goes on to the next check (a certificate without its key).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use crate::cli::assert_one_line_failure;
+use crate::cli::{assert_one_line_failure, run_limited};
 use crate::dot::TestCa;
 
 /// The files the cases name, written into `dir`.
@@ -49,12 +49,8 @@ fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .current_dir(dir)
         .args(args)
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("portsd runs")
+        .envs(env.iter().copied());
+    run_limited(&mut command, &format!("{env:?} {args:?}"))
 }
 
 /// A mistake: the command line, the variables, and the one line portsd must answer.
