@@ -34,9 +34,9 @@
 //! and [`rank`] holds what orders the matches: the score of a match, the popularity of a use
 //! and the list of the best entries so far.
 
-mod build;
+pub(crate) mod build;
 mod query;
-mod rank;
+pub(crate) mod rank;
 #[cfg(test)]
 mod tests;
 
@@ -44,9 +44,6 @@ use smallvec::SmallVec;
 
 use crate::core::model::EntryId;
 use crate::core::packed::Packed;
-
-pub(crate) use build::{acronyms, words_of};
-pub(crate) use rank::{Matched, popularity};
 
 /// The most uses a search returns.
 pub(crate) const MAX_RESULTS: usize = 10;

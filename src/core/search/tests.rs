@@ -1,7 +1,8 @@
 //! Unit tests of the search index: match classes, vague prefixes, limits, kept-aside postings,
 //! acronyms, popularity, partial matches and compound names.
 
-use super::build::compounds_of;
+use super::build::{acronyms, compounds_of};
+use super::rank::popularity;
 use super::*;
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 

@@ -14,8 +14,6 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-use stats::fingerprint;
-
 use std::collections::HashMap;
 
 use crate::core::model::{
@@ -23,7 +21,8 @@ use crate::core::model::{
 };
 use crate::core::packed::Packed;
 use crate::core::port_index::{RangeIndex, SingleIndex};
-use crate::core::search::{Matched, SearchIndex};
+use crate::core::search::SearchIndex;
+use crate::core::search::rank::Matched;
 use crate::core::txt;
 
 /// The most common ports a `top.<proto>` name answers.
@@ -198,7 +197,7 @@ impl Table {
         let popularity = table.popularity(&extras, &nmap);
         table.search = SearchIndex::build(&table.entries, &words, popularity);
         table.top = Protocol::ALL.map(|p| table.top_records(p, &extras.frequencies));
-        table.content_hash = fingerprint(&table, &extras);
+        table.content_hash = table.fingerprint(&extras);
         table
     }
 

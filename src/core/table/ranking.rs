@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::{EntryIds, Extras, TOP_COUNT, Table};
 use crate::core::model::{EntryId, PortFrequency, Protocol, Status};
-use crate::core::search::{EntryWords, words_of};
+use crate::core::search::EntryWords;
+use crate::core::search::build::words_of;
 use crate::core::txt;
 
 impl Table {
@@ -113,7 +114,7 @@ impl Table {
                 .iter()
                 .filter_map(|f| f.comment.as_deref()),
         );
-        let acronyms = crate::core::search::acronyms(texts);
+        let acronyms = crate::core::search::build::acronyms(texts);
         for (entry, words) in self.entries.iter().zip(&mut words) {
             let mut expansions: Vec<String> = Vec::new();
             let own = words_of(&entry.description)
@@ -164,7 +165,7 @@ impl Table {
                 };
                 let sources = entry.sources.count_ones();
                 // Frequency dominates; status and agreement order the ports nmap does not know.
-                crate::core::search::popularity(frequency, status + sources)
+                crate::core::search::rank::popularity(frequency, status + sources)
             })
             .collect()
     }

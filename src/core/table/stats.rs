@@ -58,46 +58,46 @@ impl Table {
             heap_bytes: entry_bytes + rdata_bytes + service_bytes + index_bytes,
         }
     }
-}
 
-/// The fingerprint of everything the table answers: the rendered records (which hold every
-/// field of every entry), the registry's facts, the system's names, nmap's frequencies and
-/// the synonym list (both rank the search).
-pub(super) fn fingerprint(table: &Table, extras: &Extras) -> u64 {
-    let mut hash = Fingerprint::new();
-    for id in 0..table.entries.len() {
-        hash.add(table.rdata(id as EntryId));
-    }
-    for entry in &table.entries {
-        for (field, value) in entry.registry.iter().flat_map(|r| r.fields()) {
-            hash.add(field.as_bytes());
-            hash.add(value.as_bytes());
+    /// The fingerprint of everything the table answers: the rendered records (which hold every
+    /// field of every entry), the registry's facts, the system's names, nmap's frequencies and
+    /// the synonym list (both rank the search).
+    pub(super) fn fingerprint(&self, extras: &Extras) -> u64 {
+        let mut hash = Fingerprint::new();
+        for id in 0..self.entries.len() {
+            hash.add(self.rdata(id as EntryId));
+        }
+        for entry in &self.entries {
+            for (field, value) in entry.registry.iter().flat_map(|r| r.fields()) {
+                hash.add(field.as_bytes());
+                hash.add(value.as_bytes());
+            }
+            hash.add(&[]);
+        }
+        // The system's names give owner names of their own, so they are content too.
+        let mut names: Vec<_> = self.port_names.iter().collect();
+        names.sort_unstable();
+        for (name, ports) in names {
+            hash.add(name);
+            for &(protocol, port) in ports {
+                hash.add(&[protocol.index() as u8]);
+                hash.add(&port.to_be_bytes());
+            }
         }
         hash.add(&[]);
-    }
-    // The system's names give owner names of their own, so they are content too.
-    let mut names: Vec<_> = table.port_names.iter().collect();
-    names.sort_unstable();
-    for (name, ports) in names {
-        hash.add(name);
-        for &(protocol, port) in ports {
-            hash.add(&[protocol.index() as u8]);
-            hash.add(&port.to_be_bytes());
+        for f in &extras.frequencies {
+            hash.add(&[f.protocol.index() as u8]);
+            hash.add(&f.port.to_be_bytes());
+            hash.add(&f.frequency.to_be_bytes());
+            hash.add(f.name.as_deref().unwrap_or("").as_bytes());
+            hash.add(f.comment.as_deref().unwrap_or("").as_bytes());
         }
+        hash.add(&[]);
+        for synonym in &extras.synonyms {
+            hash.add(synonym.word.as_bytes());
+            hash.add(&[synonym.protocol.index() as u8]);
+            hash.add(&synonym.port.to_be_bytes());
+        }
+        hash.finish()
     }
-    hash.add(&[]);
-    for f in &extras.frequencies {
-        hash.add(&[f.protocol.index() as u8]);
-        hash.add(&f.port.to_be_bytes());
-        hash.add(&f.frequency.to_be_bytes());
-        hash.add(f.name.as_deref().unwrap_or("").as_bytes());
-        hash.add(f.comment.as_deref().unwrap_or("").as_bytes());
-    }
-    hash.add(&[]);
-    for synonym in &extras.synonyms {
-        hash.add(synonym.word.as_bytes());
-        hash.add(&[synonym.protocol.index() as u8]);
-        hash.add(&synonym.port.to_be_bytes());
-    }
-    hash.finish()
 }

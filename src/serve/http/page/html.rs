@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::{Head, PortFacts, Site, TopLine, port_path, search_path, service_link};
+use super::site::{Head, PortFacts, Site, TopLine, port_path, search_path, service_link};
 use crate::core::model::{Protocol, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;

@@ -14,16 +14,16 @@
 //! `Content-Security-Policy` allows nothing else.
 
 mod html;
+pub(super) mod site;
 
-use std::net::SocketAddr;
+use site::{Head, PortFacts, Site, TopLine, encode, port_path, search_path, service_path};
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::request::Parts;
-use axum::http::uri::Authority;
 use axum::http::{Response, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -35,14 +35,6 @@ use crate::core::model::{PORT_RANGES, Protocol, port_range};
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::table::{EntryIds, Table};
 use crate::core::zone::Snapshot;
-
-/// How a request reached this server: the scheme of the listener and the address the client
-/// connected to, which the pages print when the client sent no usable `Host`.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Reached {
-    pub(super) scheme: &'static str,
-    pub(super) local: SocketAddr,
-}
 
 /// Nothing but this server's own style sheet, and the form sent back here. No script may run
 /// (`script-src` falls back to `default-src 'none'`), so `connect-src 'self'` lets the page
@@ -56,135 +48,6 @@ const STYLE: &str = include_str!("style.css");
 
 /// What crawlers may read: everything.
 const ROBOTS: &str = "User-agent: *\nAllow: /\n";
-
-/// Where the reader reached this server, and where it answers DNS: what links and commands
-/// on a page are made of.
-#[derive(Debug)]
-pub(super) struct Site {
-    /// `http://HOST:PORT`, as the reader reached the page (the `Host` it sent, else the
-    /// address it connected to).
-    base: String,
-    /// The arguments that point `dig` at this server's DNS (`@ADDR -p PORT`), when it serves
-    /// DNS.
-    dns: Option<String>,
-    /// The zone's name.
-    zone: String,
-}
-
-impl FromRequestParts<Arc<Api>> for Site {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        api: &Arc<Api>,
-    ) -> Result<Site, Self::Rejection> {
-        let reached = parts.extensions.get::<Reached>().copied();
-        let sent = parts.uri.authority().cloned().or_else(|| {
-            let host = parts.headers.get(header::HOST)?.to_str().ok()?;
-            host.parse::<Authority>().ok()
-        });
-        // A host with user information, or none, is not one to print: the address connected
-        // to is.
-        let authority = sent
-            .filter(|a| !a.as_str().contains('@'))
-            .map(|a| a.as_str().to_owned())
-            .or_else(|| reached.map(|r| r.local.to_string()))
-            .unwrap_or_else(|| "localhost".to_owned());
-        let scheme = reached.map_or("http", |r| r.scheme);
-        let host = authority
-            .parse::<Authority>()
-            .map(|a| a.host().trim_matches(['[', ']']).to_owned())
-            .unwrap_or_default();
-        Ok(Site {
-            base: format!("{scheme}://{authority}"),
-            dns: api.dns_address().map(|addr| dig_target(addr, &host)),
-            zone: api.pipeline.zone().display_name(),
-        })
-    }
-}
-
-/// `dig`'s arguments for a server at `addr`: `@ADDR`, and `-p PORT` but for port 53. A
-/// wildcard address is where the reader reached the page, `host`.
-fn dig_target(addr: SocketAddr, host: &str) -> String {
-    let ip = if addr.ip().is_unspecified() && !host.is_empty() {
-        host.to_owned()
-    } else {
-        addr.ip().to_string()
-    };
-    match addr.port() {
-        53 => format!("@{ip}"),
-        port => format!("@{ip} -p {port}"),
-    }
-}
-
-/// `text` percent-encoded for a URL's query value or path segment: all but the unreserved
-/// characters of RFC 3986, with a blank as `+` in a query.
-fn encode(text: &str, blank: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push_str(blank),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-/// The search page's address for `q`: `/?q=ssh+server`.
-fn search_path(q: &str) -> String {
-    format!("/?q={}", encode(q, "+"))
-}
-
-/// A port page's address: `/port/443`, `/port/443/tcp`.
-fn port_path(port: u16, protocol: Option<&str>) -> String {
-    match protocol {
-        Some(protocol) if protocol != "any" => format!("/port/{port}/{protocol}"),
-        _ => format!("/port/{port}"),
-    }
-}
-
-/// The page of service `name`, for names a service page can have (a lookup can read them:
-/// some lists give services names with blanks).
-fn service_link(name: &str) -> Option<String> {
-    lookup_query(Subject::Service, name, None)
-        .ok()
-        .map(|_| service_path(name))
-}
-
-/// A service page's address: `/service/https`.
-fn service_path(name: &str) -> String {
-    format!("/service/{}", encode(name, "%20"))
-}
-
-/// What the head of every page holds beside the site's.
-pub(super) struct Head<'a> {
-    /// The title, before ` – portsd`.
-    title: String,
-    /// The meta description.
-    description: String,
-    /// The page's own path (and query): its canonical address under the site's base.
-    path: String,
-    /// What the search box shows.
-    query: &'a str,
-    /// The protocol the search is limited to.
-    protocol: Option<Protocol>,
-}
-
-impl Head<'static> {
-    /// The head of a page that shows no query: an error's.
-    fn plain(title: &str, description: &str) -> Head<'static> {
-        Head {
-            title: title.to_owned(),
-            description: description.to_owned(),
-            path: "/".to_owned(),
-            query: "",
-            protocol: None,
-        }
-    }
-}
 
 /// A page's answer: `status` and `html`, with the data's ETag and the pages' headers.
 fn page_answer(
@@ -388,15 +251,6 @@ fn see_other(path: &str) -> Response<Body> {
     response
 }
 
-/// One line of a `top.<protocol>` list: rank, port, service names and description, read from
-/// the record's text (`RANK | PORT | PROTOCOL | STATUS | NAMES | DESCRIPTION`).
-pub(super) struct TopLine {
-    rank: String,
-    port: u16,
-    names: String,
-    description: String,
-}
-
 /// The `top.<protocol>` list, as DNS answers it.
 fn top_list(table: &Table, protocol: Protocol) -> Vec<TopLine> {
     table
@@ -416,21 +270,6 @@ fn top_list(table: &Table, protocol: Protocol) -> Vec<TopLine> {
             })
         })
         .collect()
-}
-
-/// What a port page shows beside the uses.
-pub(super) struct PortFacts {
-    port: u16,
-    protocol: Option<Protocol>,
-    /// The range the port is in: `system port range 0-1023`.
-    range: &'static str,
-    /// The nearest ports below and above with known uses, each with what it is known as.
-    below: Option<(u16, String)>,
-    above: Option<(u16, String)>,
-    /// nmap's frequency in words, by protocol label.
-    frequencies: Vec<(&'static str, String)>,
-    /// The commands that ask this server the same.
-    commands: Vec<(&'static str, String)>,
 }
 
 /// The nearest port to `port` (below it or above) with a known use on `protocol` (on any
@@ -741,25 +580,6 @@ pub(super) async fn style() -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn links_are_percent_encoded() {
-        assert_eq!(search_path("443/tcp"), "/?q=443%2Ftcp");
-        assert_eq!(search_path("ssh server"), "/?q=ssh+server");
-        assert_eq!(search_path("é\"<"), "/?q=%C3%A9%22%3C");
-        assert_eq!(service_path("a b/c"), "/service/a%20b%2Fc");
-        assert_eq!(port_path(443, Some("any")), "/port/443");
-    }
-
-    #[test]
-    fn dig_is_pointed_at_the_address_served() {
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 5353));
-        assert_eq!(dig_target(loopback, "x"), "@127.0.0.1 -p 5353");
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 53));
-        assert_eq!(dig_target(loopback, "x"), "@127.0.0.1");
-        let any = SocketAddr::from(([0, 0, 0, 0], 53));
-        assert_eq!(dig_target(any, "ports.example"), "@ports.example");
-    }
 
     #[test]
     fn ordinals_read_as_words() {
