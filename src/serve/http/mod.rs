@@ -97,8 +97,8 @@ impl Default for HttpSettings {
 fn router(api: Arc<api::Api>) -> axum::Router {
     axum::Router::new()
         .route("/", get(page::home))
-        .route("/port/{port}", get(page::port))
-        .route("/port/{port}/{protocol}", get(page::port))
+        .route("/port/{port}", get(page::port::port))
+        .route("/port/{port}/{protocol}", get(page::port::port))
         .route("/service/{name}", get(page::service))
         .route("/service/{name}/{protocol}", get(page::service))
         .route("/opensearch.xml", get(page::opensearch))

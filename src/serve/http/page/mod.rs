@@ -14,9 +14,10 @@
 //! `Content-Security-Policy` allows nothing else.
 
 mod html;
+pub(super) mod port;
 pub(super) mod site;
 
-use site::{Head, PortFacts, Site, TopLine, encode, port_path, search_path, service_path};
+use site::{Head, Site, TopLine, encode, port_path, search_path, service_path};
 
 use std::sync::Arc;
 
@@ -31,9 +32,9 @@ use serde::Deserialize;
 use super::api::{
     self, Api, Shared, Subject, data_answer, lookup_query, unknown_protocol, with_headers,
 };
-use crate::core::model::{PORT_RANGES, Protocol, port_range};
+use crate::core::model::Protocol;
 use crate::core::present::{self, LookupError, UseView};
-use crate::core::table::{EntryIds, Table};
+use crate::core::table::Table;
 use crate::core::zone::Snapshot;
 
 /// Nothing but this server's own style sheet, and the form sent back here. No script may run
@@ -272,67 +273,6 @@ fn top_list(table: &Table, protocol: Protocol) -> Vec<TopLine> {
         .collect()
 }
 
-/// The nearest port to `port` (below it or above) with a known use on `protocol` (on any
-/// when `None`), and its first use's service name or description.
-fn neighbour(
-    table: &Table,
-    port: u16,
-    protocol: Option<Protocol>,
-    below: bool,
-) -> Option<(u16, String)> {
-    let mut ports: Box<dyn Iterator<Item = u16>> = if below {
-        Box::new((0..port).rev())
-    } else {
-        Box::new(port.checked_add(1)?..=u16::MAX)
-    };
-    let protocols: Vec<Protocol> = protocol.map_or(Protocol::ALL.to_vec(), |p| vec![p]);
-    ports.find_map(|candidate| {
-        let mut ids = EntryIds::new();
-        for &p in &protocols {
-            table.port_entries(p, candidate, &mut ids);
-        }
-        let entry = table.entry(*ids.first()?);
-        let known = entry
-            .service
-            .clone()
-            .unwrap_or_else(|| entry.description.clone());
-        Some((candidate, known))
-    })
-}
-
-/// nmap's frequency of `port` on `protocol` in words: `found open on 23% of hosts scanned;
-/// 3rd most common on udp`.
-fn frequency_words(table: &Table, port: u16, protocol: Protocol) -> Option<String> {
-    let (millionths, rank) = table.frequency_rank(protocol, port)?;
-    if millionths == 0 {
-        return None;
-    }
-    let percent = f64::from(millionths) / 10_000.0;
-    let shown = if percent >= 1.0 {
-        format!("{percent:.0}")
-    } else {
-        // Two significant digits.
-        let decimals = (1.0 - percent.log10().floor()).clamp(1.0, 6.0) as usize;
-        format!("{percent:.decimals$}")
-    };
-    Some(format!(
-        "found open on {shown}% of hosts scanned; {} most common on {protocol}",
-        ordinal(rank)
-    ))
-}
-
-/// `1st`, `2nd`, `3rd`, `4th`, `11th`, `21st`.
-fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
 /// A page path's subject (port or service name) and protocol, and the `lookup` query they
 /// make, or why they make none.
 type PathRead = Result<(String, String, Option<String>), String>;
@@ -345,118 +285,6 @@ fn read_path(kind: Subject, path: Result<Path<Vec<String>>, PathRejection>) -> P
     let protocol = segments.next();
     let query = lookup_query(kind, &subject, protocol.as_deref())?;
     Ok((query, subject, protocol))
-}
-
-/// `GET /port/{port}` and `GET /port/{port}/{protocol}`.
-pub(super) async fn port(
-    State(api): Shared,
-    site: Site,
-    path: Result<Path<Vec<String>>, PathRejection>,
-) -> Response<Body> {
-    port_page(&api, &site, read_path(Subject::Port, path))
-}
-
-/// The page of a port (on a protocol), or one saying why the path names none.
-fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
-    let snapshot = api.pipeline.snapshot();
-    let zone = api.pipeline.zone();
-    let read = read.and_then(|(query, port, protocol)| {
-        // `lookup_query` let only a port through.
-        let port = present::port_of(&port).map_err(|error| error.to_string())?;
-        let protocol = protocol.and_then(|label| Protocol::from_label(label.as_bytes()));
-        Ok((query, port, protocol))
-    });
-    let (query, port, protocol) = match read {
-        Ok(read) => read,
-        Err(message) => {
-            let head = Head::plain("Not a port", &message);
-            return problem(api, site, StatusCode::BAD_REQUEST, head, &message, &[]);
-        }
-    };
-    let views = match present::lookup(zone, &snapshot, &query) {
-        Ok(views) => views,
-        Err(error) => {
-            let head = Head {
-                title: format!("Port {query}"),
-                description: error.to_string(),
-                path: port_path(port, protocol.map(Protocol::label)),
-                query: &query,
-                protocol,
-            };
-            return problem(
-                api,
-                site,
-                error_status(&error),
-                head,
-                &error.to_string(),
-                &[],
-            );
-        }
-    };
-    let table = &snapshot.table;
-    let on: Vec<Protocol> = Protocol::ALL
-        .into_iter()
-        .filter(|p| views.iter().any(|v| v.protocol == p.label()))
-        .collect();
-    let facts = PortFacts {
-        port,
-        protocol,
-        range: PORT_RANGES[port_range(port)].1,
-        below: neighbour(table, port, protocol, true),
-        above: neighbour(table, port, protocol, false),
-        frequencies: on
-            .iter()
-            .filter_map(|&p| Some((p.label(), frequency_words(table, port, p)?)))
-            .collect(),
-        commands: port_commands(site, port, protocol, &on),
-    };
-    let services: Vec<&str> = views.iter().filter_map(|v| v.service.as_deref()).collect();
-    let mut services = services;
-    services.dedup();
-    let head = Head {
-        title: format!("Port {query}"),
-        description: match services[..] {
-            [] => format!("What port {query} is used for: {}.", views[0].description),
-            _ => format!("What port {query} is used for: {}.", services.join(", ")),
-        },
-        path: port_path(port, protocol.map(Protocol::label)),
-        query: &query,
-        protocol,
-    };
-    let body = html::port(&query, &facts, &views);
-    let page = html::layout(site, &head, &snapshot, body);
-    page_answer(api, &snapshot, StatusCode::OK, page)
-}
-
-/// The commands that ask this server about `port` (on `protocol`): the DNS name, the
-/// registry's names for the protocols the port has uses on, and the API.
-fn port_commands(
-    site: &Site,
-    port: u16,
-    protocol: Option<Protocol>,
-    on: &[Protocol],
-) -> Vec<(&'static str, String)> {
-    let zone = &site.zone;
-    let mut commands = Vec::new();
-    if let Some(dns) = &site.dns {
-        let name = match protocol {
-            Some(p) => format!("{port}.{p}.{zone}"),
-            None => format!("{port}.{zone}"),
-        };
-        commands.push(("Over DNS", format!("dig TXT {name} {dns} +short")));
-        for p in protocol.map_or(on.to_vec(), |p| vec![p]) {
-            commands.push((
-                "IANA's registry facts over DNS",
-                format!("dig TXT {port}.{p}.registry.{zone} {dns} +short"),
-            ));
-        }
-    }
-    let api_path = match protocol {
-        Some(p) => format!("/v1/ports/{port}/{p}"),
-        None => format!("/v1/ports/{port}"),
-    };
-    commands.push(("As JSON", format!("curl {}{api_path}", site.base)));
-    commands
 }
 
 /// `GET /service/{name}` and `GET /service/{name}/{protocol}`.
@@ -575,20 +403,4 @@ pub(super) async fn style() -> Response<Body> {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ordinals_read_as_words() {
-        let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 102].map(ordinal).into();
-        assert_eq!(
-            words,
-            [
-                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "102nd"
-            ]
-        );
-    }
 }
