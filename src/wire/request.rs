@@ -31,7 +31,8 @@ pub(crate) struct Request<'p> {
     first: Question<'p>,
     /// Every question of the section could be read and the first one's name is uncompressed.
     has_question: bool,
-    /// The question section (every question), when it could be read: what error answers echo.
+    /// The question section (every question), when it could be read and holds no compression
+    /// pointer: what answers echo.
     pub(crate) questions: Option<Range<usize>>,
     /// The first OPT record.
     pub(crate) opt: Option<Opt>,
@@ -194,13 +195,18 @@ impl<'p> Request<'p> {
     fn walk(&mut self) -> Option<()> {
         let bytes = self.bytes;
         let mut at = 12;
+        let mut echoable = true;
         for i in 0..self.counts[0] {
             let first = (i == 0).then_some(&mut self.first);
             let (uncompressed, next) = read_question(bytes, at, first)?;
+            echoable &= uncompressed || points_into_questions(bytes, at);
             at = next;
             self.has_question |= i == 0 && uncompressed;
         }
-        self.questions = Some(12..at);
+        // The section is copied into responses at the same offset: a pointer into it still
+        // points at the same name there, one into the header would not, so such a section is
+        // not echoed.
+        self.questions = echoable.then_some(12..at);
         let records = [self.counts[1], self.counts[2], self.counts[3]];
         let total: usize = records.iter().map(|&n| usize::from(n)).sum();
         for index in 0..total {
@@ -310,6 +316,19 @@ impl<'p> Request<'p> {
 
 /// Reads one question at `at`, into `out` when given (the first question, read in place);
 /// whether its name is uncompressed, and where the next part starts.
+/// Whether every compression pointer met reading the name at `at` leads into the question
+/// section (offset 12 or later), which a response copies to the same place.
+fn points_into_questions(bytes: &[u8], mut at: usize) -> bool {
+    loop {
+        match piece(bytes, at) {
+            Some(Piece::Root) => return true,
+            Some(Piece::Label(label)) => at += 1 + label.len(),
+            Some(Piece::Pointer(target)) if (12..at).contains(&target) => at = target,
+            _ => return false,
+        }
+    }
+}
+
 fn read_question<'p>(
     bytes: &'p [u8],
     at: usize,

@@ -282,3 +282,20 @@ fn freshness_is_the_smallest_answer_ttl_or_the_negative_caching_time() {
     cut.pop();
     assert_eq!(freshness(&cut), None);
 }
+
+#[test]
+fn a_question_pointing_into_the_header_is_not_echoed() {
+    // Found by the fuzzer: the name ends in a pointer to offset 0, into the header, which a
+    // response does not copy. Echoed as it came, hickory could not read the answer.
+    let mut packet = vec![0x23, 0x56, 0x78, 0xf8, 0, 1, 0, 0, 0, 0, 0, 0];
+    packet.extend_from_slice(&[
+        8, 4, 0x36, 0x38, 0x60, 0x30, 3, 0x74, 0, 0xc0, 0, 0, 2, 0, 0,
+    ]);
+    packet.extend_from_slice(&[0; 15]);
+    packet.extend_from_slice(&[1, 1]);
+    let view = Request::read(&packet).unwrap();
+    assert_eq!(view.questions, None);
+    let mut out = Vec::new();
+    assert!(error_answer(&view, ResponseCode::NotImp, &mut out));
+    hickory_proto::op::Message::from_vec(&out).unwrap();
+}
