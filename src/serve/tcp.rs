@@ -302,6 +302,19 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Waits, off the serving thread, for the start-up snapshot's digest when the answer to
+/// `request` writes it (`Pipeline::digest_pending_for`), so that a ZONEMD question or a
+/// transfer asked while it is computed neither goes out without it nor holds up the other
+/// connections the thread serves; returns at once otherwise.
+pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
+    if let Some(snapshot) = pipeline.digest_pending_for(request) {
+        let _ = tokio::task::spawn_blocking(move || {
+            snapshot.zonemd.rdata();
+        })
+        .await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,18 +326,5 @@ mod tests {
         assert!(holds_complete_message(&[0, 0]));
         assert!(!holds_complete_message(&[0, 3, 1, 2]));
         assert!(holds_complete_message(&[0, 3, 1, 2, 3, 9]));
-    }
-}
-
-/// Waits, off the serving thread, for the start-up snapshot's digest when the answer to
-/// `request` writes it (`Pipeline::digest_pending_for`), so that a ZONEMD question or a
-/// transfer asked while it is computed neither goes out without it nor holds up the other
-/// connections the thread serves; returns at once otherwise.
-pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
-    if let Some(snapshot) = pipeline.digest_pending_for(request) {
-        let _ = tokio::task::spawn_blocking(move || {
-            snapshot.zonemd.rdata();
-        })
-        .await;
     }
 }
