@@ -279,6 +279,7 @@ impl ZoneDigest {
     }
 
     /// Whether [`ZoneDigest::rdata`] answers without waiting.
+    #[cfg(test)]
     pub(crate) fn is_ready(&self) -> bool {
         !self.served || self.rdata.get().is_some()
     }

@@ -56,8 +56,8 @@ use crate::transport::Transport;
 use crate::wire::{self, Request, ResponseCode};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
-pub(crate) use state::DigestJob;
 use state::ZoneState;
+pub(crate) use state::{DigestJob, StartUp, StartUpWait};
 pub(crate) use transfer::Transfer;
 use transfer::{Journal, TransferPolicy};
 
@@ -181,7 +181,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
     ) -> Pipeline {
         let (pipeline, digest) = Pipeline::digest_pending(zone, table, serial, policy, metrics);
-        digest.run();
+        drop(digest.run());
         pipeline
     }
 
@@ -202,6 +202,7 @@ impl Pipeline {
             zone,
             snapshot: ArcSwap::new(snapshot.clone()),
             journal: ArcSwap::from_pointee(Journal::default()),
+            started: std::sync::OnceLock::new(),
         });
         let digest = DigestJob {
             state: state.clone(),
@@ -239,11 +240,19 @@ impl Pipeline {
         self.state.snapshot.load_full()
     }
 
-    /// The snapshot to wait for (`zonemd.rdata()`, off the serving thread) before handing
-    /// `request` to [`Pipeline::handle`], when its answer holds the ZONEMD record that is
-    /// still being computed at start-up; `None` when it can go now.
-    pub(crate) fn digest_pending_for(&self, request: &[u8]) -> Option<Arc<Snapshot>> {
-        self.state.digest_pending_for(request)
+    /// What to wait for (off the serving thread) before handing `request` to
+    /// [`Pipeline::handle`], when its answer needs what the start-up work makes (the ZONEMD
+    /// record, the journal); `None` when it can go now.
+    pub(crate) fn start_up_pending_for(&self, request: &[u8]) -> Option<StartUpWait> {
+        self.state
+            .must_wait(request)
+            .then(|| StartUpWait(self.state.clone()))
+    }
+
+    /// Blocks until the start-up work is done (a reload waits for it, so that the journal it
+    /// extends is the one the start-up made).
+    pub(crate) fn wait_started(&self) {
+        self.state.wait_started();
     }
 
     /// The zone answered for.
@@ -275,15 +284,9 @@ impl Pipeline {
         self.state.journal.load_full()
     }
 
-    /// Answers IXFR from `journal` (read back from disk at start) when it leads to the serial
-    /// served now; returns whether it was taken. A journal leading elsewhere (the data changed
-    /// while portsd was stopped) is of no use: no difference joins it to the serial served.
-    pub(crate) fn restore_journal(&self, journal: Journal) -> bool {
-        let usable = journal.last_serial() == Some(self.snapshot().serial);
-        if usable {
-            self.state.journal.store(Arc::new(journal));
-        }
-        usable
+    /// The most bytes the journal may take (`--journal-max-bytes`).
+    pub(crate) fn journal_max_bytes(&self) -> u64 {
+        self.transfer.journal_max_bytes
     }
 
     /// Whether the access list (`--allow`, `--deny`) admits `client`; the HTTP server asks

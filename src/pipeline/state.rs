@@ -1,8 +1,9 @@
 //! What every message of the pipeline reads: the zone's fixed settings, the table snapshot
 //! answered from now, and the IXFR differences, the last two swapped whole on a reload; and
-//! the start-up snapshot's digest, computed while that snapshot already answers.
+//! the start-up work done while the first snapshot already answers: its digest, then the
+//! journal brought up to its serial (by `serve`, from the state directory).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -20,22 +21,29 @@ pub(crate) struct ZoneState {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     /// The differences between the last serials, for IXFR; a reload stores a new one.
     pub(crate) journal: ArcSwap<Journal>,
+    /// Set once the start-up work is done ([`StartUp`] dropped): the first snapshot's digest
+    /// is computed and the journal leads to its serial.
+    pub(crate) started: OnceLock<()>,
 }
 
 impl ZoneState {
-    /// The snapshot answered from now, when `request` asks for something written with its
-    /// ZONEMD record (the record itself, AXFR, IXFR) and the digest is not computed yet: a
-    /// serving loop waits for it (`zonemd.rdata()`) off its thread before handing
-    /// the request on, so that nothing else it serves waits too. Everything else, and
-    /// everything once the digest is there, gets `None`; the request is read here (a second
-    /// view of it) only while the digest is still being computed.
-    pub(crate) fn digest_pending_for(&self, request: &[u8]) -> Option<Arc<Snapshot>> {
-        let snapshot = self.snapshot.load();
-        if snapshot.zonemd.is_ready() {
-            return None;
+    /// Whether `request` must wait for the start-up work: it asks for something written with
+    /// the ZONEMD record (the record itself, AXFR) or from the journal (IXFR) while they are
+    /// not there yet. A serving loop then waits ([`ZoneState::wait_started`]) off its thread
+    /// before handing the request on, so that nothing else it serves waits too. The request is
+    /// read here (a second view of it) only while the start-up work runs.
+    pub(crate) fn must_wait(&self, request: &[u8]) -> bool {
+        if self.started.get().is_some() {
+            return false;
         }
-        let qtype = Request::read(request)?.qtype()?;
-        matches!(qtype, rtype::ZONEMD | rtype::AXFR | rtype::IXFR).then(|| Arc::clone(&snapshot))
+        Request::read(request)
+            .and_then(|request| request.qtype())
+            .is_some_and(|qtype| matches!(qtype, rtype::ZONEMD | rtype::AXFR | rtype::IXFR))
+    }
+
+    /// Blocks until the start-up work is done.
+    pub(crate) fn wait_started(&self) {
+        self.started.wait();
     }
 }
 
@@ -50,8 +58,9 @@ pub(crate) struct DigestJob {
 }
 
 impl DigestJob {
-    /// Computes the digest (about as long as one AXFR of the zone) and publishes it.
-    pub(crate) fn run(self) {
+    /// Computes the digest (about as long as one AXFR of the zone) and publishes it. What
+    /// waits for the start-up work goes on when the returned [`StartUp`] is dropped.
+    pub(crate) fn run(self) -> StartUp {
         let started = Instant::now();
         self.snapshot.compute_digest(&self.state.zone);
         info!(
@@ -59,5 +68,40 @@ impl DigestJob {
             elapsed_ms = started.elapsed().as_millis(),
             "zone digest (ZONEMD) computed"
         );
+        StartUp { state: self.state }
+    }
+}
+
+/// The rest of the start-up work, after the digest: while it is held, IXFR (and whatever else
+/// waits for the start-up) waits, so that the journal can still be brought up to the serial
+/// served; dropping it lets them go, whatever happened.
+#[derive(Debug)]
+#[must_use = "requests waiting for the start-up go on when this is dropped"]
+pub(crate) struct StartUp {
+    state: Arc<ZoneState>,
+}
+
+impl StartUp {
+    /// Answers IXFR from `journal` from now on.
+    pub(crate) fn set_journal(&self, journal: Journal) {
+        self.state.journal.store(Arc::new(journal));
+    }
+}
+
+impl Drop for StartUp {
+    fn drop(&mut self) {
+        let _ = self.state.started.set(());
+    }
+}
+
+/// A request held back until the start-up work is done
+/// ([`super::Pipeline::start_up_pending_for`]).
+#[derive(Debug)]
+pub(crate) struct StartUpWait(pub(super) Arc<ZoneState>);
+
+impl StartUpWait {
+    /// Blocks until the start-up work is done.
+    pub(crate) fn wait(self) {
+        self.0.wait_started();
     }
 }

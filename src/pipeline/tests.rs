@@ -73,7 +73,7 @@ fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
         Pipeline::digest_pending(zone, table, 10, policy, Arc::new(Metrics::new()));
     let asked = |qtype| {
         let request = query("ports.test.", qtype).to_vec().unwrap();
-        pipeline.digest_pending_for(&request).is_some()
+        pipeline.start_up_pending_for(&request).is_some()
     };
     let carrying = [
         RecordType::from(crate::core::zone::rtype::ZONEMD),
@@ -94,7 +94,7 @@ fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
         Transport::Udp,
     );
     assert!(answered, "ANY at the apex is answered before the digest");
-    digest.run();
+    drop(digest.run());
     assert!(!carrying.iter().any(|&t| asked(t)));
 }
 

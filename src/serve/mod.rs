@@ -214,20 +214,6 @@ impl Server {
             pipeline = pipeline.tapped(tap);
             dnstap = Some((target, queue));
         }
-        if let Some(journal) = settings.state.as_ref().and_then(state::StateDir::journal) {
-            match journal.last_serial() {
-                // An empty journal (the last change was too large to keep) holds nothing.
-                None => {}
-                Some(_) if pipeline.restore_journal(journal) => {
-                    info!(serial, "IXFR differences read back from the journal");
-                }
-                Some(leads_to) => info!(
-                    leads_to,
-                    serial,
-                    "the journal leads to another serial than the one served; starting a new one"
-                ),
-            }
-        }
         let pipeline = Arc::new(pipeline);
         Server {
             http: Arc::new(http::Http::new(pipeline.clone(), settings.http)),
@@ -251,6 +237,8 @@ impl Server {
     /// table keeps serving. Returns the serial now served.
     pub(crate) fn reload(&self) -> Result<u32, DataErrors> {
         let table = (self.data.table()).inspect_err(|_| self.metrics().reload_failed())?;
+        // The journal a reload extends is the one the start-up work brought up to date.
+        self.pipeline.wait_started();
         let zone = self.pipeline.zone();
         // The table served until now is let go of before the swap, so that the memory it
         // held can be given back once the swap is done.
@@ -262,21 +250,32 @@ impl Server {
         self.pipeline.replace_table(table, serial);
         crate::memory::release_free_memory();
         if let Some(state) = self.state.as_deref().filter(|_| serial != served.0) {
+            // The new zone before the journal leading to it, the old zone removed last: a
+            // crash between any two leaves what the next start needs for a difference.
+            state.record_zone(zone, &self.pipeline.snapshot());
             state.record_journal(&self.pipeline.journal());
+            state.remove_zones_except(serial);
         }
         self.notifier.announce(serial);
         Ok(serial)
     }
 
-    /// Starts computing the first snapshot's digest on a thread of its own (once: later
-    /// snapshots are computed whole before they are swapped in).
+    /// Starts the start-up work on a thread of its own (once: later snapshots are computed
+    /// whole before they are swapped in): the first snapshot's digest, then the journal
+    /// brought up to its serial from the state directory.
     fn start_digest(&self) -> Result<(), ServerError> {
         let Some(job) = self.digest.lock().ok().and_then(|mut job| job.take()) else {
             return Ok(());
         };
+        let (pipeline, state) = (self.pipeline.clone(), self.state.clone());
         std::thread::Builder::new()
             .name("portsd-zonemd".to_owned())
-            .spawn(move || job.run())
+            .spawn(move || {
+                let started = job.run();
+                if let Some(state) = state {
+                    state.catch_up(&pipeline, &started);
+                }
+            })
             .map(drop)
             .map_err(|error| ServerError::Thread("zone digest", error))
     }

@@ -1,11 +1,16 @@
 //! `--state-dir`: what portsd keeps on disk between runs, which is the serial last served and
-//! the fingerprint of the zone it was served for (file `serial`), and the IXFR differences
-//! leading to it (file `journal`, in the form `pipeline::transfer` reads and writes).
+//! the fingerprint of the zone it was served for (file `serial`), the IXFR differences
+//! leading to it (file `journal`), and the zone served itself (file `zone.SERIAL`), the last
+//! two in the forms `pipeline::transfer` reads and writes.
 //!
-//! The journal is written the same way after each reload that changes the serial, and read at
-//! start: a secondary behind by a change made before a restart then gets an IXFR, not the
-//! whole zone. One that is missing is a fresh start; one that is cut short, altered or of
-//! another version is logged as a warning and the journal starts afresh.
+//! After each reload that changes the serial the new zone is written (beside the one before),
+//! then the journal, then the zone before is removed. At start, once the first snapshot's
+//! digest is computed ([`StateDir::catch_up`]), the zone kept is compared with the zone
+//! loaded and their difference appended to the journal: a secondary that was current before
+//! the restart gets an IXFR whatever changed meanwhile (the data edited while stopped, a
+//! package upgrade, a crash between any two of those writes). A file that is missing is a
+//! fresh start; one that is cut short, altered, of another version or of a zone with other
+//! settings is one warning, and secondaries behind get the whole zone once.
 //!
 //! The serial is the data's date unless the data changed without a newer date, when it steps
 //! past the served one ([`crate::core::serial`]). Without a record of that step a restart would
@@ -21,14 +26,18 @@
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use tracing::warn;
+use tracing::{info, warn};
 
-use crate::core::serial::Served;
-use crate::pipeline::transfer::Journal;
+use crate::core::serial::{Served, is_newer};
+use crate::core::zone::{Snapshot, Zone};
+use crate::pipeline::transfer::{Journal, StoredZone};
+use crate::pipeline::{Pipeline, StartUp};
 
 /// The files in the state directory.
 const SERIAL_FILE: &str = "serial";
 const JOURNAL_FILE: &str = "journal";
+/// A zone served is kept as `zone.SERIAL`.
+const ZONE_PREFIX: &str = "zone.";
 
 /// The state directory.
 #[derive(Clone, Debug)]
@@ -90,6 +99,132 @@ impl StateDir {
         }
     }
 
+    /// Records `snapshot` served as `zone` (unless it is there already), for the difference
+    /// the next start computes.
+    pub(crate) fn record_zone(&self, zone: &Zone, snapshot: &Snapshot) {
+        let path = self.dir.join(format!("{ZONE_PREFIX}{}", snapshot.serial));
+        if path.exists() {
+            return;
+        }
+        if let Err(error) = write_replacing(&self.dir, &path, &StoredZone::write(zone, snapshot)) {
+            warn!(path = %path.display(), %error, "cannot keep the zone served");
+        }
+    }
+
+    /// The serials of the zones kept, by their files' names.
+    fn kept_serials(&self) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name();
+                name.to_str()?.strip_prefix(ZONE_PREFIX)?.parse().ok()
+            })
+            .collect()
+    }
+
+    /// The zone kept as served with `serial`, if it reads back whole.
+    fn kept_zone(&self, serial: u32) -> Option<StoredZone> {
+        let path = self.dir.join(format!("{ZONE_PREFIX}{serial}"));
+        let bytes = std::fs::read(&path)
+            .inspect_err(|error| warn!(path = %path.display(), %error, "cannot read the zone kept"))
+            .ok()?;
+        StoredZone::read(bytes)
+            .inspect_err(
+                |error| warn!(path = %path.display(), %error, "the zone kept is not usable"),
+            )
+            .ok()
+            .filter(|zone| zone.serial() == serial)
+    }
+
+    /// Removes every zone kept but the one served with `serial`.
+    pub(crate) fn remove_zones_except(&self, serial: u32) {
+        for old in self.kept_serials().into_iter().filter(|&s| s != serial) {
+            let path = self.dir.join(format!("{ZONE_PREFIX}{old}"));
+            if let Err(error) = std::fs::remove_file(&path) {
+                warn!(path = %path.display(), %error, "cannot remove a zone kept before");
+            }
+        }
+    }
+
+    /// The bytes the state directory's files take.
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.metadata().ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|metadata| metadata.len())
+            .sum()
+    }
+
+    /// At start, once the first snapshot's digest is there (`started`): the journal brought
+    /// up to the serial served, and what the next start needs written. The journal read back
+    /// is used as it is when it leads to the serial served; otherwise the difference from the
+    /// zone kept (the one the journal leads to, else the newest) to the zone loaded is
+    /// appended to it. Without either, secondaries behind get the whole zone once.
+    pub(crate) fn catch_up(&self, pipeline: &Pipeline, started: &StartUp) {
+        let (zone, snapshot) = (pipeline.zone(), pipeline.snapshot());
+        let served = snapshot.serial;
+        let journal = self.journal();
+        let leads_to = journal.as_ref().and_then(Journal::last_serial);
+        let journal = if leads_to == Some(served) {
+            info!(
+                serial = served,
+                "IXFR differences read back from the journal"
+            );
+            journal.unwrap_or_default()
+        } else {
+            let kept = self.kept_serials();
+            let base = leads_to
+                .filter(|serial| kept.contains(serial))
+                .or_else(|| newest(&kept))
+                .filter(|&serial| serial != served);
+            match base.and_then(|serial| self.kept_zone(serial)) {
+                Some(old) if !old.is_of(zone) => {
+                    warn!(
+                        "the zone kept was served with other zone settings; secondaries behind get the whole zone"
+                    );
+                    Journal::default()
+                }
+                Some(old) => match old.difference_to(zone, &snapshot) {
+                    Ok(difference) => {
+                        info!(
+                            from = old.serial(),
+                            to = served,
+                            "the zone changed while portsd was stopped; IXFR difference computed"
+                        );
+                        let earlier = journal.filter(|_| leads_to == Some(old.serial()));
+                        earlier
+                            .unwrap_or_default()
+                            .extended(difference, pipeline.journal_max_bytes())
+                    }
+                    Err(error) => {
+                        warn!(%error, "the zone kept is not usable; secondaries behind get the whole zone");
+                        Journal::default()
+                    }
+                },
+                None => {
+                    if leads_to.is_some() {
+                        info!(
+                            leads_to,
+                            serial = served,
+                            "no zone kept for the journal's serial; starting a new journal"
+                        );
+                    }
+                    Journal::default()
+                }
+            }
+        };
+        started.set_journal(journal.clone());
+        self.record_zone(zone, &snapshot);
+        self.record_journal(&journal);
+        self.remove_zones_except(served);
+        info!(bytes = self.disk_bytes(), "state directory written");
+    }
+
     /// Records that `served` is now served.
     pub(crate) fn record(&self, (serial, fingerprint): Served) {
         let path = self.file();
@@ -100,6 +235,14 @@ impl StateDir {
             warn!(path = %path.display(), %error, "cannot record the serial");
         }
     }
+}
+
+/// The newest of `serials` (RFC 1982).
+fn newest(serials: &[u32]) -> Option<u32> {
+    serials
+        .iter()
+        .copied()
+        .reduce(|a, b| if is_newer(b, a) { b } else { a })
 }
 
 /// `SERIAL FINGERPRINT` (decimal, hex) on the first line that is neither blank nor a comment.

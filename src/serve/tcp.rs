@@ -270,7 +270,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         let Some(request) = next else { break };
         answered += 1;
         seat.touch();
-        digest_ready_for(pipeline, &request).await;
+        started_for(pipeline, &request).await;
         match pipeline.handle(&request, client, transport, Instant::now(), &mut response) {
             Outcome::Silence => continue,
             Outcome::Reply => {}
@@ -302,16 +302,14 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Waits, off the serving thread, for the start-up snapshot's digest when the answer to
-/// `request` writes it (`Pipeline::digest_pending_for`), so that a ZONEMD question or a
-/// transfer asked while it is computed neither goes out without it nor holds up the other
-/// connections the thread serves; returns at once otherwise.
-pub(crate) async fn digest_ready_for(pipeline: &Pipeline, request: &[u8]) {
-    if let Some(snapshot) = pipeline.digest_pending_for(request) {
-        let _ = tokio::task::spawn_blocking(move || {
-            snapshot.zonemd.rdata();
-        })
-        .await;
+/// Waits, off the serving thread, for the start-up work (the first snapshot's digest, the
+/// journal brought up to its serial) when the answer to `request` needs it
+/// (`Pipeline::start_up_pending_for`), so that a ZONEMD question or a transfer asked meanwhile
+/// neither goes out without it nor holds up the other connections the thread serves; returns
+/// at once otherwise.
+pub(crate) async fn started_for(pipeline: &Pipeline, request: &[u8]) {
+    if let Some(pending) = pipeline.start_up_pending_for(request) {
+        let _ = tokio::task::spawn_blocking(move || pending.wait()).await;
     }
 }
 

@@ -11,8 +11,10 @@
 //! The SOA comes first and last and nowhere in between (the apex SOA is left out of the walk).
 //! The first message carries the question, later ones none (as BIND and NSD send them).
 
+mod difference;
 mod journal;
 mod policy;
+mod stored;
 #[cfg(test)]
 mod tests;
 
@@ -32,11 +34,12 @@ use crate::wire::message::{MessageWriter, Suffixes};
 use crate::wire::response::Opt;
 use crate::wire::{Flags, Header, OpCode};
 use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
+use difference::{ChangedRecord, Difference};
 pub use journal::DEFAULT_JOURNAL_MAX_BYTES;
 pub(crate) use journal::Journal;
-use journal::{ChangedRecord, Difference};
 pub(crate) use policy::{DEFAULT_MAX_TRANSFERS, TransferPolicy};
 pub(crate) use policy::{Kind, Refusal, Slot, TransferRequest};
+pub(crate) use stored::StoredZone;
 
 /// The size a transfer message is filled to: about 16 KiB, which every secondary takes and
 /// which keeps compression pointers (14 bits) in range.

@@ -11,7 +11,7 @@ use crate::core::zone::CLASS_IN;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 
-fn zone() -> Zone {
+pub(super) fn zone() -> Zone {
     Zone::new(
         parse_domain("ports.test").unwrap(),
         parse_domain("ns.ports.test").unwrap(),
@@ -20,7 +20,7 @@ fn zone() -> Zone {
     )
 }
 
-fn snapshot(zone: &Zone, serial: u32, uses: &[(&str, &str)]) -> Arc<Snapshot> {
+pub(super) fn snapshot(zone: &Zone, serial: u32, uses: &[(&str, &str)]) -> Arc<Snapshot> {
     let entries = uses
         .iter()
         .map(|&(port, description)| Entry {

@@ -114,7 +114,7 @@ async fn answer(pipeline: &Pipeline, client: SocketAddr, query: &[u8]) -> Respon
     if !readable {
         return not_a_query();
     }
-    crate::serve::tcp::digest_ready_for(pipeline, query).await;
+    crate::serve::tcp::started_for(pipeline, query).await;
     let mut response = Vec::new();
     match pipeline.handle(query, client, Transport::Doh, Instant::now(), &mut response) {
         Outcome::Reply => {}
