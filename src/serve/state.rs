@@ -38,6 +38,9 @@ const SERIAL_FILE: &str = "serial";
 const JOURNAL_FILE: &str = "journal";
 /// A zone served is kept as `zone.SERIAL`.
 const ZONE_PREFIX: &str = "zone.";
+/// What a file being written is called, before the writer's process ID: a name with it that
+/// is still there at start was left by a crash.
+const TEMPORARY: &str = "new.";
 
 /// The state directory.
 #[derive(Clone, Debug)]
@@ -164,65 +167,97 @@ impl StateDir {
     /// up to the serial served, and what the next start needs written. The journal read back
     /// is used as it is when it leads to the serial served; otherwise the difference from the
     /// zone kept (the one the journal leads to, else the newest) to the zone loaded is
-    /// appended to it. Without either, secondaries behind get the whole zone once.
+    /// appended to it. Without either, secondaries behind get the whole zone once. Nothing is
+    /// written when nothing changed.
     pub(crate) fn catch_up(&self, pipeline: &Pipeline, started: &StartUp) {
         let (zone, snapshot) = (pipeline.zone(), pipeline.snapshot());
         let served = snapshot.serial;
+        self.remove_leftovers();
         let journal = self.journal();
         let leads_to = journal.as_ref().and_then(Journal::last_serial);
-        let journal = if leads_to == Some(served) {
+        if let Some(journal) = journal.as_ref().filter(|_| leads_to == Some(served)) {
             info!(
                 serial = served,
                 "IXFR differences read back from the journal"
             );
-            journal.unwrap_or_default()
+            started.set_journal(journal.clone());
         } else {
-            let kept = self.kept_serials();
-            let base = leads_to
-                .filter(|serial| kept.contains(serial))
-                .or_else(|| newest(&kept))
-                .filter(|&serial| serial != served);
-            match base.and_then(|serial| self.kept_zone(serial)) {
-                Some(old) if !old.is_of(zone) => {
-                    warn!(
-                        "the zone kept was served with other zone settings; secondaries behind get the whole zone"
-                    );
-                    Journal::default()
-                }
-                Some(old) => match old.difference_to(zone, &snapshot) {
-                    Ok(difference) => {
-                        info!(
-                            from = old.serial(),
-                            to = served,
-                            "the zone changed while portsd was stopped; IXFR difference computed"
-                        );
-                        let earlier = journal.filter(|_| leads_to == Some(old.serial()));
-                        earlier
-                            .unwrap_or_default()
-                            .extended(difference, pipeline.journal_max_bytes())
-                    }
-                    Err(error) => {
-                        warn!(%error, "the zone kept is not usable; secondaries behind get the whole zone");
-                        Journal::default()
-                    }
-                },
-                None => {
-                    if leads_to.is_some() {
-                        info!(
-                            leads_to,
-                            serial = served,
-                            "no zone kept for the journal's serial; starting a new journal"
-                        );
-                    }
-                    Journal::default()
-                }
-            }
-        };
-        started.set_journal(journal.clone());
+            let journal = self.journal_to(zone, &snapshot, journal, pipeline.journal_max_bytes());
+            started.set_journal(journal.clone());
+            self.record_zone(zone, &snapshot);
+            self.record_journal(&journal);
+        }
+        // A crash after the journal's write may have left the zone unwritten.
         self.record_zone(zone, &snapshot);
-        self.record_journal(&journal);
         self.remove_zones_except(served);
-        info!(bytes = self.disk_bytes(), "state directory written");
+        info!(bytes = self.disk_bytes(), "state directory up to date");
+    }
+
+    /// The journal leading to `snapshot`'s serial: `journal` (which leads elsewhere, or is
+    /// missing) extended by the difference from a zone kept, or empty.
+    fn journal_to(
+        &self,
+        zone: &Zone,
+        snapshot: &Snapshot,
+        journal: Option<Journal>,
+        max_bytes: u64,
+    ) -> Journal {
+        let (served, leads_to) = (
+            snapshot.serial,
+            journal.as_ref().and_then(Journal::last_serial),
+        );
+        let kept = self.kept_serials();
+        let base = leads_to
+            .filter(|serial| kept.contains(serial))
+            .or_else(|| newest(&kept))
+            .filter(|&serial| serial != served);
+        let Some(old) = base.and_then(|serial| self.kept_zone(serial)) else {
+            if leads_to.is_some() {
+                info!(
+                    leads_to,
+                    serial = served,
+                    "no zone kept for the journal's serial; starting a new journal"
+                );
+            }
+            return Journal::default();
+        };
+        if !old.is_of(zone) {
+            warn!(
+                "the zone kept was served with other zone settings; secondaries behind get the whole zone"
+            );
+            return Journal::default();
+        }
+        match old.difference_to(zone, snapshot) {
+            Ok(difference) => {
+                info!(
+                    from = old.serial(),
+                    to = served,
+                    "the zone changed while portsd was stopped; IXFR difference computed"
+                );
+                let earlier = journal.filter(|_| leads_to == Some(old.serial()));
+                earlier.unwrap_or_default().extended(difference, max_bytes)
+            }
+            Err(error) => {
+                warn!(%error, "the zone kept is not usable; secondaries behind get the whole zone");
+                Journal::default()
+            }
+        }
+    }
+
+    /// Removes the files a write cut short by a crash left behind.
+    fn remove_leftovers(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            if name
+                .to_str()
+                .is_some_and(|name| name.contains(&format!(".{TEMPORARY}")))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Records that `served` is now served.
@@ -231,6 +266,9 @@ impl StateDir {
         let text = format!(
             "# portsd: the serial last served and its zone's fingerprint\n{serial} {fingerprint:016x}\n"
         );
+        if std::fs::read(&path).is_ok_and(|recorded| recorded == text.as_bytes()) {
+            return;
+        }
         if let Err(error) = write_replacing(&self.dir, &path, text.as_bytes()) {
             warn!(path = %path.display(), %error, "cannot record the serial");
         }
@@ -259,15 +297,18 @@ fn parse(text: &str) -> Option<Served> {
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, the file synced before
 /// the rename and the directory after, so that neither a crash nor a power cut leaves half a
-/// record, or none where there was one.
+/// record, or none where there was one. The rename is `renameat2` with both paths whole (not
+/// `rename`): strace's path filter reads that call, so a test can kill portsd exactly there.
 fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let temporary = path.with_extension(format!("new.{}", std::process::id()));
+    let temporary = path.with_extension(format!("{TEMPORARY}{}", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
-    std::fs::rename(&temporary, path)?;
+    let here = nix::fcntl::AT_FDCWD;
+    let flags = nix::fcntl::RenameFlags::empty();
+    nix::fcntl::renameat2(here, &temporary, here, path, flags)?;
     std::fs::File::open(dir)?.sync_all()
 }
 

@@ -43,6 +43,7 @@ mod package;
 mod page;
 mod real_systemd;
 mod resolver_unbound;
+mod restarts;
 mod secondaries;
 mod soa_timers;
 mod transfer;

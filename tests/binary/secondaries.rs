@@ -959,7 +959,9 @@ fn secondaries_replicate_from_portsd_as_hidden_primary() {
 /// difference was kept in `--state-dir`'s journal and read back at start. The secondaries load
 /// the zone, portsd restarts without notifying them and takes a change (so they stay behind,
 /// their refresh being an hour), then restarts notifying them: each asks for IXFR from the
-/// serial it holds and gets the difference, not the zone.
+/// serial it holds and gets the difference, not the zone. Then a simulated package upgrade
+/// (portsd stopped, its data changed, started): the difference to the zone kept in the state
+/// directory, and still no full transfer after the first.
 #[test]
 fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
     let _machine = crate::common::machine_to_itself();
@@ -999,11 +1001,49 @@ fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
         secondaries.len()
     );
     let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
-    for secondary in secondaries.drain(..) {
+    for secondary in &secondaries {
         assert_eq!(
             answer_of(secondary.addr, CHANGED_NAME, RecordType::TXT),
             expected,
             "{}",
+            secondary.kind.name()
+        );
+    }
+
+    // A package upgrade: portsd stopped, its data replaced (here: a row changed in the data
+    // directory), started again. The difference comes from the zone kept in the state
+    // directory, so the three still need no full transfer.
+    let _ = primary.daemon.child.kill();
+    let _ = primary.daemon.child.wait();
+    let local = data.join(LOCAL_TSV);
+    let rows = fs::read_to_string(&local).unwrap();
+    fs::write(
+        &local,
+        rows.replace("added by the secondaries test", "changed by the upgrade"),
+    )
+    .unwrap();
+    let listen = primary.daemon.addr.to_string();
+    primary.daemon =
+        PortsdPrimary::spawn(&data, &primary.key, Some(&state), &listen, &targets, &[]);
+    assert!(primary.daemon.wait_for_log("IXFR difference computed"));
+    let upgraded = serving_serial(primary.addr());
+    assert_ne!(upgraded, changed);
+    wait_for_serial(&secondaries, upgraded, LOAD_DEADLINE);
+    let answered = primary.transfers_answered();
+    assert!(
+        answered.ixfr >= secondaries.len() && answered.axfr == 0,
+        "after the upgrade portsd answered {} IXFRs and {} AXFRs for {} secondaries",
+        answered.ixfr,
+        answered.axfr,
+        secondaries.len()
+    );
+    let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
+    assert!(expected.contains("changed by the upgrade"), "{expected}");
+    for secondary in secondaries.drain(..) {
+        assert_eq!(
+            answer_of(secondary.addr, CHANGED_NAME, RecordType::TXT),
+            expected,
+            "{} after the upgrade",
             secondary.kind.name()
         );
     }

@@ -482,7 +482,7 @@ fn signed_udp_answers_fit_the_clients_buffer_and_verify() {
 }
 
 /// The SOA serials of a transfer's records, in order.
-fn soa_serials(records: &[Record]) -> Vec<u32> {
+pub(crate) fn soa_serials(records: &[Record]) -> Vec<u32> {
     records
         .iter()
         .filter_map(|r| match &r.data {
@@ -493,7 +493,7 @@ fn soa_serials(records: &[Record]) -> Vec<u32> {
 }
 
 /// An IXFR from `serial` over TCP: every record of every message.
-fn ixfr(addr: SocketAddr, serial: u32) -> Vec<Record> {
+pub(crate) fn ixfr(addr: SocketAddr, serial: u32) -> Vec<Record> {
     let mut message = Message::new(9, MessageType::Query, OpCode::Query);
     let apex = Name::from_ascii("ports.local.").unwrap();
     message.add_query(Query::query(apex.clone(), RecordType::IXFR));
