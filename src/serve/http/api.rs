@@ -21,7 +21,8 @@ use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-use super::{openapi, page};
+use super::openapi;
+use super::page::cache::Pages;
 use crate::core::model::Protocol;
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::serial;
@@ -43,7 +44,7 @@ pub(super) struct Api {
     /// commands point at.
     dns: OnceLock<SocketAddr>,
     /// The port pages last rendered, kept for the snapshot they show.
-    pub(super) pages: page::cache::Pages,
+    pub(super) pages: Pages,
 }
 
 /// The headers every answer drawn from one snapshot shares, made on its first request rather
@@ -68,7 +69,7 @@ impl Api {
             openapi: format!("{:#}\n", openapi::document()),
             headers: ArcSwapOption::empty(),
             dns: OnceLock::new(),
-            pages: page::cache::Pages::default(),
+            pages: Pages::default(),
         }
     }
 

@@ -95,11 +95,17 @@ impl Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ZoneArgs;
+    use crate::core::names::parse_domain;
     use crate::core::table::Table;
+    use crate::core::zone::Zone;
 
     fn snapshot() -> Arc<Snapshot> {
-        let (zone, _) = ZoneArgs::default().resolve(&[]).unwrap();
+        let zone = Zone::new(
+            parse_domain("ports.test").unwrap(),
+            parse_domain("ns.ports.test").unwrap(),
+            vec!["192.0.2.1".parse().unwrap()],
+            60,
+        );
         Arc::new(Snapshot::new(Table::new(Vec::new()), 1, &zone))
     }
 

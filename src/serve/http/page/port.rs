@@ -102,8 +102,10 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             return problem(api, site, StatusCode::BAD_REQUEST, head, &message, &[]);
         }
     };
-    // The page depends on the data, the site as the reader reached it and the path alone.
-    let key = format!("{} {} {query}", site.base, site.zone);
+    // Beside the data, the page depends on the site (as the reader reached it, where DNS is
+    // served, the zone) and the path alone.
+    let dns = site.dns.as_deref().unwrap_or_default();
+    let key = format!("{}\n{dns}\n{}\n{query}", site.base, site.zone);
     if let Some(page) = api.pages.get(&snapshot, &key) {
         return page_answer(api, &snapshot, StatusCode::OK, page);
     }
