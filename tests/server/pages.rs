@@ -145,6 +145,42 @@ fn the_port_page_shows_every_use_fact_and_neighbour_and_commands_for_this_server
     assert!(all.body.contains("href=\"/port/53/tcp\""), "{}", all.body);
 }
 
+/// The body of `path` asked with `Host: host`, over a connection of its own.
+fn body_for_host(addr: SocketAddr, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
+
+#[test]
+fn a_port_page_asked_again_names_the_host_each_reader_reached() {
+    // Port pages are kept once rendered: what is kept must be the page of the site as this
+    // reader reached it.
+    let server = &*SHARED;
+    let path = "/port/22/tcp";
+    let first = body_for_host(server.http, "one.example:8080", path);
+    assert!(
+        first.contains("curl http://one.example:8080/v1/ports/22/tcp"),
+        "{first}"
+    );
+    let other = body_for_host(server.http, "two.example", path);
+    assert!(
+        other.contains("curl http://two.example/v1/ports/22/tcp"),
+        "{other}"
+    );
+    assert!(!other.contains("one.example"), "{other}");
+    assert_eq!(body_for_host(server.http, "one.example:8080", path), first);
+}
+
 #[test]
 fn a_port_out_of_range_gets_the_clis_message() {
     let server = &*SHARED;

@@ -22,6 +22,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::openapi;
+use super::page::cache::Pages;
 use crate::core::model::Protocol;
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::serial;
@@ -42,6 +43,8 @@ pub(super) struct Api {
     /// Where this server answers DNS, learnt when it starts serving: what the pages' `dig`
     /// commands point at.
     dns: OnceLock<SocketAddr>,
+    /// The port pages last rendered, kept for the snapshot they show.
+    pub(super) pages: Pages,
 }
 
 /// The headers every answer drawn from one snapshot shares, made on its first request rather
@@ -66,6 +69,7 @@ impl Api {
             openapi: format!("{:#}\n", openapi::document()),
             headers: ArcSwapOption::empty(),
             dns: OnceLock::new(),
+            pages: Pages::default(),
         }
     }
 
@@ -145,10 +149,11 @@ pub(super) fn data_answer(
     snapshot: &Arc<Snapshot>,
     status: StatusCode,
     content_type: &'static str,
-    body: String,
+    body: impl Into<Body>,
 ) -> Response<Body> {
     let shared = api.headers_for(snapshot);
-    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    let mut response =
+        (status, [(header::CONTENT_TYPE, content_type)], body.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::ETAG, shared.etag.clone());
     if let Some(lifetime) = &shared.cache_control {

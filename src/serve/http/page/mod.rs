@@ -13,6 +13,7 @@
 //! gathers what each page shows. Pages load only their own style sheet: a
 //! `Content-Security-Policy` allows nothing else.
 
+pub(super) mod cache;
 mod html;
 pub(super) mod port;
 pub(super) mod site;
@@ -55,7 +56,7 @@ fn page_answer(
     api: &Api,
     snapshot: &Arc<Snapshot>,
     status: StatusCode,
-    html: String,
+    html: impl Into<Body>,
 ) -> Response<Body> {
     with_headers(
         data_answer(api, snapshot, status, "text/html; charset=utf-8", html),

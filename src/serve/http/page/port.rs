@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{Response, StatusCode};
+use bytes::Bytes;
 
 use super::site::{Head, PortFacts, Site, port_path};
 use super::{PathRead, error_status, html, page_answer, problem, read_path};
@@ -101,6 +102,13 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             return problem(api, site, StatusCode::BAD_REQUEST, head, &message, &[]);
         }
     };
+    // Beside the data, the page depends on the site (as the reader reached it, where DNS is
+    // served, the zone) and the path alone.
+    let dns = site.dns.as_deref().unwrap_or_default();
+    let key = format!("{}\n{dns}\n{}\n{query}", site.base, site.zone);
+    if let Some(page) = api.pages.get(&snapshot, &key) {
+        return page_answer(api, &snapshot, StatusCode::OK, page);
+    }
     let views = match present::lookup(zone, &snapshot, &query) {
         Ok(views) => views,
         Err(error) => {
@@ -152,7 +160,8 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
         protocol,
     };
     let body = html::port(&query, &facts, &views);
-    let page = html::layout(site, &head, &snapshot, body);
+    let page = Bytes::from(html::layout(site, &head, &snapshot, body));
+    api.pages.keep(&snapshot, key, page.clone());
     page_answer(api, &snapshot, StatusCode::OK, page)
 }
 
