@@ -297,8 +297,9 @@ fn parse(text: &str) -> Option<Served> {
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, the file synced before
 /// the rename and the directory after, so that neither a crash nor a power cut leaves half a
-/// record, or none where there was one. The rename is `renameat2` with both paths whole (not
-/// `rename`): strace's path filter reads that call, so a test can kill portsd exactly there.
+/// record, or none where there was one. The rename is `renameat` with both paths whole (not
+/// `rename`, which strace's path filter does not read), so a test can kill portsd exactly
+/// there (`tests/binary/restarts.rs`).
 fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let temporary = path.with_extension(format!("{TEMPORARY}{}", std::process::id()));
@@ -307,8 +308,7 @@ fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()>
     file.sync_all()?;
     drop(file);
     let here = nix::fcntl::AT_FDCWD;
-    let flags = nix::fcntl::RenameFlags::empty();
-    nix::fcntl::renameat2(here, &temporary, here, path, flags)?;
+    nix::fcntl::renameat(here, &temporary, here, path)?;
     std::fs::File::open(dir)?.sync_all()
 }
 

@@ -258,7 +258,7 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     fleet.kill_in_reload(
         1,
         KillAt {
-            call: "renameat2",
+            call: "renameat",
             path: file("serial".into()),
         },
     );
@@ -266,7 +266,7 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     fleet.kill_in_reload(
         2,
         KillAt {
-            call: "renameat2",
+            call: "renameat",
             path: file(format!("zone.{}", serial(2))),
         },
     );
@@ -274,7 +274,7 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     fleet.kill_in_reload(
         3,
         KillAt {
-            call: "renameat2",
+            call: "renameat",
             path: file("journal".into()),
         },
     );
@@ -291,7 +291,7 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     fleet.kill_in_start_up(
         5,
         KillAt {
-            call: "renameat2",
+            call: "renameat",
             path: file(format!("zone.{}", serial(5))),
         },
     );
@@ -299,7 +299,7 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     fleet.kill_in_start_up(
         6,
         KillAt {
-            call: "renameat2",
+            call: "renameat",
             path: file("journal".into()),
         },
     );
