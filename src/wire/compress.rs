@@ -1,74 +1,182 @@
-//! Names compressed as they are written into a response ([`super::response`]): each label
-//! sequence written is remembered byte for byte, case included, up to fixed limits. The rules
-//! (and limits) are those of hickory's `BinEncoder`, which wrote portsd's answers before, so
-//! the answers portsd sends did not change when it began writing them itself; nothing needs
-//! them to follow hickory any more.
+//! The one writer of every message portsd sends: answers to queries, errors, CHAOS answers,
+//! NOTIFY, the NOTAUTH answers to bad signatures and zone transfer messages all begin here
+//! ([`Writer::begin`]: the header and the question section) and have their names compressed
+//! here as they are written, within one size budget (the message's limit: a UDP payload, 64
+//! KiB for TCP, a transfer message's 16 KiB).
+//!
+//! A name is written in full, then its longest suffix already in the message (byte for byte,
+//! case included) becomes a pointer. Remembered suffixes are searched one by one while they
+//! are few, as in an ordinary answer, so that costs no allocation; past [`LINEAR`] of them (a
+//! transfer message holds hundreds) an FxHash index over their bytes finds them.
 
+use std::hash::Hasher;
+
+use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
 use super::Names;
+use super::header::Header;
 use super::read::MAX_LABELS;
 
-/// The cap on remembered compression targets per message.
-const COMPRESSION_CANDIDATES: usize = 64;
-/// The cap on names compressed per message.
-const COMPRESSED_NAMES: usize = 120;
+/// How many remembered suffixes are searched one by one before the index is built.
+const LINEAR: usize = 16;
+/// The first offset a compression pointer (14 bits) cannot reach.
+const POINTABLE: usize = 0x3FFF;
 
-/// Writes a response's names, compressed. The
-/// bookkeeping lives in inline buffers sized for ordinary answers, so encoding does not
-/// allocate unless an answer carries unusually many names.
+/// Writes one message: its names compressed, its size held to a limit. The bookkeeping lives
+/// in inline buffers sized for ordinary answers, so encoding does not allocate unless a
+/// message carries many names.
 pub(crate) struct Writer<'b> {
     out: &'b mut Vec<u8>,
+    /// The size budget: the most bytes the message may take.
+    limit: usize,
     /// Remembered label sequences: (offset in `out`, start and end in `seen`).
-    targets: SmallVec<[(u16, u16, u16); 16]>,
+    targets: SmallVec<[(u16, u32, u32); 16]>,
     /// Copies of the remembered label sequences.
     seen: SmallVec<[u8; 512]>,
-    names_compressed: usize,
+    /// Past [`LINEAR`] targets: the FxHash of each target's bytes to its place in `targets`
+    /// (the first target with those bytes; a collision only costs a compression). The names
+    /// are the zone's and the query's own, written by portsd, so a fast hash needs no defence
+    /// against collisions made to order: at worst a name goes uncompressed.
+    index: FxHashMap<u64, u16>,
     /// The longest the message has been: a name is written in full before its tail is
     /// replaced with a pointer, so a name needs room for its whole length even when it ends
-    /// up compressed, and a message whose peak passes the size limit is truncated.
+    /// up compressed, and a message whose peak passes the limit does not fit.
     peak: usize,
 }
 
+/// Where a writer was, to go back to when a record does not fit.
+struct Mark {
+    len: usize,
+    targets: usize,
+    seen: usize,
+    peak: usize,
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
 impl<'b> Writer<'b> {
-    /// A writer appending to `out`, which holds the message so far.
+    /// Begins a message in `out` (cleared first) within `limit` bytes: `header` with
+    /// `counts` (QD, AN, NS, AR), then `questions`, a question section as received, which is
+    /// remembered whole (as hickory's encoder remembers it).
     #[inline]
-    pub(crate) fn new(out: &'b mut Vec<u8>) -> Writer<'b> {
-        Writer {
+    pub(crate) fn begin(
+        out: &'b mut Vec<u8>,
+        header: Header,
+        counts: [u16; 4],
+        questions: &[u8],
+        limit: usize,
+    ) -> Writer<'b> {
+        out.clear();
+        header.write(counts, out);
+        out.extend_from_slice(questions);
+        let mut writer = Writer {
             out,
+            limit,
             targets: SmallVec::new(),
             seen: SmallVec::new(),
-            names_compressed: 0,
+            index: FxHashMap::default(),
             peak: 0,
+        };
+        if !questions.is_empty() {
+            writer.remember(12, 12 + questions.len());
         }
+        writer
     }
 
-    /// The longest the message has been.
+    /// Whether the message, at its longest, is within its limit.
     #[inline]
-    pub(crate) fn peak(&self) -> usize {
-        self.peak
+    pub(crate) fn fits(&self) -> bool {
+        self.peak.max(self.out.len()) <= self.limit
+    }
+
+    /// Writes one record: `owner`'s labels, then what `rest` writes (type, class, TTL and
+    /// data, [`super::write_record_data`]), unless the message would pass its limit; then the
+    /// message is left as it was, and `false` returned. A message with no record yet takes
+    /// its first all the same, so every message carries at least one.
+    pub(crate) fn record_within<'l>(
+        &mut self,
+        owner: impl Iterator<Item = &'l [u8]>,
+        first: bool,
+        rest: impl FnOnce(&mut Self),
+    ) -> bool {
+        let mark = Mark {
+            len: self.out.len(),
+            targets: self.targets.len(),
+            seen: self.seen.len(),
+            peak: self.peak,
+        };
+        self.write_name(owner);
+        rest(self);
+        if first || self.fits() {
+            return true;
+        }
+        self.back_to(mark);
+        false
+    }
+
+    /// Takes out what was written after `mark`, and the suffixes remembered in it.
+    fn back_to(&mut self, mark: Mark) {
+        self.out.truncate(mark.len);
+        self.targets.truncate(mark.targets);
+        self.seen.truncate(mark.seen);
+        self.peak = mark.peak;
+        if self.targets.len() <= LINEAR {
+            self.index.clear();
+        } else {
+            let kept = self.targets.len();
+            self.index.retain(|_, at| usize::from(*at) < kept);
+        }
     }
 
     /// Remembers the bytes from `start` to `end` as a compression target.
     #[inline]
-    pub(crate) fn remember(&mut self, start: usize, end: usize) {
-        // Offsets stay below 0x3FFF, and at most 64 sequences of at most 259 bytes (a name,
-        // or the question's name, type and class) are kept: every number here fits 16 bits.
-        if self.out.len() < 0x3FFF && self.targets.len() < COMPRESSION_CANDIDATES {
-            let from = self.seen.len() as u16;
+    fn remember(&mut self, start: usize, end: usize) {
+        // Offsets stay below 0x3FFF, so there are fewer than 2^14 targets (an index fits
+        // 16 bits), and a message's suffixes copied stay far below 2^32 bytes.
+        if start < POINTABLE {
+            let from = self.seen.len() as u32;
             self.seen.extend_from_slice(&self.out[start..end]);
             self.targets
-                .push((start as u16, from, self.seen.len() as u16));
+                .push((start as u16, from, self.seen.len() as u32));
+            self.index_target(self.targets.len() - 1);
         }
+    }
+
+    /// Adds target `at` to the index once there are more than [`LINEAR`] targets (all of
+    /// them, when the index is built).
+    fn index_target(&mut self, at: usize) {
+        if self.targets.len() <= LINEAR {
+            return;
+        }
+        let first = if self.index.is_empty() { 0 } else { at };
+        for place in first..=at {
+            let bytes = self.target_bytes(place);
+            self.index.entry(hash(bytes)).or_insert(place as u16);
+        }
+    }
+
+    #[inline]
+    fn target_bytes(&self, place: usize) -> &[u8] {
+        let (_, from, to) = self.targets[place];
+        &self.seen[from as usize..to as usize]
     }
 
     #[inline(always)]
     fn find(&self, start: usize, end: usize) -> Option<u16> {
         let wanted = &self.out[start..end];
-        self.targets
-            .iter()
-            .find(|&&(_, from, to)| &self.seen[usize::from(from)..usize::from(to)] == wanted)
-            .map(|&(offset, _, _)| offset)
+        if self.index.is_empty() {
+            return (0..self.targets.len())
+                .find(|&place| self.target_bytes(place) == wanted)
+                .map(|place| self.targets[place].0);
+        }
+        let place = usize::from(*self.index.get(&hash(wanted))?);
+        let &(offset, from, to) = self.targets.get(place)?;
+        (self.seen.get(from as usize..to as usize)? == wanted).then_some(offset)
     }
 
     /// Appends 16 bits.
@@ -83,7 +191,7 @@ impl<'b> Writer<'b> {
         let mut count = 0;
         for label in labels {
             if count < MAX_LABELS {
-                starts[count] = self.out.len() as u16;
+                starts[count] = self.out.len().min(usize::from(u16::MAX)) as u16;
                 count += 1;
             }
             self.out.push(label.len() as u8);
@@ -91,21 +199,14 @@ impl<'b> Writer<'b> {
         }
         let end = self.out.len();
         self.peak = self.peak.max(end);
-        if self.names_compressed < COMPRESSED_NAMES {
-            self.names_compressed += 1;
-            for start in starts[..count].iter().map(|&s| usize::from(s)) {
-                match self.find(start, end) {
-                    Some(offset) if offset & 0xC000 == 0 => {
-                        self.out.truncate(start);
-                        self.u16(0xC000 | offset);
-                        return;
-                    }
-                    _ => self.remember(start, end),
+        for start in starts[..count].iter().map(|&s| usize::from(s)) {
+            match self.find(start, end) {
+                Some(offset) => {
+                    self.out.truncate(start);
+                    self.u16(0xC000 | offset);
+                    return;
                 }
-            }
-        } else {
-            for start in starts[..count].iter().map(|&s| usize::from(s)) {
-                self.remember(start, end);
+                None => self.remember(start, end),
             }
         }
         self.out.push(0);

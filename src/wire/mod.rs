@@ -1,10 +1,10 @@
 //! DNS wire format, read and written by hand, and its vocabulary: the header ([`header`]), the
 //! request view every pipeline step reads ([`request`]), names (the one label reader in
-//! `read`, compression in [`compress`]), every answer to a query written whole by one writer
-//! ([`response`]: the fast path's, the general path's, errors, CHAOS), zone transfer messages
-//! ([`message`]), the zone's digest ([`zonemd`]), record data (SOA, NS, A, AAAA, TXT,
-//! ZONEMD) in one function for every writer, the NOTIFY message, and the TSIG record (read
-//! and written).
+//! `read`), the one writer of every message portsd sends ([`compress`]: names compressed,
+//! one size limit) and what is written with it: answers to queries ([`response`]: the fast
+//! path's, the general path's, errors, CHAOS), zone transfer messages ([`message`]), the
+//! NOTIFY message; the zone's digest ([`zonemd`]), record data (SOA, NS, A, AAAA, TXT,
+//! ZONEMD) in one function for every writer, and the TSIG record (read and written).
 //!
 //! hickory parses the messages the view cannot answer from (the general path), names the
 //! vocabulary, and is the oracle: tests and the fuzz targets hold each piece written here
@@ -87,14 +87,32 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
 /// Writes a record's type, class IN, TTL, RDLENGTH and RDATA, after its owner.
 #[inline]
 pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
-    let out = names.out();
-    out.extend_from_slice(&data.rtype().to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    out.extend_from_slice(&zone.ttl_of(data.rtype()).to_be_bytes());
-    let length_at = out.len();
-    out.extend_from_slice(&[0, 0]);
+    let length_at = record_fields(names.out(), data.rtype(), zone.ttl_of(data.rtype()));
     write_rdata(names, zone, data);
-    let out = names.out();
+    end_rdata(names.out(), length_at);
+}
+
+/// Writes a record's type, class IN, TTL, RDLENGTH and `rdata`, already encoded, after its
+/// owner.
+pub(crate) fn write_record_raw(out: &mut Vec<u8>, rtype: u16, ttl: u32, rdata: &[u8]) {
+    let length_at = record_fields(out, rtype, ttl);
+    out.extend_from_slice(rdata);
+    end_rdata(out, length_at);
+}
+
+/// Appends type, class IN, TTL and a place for RDLENGTH; returns where that place is.
+#[inline]
+fn record_fields(out: &mut Vec<u8>, rtype: u16, ttl: u32) -> usize {
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.len() - 2
+}
+
+/// Fills in RDLENGTH at `length_at` for the RDATA written after it.
+#[inline]
+fn end_rdata(out: &mut [u8], length_at: usize) {
     let length = (out.len() - length_at - 2) as u16;
     out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
 }
@@ -102,15 +120,15 @@ pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdat
 /// A NOTIFY (RFC 1996 3.7) for `zone` at `serial` with `id` into `out`: AA set, the apex SOA
 /// as the question and as the answer.
 pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>) {
-    out.clear();
-    Header::new(id, OpCode::Notify, Flags::AA).write([1, 1, 0, 0], out);
-    let mut names = Uncompressed(out);
-    names.name(zone.name.labels().iter().map(|l| &l[..]));
+    let header = Header::new(id, OpCode::Notify, Flags::AA);
+    let mut writer = compress::Writer::begin(out, header, [1, 1, 0, 0], &[], usize::MAX);
+    let apex = || zone.name.labels().iter().map(|l| &l[..]);
+    writer.name(apex());
+    let out = writer.out();
     out.extend_from_slice(&rtype::SOA.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    // The answer's owner is the question's name, at offset 12.
-    out.extend_from_slice(&[0xC0, 12]);
-    write_record_data(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
+    writer.name(apex());
+    write_record_data(&mut writer, zone, &Rdata::Soa(serial));
 }
 
 /// The bytes [`response::write_opt`] writes with an EDNS EXPIRE option and nothing else.
@@ -132,8 +150,8 @@ pub(crate) fn error_answer(request: &Request<'_>, rcode: ResponseCode, out: &mut
         request.counts[0]
     };
     let header = request.response_header().rcode(rcode);
-    header.write([count, 0, 0, 0], out);
-    out.extend_from_slice(&request.bytes[questions]);
+    let questions = &request.bytes[questions];
+    compress::Writer::begin(out, header, [count, 0, 0, 0], questions, usize::MAX);
     true
 }
 
