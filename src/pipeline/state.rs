@@ -9,8 +9,9 @@ use arc_swap::ArcSwap;
 use tracing::info;
 
 use super::transfer::Journal;
-use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::core::zone::{Snapshot, Zone};
 use crate::wire::Request;
+use crate::wire::types::{self, RecordType};
 
 /// The zone's fixed settings and the table snapshot currently answered from.
 #[derive(Debug)]
@@ -35,7 +36,8 @@ impl ZoneState {
             return None;
         }
         let qtype = Request::read(request)?.qtype()?;
-        matches!(qtype, rtype::ZONEMD | rtype::AXFR | rtype::IXFR).then(|| Arc::clone(&snapshot))
+        matches!(qtype, types::ZONEMD | RecordType::AXFR | RecordType::IXFR)
+            .then(|| Arc::clone(&snapshot))
     }
 }
 

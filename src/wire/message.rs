@@ -5,6 +5,7 @@
 use super::compress::Writer;
 use super::header::{self, Header, ResponseCode};
 use super::response::{Opt, write_opt};
+use super::types::RecordType;
 use super::{Names, write_record_data, write_record_raw};
 use crate::core::answer::Rdata;
 use crate::core::zone::Zone;
@@ -48,7 +49,7 @@ impl<'o> TransferMessage<'o> {
     }
 
     /// Adds a record whose RDATA is already encoded (a journal's) when it fits.
-    pub(crate) fn raw(&mut self, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> bool {
+    pub(crate) fn raw(&mut self, owner: &[u8], rtype: RecordType, ttl: u32, rdata: &[u8]) -> bool {
         self.add(owner, |writer| {
             write_record_raw(writer.out(), rtype, ttl, rdata);
         })
@@ -112,7 +113,7 @@ mod tests {
         let mut sizes = Vec::new();
         let mut add = |message: &mut TransferMessage<'_>, owner: &[u8], rdata: &[u8]| {
             let before = message.writer.out().len();
-            let written = message.raw(owner, 16, 60, rdata);
+            let written = message.raw(owner, RecordType::TXT, 60, rdata);
             sizes.push(message.writer.out().len() - before);
             written
         };
@@ -163,7 +164,7 @@ mod tests {
         let mut message = TransferMessage::begin(&mut out, header(), None, 1000);
         let add = |message: &mut TransferMessage<'_>, owner: &[u8], rdata: &[u8]| {
             let before = message.writer.out().len();
-            let written = message.raw(owner, 16, 60, rdata);
+            let written = message.raw(owner, RecordType::TXT, 60, rdata);
             written.then(|| message.writer.out().len() - before)
         };
         let mut names = Vec::new();

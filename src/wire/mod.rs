@@ -17,16 +17,17 @@ mod read;
 pub(crate) mod request;
 pub(crate) mod response;
 pub(crate) mod tsig;
+pub(crate) mod types;
 mod zonemd;
 
 use crate::core::answer::Rdata;
 use crate::core::zone::Zone;
-pub(crate) use crate::core::zone::{CLASS_IN, rtype};
 pub(crate) use header::{Flags, Header, OpCode, ResponseCode};
 #[cfg(test)]
 use read::read_name_lowercase;
 pub(crate) use read::{Name, option, read_u16, skip_name};
 pub(crate) use request::Request;
+pub(crate) use types::{DNSClass, RecordType};
 
 /// The name in presentation form (`443.tcp.ports.local.`), as hickory prints names (IDNA
 /// labels shown decoded): for the query log. Builds a hickory name from the labels, which reads
@@ -94,7 +95,7 @@ pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdat
 
 /// Writes a record's type, class IN, TTL, RDLENGTH and `rdata`, already encoded, after its
 /// owner.
-pub(crate) fn write_record_raw(out: &mut Vec<u8>, rtype: u16, ttl: u32, rdata: &[u8]) {
+pub(crate) fn write_record_raw(out: &mut Vec<u8>, rtype: RecordType, ttl: u32, rdata: &[u8]) {
     let length_at = record_fields(out, rtype, ttl);
     out.extend_from_slice(rdata);
     end_rdata(out, length_at);
@@ -102,9 +103,9 @@ pub(crate) fn write_record_raw(out: &mut Vec<u8>, rtype: u16, ttl: u32, rdata: &
 
 /// Appends type, class IN, TTL and a place for RDLENGTH; returns where that place is.
 #[inline]
-fn record_fields(out: &mut Vec<u8>, rtype: u16, ttl: u32) -> usize {
-    out.extend_from_slice(&rtype.to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+fn record_fields(out: &mut Vec<u8>, rtype: RecordType, ttl: u32) -> usize {
+    out.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    out.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
     out.extend_from_slice(&ttl.to_be_bytes());
     out.extend_from_slice(&[0, 0]);
     out.len() - 2
@@ -125,8 +126,8 @@ pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>)
     let apex = || zone.name.labels().iter().map(|l| &l[..]);
     writer.name(apex());
     let out = writer.out();
-    out.extend_from_slice(&rtype::SOA.to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&u16::from(RecordType::SOA).to_be_bytes());
+    out.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
     writer.name(apex());
     write_record_data(&mut writer, zone, &Rdata::Soa(serial));
 }
@@ -190,7 +191,7 @@ struct Walked {
     start: usize,
     /// 0 for the answer section, 1 for authority, 2 for additional.
     section: usize,
-    kind: u16,
+    kind: RecordType,
     ttl: u32,
     /// Where its RDATA ends.
     end: usize,
@@ -209,7 +210,7 @@ fn walk_records(message: &[u8], mut each: impl FnMut(Walked)) -> bool {
             for _ in 0..count(counted_at)? {
                 let start = at;
                 let owner_end = skip_name(message, at)?;
-                let kind = read_u16(message, owner_end)?;
+                let kind = RecordType::from(read_u16(message, owner_end)?);
                 let ttl = read::read_u32(message, owner_end + 4)?;
                 let data = usize::from(read_u16(message, owner_end + 8)?);
                 at = owner_end + 10 + data;
@@ -229,7 +230,7 @@ fn walk_records(message: &[u8], mut each: impl FnMut(Walked)) -> bool {
 
 /// Where the last record of a response starts and what type it is, by one walk of the
 /// message; `None` for a message without records or one that cannot be walked.
-fn last_record(message: &[u8]) -> Option<(usize, u16)> {
+fn last_record(message: &[u8]) -> Option<(usize, RecordType)> {
     let mut last = None;
     let walked = walk_records(message, |record| last = Some((record.start, record.kind)));
     walked.then_some(last).flatten()
@@ -244,7 +245,7 @@ pub(crate) fn freshness(response: &[u8]) -> Option<u32> {
     let mut negative = None;
     let walked = walk_records(response, |record| match record.section {
         0 => answers = Some(answers.map_or(record.ttl, |least| least.min(record.ttl))),
-        1 if record.kind == rtype::SOA => {
+        1 if record.kind == RecordType::SOA => {
             // MINIMUM is the SOA data's last field.
             let minimum = record
                 .end
@@ -262,7 +263,7 @@ pub(crate) fn freshness(response: &[u8]) -> Option<u32> {
 /// last) is left as it is, since padding after signing would break the signature. Returns
 /// whether it padded.
 pub(crate) fn pad_response(response: &mut Vec<u8>) -> bool {
-    let Some((start, rtype::OPT)) = last_record(response) else {
+    let Some((start, RecordType::OPT)) = last_record(response) else {
         return false;
     };
     let length_at = start + 1 + 8;

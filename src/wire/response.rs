@@ -5,7 +5,7 @@
 //! the OPT record only; one whose question does not fit either is not written.
 
 use super::compress::Writer;
-use hickory_proto::rr::DNSClass;
+use super::types::{DNSClass, RecordType};
 
 use super::header::{Flags, Header, ResponseCode};
 use super::read::option;
@@ -92,7 +92,7 @@ pub(crate) fn write_chaos(
     if let Some(rdata) = text {
         writer.name(echo.labels.iter().copied());
         let out = writer.out();
-        out.extend_from_slice(&super::rtype::TXT.to_be_bytes());
+        out.extend_from_slice(&u16::from(RecordType::TXT).to_be_bytes());
         out.extend_from_slice(&u16::from(DNSClass::CH).to_be_bytes());
         out.extend_from_slice(&0u32.to_be_bytes());
         out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
@@ -156,7 +156,7 @@ pub(crate) fn write_opt(
 ) {
     names.name(std::iter::empty());
     let out = names.out();
-    out.extend_from_slice(&super::rtype::OPT.to_be_bytes());
+    out.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
     out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
     let dnssec_ok = if opt.dnssec_ok { 0x8000 } else { 0 };
     out.extend_from_slice(&[rcode.high(), 0]);

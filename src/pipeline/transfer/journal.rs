@@ -16,9 +16,9 @@ use ring::digest::{SHA256, digest};
 use crate::core::answer::Record;
 use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
-use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::core::zone::{Snapshot, Zone};
 
-use crate::wire::{Uncompressed, write_rdata};
+use crate::wire::{RecordType, Uncompressed, write_rdata};
 
 /// How many differences the journal keeps: IXFR from any of the last this many serials is
 /// incremental.
@@ -39,7 +39,7 @@ pub(crate) const MAX_DIFFERENCE_RECORDS: usize = 100_000;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ChangedRecord {
     pub(super) owner: OwnerName,
-    pub(super) rtype: u16,
+    pub(super) rtype: RecordType,
     pub(super) rdata: Box<[u8]>,
 }
 
@@ -73,7 +73,7 @@ impl Difference {
             let owner = record.owner.wire();
             out.push(owner.len() as u8);
             out.extend_from_slice(owner);
-            out.extend_from_slice(&record.rtype.to_be_bytes());
+            out.extend_from_slice(&u16::from(record.rtype).to_be_bytes());
             out.extend_from_slice(&(record.rdata.len() as u16).to_be_bytes());
             out.extend_from_slice(&record.rdata);
         }
@@ -97,7 +97,7 @@ impl Difference {
             for _ in 0..count {
                 let length = usize::from(bytes.u8()?);
                 let owner = OwnerName::from_wire(bytes.take(length)?)?;
-                let rtype = bytes.u16()?;
+                let rtype = RecordType::from(bytes.u16()?);
                 let rdata_length = usize::from(bytes.u16()?);
                 let rdata = bytes.take(rdata_length)?.into();
                 records.push(ChangedRecord {
@@ -262,7 +262,7 @@ impl Journal {
 fn owned_records(zone: &Zone, name: &OwnerName, records: &[Record<'_>]) -> Vec<ChangedRecord> {
     let mut owned: Vec<ChangedRecord> = records
         .iter()
-        .filter(|r| r.data.rtype() != rtype::SOA)
+        .filter(|r| r.data.rtype() != RecordType::SOA)
         .map(|r| {
             let mut rdata = Vec::new();
             write_rdata(&mut Uncompressed(&mut rdata), zone, &r.data);

@@ -23,7 +23,7 @@ use crate::core::answer::Rdata;
 use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
 use crate::core::serial::is_newer;
-use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::core::zone::{Snapshot, Zone};
 use crate::dnstap::Tap;
 use crate::pipeline::tsig::Signer;
 use crate::transport::Transport;
@@ -31,7 +31,7 @@ use crate::transport::Transport;
 use crate::wire::OPT_WITH_EXPIRE_BYTES;
 use crate::wire::message::TransferMessage;
 use crate::wire::response::Opt;
-use crate::wire::{Flags, Header, OpCode};
+use crate::wire::{Flags, Header, OpCode, RecordType};
 pub use journal::DEFAULT_JOURNAL_MAX_BYTES;
 pub(crate) use journal::Journal;
 use journal::{ChangedRecord, Difference};
@@ -338,7 +338,7 @@ impl Fill<'_> {
         let walked = contents.visit_from(position, name, |at, name, records| {
             let skip = if at == position { sent_at_name } else { 0 };
             for (index, record) in records.iter().enumerate().skip(skip) {
-                if record.data.rtype() == rtype::SOA {
+                if record.data.rtype() == RecordType::SOA {
                     continue;
                 }
                 if !writer.record(name.wire(), self.zone, &record.data) {
