@@ -14,9 +14,34 @@ use std::hash::Hasher;
 use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 
-use super::Names;
 use super::header::Header;
 use super::read::MAX_LABELS;
+
+/// Where names go as a record is written: straight into the message, or through a writer that
+/// compresses them.
+pub(crate) trait Names {
+    /// The message written to.
+    fn out(&mut self) -> &mut Vec<u8>;
+    /// Writes a name given by its labels.
+    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>);
+}
+
+/// Names written in full, for RDATA that must not point elsewhere.
+pub(crate) struct Uncompressed<'o>(pub(crate) &'o mut Vec<u8>);
+
+impl Names for Uncompressed<'_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.0
+    }
+
+    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
+        for label in labels {
+            self.0.push(label.len() as u8);
+            self.0.extend_from_slice(label);
+        }
+        self.0.push(0);
+    }
+}
 
 /// How many remembered suffixes are searched one by one before the index is built.
 const LINEAR: usize = 16;

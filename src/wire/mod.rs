@@ -22,6 +22,7 @@ mod zonemd;
 
 use crate::core::answer::Rdata;
 use crate::core::zone::Zone;
+pub(crate) use compress::{Names, Uncompressed};
 pub(crate) use header::{Flags, Header, OpCode, ResponseCode};
 #[cfg(test)]
 use read::read_name_lowercase;
@@ -34,32 +35,6 @@ pub(crate) use types::{DNSClass, RecordType};
 /// nothing of the message.
 pub(crate) fn presentation(name: Name<'_>) -> String {
     hickory_proto::rr::Name::from_labels(name).map_or_else(|_| String::new(), |n| n.to_string())
-}
-
-/// Where names go as a record is written: straight into the message, or through a writer that
-/// compresses them.
-pub(crate) trait Names {
-    /// The message written to.
-    fn out(&mut self) -> &mut Vec<u8>;
-    /// Writes a name given by its labels.
-    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>);
-}
-
-/// Names written in full, for RDATA that must not point elsewhere.
-pub(crate) struct Uncompressed<'o>(pub(crate) &'o mut Vec<u8>);
-
-impl Names for Uncompressed<'_> {
-    fn out(&mut self) -> &mut Vec<u8> {
-        self.0
-    }
-
-    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
-        for label in labels {
-            self.0.push(label.len() as u8);
-            self.0.extend_from_slice(label);
-        }
-        self.0.push(0);
-    }
 }
 
 /// Writes a record's RDATA: the one place SOA, NS, A, AAAA, TXT and ZONEMD data are spelled.
