@@ -119,24 +119,18 @@ impl<'b> Writer<'b> {
         self.peak.max(self.out.len()) <= self.limit
     }
 
-    /// Writes one record: `owner`'s labels, then what `rest` writes (type, class, TTL and
-    /// data, [`super::write_record_data`]), unless the message would pass its limit; then the
-    /// message is left as it was, and `false` returned. A message with no record yet takes
-    /// its first all the same, so every message carries at least one.
-    pub(crate) fn record_within<'l>(
-        &mut self,
-        owner: impl Iterator<Item = &'l [u8]>,
-        first: bool,
-        rest: impl FnOnce(&mut Self),
-    ) -> bool {
+    /// Writes one record by `write` (its owner, [`Writer::name_wire`], then type, class, TTL
+    /// and data, [`super::write_record_data`]), unless the message would pass its limit; then
+    /// the message is left as it was, and `false` returned. A message's `first` record is
+    /// taken all the same, so every message carries at least one.
+    pub(crate) fn record_within(&mut self, first: bool, write: impl FnOnce(&mut Self)) -> bool {
         let mark = Mark {
             len: self.out.len(),
             targets: self.targets.len(),
             seen: self.seen.len(),
             peak: self.peak,
         };
-        self.write_name(owner);
-        rest(self);
+        write(self);
         if first || self.fits() {
             return true;
         }
@@ -178,7 +172,15 @@ impl<'b> Writer<'b> {
         if self.targets.len() <= LINEAR {
             return;
         }
-        let first = if self.index.is_empty() { 0 } else { at };
+        let first = if self.index.is_empty() {
+            // Built once per message, at the size a message of this limit needs.
+            let room = self.limit.min(POINTABLE);
+            self.index.reserve(room / 32);
+            self.seen.reserve(room / 4);
+            0
+        } else {
+            at
+        };
         for place in first..=at {
             let bytes = self.target_bytes(place);
             self.index.entry(hash(bytes)).or_insert(place as u16);
@@ -222,9 +224,34 @@ impl<'b> Writer<'b> {
             self.out.push(label.len() as u8);
             self.out.extend_from_slice(label);
         }
+        self.compress_tail(&starts[..count]);
+    }
+
+    /// Writes a name given in wire form: its labels, each after its length, without the final
+    /// zero (as [`crate::core::owner_name::OwnerName::wire`] holds a zone's names), compressed
+    /// as [`Names::name`] compresses.
+    pub(crate) fn name_wire(&mut self, wire: &[u8]) {
+        let mut starts = [0u16; MAX_LABELS];
+        let mut count = 0;
+        let base = self.out.len();
+        let mut at = 0;
+        while at < wire.len() && count < MAX_LABELS {
+            starts[count] = (base + at).min(usize::from(u16::MAX)) as u16;
+            count += 1;
+            at += 1 + usize::from(wire[at]);
+        }
+        self.out.extend_from_slice(wire);
+        self.compress_tail(&starts[..count]);
+    }
+
+    /// Ends the name written from the first of `starts` to the end of the message: its
+    /// longest suffix already in the message becomes a pointer, the suffixes before it are
+    /// remembered; a zero ends it when no suffix is found.
+    #[inline]
+    fn compress_tail(&mut self, starts: &[u16]) {
         let end = self.out.len();
         self.peak = self.peak.max(end);
-        for start in starts[..count].iter().map(|&s| usize::from(s)) {
+        for start in starts.iter().map(|&s| usize::from(s)) {
             match self.find(start, end) {
                 Some(offset) => {
                     self.out.truncate(start);

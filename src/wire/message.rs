@@ -16,17 +16,6 @@ pub(crate) struct TransferMessage<'o> {
     records: u16,
 }
 
-/// An owner name given in wire form (each label after its length, no final zero), as labels.
-fn labels(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = wire;
-    std::iter::from_fn(move || {
-        let (&length, after) = rest.split_first()?;
-        let (label, tail) = after.split_at_checked(usize::from(length))?;
-        rest = tail;
-        Some(label)
-    })
-}
-
 impl<'o> TransferMessage<'o> {
     /// Begins a message in `out` within `limit` bytes: `header`, and `question` (name, type
     /// and class as received) when given.
@@ -57,7 +46,10 @@ impl<'o> TransferMessage<'o> {
 
     fn add(&mut self, owner: &[u8], rest: impl FnOnce(&mut Writer<'o>)) -> bool {
         let first = self.records == 0;
-        let written = self.writer.record_within(labels(owner), first, rest);
+        let written = self.writer.record_within(first, |writer| {
+            writer.name_wire(owner);
+            rest(writer);
+        });
         self.records += u16::from(written);
         written
     }
@@ -90,18 +82,6 @@ mod tests {
     fn owners(out: &[u8]) -> Vec<String> {
         let message = Message::from_vec(out).expect("hickory reads the message");
         message.answers.iter().map(|r| r.name.to_string()).collect()
-    }
-
-    #[test]
-    fn wire_names_read_as_labels_and_stop_where_cut_short() {
-        let read = |wire: &[u8]| labels(wire).map(<[u8]>::to_vec).collect::<Vec<_>>();
-        assert_eq!(read(b"\x01a\x02bc"), [b"a".to_vec(), b"bc".to_vec()]);
-        assert!(read(b"").is_empty());
-        assert_eq!(
-            read(b"\x01a\x05bc"),
-            [b"a".to_vec()],
-            "a label longer than the rest"
-        );
     }
 
     /// Owners point to the longest suffix already written; a record taken out for want of
