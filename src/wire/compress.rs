@@ -26,7 +26,8 @@ pub(crate) trait Names {
     fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>);
 }
 
-/// Names written in full, for RDATA that must not point elsewhere.
+/// Names written in full, outside any message: the canonical form the zone's digest covers
+/// and the RDATA the journal keeps.
 pub(crate) struct Uncompressed<'o>(pub(crate) &'o mut Vec<u8>);
 
 impl Names for Uncompressed<'_> {
@@ -108,7 +109,7 @@ impl<'b> Writer<'b> {
             peak: 0,
         };
         if !questions.is_empty() {
-            writer.remember(12, 12 + questions.len());
+            writer.remember(12, 12 + questions.len(), None);
         }
         writer
     }
@@ -154,7 +155,8 @@ impl<'b> Writer<'b> {
 
     /// Remembers the bytes from `start` to `end` as a compression target.
     #[inline]
-    fn remember(&mut self, start: usize, end: usize) {
+    /// `hashed` is the bytes' hash when [`Writer::find`] computed it already.
+    fn remember(&mut self, start: usize, end: usize, hashed: Option<u64>) {
         // Offsets stay below 0x3FFF, so there are fewer than 2^14 targets (an index fits
         // 16 bits), and a message's suffixes copied stay far below 2^32 bytes.
         if start < POINTABLE {
@@ -162,28 +164,28 @@ impl<'b> Writer<'b> {
             self.seen.extend_from_slice(&self.out[start..end]);
             self.targets
                 .push((start as u16, from, self.seen.len() as u32));
-            self.index_target(self.targets.len() - 1);
+            self.index_target(self.targets.len() - 1, hashed);
         }
     }
 
     /// Adds target `at` to the index once there are more than [`LINEAR`] targets (all of
     /// them, when the index is built).
-    fn index_target(&mut self, at: usize) {
+    fn index_target(&mut self, at: usize, hashed: Option<u64>) {
         if self.targets.len() <= LINEAR {
             return;
         }
-        let first = if self.index.is_empty() {
-            // Built once per message, at the size a message of this limit needs.
-            let room = self.limit.min(POINTABLE);
-            self.index.reserve(room / 32);
-            self.seen.reserve(room / 4);
-            0
-        } else {
-            at
-        };
-        for place in first..=at {
-            let bytes = self.target_bytes(place);
-            self.index.entry(hash(bytes)).or_insert(place as u16);
+        if !self.index.is_empty() {
+            let key = hashed.unwrap_or_else(|| hash(self.target_bytes(at)));
+            self.index.entry(key).or_insert(at as u16);
+            return;
+        }
+        // Built once per message, at the size a message of this limit needs.
+        let room = self.limit.min(POINTABLE);
+        self.index.reserve(room / 32);
+        self.seen.reserve(room / 4);
+        for place in 0..=at {
+            let key = hash(self.target_bytes(place));
+            self.index.entry(key).or_insert(place as u16);
         }
     }
 
@@ -194,16 +196,30 @@ impl<'b> Writer<'b> {
     }
 
     #[inline(always)]
-    fn find(&self, start: usize, end: usize) -> Option<u16> {
+    /// The offset of the bytes from `start` to the end of the message among those
+    /// remembered, or the hash of those bytes when it was computed to look them up. No two
+    /// targets hold the same bytes (a suffix is remembered only when it was not found), so
+    /// the most recent one, the likeliest (a zone's records of one name follow each other),
+    /// is tried first without changing what is found.
+    fn find(&self, start: usize, end: usize) -> Result<u16, Option<u64>> {
         let wanted = &self.out[start..end];
+        if let Some(&(offset, from, to)) = self.targets.last()
+            && self.seen[from as usize..to as usize] == *wanted
+        {
+            return Ok(offset);
+        }
         if self.index.is_empty() {
             return (0..self.targets.len())
                 .find(|&place| self.target_bytes(place) == wanted)
-                .map(|place| self.targets[place].0);
+                .map(|place| self.targets[place].0)
+                .ok_or(None);
         }
-        let place = usize::from(*self.index.get(&hash(wanted))?);
-        let &(offset, from, to) = self.targets.get(place)?;
-        (self.seen.get(from as usize..to as usize)? == wanted).then_some(offset)
+        let key = hash(wanted);
+        let found = self.index.get(&key).and_then(|&place| {
+            let &(offset, from, to) = self.targets.get(usize::from(place))?;
+            (self.seen.get(from as usize..to as usize)? == wanted).then_some(offset)
+        });
+        found.ok_or(Some(key))
     }
 
     /// Appends 16 bits.
@@ -253,12 +269,12 @@ impl<'b> Writer<'b> {
         self.peak = self.peak.max(end);
         for start in starts.iter().map(|&s| usize::from(s)) {
             match self.find(start, end) {
-                Some(offset) => {
+                Ok(offset) => {
                     self.out.truncate(start);
                     self.u16(0xC000 | offset);
                     return;
                 }
-                None => self.remember(start, end),
+                Err(hashed) => self.remember(start, end, hashed),
             }
         }
         self.out.push(0);
