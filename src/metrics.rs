@@ -48,18 +48,18 @@ use prometheus_client::registry::Registry;
 
 use crate::core::zone::Snapshot;
 use crate::transport::Transport;
-use crate::wire::ResponseCode;
+use crate::wire::{RecordType, ResponseCode};
 
 /// Query types counted by name; everything else is `other`, a message with no question `none`.
-const QTYPES: [(Option<u16>, &str); 8] = [
-    (Some(1), "A"),
-    (Some(2), "NS"),
-    (Some(6), "SOA"),
-    (Some(16), "TXT"),
-    (Some(28), "AAAA"),
-    (Some(255), "ANY"),
+const QTYPES: [(Option<RecordType>, &str); 8] = [
+    (Some(RecordType::A), "A"),
+    (Some(RecordType::NS), "NS"),
+    (Some(RecordType::SOA), "SOA"),
+    (Some(RecordType::TXT), "TXT"),
+    (Some(RecordType::AAAA), "AAAA"),
+    (Some(RecordType::ANY), "ANY"),
     (None, "none"),
-    (Some(0), "other"),
+    (Some(RecordType::ZERO), "other"),
 ];
 
 /// Response codes counted by name; `dropped` marks UDP responses the rate limiter suppressed.
@@ -405,7 +405,7 @@ impl Metrics {
     pub(crate) fn record(
         &self,
         transport: Transport,
-        qtype: Option<u16>,
+        qtype: Option<RecordType>,
         rcode: ResponseCode,
         took: Duration,
     ) {

@@ -17,7 +17,8 @@ use crate::core::model::{Entry, Protocol};
 use crate::core::names::{ServiceName, Target, join_service};
 use crate::core::table::{EntryIds, Table};
 use crate::core::txt::{self, UnassignedText};
-use crate::core::zone::{CLASS_ANY, CLASS_IN, Snapshot, Zone, ZoneDigest, rtype};
+use crate::core::zone::{Snapshot, Zone, ZoneDigest};
+use crate::wire::types::{self, DNSClass, RecordType};
 
 /// Extended DNS Error 20, Not Authoritative (RFC 8914 4.21).
 const NOT_AUTHORITATIVE: u16 = 20;
@@ -62,16 +63,16 @@ pub enum Rdata<'a> {
 
 impl Rdata<'_> {
     /// The record type number.
-    pub(crate) fn rtype(&self) -> u16 {
+    pub(crate) fn rtype(&self) -> RecordType {
         match self {
             Rdata::Txt(_) | Rdata::Ranked(..) | Rdata::Fact(..) | Rdata::Unassigned(_) => {
-                rtype::TXT
+                RecordType::TXT
             }
-            Rdata::Soa(_) => rtype::SOA,
-            Rdata::Ns => rtype::NS,
-            Rdata::Address(IpAddr::V4(_)) => rtype::A,
-            Rdata::Address(IpAddr::V6(_)) => rtype::AAAA,
-            Rdata::Zonemd(_) => rtype::ZONEMD,
+            Rdata::Soa(_) => RecordType::SOA,
+            Rdata::Ns => RecordType::NS,
+            Rdata::Address(IpAddr::V4(_)) => RecordType::A,
+            Rdata::Address(IpAddr::V6(_)) => RecordType::AAAA,
+            Rdata::Zonemd(_) => types::ZONEMD,
         }
     }
 
@@ -211,11 +212,11 @@ pub fn answer<'a>(
     zone: &Zone,
     snapshot: &'a Snapshot,
     labels: &[&[u8]],
-    qtype: u16,
-    qclass: u16,
+    qtype: RecordType,
+    qclass: DNSClass,
 ) -> Answer<'a> {
     let mut answer = every_record(zone, snapshot, labels, qtype, qclass);
-    if qtype == rtype::ANY
+    if qtype == RecordType::ANY
         && let Some(first) = answer.answers.first().map(|r| r.data.rtype())
     {
         answer.answers.retain(|r| r.data.rtype() == first);
@@ -229,11 +230,11 @@ pub(crate) fn every_record<'a>(
     zone: &Zone,
     snapshot: &'a Snapshot,
     labels: &[&[u8]],
-    qtype: u16,
-    qclass: u16,
+    qtype: RecordType,
+    qclass: DNSClass,
 ) -> Answer<'a> {
     let target = zone.name.classify(labels);
-    if qclass != CLASS_IN && qclass != CLASS_ANY {
+    if qclass != DNSClass::IN && qclass != DNSClass::ANY {
         return Answer::empty(ResponseCode::Refused, false);
     }
     if target == Target::OutOfZone {
@@ -243,7 +244,7 @@ pub(crate) fn every_record<'a>(
         };
     }
     // A transfer the pipeline did not start is refused, without AA (as NSD and Knot).
-    if qtype == rtype::AXFR || qtype == rtype::IXFR {
+    if qtype == RecordType::AXFR || qtype == RecordType::IXFR {
         return Answer::empty(ResponseCode::Refused, false);
     }
     target_records(zone, snapshot, target, qtype)
@@ -255,9 +256,9 @@ fn target_records<'a>(
     zone: &Zone,
     snapshot: &'a Snapshot,
     target: Target<'_>,
-    qtype: u16,
+    qtype: RecordType,
 ) -> Answer<'a> {
-    let wants = |t: u16| qtype == t || qtype == rtype::ANY;
+    let wants = |t: RecordType| qtype == t || qtype == RecordType::ANY;
     let table = &snapshot.table;
     let apex = match target {
         Target::SearchApex | Target::Search(_) => Owner::SearchApex,
@@ -272,7 +273,7 @@ fn target_records<'a>(
             if table.top(protocol).is_empty() {
                 return Answer::negative(ResponseCode::NXDomain, snapshot.serial, apex);
             }
-            if wants(rtype::TXT) {
+            if wants(RecordType::TXT) {
                 top_records(table, protocol, &mut records);
             }
         }
@@ -281,32 +282,32 @@ fn target_records<'a>(
             if records.is_empty() {
                 return Answer::negative(ResponseCode::NXDomain, snapshot.serial, apex);
             }
-            if !wants(rtype::TXT) {
+            if !wants(RecordType::TXT) {
                 records.clear();
             }
         }
         Target::Apex | Target::SearchApex => {
-            if wants(rtype::SOA) {
+            if wants(RecordType::SOA) {
                 records.push(query_record(Rdata::Soa(snapshot.serial)));
             }
-            if wants(rtype::NS) {
+            if wants(RecordType::NS) {
                 records.push(query_record(Rdata::Ns));
-                if qtype == rtype::NS && zone.name.ns_in_zone() {
+                if qtype == RecordType::NS && zone.name.ns_in_zone() {
                     additional.extend(zone.ns_addresses.iter().map(|&ip| Record {
                         owner: Owner::NameServer,
                         data: Rdata::Address(ip),
                     }));
                 }
             }
-            if wants(rtype::TXT) && target == Target::Apex {
+            if wants(RecordType::TXT) && target == Target::Apex {
                 records.push(query_record(Rdata::Txt(&snapshot.about)));
             }
-            if wants(rtype::ZONEMD) && target == Target::Apex && snapshot.zonemd.is_served() {
+            if wants(types::ZONEMD) && target == Target::Apex && snapshot.zonemd.is_served() {
                 records.push(query_record(Rdata::Zonemd(&snapshot.zonemd)));
             }
         }
         Target::Help => {
-            if wants(rtype::TXT) {
+            if wants(RecordType::TXT) {
                 records.extend(
                     snapshot
                         .help
@@ -323,7 +324,7 @@ fn target_records<'a>(
                     .filter(|r| wants(r.data.rtype())),
             );
             // The same name as a service (`ns`) keeps its TXT records beside the addresses.
-            if wants(rtype::TXT) {
+            if wants(RecordType::TXT) {
                 push_uses(table, uses(table, &target), &mut records);
             }
         }
@@ -336,7 +337,7 @@ fn target_records<'a>(
             if matches!(&found, Some(Uses::Listed(ids)) if ids.is_empty()) {
                 return Answer::negative(ResponseCode::NXDomain, snapshot.serial, apex);
             }
-            if wants(rtype::TXT) {
+            if wants(RecordType::TXT) {
                 match (target, found) {
                     // Search results carry their rank (1 for the best).
                     (Target::Search(_), Some(Uses::Listed(ids))) => {

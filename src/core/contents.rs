@@ -19,7 +19,8 @@ use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, REGISTRY_LABEL, SEARCH_LABEL, TOP_LABEL, Target};
 use crate::core::owner_name::OwnerName;
 use crate::core::txt::decimal;
-use crate::core::zone::{CLASS_IN, Snapshot, Zone, rtype};
+use crate::core::zone::{Snapshot, Zone};
+use crate::wire::types::{DNSClass, RecordType};
 
 /// Where the walk is. Variants are in walk order: the apex, `help`, the most common ports of
 /// each protocol, the delegation of `search`, the name server (when its name is in the zone),
@@ -224,11 +225,16 @@ impl<'s> Contents<'s> {
             }
             _ => {
                 let qtype = match position {
-                    Position::SearchCut => rtype::NS,
-                    _ => rtype::ANY,
+                    Position::SearchCut => RecordType::NS,
+                    _ => RecordType::ANY,
                 };
-                let answer =
-                    answer::every_record(self.zone, self.snapshot, &name.labels(), qtype, CLASS_IN);
+                let answer = answer::every_record(
+                    self.zone,
+                    self.snapshot,
+                    &name.labels(),
+                    qtype,
+                    DNSClass::IN,
+                );
                 if answer.rcode == ResponseCode::NoError {
                     *records = answer.answers;
                 }
@@ -368,8 +374,13 @@ mod tests {
         let mut ports = 0;
         while position != Position::End {
             if contents.name_at(position, &mut name) && position != Position::SearchCut {
-                let asked =
-                    answer::every_record(&zone, &snapshot, &name.labels(), rtype::ANY, CLASS_IN);
+                let asked = answer::every_record(
+                    &zone,
+                    &snapshot,
+                    &name.labels(),
+                    RecordType::ANY,
+                    DNSClass::IN,
+                );
                 let expected = match asked.rcode {
                     ResponseCode::NoError => asked.answers,
                     _ => Section::new(),

@@ -1,7 +1,6 @@
 //! The zone portsd serves: its fixed settings ([`Zone`]), one version of its data with what
 //! changes when the data does ([`Snapshot`]: the table, the serial, the apex and `help`
-//! records), and the numbers every writer of its records shares (record types, classes, SOA
-//! timers). Answers, the zone walk, the serial, the transfers and the metrics read these; this
+//! records), and the numbers every writer of its records shares (TTLs, SOA timers). Answers, the zone walk, the serial, the transfers and the metrics read these; this
 //! module builds on the table and the naming scheme and uses none of them.
 
 use std::net::IpAddr;
@@ -12,37 +11,7 @@ use crate::core::model::Protocol;
 use crate::core::names::{HELP_LABEL, SEARCH_LABEL, ZoneName};
 use crate::core::table::{EntryIds, TOP_COUNT, Table};
 use crate::core::txt;
-
-/// Record types portsd knows by number.
-pub mod rtype {
-    /// IPv4 address.
-    pub(crate) const A: u16 = 1;
-    /// Name server.
-    pub(crate) const NS: u16 = 2;
-    /// Start of authority.
-    pub(crate) const SOA: u16 = 6;
-    /// Text.
-    pub const TXT: u16 = 16;
-    /// IPv6 address.
-    pub(crate) const AAAA: u16 = 28;
-    /// Message digest of the whole zone (RFC 8976).
-    pub(crate) const ZONEMD: u16 = 63;
-    /// EDNS(0) pseudo-record.
-    pub(crate) const OPT: u16 = 41;
-    /// Transaction signature (RFC 8945).
-    pub(crate) const TSIG: u16 = 250;
-    /// Incremental zone transfer.
-    pub(crate) const IXFR: u16 = 251;
-    /// Full zone transfer.
-    pub(crate) const AXFR: u16 = 252;
-    /// Every type at the name.
-    pub(crate) const ANY: u16 = 255;
-}
-
-/// The Internet class, the only one portsd serves.
-pub const CLASS_IN: u16 = 1;
-/// QCLASS `*` (ANY, RFC 1035 3.2.5): matches the zone's class, IN.
-pub(crate) const CLASS_ANY: u16 = 255;
+use crate::wire::types::RecordType;
 
 /// The SOA's REFRESH by default: a secondary checks the serial every hour (NOTIFY tells it
 /// sooner).
@@ -191,8 +160,8 @@ impl Zone {
     /// it may be cached (RFC 2308 5), is cached no longer than MINIMUM, here and at every
     /// secondary serving the same records.
     #[inline]
-    pub(crate) fn ttl_of(&self, rtype: u16) -> u32 {
-        if rtype == rtype::SOA {
+    pub(crate) fn ttl_of(&self, rtype: RecordType) -> u32 {
+        if rtype == RecordType::SOA {
             self.ttl.min(self.timers.minimum)
         } else {
             self.ttl

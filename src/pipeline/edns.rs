@@ -35,7 +35,9 @@ mod tests {
     fn query(options: &[u8], version: u8) -> Vec<u8> {
         let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 2];
         p.extend_from_slice(b"\x01a\x01b\x00\x00\x10\x00\x01");
-        p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, version, 0, 0]);
+        p.push(0);
+        p.extend_from_slice(&u16::from(crate::wire::RecordType::OPT).to_be_bytes());
+        p.extend_from_slice(&[0x04, 0xd0, 0, version, 0, 0]);
         p.extend_from_slice(&(options.len() as u16).to_be_bytes());
         p.extend_from_slice(options);
         // A second record after the OPT (where a TSIG record would be).

@@ -5,10 +5,10 @@
 
 use crate::core::answer::Answer;
 use crate::core::zone::Zone;
-use crate::wire::Request;
 use crate::wire::request::{Opt, Question};
 pub(crate) use crate::wire::response::udp_limit;
 use crate::wire::response::{self, Echo};
+use crate::wire::{DNSClass, RecordType, Request};
 
 /// A plain query as the fast path answers it, borrowing from the request's view.
 pub(crate) struct Query<'v, 'p> {
@@ -37,12 +37,12 @@ impl<'v, 'p> Query<'v, 'p> {
     }
 
     /// The query type.
-    pub(crate) fn qtype(&self) -> u16 {
+    pub(crate) fn qtype(&self) -> RecordType {
         self.question.qtype
     }
 
     /// The query class.
-    pub(crate) fn qclass(&self) -> u16 {
+    pub(crate) fn qclass(&self) -> DNSClass {
         self.question.qclass
     }
 
@@ -79,32 +79,22 @@ pub(crate) fn encode_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Flags;
 
-    fn query_bytes(name: &str, qtype: u16, edns: Option<(u16, u32, &[u8])>) -> Vec<u8> {
-        let mut p = vec![
-            0x12,
-            0x34,
-            0x01,
-            0x00,
-            0,
-            1,
-            0,
-            0,
-            0,
-            0,
-            0,
-            u8::from(edns.is_some()),
-        ];
+    fn query_bytes(name: &str, qtype: RecordType, edns: Option<(u16, u32, &[u8])>) -> Vec<u8> {
+        let mut p = Vec::new();
+        let header = crate::wire::Header::new(0x1234, crate::wire::OpCode::Query, Flags::RD);
+        header.write([1, 0, 0, u16::from(edns.is_some())], &mut p);
         for label in name.split('.').filter(|l| !l.is_empty()) {
             p.push(label.len() as u8);
             p.extend_from_slice(label.as_bytes());
         }
         p.push(0);
-        p.extend_from_slice(&qtype.to_be_bytes());
-        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(&u16::from(qtype).to_be_bytes());
+        p.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
         if let Some((payload, ttl, options)) = edns {
             p.push(0);
-            p.extend_from_slice(&41u16.to_be_bytes());
+            p.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
             p.extend_from_slice(&payload.to_be_bytes());
             p.extend_from_slice(&ttl.to_be_bytes());
             p.extend_from_slice(&(options.len() as u16).to_be_bytes());
@@ -115,13 +105,17 @@ mod tests {
 
     #[test]
     fn plain_queries_parse() {
-        let packet = query_bytes("443.TCP.ports.local", 16, Some((4096, 0x8000, &[])));
+        let packet = query_bytes(
+            "443.TCP.ports.local",
+            RecordType::TXT,
+            Some((4096, 0x8000, &[])),
+        );
         let request = Request::read(&packet).unwrap();
         let q = Query::of(&request).unwrap();
         assert_eq!(request.header.id, 0x1234);
         assert!(request.recursion_desired());
         assert_eq!(q.labels(), [&b"443"[..], b"TCP", b"ports", b"local"]);
-        assert_eq!((q.qtype(), q.qclass()), (16, 1));
+        assert_eq!((q.qtype(), q.qclass()), (RecordType::TXT, DNSClass::IN));
         let opt = q.opt.unwrap();
         assert_eq!((opt.payload, opt.dnssec_ok), (4096, true));
         assert_eq!(q.udp_limit(), 1232);
@@ -129,22 +123,22 @@ mod tests {
 
     #[test]
     fn unusual_shapes_go_to_the_general_path() {
-        let plain = query_bytes("a.b", 16, None);
+        let plain = query_bytes("a.b", RecordType::TXT, None);
         let mut cases: Vec<(&str, Vec<u8>)> = vec![
             ("short header", plain[..11].to_vec()),
             ("truncated question", plain[..plain.len() - 1].to_vec()),
             ("trailing byte", [plain.clone(), vec![0]].concat()),
             (
                 "edns version 1",
-                query_bytes("a.b", 16, Some((1232, 0x0001_0000, &[]))),
+                query_bytes("a.b", RecordType::TXT, Some((1232, 0x0001_0000, &[]))),
             ),
             (
                 "edns option",
-                query_bytes("a.b", 16, Some((1232, 0, &[0, 10, 0, 0]))),
+                query_bytes("a.b", RecordType::TXT, Some((1232, 0, &[0, 10, 0, 0]))),
             ),
         ];
         let mut response = plain.clone();
-        response[2] |= 0x80;
+        crate::wire::header::set_flags(&mut response, Flags::QR);
         cases.push(("response", response));
         let mut two = plain.clone();
         two[5] = 2;

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, OpCode};
-use hickory_server::proto::rr::DNSClass;
 use hickory_server::server::Request;
 use tracing::debug;
 
@@ -28,7 +27,7 @@ use crate::core::txt::encode_strings;
 use crate::transport::Transport;
 use crate::wire::request::{Options, hickory_parsed};
 use crate::wire::response::{self, Echo, Opt, udp_limit};
-use crate::wire::{self, Flags, Header, ResponseCode};
+use crate::wire::{self, DNSClass, Flags, Header, ResponseCode};
 
 /// The general path: what it answers with besides the zone.
 #[derive(Debug)]
@@ -162,7 +161,7 @@ impl GeneralPath {
         let labels: Vec<&[u8]> = query.name().iter().collect();
         echo.labels = &labels;
         if query.query_class() == DNSClass::CH {
-            let chaos = self.identity.chaos(&labels, u16::from(query.query_type()));
+            let chaos = self.identity.chaos(&labels, query.query_type());
             let (rcode, text) = match chaos {
                 Chaos::Text(text) => (ResponseCode::NoError, Some(encode_strings(text))),
                 Chaos::Hidden | Chaos::Refused => (ResponseCode::Refused, None),
@@ -178,8 +177,8 @@ impl GeneralPath {
                 zone,
                 &snapshot,
                 &labels,
-                u16::from(query.query_type()),
-                u16::from(query.query_class()),
+                query.query_type(),
+                query.query_class(),
             ),
         };
         // EDNS EXPIRE (RFC 7314) on every answer from the zone to a client asking for it, as

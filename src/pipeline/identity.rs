@@ -98,7 +98,7 @@ pub(crate) enum Chaos<'a> {
 
 impl Identity {
     /// The answer to a CHAOS question for `labels` (leftmost first, any case) and `qtype`.
-    pub(crate) fn chaos(&self, labels: &[&[u8]], qtype: u16) -> Chaos<'_> {
+    pub(crate) fn chaos(&self, labels: &[&[u8]], qtype: crate::wire::RecordType) -> Chaos<'_> {
         let is = |name: [&[u8]; 2]| {
             labels.len() == 2
                 && labels
@@ -114,7 +114,7 @@ impl Identity {
             return Chaos::Refused;
         };
         match value {
-            _ if qtype != crate::core::zone::rtype::TXT => Chaos::Refused,
+            _ if qtype != crate::wire::RecordType::TXT => Chaos::Refused,
             Some(text) => Chaos::Text(text),
             None => Chaos::Hidden,
         }
@@ -141,7 +141,7 @@ mod tests {
             version: None,
             nsid: None,
         };
-        let txt = crate::core::zone::rtype::TXT;
+        let txt = crate::wire::RecordType::TXT;
         assert_eq!(
             identity.chaos(&[b"ID", b"Server"], txt),
             Chaos::Text("host-a")
@@ -152,7 +152,10 @@ mod tests {
         );
         assert_eq!(identity.chaos(&[b"version", b"bind"], txt), Chaos::Hidden);
         assert_eq!(identity.chaos(&[b"version", b"server"], txt), Chaos::Hidden);
-        assert_eq!(identity.chaos(&[b"id", b"server"], 1), Chaos::Refused);
+        assert_eq!(
+            identity.chaos(&[b"id", b"server"], crate::wire::RecordType::A),
+            Chaos::Refused
+        );
         assert_eq!(identity.chaos(&[b"authors", b"bind"], txt), Chaos::Refused);
         assert_eq!(
             identity.chaos(&[b"id", b"server", b"x"], txt),

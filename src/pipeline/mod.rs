@@ -46,14 +46,12 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use tracing::info;
 
-use hickory_proto::rr::RecordType;
-
 use crate::core::table::Table;
 use crate::core::zone::{Snapshot, Zone};
 use crate::dnstap::Tap;
 use crate::metrics::Metrics;
 use crate::transport::Transport;
-use crate::wire::{self, Request, ResponseCode};
+use crate::wire::{self, RecordType, Request, ResponseCode};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
 use state::ZoneState;
@@ -79,7 +77,7 @@ pub enum Outcome {
 #[derive(Clone, Copy, Debug)]
 struct Written {
     /// The type asked, when the response echoes the question.
-    qtype: Option<u16>,
+    qtype: Option<RecordType>,
     /// The response code, extended bits included.
     rcode: ResponseCode,
     /// A valid server cookie shows the client's address is its own (no rate limiting).
@@ -98,7 +96,7 @@ impl Written {
 
 /// The question type a response to `request` echoes: the first question's, when the request
 /// has exactly one.
-fn echoed_qtype(request: &Request<'_>) -> Option<u16> {
+fn echoed_qtype(request: &Request<'_>) -> Option<RecordType> {
     (request.counts[0] == 1).then(|| request.qtype()).flatten()
 }
 
@@ -430,9 +428,7 @@ fn log_query(
         .and_then(|r| r.question())
         .filter(|_| written.qtype.is_some());
     let name = question.map_or_else(String::new, |q| wire::presentation(q.name()));
-    let qtype = written
-        .qtype
-        .map_or_else(String::new, |t| RecordType::from(t).to_string());
+    let qtype = written.qtype.map_or_else(String::new, |t| t.to_string());
     info!(
         protocol = transport.label(),
         client = %client.ip(),

@@ -10,8 +10,9 @@ use arc_swap::ArcSwap;
 use tracing::info;
 
 use super::transfer::Journal;
-use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::core::zone::{Snapshot, Zone};
 use crate::wire::Request;
+use crate::wire::types::{self, RecordType};
 
 /// The zone's fixed settings and the table snapshot currently answered from.
 #[derive(Debug)]
@@ -38,7 +39,9 @@ impl ZoneState {
         }
         Request::read(request)
             .and_then(|request| request.qtype())
-            .is_some_and(|qtype| matches!(qtype, rtype::ZONEMD | rtype::AXFR | rtype::IXFR))
+            .is_some_and(|qtype| {
+                matches!(qtype, types::ZONEMD | RecordType::AXFR | RecordType::IXFR)
+            })
     }
 
     /// Blocks until the start-up work is done.

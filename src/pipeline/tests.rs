@@ -76,7 +76,7 @@ fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
         pipeline.start_up_pending_for(&request).is_some()
     };
     let carrying = [
-        RecordType::from(crate::core::zone::rtype::ZONEMD),
+        crate::wire::types::ZONEMD,
         RecordType::AXFR,
         RecordType::IXFR,
     ];

@@ -11,7 +11,7 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use super::{DataLocation, Listeners, Server, Settings};
-use crate::core::zone::rtype;
+use crate::wire::types::ZONEMD;
 
 /// How long any answer is waited for: a limit, not a measure (they come in milliseconds).
 const LIMIT: Duration = Duration::from_secs(20);
@@ -44,7 +44,7 @@ fn tcp_read(stream: &mut TcpStream) -> Message {
 /// The RDATA of the ZONEMD records among `message`'s answers.
 fn zonemd_of(message: &Message) -> Vec<Vec<u8>> {
     (message.answers.iter())
-        .filter(|r| r.record_type() == RecordType::Unknown(rtype::ZONEMD))
+        .filter(|r| r.record_type() == ZONEMD)
         .map(|r| match &r.data {
             RData::Unknown { rdata, .. } => rdata.anything.clone(),
             other => panic!("ZONEMD read as {other:?}"),
@@ -87,10 +87,7 @@ fn start_up_answers_before_the_digest_and_what_carries_it_waits_for_it() {
         1
     );
 
-    let mut zonemd = tcp_ask(
-        addr,
-        &request(2, "ports.test.", RecordType::Unknown(rtype::ZONEMD)),
-    );
+    let mut zonemd = tcp_ask(addr, &request(2, "ports.test.", ZONEMD));
     let mut axfr = tcp_ask(addr, &request(3, "ports.test.", RecordType::AXFR));
     // Those two wait for the digest off the serving thread: a third connection is answered.
     let mut other = tcp_ask(addr, &request(4, "443.tcp.ports.test.", RecordType::TXT));

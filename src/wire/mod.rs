@@ -1,10 +1,10 @@
 //! DNS wire format, read and written by hand, and its vocabulary: the header ([`header`]), the
 //! request view every pipeline step reads ([`request`]), names (the one label reader in
-//! `read`, compression in [`compress`]), every answer to a query written whole by one writer
-//! ([`response`]: the fast path's, the general path's, errors, CHAOS), zone transfer messages
-//! ([`message`]), the zone's digest ([`zonemd`]), record data (SOA, NS, A, AAAA, TXT,
-//! ZONEMD) in one function for every writer, the NOTIFY message, and the TSIG record (read
-//! and written).
+//! `read`), the one writer of every message portsd sends ([`compress`]: names compressed,
+//! one size limit) and what is written with it: answers to queries ([`response`]: the fast
+//! path's, the general path's, errors, CHAOS), zone transfer messages ([`message`]), the
+//! NOTIFY message; the zone's digest ([`zonemd`]), record data (SOA, NS, A, AAAA, TXT,
+//! ZONEMD) in one function for every writer, and the TSIG record (read and written).
 //!
 //! hickory parses the messages the view cannot answer from (the general path), names the
 //! vocabulary, and is the oracle: tests and the fuzz targets hold each piece written here
@@ -17,48 +17,24 @@ mod read;
 pub(crate) mod request;
 pub(crate) mod response;
 pub(crate) mod tsig;
+pub(crate) mod types;
 mod zonemd;
 
 use crate::core::answer::Rdata;
 use crate::core::zone::Zone;
-pub(crate) use crate::core::zone::{CLASS_IN, rtype};
+pub(crate) use compress::{Names, Uncompressed};
 pub(crate) use header::{Flags, Header, OpCode, ResponseCode};
 #[cfg(test)]
 use read::read_name_lowercase;
 pub(crate) use read::{Name, option, read_u16, skip_name};
 pub(crate) use request::Request;
+pub(crate) use types::{DNSClass, RecordType};
 
 /// The name in presentation form (`443.tcp.ports.local.`), as hickory prints names (IDNA
 /// labels shown decoded): for the query log. Builds a hickory name from the labels, which reads
 /// nothing of the message.
 pub(crate) fn presentation(name: Name<'_>) -> String {
     hickory_proto::rr::Name::from_labels(name).map_or_else(|_| String::new(), |n| n.to_string())
-}
-
-/// Where names go as a record is written: straight into the message, or through a writer that
-/// compresses them.
-pub(crate) trait Names {
-    /// The message written to.
-    fn out(&mut self) -> &mut Vec<u8>;
-    /// Writes a name given by its labels.
-    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>);
-}
-
-/// Names written in full, for RDATA that must not point elsewhere.
-pub(crate) struct Uncompressed<'o>(pub(crate) &'o mut Vec<u8>);
-
-impl Names for Uncompressed<'_> {
-    fn out(&mut self) -> &mut Vec<u8> {
-        self.0
-    }
-
-    fn name<'l>(&mut self, labels: impl Iterator<Item = &'l [u8]>) {
-        for label in labels {
-            self.0.push(label.len() as u8);
-            self.0.extend_from_slice(label);
-        }
-        self.0.push(0);
-    }
 }
 
 /// Writes a record's RDATA: the one place SOA, NS, A, AAAA, TXT and ZONEMD data are spelled.
@@ -87,14 +63,32 @@ pub(crate) fn write_rdata(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>)
 /// Writes a record's type, class IN, TTL, RDLENGTH and RDATA, after its owner.
 #[inline]
 pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdata<'_>) {
-    let out = names.out();
-    out.extend_from_slice(&data.rtype().to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    out.extend_from_slice(&zone.ttl_of(data.rtype()).to_be_bytes());
-    let length_at = out.len();
-    out.extend_from_slice(&[0, 0]);
+    let length_at = record_fields(names.out(), data.rtype(), zone.ttl_of(data.rtype()));
     write_rdata(names, zone, data);
-    let out = names.out();
+    end_rdata(names.out(), length_at);
+}
+
+/// Writes a record's type, class IN, TTL, RDLENGTH and `rdata`, already encoded, after its
+/// owner.
+pub(crate) fn write_record_raw(out: &mut Vec<u8>, rtype: RecordType, ttl: u32, rdata: &[u8]) {
+    let length_at = record_fields(out, rtype, ttl);
+    out.extend_from_slice(rdata);
+    end_rdata(out, length_at);
+}
+
+/// Appends type, class IN, TTL and a place for RDLENGTH; returns where that place is.
+#[inline]
+fn record_fields(out: &mut Vec<u8>, rtype: RecordType, ttl: u32) -> usize {
+    out.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    out.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.len() - 2
+}
+
+/// Fills in RDLENGTH at `length_at` for the RDATA written after it.
+#[inline]
+fn end_rdata(out: &mut [u8], length_at: usize) {
     let length = (out.len() - length_at - 2) as u16;
     out[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
 }
@@ -102,15 +96,15 @@ pub(crate) fn write_record_data(names: &mut impl Names, zone: &Zone, data: &Rdat
 /// A NOTIFY (RFC 1996 3.7) for `zone` at `serial` with `id` into `out`: AA set, the apex SOA
 /// as the question and as the answer.
 pub(crate) fn write_notify(zone: &Zone, serial: u32, id: u16, out: &mut Vec<u8>) {
-    out.clear();
-    Header::new(id, OpCode::Notify, Flags::AA).write([1, 1, 0, 0], out);
-    let mut names = Uncompressed(out);
-    names.name(zone.name.labels().iter().map(|l| &l[..]));
-    out.extend_from_slice(&rtype::SOA.to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    // The answer's owner is the question's name, at offset 12.
-    out.extend_from_slice(&[0xC0, 12]);
-    write_record_data(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
+    let header = Header::new(id, OpCode::Notify, Flags::AA);
+    let mut writer = compress::Writer::begin(out, header, [1, 1, 0, 0], &[], usize::MAX);
+    let apex = || zone.name.labels().iter().map(|l| &l[..]);
+    writer.name(apex());
+    let out = writer.out();
+    out.extend_from_slice(&u16::from(RecordType::SOA).to_be_bytes());
+    out.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+    writer.name(apex());
+    write_record_data(&mut writer, zone, &Rdata::Soa(serial));
 }
 
 /// The bytes [`response::write_opt`] writes with an EDNS EXPIRE option and nothing else.
@@ -132,8 +126,8 @@ pub(crate) fn error_answer(request: &Request<'_>, rcode: ResponseCode, out: &mut
         request.counts[0]
     };
     let header = request.response_header().rcode(rcode);
-    header.write([count, 0, 0, 0], out);
-    out.extend_from_slice(&request.bytes[questions]);
+    let questions = &request.bytes[questions];
+    compress::Writer::begin(out, header, [count, 0, 0, 0], questions, usize::MAX);
     true
 }
 
@@ -172,7 +166,7 @@ struct Walked {
     start: usize,
     /// 0 for the answer section, 1 for authority, 2 for additional.
     section: usize,
-    kind: u16,
+    kind: RecordType,
     ttl: u32,
     /// Where its RDATA ends.
     end: usize,
@@ -191,7 +185,7 @@ fn walk_records(message: &[u8], mut each: impl FnMut(Walked)) -> bool {
             for _ in 0..count(counted_at)? {
                 let start = at;
                 let owner_end = skip_name(message, at)?;
-                let kind = read_u16(message, owner_end)?;
+                let kind = RecordType::from(read_u16(message, owner_end)?);
                 let ttl = read::read_u32(message, owner_end + 4)?;
                 let data = usize::from(read_u16(message, owner_end + 8)?);
                 at = owner_end + 10 + data;
@@ -211,7 +205,7 @@ fn walk_records(message: &[u8], mut each: impl FnMut(Walked)) -> bool {
 
 /// Where the last record of a response starts and what type it is, by one walk of the
 /// message; `None` for a message without records or one that cannot be walked.
-fn last_record(message: &[u8]) -> Option<(usize, u16)> {
+fn last_record(message: &[u8]) -> Option<(usize, RecordType)> {
     let mut last = None;
     let walked = walk_records(message, |record| last = Some((record.start, record.kind)));
     walked.then_some(last).flatten()
@@ -226,7 +220,7 @@ pub(crate) fn freshness(response: &[u8]) -> Option<u32> {
     let mut negative = None;
     let walked = walk_records(response, |record| match record.section {
         0 => answers = Some(answers.map_or(record.ttl, |least| least.min(record.ttl))),
-        1 if record.kind == rtype::SOA => {
+        1 if record.kind == RecordType::SOA => {
             // MINIMUM is the SOA data's last field.
             let minimum = record
                 .end
@@ -244,7 +238,7 @@ pub(crate) fn freshness(response: &[u8]) -> Option<u32> {
 /// last) is left as it is, since padding after signing would break the signature. Returns
 /// whether it padded.
 pub(crate) fn pad_response(response: &mut Vec<u8>) -> bool {
-    let Some((start, rtype::OPT)) = last_record(response) else {
+    let Some((start, RecordType::OPT)) = last_record(response) else {
         return false;
     };
     let length_at = start + 1 + 8;

@@ -16,7 +16,7 @@ use super::read::{
     FAST_PATH_LABELS, MAX_NAME, Name, Piece, option, piece, read_name_lowercase, read_u16,
     read_u32, skip_name,
 };
-use crate::core::zone::{CLASS_IN, rtype};
+use super::types::{DNSClass, RecordType};
 
 /// A request as read: the header, where its parts are, and whether it could be read to its end.
 #[derive(Debug)]
@@ -54,9 +54,9 @@ pub(crate) struct Question<'p> {
     /// How many labels the name has (all of them, even beyond the array).
     label_count: usize,
     /// The query type.
-    pub(crate) qtype: u16,
+    pub(crate) qtype: RecordType,
     /// The query class.
-    pub(crate) qclass: u16,
+    pub(crate) qclass: DNSClass,
 }
 
 impl<'p> Question<'p> {
@@ -167,8 +167,8 @@ impl<'p> Request<'p> {
                 bytes: &[],
                 labels: [&[]; FAST_PATH_LABELS],
                 label_count: 0,
-                qtype: 0,
-                qclass: 0,
+                qtype: RecordType::ZERO,
+                qclass: DNSClass::Unknown(0),
             },
             has_question: false,
             questions: None,
@@ -212,7 +212,7 @@ impl<'p> Request<'p> {
         for index in 0..total {
             let owner = at;
             let fixed = skip_name(bytes, at)?;
-            let rtype = read_u16(bytes, fixed)?;
+            let rtype = RecordType::from(read_u16(bytes, fixed)?);
             let length = usize::from(read_u16(bytes, fixed + 8)?);
             let rdata = fixed + 10..fixed + 10 + length;
             if rdata.end > bytes.len() {
@@ -222,7 +222,7 @@ impl<'p> Request<'p> {
                 ..usize::from(records[0]) + usize::from(records[1]))
                 .contains(&index);
             match rtype {
-                rtype::OPT if self.opt.is_none() => {
+                RecordType::OPT if self.opt.is_none() => {
                     let ttl = read_u32(bytes, fixed + 4)?;
                     self.opt = Some(Opt {
                         fixed,
@@ -235,8 +235,8 @@ impl<'p> Request<'p> {
                         rdata: rdata.clone(),
                     });
                 }
-                rtype::TSIG if index + 1 == total => self.tsig = Some(owner),
-                rtype::SOA if in_authority && self.authority_serial.is_none() => {
+                RecordType::TSIG if index + 1 == total => self.tsig = Some(owner),
+                RecordType::SOA if in_authority && self.authority_serial.is_none() => {
                     let serial_at = skip_name(bytes, skip_name(bytes, rdata.start)?)?;
                     if serial_at + 20 <= rdata.end {
                         self.authority_serial = read_u32(bytes, serial_at);
@@ -281,7 +281,7 @@ impl<'p> Request<'p> {
 
     /// The first question's type, when it could be read.
     #[inline]
-    pub(crate) fn qtype(&self) -> Option<u16> {
+    pub(crate) fn qtype(&self) -> Option<RecordType> {
         self.question().map(|q| q.qtype)
     }
 
@@ -297,7 +297,7 @@ impl<'p> Request<'p> {
             && self.header.opcode == OpCode::Query
             && self.counts[..3] == [1, 0, 0]
             && self.counts[3] <= 1
-            && question.qclass == CLASS_IN
+            && question.qclass == DNSClass::IN
             && question.has_few_labels();
         let opt = self.opt.as_ref();
         let opt_plain = match (self.counts[3], opt) {
@@ -374,8 +374,8 @@ fn read_question<'p>(
     if let Some(out) = out {
         out.bytes = &bytes[at..end + 4];
         out.label_count = label_count;
-        out.qtype = qtype;
-        out.qclass = qclass;
+        out.qtype = RecordType::from(qtype);
+        out.qclass = DNSClass::from(qclass);
     }
     Some((!compressed, end + 4))
 }

@@ -1,13 +1,13 @@
 //! A response written whole, for every path that answers a query (the fast path, the general
 //! path's answers, errors and CHAOS names): the header, the question section as received, the
-//! records of an [`Answer`] with their names compressed ([`super::compress::Writer`]), and the
-//! OPT record, fitted to one size limit. A response that does not fit goes out with TC set, the
-//! question and the OPT record only; one whose question does not fit either is not written.
+//! records of an [`Answer`] and the OPT record, by the one writer ([`super::compress::Writer`])
+//! within one size limit. A response that does not fit goes out with TC set, the question and
+//! the OPT record only; one whose question does not fit either is not written.
 
 use super::compress::Writer;
-use hickory_proto::rr::DNSClass;
+use super::types::{DNSClass, RecordType};
 
-use super::header::{self, Flags, Header, ResponseCode};
+use super::header::{Flags, Header, ResponseCode};
 use super::read::option;
 use super::{Names, write_record_data};
 use crate::core::answer::{Answer, Owner, Record};
@@ -65,16 +65,14 @@ pub(crate) fn write_answer(
     limit: usize,
     out: &mut Vec<u8>,
 ) -> bool {
-    let peak = write(echo, zone, answer, false, out);
-    if peak.max(out.len()) <= limit {
+    if write(echo, zone, answer, false, limit, out) {
         return true;
     }
     let empty = Answer {
         extended_error: answer.extended_error,
         ..Answer::empty(answer.rcode, answer.authoritative)
     };
-    write(echo, zone, &empty, true, out);
-    out.len() <= limit
+    write(echo, zone, &empty, true, limit, out)
 }
 
 /// Writes the answer to a CHAOS-class question (never large): `text`, when given, as one TXT
@@ -86,18 +84,15 @@ pub(crate) fn write_chaos(
     error: Option<u16>,
     out: &mut Vec<u8>,
 ) {
-    out.clear();
     let header = echo.header.rcode(rcode);
     let (questions, question_count) = echo.questions;
-    let counts = [question_count, u16::from(text.is_some()), 0, 0];
-    header.write(counts, out);
-    out.extend_from_slice(questions);
-    let mut writer = Writer::new(out);
-    writer.remember(12, 12 + questions.len());
+    let additional = u16::from(echo.opt.is_some());
+    let counts = [question_count, u16::from(text.is_some()), 0, additional];
+    let mut writer = Writer::begin(out, header, counts, questions, usize::MAX);
     if let Some(rdata) = text {
         writer.name(echo.labels.iter().copied());
         let out = writer.out();
-        out.extend_from_slice(&super::rtype::TXT.to_be_bytes());
+        out.extend_from_slice(&u16::from(RecordType::TXT).to_be_bytes());
         out.extend_from_slice(&u16::from(DNSClass::CH).to_be_bytes());
         out.extend_from_slice(&0u32.to_be_bytes());
         out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
@@ -105,20 +100,19 @@ pub(crate) fn write_chaos(
     }
     if let Some(opt) = &echo.opt {
         write_opt(&mut writer, rcode, opt, error);
-        header::set_count(out, 3, 1);
     }
 }
 
-/// Writes the response carrying `answer`, with TC when `truncated`; returns the longest the
-/// message has been while it was written (see [`Writer::peak`]).
+/// Writes the response carrying `answer`, with TC when `truncated`; returns whether it fits
+/// `limit` (see [`Writer::fits`]).
 fn write(
     echo: &Echo<'_>,
     zone: &Zone,
     answer: &Answer<'_>,
     truncated: bool,
+    limit: usize,
     out: &mut Vec<u8>,
-) -> usize {
-    out.clear();
+) -> bool {
     let flags = Flags::NONE
         .with_if(Flags::AA, answer.authoritative)
         .with_if(Flags::TC, truncated);
@@ -127,11 +121,8 @@ fn write(
     let counts = [answer.answers.len(), answer.authority.len(), additional];
     let [answers, authority, additional] = counts.map(|n| n as u16);
     let (questions, question_count) = echo.questions;
-    header.write([question_count, answers, authority, additional], out);
-    out.extend_from_slice(questions);
-    let mut writer = Writer::new(out);
-    // The question section is remembered whole, as hickory's encoder remembers it.
-    writer.remember(12, 12 + questions.len());
+    let counts = [question_count, answers, authority, additional];
+    let mut writer = Writer::begin(out, header, counts, questions, limit);
     let sections = [&answer.answers[..], &answer.authority, &answer.additional];
     for record in sections.into_iter().flatten() {
         write_record(&mut writer, echo.labels, zone, record);
@@ -140,7 +131,7 @@ fn write(
         let error = answer.extended_error;
         write_opt(&mut writer, answer.rcode, opt, error);
     }
-    writer.peak()
+    writer.fits()
 }
 
 fn write_record(writer: &mut Writer<'_>, query: &[&[u8]], zone: &Zone, record: &Record<'_>) {
@@ -165,7 +156,7 @@ pub(crate) fn write_opt(
 ) {
     names.name(std::iter::empty());
     let out = names.out();
-    out.extend_from_slice(&super::rtype::OPT.to_be_bytes());
+    out.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
     out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
     let dnssec_ok = if opt.dnssec_ok { 0x8000 } else { 0 };
     out.extend_from_slice(&[rcode.high(), 0]);
@@ -194,8 +185,7 @@ pub(crate) fn write_opt(
 /// The response to `echo` that is its header alone, TC set, every count 0 and NOERROR (RFC
 /// 8945 5.3's answer when not even the question fits beside a signature).
 pub(crate) fn write_header_alone(echo: &Echo<'_>, authoritative: bool, out: &mut Vec<u8>) {
-    out.clear();
     let flags = Flags::TC.with_if(Flags::AA, authoritative);
     let header = echo.header.with(flags).rcode(ResponseCode::NoError);
-    header.write([0; 4], out);
+    Writer::begin(out, header, [0; 4], &[], usize::MAX);
 }

@@ -68,7 +68,7 @@ fn the_view_reads_what_hickory_reads() {
     assert_eq!(view.header.id, parsed.metadata.id);
     assert_eq!(view.counts, [1, 0, 1, 1]);
     let question = view.question().unwrap();
-    assert_eq!(question.qtype, u16::from(RecordType::IXFR));
+    assert_eq!(question.qtype, RecordType::IXFR);
     let labels: Vec<&[u8]> = question.name().collect();
     assert_eq!(labels, [&b"Ports"[..], b"Local"], "case kept");
     assert_eq!(view.authority_serial, Some(2024));

@@ -9,10 +9,12 @@
 
 use super::read::{read_name_lowercase, read_u16, read_u32};
 use super::request::Request;
-use crate::core::zone::rtype;
+use super::types::{DNSClass, RecordType};
 
-/// The class of a TSIG record.
-const CLASS_ANY: u16 = 255;
+/// The class of a TSIG record, as 16 bits.
+fn class_any() -> [u8; 2] {
+    u16::from(DNSClass::ANY).to_be_bytes()
+}
 
 /// A request's TSIG record, read.
 #[derive(Debug)]
@@ -41,7 +43,7 @@ impl<'p> TsigRecord<'p> {
         let bytes = request.bytes;
         let mut key_name = Vec::new();
         let fixed = read_name_lowercase(bytes, request.tsig?, &mut key_name)?;
-        if read_u16(bytes, fixed)? != rtype::TSIG {
+        if RecordType::from(read_u16(bytes, fixed)?) != RecordType::TSIG {
             return None;
         }
         let length = usize::from(read_u16(bytes, fixed + 8)?);
@@ -106,7 +108,7 @@ pub(crate) fn variables(
     other: &[u8],
 ) {
     out.extend_from_slice(key_name);
-    out.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    out.extend_from_slice(&class_any());
     out.extend_from_slice(&0u32.to_be_bytes());
     out.extend_from_slice(algorithm);
     out.extend_from_slice(time);
@@ -151,8 +153,8 @@ pub(crate) struct Fields<'a> {
 /// Appends a TSIG record to `message` and counts it in ARCOUNT.
 pub(crate) fn append(message: &mut Vec<u8>, fields: &Fields<'_>) {
     message.extend_from_slice(fields.key_name);
-    message.extend_from_slice(&rtype::TSIG.to_be_bytes());
-    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    message.extend_from_slice(&u16::from(RecordType::TSIG).to_be_bytes());
+    message.extend_from_slice(&class_any());
     message.extend_from_slice(&0u32.to_be_bytes());
     let length = rdata_len(fields.algorithm.len(), fields.mac.len(), fields.other.len());
     message.extend_from_slice(&(length as u16).to_be_bytes());

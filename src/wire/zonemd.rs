@@ -16,7 +16,8 @@ use std::ops::Range;
 
 use ring::digest::{Context, SHA384};
 
-use super::{CLASS_IN, Uncompressed, rtype, write_rdata};
+use super::types::{self, DNSClass, RecordType};
+use super::{Uncompressed, write_rdata};
 use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
 use crate::core::zone::{Snapshot, Zone, ZoneDigest};
@@ -138,10 +139,10 @@ fn digest(zone: &Zone, snapshot: &Snapshot) -> Vec<u8> {
         owner.push(0);
         rdatas.clear();
         rrs.clear();
-        for record in records.iter().filter(|r| r.data.rtype() != rtype::ZONEMD) {
+        for record in records.iter().filter(|r| r.data.rtype() != types::ZONEMD) {
             let start = rdatas.len();
             write_rdata(&mut Uncompressed(&mut rdatas), zone, &record.data);
-            rrs.push((record.data.rtype(), start..rdatas.len()));
+            rrs.push((u16::from(record.data.rtype()), start..rdatas.len()));
         }
         let rr = |(rtype, range): &(u16, Range<usize>)| (*rtype, &rdatas[range.clone()]);
         rrs.sort_unstable_by(|a, b| rr(a).cmp(&rr(b)));
@@ -150,8 +151,9 @@ fn digest(zone: &Zone, snapshot: &Snapshot) -> Vec<u8> {
         for (rtype, range) in &rrs {
             wire.extend_from_slice(&owner);
             wire.extend_from_slice(&rtype.to_be_bytes());
-            wire.extend_from_slice(&CLASS_IN.to_be_bytes());
-            wire.extend_from_slice(&zone.ttl_of(*rtype).to_be_bytes());
+            wire.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+            let ttl = zone.ttl_of(RecordType::from(*rtype));
+            wire.extend_from_slice(&ttl.to_be_bytes());
             wire.extend_from_slice(&(range.len() as u16).to_be_bytes());
             wire.extend_from_slice(&rdatas[range.clone()]);
         }

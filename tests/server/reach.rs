@@ -6,13 +6,14 @@
 
 use crate::common::{builtin_table, test_zone};
 use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, RecordType};
 use portsd::core::answer::{self, Rdata};
-use portsd::core::zone::{CLASS_IN, Snapshot, rtype};
+use portsd::core::zone::Snapshot;
 
 fn answers_contain(snapshot: &Snapshot, name: &str, wanted: &[u8]) -> bool {
     let zone = test_zone();
     let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
-    let answer = answer::answer(&zone, snapshot, &labels, rtype::TXT, CLASS_IN);
+    let answer = answer::answer(&zone, snapshot, &labels, RecordType::TXT, DNSClass::IN);
     answer.rcode == ResponseCode::NoError
         && answer.authoritative
         && answer

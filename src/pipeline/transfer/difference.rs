@@ -8,12 +8,11 @@
 use std::cmp::Ordering;
 use std::iter::Peekable;
 
-use super::journal::Reader;
 use crate::core::answer::Record;
 use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
-use crate::core::zone::{Snapshot, Zone, rtype};
-use crate::wire::{Uncompressed, write_rdata};
+use crate::core::zone::{Snapshot, Zone};
+use crate::wire::{RecordType, Uncompressed, write_rdata};
 
 /// A difference with more records than this is not kept: the whole zone is about 363,000
 /// records, and past this size an AXFR costs the secondary less than applying the change.
@@ -23,7 +22,7 @@ pub(crate) const MAX_DIFFERENCE_RECORDS: usize = 100_000;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ChangedRecord {
     pub(super) owner: OwnerName,
-    pub(super) rtype: u16,
+    pub(super) rtype: RecordType,
     pub(super) rdata: Box<[u8]>,
 }
 
@@ -34,7 +33,7 @@ impl ChangedRecord {
         let owner = self.owner.wire();
         out.push(owner.len() as u8);
         out.extend_from_slice(owner);
-        out.extend_from_slice(&self.rtype.to_be_bytes());
+        out.extend_from_slice(&u16::from(self.rtype).to_be_bytes());
         out.extend_from_slice(&(self.rdata.len() as u16).to_be_bytes());
         out.extend_from_slice(&self.rdata);
     }
@@ -48,7 +47,7 @@ impl ChangedRecord {
     pub(super) fn read(bytes: &mut Reader<'_>) -> Option<ChangedRecord> {
         let length = usize::from(bytes.u8()?);
         let owner = OwnerName::from_wire(bytes.take(length)?)?;
-        let rtype = bytes.u16()?;
+        let rtype = RecordType::from(bytes.u16()?);
         let rdata_length = usize::from(bytes.u16()?);
         let rdata = bytes.take(rdata_length)?.into();
         Some(ChangedRecord {
@@ -140,7 +139,7 @@ pub(crate) struct Named {
 fn owned_records(zone: &Zone, name: &OwnerName, records: &[Record<'_>]) -> Vec<ChangedRecord> {
     let mut owned: Vec<ChangedRecord> = records
         .iter()
-        .filter(|r| r.data.rtype() != rtype::SOA)
+        .filter(|r| r.data.rtype() != RecordType::SOA)
         .map(|r| {
             let mut rdata = Vec::new();
             write_rdata(&mut Uncompressed(&mut rdata), zone, &r.data);
@@ -228,4 +227,31 @@ pub(crate) fn difference(
 /// The difference between two snapshots of the zone, both served as `zone`.
 pub(crate) fn between(zone: &Zone, old: &Snapshot, new: &Snapshot) -> Option<Difference> {
     difference((old.serial, walk(zone, old)), (new.serial, walk(zone, new)))
+}
+
+/// A cursor over the bytes of a journal or a stored zone.
+pub(super) struct Reader<'b>(pub(super) &'b [u8]);
+
+impl<'b> Reader<'b> {
+    pub(super) fn take(&mut self, n: usize) -> Option<&'b [u8]> {
+        let (taken, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(taken)
+    }
+
+    pub(super) fn left(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    pub(super) fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
+    }
+
+    pub(super) fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ring::digest::{SHA256, digest};
 
-use super::difference::{self, Difference};
+use super::difference::{self, Difference, Reader};
 use crate::core::zone::{Snapshot, Zone};
 
 /// How many differences the journal keeps: IXFR from any of the last this many serials is
@@ -27,33 +27,6 @@ pub const DEFAULT_JOURNAL_MAX_BYTES: u64 = 20 * 1024 * 1024;
 const MAGIC: &[u8] = b"portsd journal 1\n";
 /// The bytes of the trailing SHA-256.
 const DIGEST_BYTES: usize = 32;
-/// A cursor over a journal file's bytes.
-pub(super) struct Reader<'b>(pub(super) &'b [u8]);
-
-impl<'b> Reader<'b> {
-    pub(super) fn take(&mut self, n: usize) -> Option<&'b [u8]> {
-        let (taken, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(taken)
-    }
-
-    pub(super) fn left(&self) -> usize {
-        self.0.len()
-    }
-
-    pub(super) fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-
-    pub(super) fn u16(&mut self) -> Option<u16> {
-        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-
-    pub(super) fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-}
-
 /// Why a journal file was not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum JournalError {

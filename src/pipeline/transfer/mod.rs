@@ -4,14 +4,16 @@
 //! A [`Transfer`] holds an `Arc` of the table snapshot it started on (a reload during the
 //! transfer does not change what it sends) and a [`Position`] in the zone's one enumeration
 //! ([`crate::core::contents`], which `export-zone` walks too); each call to
-//! [`Transfer::next_message`] writes about [`MESSAGE_BYTES`] of records with name compression
-//! and returns. Nothing of the zone's size is built: memory per transfer is one message and a
-//! compression map.
+//! [`Transfer::next_message`] writes about [`MESSAGE_BYTES`] of records with the one writer
+//! of [`crate::wire`] (names compressed, the message's size its limit) and returns. Nothing of
+//! the zone's size is built: memory per transfer is one message and its compression table.
 //!
 //! The SOA comes first and last and nowhere in between (the apex SOA is left out of the walk).
 //! The first message carries the question, later ones none (as BIND and NSD send them).
 
 mod difference;
+#[cfg(test)]
+mod fixtures;
 mod journal;
 mod policy;
 mod stored;
@@ -25,15 +27,15 @@ use crate::core::answer::Rdata;
 use crate::core::contents::{Contents, Position};
 use crate::core::owner_name::OwnerName;
 use crate::core::serial::is_newer;
-use crate::core::zone::{Snapshot, Zone, rtype};
+use crate::core::zone::{Snapshot, Zone};
 use crate::dnstap::Tap;
 use crate::pipeline::tsig::Signer;
 use crate::transport::Transport;
 
-use crate::wire::message::{MessageWriter, Suffixes};
+use crate::wire::OPT_WITH_EXPIRE_BYTES;
+use crate::wire::message::TransferMessage;
 use crate::wire::response::Opt;
-use crate::wire::{Flags, Header, OpCode};
-use crate::wire::{OPT_WITH_EXPIRE_BYTES, Uncompressed, write_rdata};
+use crate::wire::{Flags, Header, OpCode, RecordType};
 use difference::{ChangedRecord, Difference};
 pub use journal::DEFAULT_JOURNAL_MAX_BYTES;
 pub(crate) use journal::Journal;
@@ -105,7 +107,6 @@ pub struct Transfer {
     messages: usize,
     /// The most bytes a message may take (smaller for UDP).
     limit: usize,
-    suffixes: Suffixes,
     name: OwnerName,
     /// The place among concurrent transfers, held until the transfer is dropped.
     _slot: Option<Slot>,
@@ -169,7 +170,6 @@ impl Transfer {
             plan,
             messages: 0,
             limit: MESSAGE_BYTES,
-            suffixes: Suffixes::default(),
             name: OwnerName::default(),
             _slot: None,
             signer: None,
@@ -251,13 +251,12 @@ impl Transfer {
             return false;
         }
         let question = (self.messages == 0).then_some(&self.question[..]);
-        let mut writer = MessageWriter::begin(out, &mut self.suffixes, &self.header, question);
+        let mut writer = TransferMessage::begin(out, self.header, question, self.limit);
         let snapshot = self.snapshot.clone();
         let contents = Contents::new(&self.zone, &snapshot);
         let fill = Fill {
             zone: &self.zone,
             apex: contents.apex().wire(),
-            limit: self.limit,
             current: snapshot.serial,
         };
         self.plan = match std::mem::replace(&mut self.plan, Plan::Done) {
@@ -296,31 +295,20 @@ struct Fill<'a> {
     zone: &'a Zone,
     /// The apex's name in wire form.
     apex: &'a [u8],
-    /// The most bytes the message may take.
-    limit: usize,
     /// The serial served.
     current: u32,
 }
 
 impl Fill<'_> {
     /// Adds the apex SOA with `serial`; false when it does not fit.
-    fn soa(&self, writer: &mut MessageWriter<'_>, serial: u32) -> bool {
-        let (zone, limit) = (self.zone, self.limit);
-        writer.record(
-            self.apex,
-            rtype::SOA,
-            zone.ttl_of(rtype::SOA),
-            limit,
-            |out| {
-                write_rdata(&mut Uncompressed(out), zone, &Rdata::Soa(serial));
-            },
-        )
+    fn soa(&self, writer: &mut TransferMessage<'_>, serial: u32) -> bool {
+        writer.record(self.apex, self.zone, &Rdata::Soa(serial))
     }
 
     /// Adds the items of an incremental response from `step` on, as many as fit.
     fn ixfr(
         &self,
-        writer: &mut MessageWriter<'_>,
+        writer: &mut TransferMessage<'_>,
         chain: Vec<Arc<Difference>>,
         mut step: usize,
     ) -> Plan {
@@ -330,9 +318,7 @@ impl Fill<'_> {
                 Some(IxfrItem::Soa(serial)) => self.soa(writer, serial),
                 Some(IxfrItem::Record(record)) => {
                     let (owner, ttl) = (record.owner.wire(), self.zone.ttl_of(record.rtype));
-                    writer.record(owner, record.rtype, ttl, self.limit, |out| {
-                        out.extend_from_slice(&record.rdata);
-                    })
+                    writer.raw(owner, record.rtype, ttl, &record.rdata)
                 }
             };
             if !written {
@@ -346,26 +332,21 @@ impl Fill<'_> {
     /// as many as fit, then the closing SOA when it fits too.
     fn axfr(
         &self,
-        writer: &mut MessageWriter<'_>,
+        writer: &mut TransferMessage<'_>,
         contents: &Contents<'_>,
         name: &mut OwnerName,
         resume: (Position, usize),
     ) -> Plan {
         let (position, sent_at_name) = resume;
-        let (zone, limit) = (self.zone, self.limit);
         // Where the message filled up: the name and how many of its records went.
         let mut stopped = None;
         let walked = contents.visit_from(position, name, |at, name, records| {
             let skip = if at == position { sent_at_name } else { 0 };
             for (index, record) in records.iter().enumerate().skip(skip) {
-                if record.data.rtype() == rtype::SOA {
+                if record.data.rtype() == RecordType::SOA {
                     continue;
                 }
-                let rtype = record.data.rtype();
-                let written = writer.record(name.wire(), rtype, zone.ttl_of(rtype), limit, |out| {
-                    write_rdata(&mut Uncompressed(out), zone, &record.data);
-                });
-                if !written {
+                if !writer.record(name.wire(), self.zone, &record.data) {
                     stopped = Some(index);
                     return false;
                 }

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ipnet::IpNet;
 
-use crate::core::zone::{CLASS_IN, Zone, rtype};
+use crate::core::zone::Zone;
 use crate::wire::response::Opt;
-use crate::wire::{OpCode, Request};
+use crate::wire::{DNSClass, OpCode, RecordType, Request};
 
 /// Transfers served at once, by default. Each holds a snapshot (shared with the server, so no
 /// copy of the table) and about 100 KiB of buffers; the cap bounds what many secondaries
@@ -129,13 +129,13 @@ impl<'p> TransferRequest<'p> {
         if !request.complete
             || request.opcode() != OpCode::Query
             || request.counts[0] != 1
-            || question.qclass != CLASS_IN
+            || question.qclass != DNSClass::IN
         {
             return None;
         }
         let kind = match question.qtype {
-            rtype::AXFR => Kind::Axfr,
-            rtype::IXFR => Kind::Ixfr(request.authority_serial?),
+            RecordType::AXFR => Kind::Axfr,
+            RecordType::IXFR => Kind::Ixfr(request.authority_serial?),
             _ => return None,
         };
         let apex = zone.name.labels().iter().map(|l| &l[..]);

@@ -17,8 +17,7 @@ use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use ring::digest::{SHA256, digest};
 
-use super::difference::{self, ChangedRecord, Difference, NameKey, Named, walk};
-use super::journal::Reader;
+use super::difference::{self, ChangedRecord, Difference, NameKey, Named, Reader, walk};
 use crate::core::contents::Position;
 use crate::core::fingerprint::Fingerprint;
 use crate::core::zone::{Snapshot, Zone};
@@ -270,7 +269,7 @@ fn read_named(block: &[u8]) -> Option<Named> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::transfer::tests::{snapshot, zone};
+    use crate::pipeline::transfer::fixtures::{snapshot, zone};
 
     #[test]
     fn a_stored_zone_gives_the_difference_the_snapshots_give() {

@@ -3,45 +3,20 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::fixtures::{snapshot, zone};
 use super::*;
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 use crate::core::names::parse_domain;
 use crate::core::table::Table;
-use crate::core::zone::CLASS_IN;
+use crate::wire::DNSClass;
 use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, RecordType};
-
-pub(super) fn zone() -> Zone {
-    Zone::new(
-        parse_domain("ports.test").unwrap(),
-        parse_domain("ns.ports.test").unwrap(),
-        vec!["192.0.2.1".parse().unwrap()],
-        60,
-    )
-}
-
-pub(super) fn snapshot(zone: &Zone, serial: u32, uses: &[(&str, &str)]) -> Arc<Snapshot> {
-    let entries = uses
-        .iter()
-        .map(|&(port, description)| Entry {
-            ports: PortSpan::parse(port).unwrap(),
-            protocol: Protocol::Tcp,
-            status: Status::Yes,
-            service: None,
-            description: description.to_owned(),
-            aliases: Vec::new(),
-            sources: Source::Iana.bit(),
-            registry: None,
-        })
-        .collect();
-    Arc::new(Snapshot::new(Table::new(entries), serial, zone))
-}
+use hickory_proto::rr::RData;
 
 /// The question section of `ports.test. IN AXFR`.
-fn question(qtype: u16) -> Vec<u8> {
+fn question(qtype: RecordType) -> Vec<u8> {
     let mut q = b"\x05ports\x04test\x00".to_vec();
-    q.extend_from_slice(&qtype.to_be_bytes());
-    q.extend_from_slice(&CLASS_IN.to_be_bytes());
+    q.extend_from_slice(&u16::from(qtype).to_be_bytes());
+    q.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
     q
 }
 
@@ -70,7 +45,7 @@ fn axfr_streams_the_whole_zone_between_two_soas() {
         Kind::Axfr,
         7,
         false,
-        &question(rtype::AXFR),
+        &question(RecordType::AXFR),
     );
     let messages = messages(transfer);
     assert!(messages.len() > 100, "{} messages", messages.len());
@@ -117,7 +92,7 @@ fn messages_are_about_16_kib_and_compressed() {
         Kind::Axfr,
         1,
         false,
-        &question(rtype::AXFR),
+        &question(RecordType::AXFR),
     );
     let mut out = Vec::new();
     transfer.next_message(&mut out);
@@ -146,7 +121,7 @@ fn ixfr_from_the_current_serial_or_newer_is_the_soa_alone() {
             Kind::Ixfr(client),
             1,
             false,
-            &question(rtype::IXFR),
+            &question(RecordType::IXFR),
         );
         let all = records(&messages(transfer));
         assert_eq!(all.len(), 1, "client at {client}");
@@ -172,7 +147,7 @@ fn ixfr_sends_the_differences_from_a_known_serial() {
             Kind::Ixfr(from),
             1,
             false,
-            &question(rtype::IXFR),
+            &question(RecordType::IXFR),
         );
         records(&messages(transfer))
     };
@@ -264,15 +239,15 @@ fn only_allowed_networks_transfer_and_keys_require_a_signature() {
 fn transfer_requests_are_read_from_the_view() {
     let zone = zone();
     let mut request = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    request.extend_from_slice(&question(rtype::AXFR));
+    request.extend_from_slice(&question(RecordType::AXFR));
     let read = |bytes: &[u8]| {
         crate::wire::Request::read(bytes)
             .and_then(|view| TransferRequest::read(&view, &zone).map(|t| t.kind))
     };
     assert_eq!(read(&request), Some(Kind::Axfr));
-    let ixfr = [&request[..12], &question(rtype::IXFR)].concat();
+    let ixfr = [&request[..12], &question(RecordType::IXFR)].concat();
     assert_eq!(read(&ixfr), None, "an IXFR without the client's SOA");
-    let soa = [&request[..12], &question(rtype::SOA)].concat();
+    let soa = [&request[..12], &question(RecordType::SOA)].concat();
     assert_eq!(read(&soa), None);
     assert_eq!(read(&request[..20]), None, "cut short");
     assert_eq!(read(&[0; 11]), None);
@@ -317,7 +292,7 @@ fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
             Kind::Ixfr(from),
             1,
             false,
-            &question(rtype::IXFR),
+            &question(RecordType::IXFR),
         );
         let mut out = Vec::new();
         transfer.single_message(1232, &mut out);
@@ -335,7 +310,7 @@ fn an_ixfr_too_large_for_udp_is_the_soa_alone() {
         Kind::Ixfr(20),
         1,
         false,
-        &question(rtype::IXFR),
+        &question(RecordType::IXFR),
     );
     let mut out = Vec::new();
     transfer.single_message(1232, &mut out);
@@ -373,7 +348,7 @@ fn a_signed_udp_ixfr_that_falls_back_to_the_soa_is_signed_as_the_first_message()
         Kind::Ixfr(10),
         4321,
         false,
-        &question(rtype::IXFR),
+        &question(RecordType::IXFR),
     )
     .holding(Slot::take(&running, 1).unwrap(), Some(signer));
     let mut out = Vec::new();

@@ -20,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::rr::rdata::tsig::TsigError;
 
+use crate::wire::compress::Writer;
 use crate::wire::tsig::{Fields, TsigRecord, append, time48, variables};
 use crate::wire::{Flags, Request, ResponseCode};
 
@@ -127,10 +128,8 @@ fn notauth_response(request: &Request<'_>) -> Vec<u8> {
     let questions = u16::from(!question.is_empty());
     // The opcode and RD are echoed, not CD.
     let header = request.response_header().without(Flags::CD);
-    header
-        .rcode(ResponseCode::NotAuth)
-        .write([questions, 0, 0, 0], &mut out);
-    out.extend_from_slice(question);
+    let header = header.rcode(ResponseCode::NotAuth);
+    Writer::begin(&mut out, header, [questions, 0, 0, 0], question, usize::MAX);
     out
 }
 
