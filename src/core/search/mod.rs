@@ -62,9 +62,9 @@ pub(crate) const PREFIX_BUDGET: usize = 200;
 /// How well one word matches one entry; lower is better.
 type Rank = u8;
 const EXACT_NAME: Rank = 0;
-const NAME_PREFIX: Rank = 1;
 const WHOLE_WORD: Rank = 2;
-const WORD_PREFIX: Rank = 3;
+const NAME_PREFIX: Rank = 3;
+const WORD_PREFIX: Rank = 4;
 
 /// Where in an entry's texts a word first comes (names count as position 0), in the low 14
 /// bits, and how many more times the texts use it (at most 3), in the top 2: see [`place`].

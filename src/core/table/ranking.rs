@@ -9,6 +9,11 @@ use crate::core::search::EntryWords;
 use crate::core::search::build::words_of;
 use crate::core::txt;
 
+/// Words that say a use runs over TLS: a text with one of them is also found by the others, so
+/// `docker tls` finds the Docker API over SSL and `ldap secure` LDAP over TLS/SSL (SSL is TLS's
+/// former name, and people call either `secure`).
+const SECURED: [&str; 3] = ["tls", "ssl", "secure"];
+
 impl Table {
     /// The uses of a port that nmap's line for it (its name for the port and its comment)
     /// stands for: those carrying nmap's name or a name its comment gives (`docker-s | Docker
@@ -120,10 +125,15 @@ impl Table {
             let own = words_of(&entry.description)
                 .chain(words.words.iter().cloned())
                 .chain(entry.service.iter().map(|s| s.to_lowercase()));
+            let mut secured = false;
             for word in own {
                 if let Some(expansion) = acronyms.get(&word) {
                     expansions.extend(expansion.iter().cloned());
                 }
+                secured |= SECURED.contains(&word.as_str());
+            }
+            if secured {
+                expansions.extend(SECURED.iter().map(|w| (*w).to_owned()));
             }
             words.words.extend(expansions);
         }
@@ -137,18 +147,20 @@ impl Table {
     /// `unknown`, its count speaks for no use (19133/udp, open on VoIP gear, is not Minecraft's).
     pub(super) fn popularity(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<u32> {
         let mut frequency = vec![0u32; self.entries.len()];
+        let scales = protocol_scales(&extras.frequencies);
         for (f, uses) in extras.frequencies.iter().zip(nmap) {
             if f.name.is_none() {
                 continue;
             }
+            let scaled = (f64::from(f.frequency) * scales[f.protocol.index()]).round() as u32;
             let mut ids = uses.clone();
             if ids.is_empty() {
                 self.port_entries(f.protocol, f.port, &mut ids);
             }
             for id in ids {
-                if self.entry(id).ports.first == f.port {
+                if self.entry(id).ports.first == f.port || uses.contains(&id) {
                     let kept = &mut frequency[id as usize];
-                    *kept = (*kept).max(f.frequency);
+                    *kept = (*kept).max(scaled);
                 }
             }
         }
@@ -236,4 +248,25 @@ impl Table {
             })
             .collect()
     }
+}
+
+/// For each protocol, what its nmap frequencies are multiplied by for ranking: TCP's total over
+/// the protocol's total (1 for TCP, and for a protocol nmap lists nothing on). nmap measures each
+/// protocol in a scan of its own, and a UDP scan counts every port that stays silent as possibly
+/// open, so its frequencies add up to five times TCP's: unscaled, the SQL Server monitor on
+/// 1434/udp would outrank SQL Server itself on 1433/tcp, and NetBIOS's name service on 137/udp
+/// its sessions on 139/tcp.
+fn protocol_scales(frequencies: &[PortFrequency]) -> [f64; Protocol::ALL.len()] {
+    let mut totals = [0f64; Protocol::ALL.len()];
+    for f in frequencies {
+        totals[f.protocol.index()] += f64::from(f.frequency);
+    }
+    let tcp = totals[Protocol::Tcp.index()];
+    totals.map(|total| {
+        if total > 0.0 && tcp > 0.0 {
+            tcp / total
+        } else {
+            1.0
+        }
+    })
 }
