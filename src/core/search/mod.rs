@@ -12,10 +12,13 @@
 //! and by its joined form (`counterstrike`).
 //!
 //! A query word matches an entry in one of four ways, best first: it is one of the entry's
-//! names, a name starts with it, it is a whole word of the entry, a word of the entry starts
-//! with it. An entry's score is, in order: how many of the query's words it leaves out (uses
-//! matching every word come first; a question with a word the data never uses still answers,
-//! from the uses matching most of its words, and says which words they leave out); whether a
+//! names, it is a whole word of the entry, a name starts with it, a word of the entry starts
+//! with it (a service name or a whole word before the prefix of a longer name: `submission`
+//! finds 587's `submission` before 465's `submissions`). An entry's score is, in order: how many
+//! of the query's words it leaves out (uses matching every word come first; a question with a
+//! word the data never uses still answers, from the uses matching most of its words, and says
+//! which words they leave out; among those, each word left out costs by its rarity in the units
+//! of popularity, [`rank::rarity`]); whether a
 //! word matches it only as the prefix of a longer word (`redis` in `redistributions` comes after
 //! every use named or described by `redis`); then what its matches cost ([`rank::score`]: its
 //! worst-matching word and the sum over its words) less how common the use is ([`popularity`]:

@@ -44,8 +44,9 @@ pub(super) fn rarity(matching: usize, entries: usize) -> i32 {
     (share.log10().max(0.0) * 30.0).round() as i32
 }
 
-/// What a match costs: weighted so that one better match class is worth about what a
-/// fourfold more frequent port is.
+/// What a match costs: weighted so that one step of rank is worth about what a fourfold more
+/// frequent port is. A name is two steps ahead of a whole word, which is one ahead of a name's
+/// prefix and two ahead of a word's.
 fn match_cost(worst: Rank, sum: u16) -> i32 {
     12 * i32::from(worst) + 4 * i32::from(sum)
 }

@@ -91,7 +91,8 @@ impl Table {
     /// (given to the uses nmap's line stands for, [`Table::named_uses`]: a name nmap gives a
     /// port is not a name of every use sharing the port), the synonym list's words for it, and
     /// the expansions of the acronyms its texts use, where some description or comment defines
-    /// them (`Remote Desktop Protocol (RDP)`).
+    /// them (`Remote Desktop Protocol (RDP)`), and, when its texts say `TLS`, `SSL` or `secure`,
+    /// the others of these ([`SECURED`]).
     pub(super) fn search_words(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<EntryWords> {
         let mut words = vec![EntryWords::default(); self.entries.len()];
         for (f, uses) in extras.frequencies.iter().zip(nmap) {
@@ -140,11 +141,13 @@ impl Table {
         words
     }
 
-    /// How common each use is, for ranking: nmap's frequency of its port (of a range's first
-    /// port, in millionths), then its status and how many sources agree on it. A frequency
-    /// counts for the uses nmap's line for the port stands for ([`Table::named_uses`]), or for
-    /// every use of the port when it stands for none of them; where nmap calls the port
-    /// `unknown`, its count speaks for no use (19133/udp, open on VoIP gear, is not Minecraft's).
+    /// How common each use is, for ranking: nmap's frequency of its port (in millionths, scaled
+    /// to TCP's by [`protocol_scales`]), then its status and how many sources agree on it. A
+    /// frequency counts for the uses nmap's line for the port stands for ([`Table::named_uses`]),
+    /// or for every use of the port when it stands for none of them; a range takes the highest
+    /// of its first port's and of the ports whose line stands for it (IRC's 6665-6669 counts
+    /// 6667's); where nmap calls the port `unknown`, its count speaks for no use (19133/udp, open
+    /// on VoIP gear, is not Minecraft's).
     pub(super) fn popularity(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<u32> {
         let mut frequency = vec![0u32; self.entries.len()];
         let scales = protocol_scales(&extras.frequencies);
@@ -252,10 +255,9 @@ impl Table {
 
 /// For each protocol, what its nmap frequencies are multiplied by for ranking: TCP's total over
 /// the protocol's total (1 for TCP, and for a protocol nmap lists nothing on). nmap measures each
-/// protocol in a scan of its own, and a UDP scan counts every port that stays silent as possibly
-/// open, so its frequencies add up to five times TCP's: unscaled, the SQL Server monitor on
-/// 1434/udp would outrank SQL Server itself on 1433/tcp, and NetBIOS's name service on 137/udp
-/// its sessions on 139/tcp.
+/// protocol in a scan of its own, and its UDP frequencies add up to five times TCP's: unscaled,
+/// the SQL Server monitor on 1434/udp looks forty times as common as SQL Server on 1433/tcp, and
+/// Apple Remote Desktop on 3283/udp more common than RDP on 3389/tcp.
 fn protocol_scales(frequencies: &[PortFrequency]) -> [f64; Protocol::ALL.len()] {
     let mut totals = [0f64; Protocol::ALL.len()];
     for f in frequencies {
