@@ -48,8 +48,11 @@ fn main() -> ExitCode {
 }
 
 /// clap's message for a bad command line on one line: the usage, tips and help pointer that
-/// follow it are left out.
+/// follow it are left out. A flag of one value given twice says so and what to do.
 fn one_line(error: &clap::Error) -> String {
+    if let Some(flag) = given_twice(error) {
+        return format!("{flag} is given twice: give it once, with the value you mean");
+    }
     let rendered = error.render().to_string();
     let message = rendered.split("\nUsage:").next().unwrap_or_default();
     let lines: Vec<&str> = message
@@ -60,6 +63,24 @@ fn one_line(error: &clap::Error) -> String {
         })
         .collect();
     lines.join(" ").trim_start_matches("error: ").to_owned()
+}
+
+/// The flag (`--ttl <TTL>`) of a conflict that is a flag taking one value given more than once:
+/// clap reports it as a conflict of the flag with itself.
+fn given_twice(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    if error.kind() != ErrorKind::ArgumentConflict {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let prior = match error.get(ContextKind::PriorArg) {
+        Some(ContextValue::String(prior)) => std::slice::from_ref(prior),
+        Some(ContextValue::Strings(prior)) => prior.as_slice(),
+        _ => return None,
+    };
+    (prior == std::slice::from_ref(flag)).then(|| flag.clone())
 }
 
 /// The table `source` makes, or the data's problems as the error.

@@ -257,6 +257,10 @@ const MISTAKES: &[Mistake] = &[
         "portsd: invalid value 'ss.txt' for '[-]': give `-` to explain the text on standard input, or nothing for this host's sockets (try --help)",
     ),
     mistake(
+        &["serve", "--config", "/dev/null", "--ttl", "5", "--ttl", "6"],
+        "portsd: --ttl <TTL> is given twice: give it once, with the value you mean (try --help)",
+    ),
+    mistake(
         &["frobnicate"],
         "portsd: unrecognized subcommand 'frobnicate' (try --help)",
     ),

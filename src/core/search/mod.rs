@@ -12,10 +12,13 @@
 //! and by its joined form (`counterstrike`).
 //!
 //! A query word matches an entry in one of four ways, best first: it is one of the entry's
-//! names, a name starts with it, it is a whole word of the entry, a word of the entry starts
-//! with it. An entry's score is, in order: how many of the query's words it leaves out (uses
-//! matching every word come first; a question with a word the data never uses still answers,
-//! from the uses matching most of its words, and says which words they leave out); whether a
+//! names, it is a whole word of the entry, a name starts with it, a word of the entry starts
+//! with it (a service name or a whole word before the prefix of a longer name: `submission`
+//! finds 587's `submission` before 465's `submissions`). An entry's score is, in order: how many
+//! of the query's words it leaves out (uses matching every word come first; a question with a
+//! word the data never uses still answers, from the uses matching most of its words, and says
+//! which words they leave out; among those, each word left out costs by its rarity in the units
+//! of popularity, [`rank::rarity`]); whether a
 //! word matches it only as the prefix of a longer word (`redis` in `redistributions` comes after
 //! every use named or described by `redis`); then what its matches cost ([`rank::score`]: its
 //! worst-matching word and the sum over its words) less how common the use is ([`popularity`]:
@@ -62,9 +65,9 @@ pub(crate) const PREFIX_BUDGET: usize = 200;
 /// How well one word matches one entry; lower is better.
 type Rank = u8;
 const EXACT_NAME: Rank = 0;
-const NAME_PREFIX: Rank = 1;
 const WHOLE_WORD: Rank = 2;
-const WORD_PREFIX: Rank = 3;
+const NAME_PREFIX: Rank = 3;
+const WORD_PREFIX: Rank = 4;
 
 /// Where in an entry's texts a word first comes (names count as position 0), in the low 14
 /// bits, and how many more times the texts use it (at most 3), in the top 2: see [`place`].

@@ -34,16 +34,19 @@ pub(super) fn repeat_bonus(repeats: u8) -> i32 {
 }
 
 /// How much leaving out a query word that `matching` of `entries` uses match costs a partial
-/// match, from the word's rarity (its inverse document frequency): leaving out `server`, which
-/// thousands of uses have, costs little; leaving out `redis` costs much. Scaled so that it
-/// outweighs any difference of match cost and popularity, but not a word more left out.
+/// match, from the word's rarity (its inverse document frequency), in the units of
+/// [`popularity`]: twenty points per tenfold rarity. Leaving out `server`, which thousands of
+/// uses have, costs little; leaving out `redis` costs much; and among uses leaving out words of
+/// about equal rarity the common use still comes first (`sending email` finds SMTP on 25, which
+/// leaves out `sending`, before a messenger that leaves out `email`).
 pub(super) fn rarity(matching: usize, entries: usize) -> i32 {
     let share = (entries.max(1) as f64) / (matching.max(1) as f64);
-    (share.ln().max(0.0) * 2.0).round() as i32 * (1 << 13)
+    (share.log10().max(0.0) * 30.0).round() as i32
 }
 
-/// What a match costs: weighted so that one better match class is worth about what a
-/// fourfold more frequent port is.
+/// What a match costs: weighted so that one step of rank is worth about what a fourfold more
+/// frequent port is. A name is two steps ahead of a whole word, which is one ahead of a name's
+/// prefix and two ahead of a word's.
 fn match_cost(worst: Rank, sum: u16) -> i32 {
     12 * i32::from(worst) + 4 * i32::from(sum)
 }

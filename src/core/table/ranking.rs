@@ -9,6 +9,11 @@ use crate::core::search::EntryWords;
 use crate::core::search::build::words_of;
 use crate::core::txt;
 
+/// Words that say a use runs over TLS: a text with one of them is also found by the others, so
+/// `docker tls` finds the Docker API over SSL and `ldap secure` LDAP over TLS/SSL (SSL is TLS's
+/// former name, and people call either `secure`).
+const SECURED: [&str; 3] = ["tls", "ssl", "secure"];
+
 impl Table {
     /// The uses of a port that nmap's line for it (its name for the port and its comment)
     /// stands for: those carrying nmap's name or a name its comment gives (`docker-s | Docker
@@ -86,7 +91,8 @@ impl Table {
     /// (given to the uses nmap's line stands for, [`Table::named_uses`]: a name nmap gives a
     /// port is not a name of every use sharing the port), the synonym list's words for it, and
     /// the expansions of the acronyms its texts use, where some description or comment defines
-    /// them (`Remote Desktop Protocol (RDP)`).
+    /// them (`Remote Desktop Protocol (RDP)`), and, when its texts say `TLS`, `SSL` or `secure`,
+    /// the others of these ([`SECURED`]).
     pub(super) fn search_words(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<EntryWords> {
         let mut words = vec![EntryWords::default(); self.entries.len()];
         for (f, uses) in extras.frequencies.iter().zip(nmap) {
@@ -120,35 +126,44 @@ impl Table {
             let own = words_of(&entry.description)
                 .chain(words.words.iter().cloned())
                 .chain(entry.service.iter().map(|s| s.to_lowercase()));
+            let mut secured = false;
             for word in own {
                 if let Some(expansion) = acronyms.get(&word) {
                     expansions.extend(expansion.iter().cloned());
                 }
+                secured |= SECURED.contains(&word.as_str());
+            }
+            if secured {
+                expansions.extend(SECURED.iter().map(|w| (*w).to_owned()));
             }
             words.words.extend(expansions);
         }
         words
     }
 
-    /// How common each use is, for ranking: nmap's frequency of its port (of a range's first
-    /// port, in millionths), then its status and how many sources agree on it. A frequency
-    /// counts for the uses nmap's line for the port stands for ([`Table::named_uses`]), or for
-    /// every use of the port when it stands for none of them; where nmap calls the port
-    /// `unknown`, its count speaks for no use (19133/udp, open on VoIP gear, is not Minecraft's).
+    /// How common each use is, for ranking: nmap's frequency of its port (in millionths, scaled
+    /// to TCP's by [`protocol_scales`]), then its status and how many sources agree on it. A
+    /// frequency counts for the uses nmap's line for the port stands for ([`Table::named_uses`]),
+    /// or for every use of the port when it stands for none of them; a range takes the highest
+    /// of its first port's and of the ports whose line stands for it (IRC's 6665-6669 counts
+    /// 6667's); where nmap calls the port `unknown`, its count speaks for no use (19133/udp, open
+    /// on VoIP gear, is not Minecraft's).
     pub(super) fn popularity(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<u32> {
         let mut frequency = vec![0u32; self.entries.len()];
+        let scales = protocol_scales(&extras.frequencies);
         for (f, uses) in extras.frequencies.iter().zip(nmap) {
             if f.name.is_none() {
                 continue;
             }
+            let scaled = (f64::from(f.frequency) * scales[f.protocol.index()]).round() as u32;
             let mut ids = uses.clone();
             if ids.is_empty() {
                 self.port_entries(f.protocol, f.port, &mut ids);
             }
             for id in ids {
-                if self.entry(id).ports.first == f.port {
+                if self.entry(id).ports.first == f.port || uses.contains(&id) {
                     let kept = &mut frequency[id as usize];
-                    *kept = (*kept).max(f.frequency);
+                    *kept = (*kept).max(scaled);
                 }
             }
         }
@@ -236,4 +251,24 @@ impl Table {
             })
             .collect()
     }
+}
+
+/// For each protocol, what its nmap frequencies are multiplied by for ranking: TCP's total over
+/// the protocol's total (1 for TCP, and for a protocol nmap lists nothing on). nmap measures each
+/// protocol in a scan of its own, and its UDP frequencies add up to five times TCP's: unscaled,
+/// the SQL Server monitor on 1434/udp looks forty times as common as SQL Server on 1433/tcp, and
+/// Apple Remote Desktop on 3283/udp more common than RDP on 3389/tcp.
+fn protocol_scales(frequencies: &[PortFrequency]) -> [f64; Protocol::ALL.len()] {
+    let mut totals = [0f64; Protocol::ALL.len()];
+    for f in frequencies {
+        totals[f.protocol.index()] += f64::from(f.frequency);
+    }
+    let tcp = totals[Protocol::Tcp.index()];
+    totals.map(|total| {
+        if total > 0.0 && tcp > 0.0 {
+            tcp / total
+        } else {
+            1.0
+        }
+    })
 }

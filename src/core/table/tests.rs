@@ -224,3 +224,50 @@ fn nmap_names_and_counts_go_to_the_uses_they_stand_for() {
         ]
     );
 }
+
+#[test]
+fn udp_counts_scale_to_tcp_ranges_count_their_named_ports_and_ssl_is_tls() {
+    let described = |ports: &str, protocol, service: &str, description: &str| Entry {
+        description: description.into(),
+        ..entry(ports, protocol, Some(service), Source::PortList)
+    };
+    let entries = vec![
+        described("1433", Protocol::Tcp, "ms-sql-s", "SQL database server"),
+        described("1434", Protocol::Udp, "ms-sql-m", "SQL database monitor"),
+        described("194", Protocol::Tcp, "irc", "Relay chat"),
+        described("6665-6669", Protocol::Tcp, "ircu", "Relay chat"),
+        described("2376", Protocol::Tcp, "docker-s", "Docker API (SSL)"),
+    ];
+    let frequency = |port, protocol, frequency, name: &str| PortFrequency {
+        protocol,
+        port,
+        frequency,
+        name: Some(name.to_owned()),
+        comment: None,
+    };
+    let extras = Extras {
+        frequencies: vec![
+            frequency(1433, Protocol::Tcp, 10_000, "ms-sql-s"),
+            frequency(9999, Protocol::Tcp, 10_000, "other"),
+            // UDP's counts add up to five times TCP's: 40000 on UDP weighs 8000 on TCP.
+            frequency(1434, Protocol::Udp, 40_000, "ms-sql-m"),
+            frequency(9998, Protocol::Udp, 60_000, "other"),
+            frequency(194, Protocol::Tcp, 500, "irc"),
+            // nmap names the range's middle port: its count is the range's.
+            frequency(6667, Protocol::Tcp, 1_000, "ircu"),
+        ],
+        synonyms: Vec::new(),
+    };
+    let table = Table::build(entries, &[], extras);
+    let found = |query: &[u8]| {
+        let mut ids = Vec::new();
+        table.search(&[query], &mut ids);
+        ids.iter()
+            .map(|&id| table.entry(id).ports.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(found(b"sql"), ["1433", "1434"]);
+    assert_eq!(found(b"relay"), ["6665-6669", "194"]);
+    assert_eq!(found(b"tls"), ["2376"]);
+    assert_eq!(found(b"secure"), ["2376"]);
+}
