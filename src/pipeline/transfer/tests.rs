@@ -5,9 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::fixtures::{snapshot, zone};
 use super::*;
-use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
-use crate::core::names::parse_domain;
-use crate::core::table::Table;
 use crate::wire::DNSClass;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RData;
