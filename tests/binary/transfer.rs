@@ -739,7 +739,7 @@ fn transfer_forms(daemon: &Daemon, form: &str) -> usize {
 }
 
 #[test]
-fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_is_a_warning() {
+fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_a_warning() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (data, state) = (dir.path().join("data"), dir.path().join("state"));
     fs::create_dir_all(&data).unwrap();
@@ -790,6 +790,23 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_is_a_warnin
     assert!(daemon.wait_for_log("the journal is not usable; starting a new one"));
     assert_eq!(serial_of(&daemon), after);
     let whole = ixfr(daemon.addr, before);
+    assert!(whole.len() > 360_000, "{} records", whole.len());
+    assert_eq!(transfer_forms(&daemon, "axfr"), 1);
+    drop(daemon);
+
+    // The data changed while stopped, and the zone kept cut short: one warning, the new data
+    // served, and a secondary at the old serial gets the whole zone, once, not a wrong
+    // difference.
+    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v3\n").unwrap();
+    let kept = state.join(format!("zone.{after}"));
+    let bytes = fs::read(&kept).expect("the zone kept in the state directory");
+    fs::write(&kept, &bytes[..bytes.len() / 2]).unwrap();
+    let daemon = Daemon::start(&args);
+    assert!(daemon.wait_for_log("state directory up to date"));
+    assert_eq!(daemon.count_log("the zone kept is not usable"), 1);
+    let third = serial_of(&daemon);
+    assert_ne!(third, after);
+    let whole = ixfr(daemon.addr, after);
     assert!(whole.len() > 360_000, "{} records", whole.len());
     assert_eq!(transfer_forms(&daemon, "axfr"), 1);
 }
