@@ -181,14 +181,15 @@ impl StateDir {
                 "IXFR differences read back from the journal"
             );
             started.set_journal(journal.clone());
+            // A crash after the journal's write may have left the zone unwritten.
+            self.record_zone(zone, &snapshot);
         } else {
             let journal = self.journal_to(zone, &snapshot, journal, pipeline.journal_max_bytes());
             started.set_journal(journal.clone());
+            // The zone before the journal leading to it, as a reload writes them.
             self.record_zone(zone, &snapshot);
             self.record_journal(&journal);
         }
-        // A crash after the journal's write may have left the zone unwritten.
-        self.record_zone(zone, &snapshot);
         self.remove_zones_except(served);
         info!(bytes = self.disk_bytes(), "state directory up to date");
     }

@@ -14,12 +14,12 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use crate::common::{Daemon, parse, tcp_connect, tcp_receive, tcp_send, udp_exchange};
-use crate::transfer::{ixfr, soa_serials};
+use crate::transfer::{copy_data, ixfr, portsd_newer, soa_serials};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, Record, RecordType};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use portsd::sources::{EXCERPT, IANA_CSV, LOCAL_TSV, PORTS_TSV};
+use portsd::sources::LOCAL_TSV;
 
 /// The data's date before the first change: every serial the test sees is this plus a step.
 const BASE: u64 = 1_900_000_000;
@@ -166,7 +166,7 @@ impl Fleet {
         assert!(daemon.wait_for_log("state directory up to date"));
         let (serial, zone) = axfr(daemon.addr);
         assert!(
-            serial == self.last || newer(serial, self.last),
+            serial == self.last || portsd_newer(serial, self.last),
             "serial {serial} after {}",
             self.last
         );
@@ -230,20 +230,11 @@ impl Fleet {
     }
 }
 
-/// RFC 1982 "greater than".
-fn newer(a: u32, b: u32) -> bool {
-    a != b && a.wrapping_sub(b) < 0x8000_0000
-}
-
 #[test]
 fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (data, state) = (dir.path().join("data"), dir.path().join("state"));
-    fs::create_dir_all(&data).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
-        fs::copy(source.join(name), data.join(name)).expect("copying the data");
-    }
+    copy_data(&data);
     write_data(&data, 0);
     let mut fleet = Fleet {
         data,
@@ -255,55 +246,25 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     let serial = |step: u64| u32::try_from(BASE + step).unwrap();
     let file = |name: String| state.join(name);
     // A reload: the serial recorded, the new zone kept, the journal, the old zone removed.
-    fleet.kill_in_reload(
-        1,
-        KillAt {
-            call: "renameat",
-            path: file("serial".into()),
-        },
-    );
-    fleet.check();
-    fleet.kill_in_reload(
-        2,
-        KillAt {
-            call: "renameat",
-            path: file(format!("zone.{}", serial(2))),
-        },
-    );
-    fleet.check();
-    fleet.kill_in_reload(
-        3,
-        KillAt {
-            call: "renameat",
-            path: file("journal".into()),
-        },
-    );
-    fleet.check();
-    fleet.kill_in_reload(
-        4,
-        KillAt {
-            call: "unlink",
-            path: file(format!("zone.{}", serial(3))),
-        },
-    );
-    fleet.check();
+    let reload = [
+        (1, "renameat", file("serial".into())),
+        (2, "renameat", file(format!("zone.{}", serial(2)))),
+        (3, "renameat", file("journal".into())),
+        (4, "unlink", file(format!("zone.{}", serial(3)))),
+    ];
+    for (step, call, path) in reload {
+        fleet.kill_in_reload(step, KillAt { call, path });
+        fleet.check();
+    }
     // The start-up after data changed while stopped: the zone kept, then the journal.
-    fleet.kill_in_start_up(
-        5,
-        KillAt {
-            call: "renameat",
-            path: file(format!("zone.{}", serial(5))),
-        },
-    );
-    fleet.check();
-    fleet.kill_in_start_up(
-        6,
-        KillAt {
-            call: "renameat",
-            path: file("journal".into()),
-        },
-    );
-    fleet.check();
+    let start_up = [
+        (5, "renameat", file(format!("zone.{}", serial(5)))),
+        (6, "renameat", file("journal".into())),
+    ];
+    for (step, call, path) in start_up {
+        fleet.kill_in_start_up(step, KillAt { call, path });
+        fleet.check();
+    }
     assert_eq!(fleet.last, serial(6));
     assert!(fleet.held.len() >= 7, "{:?}", fleet.held.keys());
 }

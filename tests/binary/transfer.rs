@@ -481,6 +481,16 @@ fn signed_udp_answers_fit_the_clients_buffer_and_verify() {
     );
 }
 
+/// The repository's port list, its excerpt and IANA's registry copied into `dir` (made if
+/// missing): a data directory the test can change.
+pub(crate) fn copy_data(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
+        fs::copy(source.join(name), dir.join(name)).expect("copying the data");
+    }
+}
+
 /// The SOA serials of a transfer's records, in order.
 pub(crate) fn soa_serials(records: &[Record]) -> Vec<u32> {
     records
@@ -527,10 +537,7 @@ pub(crate) fn ixfr(addr: SocketAddr, serial: u32) -> Vec<Record> {
 #[test]
 fn ixfr_after_a_reload_is_incremental_and_udp_and_notify_get_what_nsd_gives() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
-        fs::copy(source.join(name), dir.path().join(name)).expect("copying the data");
-    }
+    copy_data(dir.path());
     fs::write(dir.path().join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
     let daemon = Daemon::start(&[
         "--allow-transfer",
@@ -638,7 +645,7 @@ fn ixfr_after_a_reload_is_incremental_and_udp_and_notify_get_what_nsd_gives() {
 }
 
 /// RFC 1982 "greater than" for the test's own check.
-fn portsd_newer(a: u32, b: u32) -> bool {
+pub(crate) fn portsd_newer(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 0x8000_0000
 }
 
@@ -742,11 +749,7 @@ fn transfer_forms(daemon: &Daemon, form: &str) -> usize {
 fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_a_warning() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (data, state) = (dir.path().join("data"), dir.path().join("state"));
-    fs::create_dir_all(&data).unwrap();
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
-        fs::copy(source.join(name), data.join(name)).expect("copying the data");
-    }
+    copy_data(&data);
     fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
     let args = [
         "--allow-transfer",
