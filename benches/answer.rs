@@ -30,7 +30,9 @@ fn packet(name: &str, rtype: RecordType) -> Vec<u8> {
 }
 
 fn answer_paths(c: &mut Criterion) {
-    let (zone, data) = ZoneArgs::default().resolve(&[]).expect("the default zone");
+    let (zone, data) = ZoneArgs::default()
+        .resolve_one(&[])
+        .expect("the default zone");
     // The table `serve` builds by default: the built-in data, the synonym list and, when the
     // host has them, /etc/services and nmap's frequencies (which rank the search).
     let table = data.load().expect("the built-in data loads").into_table();

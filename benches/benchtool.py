@@ -460,6 +460,36 @@ def cmd_startup(args):
     return 0
 
 
+def cmd_rest_memory(args):
+    """Memory of a server at rest: started, its start-up work done (the log line
+    `--ready-line` seen `--ready-count` times), one question answered, then measured."""
+    with open(args.log, "wb") as log:
+        process = subprocess.Popen(args.command, stdout=log, stderr=log, start_new_session=True)
+    started = time.monotonic()
+    try:
+        while True:
+            with open(args.log, "rb") as log:
+                seen = log.read().count(args.ready_line.encode())
+            if seen >= args.ready_count and answered(args.port, args.qname, 0.05):
+                break
+            if process.poll() is not None:
+                sys.exit(f"{args.command[0]} exited with {process.returncode}; see {args.log}")
+            if time.monotonic() - started > args.timeout:
+                sys.exit(f"{args.command[0]} was not at rest within {args.timeout} s; see {args.log}")
+            time.sleep(0.05)
+        record = {
+            "server": args.server,
+            "kind": "rest_memory",
+            "zones": args.zones,
+            "memory": memory(process.pid),
+        }
+    finally:
+        stop_group(process)
+    append_record(args.out, record)
+    print(f"  {args.server:7} at rest with {args.zones} zone(s): {record['memory']['rss_mib']} MiB RSS")
+    return 0
+
+
 def parse_dnsperf(text):
     def number(pattern, cast=float):
         match = re.search(pattern, text)
@@ -791,6 +821,18 @@ def cmd_report(args):
                 "p99": ratio(ours["p99_ms"], theirs["p99_ms"]),
             },
         }
+    rest = [r for r in records if r.get("kind") == "rest_memory"]
+    if rest:
+        runs = sorted(({"zones": r["zones"], "rss_mib": r["memory"]["rss_mib"]} for r in rest),
+                      key=lambda z: z["zones"])
+        one = next((z["rss_mib"] for z in runs if z["zones"] == 1), None)
+        most = runs[-1]
+        growth = ((most["rss_mib"] - one) / one / (most["zones"] - 1)
+                  if one and most["zones"] > 1 else None)
+        summary["zones_at_rest"] = {
+            "runs": runs,
+            "growth_per_extra_zone": round(growth, 4) if growth is not None else None,
+        }
     plain_mix = [r for r in records if r.get("server") == "portsd" and r.get("kind") == "mix_plain"]
     search_mix = [r for r in records if r.get("server") == "portsd" and r.get("kind") == "mix_search"]
     if plain_mix and search_mix:
@@ -898,6 +940,13 @@ def render(summary):
                 f"{flat['end_rss_mib']} MiB (max {flat['max_rss_mib']}, growth {flat['growth_mib']}), "
                 f"{fmt(flat['qps'])} q/s, lost {flat['lost']}"
             )
+    zones = summary.get("zones_at_rest")
+    if zones:
+        cells = ", ".join(f"{z['zones']} zone(s) {z['rss_mib']} MiB" for z in zones["runs"])
+        lines.append(
+            f"portsd RSS at rest by zones served (one table): {cells}; "
+            f"growth per extra zone {fmt(zones['growth_per_extra_zone'], '{:.1%}')} of one zone's"
+        )
     mix = summary.get("search_mix")
     if mix:
         lines.append(
@@ -1296,6 +1345,18 @@ def main():
     ready.add_argument("--timeout", type=float, default=120)
     ready.set_defaults(run=cmd_wait_ready)
 
+    rest = commands.add_parser("rest-memory")
+    rest.add_argument("--server", required=True)
+    rest.add_argument("--zones", type=int, required=True)
+    rest.add_argument("--port", type=int, required=True)
+    rest.add_argument("--qname", required=True)
+    rest.add_argument("--ready-line", required=True)
+    rest.add_argument("--ready-count", type=int, default=1)
+    rest.add_argument("--timeout", type=float, default=120)
+    rest.add_argument("--log", required=True)
+    rest.add_argument("--out", required=True)
+    rest.add_argument("command", nargs="+")
+    rest.set_defaults(run=cmd_rest_memory)
     startup = commands.add_parser("startup")
     startup.add_argument("--server", required=True)
     startup.add_argument("--port", type=int, required=True)

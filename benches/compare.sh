@@ -21,6 +21,7 @@ PROBE_ROUNDS=${PROBE_ROUNDS:-$LATENCY_ROUNDS}   # latency probe (benches/probe.r
 PROBE_QPS=${PROBE_QPS:-10000}                # probe rate to each server (all asked at once)
 FLAT_DURATION=${FLAT_DURATION:-60}           # portsd RSS flatness run under load; 0 skips it
 STARTUP_RUNS=${STARTUP_RUNS:-5}              # 0 skips the startup measurement
+ZONE_COUNTS=${ZONE_COUNTS:-"1 2 3"}          # portsd's RSS at rest serving this many zones; "" skips
 SEARCH_ROUNDS=${SEARCH_ROUNDS:-3}            # portsd alone: the plain mix, then one with searches
 SEARCH_DURATION=${SEARCH_DURATION:-5}        # seconds per mix and round; 0 skips the search mix
 SEARCH_SHARE=${SEARCH_SHARE:-0.10}           # share of WORDS.search.ZONE names in that mix
@@ -36,7 +37,7 @@ PORTSD_ARGS=${PORTSD_ARGS:-}                 # extra flags for `portsd serve`
 ZONE_FILE=${ZONE_FILE:-}                     # use this master file instead of `portsd export-zone`
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 if [[ ${STARTUP_ONLY:-} == 1 ]]; then                # the startup column alone, in a minute or two
-	ROUNDS=0 TCP_ROUNDS=0 LATENCY_ROUNDS=0 PROBE_ROUNDS=0 SEARCH_DURATION=0 FLAT_DURATION=0
+	ROUNDS=0 TCP_ROUNDS=0 LATENCY_ROUNDS=0 PROBE_ROUNDS=0 SEARCH_DURATION=0 FLAT_DURATION=0 ZONE_COUNTS=""
 fi
 # shellcheck source=benches/lib.sh
 source "$BENCH_DIR/lib.sh"
@@ -226,6 +227,23 @@ main() {
 		SAMPLE_EVERY=10 measure portsd flat 1 -l "$FLAT_DURATION"
 	fi
 	stop_servers
+
+	if has_server portsd && [[ -n $ZONE_COUNTS ]]; then
+		# Every zone answers from the one table: what an extra zone costs is its apex records,
+		# digest and journal. Measured once the start-up work (each zone's digest) is done.
+		log "portsd RSS at rest serving $ZONE_COUNTS zone(s)"
+		local count zones
+		for count in $ZONE_COUNTS; do
+			port=$("${TOOL[@]}" free-port)
+			zones=("--zone" "$ZONE")
+			for extra in $(seq 2 "$count"); do zones+=("--zone" "ports$extra.internal"); done
+			# shellcheck disable=SC2046,SC2086 # the command line is split on purpose
+			"${TOOL[@]}" rest-memory --server portsd-zones --zones "$count" --port "$port" \
+				--qname "443.tcp.$ZONE" --ready-line "zone digest (ZONEMD) computed" \
+				--ready-count "$count" --log "$WORK_DIR/portsd-zones-$count.log" --out "$RESULTS" \
+				-- $(portsd_command "$port") "${zones[@]:2}" >&2
+		done
+	fi
 
 	if ((STARTUP_RUNS > 0)); then
 		log "startup: exec to first answer, $STARTUP_RUNS runs each"

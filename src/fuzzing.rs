@@ -33,7 +33,7 @@ const CLIENT: ([u8; 4], u16) = ([192, 0, 2, 1], 5353);
 
 static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     let (zone, data) = ZoneArgs::default()
-        .resolve(&[])
+        .resolve_one(&[])
         .expect("the default zone is valid");
     let table = Table::new(
         data.location
@@ -117,13 +117,13 @@ impl Guarded {
         };
         policy.transfer.allow = vec![ipnet::IpNet::from(std::net::IpAddr::from(CLIENT.0))];
         let (zone, data) = ZoneArgs::default()
-            .resolve(&[])
+            .resolve_one(&[])
             .map_err(|e| e.to_string())?;
         let entries = data.location.load().map_err(|e| e.to_string())?.entries;
         let window = |from: usize, to: usize| Table::new(entries[from..to].to_vec());
         let pipeline = Pipeline::new(zone, window(0, 300), 1, policy, Arc::new(Metrics::new()));
         // Serial 2 drops a hundred entries and adds a hundred: the journal's one difference.
-        pipeline.replace_table(window(100, 400), 2);
+        pipeline.replace_table(window(100, 400), &[2]);
         Ok(Guarded { pipeline, key })
     }
 

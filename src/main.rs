@@ -122,7 +122,7 @@ fn print_uses(views: &[present::UseView], json: bool) -> anyhow::Result<()> {
 
 /// The snapshot `lookup` and `search` answer from: the default zone over the given data.
 fn offline_snapshot(args: &portsd::config::DataArgs) -> anyhow::Result<Snapshot> {
-    let (zone, _) = ZoneArgs::default().resolve(&[])?;
+    let (zone, _) = ZoneArgs::default().resolve_one(&[])?;
     Ok(Snapshot::new(load(&args.resolve())?, 0, &zone))
 }
 
@@ -150,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(addr) = config.metrics {
                 listeners.bind_metrics(addr)?;
             }
-            let server = Server::new(config.zone, table, config.settings);
+            let server = Server::new(config.zones, table, config.settings);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -159,7 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Lookup { query, data, json } => {
-            let (zone, _) = ZoneArgs::default().resolve(&[])?;
+            let (zone, _) = ZoneArgs::default().resolve_one(&[])?;
             let snapshot = offline_snapshot(&data)?;
             let views = match present::lookup(&zone, &snapshot, &query) {
                 Err(present::LookupError::NotFound(name)) => anyhow::bail!(
@@ -177,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { input, data, json } => {
-            let (zone, _) = ZoneArgs::default().resolve(&[])?;
+            let (zone, _) = ZoneArgs::default().resolve_one(&[])?;
             let snapshot = offline_snapshot(&data)?;
             let text = match input {
                 Some(_) => {
@@ -194,11 +194,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ExportZone(args) => {
-            let (zone, data) = args.resolve(&[])?;
+            let (zone, data) = args.resolve_one(&[])?;
             let table = load(&data)?;
             // The serial `serve` would answer on this data: with `--state-dir`, the one it
             // records (read, never written here).
-            let served = args.state().and_then(|s| s.served());
+            let served = args.state().and_then(|s| s.served_for(&zone));
             let (serial, _) = portsd::core::serial::serial_of(&zone, &table, served);
             let snapshot = Snapshot::new(table, serial, &zone).with_digest(&zone);
             to_stdout(|mut out| present::write_zone(&zone, &snapshot, &mut out))?;

@@ -9,7 +9,8 @@
 //! - `portsd_refused_clients_total{transport}`: queries from networks the access list refuses;
 //! - `portsd_tcp_closed_under_pressure_total`: TCP connections closed to make room for a new
 //!   client (at the connection cap, or out of descriptors);
-//! - `portsd_table_entries{source}`, `portsd_table_serial`: the table being served;
+//! - `portsd_table_entries{source}`, `portsd_table_serial`: the table being served (the serial
+//!   of the first zone); `portsd_zone_serial{zone}`: the serial of each zone served;
 //! - `portsd_reloads_total`, `portsd_reload_failures_total`;
 //! - `portsd_transfers_total{kind, result}`: zone transfers asked for (`axfr`, `ixfr`) and what
 //!   they got: the form sent (`axfr`, `ixfr`, `soa`) or why they were refused (`not_allowed`,
@@ -46,7 +47,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::core::zone::Snapshot;
+use crate::core::zone::{Snapshot, Zone};
 use crate::transport::Transport;
 use crate::wire::{RecordType, ResponseCode};
 
@@ -89,6 +90,7 @@ pub struct Metrics {
     refused: Vec<Counter>,
     entries: Family<Labels, Gauge>,
     serial: Gauge,
+    zone_serials: Family<Labels, Gauge>,
     reloads: Counter,
     reload_failures: Counter,
     transfers: Family<Labels, Counter>,
@@ -196,6 +198,12 @@ impl Metrics {
             "SOA serial of the table being served",
             serial.clone(),
         );
+        let zone_serials = Family::<Labels, Gauge>::default();
+        registry.register(
+            "zone_serial",
+            "SOA serial of each zone served",
+            zone_serials.clone(),
+        );
         let reloads = Counter::default();
         registry.register("reloads", "Successful reloads of the data", reloads.clone());
         let reload_failures = Counter::default();
@@ -299,6 +307,7 @@ impl Metrics {
             refused: refused_by_transport,
             entries,
             serial,
+            zone_serials,
             reloads,
             reload_failures,
             transfers,
@@ -448,12 +457,24 @@ impl Metrics {
     }
 
     /// Records the table now served, and whether it came from a reload.
-    pub(crate) fn table_loaded(&self, snapshot: &Snapshot, reloaded: bool) {
-        for (source, count) in snapshot.table.stats().by_source {
-            let set = labels(&[("source", source.name())]);
-            self.entries.get_or_create(&set).set(count as i64);
+    pub(crate) fn table_loaded<'a>(
+        &self,
+        served: impl IntoIterator<Item = (&'a Zone, &'a Snapshot)>,
+        reloaded: bool,
+    ) {
+        for (n, (zone, snapshot)) in served.into_iter().enumerate() {
+            if n == 0 {
+                for (source, count) in snapshot.table.stats().by_source {
+                    let set = labels(&[("source", source.name())]);
+                    self.entries.get_or_create(&set).set(count as i64);
+                }
+                self.serial.set(i64::from(snapshot.serial));
+            }
+            let set = labels(&[("zone", &zone.display_name())]);
+            self.zone_serials
+                .get_or_create(&set)
+                .set(i64::from(snapshot.serial));
         }
-        self.serial.set(i64::from(snapshot.serial));
         if reloaded {
             self.reloads.inc();
         }

@@ -57,6 +57,21 @@ pub enum ConfigError {
          pick another port, e.g. {1}"
     )]
     MulticastDnsPort(std::net::SocketAddr, std::net::SocketAddr),
+    /// A zone named twice.
+    #[error("--zone {0} is given twice: name each zone once")]
+    ZoneTwice(String),
+    /// A zone inside another: a name would belong to both.
+    #[error(
+        "--zone {0} is inside --zone {1}: a name can belong to one zone only; serve one of \
+         them, or pick a name outside the other (e.g. ports.internal beside ports.local)"
+    )]
+    NestedZones(String, String),
+    /// No zone at all (an empty list in the file).
+    #[error("no zone to serve: give --zone, e.g. --zone ports.local")]
+    NoZone,
+    /// `export-zone` given several zones.
+    #[error("export-zone writes one zone and {0} are given ({1}): name one with --zone")]
+    ExportOneZone(usize, String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

@@ -49,8 +49,8 @@ pub struct ServeConfig {
     /// Threads answering UDP: on addresses portsd binds itself, each has a socket on every
     /// address; under socket activation, they share out the passed sockets.
     pub udp_threads: NonZeroUsize,
-    /// The zone's settings.
-    pub zone: Zone,
+    /// The zones' settings, in the order given (at least one).
+    pub zones: Vec<Zone>,
     /// How the server runs: the data it loads, limits, policy, HTTP, TLS, dnstap, state.
     pub settings: Settings,
 }
@@ -70,15 +70,12 @@ impl DataArgs {
 }
 
 impl ZoneArgs {
-    /// The zone and where its data comes from. The name server's address defaults to the
-    /// first of `listen` that is not a wildcard.
-    pub fn resolve(&self, listen: &[SocketAddr]) -> Result<(Zone, DataSource), ConfigError> {
-        let zone_text = self.zone.as_deref().unwrap_or(DEFAULT_ZONE);
-        let zone_labels = parse_domain(zone_text)?;
-        let ns_name = match &self.ns_name {
-            Some(name) => parse_domain(name)?,
-            None => parse_domain(&format!("ns.{zone_text}"))?,
-        };
+    /// The zones and where their data comes from. Each zone's name server is `ns.<zone>`
+    /// unless `--ns-name` names one for all; its address defaults to the first of `listen`
+    /// that is not a wildcard. Zones are distinct and none is inside another.
+    pub fn resolve(&self, listen: &[SocketAddr]) -> Result<(Vec<Zone>, DataSource), ConfigError> {
+        let default = [DEFAULT_ZONE.to_owned()];
+        let names = self.zone.as_deref().unwrap_or(&default);
         let ns_addresses = if self.ns_address.is_empty() {
             let first = listen.first().map(SocketAddr::ip);
             vec![
@@ -97,8 +94,49 @@ impl ZoneArgs {
             minimum: self.soa_minimum.unwrap_or(ttl),
         }
         .checked()?;
-        let zone = Zone::new(zone_labels, ns_name, ns_addresses, ttl).with_timers(timers);
-        Ok((zone, self.data.resolve()))
+        let mut zones: Vec<Zone> = Vec::with_capacity(names.len());
+        for zone_text in names {
+            let zone_labels = parse_domain(zone_text)?;
+            let ns_name = match &self.ns_name {
+                Some(name) => parse_domain(name)?,
+                None => parse_domain(&format!("ns.{zone_text}"))?,
+            };
+            let zone =
+                Zone::new(zone_labels, ns_name, ns_addresses.clone(), ttl).with_timers(timers);
+            for other in &zones {
+                let (a, b) = (zone.name.labels(), other.name.labels());
+                if a == b {
+                    return Err(ConfigError::ZoneTwice(zone.display_name()));
+                }
+                if a.ends_with(b) || b.ends_with(a) {
+                    let (inner, outer) = if a.len() > b.len() {
+                        (&zone, other)
+                    } else {
+                        (other, &zone)
+                    };
+                    return Err(ConfigError::NestedZones(
+                        inner.display_name(),
+                        outer.display_name(),
+                    ));
+                }
+            }
+            zones.push(zone);
+        }
+        if zones.is_empty() {
+            return Err(ConfigError::NoZone);
+        }
+        Ok((zones, self.data.resolve()))
+    }
+
+    /// The one zone these settings name, for the commands that write or answer for one
+    /// (`export-zone`, `lookup`, `explain`).
+    pub fn resolve_one(&self, listen: &[SocketAddr]) -> Result<(Zone, DataSource), ConfigError> {
+        let (mut zones, data) = self.resolve(listen)?;
+        if zones.len() > 1 {
+            let names: Vec<String> = zones.iter().map(Zone::display_name).collect();
+            return Err(ConfigError::ExportOneZone(zones.len(), names.join(", ")));
+        }
+        Ok((zones.remove(0), data))
     }
 
     /// Where the served serial is kept across restarts.
@@ -124,7 +162,7 @@ impl ServeArgs {
             let instead = SocketAddr::new(mdns.ip(), DEFAULT_LISTEN.port());
             return Err(ConfigError::MulticastDnsPort(mdns, instead));
         }
-        let (zone, data) = settings.zone.resolve(&listen)?;
+        let (zones, data) = settings.zone.resolve(&listen)?;
         let watch = match (settings.watch.unwrap_or(false), &data.location) {
             (false, _) => None,
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
@@ -158,7 +196,7 @@ impl ServeArgs {
                 0 => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
                 count => NonZeroUsize::new(count).unwrap_or(NonZeroUsize::MIN),
             },
-            zone,
+            zones,
             settings: Settings {
                 data,
                 tcp: TcpLimits {

@@ -50,6 +50,22 @@ impl<T> Merge for Vec<T> {
     }
 }
 
+/// A configuration file's value that is one string or a list of them (`zone`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Some(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    }))
+}
+
 /// Declares a settings struct as written and derives its [`Merge`] field by field, so a new
 /// setting is written once, in the struct.
 macro_rules! settings {
@@ -99,9 +115,12 @@ settings! {
     #[derive(Clone, Debug, Default, Args, Deserialize)]
     #[serde(default)]
     pub struct ZoneArgs {
-        /// Zone to serve.
-        #[arg(long, env = "PORTSD_ZONE", default_value = DEFAULT_ZONE)]
-        pub zone: Option<String>,
+        /// Zone to serve; repeatable (`ports.local,ports.internal`): every zone answers from
+        /// the one table, each with its own apex, serial, digest and journal. In the file, one
+        /// name or a list.
+        #[arg(long, env = "PORTSD_ZONE", value_delimiter = ',', default_value = DEFAULT_ZONE)]
+        #[serde(deserialize_with = "one_or_many")]
+        pub zone: Option<Vec<String>>,
         /// TTL of every record, also the negative-caching TTL.
         #[arg(long, env = "PORTSD_TTL", default_value = DEFAULT_TTL.to_string())]
         pub ttl: Option<u32>,

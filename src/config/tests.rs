@@ -25,7 +25,7 @@ fn file_values_fill_what_flags_leave_open() {
         ttl: Some(5),
         ..ZoneArgs::default()
     };
-    let (zone, data) = zone_over(args, &file).resolve(&[]).unwrap();
+    let (zone, data) = zone_over(args, &file).resolve_one(&[]).unwrap();
     assert_eq!(zone.display_name(), "ports.internal");
     assert_eq!(zone.ttl, 5, "the flag wins over the file");
     assert_eq!(data.location, DataLocation::Builtin);
@@ -129,7 +129,7 @@ fn identity_comes_from_flags_then_the_file_then_the_host() {
 #[test]
 fn ns_address_defaults_to_the_listen_address() {
     let listen: Vec<SocketAddr> = vec!["192.0.2.7:53".parse().unwrap()];
-    let (zone, _) = ZoneArgs::default().resolve(&listen).unwrap();
+    let (zone, _) = ZoneArgs::default().resolve_one(&listen).unwrap();
     assert_eq!(zone.ns_addresses, ["192.0.2.7".parse::<IpAddr>().unwrap()]);
 }
 
@@ -148,8 +148,8 @@ fn the_command_line_wins_over_the_file_and_the_file_over_the_defaults() {
         panic!("not serve")
     };
     let config = args.0.resolve().unwrap();
-    assert_eq!(config.zone.ttl, 5, "the flag wins over the file");
-    assert_eq!(config.zone.display_name(), "ports.internal");
+    assert_eq!(config.zones[0].ttl, 5, "the flag wins over the file");
+    assert_eq!(config.zones[0].display_name(), "ports.internal");
     assert!(
         config.settings.policy.rate_limit.exempt.is_empty(),
         "the file's empty list"

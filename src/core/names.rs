@@ -161,19 +161,23 @@ impl ZoneName {
         self.ns_relative.is_some()
     }
 
-    /// Classifies a query name given as labels, leftmost first (any case).
-    pub(crate) fn classify<'a>(&self, labels: &'a [&'a [u8]]) -> Target<'a> {
-        let Some(split) = labels.len().checked_sub(self.labels.len()) else {
-            return Target::OutOfZone;
-        };
+    /// The labels of a name (leftmost first, any case) relative to the zone: `None` when the
+    /// name is not at or below the zone's apex.
+    pub(crate) fn relative<'a>(&self, labels: &'a [&'a [u8]]) -> Option<&'a [&'a [u8]]> {
+        let split = labels.len().checked_sub(self.labels.len())?;
         let (relative, suffix) = labels.split_at(split);
         let in_zone = suffix
             .iter()
             .zip(&self.labels)
             .all(|(a, b)| a.eq_ignore_ascii_case(b));
-        if !in_zone {
+        in_zone.then_some(relative)
+    }
+
+    /// Classifies a query name given as labels, leftmost first (any case).
+    pub(crate) fn classify<'a>(&self, labels: &'a [&'a [u8]]) -> Target<'a> {
+        let Some(relative) = self.relative(labels) else {
             return Target::OutOfZone;
-        }
+        };
         if let Some(ns) = &self.ns_relative
             && relative.len() == ns.len()
             && relative

@@ -4,7 +4,7 @@
 //! module builds on the table and the naming scheme and uses none of them.
 
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::core::fingerprint::Fingerprint;
 use crate::core::model::Protocol;
@@ -208,8 +208,8 @@ fn labels_to_text(labels: &[Box<[u8]>]) -> String {
 /// apex TXT record describing the data.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The port table.
-    pub table: Table,
+    /// The port table, shared by every zone served from it.
+    pub table: Arc<Table>,
     /// SOA serial of this version of the data.
     pub(crate) serial: u32,
     /// TXT RDATA of the apex record saying what the server holds.
@@ -275,7 +275,8 @@ impl Eq for ZoneDigest {}
 
 impl Snapshot {
     /// Wraps a table with its serial and builds the apex description.
-    pub fn new(table: Table, serial: u32, zone: &Zone) -> Snapshot {
+    pub fn new(table: impl Into<Arc<Table>>, serial: u32, zone: &Zone) -> Snapshot {
+        let table = table.into();
         Snapshot {
             about: txt::encode_strings(&about(zone, &table, serial)),
             help: help_lines(zone, &table)

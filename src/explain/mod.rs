@@ -201,7 +201,7 @@ mod tests {
     use crate::sources;
 
     fn builtin() -> (Zone, Snapshot) {
-        let (zone, _) = ZoneArgs::default().resolve(&[]).unwrap();
+        let (zone, _) = ZoneArgs::default().resolve_one(&[]).unwrap();
         let table = sources::load_builtin().unwrap().into_table();
         let snapshot = Snapshot::new(table, 1, &zone);
         (zone, snapshot)

@@ -21,8 +21,9 @@
 //!    the raw query and response queued, nothing encoded here), transfers included, from what
 //!    the answering step reports (never by reading the response again).
 //!
-//! The table is read through one snapshot per message (`ZoneState`); a reload swaps it
-//! without locking the readers.
+//! Every zone served (`--zone`, repeatable) reads the one table: a message is routed to the
+//! zone its question's name is in (`Zones::route`), and reads that zone's snapshot once
+//! (`ZoneState`); a reload swaps every zone's without locking the readers.
 
 pub mod acl;
 pub mod cookie;
@@ -54,8 +55,8 @@ use crate::transport::Transport;
 use crate::wire::{self, RecordType, Request, ResponseCode};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
-use state::ZoneState;
-pub(crate) use state::{DigestJob, StartUp, StartUpWait};
+use state::Zones;
+pub(crate) use state::{DigestJob, StartUp, StartUpWait, ZoneState};
 pub(crate) use transfer::Transfer;
 use transfer::{Journal, TransferPolicy};
 
@@ -154,7 +155,7 @@ impl Default for Policy {
 /// The request pipeline; cheap to share (`Arc`) between every serving thread.
 #[derive(Debug)]
 pub struct Pipeline {
-    state: Arc<ZoneState>,
+    zones: Zones,
     general: general::GeneralPath,
     access: AccessList,
     limiter: RateLimiter,
@@ -178,36 +179,47 @@ impl Pipeline {
         policy: Policy,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
-        let (pipeline, digest) = Pipeline::digest_pending(zone, table, serial, policy, metrics);
+        let (pipeline, digest) =
+            Pipeline::digest_pending(vec![(zone, serial)], table, policy, metrics);
         drop(digest.run());
         pipeline
     }
 
-    /// As [`Pipeline::new`], but answering before the zone's digest is computed: the
-    /// returned job computes it (`serve` runs it on a thread of its own), and until it is
-    /// done whatever writes the ZONEMD record (its own answer, a transfer) waits for it.
+    /// A pipeline answering for each of `zones` (each served with its serial) from the one
+    /// `table`, before the zones' digests are computed: the returned job computes them
+    /// (`serve` runs it on a thread of its own), and until it is done whatever writes a
+    /// ZONEMD record (its own answer, a transfer) waits for it.
+    ///
+    /// # Panics
+    ///
+    /// When `zones` is empty.
     pub(crate) fn digest_pending(
-        zone: Zone,
+        zones: Vec<(Zone, u32)>,
         table: Table,
-        serial: u32,
         policy: Policy,
         metrics: Arc<Metrics>,
     ) -> (Pipeline, DigestJob) {
-        let snapshot = Arc::new(Snapshot::new(table, serial, &zone).digest_pending());
-        metrics.table_loaded(&snapshot, false);
+        let table = Arc::new(table);
+        let pending: Vec<(Arc<ZoneState>, Arc<Snapshot>)> = zones
+            .into_iter()
+            .map(|(zone, serial)| {
+                let snapshot =
+                    Arc::new(Snapshot::new(table.clone(), serial, &zone).digest_pending());
+                let state = Arc::new(ZoneState {
+                    zone,
+                    snapshot: ArcSwap::new(snapshot.clone()),
+                    journal: ArcSwap::from_pointee(Journal::default()),
+                    started: std::sync::OnceLock::new(),
+                });
+                (state, snapshot)
+            })
+            .collect();
+        let zones = Zones::new(pending.iter().map(|(state, _)| state.clone()).collect());
+        let first: Vec<(&Zone, &Snapshot)> = pending.iter().map(|(z, s)| (&z.zone, &**s)).collect();
+        metrics.table_loaded(first, false);
         let general = general::GeneralPath::new(policy.identity, policy.cookies);
-        let state = Arc::new(ZoneState {
-            zone,
-            snapshot: ArcSwap::new(snapshot.clone()),
-            journal: ArcSwap::from_pointee(Journal::default()),
-            started: std::sync::OnceLock::new(),
-        });
-        let digest = DigestJob {
-            state: state.clone(),
-            snapshot,
-        };
         let pipeline = Pipeline {
-            state,
+            zones,
             general,
             access: policy.access,
             limiter: RateLimiter::new(policy.rate_limit),
@@ -221,7 +233,7 @@ impl Pipeline {
             transfers_running: Arc::new(AtomicUsize::new(0)),
             tap: None,
         };
-        (pipeline, digest)
+        (pipeline, DigestJob { zones: pending })
     }
 
     /// This pipeline, handing every query answered and its response (transfers' messages
@@ -233,53 +245,59 @@ impl Pipeline {
         }
     }
 
-    /// The snapshot answered from right now.
+    /// The snapshot of the first zone answered from right now (the table and the first
+    /// zone's serial: what the HTTP API and pages read).
     pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
-        self.state.snapshot.load_full()
+        self.zones.first().snapshot()
     }
 
     /// What to wait for (off the serving thread) before handing `request` to
     /// [`Pipeline::handle`], when its answer needs what the start-up work makes (the ZONEMD
     /// record, the journal); `None` when it can go now.
     pub(crate) fn start_up_pending_for(&self, request: &[u8]) -> Option<StartUpWait> {
-        self.state
-            .must_wait(request)
-            .then(|| StartUpWait(self.state.clone()))
+        let state = self.zones.first();
+        state.must_wait(request).then(|| StartUpWait(state.clone()))
     }
 
-    /// Blocks until the start-up work is done (a reload waits for it, so that the journal it
-    /// extends is the one the start-up made).
+    /// Blocks until the start-up work is done (a reload waits for it, so that the journals it
+    /// extends are the ones the start-up made).
     pub(crate) fn wait_started(&self) {
-        self.state.wait_started();
+        self.zones.first().wait_started();
     }
 
-    /// The zone answered for.
+    /// The first zone configured (the one the HTTP pages name).
     pub(crate) fn zone(&self) -> &Zone {
-        &self.state.zone
+        &self.zones.first().zone
     }
 
-    /// Answers from `table` (served with `serial`) from the next message on.
-    pub(crate) fn replace_table(&self, table: Table, serial: u32) {
-        let zone = &self.state.zone;
-        // The new digest is computed before the swap, while the old table answers with its
-        // own: a reloaded snapshot never waits for its digest.
-        let snapshot = Arc::new(Snapshot::new(table, serial, zone).with_digest(zone));
-        self.metrics.table_loaded(&snapshot, true);
-        let old = self.state.snapshot.swap(snapshot.clone());
-        // The difference is computed after the swap, so queries see the new table at once;
-        // an IXFR arriving in between gets the whole zone.
-        let journal = self.state.journal.load().after_reload(
-            &self.state.zone,
-            &old,
-            &snapshot,
-            self.transfer.journal_max_bytes,
-        );
-        self.state.journal.store(Arc::new(journal));
+    /// Every zone served, in the order configured.
+    pub(crate) fn zones(&self) -> &[Arc<ZoneState>] {
+        self.zones.all()
     }
 
-    /// The IXFR differences kept now.
-    pub(crate) fn journal(&self) -> Arc<Journal> {
-        self.state.journal.load_full()
+    /// Answers from `table` from the next message on, each zone with its serial in `serials`
+    /// (in the order of [`Pipeline::zones`]).
+    pub(crate) fn replace_table(&self, table: Table, serials: &[u32]) {
+        let table = Arc::new(table);
+        for (state, &serial) in self.zones.all().iter().zip(serials) {
+            let zone = &state.zone;
+            // The new digest is computed before the swap, while the old table answers with
+            // its own: a reloaded snapshot never waits for its digest.
+            let snapshot = Arc::new(Snapshot::new(table.clone(), serial, zone).with_digest(zone));
+            let old = state.snapshot.swap(snapshot.clone());
+            // The difference is computed after the swap, so queries see the new table at
+            // once; an IXFR arriving in between gets the whole zone.
+            let journal = state.journal.load().after_reload(
+                zone,
+                &old,
+                &snapshot,
+                self.transfer.journal_max_bytes,
+            );
+            state.journal.store(Arc::new(journal));
+        }
+        let served: Vec<_> = self.zones.all().iter().map(|z| (z, z.snapshot())).collect();
+        let served = served.iter().map(|(z, s)| (&z.zone, &**s));
+        self.metrics.table_loaded(served, true);
     }
 
     /// The most bytes the journal may take (`--journal-max-bytes`).
@@ -396,7 +414,8 @@ impl Pipeline {
         let Some(query) = fast::Query::of(&view) else {
             return false;
         };
-        let _: ResponseCode = self.fast_answer(&query, transport, None, out);
+        let state = self.zones.route(query.labels());
+        let _: ResponseCode = self.fast_answer(state, &query, transport, None, out);
         true
     }
 
@@ -410,8 +429,9 @@ impl Pipeline {
     ) -> Option<Vec<u8>> {
         let view = Request::read(request)?;
         let mut out = Vec::new();
+        let state = self.zones.route_request(&view);
         self.general
-            .respond(&self.state, &view, client, transport, 0, None, &mut out)
+            .respond(state, &view, client, transport, 0, None, &mut out)
             .map(|_| out)
     }
 }

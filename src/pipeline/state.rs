@@ -1,7 +1,9 @@
-//! What every message of the pipeline reads: the zone's fixed settings, the table snapshot
-//! answered from now, and the IXFR differences, the last two swapped whole on a reload; and
-//! the start-up work done while the first snapshot already answers: its digest, then the
-//! journal brought up to its serial (by `serve`, from the state directory).
+//! What every message of the pipeline reads: the zones served ([`Zones`]), each with its fixed
+//! settings, the snapshot answered from now (the one table shared by every zone, with the
+//! zone's serial, apex records and digest) and its IXFR differences, the last two swapped
+//! whole on a reload; and the start-up work done while the first snapshots already answer:
+//! their digests, then each journal brought up to its serial (by `serve`, from the state
+//! directory).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -14,7 +16,62 @@ use crate::core::zone::{Snapshot, Zone};
 use crate::wire::Request;
 use crate::wire::types::{self, RecordType};
 
-/// The zone's fixed settings and the table snapshot currently answered from.
+/// The zones served, in the order they were configured (the first is the one the HTTP pages
+/// name); never empty. Zones never nest (the configuration refuses it), so a name belongs to
+/// one zone at most.
+#[derive(Debug)]
+pub(crate) struct Zones(Box<[Arc<ZoneState>]>);
+
+impl Zones {
+    /// The zones of `states`, of which there is at least one.
+    pub(super) fn new(states: Vec<Arc<ZoneState>>) -> Zones {
+        assert!(!states.is_empty(), "a pipeline serves at least one zone");
+        Zones(states.into_boxed_slice())
+    }
+
+    /// The first zone configured.
+    pub(crate) fn first(&self) -> &Arc<ZoneState> {
+        &self.0[0]
+    }
+
+    /// Every zone, in the order configured.
+    pub(crate) fn all(&self) -> &[Arc<ZoneState>] {
+        &self.0
+    }
+
+    /// The zone a name (labels leftmost first, any case) is at or below; the first zone when
+    /// it is in none, whose answer then refuses it as out of zone.
+    #[inline]
+    pub(crate) fn route(&self, labels: &[&[u8]]) -> &Arc<ZoneState> {
+        match &*self.0 {
+            [only] => only,
+            all => all
+                .iter()
+                .find(|state| state.zone.name.relative(labels).is_some())
+                .unwrap_or(&all[0]),
+        }
+    }
+
+    /// The zone of a request's question (the first zone when it has none).
+    pub(crate) fn route_request(&self, request: &Request<'_>) -> &Arc<ZoneState> {
+        if self.0.len() == 1 {
+            return self.first();
+        }
+        let Some(question) = request.question() else {
+            return self.first();
+        };
+        match question.labels() {
+            Some(labels) => self.route(labels),
+            None => {
+                // More labels than the fast path keeps: rare enough to collect them.
+                let labels: Vec<&[u8]> = question.name().collect();
+                self.route(&labels)
+            }
+        }
+    }
+}
+
+/// One zone's fixed settings and the table snapshot currently answered from.
 #[derive(Debug)]
 pub(crate) struct ZoneState {
     pub(crate) zone: Zone,
@@ -50,50 +107,79 @@ impl ZoneState {
     }
 }
 
-/// The ZONEMD digest of the snapshot a pipeline starts with, still to be computed: the pipeline
-/// answers from that snapshot at once, and what writes the record waits until
+/// The ZONEMD digests of the snapshots a pipeline starts with, still to be computed: the
+/// pipeline answers from those snapshots at once, and what writes the records waits until
 /// [`DigestJob::run`] is done.
 #[derive(Debug)]
-#[must_use = "the snapshot's ZONEMD record waits for its digest until the job runs"]
+#[must_use = "the snapshots' ZONEMD records wait for their digests until the job runs"]
 pub(crate) struct DigestJob {
-    pub(super) state: Arc<ZoneState>,
-    pub(super) snapshot: Arc<Snapshot>,
+    pub(super) zones: Vec<(Arc<ZoneState>, Arc<Snapshot>)>,
 }
 
 impl DigestJob {
-    /// Computes the digest (about as long as one AXFR of the zone) and publishes it. What
-    /// waits for the start-up work goes on when the returned [`StartUp`] is dropped.
+    /// Computes each zone's digest (about as long as one AXFR of the zone) and publishes it.
+    /// What waits for the start-up work goes on when the returned [`StartUp`] is dropped.
     pub(crate) fn run(self) -> StartUp {
-        let started = Instant::now();
-        self.snapshot.compute_digest(&self.state.zone);
-        info!(
-            serial = self.snapshot.serial,
-            elapsed_ms = started.elapsed().as_millis(),
-            "zone digest (ZONEMD) computed"
-        );
-        StartUp { state: self.state }
+        for (state, snapshot) in &self.zones {
+            let started = Instant::now();
+            snapshot.compute_digest(&state.zone);
+            info!(
+                zone = state.zone.display_name(),
+                serial = snapshot.serial,
+                elapsed_ms = started.elapsed().as_millis(),
+                "zone digest (ZONEMD) computed"
+            );
+        }
+        StartUp {
+            states: self.zones.into_iter().map(|(state, _)| state).collect(),
+        }
     }
 }
 
-/// The rest of the start-up work, after the digest: while it is held, IXFR (and whatever else
-/// waits for the start-up) waits, so that the journal can still be brought up to the serial
+/// The rest of the start-up work, after the digests: while it is held, IXFR (and whatever else
+/// waits for the start-up) waits, so that each journal can still be brought up to the serial
 /// served; dropping it lets them go, whatever happened.
 #[derive(Debug)]
 #[must_use = "requests waiting for the start-up go on when this is dropped"]
 pub(crate) struct StartUp {
-    state: Arc<ZoneState>,
+    states: Vec<Arc<ZoneState>>,
 }
 
 impl StartUp {
-    /// Answers IXFR from `journal` from now on.
-    pub(crate) fn set_journal(&self, journal: Journal) {
-        self.state.journal.store(Arc::new(journal));
+    /// The zones whose start-up this is.
+    pub(crate) fn zones(&self) -> &[Arc<ZoneState>] {
+        &self.states
+    }
+}
+
+impl ZoneState {
+    /// The zone's settings.
+    pub(crate) fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// The snapshot answered from right now.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The IXFR differences kept now.
+    pub(crate) fn journal(&self) -> Arc<Journal> {
+        self.journal.load_full()
+    }
+
+    /// Answers IXFR from `journal` from now on: what the start-up work ([`StartUp`], which
+    /// must be held) brought the journal read back to.
+    pub(crate) fn set_journal(&self, _started: &StartUp, journal: Journal) {
+        self.journal.store(Arc::new(journal));
     }
 }
 
 impl Drop for StartUp {
     fn drop(&mut self) {
-        let _ = self.state.started.set(());
+        for state in &self.states {
+            let _ = state.started.set(());
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use tracing::{info, warn};
 
 use super::transfer::{self, Refusal, Slot, Transfer, TransferRequest};
-use super::{Pipeline, Step, Transport, Written, fast, tsig};
+use super::{Pipeline, Step, Transport, Written, ZoneState, fast, tsig};
 use crate::core::answer::{self, Answer};
 use crate::wire::{self, OpCode, Request, ResponseCode};
 
@@ -35,7 +35,10 @@ impl Pipeline {
                 }
             }
         }
-        if let Some(step) = self.transfer_step(request, client, transport, &mut signer, out) {
+        // Every later step reads the zone the question's name is in.
+        let state = self.zones.route_request(request);
+        if let Some(step) = self.transfer_step(state, request, client, transport, &mut signer, out)
+        {
             return step;
         }
         // A NOTIFY is refused, as NSD answers it: portsd is a primary. One that cannot be
@@ -48,14 +51,16 @@ impl Pipeline {
             sign(&mut signer, out);
             return Step::Reply(Written::answer(request, refused));
         }
-        self.answer_step(request, client, transport, None, &mut signer, out)
+        self.answer_step(state, request, client, transport, None, &mut signer, out)
     }
 
     /// Answers a query from the zone (or with an empty answer of code `forced`): the fast path for the plain shape
     /// (never signed: it accepts no record but OPT), the general hickory path for the rest,
     /// which keeps room for the signature within the client's limit.
+    #[allow(clippy::too_many_arguments)]
     fn answer_step(
         &self,
+        state: &ZoneState,
         request: &Request<'_>,
         client: SocketAddr,
         transport: Transport,
@@ -66,14 +71,13 @@ impl Pipeline {
         if signer.is_none()
             && let Some(query) = fast::Query::of(request)
         {
-            let rcode = self.fast_answer(&query, transport, forced, out);
+            let rcode = self.fast_answer(state, &query, transport, forced, out);
             return Step::Reply(Written::answer(request, rcode));
         }
         let room = signer.as_ref().map_or(0, tsig::Signer::room);
         let room = u16::try_from(room).unwrap_or(u16::MAX);
         let general = &self.general;
-        let Some(sent) =
-            general.respond(&self.state, request, client, transport, room, forced, out)
+        let Some(sent) = general.respond(state, request, client, transport, room, forced, out)
         else {
             return Step::Silence;
         };
@@ -93,13 +97,14 @@ impl Pipeline {
     /// `forced`); its response code.
     pub(super) fn fast_answer(
         &self,
+        state: &ZoneState,
         query: &fast::Query<'_, '_>,
         transport: Transport,
         forced: Option<ResponseCode>,
         out: &mut Vec<u8>,
     ) -> ResponseCode {
-        let snapshot = self.state.snapshot.load();
-        let zone = &self.state.zone;
+        let snapshot = state.snapshot.load();
+        let zone = &state.zone;
         let answer = match forced {
             Some(rcode) => Answer::empty(rcode, false),
             None => answer::answer(
@@ -125,13 +130,14 @@ impl Pipeline {
     /// let in a client that `--deny` keeps out.
     fn transfer_step(
         &self,
+        state: &ZoneState,
         request: &Request<'_>,
         client: SocketAddr,
         transport: Transport,
         signer: &mut Option<tsig::Signer>,
         out: &mut Vec<u8>,
     ) -> Option<Step> {
-        let zone = &self.state.zone;
+        let zone = &state.zone;
         let parsed = TransferRequest::read(request, zone)?;
         let kind = match parsed.kind {
             transfer::Kind::Axfr => "axfr",
@@ -157,14 +163,14 @@ impl Pipeline {
                 warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
                 self.metrics.transfer_refused(kind, refusal.label());
                 return Some(
-                    self.refuse_transfer(request, client, transport, refusal, signer, out),
+                    self.refuse_transfer(state, request, client, transport, refusal, signer, out),
                 );
             }
         };
         let transfer = Transfer::new(
             zone,
-            self.state.snapshot.load_full(),
-            &self.state.journal.load(),
+            state.snapshot.load_full(),
+            &state.journal.load(),
             parsed.kind,
             parsed.id,
             parsed.recursion_desired,
@@ -190,8 +196,10 @@ impl Pipeline {
 
     /// The answer to a refused transfer: NOTIMP alone for AXFR over UDP, REFUSED (without AA)
     /// as any other answer is written, signed when the request was.
+    #[allow(clippy::too_many_arguments)]
     fn refuse_transfer(
         &self,
+        state: &ZoneState,
         request: &Request<'_>,
         client: SocketAddr,
         transport: Transport,
@@ -208,6 +216,7 @@ impl Pipeline {
             return Step::Reply(Written::answer(request, notimp));
         }
         self.answer_step(
+            state,
             request,
             client,
             transport,

@@ -70,7 +70,7 @@ pub(crate) fn one_use() -> (Zone, Table) {
 fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
     let (zone, table, policy, _) = parts();
     let (pipeline, digest) =
-        Pipeline::digest_pending(zone, table, 10, policy, Arc::new(Metrics::new()));
+        Pipeline::digest_pending(vec![(zone, 10)], table, policy, Arc::new(Metrics::new()));
     let asked = |qtype| {
         let request = query("ports.test.", qtype).to_vec().unwrap();
         pipeline.start_up_pending_for(&request).is_some()
@@ -275,7 +275,7 @@ fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
 fn every_message_of_a_full_axfr_is_read_by_hickory_and_carries_the_zone() {
     use std::collections::BTreeMap;
 
-    let (zone, data) = crate::config::ZoneArgs::default().resolve(&[]).unwrap();
+    let (zone, data) = crate::config::ZoneArgs::default().resolve_one(&[]).unwrap();
     let table = Table::new(data.location.load().unwrap().entries);
     let policy = Policy {
         transfer: TransferPolicy {

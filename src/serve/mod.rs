@@ -171,8 +171,10 @@ pub struct Server {
     pipeline: Arc<Pipeline>,
     data: Arc<DataSource>,
     tcp: TcpLimits,
-    notifier: Arc<notify::Notifier>,
-    state: Option<Arc<state::StateDir>>,
+    /// One per zone, in the pipeline's order of zones.
+    notifiers: Arc<[notify::Notifier]>,
+    /// Each zone's directory in `--state-dir`, in the pipeline's order of zones.
+    state: Option<Arc<[state::StateDir]>>,
     http: Arc<http::Http>,
     /// The dnstap collector and the queue's writing end, taken by [`Server::run`].
     dnstap: Arc<Mutex<Option<(crate::dnstap::Target, crate::dnstap::Queue)>>>,
@@ -183,8 +185,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server for `zone` answering from `table`.
-    pub fn new(zone: Zone, table: Table, settings: Settings) -> Server {
+    /// A server for each of `zones` (at least one), all answered from `table`.
+    pub fn new(zones: Vec<Zone>, table: Table, settings: Settings) -> Server {
         let feeds_secondaries =
             !settings.notify.is_empty() || !settings.policy.transfer.allow.is_empty();
         if feeds_secondaries && settings.state.is_none() {
@@ -193,21 +195,35 @@ impl Server {
                  changed zone settings, are forgotten on restart, and secondaries may miss the change"
             );
         }
-        let previous = settings.state.as_ref().and_then(state::StateDir::served);
-        let serial = settle_serial(&zone, &table, previous, settings.state.as_ref());
+        let state: Option<Arc<[state::StateDir]>> =
+            (settings.state.as_ref()).map(|root| root.zone_dirs(&zones).into());
+        let served: Vec<(Zone, u32)> = zones
+            .into_iter()
+            .enumerate()
+            .map(|(n, zone)| {
+                let dir = state.as_ref().map(|dirs| &dirs[n]);
+                let previous = dir.and_then(state::StateDir::served);
+                let serial = settle_serial(&zone, &table, previous, dir);
+                (zone, serial)
+            })
+            .collect();
         let metrics = Arc::new(Metrics::new());
-        let notifier = notify::Notifier::new(
-            settings.notify,
-            zone.clone(),
-            &settings.policy.keys,
-            metrics.clone(),
-        );
+        let notifiers = (served.iter())
+            .map(|(zone, _)| {
+                notify::Notifier::new(
+                    settings.notify.clone(),
+                    zone.clone(),
+                    &settings.policy.keys,
+                    metrics.clone(),
+                )
+            })
+            .collect();
         let origin = crate::dnstap::Origin {
             identity: settings.policy.identity.identity.clone().map(Into::into),
             version: settings.policy.identity.version.clone().map(Into::into),
         };
         let (mut pipeline, digest) =
-            Pipeline::digest_pending(zone, table, serial, settings.policy, metrics.clone());
+            Pipeline::digest_pending(served, table, settings.policy, metrics.clone());
         let mut dnstap = None;
         if let Some(target) = settings.dnstap {
             let (tap, queue) = crate::dnstap::queue(metrics, origin);
@@ -220,8 +236,8 @@ impl Server {
             pipeline,
             data: Arc::new(settings.data),
             tcp: settings.tcp,
-            notifier: Arc::new(notifier),
-            state: settings.state.map(Arc::new),
+            notifiers,
+            state,
             dnstap: Arc::new(Mutex::new(dnstap)),
             digest: Arc::new(Mutex::new(Some(digest))),
             tls: settings.tls,
@@ -233,36 +249,52 @@ impl Server {
         self.pipeline.metrics()
     }
 
-    /// Re-reads the data, builds the new table aside and swaps it in. On error the current
-    /// table keeps serving. Returns the serial now served.
+    /// Re-reads the data, builds the new table aside and swaps it in, for every zone. On error
+    /// the current table keeps serving. Returns the serial now served in the first zone (each
+    /// other zone's is logged).
     pub(crate) fn reload(&self) -> Result<u32, DataErrors> {
         let table = (self.data.table()).inspect_err(|_| self.metrics().reload_failed())?;
-        // The journal a reload extends is the one the start-up work brought up to date.
+        // The journals a reload extends are the ones the start-up work brought up to date.
         self.pipeline.wait_started();
-        let zone = self.pipeline.zone();
-        // The table served until now is let go of before the swap, so that the memory it
-        // held can be given back once the swap is done.
-        let served = {
-            let current = self.pipeline.snapshot();
-            (current.serial, serial::fingerprint(zone, &current.table))
-        };
-        let serial = settle_serial(zone, &table, Some(served), self.state.as_deref());
-        self.pipeline.replace_table(table, serial);
+        let zones = self.pipeline.zones();
+        let dir = |n: usize| self.state.as_ref().map(|dirs| &dirs[n]);
+        // Each zone's serial before and after. The tables served until now are let go of
+        // before the swap, so that the memory they held can be given back once it is done.
+        let (before, after): (Vec<u32>, Vec<u32>) = (zones.iter().enumerate())
+            .map(|(n, state)| {
+                let current = state.snapshot();
+                let served = (
+                    current.serial,
+                    serial::fingerprint(state.zone(), &current.table),
+                );
+                (
+                    served.0,
+                    settle_serial(state.zone(), &table, Some(served), dir(n)),
+                )
+            })
+            .unzip();
+        self.pipeline.replace_table(table, &after);
         crate::memory::release_free_memory();
-        if let Some(state) = self.state.as_deref().filter(|_| serial != served.0) {
-            // The new zone before the journal leading to it, the old zone removed last: a
-            // crash between any two leaves what the next start needs for a difference.
-            state.record_zone(zone, &self.pipeline.snapshot());
-            state.record_journal(&self.pipeline.journal());
-            state.remove_zones_except(serial);
+        for (n, state) in zones.iter().enumerate() {
+            let serial = after[n];
+            if let Some(dir) = dir(n).filter(|_| serial != before[n]) {
+                // The new zone before the journal leading to it, the old zone removed last: a
+                // crash between any two leaves what the next start needs for a difference.
+                dir.record_zone(state.zone(), &state.snapshot());
+                dir.record_journal(&state.journal());
+                dir.remove_zones_except(serial);
+            }
+            if n > 0 {
+                info!(zone = state.zone().display_name(), serial, "zone reloaded");
+            }
+            self.notifiers[n].announce(serial);
         }
-        self.notifier.announce(serial);
-        Ok(serial)
+        Ok(after[0])
     }
 
     /// Starts the start-up work on a thread of its own (once: later snapshots are computed
-    /// whole before they are swapped in): the first snapshot's digest, then the journal
-    /// brought up to its serial from the state directory.
+    /// whole before they are swapped in): the first snapshots' digests, then each zone's
+    /// journal brought up to its serial from the state directory.
     fn start_digest(&self) -> Result<(), ServerError> {
         let Some(job) = self.digest.lock().ok().and_then(|mut job| job.take()) else {
             return Ok(());
@@ -272,9 +304,16 @@ impl Server {
             .name("portsd-zonemd".to_owned())
             .spawn(move || {
                 let started = job.run();
-                if let Some(state) = state {
-                    state.catch_up(&pipeline, &started);
+                for (dir, zone) in state
+                    .iter()
+                    .flat_map(|dirs| dirs.iter())
+                    .zip(started.zones())
+                {
+                    dir.catch_up(zone, pipeline.journal_max_bytes(), &started);
                 }
+                drop(started);
+                // The digests' and differences' temporaries are gone: give their pages back.
+                crate::memory::release_free_memory();
             })
             .map(drop)
             .map_err(|error| ServerError::Thread("zone digest", error))
@@ -307,6 +346,13 @@ impl Server {
             listeners.addresses().join(", ")
         );
         drop(snapshot);
+        for state in &self.pipeline.zones()[1..] {
+            let serial = state.snapshot().serial;
+            info!(
+                zone = state.zone().display_name(),
+                serial, "also serving zone"
+            );
+        }
         // The load's temporaries are gone by now: give their pages back before serving.
         crate::memory::release_free_memory();
         let stop = CancellationToken::new();
@@ -321,7 +367,9 @@ impl Server {
             .ok()
             .flatten()
             .map(|(target, queue)| tokio::spawn(dnstap::run(target, queue, stop_writer.clone())));
-        self.notifier.announce(self.pipeline.snapshot().serial);
+        for (notifier, state) in self.notifiers.iter().zip(self.pipeline.zones()) {
+            notifier.announce(state.snapshot().serial);
+        }
         if !listeners.udp_threads.is_empty() {
             info!(
                 "answering udp on {} threads",

@@ -1,7 +1,8 @@
-//! `--state-dir`: what portsd keeps on disk between runs, which is the serial last served and
-//! the fingerprint of the zone it was served for (file `serial`), the IXFR differences
-//! leading to it (file `journal`), and the zone served itself (file `zone.SERIAL`), the last
-//! two in the forms `pipeline::transfer` reads and writes.
+//! `--state-dir`: what portsd keeps on disk between runs, in one directory per zone served
+//! (`<state-dir>/ports.local/`), which is the serial last served and the fingerprint of the
+//! zone it was served for (file `serial`), the IXFR differences leading to it (file
+//! `journal`), and the zone served itself (file `zone.SERIAL`), the last two in the forms
+//! `pipeline::transfer` reads and writes.
 //!
 //! After each reload that changes the serial the new zone is written (beside the one before),
 //! then the journal, then the zone before is removed. At start, once the first snapshot's
@@ -31,7 +32,7 @@ use tracing::{info, warn};
 use crate::core::serial::{Served, is_newer};
 use crate::core::zone::{Snapshot, Zone};
 use crate::pipeline::transfer::{Journal, StoredZone};
-use crate::pipeline::{Pipeline, StartUp};
+use crate::pipeline::{StartUp, ZoneState};
 
 /// The files in the state directory.
 const SERIAL_FILE: &str = "serial";
@@ -52,6 +53,66 @@ impl StateDir {
     /// The state kept in `dir` (created when first written).
     pub(crate) fn new(dir: PathBuf) -> StateDir {
         StateDir { dir }
+    }
+
+    /// Each zone's own directory in this one, named after the zone (`ports.local/`), in the
+    /// order of `zones`. The files a version of portsd serving one zone kept in this
+    /// directory itself are moved into the first zone's directory the first time (they are
+    /// that zone's, under its settings' fingerprint: a first zone that is another one gets
+    /// the one warning a zone kept for other settings gets).
+    pub(crate) fn zone_dirs(&self, zones: &[Zone]) -> Vec<StateDir> {
+        let dirs: Vec<StateDir> = zones.iter().map(|zone| self.zone_dir(zone)).collect();
+        if let Some(first) = dirs.first()
+            && self.file().exists()
+            && !first.dir.exists()
+        {
+            self.move_into(first);
+        }
+        dirs
+    }
+
+    /// `zone`'s own directory in this one.
+    fn zone_dir(&self, zone: &Zone) -> StateDir {
+        StateDir::new(self.dir.join(zone.display_name()))
+    }
+
+    /// The serial and zone fingerprint last recorded for `zone`, read only (`export-zone`):
+    /// from the zone's own directory, else from this one as a version serving one zone kept
+    /// it.
+    pub fn served_for(&self, zone: &Zone) -> Option<Served> {
+        let own = self.zone_dir(zone);
+        if own.file().exists() {
+            own.served()
+        } else {
+            self.served()
+        }
+    }
+
+    /// Moves the files of one zone kept in this directory itself into `into`'s.
+    fn move_into(&self, into: &StateDir) {
+        let moved = std::fs::create_dir(&into.dir).and_then(|()| {
+            for entry in std::fs::read_dir(&self.dir)?.filter_map(Result::ok) {
+                let name = entry.file_name();
+                let ours = name.to_str().is_some_and(|name| {
+                    [SERIAL_FILE, JOURNAL_FILE].contains(&name) || name.starts_with(ZONE_PREFIX)
+                });
+                if ours && entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                    std::fs::rename(entry.path(), into.dir.join(&name))?;
+                }
+            }
+            std::fs::File::open(&self.dir)?.sync_all()
+        });
+        match moved {
+            Ok(()) => info!(
+                into = %into.dir.display(),
+                "the state kept for one zone moved into the zone's own directory"
+            ),
+            Err(error) => warn!(
+                into = %into.dir.display(),
+                %error,
+                "cannot move the state kept into the zone's own directory"
+            ),
+        }
     }
 
     fn file(&self) -> PathBuf {
@@ -169,8 +230,8 @@ impl StateDir {
     /// zone kept (the one the journal leads to, else the newest) to the zone loaded is
     /// appended to it. Without either, secondaries behind get the whole zone once. Nothing is
     /// written when nothing changed.
-    pub(crate) fn catch_up(&self, pipeline: &Pipeline, started: &StartUp) {
-        let (zone, snapshot) = (pipeline.zone(), pipeline.snapshot());
+    pub(crate) fn catch_up(&self, state: &ZoneState, max_bytes: u64, started: &StartUp) {
+        let (zone, snapshot) = (state.zone(), state.snapshot());
         let served = snapshot.serial;
         self.remove_leftovers();
         let journal = self.journal();
@@ -180,18 +241,22 @@ impl StateDir {
                 serial = served,
                 "IXFR differences read back from the journal"
             );
-            started.set_journal(journal.clone());
+            state.set_journal(started, journal.clone());
             // A crash after the journal's write may have left the zone unwritten.
             self.record_zone(zone, &snapshot);
         } else {
-            let journal = self.journal_to(zone, &snapshot, journal, pipeline.journal_max_bytes());
-            started.set_journal(journal.clone());
+            let journal = self.journal_to(zone, &snapshot, journal, max_bytes);
+            state.set_journal(started, journal.clone());
             // The zone before the journal leading to it, as a reload writes them.
             self.record_zone(zone, &snapshot);
             self.record_journal(&journal);
         }
         self.remove_zones_except(served);
-        info!(bytes = self.disk_bytes(), "state directory up to date");
+        info!(
+            zone = zone.display_name(),
+            bytes = self.disk_bytes(),
+            "state directory up to date"
+        );
     }
 
     /// The journal leading to `snapshot`'s serial: `journal` (which leads elsewhere, or is
@@ -326,6 +391,43 @@ mod tests {
         assert_eq!(state.served(), Some((1_796_221_276, 0x0123_4567_89ab_cdef)));
         state.record((7, u64::MAX));
         assert_eq!(state.served(), Some((7, u64::MAX)));
+    }
+
+    #[test]
+    fn the_files_of_one_zone_move_into_the_first_zone_s_directory_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = StateDir::new(dir.path().to_path_buf());
+        root.record((5, 6));
+        std::fs::write(dir.path().join(JOURNAL_FILE), b"j").unwrap();
+        std::fs::write(dir.path().join("zone.5"), b"z").unwrap();
+        std::fs::write(dir.path().join("unrelated"), b"u").unwrap();
+        let zone = |name: &str| {
+            let labels = crate::core::names::parse_domain(name).unwrap();
+            let ns = crate::core::names::parse_domain(&format!("ns.{name}")).unwrap();
+            Zone::new(labels, ns, Vec::new(), 60)
+        };
+        let zones = [zone("ports.local"), zone("ports.internal")];
+        assert_eq!(
+            root.served_for(&zones[0]),
+            Some((5, 6)),
+            "read where it was"
+        );
+        let dirs = root.zone_dirs(&zones);
+        assert_eq!(dirs[0].served(), Some((5, 6)));
+        assert_eq!(root.served_for(&zones[0]), Some((5, 6)));
+        assert_eq!(dirs[1].served(), None);
+        let first = dir.path().join("ports.local");
+        for name in [SERIAL_FILE, JOURNAL_FILE, "zone.5"] {
+            assert!(first.join(name).is_file(), "{name} moved");
+            assert!(!dir.path().join(name).exists(), "{name} gone");
+        }
+        assert!(
+            dir.path().join("unrelated").is_file(),
+            "only the zone's files move"
+        );
+        // Once the zone has its directory, a record left in the root is not moved over it.
+        root.record((9, 9));
+        assert_eq!(root.zone_dirs(&zones)[0].served(), Some((5, 6)));
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn start_up_answers_before_the_digest_and_what_carries_it_waits_for_it() {
     settings.policy.transfer.allow = vec!["127.0.0.0/8".parse().unwrap()];
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], NonZeroUsize::MIN).unwrap();
     let addr = listeners.udp[0].local_addr().unwrap();
-    let server = Server::new(zone, table, settings);
+    let server = Server::new(vec![zone], table, settings);
     // The digest `run` would start: held here, so that everything below happens before it.
     let digest = (server.digest.lock().unwrap().take()).expect("the digest is left to run()");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

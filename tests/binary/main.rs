@@ -14,6 +14,7 @@
 //! - dnstap to a real collector, `fstrm_capture`, read back by `dnstap-read` (`dnstap`);
 //! - zone transfers and TSIG (`transfer`), NOTIFY (`notify`), and NSD, Knot and BIND as
 //!   secondaries of portsd (`secondaries`; BIND also over TLS, XoT);
+//! - several zones from one table, each with its own apex, digest and journal (`zones`);
 //! - the zone's digest checked by `ldns-verify-zone` and by Knot as a secondary (`zonemd`), the
 //!   SOA timers as settings and EDNS EXPIRE (`soa_timers`);
 //! - DNS over TLS with kdig, dig and rustls, under pressure and across reloads (`dot`); DNS
@@ -49,3 +50,4 @@ mod soa_timers;
 mod transfer;
 mod update_data;
 mod zonemd;
+mod zones;

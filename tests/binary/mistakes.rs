@@ -26,6 +26,7 @@ fn scratch(dir: &Path) {
         ("listen.toml", "listen = [\"127.0.0.1\"]\n"),
         ("allow.toml", "allow = [\"10.0.0.0/33\"]\n"),
         ("watch.toml", "watch = true\n"),
+        ("nozone.toml", "zone = []\n"),
         ("nowatch.toml", "watch = false\n"),
         ("services", "good 1/tcp\nbad 99999/tcp\n"),
     ];
@@ -221,6 +222,38 @@ const MISTAKES: &[Mistake] = &[
         env: &[("PORTSD_WATCH", "off")],
         said: "portsd: --watch needs a data directory (--data or `data` in the config file) to watch",
     },
+    // Several zones.
+    mistake(
+        &[
+            "serve",
+            "--config",
+            "/dev/null",
+            "--zone",
+            "ports.local",
+            "--zone",
+            "Ports.Local.",
+        ],
+        "portsd: --zone ports.local is given twice: name each zone once",
+    ),
+    Mistake {
+        args: &["serve", "--config", "/dev/null"],
+        env: &[("PORTSD_ZONE", "ports.example.org,lab.ports.example.org")],
+        said: "portsd: --zone lab.ports.example.org is inside --zone ports.example.org: a name can belong to one zone only; serve one of them, or pick a name outside the other (e.g. ports.internal beside ports.local)",
+    },
+    mistake(
+        &["serve", "--config", "nozone.toml"],
+        "portsd: no zone to serve: give --zone, e.g. --zone ports.local",
+    ),
+    mistake(
+        &[
+            "export-zone",
+            "--zone",
+            "ports.local",
+            "--zone",
+            "ports.internal",
+        ],
+        "portsd: export-zone writes one zone and 2 are given (ports.local, ports.internal): name one with --zone",
+    ),
     mistake(
         &["serve", "--config", "/dev/null", "--log-queries=maybe"],
         "portsd: invalid value 'maybe' for '--log-queries[=<BOOL>]': \"maybe\" is not a switch's value: write true or false (try --help)",

@@ -188,7 +188,7 @@ impl Fleet {
         assert_eq!(soa_serials(&soa.answers), [serial]);
         self.held.insert(serial, zone);
         self.last = serial;
-        let files: Vec<String> = fs::read_dir(&self.state)
+        let files: Vec<String> = fs::read_dir(self.state.join("ports.local"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
@@ -244,7 +244,7 @@ fn ixfr_survives_sigkill_at_every_step_of_a_reload_and_of_the_start_up_after_it(
     };
     fleet.check();
     let serial = |step: u64| u32::try_from(BASE + step).unwrap();
-    let file = |name: String| state.join(name);
+    let file = |name: String| state.join("ports.local").join(name);
     // A reload: the serial recorded, the new zone kept, the journal, the old zone removed.
     let reload = [
         (1, "renameat", file("serial".into())),

@@ -42,6 +42,9 @@ use crate::external::{
 
 /// The zone the templates in `deploy/secondaries/` carry, the one production should serve.
 const ZONE: &str = "ports.internal";
+/// The second zone portsd serves from the same table in the restart test, and the secondaries
+/// with it: the name the project was specified with.
+const SECOND_ZONE: &str = "ports.local";
 /// The key name the templates refer to.
 const KEY_NAME: &str = "portsd-transfer";
 /// The address and port the templates name for the primary, replaced by the test's.
@@ -187,6 +190,28 @@ impl Kind {
             .replace(key_path, key_file.to_str().unwrap())
     }
 
+    /// `template` serving `zones` beyond [`ZONE`] too, as the template's README tells an
+    /// operator to: its zone's stanza (the last thing in the file) copied with the other name.
+    fn with_zones(self, template: &str, zones: &[&str]) -> String {
+        let marker = match self {
+            Kind::Nsd => "zone:\n",
+            Kind::Knot => "  - domain: ",
+            Kind::Bind => "zone \"",
+        };
+        let at = template.rfind(marker).expect("the template's zone stanza");
+        let stanza = &template[at..];
+        assert!(
+            stanza.contains(ZONE),
+            "the last stanza is the zone's: {stanza}"
+        );
+        let mut out = template.to_owned();
+        for zone in zones.iter().filter(|zone| **zone != ZONE) {
+            out.push('\n');
+            out.push_str(&stanza.replace(ZONE, zone));
+        }
+        out
+    }
+
     /// The server's own settings for the test (listen address, directories, no privilege drop,
     /// logs to stderr), around the configured template; returns the command that runs it in the
     /// foreground.
@@ -250,15 +275,17 @@ struct Secondary {
     process: Process,
 }
 
-/// Starts `kind` as a secondary of `primary` on `port` if it is still free, else on another.
+/// Starts `kind` as a secondary of `primary` for `zones` on `port` if it is still free, else
+/// on another.
 fn start_secondary(
     kind: Kind,
     root: &Path,
     primary: SocketAddr,
     key: &Key,
-    port: u16,
+    (port, zones): (u16, &[&str]),
 ) -> Secondary {
-    start_secondary_from(kind, root, &kind.configured_template(primary, key), port)
+    let template = kind.with_zones(&kind.configured_template(primary, key), zones);
+    start_secondary_from(kind, root, &template, port)
 }
 
 /// Starts `kind` with its `template` (the operator's file, configured for the test) on `port`
@@ -279,7 +306,12 @@ fn start_secondary_from(kind: Kind, root: &Path, template: &str, port: u16) -> S
 
 /// The serial of the SOA `addr` answers for the zone, if it answers one.
 fn serial_at(addr: SocketAddr) -> Option<u32> {
-    let response = udp_exchange_quick(addr, &query(2, &format!("{ZONE}."), RecordType::SOA, None))?;
+    serial_in(addr, ZONE)
+}
+
+/// The serial of the SOA `addr` answers for `zone`, if it answers one.
+fn serial_in(addr: SocketAddr, zone: &str) -> Option<u32> {
+    let response = udp_exchange_quick(addr, &query(2, &format!("{zone}."), RecordType::SOA, None))?;
     let message = Message::from_vec(&response).ok()?;
     message
         .answers
@@ -307,21 +339,34 @@ fn serving_serial(primary: SocketAddr) -> u32 {
 
 /// Waits until every secondary serves `serial`; returns how long each took.
 fn wait_for_serial(secondaries: &[Secondary], serial: u32, deadline: Duration) -> Vec<Duration> {
+    wait_for_serial_in(secondaries, ZONE, serial, deadline)
+}
+
+/// Waits until every secondary serves `serial` in `zone`; returns how long each took.
+fn wait_for_serial_in(
+    secondaries: &[Secondary],
+    zone: &str,
+    serial: u32,
+    deadline: Duration,
+) -> Vec<Duration> {
     let started = Instant::now();
     secondaries
         .iter()
-        .map(|secondary| loop {
-            if serial_at(secondary.addr) == Some(serial) {
-                break started.elapsed();
+        .map(|secondary| {
+            loop {
+                if serial_in(secondary.addr, zone) == Some(serial) {
+                    break started.elapsed();
+                }
+                assert!(
+                    started.elapsed() < deadline,
+                    "{} did not serve serial {serial} of {zone} within {deadline:?} (it serves \
+                 {:?}); log:\n{}",
+                    secondary.kind.name(),
+                    serial_in(secondary.addr, zone),
+                    secondary.process.log_text()
+                );
+                std::thread::sleep(Duration::from_millis(20));
             }
-            assert!(
-                started.elapsed() < deadline,
-                "{} did not serve serial {serial} within {deadline:?} (it serves {:?}); log:\n{}",
-                secondary.kind.name(),
-                serial_at(secondary.addr),
-                secondary.process.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
         })
         .collect()
 }
@@ -556,12 +601,12 @@ fn start_secondaries(
     primary: &mut dyn Primary,
     root: &Path,
     key: &Key,
-    ports: &[u16],
+    (ports, zones): (&[u16], &[&str]),
 ) -> Vec<Secondary> {
     let secondaries: Vec<Secondary> = SECONDARIES
         .iter()
         .zip(ports)
-        .map(|(kind, port)| start_secondary(*kind, root, primary.addr(), key, *port))
+        .map(|(kind, port)| start_secondary(*kind, root, primary.addr(), key, (*port, zones)))
         .collect();
     if secondaries
         .iter()
@@ -620,7 +665,7 @@ fn data_copy(dir: &Path) {
 /// the transfers it must refuse.
 fn replicate(primary: &mut dyn Primary, root: &Path, key: &Key, data: &Path, ports: &[u16]) {
     let serial = serving_serial(primary.addr());
-    let secondaries = start_secondaries(primary, root, key, ports);
+    let secondaries = start_secondaries(primary, root, key, (ports, &[ZONE]));
     let took = wait_for_serial(&secondaries, serial, LOAD_DEADLINE);
     eprintln!("secondaries (nsd, knot, named) loaded serial {serial} after {took:?}");
     let zone_file = root.join("zone");
@@ -956,14 +1001,16 @@ fn secondaries_replicate_from_portsd_as_hidden_primary() {
 }
 
 /// A secondary behind by a change made before portsd restarted still gets an IXFR: the
-/// difference was kept in `--state-dir`'s journal and read back at start. The secondaries load
-/// the zone, portsd restarts without notifying them and takes a change (so they stay behind,
-/// their refresh being an hour), then restarts notifying them: each asks for IXFR from the
-/// serial it holds and gets the difference, not the zone. Then a simulated package upgrade
-/// (portsd stopped, its data changed, started): the difference to the zone kept in the state
-/// directory, and still no full transfer after the first.
+/// difference was kept in `--state-dir`'s journal and read back at start. portsd serves two
+/// zones from its one table (`ports.internal` and `ports.local`), and each secondary both. The
+/// secondaries load the zones, portsd restarts without notifying them and takes a change (so
+/// they stay behind, their refresh being an hour), then restarts notifying them: each asks for
+/// IXFR of each zone from the serial it holds and gets the difference, not the zone. Then a
+/// simulated package upgrade (portsd stopped, its data changed, started): the difference to
+/// the zone kept in the state directory, and still no full transfer after the first.
 #[test]
 fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
+    const ZONES: [&str; 2] = [ZONE, SECOND_ZONE];
     let _machine = crate::common::machine_to_itself();
     let root = tempfile::tempdir().unwrap();
     let key = Key::generate(root.path());
@@ -972,43 +1019,68 @@ fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
     let state = root.path().join("state");
     let ports = secondary_ports();
     let targets = notify_targets(&ports);
-    let mut primary = PortsdPrimary::start(&data, &key, Some(&state), &targets);
+    let second = vec!["--zone".to_owned(), SECOND_ZONE.to_owned()];
+    let mut primary = PortsdPrimary::start_with(&data, &key, Some(&state), &targets, second);
     let serial = serving_serial(primary.addr());
-    let mut secondaries = start_secondaries(&mut primary, root.path(), &key, &ports);
-    wait_for_serial(&secondaries, serial, LOAD_DEADLINE);
+    assert_eq!(serial_in(primary.addr(), SECOND_ZONE), Some(serial));
+    let mut secondaries = start_secondaries(&mut primary, root.path(), &key, (&ports, &ZONES));
+    for zone in ZONES {
+        wait_for_serial_in(&secondaries, zone, serial, LOAD_DEADLINE);
+    }
     let targets: Vec<SocketAddr> = secondaries.iter().map(|s| s.addr).collect();
+    let full_transfers = primary.transfers_answered().axfr;
+    assert_eq!(
+        full_transfers,
+        ZONES.len() * secondaries.len(),
+        "the first loads"
+    );
 
     primary.restart_notifying(&[]);
     let changed = change_one_entry(&mut primary, &data, serial);
     for secondary in &secondaries {
-        assert_eq!(
-            serial_at(secondary.addr),
-            Some(serial),
-            "{} is behind",
-            secondary.kind.name()
-        );
+        for zone in ZONES {
+            assert_eq!(
+                serial_in(secondary.addr, zone),
+                Some(serial),
+                "{} is behind in {zone}",
+                secondary.kind.name()
+            );
+        }
     }
 
     primary.restart_notifying(&targets);
     assert!(primary.daemon.wait_for_log("read back from the journal"));
-    wait_for_serial(&secondaries, changed, LOAD_DEADLINE);
+    for zone in ZONES {
+        assert_eq!(serial_in(primary.addr(), zone), Some(changed), "{zone}");
+        wait_for_serial_in(&secondaries, zone, changed, LOAD_DEADLINE);
+    }
     let answered = primary.transfers_answered();
     assert!(
-        answered.ixfr >= secondaries.len() && answered.axfr == 0,
-        "after the restart portsd answered {} IXFRs and {} AXFRs for {} secondaries",
+        answered.ixfr >= ZONES.len() * secondaries.len() && answered.axfr == 0,
+        "after the restart portsd answered {} IXFRs and {} AXFRs for {} secondaries of {} zones",
         answered.ixfr,
         answered.axfr,
-        secondaries.len()
+        secondaries.len(),
+        ZONES.len()
     );
-    let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
-    for secondary in &secondaries {
-        assert_eq!(
-            answer_of(secondary.addr, CHANGED_NAME, RecordType::TXT),
-            expected,
-            "{}",
-            secondary.kind.name()
-        );
-    }
+    // The primary keeps its address across its restarts.
+    let primary_addr = primary.addr();
+    let check_changed = |secondaries: &[Secondary], expected_text: &str| {
+        for zone in ZONES {
+            let name = CHANGED_NAME.replace(ZONE, zone);
+            let expected = answer_of(primary_addr, &name, RecordType::TXT);
+            assert!(expected.contains(expected_text), "{zone}: {expected}");
+            for secondary in secondaries {
+                assert_eq!(
+                    answer_of(secondary.addr, &name, RecordType::TXT),
+                    expected,
+                    "{} in {zone}",
+                    secondary.kind.name()
+                );
+            }
+        }
+    };
+    check_changed(&secondaries, "added by the secondaries test");
 
     // A package upgrade: portsd stopped, its data replaced (here: a row changed in the data
     // directory), started again. The difference comes from the zone kept in the state
@@ -1023,30 +1095,41 @@ fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
     )
     .unwrap();
     let listen = primary.daemon.addr.to_string();
-    primary.daemon =
-        PortsdPrimary::spawn(&data, &primary.key, Some(&state), &listen, &targets, &[]);
+    primary.daemon = PortsdPrimary::spawn(
+        &data,
+        &primary.key,
+        Some(&state),
+        &listen,
+        &targets,
+        &primary.extra,
+    );
     assert!(primary.daemon.wait_for_log("IXFR difference computed"));
     let upgraded = serving_serial(primary.addr());
     assert_ne!(upgraded, changed);
-    wait_for_serial(&secondaries, upgraded, LOAD_DEADLINE);
+    for zone in ZONES {
+        assert_eq!(serial_in(primary.addr(), zone), Some(upgraded), "{zone}");
+        wait_for_serial_in(&secondaries, zone, upgraded, LOAD_DEADLINE);
+    }
     let answered = primary.transfers_answered();
     assert!(
-        answered.ixfr >= secondaries.len() && answered.axfr == 0,
-        "after the upgrade portsd answered {} IXFRs and {} AXFRs for {} secondaries",
+        answered.ixfr >= ZONES.len() * secondaries.len() && answered.axfr == 0,
+        "after the upgrade portsd answered {} IXFRs and {} AXFRs for {} secondaries of {} zones",
         answered.ixfr,
         answered.axfr,
-        secondaries.len()
+        secondaries.len(),
+        ZONES.len()
     );
-    let expected = answer_of(primary.addr(), CHANGED_NAME, RecordType::TXT);
-    assert!(expected.contains("changed by the upgrade"), "{expected}");
-    for secondary in secondaries.drain(..) {
-        assert_eq!(
-            answer_of(secondary.addr, CHANGED_NAME, RecordType::TXT),
-            expected,
-            "{} after the upgrade",
-            secondary.kind.name()
-        );
+    check_changed(&secondaries, "changed by the upgrade");
+    // Each zone keeps its own state: a directory per zone, one zone kept in each.
+    for zone in ZONES {
+        let kept = fs::read_dir(state.join(zone))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("zone."))
+            .count();
+        assert_eq!(kept, 1, "{zone}");
     }
+    drop(secondaries.drain(..));
 }
 
 /// Sets up a fresh data directory, a generated key and ports for the secondaries, starts the

@@ -88,6 +88,39 @@ fn normalised(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Checks that an AXFR of `zone` from `addr` carries exactly the records `export-zone --zone
+/// ZONE DATA...` writes (`data`: the flags naming the daemon's data), as `named-checkzone`
+/// reads them (the files go in `dir`).
+pub(crate) fn assert_transfer_is_export(addr: SocketAddr, dir: &Path, zone: &str, data: &[&str]) {
+    let exported = dir.join(format!("{zone}.zone"));
+    let output = Command::new(env!("CARGO_BIN_EXE_portsd"))
+        .args(["export-zone", "--zone", zone])
+        .args(data)
+        .output()
+        .expect("export-zone runs");
+    assert!(output.status.success(), "{output:?}");
+    fs::write(&exported, &output.stdout).expect("writing the zone");
+    let canonical = dir.join(format!("{zone}.canonical"));
+    let checked = Command::new("named-checkzone")
+        .args(["-q", "-D", "-o"])
+        .arg(&canonical)
+        .arg(zone)
+        .arg(&exported)
+        .output()
+        .unwrap_or_else(|e| crate::common::missing("named-checkzone", &e));
+    assert!(checked.status.success(), "named-checkzone: {checked:?}");
+    let from_file = normalised(&fs::read_to_string(&canonical).unwrap());
+    let transfer = dig(addr, &["+onesoa", "+noall", "+answer", "axfr", zone]);
+    let from_transfer = normalised(&transfer);
+    assert!(from_file.len() > 360_000, "{} records", from_file.len());
+    let only_file: Vec<_> = from_file.difference(&from_transfer).take(5).collect();
+    let only_transfer: Vec<_> = from_transfer.difference(&from_file).take(5).collect();
+    assert!(
+        only_file.is_empty() && only_transfer.is_empty(),
+        "{zone}: only in export-zone: {only_file:?}; only in the transfer: {only_transfer:?}"
+    );
+}
+
 /// How many records a full AXFR of the default zone carries: those `export-zone` prints, plus
 /// the SOA again at the end.
 fn axfr_record_count() -> usize {
@@ -106,34 +139,7 @@ fn axfr_record_count() -> usize {
 fn axfr_carries_exactly_what_export_zone_carries_and_the_same_serial() {
     let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let exported = dir.path().join("zone");
-    let zone = Command::new(env!("CARGO_BIN_EXE_portsd"))
-        .arg("export-zone")
-        .output()
-        .expect("export-zone runs");
-    fs::write(&exported, &zone.stdout).expect("writing the zone");
-    let canonical = dir.path().join("canonical");
-    let checked = Command::new("named-checkzone")
-        .args(["-q", "-D", "-o"])
-        .arg(&canonical)
-        .arg("ports.local")
-        .arg(&exported)
-        .status()
-        .unwrap_or_else(|e| crate::common::missing("named-checkzone", &e));
-    assert!(checked.success());
-    let from_file = normalised(&fs::read_to_string(&canonical).unwrap());
-    let transfer = dig(
-        daemon.addr,
-        &["+onesoa", "+noall", "+answer", "axfr", "ports.local"],
-    );
-    let from_transfer = normalised(&transfer);
-    assert!(from_file.len() > 360_000, "{} records", from_file.len());
-    let only_file: Vec<_> = from_file.difference(&from_transfer).take(5).collect();
-    let only_transfer: Vec<_> = from_transfer.difference(&from_file).take(5).collect();
-    assert!(
-        only_file.is_empty() && only_transfer.is_empty(),
-        "only in export-zone: {only_file:?}; only in the transfer: {only_transfer:?}"
-    );
+    assert_transfer_is_export(daemon.addr, dir.path(), "ports.local", &[]);
     let stats = dig(daemon.addr, &["+noall", "+stats", "axfr", "ports.local"]);
     let messages: usize = stats
         .split("messages ")
@@ -502,10 +508,15 @@ pub(crate) fn soa_serials(records: &[Record]) -> Vec<u32> {
         .collect()
 }
 
-/// An IXFR from `serial` over TCP: every record of every message.
+/// An IXFR of the default zone from `serial` over TCP: every record of every message.
 pub(crate) fn ixfr(addr: SocketAddr, serial: u32) -> Vec<Record> {
+    ixfr_of(addr, "ports.local.", serial)
+}
+
+/// An IXFR of `zone` from `serial` over TCP: every record of every message.
+pub(crate) fn ixfr_of(addr: SocketAddr, zone: &str, serial: u32) -> Vec<Record> {
     let mut message = Message::new(9, MessageType::Query, OpCode::Query);
-    let apex = Name::from_ascii("ports.local.").unwrap();
+    let apex = Name::from_ascii(zone).unwrap();
     message.add_query(Query::query(apex.clone(), RecordType::IXFR));
     let soa = hickory_proto::rr::rdata::SOA::new(apex.clone(), apex.clone(), serial, 0, 0, 0, 0);
     message
@@ -786,7 +797,7 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
 
     // Cut short, the journal is a warning, the daemon serves, and the same IXFR gets the whole
     // zone; the next change starts a new journal that reads back.
-    let journal = state.join("journal");
+    let journal = state.join("ports.local").join("journal");
     let bytes = fs::read(&journal).expect("a journal in the state directory");
     fs::write(&journal, &bytes[..bytes.len() - 10]).unwrap();
     let daemon = Daemon::start(&args);
@@ -801,7 +812,7 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
     // served, and a secondary at the old serial gets the whole zone, once, not a wrong
     // difference.
     fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v3\n").unwrap();
-    let kept = state.join(format!("zone.{after}"));
+    let kept = state.join("ports.local").join(format!("zone.{after}"));
     let bytes = fs::read(&kept).expect("the zone kept in the state directory");
     fs::write(&kept, &bytes[..bytes.len() / 2]).unwrap();
     let daemon = Daemon::start(&args);

@@ -59,7 +59,7 @@ fn fields(data: &str) -> Vec<String> {
 
 /// `ldns-verify-zone -Z` (the ZONEMD alone, the zone being unsigned) on `zone`: whether it
 /// accepts it, and what it said.
-fn ldns_verify(dir: &Path, name: &str, zone: &str) -> (bool, String) {
+pub(crate) fn ldns_verify(dir: &Path, name: &str, zone: &str) -> (bool, String) {
     let path = dir.join(name);
     fs::write(&path, zone).unwrap();
     let output = Command::new(program("ldns-verify-zone"))

@@ -42,7 +42,10 @@ impl Drop for TestServer {
 
 /// The zone every test serves: ports.local, NS ns.ports.local at 127.0.0.1, TTL 3600.
 pub fn test_zone() -> Zone {
-    ZoneArgs::default().resolve(&[]).expect("default zone").0
+    ZoneArgs::default()
+        .resolve_one(&[])
+        .expect("default zone")
+        .0
 }
 
 /// The table built from the data compiled into the binary (a fresh build on every call).
@@ -134,7 +137,7 @@ impl TestServer {
         let http_addr = listeners
             .bind_http("127.0.0.1:0".parse().unwrap())
             .expect("bind an http port");
-        let server = Server::new(zone, table, settings);
+        let server = Server::new(vec![zone], table, settings);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = server.clone();
         let thread = std::thread::spawn(move || {

@@ -146,7 +146,7 @@ fn sources_repeating_a_use_and_addresses_given_twice_give_one_record() {
         ns_address: vec![twice, "2001:db8::1".parse().unwrap(), twice],
         ..ZoneArgs::default()
     };
-    let (zone, _) = args.resolve(&[]).unwrap();
+    let (zone, _) = args.resolve_one(&[]).unwrap();
     assert_no_duplicates(&exported(&zone, Table::new(entries.clone())));
     let server = TestServer::start_with(
         zone,
