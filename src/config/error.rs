@@ -69,6 +69,11 @@ pub enum ConfigError {
     /// No zone at all (an empty list in the file).
     #[error("no zone to serve: give --zone, e.g. --zone ports.local")]
     NoZone,
+    /// A `[zones."NAME"]` table for a zone not served.
+    #[error(
+        "[zones.\"{0}\"] in the configuration file names no zone served ({1}): add it to `zone`, or fix the name"
+    )]
+    UnknownZoneTable(String, String),
     /// `export-zone` given several zones.
     #[error("export-zone writes one zone and {0} are given ({1}): name one with --zone")]
     ExportOneZone(usize, String),

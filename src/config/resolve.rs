@@ -2,6 +2,7 @@
 //! here, and the values that need reading or checking (names, keys, secrets) are read and
 //! checked.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,9 @@ use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS, TransferPolicy};
 use crate::pipeline::tsig::{Key, Keyring, read_key_file};
 use crate::serve::state::StateDir;
-use crate::serve::{DataLocation, DataSource, HttpSettings, Settings, TcpLimits, Tls, TlsFiles};
+use crate::serve::{
+    DataLocation, DataSource, HttpSettings, Settings, TcpLimits, Tls, TlsFiles, ZoneOverrides,
+};
 use crate::sources::{DEFAULT_FREQUENCIES, DEFAULT_SERVICES, FrequenciesFile, ServicesFile};
 
 /// The port of multicast DNS (RFC 6762), which the host's mDNS responder holds: a unicast
@@ -145,6 +148,29 @@ impl ZoneArgs {
     }
 }
 
+/// The file's `[zones."NAME"]` tables in the order of `zones`; a table for a zone not served
+/// is an error (a typo would otherwise leave the zone with the server's secondaries).
+fn zone_overrides(
+    zones: &[Zone],
+    mut tables: BTreeMap<String, ZoneOverrides>,
+) -> Result<Vec<ZoneOverrides>, ConfigError> {
+    let mut by_zone = Vec::with_capacity(zones.len());
+    for zone in zones {
+        let key = tables.keys().find(|key| {
+            parse_domain(key).is_ok_and(|labels| labels.as_slice() == zone.name.labels())
+        });
+        let key = key.cloned();
+        by_zone.push(key.and_then(|key| tables.remove(&key)).unwrap_or_default());
+    }
+    match tables.into_keys().next() {
+        Some(unknown) => {
+            let names: Vec<String> = zones.iter().map(Zone::display_name).collect();
+            Err(ConfigError::UnknownZoneTable(unknown, names.join(", ")))
+        }
+        None => Ok(by_zone),
+    }
+}
+
 impl ServeArgs {
     /// Merges flags and environment (already in `self`) with the configuration file and the
     /// defaults.
@@ -163,6 +189,7 @@ impl ServeArgs {
             return Err(ConfigError::MulticastDnsPort(mdns, instead));
         }
         let (zones, data) = settings.zone.resolve(&listen)?;
+        let zone_overrides = zone_overrides(&zones, settings.zones.clone().unwrap_or_default())?;
         let watch = match (settings.watch.unwrap_or(false), &data.location) {
             (false, _) => None,
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
@@ -208,6 +235,7 @@ impl ServeArgs {
                 },
                 policy: settings.policy()?,
                 notify: settings.notify.clone().unwrap_or_default(),
+                zone_overrides,
                 state: settings.zone.state(),
                 http: settings.http_settings()?,
                 dnstap: settings.dnstap.clone(),

@@ -3,6 +3,7 @@
 //! that leaves a setting out lets the next one fill it ([`Merge`]); a default is a constant or
 //! a `Default` impl that both `--help` and the code read.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 
@@ -15,7 +16,7 @@ use super::values::{network, socket_address, switch};
 use crate::core::zone::{SOA_EXPIRE, SOA_REFRESH, SOA_RETRY};
 use crate::pipeline::rrl::{self, RateLimitConfig};
 use crate::pipeline::transfer::{DEFAULT_JOURNAL_MAX_BYTES, DEFAULT_MAX_TRANSFERS};
-use crate::serve::{HttpSettings, TcpLimits};
+use crate::serve::{HttpSettings, TcpLimits, ZoneOverrides};
 
 /// The configuration file read when `--config` is not given and the file exists.
 pub(crate) const DEFAULT_CONFIG_FILE: &str = "/etc/portsd/portsd.toml";
@@ -322,6 +323,10 @@ settings! {
             hide_env_values = true
         )]
         pub(crate) cookie_secret: Option<String>,
+        /// What one zone has instead of the settings above, in the file only:
+        /// `[zones."ports.internal"]` with `allow_transfer` and `notify`.
+        #[arg(skip)]
+        pub(crate) zones: Option<BTreeMap<String, ZoneOverrides>>,
     }
 }
 

@@ -152,6 +152,18 @@ impl Default for Policy {
     }
 }
 
+/// One zone a pipeline serves: its settings, the serial it starts with, and who may transfer
+/// it when that is not who `--allow-transfer` names.
+#[derive(Clone, Debug)]
+pub struct ServedZone {
+    /// The zone's settings.
+    pub zone: Zone,
+    /// The serial the first table is served with.
+    pub serial: u32,
+    /// Networks allowed to transfer this zone instead of the policy's.
+    pub allow_transfer: Option<Vec<ipnet::IpNet>>,
+}
+
 /// The request pipeline; cheap to share (`Arc`) between every serving thread.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -179,8 +191,12 @@ impl Pipeline {
         policy: Policy,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
-        let (pipeline, digest) =
-            Pipeline::digest_pending(vec![(zone, serial)], table, policy, metrics);
+        let served = ServedZone {
+            zone,
+            serial,
+            allow_transfer: None,
+        };
+        let (pipeline, digest) = Pipeline::digest_pending(vec![served], table, policy, metrics);
         drop(digest.run());
         pipeline
     }
@@ -194,7 +210,7 @@ impl Pipeline {
     ///
     /// When `zones` is empty.
     pub(crate) fn digest_pending(
-        zones: Vec<(Zone, u32)>,
+        zones: Vec<ServedZone>,
         table: Table,
         policy: Policy,
         metrics: Arc<Metrics>,
@@ -202,11 +218,17 @@ impl Pipeline {
         let table = Arc::new(table);
         let pending: Vec<(Arc<ZoneState>, Arc<Snapshot>)> = zones
             .into_iter()
-            .map(|(zone, serial)| {
+            .map(|served| {
+                let ServedZone {
+                    zone,
+                    serial,
+                    allow_transfer,
+                } = served;
                 let snapshot =
                     Arc::new(Snapshot::new(table.clone(), serial, &zone).digest_pending());
                 let state = Arc::new(ZoneState {
                     zone,
+                    allow_transfer,
                     snapshot: ArcSwap::new(snapshot.clone()),
                     journal: ArcSwap::from_pointee(Journal::default()),
                     started: std::sync::OnceLock::new(),

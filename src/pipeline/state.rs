@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use ipnet::IpNet;
 use tracing::info;
 
 use super::transfer::Journal;
@@ -75,6 +76,8 @@ impl Zones {
 #[derive(Debug)]
 pub(crate) struct ZoneState {
     pub(crate) zone: Zone,
+    /// Who may transfer this zone, when not who the pipeline's policy names.
+    pub(crate) allow_transfer: Option<Vec<IpNet>>,
     /// Each message loads it once; a reload stores a new one.
     pub(crate) snapshot: ArcSwap<Snapshot>,
     /// The differences between the last serials, for IXFR; a reload stores a new one.

@@ -151,7 +151,11 @@ impl Pipeline {
             Err(Refusal::OverDoh)
         } else {
             self.transfer
-                .check(client.ip(), signer.is_some())
+                .check(
+                    state.allow_transfer.as_deref(),
+                    client.ip(),
+                    signer.is_some(),
+                )
                 .and_then(|()| {
                     Slot::take(&self.transfers_running, self.transfer.max_concurrent)
                         .ok_or(Refusal::Busy)

@@ -69,8 +69,13 @@ pub(crate) fn one_use() -> (Zone, Table) {
 #[test]
 fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
     let (zone, table, policy, _) = parts();
+    let served = super::ServedZone {
+        zone,
+        serial: 10,
+        allow_transfer: None,
+    };
     let (pipeline, digest) =
-        Pipeline::digest_pending(vec![(zone, 10)], table, policy, Arc::new(Metrics::new()));
+        Pipeline::digest_pending(vec![served], table, policy, Arc::new(Metrics::new()));
     let asked = |qtype| {
         let request = query("ports.test.", qtype).to_vec().unwrap();
         pipeline.start_up_pending_for(&request).is_some()

@@ -53,7 +53,7 @@ use crate::core::serial;
 use crate::core::table::Table;
 use crate::core::zone::{Zone, about};
 use crate::metrics::Metrics;
-use crate::pipeline::{DigestJob, Pipeline, Policy};
+use crate::pipeline::{DigestJob, Pipeline, Policy, ServedZone};
 use crate::sources::{self, DataErrors, LoadedData};
 
 /// Where the table comes from.
@@ -112,6 +112,17 @@ impl DataSource {
     }
 }
 
+/// What one zone has instead of the server's settings: the file's `[zones."NAME"]` table (no
+/// flag: a zone's own secondaries are configured in the file).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZoneOverrides {
+    /// Networks allowed to transfer this zone, instead of `--allow-transfer`.
+    pub allow_transfer: Option<Vec<ipnet::IpNet>>,
+    /// Secondaries told of this zone's new serials, instead of `--notify`.
+    pub notify: Option<Vec<SocketAddr>>,
+}
+
 /// How the server runs: everything but the sockets, the zone and the table. `portsd serve`
 /// gets it whole from the configuration (`config::ServeConfig::settings`).
 #[derive(Clone, Debug)]
@@ -124,6 +135,9 @@ pub struct Settings {
     pub policy: Policy,
     /// Secondaries told of every new serial (`--notify`).
     pub notify: Vec<SocketAddr>,
+    /// What each zone has instead of the settings above, in the order of the zones given to
+    /// [`Server::new`] (missing: nothing).
+    pub zone_overrides: Vec<ZoneOverrides>,
     /// Where the served serial is kept across restarts (`--state-dir`), if anywhere.
     pub state: Option<state::StateDir>,
     /// The HTTP server's headers and limits.
@@ -143,6 +157,7 @@ impl Settings {
             tcp: TcpLimits::default(),
             policy: Policy::default(),
             notify: Vec::new(),
+            zone_overrides: Vec::new(),
             state: None,
             http: HttpSettings::default(),
             dnstap: None,
@@ -187,8 +202,14 @@ pub struct Server {
 impl Server {
     /// A server for each of `zones` (at least one), all answered from `table`.
     pub fn new(zones: Vec<Zone>, table: Table, settings: Settings) -> Server {
-        let feeds_secondaries =
-            !settings.notify.is_empty() || !settings.policy.transfer.allow.is_empty();
+        let overrides = |n: usize| settings.zone_overrides.get(n).cloned().unwrap_or_default();
+        let feeds_secondaries = !settings.notify.is_empty()
+            || !settings.policy.transfer.allow.is_empty()
+            || (0..zones.len()).any(|n| {
+                let own = overrides(n);
+                own.notify.is_some_and(|n| !n.is_empty())
+                    || own.allow_transfer.is_some_and(|a| !a.is_empty())
+            });
         if feeds_secondaries && settings.state.is_none() {
             warn!(
                 "zone transfers without --state-dir: a serial stepped past the data's date, or \
@@ -197,22 +218,29 @@ impl Server {
         }
         let state: Option<Arc<[state::StateDir]>> =
             (settings.state.as_ref()).map(|root| root.zone_dirs(&zones).into());
-        let served: Vec<(Zone, u32)> = zones
+        let served: Vec<ServedZone> = zones
             .into_iter()
             .enumerate()
             .map(|(n, zone)| {
                 let dir = state.as_ref().map(|dirs| &dirs[n]);
                 let previous = dir.and_then(state::StateDir::served);
                 let serial = settle_serial(&zone, &table, previous, dir);
-                (zone, serial)
+                let allow_transfer = overrides(n).allow_transfer;
+                ServedZone {
+                    zone,
+                    serial,
+                    allow_transfer,
+                }
             })
             .collect();
         let metrics = Arc::new(Metrics::new());
-        let notifiers = (served.iter())
-            .map(|(zone, _)| {
+        let notifiers = (served.iter().enumerate())
+            .map(|(n, served)| {
                 notify::Notifier::new(
-                    settings.notify.clone(),
-                    zone.clone(),
+                    overrides(n)
+                        .notify
+                        .unwrap_or_else(|| settings.notify.clone()),
+                    served.zone.clone(),
                     &settings.policy.keys,
                     metrics.clone(),
                 )

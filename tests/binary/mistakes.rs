@@ -27,6 +27,8 @@ fn scratch(dir: &Path) {
         ("allow.toml", "allow = [\"10.0.0.0/33\"]\n"),
         ("watch.toml", "watch = true\n"),
         ("nozone.toml", "zone = []\n"),
+        ("zonetable.toml", "[zones.\"ports.internl\"]\nnotify = []\n"),
+        ("zonekey.toml", "[zones.\"ports.local\"]\nnotfy = []\n"),
         ("nowatch.toml", "watch = false\n"),
         ("services", "good 1/tcp\nbad 99999/tcp\n"),
     ];

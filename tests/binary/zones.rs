@@ -4,7 +4,7 @@
 //! (`export-zone --zone`), whose digest `ldns-verify-zone` accepts; after a reload each zone's
 //! IXFR is its own difference; and the state directory keeps one directory per zone.
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{OpCode, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -159,4 +159,61 @@ fn two_zones_answer_from_one_table_each_with_its_own_apex_digest_and_journal() {
         wait_for_lines(&daemon.log, read_back),
         "both journals read back"
     );
+}
+
+/// The question name of the first NOTIFY `socket` receives.
+fn notified_zone(socket: &std::net::UdpSocket) -> String {
+    let mut buffer = [0u8; 512];
+    let (length, _) = socket
+        .recv_from(&mut buffer)
+        .unwrap_or_else(|error| panic!("no NOTIFY within the timeout: {error}"));
+    let message = parse(&buffer[..length]);
+    assert_eq!(message.op_code, OpCode::Notify);
+    message.queries[0].name().to_ascii()
+}
+
+/// A zone's `[zones."NAME"]` table in the file replaces the server's transfer permissions and
+/// NOTIFY targets for that zone alone.
+#[test]
+fn a_zone_table_in_the_file_gives_one_zone_its_own_secondaries() {
+    let server_wide = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let own = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for socket in [&server_wide, &own] {
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("portsd.toml");
+    let text = format!(
+        "zone = [\"ports.local\", \"ports.internal\"]\nallow_transfer = [\"127.0.0.0/8\"]\n\
+         notify = [\"{}\"]\n\n[zones.\"Ports.Internal.\"]\nallow_transfer = [\"192.0.2.0/24\"]\n\
+         notify = [\"{}\"]\n",
+        server_wide.local_addr().unwrap(),
+        own.local_addr().unwrap()
+    );
+    fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()]);
+    assert_eq!(notified_zone(&server_wide), "ports.local.");
+    assert_eq!(notified_zone(&own), "ports.internal.");
+    // Each target is told of its zone only (a round per zone, retried until acknowledged).
+    for _ in 0..2 {
+        assert_eq!(notified_zone(&server_wide), "ports.local.");
+        assert_eq!(notified_zone(&own), "ports.internal.");
+    }
+    // An IXFR from the current serial is the SOA alone where the transfer is allowed, and
+    // refused where the zone's own list leaves 127.0.0.1 out.
+    for (zone, allowed) in [("ports.local", true), ("ports.internal", false)] {
+        let serial = short(&daemon, zone, "SOA");
+        let serial = serial.split_whitespace().nth(2).expect("the serial");
+        let said = run_tool(
+            "dig",
+            daemon.addr,
+            &["+tcp", &format!("ixfr={serial}"), zone],
+        );
+        // dig says a refused transfer failed; an allowed one prints the SOA.
+        let soa = (said.lines()).any(|l| l.starts_with(&format!("{zone}.")) && l.contains("SOA"));
+        assert_eq!(soa, allowed, "{zone}: {said}");
+        assert_eq!(said.contains("Transfer failed"), !allowed, "{zone}: {said}");
+    }
 }

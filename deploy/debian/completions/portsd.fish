@@ -38,7 +38,7 @@ complete -c portsd -n "__fish_portsd_needs_command" -f -a "seed-data" -d 'Link i
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "man" -d 'Write the man pages of portsd and of each subcommand into DIR'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "completions" -d 'Print the completion script for SHELL on standard output'
 complete -c portsd -n "__fish_portsd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to serve' -r
+complete -c portsd -n "__fish_portsd_using_subcommand serve" -l zone -d 'Zone to serve; repeatable (`ports.local,ports.internal`): every zone answers from the one table, each with its own apex, serial, digest and journal. In the file, one name or a list' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l ttl -d 'TTL of every record, also the negative-caching TTL' -r
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand serve" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r
@@ -98,7 +98,7 @@ complete -c portsd -n "__fish_portsd_using_subcommand explain" -l services -d 'T
 complete -c portsd -n "__fish_portsd_using_subcommand explain" -l frequencies -d 'nmap\'s port frequencies (`nmap-services` format), which rank the search and make the top.PROTOCOL answers, or `none` [default: /usr/share/nmap/nmap-services when it exists]' -r
 complete -c portsd -n "__fish_portsd_using_subcommand explain" -l json -d 'Print a JSON array, one object per socket or port found, each with its `uses` as `lookup --json` prints them (schema in docs/names-and-answers.md)'
 complete -c portsd -n "__fish_portsd_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve' -r
+complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l zone -d 'Zone to serve; repeatable (`ports.local,ports.internal`): every zone answers from the one table, each with its own apex, serial, digest and journal. In the file, one name or a list' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l ttl -d 'TTL of every record, also the negative-caching TTL' -r
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l data -d 'Data directory [default: the data compiled into the binary]' -r -F
 complete -c portsd -n "__fish_portsd_using_subcommand export-zone" -l services -d 'The system\'s services database, services(5) format, or `none` [default: /etc/services when it exists]' -r

@@ -93,9 +93,16 @@ impl Drop for Slot {
 }
 
 impl TransferPolicy {
-    /// Whether `client` may transfer, given whether its request carried a good signature.
-    pub(crate) fn check(&self, client: IpAddr, signed: bool) -> Result<(), Refusal> {
-        if !self.allow.iter().any(|net| net.contains(&client)) {
+    /// Whether `client` may transfer, given whether its request carried a good signature: it
+    /// must be in `allow` (a zone's own list), else in the policy's.
+    pub(crate) fn check(
+        &self,
+        allow: Option<&[IpNet]>,
+        client: IpAddr,
+        signed: bool,
+    ) -> Result<(), Refusal> {
+        let allow = allow.unwrap_or(&self.allow);
+        if !allow.iter().any(|net| net.contains(&client)) {
             Err(Refusal::NotAllowed)
         } else if self.require_signature && !signed {
             Err(Refusal::Unsigned)

@@ -217,19 +217,30 @@ fn only_allowed_networks_transfer_and_keys_require_a_signature() {
     };
     let inside: IpAddr = "192.0.2.9".parse().unwrap();
     let outside: IpAddr = "198.51.100.1".parse().unwrap();
-    assert_eq!(policy.check(inside, false), Ok(()));
-    assert_eq!(policy.check(outside, true), Err(Refusal::NotAllowed));
+    assert_eq!(policy.check(None, inside, false), Ok(()));
+    assert_eq!(policy.check(None, outside, true), Err(Refusal::NotAllowed));
     assert_eq!(
-        TransferPolicy::default().check(inside, true),
+        TransferPolicy::default().check(None, inside, true),
         Err(Refusal::NotAllowed),
         "nobody by default"
+    );
+    // A zone's own list replaces the policy's, an empty one letting nobody in.
+    let own = ["198.51.100.0/24".parse().unwrap()];
+    assert_eq!(policy.check(Some(&own), outside, false), Ok(()));
+    assert_eq!(
+        policy.check(Some(&own), inside, false),
+        Err(Refusal::NotAllowed)
+    );
+    assert_eq!(
+        policy.check(Some(&[]), inside, false),
+        Err(Refusal::NotAllowed)
     );
     let signed = TransferPolicy {
         require_signature: true,
         ..policy
     };
-    assert_eq!(signed.check(inside, false), Err(Refusal::Unsigned));
-    assert_eq!(signed.check(inside, true), Ok(()));
+    assert_eq!(signed.check(None, inside, false), Err(Refusal::Unsigned));
+    assert_eq!(signed.check(None, inside, true), Ok(()));
 }
 
 #[test]
