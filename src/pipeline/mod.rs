@@ -240,11 +240,14 @@ impl Pipeline {
 
     /// What to wait for (off the serving thread) before handing `request` to
     /// [`Pipeline::handle`], when its answer needs what the start-up work makes (the ZONEMD
-    /// record, the journal); `None` when it can go now.
+    /// record, the journal; the search index alone for a search); `None` when it can go now.
     pub(crate) fn start_up_pending_for(&self, request: &[u8]) -> Option<StartUpWait> {
+        if self.state.must_wait(request) {
+            return Some(StartUpWait::Started(self.state.clone()));
+        }
         self.state
-            .must_wait(request)
-            .then(|| StartUpWait(self.state.clone()))
+            .search_pending_for(request)
+            .map(StartUpWait::Search)
     }
 
     /// Blocks until the start-up work is done (a reload waits for it, so that the journal it

@@ -1,7 +1,7 @@
 //! What every message of the pipeline reads: the zone's fixed settings, the table snapshot
 //! answered from now, and the IXFR differences, the last two swapped whole on a reload; and
-//! the start-up work done while the first snapshot already answers: its digest, then the
-//! journal brought up to its serial (by `serve`, from the state directory).
+//! the start-up work done while the first snapshot already answers: its search index, its
+//! digest, then the journal brought up to its serial (by `serve`, from the state directory).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use tracing::info;
 
 use super::transfer::Journal;
+use crate::core::names::Target;
 use crate::core::zone::{Snapshot, Zone};
 use crate::wire::Request;
 use crate::wire::types::{self, RecordType};
@@ -44,6 +45,25 @@ impl ZoneState {
             })
     }
 
+    /// The snapshot answered from now, when its search index is not built yet and the answer
+    /// to `request` asks it: a search, `help` (whose example is a search), or a name of more
+    /// labels than are read here. A serving loop then waits for the index
+    /// ([`StartUpWait::wait`]) off its thread, and for nothing else of the start-up work.
+    pub(crate) fn search_pending_for(&self, request: &[u8]) -> Option<Arc<Snapshot>> {
+        let snapshot = self.snapshot.load();
+        if snapshot.table.search_is_built() {
+            return None;
+        }
+        let request = Request::read(request)?;
+        let searches = request.question()?.labels().is_none_or(|labels| {
+            matches!(
+                self.zone.name.classify(labels),
+                Target::Search(_) | Target::Help
+            )
+        });
+        searches.then(|| Arc::clone(&snapshot))
+    }
+
     /// Blocks until the start-up work is done.
     pub(crate) fn wait_started(&self) {
         self.started.wait();
@@ -61,11 +81,25 @@ pub(crate) struct DigestJob {
 }
 
 impl DigestJob {
-    /// Computes the digest (about as long as one AXFR of the zone) and publishes it. What
-    /// waits for the start-up work goes on when the returned [`StartUp`] is dropped.
+    /// Builds the table's search index when it is not built yet, then computes the digest
+    /// (about as long as one AXFR of the zone, whose `help` records ask the index) and
+    /// publishes it. What waits for the start-up work goes on when the returned [`StartUp`]
+    /// is dropped.
     pub(crate) fn run(self) -> StartUp {
+        if !self.snapshot.table.search_is_built() {
+            let started = Instant::now();
+            self.snapshot.table.search_index();
+            // The build's temporaries are gone: their pages go back, as after the load.
+            crate::memory::release_free_memory();
+            info!(
+                elapsed_ms = started.elapsed().as_millis(),
+                "search index built"
+            );
+        }
         let started = Instant::now();
         self.snapshot.compute_digest(&self.state.zone);
+        // So do the walk's, which this thread's arena would otherwise keep resident.
+        crate::memory::release_free_memory();
         info!(
             serial = self.snapshot.serial,
             elapsed_ms = started.elapsed().as_millis(),
@@ -97,14 +131,24 @@ impl Drop for StartUp {
     }
 }
 
-/// A request held back until the start-up work is done
-/// ([`super::Pipeline::start_up_pending_for`]).
+/// A request held back at start-up ([`super::Pipeline::start_up_pending_for`]).
 #[derive(Debug)]
-pub(crate) struct StartUpWait(pub(super) Arc<ZoneState>);
+pub(crate) enum StartUpWait {
+    /// Until the start-up work is done ([`ZoneState::must_wait`]).
+    Started(Arc<ZoneState>),
+    /// Until the snapshot's search index is built ([`ZoneState::search_pending_for`]); by
+    /// this thread, if no other one is building it yet.
+    Search(Arc<Snapshot>),
+}
 
 impl StartUpWait {
-    /// Blocks until the start-up work is done.
+    /// Blocks until what the request needs is there.
     pub(crate) fn wait(self) {
-        self.0.wait_started();
+        match self {
+            StartUpWait::Started(state) => state.wait_started(),
+            StartUpWait::Search(snapshot) => {
+                snapshot.table.search_index();
+            }
+        }
     }
 }
