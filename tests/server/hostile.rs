@@ -717,7 +717,7 @@ fn flood(server: SocketAddr, pid: u32, duration: Duration) -> (u64, u64) {
 /// The daemon's RSS once its start-up work is done: it answers before it has built its search
 /// index and computed its zone digest, whose temporaries are no flood's.
 fn settled_rss_kib(daemon: &Daemon) -> u64 {
-    assert!(daemon.wait_for_log("zone digest (ZONEMD) computed"));
+    assert!(daemon.settled());
     rss_kib(daemon.child.id())
 }
 
