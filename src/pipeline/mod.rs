@@ -183,9 +183,10 @@ impl Pipeline {
         pipeline
     }
 
-    /// As [`Pipeline::new`], but answering before the zone's digest is computed: the
-    /// returned job computes it (`serve` runs it on a thread of its own), and until it is
-    /// done whatever writes the ZONEMD record (its own answer, a transfer) waits for it.
+    /// As [`Pipeline::new`], but answering before the zone's digest is computed (and the
+    /// table's search index built, for a table built without it): the returned job makes both
+    /// (`serve` runs it on a thread of its own), and until then whatever writes the ZONEMD
+    /// record (its own answer, a transfer) or asks the index (a search) waits for it.
     pub(crate) fn digest_pending(
         zone: Zone,
         table: Table,

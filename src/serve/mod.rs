@@ -383,7 +383,7 @@ impl Server {
             ));
         }
         // The loops answer from here on; the search index and the digest come while they do,
-        // and what needs them waits (`Pipeline::pending_for`).
+        // and what needs them waits (`Pipeline::start_up_pending_for`).
         self.start_digest()?;
         tasks.close();
         shutdown.await;
