@@ -310,7 +310,7 @@ fn target_records<'a>(
             if wants(RecordType::TXT) {
                 records.extend(
                     snapshot
-                        .help
+                        .help(zone)
                         .iter()
                         .map(|line| query_record(Rdata::Txt(line))),
                 );

@@ -432,7 +432,7 @@ mod tests {
             (
                 Position::Help,
                 "help.ports.test".into(),
-                snapshot.help.len()
+                snapshot.help(&zone).len()
             )
         );
         assert_eq!(

@@ -215,7 +215,9 @@ pub struct Snapshot {
     /// TXT RDATA of the apex record saying what the server holds.
     pub(crate) about: Box<[u8]>,
     /// TXT RDATA of the `help.<zone>` records: one per name form, then the answer format.
-    pub(crate) help: Vec<Box<[u8]>>,
+    /// Made when first asked for ([`Snapshot::help`]): its search example asks the search
+    /// index, which the snapshot `serve` starts with builds while it answers.
+    help: OnceLock<Vec<Box<[u8]>>>,
     /// The apex ZONEMD record (RFC 8976), computed once by [`Snapshot::with_digest`] or
     /// [`Snapshot::compute_digest`] (in `wire::zonemd`, where the zone's canonical wire form
     /// is written); none in a snapshot made only to look entries up.
@@ -279,14 +281,21 @@ impl Snapshot {
         let table = table.into();
         Snapshot {
             about: txt::encode_strings(&about(zone, &table, serial)),
-            help: help_lines(zone, &table)
-                .iter()
-                .map(|line| txt::encode_strings(line))
-                .collect(),
+            help: OnceLock::new(),
             table,
             serial,
             zonemd: ZoneDigest::default(),
         }
+    }
+
+    /// TXT RDATA of the `help.<zone>` records, made now when they were not yet.
+    pub(crate) fn help(&self, zone: &Zone) -> &[Box<[u8]>] {
+        self.help.get_or_init(|| {
+            help_lines(zone, &self.table)
+                .iter()
+                .map(|line| txt::encode_strings(line))
+                .collect()
+        })
     }
 }
 

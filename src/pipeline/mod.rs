@@ -202,9 +202,10 @@ impl Pipeline {
     }
 
     /// A pipeline answering for each of `zones` (each served with its serial) from the one
-    /// `table`, before the zones' digests are computed: the returned job computes them
-    /// (`serve` runs it on a thread of its own), and until it is done whatever writes a
-    /// ZONEMD record (its own answer, a transfer) waits for it.
+    /// `table`, before the zones' digests are computed (and the table's search index built,
+    /// for a table built without it): the returned job makes them (`serve` runs it on a
+    /// thread of its own), and until then whatever writes a ZONEMD record (its own answer, a
+    /// transfer) or asks the index (a search) waits for it.
     ///
     /// # Panics
     ///
@@ -275,10 +276,15 @@ impl Pipeline {
 
     /// What to wait for (off the serving thread) before handing `request` to
     /// [`Pipeline::handle`], when its answer needs what the start-up work makes (the ZONEMD
-    /// record, the journal); `None` when it can go now.
+    /// record, the journal; the search index alone for a search); `None` when it can go now.
     pub(crate) fn start_up_pending_for(&self, request: &[u8]) -> Option<StartUpWait> {
         let state = self.zones.first();
-        state.must_wait(request).then(|| StartUpWait(state.clone()))
+        if state.must_wait(request) {
+            return Some(StartUpWait::Started(state.clone()));
+        }
+        self.zones
+            .search_pending_for(request)
+            .map(StartUpWait::Search)
     }
 
     /// Blocks until the start-up work is done (a reload waits for it, so that the journals it

@@ -2,8 +2,8 @@
 //! settings, the snapshot answered from now (the one table shared by every zone, with the
 //! zone's serial, apex records and digest) and its IXFR differences, the last two swapped
 //! whole on a reload; and the start-up work done while the first snapshots already answer:
-//! their digests, then each journal brought up to its serial (by `serve`, from the state
-//! directory).
+//! the table's search index, their digests, then each journal brought up to its serial (by
+//! `serve`, from the state directory).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use tracing::info;
 
 use super::transfer::Journal;
+use crate::core::names::Target;
 use crate::core::zone::{Snapshot, Zone};
 use crate::wire::Request;
 use crate::wire::types::{self, RecordType};
@@ -51,6 +52,26 @@ impl Zones {
                 .find(|state| state.zone.name.relative(labels).is_some())
                 .unwrap_or(&all[0]),
         }
+    }
+
+    /// The snapshot answered from now, when the table's search index (shared by every zone) is
+    /// not built yet and the answer to `request` asks it: a search, `help` (whose example is
+    /// a search), or a name of more labels than are read here. A serving loop then waits for
+    /// the index ([`StartUpWait::wait`]) off its thread, and for nothing else of the start-up
+    /// work.
+    pub(crate) fn search_pending_for(&self, request: &[u8]) -> Option<Arc<Snapshot>> {
+        let snapshot = self.first().snapshot.load();
+        if snapshot.table.search_is_built() {
+            return None;
+        }
+        let request = Request::read(request)?;
+        let searches = request.question()?.labels().is_none_or(|labels| {
+            matches!(
+                self.route(labels).zone.name.classify(labels),
+                Target::Search(_) | Target::Help
+            )
+        });
+        searches.then(|| Arc::clone(&snapshot))
     }
 
     /// The zone of a request's question (the first zone when it has none).
@@ -120,9 +141,23 @@ pub(crate) struct DigestJob {
 }
 
 impl DigestJob {
-    /// Computes each zone's digest (about as long as one AXFR of the zone) and publishes it.
-    /// What waits for the start-up work goes on when the returned [`StartUp`] is dropped.
+    /// Builds the table's search index when it is not built yet, then computes each zone's
+    /// digest (about as long as one AXFR of the zone, whose `help` records ask the index) and
+    /// publishes it. What waits for the start-up work goes on when the returned [`StartUp`]
+    /// is dropped.
     pub(crate) fn run(self) -> StartUp {
+        if let Some((_, snapshot)) = self.zones.first()
+            && !snapshot.table.search_is_built()
+        {
+            let started = Instant::now();
+            snapshot.table.search_index();
+            // The build's temporaries are gone: their pages go back, as after the load.
+            crate::memory::release_free_memory();
+            info!(
+                elapsed_ms = started.elapsed().as_millis(),
+                "search index built"
+            );
+        }
         for (state, snapshot) in &self.zones {
             let started = Instant::now();
             snapshot.compute_digest(&state.zone);
@@ -133,6 +168,9 @@ impl DigestJob {
                 "zone digest (ZONEMD) computed"
             );
         }
+        // So do the walks', which this thread's arena would otherwise keep resident (RSS at
+        // rest 20.7 MiB without this call, 17.2 with it, one zone).
+        crate::memory::release_free_memory();
         StartUp {
             states: self.zones.into_iter().map(|(state, _)| state).collect(),
         }
@@ -186,14 +224,25 @@ impl Drop for StartUp {
     }
 }
 
-/// A request held back until the start-up work is done
+/// A request held back until what its answer needs of the start-up work is there
 /// ([`super::Pipeline::start_up_pending_for`]).
 #[derive(Debug)]
-pub(crate) struct StartUpWait(pub(super) Arc<ZoneState>);
+pub(crate) enum StartUpWait {
+    /// Until the start-up work is done ([`ZoneState::must_wait`]).
+    Started(Arc<ZoneState>),
+    /// Until the snapshot's search index is built ([`Zones::search_pending_for`]); by this
+    /// thread, if no other one is building it yet.
+    Search(Arc<Snapshot>),
+}
 
 impl StartUpWait {
-    /// Blocks until the start-up work is done.
+    /// Blocks until what the request needs is there.
     pub(crate) fn wait(self) {
-        self.0.wait_started();
+        match self {
+            StartUpWait::Started(state) => state.wait_started(),
+            StartUpWait::Search(snapshot) => {
+                snapshot.table.search_index();
+            }
+        }
     }
 }

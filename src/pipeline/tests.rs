@@ -12,10 +12,10 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::transfer::TransferPolicy;
 use super::tsig::tests::keyring;
-use super::{Outcome, Pipeline, Policy, Transport};
+use super::{Outcome, Pipeline, Policy, StartUpWait, Transport};
 use crate::core::model::{Entry, PortSpan, Protocol, Source, Status};
 use crate::core::names::parse_domain;
-use crate::core::table::Table;
+use crate::core::table::{Extras, Table};
 use crate::core::zone::Zone;
 use crate::metrics::Metrics;
 use crate::wire::request::counts;
@@ -101,6 +101,77 @@ fn only_zonemd_and_transfers_wait_for_the_start_up_digest() {
     assert!(answered, "ANY at the apex is answered before the digest");
     drop(digest.run());
     assert!(!carrying.iter().any(|&t| asked(t)));
+}
+
+/// `one_use`'s table with its search index left to build ([`Table::build_search_later`]), as
+/// `serve` starts with it.
+pub(crate) fn search_later(table: &Table) -> Table {
+    Table::build_search_later(table.entries().to_vec(), &[], Extras::default())
+}
+
+/// While the start-up search index is not built, the serving loops hold back the requests
+/// whose answer asks it (searches and `help`, whatever their type) and only those; a search
+/// answered meanwhile, on whatever thread, is the answer of the built index, and once the
+/// start-up job has run nothing waits.
+#[test]
+fn searches_wait_for_the_start_up_index_and_get_its_answers() {
+    let (zone, table, policy, _) = parts();
+    let served = super::ServedZone {
+        zone: zone.clone(),
+        serial: 10,
+        allow_transfer: None,
+    };
+    let (pipeline, job) = Pipeline::digest_pending(
+        vec![served],
+        search_later(&table),
+        policy.clone(),
+        Arc::new(Metrics::new()),
+    );
+    let built = Pipeline::new(zone, table, 10, policy, Arc::new(Metrics::new()));
+    let pending = |name: &str, qtype| {
+        let request = query(name, qtype).to_vec().unwrap();
+        pipeline.start_up_pending_for(&request)
+    };
+    for (name, qtype) in [
+        ("tls.search.ports.test.", RecordType::TXT),
+        ("tls.search.ports.test.", RecordType::ANY),
+        ("help.ports.test.", RecordType::TXT),
+    ] {
+        assert!(
+            matches!(pending(name, qtype), Some(StartUpWait::Search(_))),
+            "{name} {qtype} waits for the index"
+        );
+    }
+    assert!(pending("443.tcp.ports.test.", RecordType::TXT).is_none());
+    assert!(pending("https.ports.test.", RecordType::TXT).is_none());
+    assert!(!pipeline.snapshot().table.search_is_built());
+    let answer = |pipeline: &Pipeline, name: &str| {
+        let client: SocketAddr = ([127, 0, 0, 1], 5353).into();
+        let request = query(name, RecordType::TXT).to_vec().unwrap();
+        let mut out = Vec::new();
+        let outcome = pipeline.handle(&request, client, Transport::Udp, Instant::now(), &mut out);
+        assert!(matches!(outcome, Outcome::Reply));
+        out
+    };
+    for name in ["tls.search.ports.test.", "help.ports.test."] {
+        assert_eq!(answer(&pipeline, name), answer(&built, name), "{name}");
+    }
+    let found = Message::from_vec(&answer(&pipeline, "tls.search.ports.test.")).unwrap();
+    assert_eq!(
+        found.answers.len(),
+        1,
+        "the one use, found by its description"
+    );
+    // The index is built now (by those answers): searches go on, while what the rest of the
+    // start-up work makes still waits for it.
+    assert!(pending("tls.search.ports.test.", RecordType::TXT).is_none());
+    assert!(matches!(
+        pending("ports.test.", crate::wire::types::ZONEMD),
+        Some(StartUpWait::Started(_))
+    ));
+    drop(job.run());
+    assert!(pending("tls.search.ports.test.", RecordType::TXT).is_none());
+    assert!(pending("help.ports.test.", RecordType::TXT).is_none());
 }
 
 fn query(name: &str, qtype: RecordType) -> Message {

@@ -110,6 +110,12 @@ impl DataSource {
     pub fn table(&self) -> Result<Table, DataErrors> {
         sources::build_aside(|| self.load().map(LoadedData::into_table))
     }
+
+    /// The table `serve` starts with: as [`DataSource::table`], but without its search index,
+    /// which [`Server::run`] has built once the loops answer (a search asked before waits).
+    pub fn first_table(&self) -> Result<Table, DataErrors> {
+        sources::build_aside(|| self.load().map(LoadedData::into_table_search_later))
+    }
 }
 
 /// What one zone has instead of the server's settings: the file's `[zones."NAME"]` table (no
@@ -193,8 +199,8 @@ pub struct Server {
     http: Arc<http::Http>,
     /// The dnstap collector and the queue's writing end, taken by [`Server::run`].
     dnstap: Arc<Mutex<Option<(crate::dnstap::Target, crate::dnstap::Queue)>>>,
-    /// The first snapshot's ZONEMD digest, computed by [`Server::run`] on a thread of its own
-    /// once the loops answer.
+    /// The first snapshot's search index and ZONEMD digest, made by [`Server::run`] on a
+    /// thread of its own once the loops answer.
     digest: Arc<Mutex<Option<DigestJob>>>,
     tls: Option<Tls>,
 }
@@ -452,8 +458,8 @@ impl Server {
                 stop.clone(),
             ));
         }
-        // The loops answer from here on; the digest comes while they do, and what writes
-        // it waits (`Pipeline::digest_pending_for`).
+        // The loops answer from here on; the search index and the digest come while they do,
+        // and what needs them waits (`Pipeline::start_up_pending_for`).
         self.start_digest()?;
         tasks.close();
         shutdown.await;

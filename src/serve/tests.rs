@@ -1,6 +1,6 @@
-//! The server's start-up: it answers before the zone's digest (ZONEMD) is computed, and a
-//! ZONEMD question or a zone transfer asked meanwhile waits for the digest, over its own
-//! connection, while the other connections are answered.
+//! The server's start-up: it answers before the zone's search index is built and its digest
+//! (ZONEMD) computed, and a search, a ZONEMD question or a zone transfer asked meanwhile waits
+//! for what it needs, over its own connection, while the other connections are answered.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -55,6 +55,8 @@ fn zonemd_of(message: &Message) -> Vec<Vec<u8>> {
 #[test]
 fn start_up_answers_before_the_digest_and_what_carries_it_waits_for_it() {
     let (zone, table) = crate::pipeline::tests::one_use();
+    let expected_search = crate::pipeline::tests::search_later(&table);
+    let table = crate::pipeline::tests::search_later(&table);
     let mut settings = Settings::new(DataLocation::Builtin);
     settings.policy.transfer.allow = vec!["127.0.0.0/8".parse().unwrap()];
     let listeners = Listeners::bind(&["127.0.0.1:0".parse().unwrap()], NonZeroUsize::MIN).unwrap();
@@ -93,6 +95,34 @@ fn start_up_answers_before_the_digest_and_what_carries_it_waits_for_it() {
     let mut other = tcp_ask(addr, &request(4, "443.tcp.ports.test.", RecordType::TXT));
     assert_eq!(tcp_read(&mut other).answers.len(), 1);
     assert!(!server.pipeline.snapshot().zonemd.is_ready());
+    // A search asked before the start-up job ran gets the built index's answer, over TCP
+    // (waiting off the serving thread) and over UDP.
+    let mut search = tcp_ask(addr, &request(5, "tls.search.ports.test.", RecordType::TXT));
+    let found = tcp_read(&mut search);
+    udp.send_to(&request(6, "tls.search.ports.test.", RecordType::TXT), addr)
+        .unwrap();
+    let (length, _) = udp.recv_from(&mut buffer).expect("a search answered");
+    let over_udp = Message::from_vec(&buffer[..length]).unwrap();
+    let mut ids = crate::core::table::EntryIds::new();
+    expected_search.search(&[b"tls"], &mut ids);
+    // Search answers are ranked: each text after its rank.
+    let expected: Vec<String> = (1..)
+        .zip(&ids)
+        .map(|(rank, &id)| {
+            let text = crate::core::txt::entry_text(expected_search.entry(id));
+            format!("{rank} | {text}")
+        })
+        .collect();
+    assert_eq!(expected.len(), 1);
+    for answer in [found, over_udp] {
+        let answered: Vec<String> = (answer.answers.iter())
+            .map(|record| match &record.data {
+                RData::TXT(txt) => String::from_utf8(txt.txt_data.concat()).unwrap(),
+                other => panic!("a search answered {other:?}"),
+            })
+            .collect();
+        assert_eq!(answered, expected);
+    }
 
     drop(digest.run());
     let expected = server.pipeline.snapshot().zonemd.rdata().to_vec();

@@ -115,6 +115,12 @@ impl LoadedData {
     pub fn into_table(self) -> Table {
         Table::build(self.entries, &self.system_names, self.extras).dated(self.date)
     }
+
+    /// The table these entries make, as [`LoadedData::into_table`] does, but with its search
+    /// index left for whoever first needs it ([`Table::build_search_later`]).
+    pub(crate) fn into_table_search_later(self) -> Table {
+        Table::build_search_later(self.entries, &self.system_names, self.extras).dated(self.date)
+    }
 }
 
 /// Runs `load` (reading the sources, merging them, building the table) on a thread of its own,
@@ -383,8 +389,8 @@ pub fn check_report(
     let _ = writeln!(
         out,
         "memory: {:.1} MiB ({} bytes)",
-        stats.heap_bytes as f64 / 1048576.0,
-        stats.heap_bytes
+        table.heap_bytes() as f64 / 1048576.0,
+        table.heap_bytes()
     );
     let _ = writeln!(out, "problems: none");
     out

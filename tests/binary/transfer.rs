@@ -373,7 +373,9 @@ fn transfers_past_the_cap_are_refused_as_busy_until_one_ends() {
         RecordType::AXFR,
     ));
     // A secondary that reads one message and then stops: the 40 MB zone cannot fit the
-    // sockets' buffers, so its transfer stays running and holds the one slot.
+    // sockets' buffers, so its transfer stays running and holds the one slot. (Asked once
+    // the start-up digest is there, which it would wait for.)
+    assert!(daemon.settled());
     let mut stalled = tcp_connect(daemon.addr);
     tcp_send(&mut stalled, &request.to_vec().unwrap());
     let first = parse(&tcp_receive(&mut stalled).expect("the first message"));
@@ -681,6 +683,8 @@ fn a_full_transfer_grows_memory_by_less_than_16_mib() {
     let _machine = crate::common::machine_to_itself();
     let daemon = Daemon::start(&["--allow-transfer", "127.0.0.0/8"]);
     let pid = daemon.child.id();
+    // From after the start-up work that follows the first answer (index, digest).
+    assert!(daemon.settled());
     let before = status_kib(pid, "VmRSS:");
     // Resets the peak, so VmHWM is the most the transfer made the process hold.
     fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("resetting the peak RSS");
@@ -790,6 +794,7 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
     let daemon = Daemon::start(&args);
     assert!(daemon.wait_for_log("read back from the journal"));
     assert_eq!(serial_of(&daemon), after);
+    assert!(daemon.settled(), "the digest an IXFR waits for");
     let records = ixfr(daemon.addr, before);
     assert_eq!(soa_serials(&records), [after, before, after, after]);
     assert_eq!(transfer_forms(&daemon, "ixfr"), 1);
@@ -803,6 +808,7 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
     let daemon = Daemon::start(&args);
     assert!(daemon.wait_for_log("the journal is not usable; starting a new one"));
     assert_eq!(serial_of(&daemon), after);
+    assert!(daemon.settled());
     let whole = ixfr(daemon.addr, before);
     assert!(whole.len() > 360_000, "{} records", whole.len());
     assert_eq!(transfer_forms(&daemon, "axfr"), 1);

@@ -516,6 +516,13 @@ impl Daemon {
             .expect("the address in the log")
     }
 
+    /// Waits (at most 30 s) until the start-up work that follows the first answer is done:
+    /// the search index built and the zone digest computed. A test that measures memory from
+    /// here, or asks a transfer within [`REPLY_TIMEOUT`], does not meet that work.
+    pub fn settled(&self) -> bool {
+        self.wait_for_log("zone digest (ZONEMD) computed")
+    }
+
     /// How many log lines contain `text`.
     pub fn count_log(&self, text: &str) -> usize {
         self.log

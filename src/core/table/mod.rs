@@ -15,6 +15,7 @@ mod stats;
 mod tests;
 
 use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use crate::core::model::{
     Entry, EntryId, PortFrequency, PortName, Protocol, Source, Status, Synonym,
@@ -41,6 +42,28 @@ pub struct Extras {
 /// The entries found for one question; inline for all but the busiest ports and names.
 pub(crate) type EntryIds = smallvec::SmallVec<[EntryId; 16]>;
 
+/// A table's search index, built with the table or when first needed: until it is built, it
+/// holds what ranks and widens the search, which the build takes.
+#[derive(Debug, Default)]
+struct LazySearch {
+    index: OnceLock<SearchIndex>,
+    /// The build's nmap frequencies and synonyms; `None` once the index is built.
+    extras: Mutex<Option<Extras>>,
+}
+
+impl Clone for LazySearch {
+    fn clone(&self) -> LazySearch {
+        let extras = match self.extras.lock() {
+            Ok(extras) => extras.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        LazySearch {
+            index: self.index.clone(),
+            extras: Mutex::new(extras),
+        }
+    }
+}
+
 /// Counts reported by `portsd check`, the apex TXT record and the metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TableStats {
@@ -54,8 +77,6 @@ pub(crate) struct TableStats {
     pub(crate) ranges: usize,
     /// Distinct service names.
     pub(crate) services: usize,
-    /// Approximate heap bytes held by the table.
-    pub(crate) heap_bytes: usize,
 }
 
 /// The merged, indexed port table. Immutable; cheap to share behind an `Arc`.
@@ -72,7 +93,7 @@ pub struct Table {
     /// Lower-cased names of the system's services database to the ports they name.
     port_names: HashMap<Box<[u8]>, Vec<(Protocol, u16)>>,
     /// Names and description words, for keyword search.
-    search: SearchIndex,
+    search: LazySearch,
     /// Every distinct lower-cased service name, the system's services database's included,
     /// sorted bytewise: the order zone transfers and `export-zone` list them in, kept so that
     /// walking the zone does not sort.
@@ -108,7 +129,20 @@ impl Table {
 
     /// Builds the table as [`Table::with_port_names`] does, with nmap's frequencies and the
     /// synonym list ranking and widening the search and making the `top` answers.
-    pub fn build(mut entries: Vec<Entry>, names: &[PortName], extras: Extras) -> Table {
+    pub fn build(entries: Vec<Entry>, names: &[PortName], extras: Extras) -> Table {
+        let table = Table::build_search_later(entries, names, extras);
+        table.search_index();
+        table
+    }
+
+    /// Builds the table as [`Table::build`] does, all but its search index, which whoever
+    /// first needs it builds ([`Table::search_index`]): the table `serve` starts with answers
+    /// ports and names while the index is built.
+    pub(crate) fn build_search_later(
+        mut entries: Vec<Entry>,
+        names: &[PortName],
+        extras: Extras,
+    ) -> Table {
         entries.sort_by_key(|e| !e.has_source(Source::Local));
         let mut rdata = Packed::default();
         let mut first_with: HashMap<Box<[u8]>, usize> = HashMap::with_capacity(entries.len());
@@ -179,7 +213,7 @@ impl Table {
             }
         }
         let mut table = Table {
-            search: SearchIndex::default(),
+            search: LazySearch::default(),
             entries,
             rdata,
             singles: singles.map(|s| SingleIndex::build(&s)),
@@ -192,13 +226,50 @@ impl Table {
             content_hash: 0,
             data_date: 0,
         };
-        let nmap = table.nmap_uses(&extras);
-        let words = table.search_words(&extras, &nmap);
-        let popularity = table.popularity(&extras, &nmap);
-        table.search = SearchIndex::build(&table.entries, &words, popularity);
         table.top = Protocol::ALL.map(|p| table.top_records(p, &extras.frequencies));
         table.content_hash = table.fingerprint(&extras);
+        table.search.extras = Mutex::new(Some(extras));
         table
+    }
+
+    /// The search index, built now when it is not yet (by this thread, or by another one
+    /// already building it, which this one then waits for).
+    ///
+    /// The index is built on a thread of its own and copied here, for the reason
+    /// [`crate::sources::build_aside`] copies the table: the copy is made in one sweep once the
+    /// build's temporaries are gone, so that they leave no pages of this thread's allocator
+    /// arena held by the index (RSS at rest 17.7 -> 17.2 MiB when `serve` builds the index
+    /// after its start). A system that refuses the thread gets the index built here.
+    pub(crate) fn search_index(&self) -> &SearchIndex {
+        self.search.index.get_or_init(|| {
+            // Taken once: `get_or_init` runs one builder at a time and none after one
+            // succeeded.
+            let extras = (self.search.extras.lock())
+                .map(|mut extras| extras.take())
+                .unwrap_or_else(|poisoned| poisoned.into_inner().take())
+                .unwrap_or_default();
+            let build = || {
+                let nmap = self.nmap_uses(&extras);
+                let words = self.search_words(&extras, &nmap);
+                let popularity = self.popularity(&extras, &nmap);
+                SearchIndex::build(&self.entries, &words, popularity)
+            };
+            std::thread::scope(|scope| {
+                let aside = std::thread::Builder::new()
+                    .name("portsd-search".into())
+                    .spawn_scoped(scope, build);
+                match aside.map(std::thread::ScopedJoinHandle::join) {
+                    Ok(Ok(built)) => built.clone(),
+                    Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                    Err(_refused) => build(),
+                }
+            })
+        })
+    }
+
+    /// Whether [`Table::search_index`] answers without building or waiting.
+    pub(crate) fn search_is_built(&self) -> bool {
+        self.search.index.get().is_some()
     }
 
     /// The ranked records answering `top.<protocol>`.
@@ -329,20 +400,20 @@ impl Table {
     /// The best uses for the words (see [`crate::core::search`]), best first, at most
     /// [`crate::core::search::MAX_RESULTS`]. Appends to `out`.
     pub(crate) fn search(&self, words: &[&[u8]], out: &mut impl Extend<EntryId>) {
-        self.search.search(words, out);
+        self.search_index().search(words, out);
     }
 
     /// The best uses for a search as [`Table::search`] finds them, each with the words it
     /// matches (bit `i` for the `i`th word): when no use matches every word, the uses matching
     /// most of them answer.
     pub(crate) fn search_matching(&self, words: &[&[u8]], found: impl FnMut(EntryId, Matched)) {
-        self.search.search_matching(words, found);
+        self.search_index().search_matching(words, found);
     }
 
     /// Every service name and description word the search index holds, repeats included:
     /// what [`crate::core::suggest`] picks from.
     pub(crate) fn vocabulary(&self) -> impl Iterator<Item = &[u8]> {
-        self.search.vocabulary()
+        self.search_index().vocabulary()
     }
 
     /// A fingerprint of the entries: equal tables have equal hashes.

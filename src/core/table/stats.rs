@@ -1,5 +1,5 @@
-//! What the table reports about itself: counts by source, status and protocol with the memory
-//! it holds, and the fingerprint of everything it answers.
+//! What the table reports about itself: counts by source, status and protocol, the memory it
+//! holds, and the fingerprint of everything it answers.
 
 use super::{Extras, Table, TableStats};
 use crate::core::fingerprint::Fingerprint;
@@ -7,7 +7,7 @@ use crate::core::model::{Entry, EntryId, Protocol, Source, Status};
 use crate::core::port_index::{RangeIndex, SingleIndex};
 
 impl Table {
-    /// Counts by source, status and protocol, and the memory the table holds.
+    /// Counts by source, status and protocol.
     pub(crate) fn stats(&self) -> TableStats {
         fn count<K: Copy + Eq>(keys: impl Iterator<Item = K>, order: &[K]) -> Vec<(K, usize)> {
             let keys: Vec<K> = keys.collect();
@@ -17,6 +17,23 @@ impl Table {
                 .collect()
         }
 
+        TableStats {
+            by_source: count(
+                self.entries
+                    .iter()
+                    .flat_map(|e| Source::ALL.into_iter().filter(|&s| e.has_source(s))),
+                &Source::ALL,
+            ),
+            by_status: count(self.entries.iter().map(|e| e.status), &Status::ALL),
+            by_protocol: count(self.entries.iter().map(|e| e.protocol), &Protocol::ALL),
+            ranges: self.entries.iter().filter(|e| e.ports.is_range()).count(),
+            services: self.service_names().count(),
+        }
+    }
+
+    /// Approximately the heap bytes the table holds, its search index built (now, if it was
+    /// not yet) included.
+    pub(crate) fn heap_bytes(&self) -> usize {
         let entry_bytes: usize = self
             .entries
             .iter()
@@ -38,25 +55,13 @@ impl Table {
             .map(SingleIndex::heap_bytes)
             .chain(self.ranges.iter().map(RangeIndex::heap_bytes))
             .sum::<usize>()
-            + self.search.heap_bytes()
+            + self.search_index().heap_bytes()
             + self
                 .port_names
                 .iter()
                 .map(|(k, v)| k.len() + v.capacity() * 4 + 64)
                 .sum::<usize>();
-        TableStats {
-            by_source: count(
-                self.entries
-                    .iter()
-                    .flat_map(|e| Source::ALL.into_iter().filter(|&s| e.has_source(s))),
-                &Source::ALL,
-            ),
-            by_status: count(self.entries.iter().map(|e| e.status), &Status::ALL),
-            by_protocol: count(self.entries.iter().map(|e| e.protocol), &Protocol::ALL),
-            ranges: self.entries.iter().filter(|e| e.ports.is_range()).count(),
-            services: self.service_names().count(),
-            heap_bytes: entry_bytes + rdata_bytes + service_bytes + index_bytes,
-        }
+        entry_bytes + rdata_bytes + service_bytes + index_bytes
     }
 
     /// The fingerprint of everything the table answers: the rendered records (which hold every
