@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::site::{Head, PortFacts, Site, TopLine, port_path, search_path, service_link};
+use super::site::{Head, PortFacts, PortPath, Site, TopLine, search_path, service_link};
 use crate::core::model::{Protocol, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;
@@ -86,7 +86,7 @@ pub(super) fn home(top: &[(Protocol, Vec<TopLine>)]) -> Markup {
                     ol.top {
                         @for line in lines {
                             li value=(line.rank) {
-                                a href=(port_path(line.port, Some(protocol.label()))) {
+                                a href=(PortPath { port: line.port, protocol: Some(protocol.label()) }) {
                                     (line.port) "/" (protocol.label())
                                 }
                                 @if !line.names.is_empty() { " " strong { (line.names) } }
@@ -123,14 +123,14 @@ pub(super) fn results(
 }
 
 /// A port's page.
-pub(super) fn port(query: &str, facts: &PortFacts, views: &[UseView]) -> Markup {
+pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Markup {
     html! {
         h1 { "Port " (query) }
         p {
             "Port " (facts.port) " is in the " (facts.range) " (RFC 6335)"
             @if facts.protocol.is_some() {
                 "; its uses on other protocols are on "
-                a href=(port_path(facts.port, None)) { "the page of port " (facts.port) }
+                a href=(PortPath { port: facts.port, protocol: None }) { "the page of port " (facts.port) }
             }
             "."
         }
@@ -155,7 +155,7 @@ pub(super) fn port(query: &str, facts: &PortFacts, views: &[UseView]) -> Markup 
                     @if let Some((port, known)) = neighbour {
                         li {
                             (direction) ": "
-                            a href=(port_path(*port, facts.protocol.map(Protocol::label))) { "port " (port) }
+                            a href=(PortPath { port: *port, protocol: facts.protocol.map(Protocol::label) }) { "port " (port) }
                             " (" (known) ")"
                         }
                     }
@@ -220,7 +220,7 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
     html! {
         p.use-head {
             @if let Some(rank) = rank { span.rank { "#" (rank) } }
-            a.port href=(port_path(view.first, protocol)) {
+            a.port href=(PortPath { port: view.first, protocol }) {
                 (view.port) @if let Some(p) = protocol { "/" (p) }
             }
             span.status { (view.status) }
@@ -242,11 +242,26 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
             dl.facts {
                 @if !view.sources.is_empty() {
                     dt { "Listed by" }
-                    dd { (sources(&view.sources)) }
+                    dd {
+                        @for (i, source) in view.sources.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            (source_name(source))
+                        }
+                    }
                 }
                 @for (field, value) in view.registry.fields() {
                     dt { (fact_label(field)) }
-                    dd { (fact_value(field, value)) }
+                    dd {
+                        // An RFC reference is linked to the RFC Editor's page, a date is
+                        // marked as a date.
+                        @if let (Some(number), "reference") = (rfc_number(value), field) {
+                            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (value) }
+                        } @else if field == "registered" || field == "modified" {
+                            time datetime=(value) { (value) }
+                        } @else {
+                            (value)
+                        }
+                    }
                 }
             }
         }
@@ -260,21 +275,11 @@ fn service_name(name: &str) -> Markup {
     }
 }
 
-/// A registry fact's value: an RFC reference linked to the RFC Editor's page, a date as a
-/// date.
-fn fact_value(field: &str, value: &str) -> Markup {
-    let rfc = value
+/// The number of an RFC reference (`RFC 9110`).
+fn rfc_number(value: &str) -> Option<&str> {
+    value
         .strip_prefix("RFC ")
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    html! {
-        @if let (Some(number), "reference") = (rfc, field) {
-            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (value) }
-        } @else if field == "registered" || field == "modified" {
-            time datetime=(value) { (value) }
-        } @else {
-            (value)
-        }
-    }
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What a registry fact is called on the page.
@@ -292,34 +297,31 @@ fn fact_label(field: &str) -> &str {
     }
 }
 
-/// The sources of a use, named for people.
-fn sources(names: &[&str]) -> String {
-    let named: Vec<&str> = names
-        .iter()
-        .map(|name| match *name {
-            "local" => "this site's own list",
-            "excerpt" => "the port list this project started from",
-            "port-list" => "Wikipedia's list of port numbers",
-            "iana" => "IANA's registry",
-            "services" => "this system's services file",
-            other => other,
-        })
-        .collect();
-    named.join(", ")
+/// A source of a use, named for people.
+fn source_name(name: &str) -> &str {
+    match name {
+        "local" => "this site's own list",
+        "excerpt" => "the port list this project started from",
+        "port-list" => "Wikipedia's list of port numbers",
+        "iana" => "IANA's registry",
+        "services" => "this system's services file",
+        other => other,
+    }
 }
 
 /// What the status words of `views` mean, each once.
 fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
-    let seen: Vec<&str> = views.map(|v| v.status).collect();
-    let shown: Vec<Status> = Status::ALL
-        .into_iter()
-        .filter(|s| seen.contains(&s.word()))
-        .collect();
+    // A bit per status in `Status::ALL`.
+    let seen = views.fold(0u32, |seen, view| {
+        let at = Status::ALL.iter().position(|s| s.word() == view.status);
+        at.map_or(seen, |at| seen | 1 << at)
+    });
+    let shown = (0..).zip(Status::ALL).filter(|&(at, _)| seen & 1 << at != 0);
     html! {
         section.legend aria-labelledby="legend" {
             h2 #legend { "What the status words mean" }
             dl {
-                @for status in shown {
+                @for (_, status) in shown {
                     dt { (status.word()) }
                     dd { (status.meaning()) }
                 }

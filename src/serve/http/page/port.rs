@@ -22,25 +22,25 @@ fn neighbour(
     port: u16,
     protocol: Option<Protocol>,
     below: bool,
-) -> Option<(u16, String)> {
-    let mut ports: Box<dyn Iterator<Item = u16>> = if below {
-        Box::new((0..port).rev())
-    } else {
-        Box::new(port.checked_add(1)?..=u16::MAX)
-    };
-    let protocols: Vec<Protocol> = protocol.map_or(Protocol::ALL.to_vec(), |p| vec![p]);
-    ports.find_map(|candidate| {
-        let mut ids = EntryIds::new();
-        for &p in &protocols {
+) -> Option<(u16, &str)> {
+    let protocols = protocol
+        .as_ref()
+        .map_or(&Protocol::ALL[..], std::slice::from_ref);
+    let mut ids = EntryIds::new();
+    let mut known = |candidate: u16| {
+        ids.clear();
+        for &p in protocols {
             table.port_entries(p, candidate, &mut ids);
         }
         let entry = table.entry(*ids.first()?);
-        let known = entry
-            .service
-            .clone()
-            .unwrap_or_else(|| entry.description.clone());
+        let known = entry.service.as_deref().unwrap_or(&entry.description);
         Some((candidate, known))
-    })
+    };
+    if below {
+        (0..port).rev().find_map(&mut known)
+    } else {
+        (port.checked_add(1)?..=u16::MAX).find_map(known)
+    }
 }
 
 /// nmap's frequency of `port` on `protocol` in words: `found open on 23% of hosts scanned;

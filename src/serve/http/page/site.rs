@@ -2,6 +2,7 @@
 //! from which links and ready-to-paste commands are written), each page's head, the lines of
 //! the `top` lists and the facts of a port page, and the addresses of the pages.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::uri::Authority;
 
 use crate::core::model::Protocol;
-use crate::serve::http::api::{Api, Subject, lookup_query};
+use crate::serve::http::api::{Api, is_service_name};
 
 /// How a request reached this server: the scheme of the listener and the address the client
 /// connected to, which the pages print when the client sent no usable `Host`.
@@ -30,9 +31,9 @@ pub(crate) struct Site {
     pub(super) base: String,
     /// The arguments that point `dig` at this server's DNS (`@ADDR -p PORT`), when it serves
     /// DNS.
-    pub(super) dns: Option<String>,
+    pub(super) dns: Option<Arc<str>>,
     /// The zone's name.
-    pub(super) zone: String,
+    pub(super) zone: Arc<str>,
 }
 
 impl FromRequestParts<Arc<Api>> for Site {
@@ -61,15 +62,15 @@ impl FromRequestParts<Arc<Api>> for Site {
             .unwrap_or_default();
         Ok(Site {
             base: format!("{scheme}://{authority}"),
-            dns: api.dns_address().map(|addr| dig_target(addr, &host)),
-            zone: api.pipeline.zone().display_name(),
+            dns: api.dig_target(&host),
+            zone: api.zone_name.clone(),
         })
     }
 }
 
 /// `dig`'s arguments for a server at `addr`: `@ADDR`, and `-p PORT` but for port 53. A
 /// wildcard address is where the reader reached the page, `host`.
-pub(super) fn dig_target(addr: SocketAddr, host: &str) -> String {
+pub(crate) fn dig_target(addr: SocketAddr, host: &str) -> String {
     let ip = if addr.ip().is_unspecified() && !host.is_empty() {
         host.to_owned()
     } else {
@@ -83,18 +84,36 @@ pub(super) fn dig_target(addr: SocketAddr, host: &str) -> String {
 
 /// `text` percent-encoded for a URL's query value or path segment: all but the unreserved
 /// characters of RFC 3986, with a blank as `+` in a query.
-pub(super) fn encode(text: &str, blank: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte));
+pub(super) fn encode(text: &str, blank: &'static str) -> String {
+    Encoded { text, blank }.to_string()
+}
+
+/// [`encode`]'s text, written where it is displayed: a link written into a page allocates
+/// nothing of its own.
+struct Encoded<'a> {
+    text: &'a str,
+    blank: &'static str,
+}
+
+impl fmt::Display for Encoded<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unreserved = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+        let mut rest = self.text.as_bytes();
+        loop {
+            // A run of unreserved characters is ASCII, written as it is.
+            let run = rest.iter().position(|b| !unreserved(b)).unwrap_or(rest.len());
+            let (plain, tail) = rest.split_at(run);
+            out.write_str(std::str::from_utf8(plain).map_err(|_| fmt::Error)?)?;
+            let Some((&byte, after)) = tail.split_first() else {
+                return Ok(());
+            };
+            match byte {
+                b' ' => out.write_str(self.blank)?,
+                _ => write!(out, "%{byte:02X}")?,
             }
-            b' ' => out.push_str(blank),
-            _ => out.push_str(&format!("%{byte:02X}")),
+            rest = after;
         }
     }
-    out
 }
 
 /// The search page's address for `q`: `/?q=ssh+server`.
@@ -104,23 +123,46 @@ pub(super) fn search_path(q: &str) -> String {
 
 /// A port page's address: `/port/443`, `/port/443/tcp`.
 pub(super) fn port_path(port: u16, protocol: Option<&str>) -> String {
-    match protocol {
-        Some(protocol) if protocol != "any" => format!("/port/{port}/{protocol}"),
-        _ => format!("/port/{port}"),
+    PortPath { port, protocol }.to_string()
+}
+
+/// [`port_path`], written where it is displayed (a page's links).
+pub(super) struct PortPath<'a> {
+    pub(super) port: u16,
+    pub(super) protocol: Option<&'a str>,
+}
+
+impl fmt::Display for PortPath<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.protocol {
+            Some(protocol) if protocol != "any" => write!(out, "/port/{}/{protocol}", self.port),
+            _ => write!(out, "/port/{}", self.port),
+        }
     }
 }
 
 /// The page of service `name`, for names a service page can have (a lookup can read them:
 /// some lists give services names with blanks).
-pub(super) fn service_link(name: &str) -> Option<String> {
-    lookup_query(Subject::Service, name, None)
-        .ok()
-        .map(|_| service_path(name))
+pub(super) fn service_link(name: &str) -> Option<ServicePath<'_>> {
+    is_service_name(name).then_some(ServicePath(name))
 }
 
 /// A service page's address: `/service/https`.
 pub(super) fn service_path(name: &str) -> String {
-    format!("/service/{}", encode(name, "%20"))
+    ServicePath(name).to_string()
+}
+
+/// [`service_path`], written where it is displayed (a page's links).
+pub(super) struct ServicePath<'a>(&'a str);
+
+impl fmt::Display for ServicePath<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = Encoded {
+            text: self.0,
+            blank: "%20",
+        };
+        write!(out, "/service/{name}")
+    }
 }
 
 /// What the head of every page holds beside the site's.
@@ -160,14 +202,14 @@ pub(super) struct TopLine {
 }
 
 /// What a port page shows beside the uses.
-pub(super) struct PortFacts {
+pub(super) struct PortFacts<'t> {
     pub(super) port: u16,
     pub(super) protocol: Option<Protocol>,
     /// The range the port is in: `system port range 0-1023`.
     pub(super) range: &'static str,
     /// The nearest ports below and above with known uses, each with what it is known as.
-    pub(super) below: Option<(u16, String)>,
-    pub(super) above: Option<(u16, String)>,
+    pub(super) below: Option<(u16, &'t str)>,
+    pub(super) above: Option<(u16, &'t str)>,
     /// nmap's frequency in words, by protocol label.
     pub(super) frequencies: Vec<(&'static str, String)>,
     /// The commands that ask this server the same.
