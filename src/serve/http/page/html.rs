@@ -2,7 +2,7 @@
 //! nothing here builds HTML out of strings. What a page shows is gathered by the parent
 //! module.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, Render, html};
 
 use super::site::{Head, PortFacts, PortPath, Site, TopLine, search_path, service_link};
 use crate::core::model::{Protocol, Status};
@@ -17,9 +17,9 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (head.title) " – portsd" }
-                meta name="description" content=(head.description);
-                link rel="canonical" href={ (site.base) (head.path) };
+                title { (Text(&head.title)) " – portsd" }
+                meta name="description" content=(Text(&head.description));
+                link rel="canonical" href={ (Text(&site.base)) (head.path) };
                 link rel="search" type="application/opensearchdescription+xml" title="portsd" href="/opensearch.xml";
                 link rel="stylesheet" href="/style.css";
             }
@@ -90,7 +90,7 @@ pub(super) fn home(top: &[(Protocol, Vec<TopLine>)]) -> Markup {
                                     (line.port) "/" (protocol.label())
                                 }
                                 @if !line.names.is_empty() { " " strong { (line.names) } }
-                                ": " (line.description)
+                                ": " (Text(&line.description))
                             }
                         }
                     }
@@ -156,7 +156,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
                         li {
                             (direction) ": "
                             a href=(PortPath { port: *port, protocol: facts.protocol.map(Protocol::label) }) { "port " (port) }
-                            " (" (known) ")"
+                            " (" (Text(known)) ")"
                         }
                     }
                 }
@@ -205,9 +205,9 @@ pub(super) fn opensearch(site: &Site) -> String {
             ShortName { "portsd" }
             Description { "What a TCP, UDP, SCTP or DCCP port is used for" }
             InputEncoding { "UTF-8" }
-            Url type="text/html" method="get" template={ (site.base) "/?q={searchTerms}" } {}
+            Url type="text/html" method="get" template={ (Text(&site.base)) "/?q={searchTerms}" } {}
             Url type="application/opensearchdescription+xml" rel="self"
-                template={ (site.base) "/opensearch.xml" } {}
+                template={ (Text(&site.base)) "/opensearch.xml" } {}
         }
     };
     xml.into_string()
@@ -237,7 +237,7 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                 }
             }
         }
-        p.description { @if view.description.is_empty() { "(no description)" } @else { (view.description) } }
+        p.description { @if view.description.is_empty() { "(no description)" } @else { (Text(&view.description)) } }
         @if detailed {
             dl.facts {
                 @if !view.sources.is_empty() {
@@ -255,15 +255,44 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                         // An RFC reference is linked to the RFC Editor's page, a date is
                         // marked as a date.
                         @if let (Some(number), "reference") = (rfc_number(value), field) {
-                            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (value) }
+                            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (Text(value)) }
                         } @else if field == "registered" || field == "modified" {
-                            time datetime=(value) { (value) }
+                            time datetime=(Text(value)) { (Text(value)) }
                         } @else {
-                            (value)
+                            (Text(value))
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Text escaped as maud escapes what it inserts (`&`, `<`, `>` and `"`), each run of other
+/// characters copied at once where maud copies byte by byte: descriptions, registry facts and
+/// the legend are most of what a page inserts.
+struct Text<'a>(&'a str);
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let mut rest = self.0;
+        loop {
+            let at = rest
+                .bytes()
+                .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"'))
+                .unwrap_or(rest.len());
+            // `at` is the place of an ASCII character, or the end: a character boundary.
+            let (plain, tail) = rest.split_at(at);
+            buffer.push_str(plain);
+            let entity = match tail.bytes().next() {
+                None => return,
+                Some(b'&') => "&amp;",
+                Some(b'<') => "&lt;",
+                Some(b'>') => "&gt;",
+                Some(_) => "&quot;",
+            };
+            buffer.push_str(entity);
+            rest = tail.get(1..).unwrap_or_default();
         }
     }
 }
@@ -323,7 +352,7 @@ fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
             dl {
                 @for (_, status) in shown {
                     dt { (status.word()) }
-                    dd { (status.meaning()) }
+                    dd { (Text(status.meaning())) }
                 }
             }
         }
@@ -336,8 +365,27 @@ fn commands(commands: &[(&str, String)]) -> Markup {
         h2 { "Ask this server yourself" }
         ul.commands {
             @for (what, command) in commands {
-                li { (what) ":" pre { code { (command) } } }
+                li { (Text(what)) ":" pre { code { (Text(command)) } } }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_as_maud_escapes() {
+        for text in [
+            "",
+            "plain",
+            "<a href=\"x\">&amp;</a>",
+            "&&<<>>\"\"",
+            "é – ü <ß> ‘quoted’ & \"more\"",
+            "ends with <",
+        ] {
+            assert_eq!(Text(text).render().into_string(), html! { (text) }.into_string());
         }
     }
 }

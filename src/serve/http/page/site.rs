@@ -2,7 +2,6 @@
 //! from which links and ready-to-paste commands are written), each page's head, the lines of
 //! the `top` lists and the facts of a port page, and the addresses of the pages.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
+use maud::Render;
 
 use crate::core::model::Protocol;
 use crate::serve::http::api::{Api, is_service_name};
@@ -52,17 +52,13 @@ impl FromRequestParts<Arc<Api>> for Site {
         // to is.
         let authority = sent
             .filter(|a| !a.as_str().contains('@'))
-            .map(|a| a.as_str().to_owned())
-            .or_else(|| reached.map(|r| r.local.to_string()))
-            .unwrap_or_else(|| "localhost".to_owned());
+            .or_else(|| reached.and_then(|r| r.local.to_string().parse().ok()))
+            .unwrap_or_else(|| Authority::from_static("localhost"));
         let scheme = reached.map_or("http", |r| r.scheme);
-        let host = authority
-            .parse::<Authority>()
-            .map(|a| a.host().trim_matches(['[', ']']).to_owned())
-            .unwrap_or_default();
+        let host = authority.host().trim_matches(['[', ']']);
         Ok(Site {
             base: format!("{scheme}://{authority}"),
-            dns: api.dig_target(&host),
+            dns: api.dig_target(host),
             zone: api.zone_name.clone(),
         })
     }
@@ -84,34 +80,28 @@ pub(crate) fn dig_target(addr: SocketAddr, host: &str) -> String {
 
 /// `text` percent-encoded for a URL's query value or path segment: all but the unreserved
 /// characters of RFC 3986, with a blank as `+` in a query.
-pub(super) fn encode(text: &str, blank: &'static str) -> String {
-    Encoded { text, blank }.to_string()
+pub(super) fn encode(text: &str, blank: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    encode_to(text, blank, &mut out);
+    out
 }
 
-/// [`encode`]'s text, written where it is displayed: a link written into a page allocates
-/// nothing of its own.
-struct Encoded<'a> {
-    text: &'a str,
-    blank: &'static str,
-}
-
-impl fmt::Display for Encoded<'_> {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unreserved = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
-        let mut rest = self.text.as_bytes();
-        loop {
-            // A run of unreserved characters is ASCII, written as it is.
-            let run = rest.iter().position(|b| !unreserved(b)).unwrap_or(rest.len());
-            let (plain, tail) = rest.split_at(run);
-            out.write_str(std::str::from_utf8(plain).map_err(|_| fmt::Error)?)?;
-            let Some((&byte, after)) = tail.split_first() else {
-                return Ok(());
-            };
-            match byte {
-                b' ' => out.write_str(self.blank)?,
-                _ => write!(out, "%{byte:02X}")?,
+/// [`encode`], appended to `out`. What it appends is unreserved characters, `%` and hex
+/// digits (and `blank`), none of which HTML escapes: a page's links are written with it
+/// straight into the page.
+fn encode_to(text: &str, blank: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
             }
-            rest = after;
+            b' ' => out.push_str(blank),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
         }
     }
 }
@@ -123,20 +113,22 @@ pub(super) fn search_path(q: &str) -> String {
 
 /// A port page's address: `/port/443`, `/port/443/tcp`.
 pub(super) fn port_path(port: u16, protocol: Option<&str>) -> String {
-    PortPath { port, protocol }.to_string()
+    PortPath { port, protocol }.render().into_string()
 }
 
-/// [`port_path`], written where it is displayed (a page's links).
+/// [`port_path`], written straight into a page (its links).
 pub(super) struct PortPath<'a> {
     pub(super) port: u16,
     pub(super) protocol: Option<&'a str>,
 }
 
-impl fmt::Display for PortPath<'_> {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.protocol {
-            Some(protocol) if protocol != "any" => write!(out, "/port/{}/{protocol}", self.port),
-            _ => write!(out, "/port/{}", self.port),
+impl Render for PortPath<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str("/port/");
+        self.port.render_to(buffer);
+        if let Some(protocol) = self.protocol.filter(|&p| p != "any") {
+            buffer.push('/');
+            encode_to(protocol, "%20", buffer);
         }
     }
 }
@@ -149,19 +141,16 @@ pub(super) fn service_link(name: &str) -> Option<ServicePath<'_>> {
 
 /// A service page's address: `/service/https`.
 pub(super) fn service_path(name: &str) -> String {
-    ServicePath(name).to_string()
+    ServicePath(name).render().into_string()
 }
 
-/// [`service_path`], written where it is displayed (a page's links).
+/// [`service_path`], written straight into a page (its links).
 pub(super) struct ServicePath<'a>(&'a str);
 
-impl fmt::Display for ServicePath<'_> {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = Encoded {
-            text: self.0,
-            blank: "%20",
-        };
-        write!(out, "/service/{name}")
+impl Render for ServicePath<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str("/service/");
+        encode_to(self.0, "%20", buffer);
     }
 }
 
