@@ -98,7 +98,11 @@ impl Api {
         if addr.ip().is_unspecified() {
             return Some(dig_target(addr, host).into());
         }
-        Some(self.dig.get_or_init(|| dig_target(addr, host).into()).clone())
+        Some(
+            self.dig
+                .get_or_init(|| dig_target(addr, host).into())
+                .clone(),
+        )
     }
 
     /// The headers of answers drawn from `snapshot`.

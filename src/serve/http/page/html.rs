@@ -345,7 +345,9 @@ fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
         let at = Status::ALL.iter().position(|s| s.word() == view.status);
         at.map_or(seen, |at| seen | 1 << at)
     });
-    let shown = (0..).zip(Status::ALL).filter(|&(at, _)| seen & 1 << at != 0);
+    let shown = (0..)
+        .zip(Status::ALL)
+        .filter(|&(at, _)| seen & 1 << at != 0);
     html! {
         section.legend aria-labelledby="legend" {
             h2 #legend { "What the status words mean" }
@@ -385,7 +387,10 @@ mod tests {
             "é – ü <ß> ‘quoted’ & \"more\"",
             "ends with <",
         ] {
-            assert_eq!(Text(text).render().into_string(), html! { (text) }.into_string());
+            assert_eq!(
+                Text(text).render().into_string(),
+                html! { (text) }.into_string()
+            );
         }
     }
 }

@@ -183,7 +183,10 @@ fn port_commands(
             Some(p) => [&port, ".", p, ".", zone].concat(),
             None => [&port, ".", zone].concat(),
         };
-        commands.push(("Over DNS", ["dig TXT ", &name, " ", dns, " +short"].concat()));
+        commands.push((
+            "Over DNS",
+            ["dig TXT ", &name, " ", dns, " +short"].concat(),
+        ));
         for p in label.map_or_else(|| on.iter().map(|p| p.label()).collect(), |p| vec![p]) {
             let name = [&port, ".", p, ".registry.", zone].concat();
             commands.push((
