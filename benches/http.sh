@@ -2,7 +2,13 @@
 # The HTTP API and page beside DNS, in one run on this machine: portsd pinned to one core
 # (lib.sh), the load generators on the other. h2load (nghttp2-client) drives HTTP/1.1
 # keep-alive and HTTP/2 (h2c, prior knowledge); dnsperf drives the same questions over DNS/UDP
-# (443.tcp, and the search the results page makes).
+# (443.tcp, the search the results page makes, and PORT.tcp for the PAGES ports in turn).
+# Port pages are kept once rendered (src/serve/http/page/cache.rs), so the port page is loaded
+# twice: one page asked again and again (kept), and the pages of PAGES ports in turn, each
+# rendered anew (the cache holds about 80 of them). h2load gives every connection the same
+# list of paths, so connections in step would find the pages the others just rendered: the
+# rotation runs on one connection with 10 requests pipelined (-m 10), and the kept page is
+# also loaded that way, so that the two differ in the rendering alone.
 # For each: requests a second, portsd's CPU time per request (from /proc, user + system), and
 # the p99 latency (h2load's per-request log; dnsperf's latency histogram is not used: its
 # report has no p99, so DNS gets the mean). Writes a Markdown table to stdout and to
@@ -16,6 +22,7 @@ REQUESTS=${REQUESTS:-50000}        # h2load -n per HTTP run
 CLIENTS=${CLIENTS:-10}             # h2load -c: connections
 DURATION=${DURATION:-10}           # seconds of dnsperf
 OUTSTANDING=${OUTSTANDING:-100}    # dnsperf -q
+PAGES=${PAGES:-2000}               # ports 1-PAGES/tcp in turn for the pages rendered anew
 ZONE=${ZONE:-ports.local}
 SERVERS=portsd
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
@@ -60,7 +67,10 @@ main() {
 	local -A dns_cpu
 	local kind name before after out queries qps latency
 	while IFS='|' read -r kind name; do
-		printf '%s.%s TXT\n' "$name" "$ZONE" >"$WORK_DIR/queries"
+		case $kind in
+		ports) seq "$PAGES" | awk -v zone="$ZONE" '{ printf "%s.tcp.%s TXT\n", $1, zone }' ;;
+		*) printf '%s.%s TXT\n' "$name" "$ZONE" ;;
+		esac >"$WORK_DIR/queries"
 		before=$(cpu_seconds "$pid")
 		out=$("${CLIENT_PIN[@]}" dnsperf -s 127.0.0.1 -p "${SERVER_PORT[portsd]}" -d "$WORK_DIR/queries" \
 			-q "$OUTSTANDING" -l "$DURATION" -c 1)
@@ -74,7 +84,10 @@ main() {
 	done <<-EOF
 		port|443.tcp
 		search|remote.desktop.search
+		ports|PORT.tcp (ports 1-$PAGES in turn)
 	EOF
+	seq "$PAGES" | awk -v base="http://127.0.0.1:$HTTP_PORT" '{ printf "%s/port/%s/tcp\n", base, $1 }' \
+		>"$WORK_DIR/pages"
 
 	local path flags base ok seconds p99 cpu
 	while IFS='|' read -r name path flags base; do
@@ -89,7 +102,9 @@ main() {
 		HTTP/1.1 keep-alive /v1/ports/443/tcp|/v1/ports/443/tcp|--h1|port
 		HTTP/2 h2c /v1/ports/443/tcp|/v1/ports/443/tcp|-m 10|port
 		HTTP/1.1 keep-alive /v1/search?q=minecraft|/v1/search?q=minecraft|--h1|port
-		HTTP/1.1 keep-alive port page /port/443/tcp|/port/443/tcp|--h1|port
+		HTTP/1.1 keep-alive port page /port/443/tcp, kept|/port/443/tcp|--h1|port
+		HTTP/1.1 port page /port/443/tcp, kept, -c 1 -m 10|/port/443/tcp|--h1 -c 1 -m 10|port
+		HTTP/1.1 port pages /port/PORT/tcp rendered anew, -c 1 -m 10|/port/1/tcp|--h1 -c 1 -m 10 -i $WORK_DIR/pages|ports
 		HTTP/1.1 keep-alive results page /?q=remote+desktop|/?q=remote+desktop|--h1|search
 	EOF
 
@@ -103,7 +118,8 @@ main() {
 		echo "$(h2load --version | head -n 1), $CLIENTS connections, $REQUESTS requests a run; dnsperf ${DURATION}s at -q $OUTSTANDING."
 		echo "CPU per request: portsd's user + system time over the run divided by the requests answered."
 		echo
-		echo "Each HTTP load's CPU is compared with the DNS/UDP question asking the same (port or search)."
+		echo "Each HTTP load's CPU is compared with the DNS/UDP question asking the same (port, search, or"
+		echo "the ports 1-$PAGES/tcp in turn). \`-c 1 -m 10\`: one connection, 10 requests pipelined."
 		echo
 		echo "| load | requests/s | CPU µs/request | p99 ms | CPU vs DNS/UDP |"
 		echo "|---|---:|---:|---:|---:|"

@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use super::openapi;
 use super::page::cache::Pages;
+use super::page::site::dig_target;
 use crate::core::model::Protocol;
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::serial;
@@ -43,6 +44,10 @@ pub(super) struct Api {
     /// Where this server answers DNS, learnt when it starts serving: what the pages' `dig`
     /// commands point at.
     dns: OnceLock<SocketAddr>,
+    /// `dig`'s arguments for that address, made once when it is not a wildcard one.
+    dig: OnceLock<Arc<str>>,
+    /// The zone's name, as pages print it.
+    pub(super) zone_name: Arc<str>,
     /// The port pages last rendered, kept for the snapshot they show.
     pub(super) pages: Pages,
 }
@@ -65,10 +70,12 @@ impl Api {
     /// What the handlers of `pipeline`'s routes share.
     pub(super) fn new(pipeline: Arc<Pipeline>) -> Api {
         Api {
+            zone_name: pipeline.zone().display_name().into(),
             pipeline,
             openapi: format!("{:#}\n", openapi::document()),
             headers: ArcSwapOption::empty(),
             dns: OnceLock::new(),
+            dig: OnceLock::new(),
             pages: Pages::default(),
         }
     }
@@ -82,6 +89,20 @@ impl Api {
     /// Where this server answers DNS, if it does.
     pub(super) fn dns_address(&self) -> Option<SocketAddr> {
         self.dns.get().copied()
+    }
+
+    /// `dig`'s arguments for this server's DNS ([`dig_target`]) as a page reached at `host`
+    /// prints them, if it serves DNS.
+    pub(super) fn dig_target(&self, host: &str) -> Option<Arc<str>> {
+        let addr = self.dns_address()?;
+        if addr.ip().is_unspecified() {
+            return Some(dig_target(addr, host).into());
+        }
+        Some(
+            self.dig
+                .get_or_init(|| dig_target(addr, host).into())
+                .clone(),
+        )
     }
 
     /// The headers of answers drawn from `snapshot`.
@@ -276,11 +297,7 @@ pub(super) fn lookup_query(
             present::port_of(subject).map_err(|error| error.to_string())?;
         }
         Subject::Service => {
-            if !subject.bytes().any(|b| b.is_ascii_alphabetic())
-                || subject
-                    .bytes()
-                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'.')
-            {
+            if !is_service_name(subject) {
                 return Err(format!(
                     "service {subject:?} is not a service name: letters, digits and dashes, \
                      with at least one letter"
@@ -295,6 +312,15 @@ pub(super) fn lookup_query(
         }
         Some(label) => Err(unknown_protocol(label)),
     }
+}
+
+/// Whether `subject` can be a service name in a path: a letter at least, and no blank,
+/// control character or dot.
+pub(super) fn is_service_name(subject: &str) -> bool {
+    subject.bytes().any(|b| b.is_ascii_alphabetic())
+        && !subject
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'.')
 }
 
 /// `protocol "x" is not one of tcp, udp, sctp, dccp`.

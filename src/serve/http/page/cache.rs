@@ -6,10 +6,11 @@
 //! per site as the reader reached it (`Site::base`: links and commands name it), so a client
 //! sending odd `Host` headers only pushes other pages out sooner.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 
 use crate::core::zone::Snapshot;
 
@@ -29,9 +30,12 @@ struct Kept {
     /// allocation stays reserved while this points to it, so no later snapshot can take its
     /// address.
     snapshot: Weak<Snapshot>,
-    pages: HashMap<String, Bytes>,
+    /// Keyed by a fast hash rather than std's default, which resists collisions chosen by
+    /// a client: a client choosing `Host`s that collide can slow only the lookups among the
+    /// few hundred pages the limit allows.
+    pages: FxHashMap<Arc<str>, Bytes>,
     /// Keys, oldest first.
-    order: VecDeque<String>,
+    order: VecDeque<Arc<str>>,
     /// Bytes of pages and keys held.
     size: usize,
 }
@@ -69,7 +73,7 @@ impl Pages {
         }
         let mut kept = self.kept();
         kept.follow(snapshot);
-        if kept.pages.contains_key(&key) {
+        if kept.pages.contains_key(key.as_str()) {
             return;
         }
         while kept.size + size > LIMIT {
@@ -81,6 +85,7 @@ impl Pages {
             }
         }
         kept.size += size;
+        let key: Arc<str> = key.into();
         kept.order.push_back(key.clone());
         kept.pages.insert(key, page);
     }

@@ -2,9 +2,9 @@
 //! nothing here builds HTML out of strings. What a page shows is gathered by the parent
 //! module.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, Render, html};
 
-use super::site::{Head, PortFacts, Site, TopLine, port_path, search_path, service_link};
+use super::site::{Head, PortFacts, PortPath, Site, TopLine, search_path, service_link};
 use crate::core::model::{Protocol, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;
@@ -17,9 +17,9 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (head.title) " – portsd" }
-                meta name="description" content=(head.description);
-                link rel="canonical" href={ (site.base) (head.path) };
+                title { (Text(&head.title)) " – portsd" }
+                meta name="description" content=(Text(&head.description));
+                link rel="canonical" href={ (Text(&site.base)) (head.path) };
                 link rel="search" type="application/opensearchdescription+xml" title="portsd" href="/opensearch.xml";
                 link rel="stylesheet" href="/style.css";
             }
@@ -86,11 +86,11 @@ pub(super) fn home(top: &[(Protocol, Vec<TopLine>)]) -> Markup {
                     ol.top {
                         @for line in lines {
                             li value=(line.rank) {
-                                a href=(port_path(line.port, Some(protocol.label()))) {
+                                a href=(PortPath { port: line.port, protocol: Some(protocol.label()) }) {
                                     (line.port) "/" (protocol.label())
                                 }
                                 @if !line.names.is_empty() { " " strong { (line.names) } }
-                                ": " (line.description)
+                                ": " (Text(&line.description))
                             }
                         }
                     }
@@ -123,14 +123,14 @@ pub(super) fn results(
 }
 
 /// A port's page.
-pub(super) fn port(query: &str, facts: &PortFacts, views: &[UseView]) -> Markup {
+pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Markup {
     html! {
         h1 { "Port " (query) }
         p {
             "Port " (facts.port) " is in the " (facts.range) " (RFC 6335)"
             @if facts.protocol.is_some() {
                 "; its uses on other protocols are on "
-                a href=(port_path(facts.port, None)) { "the page of port " (facts.port) }
+                a href=(PortPath { port: facts.port, protocol: None }) { "the page of port " (facts.port) }
             }
             "."
         }
@@ -155,8 +155,8 @@ pub(super) fn port(query: &str, facts: &PortFacts, views: &[UseView]) -> Markup 
                     @if let Some((port, known)) = neighbour {
                         li {
                             (direction) ": "
-                            a href=(port_path(*port, facts.protocol.map(Protocol::label))) { "port " (port) }
-                            " (" (known) ")"
+                            a href=(PortPath { port: *port, protocol: facts.protocol.map(Protocol::label) }) { "port " (port) }
+                            " (" (Text(known)) ")"
                         }
                     }
                 }
@@ -205,9 +205,9 @@ pub(super) fn opensearch(site: &Site) -> String {
             ShortName { "portsd" }
             Description { "What a TCP, UDP, SCTP or DCCP port is used for" }
             InputEncoding { "UTF-8" }
-            Url type="text/html" method="get" template={ (site.base) "/?q={searchTerms}" } {}
+            Url type="text/html" method="get" template={ (Text(&site.base)) "/?q={searchTerms}" } {}
             Url type="application/opensearchdescription+xml" rel="self"
-                template={ (site.base) "/opensearch.xml" } {}
+                template={ (Text(&site.base)) "/opensearch.xml" } {}
         }
     };
     xml.into_string()
@@ -220,7 +220,7 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
     html! {
         p.use-head {
             @if let Some(rank) = rank { span.rank { "#" (rank) } }
-            a.port href=(port_path(view.first, protocol)) {
+            a.port href=(PortPath { port: view.first, protocol }) {
                 (view.port) @if let Some(p) = protocol { "/" (p) }
             }
             span.status { (view.status) }
@@ -237,18 +237,62 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                 }
             }
         }
-        p.description { @if view.description.is_empty() { "(no description)" } @else { (view.description) } }
+        p.description { @if view.description.is_empty() { "(no description)" } @else { (Text(&view.description)) } }
         @if detailed {
             dl.facts {
                 @if !view.sources.is_empty() {
                     dt { "Listed by" }
-                    dd { (sources(&view.sources)) }
+                    dd {
+                        @for (i, source) in view.sources.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            (source_name(source))
+                        }
+                    }
                 }
                 @for (field, value) in view.registry.fields() {
                     dt { (fact_label(field)) }
-                    dd { (fact_value(field, value)) }
+                    dd {
+                        // An RFC reference is linked to the RFC Editor's page, a date is
+                        // marked as a date.
+                        @if let (Some(number), "reference") = (rfc_number(value), field) {
+                            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (Text(value)) }
+                        } @else if field == "registered" || field == "modified" {
+                            time datetime=(Text(value)) { (Text(value)) }
+                        } @else {
+                            (Text(value))
+                        }
+                    }
                 }
             }
+        }
+    }
+}
+
+/// Text escaped as maud escapes what it inserts (`&`, `<`, `>` and `"`), each run of other
+/// characters copied at once where maud copies byte by byte: descriptions, registry facts and
+/// the legend are most of what a page inserts.
+struct Text<'a>(&'a str);
+
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        let mut rest = self.0;
+        loop {
+            let at = rest
+                .bytes()
+                .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"'))
+                .unwrap_or(rest.len());
+            // `at` is the place of an ASCII character, or the end: a character boundary.
+            let (plain, tail) = rest.split_at(at);
+            buffer.push_str(plain);
+            let entity = match tail.bytes().next() {
+                None => return,
+                Some(b'&') => "&amp;",
+                Some(b'<') => "&lt;",
+                Some(b'>') => "&gt;",
+                Some(_) => "&quot;",
+            };
+            buffer.push_str(entity);
+            rest = tail.get(1..).unwrap_or_default();
         }
     }
 }
@@ -260,21 +304,11 @@ fn service_name(name: &str) -> Markup {
     }
 }
 
-/// A registry fact's value: an RFC reference linked to the RFC Editor's page, a date as a
-/// date.
-fn fact_value(field: &str, value: &str) -> Markup {
-    let rfc = value
+/// The number of an RFC reference (`RFC 9110`).
+fn rfc_number(value: &str) -> Option<&str> {
+    value
         .strip_prefix("RFC ")
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    html! {
-        @if let (Some(number), "reference") = (rfc, field) {
-            a href={ "https://www.rfc-editor.org/rfc/rfc" (number) } { (value) }
-        } @else if field == "registered" || field == "modified" {
-            time datetime=(value) { (value) }
-        } @else {
-            (value)
-        }
-    }
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What a registry fact is called on the page.
@@ -292,36 +326,35 @@ fn fact_label(field: &str) -> &str {
     }
 }
 
-/// The sources of a use, named for people.
-fn sources(names: &[&str]) -> String {
-    let named: Vec<&str> = names
-        .iter()
-        .map(|name| match *name {
-            "local" => "this site's own list",
-            "excerpt" => "the port list this project started from",
-            "port-list" => "Wikipedia's list of port numbers",
-            "iana" => "IANA's registry",
-            "services" => "this system's services file",
-            other => other,
-        })
-        .collect();
-    named.join(", ")
+/// A source of a use, named for people.
+fn source_name(name: &str) -> &str {
+    match name {
+        "local" => "this site's own list",
+        "excerpt" => "the port list this project started from",
+        "port-list" => "Wikipedia's list of port numbers",
+        "iana" => "IANA's registry",
+        "services" => "this system's services file",
+        other => other,
+    }
 }
 
 /// What the status words of `views` mean, each once.
 fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
-    let seen: Vec<&str> = views.map(|v| v.status).collect();
-    let shown: Vec<Status> = Status::ALL
-        .into_iter()
-        .filter(|s| seen.contains(&s.word()))
-        .collect();
+    // A bit per status in `Status::ALL`.
+    let seen = views.fold(0u32, |seen, view| {
+        let at = Status::ALL.iter().position(|s| s.word() == view.status);
+        at.map_or(seen, |at| seen | 1 << at)
+    });
+    let shown = (0..)
+        .zip(Status::ALL)
+        .filter(|&(at, _)| seen & 1 << at != 0);
     html! {
         section.legend aria-labelledby="legend" {
             h2 #legend { "What the status words mean" }
             dl {
-                @for status in shown {
+                @for (_, status) in shown {
                     dt { (status.word()) }
-                    dd { (status.meaning()) }
+                    dd { (Text(status.meaning())) }
                 }
             }
         }
@@ -334,8 +367,30 @@ fn commands(commands: &[(&str, String)]) -> Markup {
         h2 { "Ask this server yourself" }
         ul.commands {
             @for (what, command) in commands {
-                li { (what) ":" pre { code { (command) } } }
+                li { (Text(what)) ":" pre { code { (Text(command)) } } }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_as_maud_escapes() {
+        for text in [
+            "",
+            "plain",
+            "<a href=\"x\">&amp;</a>",
+            "&&<<>>\"\"",
+            "é – ü <ß> ‘quoted’ & \"more\"",
+            "ends with <",
+        ] {
+            assert_eq!(
+                Text(text).render().into_string(),
+                html! { (text) }.into_string()
+            );
         }
     }
 }

@@ -51,6 +51,23 @@ const STYLE: &str = include_str!("style.css");
 /// What crawlers may read: everything.
 const ROBOTS: &str = "User-agent: *\nAllow: /\n";
 
+/// The headers every page carries beside the data's, made when the program is built rather
+/// than checked again on every answer.
+const PAGE_HEADERS: [(header::HeaderName, HeaderValue); 3] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(POLICY),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+];
+
 /// A page's answer: `status` and `html`, with the data's ETag and the pages' headers.
 fn page_answer(
     api: &Api,
@@ -58,14 +75,9 @@ fn page_answer(
     status: StatusCode,
     html: impl Into<Body>,
 ) -> Response<Body> {
-    with_headers(
-        data_answer(api, snapshot, status, "text/html; charset=utf-8", html),
-        &[
-            (header::CONTENT_SECURITY_POLICY, POLICY),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-    )
+    let mut response = data_answer(api, snapshot, status, "text/html; charset=utf-8", html);
+    response.headers_mut().extend(PAGE_HEADERS);
+    response
 }
 
 /// A page saying what was wrong, with `status`.

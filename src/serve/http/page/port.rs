@@ -22,25 +22,25 @@ fn neighbour(
     port: u16,
     protocol: Option<Protocol>,
     below: bool,
-) -> Option<(u16, String)> {
-    let mut ports: Box<dyn Iterator<Item = u16>> = if below {
-        Box::new((0..port).rev())
-    } else {
-        Box::new(port.checked_add(1)?..=u16::MAX)
-    };
-    let protocols: Vec<Protocol> = protocol.map_or(Protocol::ALL.to_vec(), |p| vec![p]);
-    ports.find_map(|candidate| {
-        let mut ids = EntryIds::new();
-        for &p in &protocols {
+) -> Option<(u16, &str)> {
+    let protocols = protocol
+        .as_ref()
+        .map_or(&Protocol::ALL[..], std::slice::from_ref);
+    let mut ids = EntryIds::new();
+    let mut known = |candidate: u16| {
+        ids.clear();
+        for &p in protocols {
             table.port_entries(p, candidate, &mut ids);
         }
         let entry = table.entry(*ids.first()?);
-        let known = entry
-            .service
-            .clone()
-            .unwrap_or_else(|| entry.description.clone());
+        let known = entry.service.as_deref().unwrap_or(&entry.description);
         Some((candidate, known))
-    })
+    };
+    if below {
+        (0..port).rev().find_map(&mut known)
+    } else {
+        (port.checked_add(1)?..=u16::MAX).find_map(known)
+    }
 }
 
 /// nmap's frequency of `port` on `protocol` in words: `found open on 23% of hosts scanned;
@@ -105,7 +105,7 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
     // Beside the data, the page depends on the site (as the reader reached it, where DNS is
     // served, the zone) and the path alone.
     let dns = site.dns.as_deref().unwrap_or_default();
-    let key = format!("{}\n{dns}\n{}\n{query}", site.base, site.zone);
+    let key = [&site.base, "\n", dns, "\n", &site.zone, "\n", &query].concat();
     if let Some(page) = api.pages.get(&snapshot, &key) {
         return page_answer(api, &snapshot, StatusCode::OK, page);
     }
@@ -149,12 +149,13 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
     let services: Vec<&str> = views.iter().filter_map(|v| v.service.as_deref()).collect();
     let mut services = services;
     services.dedup();
+    let used_for = match services[..] {
+        [] => views[0].description.clone(),
+        _ => services.join(", "),
+    };
     let head = Head {
-        title: format!("Port {query}"),
-        description: match services[..] {
-            [] => format!("What port {query} is used for: {}.", views[0].description),
-            _ => format!("What port {query} is used for: {}.", services.join(", ")),
-        },
+        title: ["Port ", &query].concat(),
+        description: ["What port ", &query, " is used for: ", &used_for, "."].concat(),
         path: port_path(port, protocol.map(Protocol::label)),
         query: &query,
         protocol,
@@ -173,26 +174,32 @@ fn port_commands(
     protocol: Option<Protocol>,
     on: &[Protocol],
 ) -> Vec<(&'static str, String)> {
-    let zone = &site.zone;
+    let zone = &*site.zone;
+    let port = port.to_string();
+    let label = protocol.map(Protocol::label);
     let mut commands = Vec::new();
-    if let Some(dns) = &site.dns {
-        let name = match protocol {
-            Some(p) => format!("{port}.{p}.{zone}"),
-            None => format!("{port}.{zone}"),
+    if let Some(dns) = site.dns.as_deref() {
+        let name = match label {
+            Some(p) => [&port, ".", p, ".", zone].concat(),
+            None => [&port, ".", zone].concat(),
         };
-        commands.push(("Over DNS", format!("dig TXT {name} {dns} +short")));
-        for p in protocol.map_or(on.to_vec(), |p| vec![p]) {
+        commands.push((
+            "Over DNS",
+            ["dig TXT ", &name, " ", dns, " +short"].concat(),
+        ));
+        for p in label.map_or_else(|| on.iter().map(|p| p.label()).collect(), |p| vec![p]) {
+            let name = [&port, ".", p, ".registry.", zone].concat();
             commands.push((
                 "IANA's registry facts over DNS",
-                format!("dig TXT {port}.{p}.registry.{zone} {dns} +short"),
+                ["dig TXT ", &name, " ", dns, " +short"].concat(),
             ));
         }
     }
-    let api_path = match protocol {
-        Some(p) => format!("/v1/ports/{port}/{p}"),
-        None => format!("/v1/ports/{port}"),
+    let api_path = match label {
+        Some(p) => ["/v1/ports/", &port, "/", p].concat(),
+        None => ["/v1/ports/", &port].concat(),
     };
-    commands.push(("As JSON", format!("curl {}{api_path}", site.base)));
+    commands.push(("As JSON", ["curl ", &site.base, &api_path].concat()));
     commands
 }
 

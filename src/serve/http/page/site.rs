@@ -9,9 +9,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
+use maud::Render;
 
 use crate::core::model::Protocol;
-use crate::serve::http::api::{Api, Subject, lookup_query};
+use crate::serve::http::api::{Api, is_service_name};
 
 /// How a request reached this server: the scheme of the listener and the address the client
 /// connected to, which the pages print when the client sent no usable `Host`.
@@ -30,9 +31,9 @@ pub(crate) struct Site {
     pub(super) base: String,
     /// The arguments that point `dig` at this server's DNS (`@ADDR -p PORT`), when it serves
     /// DNS.
-    pub(super) dns: Option<String>,
+    pub(super) dns: Option<Arc<str>>,
     /// The zone's name.
-    pub(super) zone: String,
+    pub(super) zone: Arc<str>,
 }
 
 impl FromRequestParts<Arc<Api>> for Site {
@@ -51,25 +52,21 @@ impl FromRequestParts<Arc<Api>> for Site {
         // to is.
         let authority = sent
             .filter(|a| !a.as_str().contains('@'))
-            .map(|a| a.as_str().to_owned())
-            .or_else(|| reached.map(|r| r.local.to_string()))
-            .unwrap_or_else(|| "localhost".to_owned());
+            .or_else(|| reached.and_then(|r| r.local.to_string().parse().ok()))
+            .unwrap_or_else(|| Authority::from_static("localhost"));
         let scheme = reached.map_or("http", |r| r.scheme);
-        let host = authority
-            .parse::<Authority>()
-            .map(|a| a.host().trim_matches(['[', ']']).to_owned())
-            .unwrap_or_default();
+        let host = authority.host().trim_matches(['[', ']']);
         Ok(Site {
             base: format!("{scheme}://{authority}"),
-            dns: api.dns_address().map(|addr| dig_target(addr, &host)),
-            zone: api.pipeline.zone().display_name(),
+            dns: api.dig_target(host),
+            zone: api.zone_name.clone(),
         })
     }
 }
 
 /// `dig`'s arguments for a server at `addr`: `@ADDR`, and `-p PORT` but for port 53. A
 /// wildcard address is where the reader reached the page, `host`.
-pub(super) fn dig_target(addr: SocketAddr, host: &str) -> String {
+pub(crate) fn dig_target(addr: SocketAddr, host: &str) -> String {
     let ip = if addr.ip().is_unspecified() && !host.is_empty() {
         host.to_owned()
     } else {
@@ -85,16 +82,28 @@ pub(super) fn dig_target(addr: SocketAddr, host: &str) -> String {
 /// characters of RFC 3986, with a blank as `+` in a query.
 pub(super) fn encode(text: &str, blank: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    encode_to(text, blank, &mut out);
+    out
+}
+
+/// [`encode`], appended to `out`. What it appends is unreserved characters, `%` and hex
+/// digits (and `blank`), none of which HTML escapes: a page's links are written with it
+/// straight into the page.
+fn encode_to(text: &str, blank: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in text.bytes() {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(char::from(byte));
             }
             b' ' => out.push_str(blank),
-            _ => out.push_str(&format!("%{byte:02X}")),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
         }
     }
-    out
 }
 
 /// The search page's address for `q`: `/?q=ssh+server`.
@@ -104,23 +113,45 @@ pub(super) fn search_path(q: &str) -> String {
 
 /// A port page's address: `/port/443`, `/port/443/tcp`.
 pub(super) fn port_path(port: u16, protocol: Option<&str>) -> String {
-    match protocol {
-        Some(protocol) if protocol != "any" => format!("/port/{port}/{protocol}"),
-        _ => format!("/port/{port}"),
+    PortPath { port, protocol }.render().into_string()
+}
+
+/// [`port_path`], written straight into a page (its links).
+pub(super) struct PortPath<'a> {
+    pub(super) port: u16,
+    pub(super) protocol: Option<&'a str>,
+}
+
+impl Render for PortPath<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str("/port/");
+        self.port.render_to(buffer);
+        if let Some(protocol) = self.protocol.filter(|&p| p != "any") {
+            buffer.push('/');
+            encode_to(protocol, "%20", buffer);
+        }
     }
 }
 
 /// The page of service `name`, for names a service page can have (a lookup can read them:
 /// some lists give services names with blanks).
-pub(super) fn service_link(name: &str) -> Option<String> {
-    lookup_query(Subject::Service, name, None)
-        .ok()
-        .map(|_| service_path(name))
+pub(super) fn service_link(name: &str) -> Option<ServicePath<'_>> {
+    is_service_name(name).then_some(ServicePath(name))
 }
 
 /// A service page's address: `/service/https`.
 pub(super) fn service_path(name: &str) -> String {
-    format!("/service/{}", encode(name, "%20"))
+    ServicePath(name).render().into_string()
+}
+
+/// [`service_path`], written straight into a page (its links).
+pub(super) struct ServicePath<'a>(&'a str);
+
+impl Render for ServicePath<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.push_str("/service/");
+        encode_to(self.0, "%20", buffer);
+    }
 }
 
 /// What the head of every page holds beside the site's.
@@ -160,14 +191,14 @@ pub(super) struct TopLine {
 }
 
 /// What a port page shows beside the uses.
-pub(super) struct PortFacts {
+pub(super) struct PortFacts<'t> {
     pub(super) port: u16,
     pub(super) protocol: Option<Protocol>,
     /// The range the port is in: `system port range 0-1023`.
     pub(super) range: &'static str,
     /// The nearest ports below and above with known uses, each with what it is known as.
-    pub(super) below: Option<(u16, String)>,
-    pub(super) above: Option<(u16, String)>,
+    pub(super) below: Option<(u16, &'t str)>,
+    pub(super) above: Option<(u16, &'t str)>,
     /// nmap's frequency in words, by protocol label.
     pub(super) frequencies: Vec<(&'static str, String)>,
     /// The commands that ask this server the same.
