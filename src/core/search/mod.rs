@@ -149,7 +149,7 @@ pub(crate) struct SearchIndex {
     /// its [`MAX_RESULTS`] postings that rank best on their own.
     tops: Vec<(u32, [(EntryId, Position); MAX_RESULTS])>,
     /// Each entry's [`popularity`].
-    popularity: Vec<u32>,
+    popularity: Vec<i32>,
 }
 impl SearchIndex {
     /// The entries whose description has `words[word]`, ascending, each with its position.
@@ -168,9 +168,7 @@ impl SearchIndex {
 
     /// An entry's ranking bonus.
     fn bonus(&self, id: EntryId) -> i32 {
-        self.popularity
-            .get(id as usize)
-            .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
+        self.popularity.get(id as usize).copied().unwrap_or(0)
     }
 
     /// Every name (once per entry carrying it) and every description word.
