@@ -17,11 +17,13 @@ const KINDRED: [&[&str]; 2] = [&["tls", "ssl", "secure"], &["http", "web"]];
 
 /// What one line of nmap's file says about the uses of its port.
 #[derive(Default)]
-pub(super) struct LineUses {
+pub(super) struct LineUses<'a> {
     /// The uses the line stands for: nmap's name is theirs, and so is the port's frequency.
     named: EntryIds,
-    /// The words of each part of the comment, with the uses that part is about.
-    words: Vec<(Vec<String>, EntryIds)>,
+    /// Each part of the comment with the uses it is about, or `None` for the uses the line
+    /// stands for (kept small: there is one of these per line of nmap's file while the table is
+    /// built).
+    words: Vec<(&'a str, Option<Box<[EntryId]>>)>,
 }
 
 impl Table {
@@ -39,7 +41,12 @@ impl Table {
     /// that is a name of the use: `etlservicemgr`) or describes (sharing an uncommon word of five
     /// letters or more with the use's description: `Tor ORPort`; not `server`, see
     /// [`Table::common_words`]), else about the uses the line stands for.
-    fn line_uses(&self, line: &PortFrequency, name: &str, common: &HashSet<String>) -> LineUses {
+    fn line_uses<'a>(
+        &self,
+        line: &'a PortFrequency,
+        name: &str,
+        common: &HashSet<String>,
+    ) -> LineUses<'a> {
         let mut all = EntryIds::new();
         self.port_entries(line.protocol, line.port, &mut all);
         let segments: Vec<&str> = line.comment.iter().flat_map(|c| c.split(" | ")).collect();
@@ -98,10 +105,7 @@ impl Table {
         let words = segments
             .iter()
             .zip(by_segment)
-            .map(|(segment, uses)| {
-                let uses = if uses.is_empty() { named.clone() } else { uses };
-                (words_of(segment).collect(), uses)
-            })
+            .map(|(&segment, uses)| (segment, (!uses.is_empty()).then(|| uses[..].into())))
             .collect();
         LineUses { named, words }
     }
@@ -128,7 +132,7 @@ impl Table {
 
     /// For each line of nmap's file, what it says about the uses of its port
     /// ([`Table::line_uses`]); lines calling the port `unknown` stand for none.
-    pub(super) fn nmap_uses(&self, extras: &Extras) -> Vec<LineUses> {
+    pub(super) fn nmap_uses<'a>(&self, extras: &'a Extras) -> Vec<LineUses<'a>> {
         let common = self.common_words();
         extras
             .frequencies
@@ -146,15 +150,15 @@ impl Table {
     /// the expansions of the acronyms its texts use, where some description or comment defines
     /// them (`Remote Desktop Protocol (RDP)`), and, when its texts say a word of a group of
     /// [`KINDRED`] words (`TLS`, `SSL`, `secure`; `HTTP`, `web`), the others of the group.
-    pub(super) fn search_words(&self, extras: &Extras, nmap: &[LineUses]) -> Vec<EntryWords> {
+    pub(super) fn search_words(&self, extras: &Extras, nmap: &[LineUses<'_>]) -> Vec<EntryWords> {
         let mut words = vec![EntryWords::default(); self.entries.len()];
         for (f, line) in extras.frequencies.iter().zip(nmap) {
             for &id in &line.named {
                 words[id as usize].names.extend(f.name.clone());
             }
             for (said, uses) in &line.words {
-                for &id in uses {
-                    words[id as usize].words.extend(said.iter().cloned());
+                for &id in uses.as_deref().unwrap_or(&line.named) {
+                    words[id as usize].words.extend(words_of(said));
                 }
             }
         }
@@ -210,7 +214,7 @@ impl Table {
     /// on VoIP gear, is not Minecraft's). A use whose description says it is of the past
     /// ([`is_past`]: `Old radacct port`) has [`PAST`](crate::core::search::rank::PAST)'s: it
     /// comes after the uses of today.
-    pub(super) fn popularity(&self, extras: &Extras, nmap: &[LineUses]) -> Vec<i32> {
+    pub(super) fn popularity(&self, extras: &Extras, nmap: &[LineUses<'_>]) -> Vec<i32> {
         let mut frequency = vec![0u32; self.entries.len()];
         let scales = protocol_scales(&extras.frequencies);
         for (f, line) in extras.frequencies.iter().zip(nmap) {
