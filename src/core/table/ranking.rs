@@ -344,20 +344,27 @@ fn protocol_scales(frequencies: &[PortFrequency]) -> [f64; Protocol::ALL.len()] 
     })
 }
 
-/// Whether a use's description says it is of the past: it starts with `Previously`, `Old`,
-/// `Historically`, `Obsolete`, `Deprecated` or `De-assigned`, or calls the use `historic` or
+/// Whether a use's description says it is of the past: its first word is `Previously`, `Old`,
+/// `Historically`, `Obsolete`, `Deprecated`, `De-assigned`, `De-registered` or
+/// `De-commissioned` (not IANA's `de-noc`, a name), or it calls the use `historic` or
 /// `deprecated` anywhere (`Previously assigned to Internet Relay Chat over TLS/SSL (IRCS)`, `Old
 /// radacct port`, `Message Send Protocol (historic)`).
-fn is_past(description: &str) -> bool {
-    const FIRST: [&str; 6] = [
+pub(super) fn is_past(description: &str) -> bool {
+    const FIRST: [&str; 8] = [
         "previously",
         "old",
         "historically",
         "obsolete",
         "deprecated",
-        "de",
+        "de-assigned",
+        "de-registered",
+        "de-commissioned",
     ];
-    let mut words = words_of(description);
-    words.next().is_some_and(|w| FIRST.contains(&w.as_str()))
-        || words.any(|w| w == "historic" || w == "deprecated")
+    let first = description
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    FIRST.contains(&first.as_str())
+        || words_of(description).any(|w| w == "historic" || w == "deprecated")
 }

@@ -360,6 +360,20 @@ fn a_use_its_text_calls_past_comes_after_the_uses_of_today() {
         ]
     );
     assert_eq!(found(&table, &[b"irc", b"ssl"])[0], "IRC over TLS/SSL");
+    for past in [
+        "De-registered",
+        "Message Send Protocol (historic)",
+        "Deprecated June 2004",
+    ] {
+        assert!(ranking::is_past(past), "{past}");
+    }
+    for today in [
+        "de-noc",
+        "Oldham relay",
+        "MQTT (formerly MQ Telemetry Transport)",
+    ] {
+        assert!(!ranking::is_past(today), "{today}");
+    }
 }
 
 #[test]
