@@ -48,9 +48,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the uses matching every word, best first (what WORDS.search.<zone> answers).
+    /// Print the uses matching the words, best first (what WORDS.search.<zone> answers).
     Search {
-        /// The words; all must match, case is ignored.
+        /// The words, case ignored: uses matching every word come first, then those matching
+        /// most of them (`--json` says which words each leaves out).
         #[arg(required = true)]
         words: Vec<String>,
         /// Where the data comes from.

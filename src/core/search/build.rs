@@ -116,7 +116,7 @@ impl SearchIndex {
     pub(crate) fn build(
         entries: &[Entry],
         extra: &[EntryWords],
-        popularity: Vec<u32>,
+        popularity: Vec<i32>,
     ) -> SearchIndex {
         let mut names = Vec::new();
         let mut pairs: Vec<(String, EntryId, u16)> = Vec::new();
@@ -160,7 +160,7 @@ impl SearchIndex {
             if last.as_ref().is_some_and(|(w, i)| *w == word && *i == id) {
                 further += 1;
                 if let Some(kept) = postings.last_mut() {
-                    kept.1 = place(usize::from(at), further);
+                    kept.1 = place(first_at(kept.1) as usize, further);
                 }
                 continue;
             }

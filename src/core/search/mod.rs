@@ -6,15 +6,18 @@
 //!
 //! An entry's names are its service name, the system's names for it, nmap's name for its port
 //! (when the name stands for this use) and the synonym list's words for it; its words are those
-//! of its description, of nmap's comment on its port, of the synonym list's phrases for it, and
-//! the expansions of the acronyms among them that some text of the data defines (`Remote
-//! Desktop Protocol (RDP)`). A compound (`Counter-Strike`, `xmpp-client`) is found by its parts
+//! of its description, of the parts of nmap's comment on its port that are about it, of the
+//! synonym list's phrases for it, the expansions of the acronyms among them that some text of
+//! the data defines (`Remote Desktop Protocol (RDP)`), and the kindred words of those it has
+//! (`tls`, `ssl`, `secure`; `http`, `web`): see `Table::search_words`. A compound (`Counter-Strike`, `xmpp-client`) is found by its parts
 //! and by its joined form (`counterstrike`).
 //!
 //! A query word matches an entry in one of four ways, best first: it is one of the entry's
 //! names, it is a whole word of the entry, a name starts with it, a word of the entry starts
 //! with it (a service name or a whole word before the prefix of a longer name: `submission`
-//! finds 587's `submission` before 465's `submissions`). An entry's score is, in order: how many
+//! finds 587's `submission` before 465's `submissions`). A word of six letters or more ending in
+//! `e` also matches, as a word's prefix, the words continuing its stem (`alternate`:
+//! `alternative`). An entry's score is, in order: how many
 //! of the query's words it leaves out (uses matching every word come first; a question with a
 //! word the data never uses still answers, from the uses matching most of its words, and says
 //! which words they leave out; among those, each word left out costs by its rarity in the units
@@ -22,7 +25,8 @@
 //! word matches it only as the prefix of a longer word (`redis` in `redistributions` comes after
 //! every use named or described by `redis`); then what its matches cost ([`rank::score`]: its
 //! worst-matching word and the sum over its words) less how common the use is ([`popularity`]:
-//! nmap's frequency of its port, its status, how many sources agree), so a use found open on a
+//! nmap's frequency of its port, its status, how many sources agree; a use its text calls past
+//! has [`rank::PAST`]'s), so a use found open on a
 //! quarter of all hosts outranks a rare one that matches a little better. Ties go to the use
 //! whose words come earlier in its description (`Minecraft server` before `a viewer for
 //! Minecraft`), then to table order (so by port, local entries first). Words compare in lower
@@ -149,7 +153,7 @@ pub(crate) struct SearchIndex {
     /// its [`MAX_RESULTS`] postings that rank best on their own.
     tops: Vec<(u32, [(EntryId, Position); MAX_RESULTS])>,
     /// Each entry's [`popularity`].
-    popularity: Vec<u32>,
+    popularity: Vec<i32>,
 }
 impl SearchIndex {
     /// The entries whose description has `words[word]`, ascending, each with its position.
@@ -168,9 +172,7 @@ impl SearchIndex {
 
     /// An entry's ranking bonus.
     fn bonus(&self, id: EntryId) -> i32 {
-        self.popularity
-            .get(id as usize)
-            .map_or(0, |&p| i32::try_from(p).unwrap_or(i32::MAX))
+        self.popularity.get(id as usize).copied().unwrap_or(0)
     }
 
     /// Every name (once per entry carrying it) and every description word.

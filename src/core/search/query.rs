@@ -212,7 +212,10 @@ impl SearchIndex {
                 offer(best, id, rank, at);
             }
         } else {
-            for (index, rank) in self.word_range(word, prefix) {
+            for (index, rank) in self
+                .word_range(word, prefix)
+                .chain(self.stem_range(word, prefix))
+            {
                 for &(id, at) in self.best_postings_of(index) {
                     offer(best, id, rank, at);
                 }
@@ -264,6 +267,23 @@ impl SearchIndex {
         })
     }
 
+    /// The description words that continue the stem of `word` when it ends in a silent `e`
+    /// (`alternate`: `alternative`, `alternating`), as prefix matches.
+    fn stem_range<'a>(
+        &'a self,
+        word: &'a str,
+        prefix: bool,
+    ) -> impl Iterator<Item = (usize, Rank)> + 'a {
+        let stem = word
+            .strip_suffix('e')
+            .filter(|stem| prefix && stem.len() >= 5);
+        stem.into_iter().flat_map(move |stem| {
+            self.word_range(stem, true)
+                .filter(move |&(index, _)| !self.words.get(index).starts_with(word.as_bytes()))
+                .map(|(index, _)| (index, WORD_PREFIX))
+        })
+    }
+
     /// Appends to `found` every entry one word of a query of several matches, with its best
     /// rank, sorted by [`sort_dedup`].
     fn candidates(&self, word: &str, found: &mut Candidates) {
@@ -295,7 +315,10 @@ impl SearchIndex {
     fn described(&self, word: &str, prefix: bool) -> Candidates {
         let mut found = Candidates::new();
         let mut runs = 0;
-        for (index, rank) in self.word_range(word, prefix) {
+        for (index, rank) in self
+            .word_range(word, prefix)
+            .chain(self.stem_range(word, prefix))
+        {
             runs += 1;
             found.extend(
                 self.postings_of(index)

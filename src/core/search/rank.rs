@@ -53,10 +53,15 @@ fn match_cost(worst: Rank, sum: u16) -> i32 {
 
 /// The ranking bonus of a use from nmap's frequency of its port (millionths) and `other`
 /// points (its status and the sources agreeing on it): ten points per tenfold frequency.
-pub(crate) fn popularity(frequency: u32, other: u32) -> u32 {
+pub(crate) fn popularity(frequency: u32, other: u32) -> i32 {
     let tenfold = f64::from(frequency).ln_1p() / std::f64::consts::LN_10;
-    (10.0 * tenfold).round() as u32 + other
+    (10.0 * tenfold).round() as i32 + i32::try_from(other).unwrap_or(i32::MAX / 2)
 }
+
+/// The popularity of a use whose text says it is of the past (`Old radacct port`): it comes
+/// after every use of today matching as well, whatever their popularity and repeated words,
+/// and before the uses matched only by a prefix of a longer word ([`PREFIX_TIER`]).
+pub(crate) const PAST: i32 = -(PREFIX_TIER / 2);
 
 /// The best [`MAX_RESULTS`] entries offered so far, each once, best first: each item is an
 /// entry's score, position, id and matched words packed so that a lower number is a better

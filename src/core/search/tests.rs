@@ -114,7 +114,7 @@ fn long_posting_lists_rank_as_if_read_whole() {
             entry(port, None, text)
         })
         .collect();
-    let popular: Vec<u32> = (0..u32::from(count)).map(|i| i * 37 % 50).collect();
+    let popular: Vec<i32> = (0..i32::from(count)).map(|i| i * 37 % 50).collect();
     let index = SearchIndex::build(&entries, &[], popular.clone());
     // Most popular first, then the word earlier in the description, then by port.
     let mut expected: Vec<u16> = (0..count).collect();
@@ -309,4 +309,31 @@ fn a_common_use_leaving_out_a_rarer_word_can_still_come_first() {
     let popular = vec![popularity(226_000, 3), 0, 0, 0, 0];
     let index = SearchIndex::build(&entries, &[], popular);
     assert_eq!(ports(&index, &entries, "sending.mail")[..2], [25, 19771]);
+}
+
+#[test]
+fn a_word_ending_in_a_silent_e_matches_the_forms_of_its_stem() {
+    let entries = vec![
+        entry(443, Some("https"), "secure web"),
+        entry(8443, None, "Common alternative https port"),
+        entry(8008, None, "HTTP Alternate"),
+        entry(9, None, "alternates"),
+    ];
+    let index = SearchIndex::build(&entries, &[], Vec::new());
+    assert_eq!(ports(&index, &entries, "https.alternate")[0], 8443);
+    assert_eq!(
+        ports(&index, &entries, "alternate"),
+        [8008, 9, 8443],
+        "the word itself, then the longer words it starts, then its stem's other forms"
+    );
+}
+
+#[test]
+fn a_word_keeps_the_place_it_first_comes() {
+    let entries = vec![
+        entry(1, None, "a minecraft server minecraft"),
+        entry(2, None, "minecraft proxy for this and minecraft"),
+    ];
+    let index = SearchIndex::build(&entries, &[], Vec::new());
+    assert_eq!(ports(&index, &entries, "minecraft"), [2, 1]);
 }

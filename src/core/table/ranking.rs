@@ -9,48 +9,105 @@ use crate::core::search::EntryWords;
 use crate::core::search::build::words_of;
 use crate::core::txt;
 
-/// Words that say a use runs over TLS: a text with one of them is also found by the others, so
-/// `docker tls` finds the Docker API over SSL and `ldap secure` LDAP over TLS/SSL (SSL is TLS's
-/// former name, and people call either `secure`).
-const SECURED: [&str; 3] = ["tls", "ssl", "secure"];
+/// Words that mean one thing to people asking: a text with one word of a group is also found
+/// by the others. TLS's (`docker tls` finds the Docker API over SSL and `ldap secure` LDAP over
+/// TLS/SSL: SSL is TLS's former name, and people call either `secure`), and the web's (HTTP is
+/// the web's protocol: `secure web` finds HTTPS).
+const KINDRED: [&[&str]; 2] = [&["tls", "ssl", "secure"], &["http", "web"]];
+
+/// What one line of nmap's file says about the uses of its port.
+#[derive(Default)]
+pub(super) struct LineUses<'a> {
+    /// The uses the line stands for: nmap's name is theirs, and so is the port's frequency.
+    named: EntryIds,
+    /// Each part of the comment with the uses it is about, or `None` for the uses the line
+    /// stands for (kept small: there is one of these per line of nmap's file while the table is
+    /// built).
+    words: Vec<(&'a str, Option<Box<[EntryId]>>)>,
+}
 
 impl Table {
-    /// The uses of a port that nmap's line for it (its name for the port and its comment)
-    /// stands for: those carrying nmap's name or a name its comment gives (`docker-s | Docker
-    /// REST API (ssl)`), those whose description has every word of nmap's name, and those whose
-    /// description shares an uncommon word of five letters or more with the comment
-    /// (`BitTorrent tracker`; not `server`, see [`Table::common_words`]). When none does, every use of the port if nmap has no comment, else none: the
-    /// Buildbot page on 8010 is not what nmap calls `xmpp`, `XMPP File Transfer`.
-    fn named_uses(&self, line: &PortFrequency, name: &str, common: &HashSet<String>) -> EntryIds {
-        let mut ids = EntryIds::new();
-        self.port_entries(line.protocol, line.port, &mut ids);
+    /// What one line of nmap's file (its name for a port and its comment) says about the uses of
+    /// the port ([`LineUses`]).
+    ///
+    /// nmap's name stands for the uses that carry it, whose description has every part of it,
+    /// or an uncommon part of five letters or more (`squid-http`: the Squid proxy, not the
+    /// `ndl-aas` API server that shares 3128). When it stands for none, the line stands for the
+    /// uses its comment names or describes; when none of those either, for every use of the port
+    /// if nmap has no comment, else none: the Buildbot page on 8010 is not what nmap calls
+    /// `xmpp`, `XMPP File Transfer`.
+    ///
+    /// Each part of the comment between ` | ` is about the uses it names (a part of one word
+    /// that is a name of the use: `etlservicemgr`) or describes (sharing an uncommon word of five
+    /// letters or more with the use's description: `Tor ORPort`; not `server`, see
+    /// [`Table::common_words`]), else about the uses the line stands for.
+    fn line_uses<'a>(
+        &self,
+        line: &'a PortFrequency,
+        name: &str,
+        common: &HashSet<String>,
+    ) -> LineUses<'a> {
+        let mut all = EntryIds::new();
+        self.port_entries(line.protocol, line.port, &mut all);
         let segments: Vec<&str> = line.comment.iter().flat_map(|c| c.split(" | ")).collect();
-        let names: Vec<&str> = std::iter::once(name)
-            .chain(segments.iter().copied().filter(|s| !s.contains(' ')))
-            .collect();
-        let parts: Vec<String> = words_of(name).collect();
-        let long_words: Vec<String> = segments
-            .iter()
-            .flat_map(|s| words_of(s))
-            .filter(|w| w.chars().count() >= 5 && !common.contains(w))
-            .collect();
-        let all = ids.clone();
-        ids.retain(|id| {
-            let entry = self.entry(*id);
-            let carries = entry
+        let uncommon = |text: &str| -> Vec<String> {
+            words_of(text)
+                .filter(|w| w.chars().count() >= 5 && !common.contains(w))
+                .collect()
+        };
+        let carries = |id: EntryId, wanted: &str| {
+            let entry = self.entry(id);
+            entry
                 .service
                 .iter()
                 .chain(&entry.aliases)
-                .any(|s| names.iter().any(|n| s.eq_ignore_ascii_case(n)));
-            let words: Vec<String> = words_of(&entry.description).collect();
-            carries
-                || parts.iter().all(|part| words.contains(part))
-                || words.iter().any(|w| long_words.contains(w))
-        });
-        if ids.is_empty() && line.comment.is_none() {
-            return all;
+                .any(|s| s.eq_ignore_ascii_case(wanted))
+        };
+        let described: Vec<Vec<String>> = all
+            .iter()
+            .map(|&id| words_of(&self.entry(id).description).collect())
+            .collect();
+        // The uses a comment segment names or describes.
+        let about = |segment: &str| -> EntryIds {
+            let long = uncommon(segment);
+            all.iter()
+                .zip(&described)
+                .filter(|&(&id, words)| {
+                    (!segment.contains(' ') && carries(id, segment))
+                        || words.iter().any(|w| long.contains(w))
+                })
+                .map(|(&id, _)| id)
+                .collect()
+        };
+        let parts: Vec<String> = words_of(name).collect();
+        let long_parts = uncommon(name);
+        let mut named: EntryIds = all
+            .iter()
+            .zip(&described)
+            .filter(|&(&id, words)| {
+                carries(id, name)
+                    || parts.iter().all(|part| words.contains(part))
+                    || words.iter().any(|w| long_parts.contains(w))
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        let by_segment: Vec<EntryIds> = segments.iter().map(|s| about(s)).collect();
+        if named.is_empty() {
+            named = all
+                .iter()
+                .copied()
+                .filter(|id| by_segment.iter().any(|uses| uses.contains(id)))
+                .collect();
         }
-        ids
+        if named.is_empty() && line.comment.is_none() {
+            named = all;
+        }
+        let words = segments
+            .iter()
+            .zip(by_segment)
+            .map(|(&segment, uses)| (segment, (!uses.is_empty()).then(|| uses[..].into())))
+            .collect();
+        LineUses { named, words }
     }
 
     /// The words in more than one description in a hundred (`server`, `protocol`): sharing one
@@ -73,33 +130,36 @@ impl Table {
             .collect()
     }
 
-    /// For each line of nmap's file that names its port, the uses it stands for
-    /// ([`Table::named_uses`]); lines calling the port `unknown` stand for none.
-    pub(super) fn nmap_uses(&self, extras: &Extras) -> Vec<EntryIds> {
+    /// For each line of nmap's file, what it says about the uses of its port
+    /// ([`Table::line_uses`]); lines calling the port `unknown` stand for none.
+    pub(super) fn nmap_uses<'a>(&self, extras: &'a Extras) -> Vec<LineUses<'a>> {
         let common = self.common_words();
         extras
             .frequencies
             .iter()
             .map(|line| match line.name.as_deref() {
-                Some(name) => self.named_uses(line, name, &common),
-                None => EntryIds::new(),
+                Some(name) => self.line_uses(line, name, &common),
+                None => LineUses::default(),
             })
             .collect()
     }
 
     /// The extra names and words each entry is found by: nmap's name and comment for its port
-    /// (given to the uses nmap's line stands for, [`Table::named_uses`]: a name nmap gives a
+    /// (given to the uses nmap's line stands for, [`Table::line_uses`]: a name nmap gives a
     /// port is not a name of every use sharing the port), the synonym list's words for it, and
     /// the expansions of the acronyms its texts use, where some description or comment defines
-    /// them (`Remote Desktop Protocol (RDP)`), and, when its texts say `TLS`, `SSL` or `secure`,
-    /// the others of these ([`SECURED`]).
-    pub(super) fn search_words(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<EntryWords> {
+    /// them (`Remote Desktop Protocol (RDP)`), and, when its texts say a word of a group of
+    /// [`KINDRED`] words (`TLS`, `SSL`, `secure`; `HTTP`, `web`), the others of the group.
+    pub(super) fn search_words(&self, extras: &Extras, nmap: &[LineUses<'_>]) -> Vec<EntryWords> {
         let mut words = vec![EntryWords::default(); self.entries.len()];
-        for (f, uses) in extras.frequencies.iter().zip(nmap) {
-            for &id in uses {
-                let w = &mut words[id as usize];
-                w.names.extend(f.name.clone());
-                w.words.extend(f.comment.iter().flat_map(|c| words_of(c)));
+        for (f, line) in extras.frequencies.iter().zip(nmap) {
+            for &id in &line.named {
+                words[id as usize].names.extend(f.name.clone());
+            }
+            for (said, uses) in &line.words {
+                for &id in uses.as_deref().unwrap_or(&line.named) {
+                    words[id as usize].words.extend(words_of(said));
+                }
             }
         }
         for synonym in &extras.synonyms {
@@ -126,15 +186,19 @@ impl Table {
             let own = words_of(&entry.description)
                 .chain(words.words.iter().cloned())
                 .chain(entry.service.iter().map(|s| s.to_lowercase()));
-            let mut secured = false;
+            let mut kin = [false; KINDRED.len()];
             for word in own {
                 if let Some(expansion) = acronyms.get(&word) {
                     expansions.extend(expansion.iter().cloned());
                 }
-                secured |= SECURED.contains(&word.as_str());
+                for (group, found) in KINDRED.iter().zip(&mut kin) {
+                    *found |= group.contains(&word.as_str());
+                }
             }
-            if secured {
-                expansions.extend(SECURED.iter().map(|w| (*w).to_owned()));
+            for (group, found) in KINDRED.iter().zip(kin) {
+                if found {
+                    expansions.extend(group.iter().map(|w| (*w).to_owned()));
+                }
             }
             words.words.extend(expansions);
         }
@@ -143,15 +207,18 @@ impl Table {
 
     /// How common each use is, for ranking: nmap's frequency of its port (in millionths, scaled
     /// to TCP's by [`protocol_scales`]), then its status and how many sources agree on it. A
-    /// frequency counts for the uses nmap's line for the port stands for ([`Table::named_uses`]),
+    /// frequency counts for the uses nmap's line for the port stands for ([`Table::line_uses`]),
     /// or for every use of the port when it stands for none of them; a range takes the highest
     /// of its first port's and of the ports whose line stands for it (IRC's 6665-6669 counts
     /// 6667's); where nmap calls the port `unknown`, its count speaks for no use (19133/udp, open
-    /// on VoIP gear, is not Minecraft's).
-    pub(super) fn popularity(&self, extras: &Extras, nmap: &[EntryIds]) -> Vec<u32> {
+    /// on VoIP gear, is not Minecraft's). A use whose description says it is of the past
+    /// ([`is_past`]: `Old radacct port`) has [`PAST`](crate::core::search::rank::PAST)'s: it
+    /// comes after the uses of today.
+    pub(super) fn popularity(&self, extras: &Extras, nmap: &[LineUses<'_>]) -> Vec<i32> {
         let mut frequency = vec![0u32; self.entries.len()];
         let scales = protocol_scales(&extras.frequencies);
-        for (f, uses) in extras.frequencies.iter().zip(nmap) {
+        for (f, line) in extras.frequencies.iter().zip(nmap) {
+            let uses = &line.named;
             if f.name.is_none() {
                 continue;
             }
@@ -171,6 +238,10 @@ impl Table {
             .iter()
             .zip(frequency)
             .map(|(entry, frequency)| {
+                // The port's traffic and standing are not those of a use it had once.
+                if is_past(&entry.description) {
+                    return crate::core::search::rank::PAST;
+                }
                 let status = match entry.status {
                     Status::Local => 4,
                     Status::Yes => 3,
@@ -271,4 +342,29 @@ fn protocol_scales(frequencies: &[PortFrequency]) -> [f64; Protocol::ALL.len()] 
             1.0
         }
     })
+}
+
+/// Whether a use's description says it is of the past: its first word is `Previously`, `Old`,
+/// `Historically`, `Obsolete`, `Deprecated`, `De-assigned`, `De-registered` or
+/// `De-commissioned` (not IANA's `de-noc`, a name), or it calls the use `historic` or
+/// `deprecated` anywhere (`Previously assigned to Internet Relay Chat over TLS/SSL (IRCS)`, `Old
+/// radacct port`, `Message Send Protocol (historic)`).
+pub(super) fn is_past(description: &str) -> bool {
+    const FIRST: [&str; 8] = [
+        "previously",
+        "old",
+        "historically",
+        "obsolete",
+        "deprecated",
+        "de-assigned",
+        "de-registered",
+        "de-commissioned",
+    ];
+    let first = description
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    FIRST.contains(&first.as_str())
+        || words_of(description).any(|w| w == "historic" || w == "deprecated")
 }

@@ -271,3 +271,124 @@ fn udp_counts_scale_to_tcp_ranges_count_their_named_ports_and_ssl_is_tls() {
     assert_eq!(found(b"tls"), ["2376"]);
     assert_eq!(found(b"secure"), ["2376"]);
 }
+
+/// A table of `entries` on UDP with nmap's `lines` (port, name, comment; each found on one in a
+/// thousand hosts) and enough other uses that a word of one description is uncommon.
+fn with_nmap(entries: &[(u16, Option<&str>, &str)], lines: &[(u16, u32, &str, &str)]) -> Table {
+    let on = |port: u16, service: Option<&str>, description: &str| Entry {
+        description: description.into(),
+        ..entry(&port.to_string(), Protocol::Udp, service, Source::PortList)
+    };
+    let mut all: Vec<Entry> = entries.iter().map(|&(p, s, d)| on(p, s, d)).collect();
+    all.extend((0..200).map(|i| on(40_000 + i, None, "other use")));
+    let frequencies = lines
+        .iter()
+        .map(|&(port, frequency, name, comment)| PortFrequency {
+            protocol: Protocol::Udp,
+            port,
+            frequency,
+            name: Some(name.to_owned()),
+            comment: Some(comment.to_owned()),
+        })
+        .collect();
+    let extras = Extras {
+        frequencies,
+        synonyms: Vec::new(),
+    };
+    Table::build(all, &[], extras)
+}
+
+/// The descriptions of what a search for `words` finds, best first.
+fn found(table: &Table, words: &[&[u8]]) -> Vec<String> {
+    let mut ids = Vec::new();
+    table.search(words, &mut ids);
+    ids.iter()
+        .map(|&id| table.entry(id).description.clone())
+        .collect()
+}
+
+#[test]
+fn nmap_names_and_comments_go_to_the_uses_they_name_not_to_every_use_of_the_port() {
+    let table = with_nmap(
+        &[
+            (9001, Some("etlservicemgr"), "ETL Service Manager"),
+            (9001, None, "Tor network default (ORPort)"),
+            (3128, Some("ndl-aas"), "Active API Server Port"),
+            (3128, None, "Squid caching web proxy"),
+        ],
+        &[
+            (
+                9001,
+                1000,
+                "tor-orport",
+                "etlservicemgr | Tor ORPort | ETL Service Manager",
+            ),
+            (3128, 1000, "squid-http", "ndl-aas | Active API Server Port"),
+        ],
+    );
+    assert_eq!(found(&table, &[b"tor"]), ["Tor network default (ORPort)"]);
+    assert_eq!(
+        found(&table, &[b"orport"]),
+        ["Tor network default (ORPort)"]
+    );
+    // `squid`, an uncommon part of nmap's name, is the Squid proxy's: so is the name and the
+    // port's count, which puts Squid first among the port's proxies.
+    assert_eq!(found(&table, &[b"squidhttp"]), ["Squid caching web proxy"]);
+    assert_eq!(found(&table, &[b"active"]), ["Active API Server Port"]);
+}
+
+#[test]
+fn a_use_its_text_calls_past_comes_after_the_uses_of_today() {
+    let table = with_nmap(
+        &[
+            (1646, None, "Old radacct port, RADIUS accounting protocol"),
+            (1813, Some("radius-acct"), "RADIUS accounting protocol"),
+            (994, None, "Previously assigned to IRC over TLS/SSL (IRCS)"),
+            (6697, Some("ircs-u"), "IRC over TLS/SSL"),
+        ],
+        &[
+            (1646, 9000, "radacct", "radius accounting"),
+            (1813, 100, "radacct", "RADIUS accounting protocol"),
+            (994, 9000, "ircs", "irc protocol over TLS/SSL"),
+        ],
+    );
+    assert_eq!(
+        found(&table, &[b"radius", b"accounting"]),
+        [
+            "RADIUS accounting protocol",
+            "Old radacct port, RADIUS accounting protocol"
+        ]
+    );
+    assert_eq!(found(&table, &[b"irc", b"ssl"])[0], "IRC over TLS/SSL");
+    for past in [
+        "De-registered",
+        "Message Send Protocol (historic)",
+        "Deprecated June 2004",
+    ] {
+        assert!(ranking::is_past(past), "{past}");
+    }
+    for today in [
+        "de-noc",
+        "Oldham relay",
+        "MQTT (formerly MQ Telemetry Transport)",
+    ] {
+        assert!(!ranking::is_past(today), "{today}");
+    }
+}
+
+#[test]
+fn http_is_the_web() {
+    let table = with_nmap(
+        &[
+            (443, Some("https"), "HTTP over TLS"),
+            (80, None, "World Wide Web"),
+            (8, None, "a web of trust"),
+        ],
+        &[(443, 5000, "https", "secure http (SSL)")],
+    );
+    assert_eq!(found(&table, &[b"secure", b"web"])[0], "HTTP over TLS");
+    assert_eq!(
+        found(&table, &[b"http"])[..2],
+        ["HTTP over TLS", "World Wide Web"]
+    );
+}
