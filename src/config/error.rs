@@ -57,6 +57,11 @@ pub enum ConfigError {
          pick another port, e.g. {1}"
     )]
     MulticastDnsPort(std::net::SocketAddr, std::net::SocketAddr),
+    /// A `--catalog` name at, above or under a zone served: one would hide the other.
+    #[error(
+        "--catalog {0}: the catalog's name may be neither a zone served ({1}), nor above or under one"
+    )]
+    CatalogOverlaps(String, String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

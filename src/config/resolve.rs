@@ -125,6 +125,7 @@ impl ServeArgs {
             return Err(ConfigError::MulticastDnsPort(mdns, instead));
         }
         let (zone, data) = settings.zone.resolve(&listen)?;
+        let catalog = settings.catalog(std::slice::from_ref(&zone))?;
         let watch = match (settings.watch.unwrap_or(false), &data.location) {
             (false, _) => None,
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
@@ -171,11 +172,32 @@ impl ServeArgs {
                 policy: settings.policy()?,
                 notify: settings.notify.clone().unwrap_or_default(),
                 state: settings.zone.state(),
+                catalog,
                 http: settings.http_settings()?,
                 dnstap: settings.dnstap.clone(),
                 tls,
             },
         })
+    }
+
+    /// The catalog's name (`--catalog`), checked against the `zones` served: a name at, above
+    /// or under one of them would hide its records or the catalog's.
+    fn catalog(&self, zones: &[Zone]) -> Result<Option<Vec<Box<[u8]>>>, ConfigError> {
+        let Some(text) = &self.catalog else {
+            return Ok(None);
+        };
+        let name = parse_domain(text)?;
+        let overlaps = |zone: &Zone| {
+            let labels = zone.name.labels();
+            labels.ends_with(&name) || name.ends_with(labels)
+        };
+        match zones.iter().find(|zone| overlaps(zone)) {
+            Some(zone) => Err(ConfigError::CatalogOverlaps(
+                text.clone(),
+                zone.display_name(),
+            )),
+            None => Ok(Some(name)),
+        }
     }
 
     /// The HTTP server's settings; its rate limit exempts the networks the DNS one does.

@@ -49,6 +49,7 @@ use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
 pub use tls::{Tls, TlsError, TlsFiles};
 
+use crate::core::catalog::Catalog;
 use crate::core::serial;
 use crate::core::table::Table;
 use crate::core::zone::{Zone, about};
@@ -132,6 +133,9 @@ pub struct Settings {
     pub dnstap: Option<crate::dnstap::Target>,
     /// The certificate of the DNS over TLS and HTTPS listeners, when there are any.
     pub tls: Option<Tls>,
+    /// The name of the catalog zone of the zones served (`--catalog`), lower-case labels,
+    /// when one is served.
+    pub catalog: Option<Vec<Box<[u8]>>>,
 }
 
 impl Settings {
@@ -147,6 +151,7 @@ impl Settings {
             http: HttpSettings::default(),
             dnstap: None,
             tls: None,
+            catalog: None,
         }
     }
 }
@@ -165,6 +170,33 @@ fn settle_serial(
     served.0
 }
 
+/// The catalog named `name` of `members` (TTL and timers from `template`), its serial settled
+/// against the one recorded in `state` and recorded there, with the clock as its date.
+fn catalog(
+    name: Vec<Box<[u8]>>,
+    members: &[Zone],
+    template: &Zone,
+    state: Option<&state::StateDir>,
+) -> Catalog {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |elapsed| {
+            u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX)
+        });
+    let previous = state.and_then(state::StateDir::catalog_served);
+    let catalog = Catalog::new(name, members, template, previous, now);
+    if let Some(state) = state {
+        state.record_catalog(catalog.served);
+    }
+    info!(
+        catalog = %catalog.zone.display_name(),
+        serial = catalog.serial(),
+        members = members.len(),
+        "serving the catalog zone"
+    );
+    catalog
+}
+
 /// The running server: the pipeline every loop calls, and what reloads and TCP need.
 #[derive(Clone, Debug)]
 pub struct Server {
@@ -180,6 +212,8 @@ pub struct Server {
     /// once the loops answer.
     digest: Arc<Mutex<Option<DigestJob>>>,
     tls: Option<Tls>,
+    /// The catalog's NOTIFYs and the serial they announce, when a catalog is served.
+    catalog: Option<(Arc<notify::Notifier>, u32)>,
 }
 
 impl Server {
@@ -197,7 +231,7 @@ impl Server {
         let serial = settle_serial(&zone, &table, previous, settings.state.as_ref());
         let metrics = Arc::new(Metrics::new());
         let notifier = notify::Notifier::new(
-            settings.notify,
+            settings.notify.clone(),
             zone.clone(),
             &settings.policy.keys,
             metrics.clone(),
@@ -206,8 +240,24 @@ impl Server {
             identity: settings.policy.identity.identity.clone().map(Into::into),
             version: settings.policy.identity.version.clone().map(Into::into),
         };
+        let catalog = settings.catalog.map(|name| {
+            let state = settings.state.as_ref();
+            let catalog = catalog(name, std::slice::from_ref(&zone), &zone, state);
+            let notifier = notify::Notifier::new(
+                settings.notify,
+                catalog.zone.clone(),
+                &settings.policy.keys,
+                metrics.clone(),
+            );
+            (catalog, notifier)
+        });
         let (mut pipeline, digest) =
             Pipeline::digest_pending(zone, table, serial, settings.policy, metrics.clone());
+        let mut catalog_notifier = None;
+        if let Some((catalog, notifier)) = catalog {
+            catalog_notifier = Some((Arc::new(notifier), catalog.serial()));
+            pipeline = pipeline.with_catalog(catalog);
+        }
         let mut dnstap = None;
         if let Some(target) = settings.dnstap {
             let (tap, queue) = crate::dnstap::queue(metrics, origin);
@@ -225,6 +275,7 @@ impl Server {
             dnstap: Arc::new(Mutex::new(dnstap)),
             digest: Arc::new(Mutex::new(Some(digest))),
             tls: settings.tls,
+            catalog: catalog_notifier,
         }
     }
 
@@ -322,6 +373,9 @@ impl Server {
             .flatten()
             .map(|(target, queue)| tokio::spawn(dnstap::run(target, queue, stop_writer.clone())));
         self.notifier.announce(self.pipeline.snapshot().serial);
+        if let Some((notifier, serial)) = &self.catalog {
+            notifier.announce(*serial);
+        }
         if !listeners.udp_threads.is_empty() {
             info!(
                 "answering udp on {} threads",

@@ -1,5 +1,6 @@
 //! `--state-dir`: what portsd keeps on disk between runs, which is the serial last served and
-//! the fingerprint of the zone it was served for (file `serial`), the IXFR differences
+//! the fingerprint of the zone it was served for (file `serial`; the catalog zone's, with
+//! `--catalog`, in file `catalog`), the IXFR differences
 //! leading to it (file `journal`), and the zone served itself (file `zone.SERIAL`), the last
 //! two in the forms `pipeline::transfer` reads and writes.
 //!
@@ -35,6 +36,8 @@ use crate::pipeline::{Pipeline, StartUp};
 
 /// The files in the state directory.
 const SERIAL_FILE: &str = "serial";
+/// The catalog zone's serial and fingerprint (`--catalog`), in the form of [`SERIAL_FILE`].
+const CATALOG_FILE: &str = "catalog";
 const JOURNAL_FILE: &str = "journal";
 /// A zone served is kept as `zone.SERIAL`.
 const ZONE_PREFIX: &str = "zone.";
@@ -54,13 +57,19 @@ impl StateDir {
         StateDir { dir }
     }
 
-    fn file(&self) -> PathBuf {
-        self.dir.join(SERIAL_FILE)
-    }
-
     /// The serial and zone fingerprint last recorded, if any.
     pub fn served(&self) -> Option<Served> {
-        let path = self.file();
+        self.served_in(SERIAL_FILE)
+    }
+
+    /// The catalog zone's serial and fingerprint last recorded, if any.
+    pub(crate) fn catalog_served(&self) -> Option<Served> {
+        self.served_in(CATALOG_FILE)
+    }
+
+    /// The serial and fingerprint recorded in `file`, if any.
+    fn served_in(&self, file: &str) -> Option<Served> {
+        let path = self.dir.join(file);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == ErrorKind::NotFound => return None,
@@ -262,8 +271,18 @@ impl StateDir {
     }
 
     /// Records that `served` is now served.
-    pub(crate) fn record(&self, (serial, fingerprint): Served) {
-        let path = self.file();
+    pub(crate) fn record(&self, served: Served) {
+        self.record_in(SERIAL_FILE, served);
+    }
+
+    /// Records that the catalog zone is now served as `served`.
+    pub(crate) fn record_catalog(&self, served: Served) {
+        self.record_in(CATALOG_FILE, served);
+    }
+
+    /// Records `served` in `file`.
+    fn record_in(&self, file: &str, (serial, fingerprint): Served) {
+        let path = self.dir.join(file);
         let text = format!(
             "# portsd: the serial last served and its zone's fingerprint\n{serial} {fingerprint:016x}\n"
         );
