@@ -213,3 +213,86 @@ fn knot_and_bind_follow_the_catalog_as_zones_come_and_go() {
     );
     same_answers(primary.addr, &secondaries, "ports.local");
 }
+
+/// `dig`'s records for `args` (after the server and port), comments left out, as
+/// `owner TYPE data` lines.
+fn dig(server: SocketAddr, args: &[&str]) -> Vec<String> {
+    let output = Command::new("dig")
+        .args([
+            format!("@{}", server.ip()),
+            "-p".into(),
+            server.port().to_string(),
+        ])
+        .args([
+            "+tries=1",
+            "+time=5",
+            "+noall",
+            "+answer",
+            "+authority",
+            "+comments",
+        ])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run dig ({e}): install bind9-dnsutils"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines()
+        .filter_map(|line| {
+            if let Some(status) = line.split("status: ").nth(1) {
+                return Some(format!("status {}", status.split(',').next()?));
+            }
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (!line.starts_with(';') && fields.len() >= 5)
+                .then(|| format!("{} {} {}", fields[0], fields[3], fields[4..].join(" ")))
+        })
+        .collect()
+}
+
+/// The catalog as `dig` reads it from a running portsd over UDP and TCP: its SOA, NS
+/// `invalid.`, version "2", the member's PTR (also in the AXFR, between the two SOAs),
+/// NXDOMAIN and NODATA with the SOA, and the ports zone still answered beside it.
+#[test]
+fn dig_reads_the_catalog_from_portsd() {
+    let daemon = Daemon::start(&[
+        "--zone",
+        "ports.internal",
+        "--catalog",
+        CATALOG,
+        "--allow-transfer",
+        "127.0.0.1/32",
+    ]);
+    let addr = daemon.addr;
+    let transfer = dig(addr, &[CATALOG, "AXFR"]);
+    assert_eq!(transfer.len(), 6, "{transfer:?}");
+    assert_eq!(transfer[0], "status NOERROR");
+    let axfr = &transfer[1..];
+    let soa = &axfr[0];
+    assert!(soa.starts_with("catalog.invalid. SOA invalid. hostmaster.catalog.invalid. "));
+    assert_eq!(axfr[4], *soa);
+    assert_eq!(
+        axfr[1..3],
+        [
+            "catalog.invalid. NS invalid.",
+            "version.catalog.invalid. TXT \"2\""
+        ]
+    );
+    let ptr = &axfr[3];
+    let (owner, target) = ptr.split_once(" PTR ").expect("a PTR");
+    assert!(owner.ends_with(".zones.catalog.invalid."), "{ptr}");
+    assert_eq!(target, "ports.internal.");
+    let ok = "status NOERROR".to_owned();
+    assert_eq!(dig(addr, &[CATALOG, "SOA"]), [ok.clone(), soa.clone()]);
+    assert_eq!(dig(addr, &[CATALOG, "NS"]), [ok.clone(), axfr[1].clone()]);
+    assert_eq!(
+        dig(addr, &[&format!("version.{CATALOG}"), "TXT", "+tcp"]),
+        [ok.clone(), axfr[2].clone()]
+    );
+    assert_eq!(dig(addr, &[owner, "PTR"]), [ok.clone(), ptr.clone()]);
+    assert_eq!(dig(addr, &[owner, "TXT"]), [ok, soa.clone()], "NODATA");
+    let below = format!("nothing.{owner}");
+    assert_eq!(
+        dig(addr, &[&below, "PTR"]),
+        ["status NXDOMAIN".to_owned(), soa.clone()]
+    );
+    let zone = dig(addr, &["443.tcp.ports.internal", "TXT"]);
+    assert!(zone.len() == 2 && zone[1].contains("https"), "{zone:?}");
+}
