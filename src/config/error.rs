@@ -77,6 +77,11 @@ pub enum ConfigError {
     /// `export-zone` given several zones.
     #[error("export-zone writes one zone and {0} are given ({1}): name one with --zone")]
     ExportOneZone(usize, String),
+    /// A `--catalog` name at, above or under a zone served: one would hide the other.
+    #[error(
+        "--catalog {0}: the catalog's name may be neither a zone served ({1}), nor above or under one"
+    )]
+    CatalogOverlaps(String, String),
     /// `--watch` without a data directory.
     #[error("--watch needs a data directory (--data or `data` in the config file) to watch")]
     WatchWithoutData,

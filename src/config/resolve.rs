@@ -190,6 +190,7 @@ impl ServeArgs {
         }
         let (zones, data) = settings.zone.resolve(&listen)?;
         let zone_overrides = zone_overrides(&zones, settings.zones.clone().unwrap_or_default())?;
+        let catalog = settings.catalog(&zones)?;
         let watch = match (settings.watch.unwrap_or(false), &data.location) {
             (false, _) => None,
             (true, DataLocation::Dir(dir)) => Some(dir.clone()),
@@ -237,11 +238,32 @@ impl ServeArgs {
                 notify: settings.notify.clone().unwrap_or_default(),
                 zone_overrides,
                 state: settings.zone.state(),
+                catalog,
                 http: settings.http_settings()?,
                 dnstap: settings.dnstap.clone(),
                 tls,
             },
         })
+    }
+
+    /// The catalog's name (`--catalog`), checked against the `zones` served: a name at, above
+    /// or under one of them would hide its records or the catalog's.
+    fn catalog(&self, zones: &[Zone]) -> Result<Option<Vec<Box<[u8]>>>, ConfigError> {
+        let Some(text) = &self.catalog else {
+            return Ok(None);
+        };
+        let name = parse_domain(text)?;
+        let overlaps = |zone: &Zone| {
+            let labels = zone.name.labels();
+            labels.ends_with(&name) || name.ends_with(labels)
+        };
+        match zones.iter().find(|zone| overlaps(zone)) {
+            Some(zone) => Err(ConfigError::CatalogOverlaps(
+                text.clone(),
+                zone.display_name(),
+            )),
+            None => Ok(Some(name)),
+        }
     }
 
     /// The HTTP server's settings; its rate limit exempts the networks the DNS one does.

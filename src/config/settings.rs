@@ -235,6 +235,11 @@ settings! {
         #[arg(long, env = "PORTSD_NOTIFY", value_delimiter = ',', value_name = "ADDR:PORT",
               value_parser = socket_address())]
         pub(crate) notify: Option<Vec<SocketAddr>>,
+        /// Serve a catalog zone (RFC 9432, version 2) of the zones served under this name, e.g.
+        /// `catalog.invalid`: Knot and BIND secondaries configured with it alone transfer every
+        /// zone it lists; transferred and notified like the zones [default: none].
+        #[arg(long, env = "PORTSD_CATALOG", value_name = "NAME")]
+        pub(crate) catalog: Option<String>,
         /// Zone transfers served at once; more are refused.
         #[arg(long, env = "PORTSD_MAX_TRANSFERS", default_value = DEFAULT_MAX_TRANSFERS.to_string())]
         pub(crate) max_transfers: Option<usize>,

@@ -268,3 +268,24 @@ fn watch_set_in_the_file_is_turned_off_by_a_flag() {
     let err = watch(&["--watch=maybe"]).unwrap_err();
     assert!(err.contains("maybe"), "{err}");
 }
+
+#[test]
+fn the_catalog_is_named_by_flag_or_file_and_may_not_overlap_the_zone() {
+    let named = |flags: &[&str], file: &str| {
+        serve_config(flags, file).map(|config| config.settings.catalog.map(|labels| labels.len()))
+    };
+    assert_eq!(named(&[], ""), Ok(None), "none by default");
+    assert_eq!(named(&["--catalog", "Catalog.Invalid."], ""), Ok(Some(2)));
+    assert_eq!(named(&[], "catalog = \"catalog.invalid\"\n"), Ok(Some(2)));
+    for (zone, catalog) in [
+        ("ports.local", "ports.local"),
+        ("ports.local", "catalog.ports.local"),
+        ("ports.local", "local"),
+    ] {
+        let error = named(&["--zone", zone, "--catalog", catalog], "").unwrap_err();
+        assert!(
+            error.contains("--catalog") && error.contains(zone),
+            "{zone} {catalog}: {error}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! zone's contents in walk order, and its presentation forms.
 
 pub mod answer;
+pub(crate) mod catalog;
 pub(crate) mod contents;
 pub(crate) mod fingerprint;
 pub mod model;

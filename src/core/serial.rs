@@ -49,8 +49,9 @@ fn step(serial: u32) -> u32 {
 }
 
 /// The serial for data dated `date` (Unix seconds) with zone fingerprint `hash`, given the
-/// serial and fingerprint served before, if any.
-fn serial_for(date: u32, hash: u64, previous: Option<Served>) -> u32 {
+/// serial and fingerprint served before, if any. The catalog zone's serial follows it too
+/// ([`crate::core::catalog`]), with the start's clock as its date.
+pub(crate) fn serial_for(date: u32, hash: u64, previous: Option<Served>) -> u32 {
     let dated = date.max(1);
     match previous {
         Some((serial, old)) if old == hash => serial,

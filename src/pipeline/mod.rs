@@ -8,8 +8,10 @@
 //!    forged), a refused TCP client REFUSED; a message shorter than a header, or a response,
 //!    gets nothing;
 //! 2. TSIG (`tsig`): a bad signature gets its NOTAUTH answer, a good one a signed response;
-//! 3. zone transfers (`transfer`): admitted (a transfer over TCP, one message over UDP) or
-//!    refused, decided and answered here;
+//! 3. the catalog zone (`catalog`, `--catalog`): plain queries at or under its name, its
+//!    transfers included, answered from its few records; then zone transfers (`transfer`):
+//!    admitted (a transfer over TCP, one message over UDP) or refused, decided and answered
+//!    here;
 //! 4. NOTIFY: REFUSED, as NSD answers it (portsd is a primary);
 //! 5. the answer: the fast path (`fast`) for plain queries, the general hickory path
 //!    (`general`) for everything else, which owns every other error answer (FORMERR,
@@ -26,6 +28,7 @@
 //! (`ZoneState`); a reload swaps every zone's without locking the readers.
 
 pub mod acl;
+mod catalog;
 pub mod cookie;
 pub(crate) mod edns;
 pub(crate) mod fast;
@@ -47,6 +50,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use tracing::info;
 
+use crate::core::catalog::Catalog;
 use crate::core::table::Table;
 use crate::core::zone::{Snapshot, Zone};
 use crate::dnstap::Tap;
@@ -179,6 +183,8 @@ pub struct Pipeline {
     transfers_running: Arc<AtomicUsize>,
     /// Where queries and responses go for dnstap, when it is on.
     tap: Option<Tap>,
+    /// The catalog zone of the zones served (`--catalog`), when there is one.
+    catalog: Option<Arc<Catalog>>,
 }
 
 impl Pipeline {
@@ -255,6 +261,7 @@ impl Pipeline {
             keys: policy.keys,
             transfers_running: Arc::new(AtomicUsize::new(0)),
             tap: None,
+            catalog: None,
         };
         (pipeline, DigestJob { zones: pending })
     }
@@ -264,6 +271,14 @@ impl Pipeline {
     pub(crate) fn tapped(self, tap: Tap) -> Pipeline {
         Pipeline {
             tap: Some(tap),
+            ..self
+        }
+    }
+
+    /// This pipeline, answering for `catalog` too.
+    pub(crate) fn with_catalog(self, catalog: Catalog) -> Pipeline {
+        Pipeline {
+            catalog: Some(Arc::new(catalog)),
             ..self
         }
     }

@@ -1,5 +1,5 @@
-//! The pipeline's steps after the access list, in order: TSIG, zone transfers (admitted or
-//! refused here), NOTIFY, and the answer (the fast path, or the general hickory path), each
+//! The pipeline's steps after the access list, in order: TSIG, the catalog zone's questions
+//! ([`super::catalog`]), zone transfers (admitted or refused here), NOTIFY, and the answer (the fast path, or the general hickory path), each
 //! reading the request's one view and reporting what it wrote ([`Written`]).
 
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use crate::core::answer::{self, Answer};
 use crate::wire::{self, OpCode, Request, ResponseCode};
 
 impl Pipeline {
-    /// The steps after the access list, in order: TSIG, transfers, NOTIFY, then the answer (the
+    /// The steps after the access list, in order: TSIG, the catalog, transfers, NOTIFY, then the answer (the
     /// fast path for the plain shape, else the general path).
     pub(super) fn steps(
         &self,
@@ -34,6 +34,9 @@ impl Pipeline {
                     return Step::Reply(Written::answer(request, ResponseCode::NotAuth));
                 }
             }
+        }
+        if let Some(step) = self.catalog_step(request, client, transport, &mut signer, out) {
+            return step;
         }
         // Every later step reads the zone the question's name is in.
         let state = self.zones.route_request(request);
@@ -139,37 +142,19 @@ impl Pipeline {
     ) -> Option<Step> {
         let zone = &state.zone;
         let parsed = TransferRequest::read(request, zone)?;
-        let kind = match parsed.kind {
-            transfer::Kind::Axfr => "axfr",
-            transfer::Kind::Ixfr(_) => "ixfr",
-        };
-        let admitted = if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
-            // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
-            Err(Refusal::OverUdp)
-        } else if transport == Transport::Doh {
-            // RFC 8484 carries one message per HTTP exchange; a transfer has no place there.
-            Err(Refusal::OverDoh)
-        } else {
-            self.transfer
-                .check(
-                    state.allow_transfer.as_deref(),
-                    client.ip(),
-                    signer.is_some(),
-                )
-                .and_then(|()| {
-                    Slot::take(&self.transfers_running, self.transfer.max_concurrent)
-                        .ok_or(Refusal::Busy)
-                })
-        };
+        let kind = parsed.kind.label();
+        let admitted = self.admit_transfer(
+            Some(state),
+            request,
+            &parsed,
+            client,
+            transport,
+            signer,
+            out,
+        );
         let slot = match admitted {
             Ok(slot) => slot,
-            Err(refusal) => {
-                warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
-                self.metrics.transfer_refused(kind, refusal.label());
-                return Some(
-                    self.refuse_transfer(state, request, client, transport, refusal, signer, out),
-                );
-            }
+            Err(refused) => return Some(refused),
         };
         let transfer = Transfer::new(
             zone,
@@ -195,6 +180,46 @@ impl Pipeline {
             Transport::Tcp | Transport::Dot | Transport::Doh => {
                 Step::Transfer(Box::new(transfer), written)
             }
+        })
+    }
+
+    /// Admits the transfer `parsed` (of the zone `state`, or of the catalog: `None`) or
+    /// refuses it: AXFR over UDP, any transfer over DoH, a client the zone's own transfer
+    /// networks (else `--allow-transfer`) leave out, an unsigned request when keys are
+    /// configured, one transfer too many. A refusal is logged with its reason, counted, and
+    /// answered here (the step returned as the error).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn admit_transfer(
+        &self,
+        state: Option<&ZoneState>,
+        request: &Request<'_>,
+        parsed: &TransferRequest<'_>,
+        client: SocketAddr,
+        transport: Transport,
+        signer: &mut Option<tsig::Signer>,
+        out: &mut Vec<u8>,
+    ) -> Result<Slot, Step> {
+        let kind = parsed.kind.label();
+        let admitted = if transport == Transport::Udp && parsed.kind == transfer::Kind::Axfr {
+            // AXFR over UDP is NOTIMP for everyone, allowed or not (as NSD and Knot answer).
+            Err(Refusal::OverUdp)
+        } else if transport == Transport::Doh {
+            // RFC 8484 carries one message per HTTP exchange; a transfer has no place there.
+            Err(Refusal::OverDoh)
+        } else {
+            let own = state.and_then(|state| state.allow_transfer.as_deref());
+            self.transfer
+                .check(own, client.ip(), signer.is_some())
+                .and_then(|()| {
+                    Slot::take(&self.transfers_running, self.transfer.max_concurrent)
+                        .ok_or(Refusal::Busy)
+                })
+        };
+        admitted.map_err(|refusal| {
+            warn!(client = %client.ip(), kind, reason = refusal.label(), "zone transfer refused");
+            self.metrics.transfer_refused(kind, refusal.label());
+            let state = state.unwrap_or(self.zones.first());
+            self.refuse_transfer(state, request, client, transport, refusal, signer, out)
         })
     }
 
@@ -232,7 +257,7 @@ impl Pipeline {
 }
 
 /// Signs `out` when the request was signed.
-fn sign(signer: &mut Option<tsig::Signer>, out: &mut Vec<u8>) {
+pub(super) fn sign(signer: &mut Option<tsig::Signer>, out: &mut Vec<u8>) {
     if let Some(signer) = signer {
         signer.sign(out, tsig::now());
     }

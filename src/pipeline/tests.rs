@@ -28,7 +28,7 @@ fn pipeline() -> (Pipeline, hickory_proto::rr::TSigner) {
 }
 
 /// What [`pipeline`] is made of, and the client's TSIG signer.
-fn parts() -> (Zone, Table, Policy, hickory_proto::rr::TSigner) {
+pub(super) fn parts() -> (Zone, Table, Policy, hickory_proto::rr::TSigner) {
     let (zone, table) = one_use();
     let (keys, client) = keyring();
     let policy = Policy {
@@ -174,7 +174,7 @@ fn searches_wait_for_the_start_up_index_and_get_its_answers() {
     assert!(pending("help.ports.test.", RecordType::TXT).is_none());
 }
 
-fn query(name: &str, qtype: RecordType) -> Message {
+pub(super) fn query(name: &str, qtype: RecordType) -> Message {
     query_for(Name::from_ascii(name).unwrap(), qtype)
 }
 
@@ -185,7 +185,7 @@ fn query_for(name: Name, qtype: RecordType) -> Message {
     message
 }
 
-fn signed(mut message: Message, signer: &hickory_proto::rr::TSigner) -> Vec<u8> {
+pub(super) fn signed(mut message: Message, signer: &hickory_proto::rr::TSigner) -> Vec<u8> {
     let (tsig, _) = signer.sign_message(&message, super::tsig::now()).unwrap();
     message.signature = Some(tsig);
     message.to_vec().unwrap()

@@ -49,6 +49,7 @@ use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
 pub use tls::{Tls, TlsError, TlsFiles};
 
+use crate::core::catalog::Catalog;
 use crate::core::serial;
 use crate::core::table::Table;
 use crate::core::zone::{Zone, about};
@@ -152,6 +153,9 @@ pub struct Settings {
     pub dnstap: Option<crate::dnstap::Target>,
     /// The certificate of the DNS over TLS and HTTPS listeners, when there are any.
     pub tls: Option<Tls>,
+    /// The name of the catalog zone of the zones served (`--catalog`), lower-case labels,
+    /// when one is served.
+    pub catalog: Option<Vec<Box<[u8]>>>,
 }
 
 impl Settings {
@@ -168,6 +172,7 @@ impl Settings {
             http: HttpSettings::default(),
             dnstap: None,
             tls: None,
+            catalog: None,
         }
     }
 }
@@ -184,6 +189,33 @@ fn settle_serial(
         state.record(served);
     }
     served.0
+}
+
+/// The catalog named `name` of `members` (TTL and timers from `template`), its serial settled
+/// against the one recorded in `state` and recorded there, with the clock as its date.
+fn catalog(
+    name: Vec<Box<[u8]>>,
+    members: &[Zone],
+    template: &Zone,
+    state: Option<&state::StateDir>,
+) -> Catalog {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |elapsed| {
+            u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX)
+        });
+    let previous = state.and_then(state::StateDir::catalog_served);
+    let catalog = Catalog::new(name, members, template, previous, now);
+    if let Some(state) = state {
+        state.record_catalog(catalog.served);
+    }
+    info!(
+        catalog = %catalog.zone.display_name(),
+        serial = catalog.serial(),
+        members = members.len(),
+        "serving the catalog zone"
+    );
+    catalog
 }
 
 /// The running server: the pipeline every loop calls, and what reloads and TCP need.
@@ -203,6 +235,8 @@ pub struct Server {
     /// thread of its own once the loops answer.
     digest: Arc<Mutex<Option<DigestJob>>>,
     tls: Option<Tls>,
+    /// The catalog's NOTIFYs and the serial they announce, when a catalog is served.
+    catalog: Option<(Arc<notify::Notifier>, u32)>,
 }
 
 impl Server {
@@ -256,8 +290,25 @@ impl Server {
             identity: settings.policy.identity.identity.clone().map(Into::into),
             version: settings.policy.identity.version.clone().map(Into::into),
         };
+        let catalog = settings.catalog.map(|name| {
+            let state = settings.state.as_ref();
+            let zones: Vec<Zone> = served.iter().map(|served| served.zone.clone()).collect();
+            let catalog = catalog(name, &zones, &zones[0], state);
+            let notifier = notify::Notifier::new(
+                settings.notify,
+                catalog.zone.clone(),
+                &settings.policy.keys,
+                metrics.clone(),
+            );
+            (catalog, notifier)
+        });
         let (mut pipeline, digest) =
             Pipeline::digest_pending(served, table, settings.policy, metrics.clone());
+        let mut catalog_notifier = None;
+        if let Some((catalog, notifier)) = catalog {
+            catalog_notifier = Some((Arc::new(notifier), catalog.serial()));
+            pipeline = pipeline.with_catalog(catalog);
+        }
         let mut dnstap = None;
         if let Some(target) = settings.dnstap {
             let (tap, queue) = crate::dnstap::queue(metrics, origin);
@@ -275,6 +326,7 @@ impl Server {
             dnstap: Arc::new(Mutex::new(dnstap)),
             digest: Arc::new(Mutex::new(Some(digest))),
             tls: settings.tls,
+            catalog: catalog_notifier,
         }
     }
 
@@ -403,6 +455,9 @@ impl Server {
             .map(|(target, queue)| tokio::spawn(dnstap::run(target, queue, stop_writer.clone())));
         for (notifier, state) in self.notifiers.iter().zip(self.pipeline.zones()) {
             notifier.announce(state.snapshot().serial);
+        }
+        if let Some((notifier, serial)) = &self.catalog {
+            notifier.announce(*serial);
         }
         if !listeners.udp_threads.is_empty() {
             info!(

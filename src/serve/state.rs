@@ -2,7 +2,8 @@
 //! (`<state-dir>/ports.local/`), which is the serial last served and the fingerprint of the
 //! zone it was served for (file `serial`), the IXFR differences leading to it (file
 //! `journal`), and the zone served itself (file `zone.SERIAL`), the last two in the forms
-//! `pipeline::transfer` reads and writes.
+//! `pipeline::transfer` reads and writes; and, with `--catalog`, the catalog zone's serial and
+//! fingerprint in the state directory itself (file `catalog`).
 //!
 //! After each reload that changes the serial the new zone is written (beside the one before),
 //! then the journal, then the zone before is removed. At start, once the first snapshot's
@@ -36,6 +37,8 @@ use crate::pipeline::{StartUp, ZoneState};
 
 /// The files in the state directory.
 const SERIAL_FILE: &str = "serial";
+/// The catalog zone's serial and fingerprint (`--catalog`), in the form of [`SERIAL_FILE`].
+const CATALOG_FILE: &str = "catalog";
 const JOURNAL_FILE: &str = "journal";
 /// A zone served is kept as `zone.SERIAL`.
 const ZONE_PREFIX: &str = "zone.";
@@ -121,7 +124,17 @@ impl StateDir {
 
     /// The serial and zone fingerprint last recorded, if any.
     pub fn served(&self) -> Option<Served> {
-        let path = self.file();
+        self.served_in(SERIAL_FILE)
+    }
+
+    /// The catalog zone's serial and fingerprint last recorded, if any.
+    pub(crate) fn catalog_served(&self) -> Option<Served> {
+        self.served_in(CATALOG_FILE)
+    }
+
+    /// The serial and fingerprint recorded in `file`, if any.
+    fn served_in(&self, file: &str) -> Option<Served> {
+        let path = self.dir.join(file);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(error) if error.kind() == ErrorKind::NotFound => return None,
@@ -327,8 +340,18 @@ impl StateDir {
     }
 
     /// Records that `served` is now served.
-    pub(crate) fn record(&self, (serial, fingerprint): Served) {
-        let path = self.file();
+    pub(crate) fn record(&self, served: Served) {
+        self.record_in(SERIAL_FILE, served);
+    }
+
+    /// Records that the catalog zone is now served as `served`.
+    pub(crate) fn record_catalog(&self, served: Served) {
+        self.record_in(CATALOG_FILE, served);
+    }
+
+    /// Records `served` in `file`.
+    fn record_in(&self, file: &str, (serial, fingerprint): Served) {
+        let path = self.dir.join(file);
         let text = format!(
             "# portsd: the serial last served and its zone's fingerprint\n{serial} {fingerprint:016x}\n"
         );

@@ -1,6 +1,7 @@
 //! A zone transfer's message: records added one by one through the one writer
 //! ([`super::compress::Writer`]) until the next would pass the message's limit, its answer
-//! count kept, and the OPT record at the end.
+//! count kept, and the OPT record at the end. The catalog zone's answers are written with it
+//! too, their negative answers' SOA in the authority section ([`TransferMessage::authority`]).
 
 use super::compress::Writer;
 use super::header::{self, Header, ResponseCode};
@@ -13,7 +14,10 @@ use crate::core::zone::Zone;
 /// One message of a transfer being filled.
 pub(crate) struct TransferMessage<'o> {
     writer: Writer<'o>,
-    records: u16,
+    /// Records in the answer and authority sections.
+    records: [u16; 2],
+    /// The section records go to: 0 the answer, 1 the authority.
+    section: usize,
 }
 
 impl<'o> TransferMessage<'o> {
@@ -28,7 +32,11 @@ impl<'o> TransferMessage<'o> {
         let questions = u16::from(question.is_some());
         let counts = [questions, 0, 0, 0];
         let writer = Writer::begin(out, header, counts, question.unwrap_or_default(), limit);
-        TransferMessage { writer, records: 0 }
+        TransferMessage {
+            writer,
+            records: [0; 2],
+            section: 0,
+        }
     }
 
     /// Adds a record of the zone owned by `owner` (wire form,
@@ -45,16 +53,27 @@ impl<'o> TransferMessage<'o> {
     }
 
     fn add(&mut self, owner: &[u8], rest: impl FnOnce(&mut Writer<'o>)) -> bool {
-        let first = self.records == 0;
+        let first = self.records == [0; 2];
         let written = self.writer.record_within(first, |writer| {
             writer.name_wire(owner);
             rest(writer);
         });
-        self.records += u16::from(written);
+        self.records[self.section] += u16::from(written);
         written
     }
 
-    /// Ends the message: its answer count, and an OPT record (the response's EDNS) in the
+    /// Records added from now on go to the authority section.
+    pub(crate) fn authority(&mut self) {
+        self.section = 1;
+    }
+
+    /// Whether the message, at its longest, is within its limit (the first record is taken
+    /// even when it is not).
+    pub(crate) fn fits(&self) -> bool {
+        self.writer.fits()
+    }
+
+    /// Ends the message: its answer and authority counts, and an OPT record (the response's EDNS) in the
     /// additional section when one is given.
     pub(crate) fn finish(mut self, opt: Option<&Opt<'_>>) {
         let records = self.records;
@@ -62,7 +81,8 @@ impl<'o> TransferMessage<'o> {
             write_opt(&mut self.writer, ResponseCode::NoError, opt, None);
         }
         let out = self.writer.out();
-        header::set_count(out, 1, records);
+        header::set_count(out, 1, records[0]);
+        header::set_count(out, 2, records[1]);
         header::set_count(out, 3, u16::from(opt.is_some()));
     }
 }

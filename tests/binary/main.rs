@@ -25,6 +25,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod catalog;
 mod cli;
 mod cookies;
 mod deploy;

@@ -54,7 +54,7 @@ const TEMPLATE_PORT: &str = "53";
 const SAMPLE_NAMES: usize = 500;
 /// How long a secondary may take to load the whole zone at start (three load it at once on two
 /// cores: 5-11 s measured).
-const LOAD_DEADLINE: Duration = Duration::from_secs(90);
+pub(crate) const LOAD_DEADLINE: Duration = Duration::from_secs(90);
 /// How long a secondary may take to serve a changed zone after the primary's reload: only
 /// NOTIFY can explain it that fast (the SOA's refresh is an hour).
 const CHANGE_DEADLINE: Duration = Duration::from_secs(5);
@@ -67,17 +67,17 @@ const DUPLICATED_IN_EXPORT: [&str; 2] = ["20000.udp", "20000"];
 const CHANGED_NAME: &str = "40001.tcp.ports.internal.";
 
 /// The test's TSIG key, in the three forms the servers read, written under `dir`.
-struct Key {
+pub(crate) struct Key {
     secret: String,
     /// `tsig-keygen`'s output as is: what portsd's `--tsig-key` and BIND read.
-    bind_file: PathBuf,
+    pub(crate) bind_file: PathBuf,
     nsd_file: PathBuf,
     knot_file: PathBuf,
 }
 
 impl Key {
     /// Generates a fresh HMAC-SHA256 key with `tsig-keygen` and writes each server's form.
-    fn generate(dir: &Path) -> Key {
+    pub(crate) fn generate(dir: &Path) -> Key {
         let output = Command::new(program("tsig-keygen"))
             .args(["-a", "hmac-sha256", KEY_NAME])
             .output()
@@ -124,7 +124,7 @@ impl Key {
 
 /// The secondaries under test.
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Nsd,
     Knot,
     Bind,
@@ -155,7 +155,13 @@ impl Kind {
 
     /// The template with the test's primary and key file in place of the operator's.
     fn configured_template(self, primary: SocketAddr, key: &Key) -> String {
-        let template = fs::read_to_string(self.template()).unwrap();
+        self.configured(&self.template(), primary, key)
+    }
+
+    /// The operator's file `path` for this server with the test's primary and key file in
+    /// place of the operator's.
+    pub(crate) fn configured(self, path: &Path, primary: SocketAddr, key: &Key) -> String {
+        let template = fs::read_to_string(path).unwrap();
         let (address, key_path, key_file) = match self {
             Kind::Nsd => (
                 format!("{TEMPLATE_PRIMARY}@{TEMPLATE_PORT}"),
@@ -177,7 +183,7 @@ impl Kind {
             assert!(
                 template.contains(needed),
                 "{} no longer says `{needed}`",
-                self.template().display()
+                path.display()
             );
         }
         let primary_with_port = match self {
@@ -213,9 +219,9 @@ impl Kind {
     }
 
     /// The server's own settings for the test (listen address, directories, no privilege drop,
-    /// logs to stderr), around the configured template; returns the command that runs it in the
-    /// foreground.
-    fn prepare(self, dir: &Path, port: u16, template: &str) -> Command {
+    /// logs to stderr, and for BIND `options`, statements of its options block), around the
+    /// configured template; returns the command that runs it in the foreground.
+    fn prepare(self, dir: &Path, port: u16, template: &str, options: &str) -> Command {
         fs::create_dir_all(dir).unwrap();
         let included = dir.join("portsd.conf");
         fs::write(&included, template).unwrap();
@@ -255,7 +261,7 @@ impl Kind {
                         "options {{\n    directory \"{d}\";\n    pid-file \"{d}/named.pid\";\n\
                          session-keyfile \"{d}/session.key\";\n    managed-keys-directory \"{d}\";\n\
                          listen-on port {port} {{ 127.0.0.1; }};\n    listen-on-v6 {{ none; }};\n\
-                         recursion no;\n    dnssec-validation no;\n    notify no;\n}};\n\
+                         recursion no;\n    dnssec-validation no;\n    notify no;\n{options}}};\n\
                          controls {{ }};\ninclude \"{inc}\";\n"
                     ),
                 )
@@ -269,10 +275,10 @@ impl Kind {
 }
 
 /// A running secondary.
-struct Secondary {
-    kind: Kind,
-    addr: SocketAddr,
-    process: Process,
+pub(crate) struct Secondary {
+    pub(crate) kind: Kind,
+    pub(crate) addr: SocketAddr,
+    pub(crate) process: Process,
 }
 
 /// Starts `kind` as a secondary of `primary` for `zones` on `port` if it is still free, else
@@ -291,10 +297,21 @@ fn start_secondary(
 /// Starts `kind` with its `template` (the operator's file, configured for the test) on `port`
 /// if it is still free, else on another.
 fn start_secondary_from(kind: Kind, root: &Path, template: &str, port: u16) -> Secondary {
+    start_secondary_with(kind, root, template, "", port)
+}
+
+/// As [`start_secondary_from`], BIND with `options` in its options block.
+pub(crate) fn start_secondary_with(
+    kind: Kind,
+    root: &Path,
+    template: &str,
+    options: &str,
+    port: u16,
+) -> Secondary {
     let dir = root.join(kind.name());
     let (process, addr) = on_free_port(kind.name(), Some(port), |port| {
         let _ = fs::remove_dir_all(&dir);
-        let mut command = kind.prepare(&dir, port, template);
+        let mut command = kind.prepare(&dir, port, template, options);
         Process::spawn(kind.name(), &mut command, dir.with_extension("log"))
     });
     Secondary {
@@ -374,7 +391,7 @@ fn wait_for_serial_in(
 /// What a server answers for a name and type, in a form two servers can be compared in: the
 /// rcode, the answer and (for a negative answer) the authority records, as sorted
 /// presentation text with lower-case owners.
-fn answer_of(addr: SocketAddr, name: &str, rtype: RecordType) -> String {
+pub(crate) fn answer_of(addr: SocketAddr, name: &str, rtype: RecordType) -> String {
     let mut message = Message::new(3, MessageType::Query, OpCode::Query);
     message.add_query(Query::query(presentation_name(name), rtype));
     let response = parse(&tcp_exchange(addr, &message.to_vec().unwrap()));
@@ -650,7 +667,7 @@ fn export_zone(data: &Path, out: &Path) {
 }
 
 /// A copy of the repository's data files, `local.tsv` without rows.
-fn data_copy(dir: &Path) {
+pub(crate) fn data_copy(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     for name in [PORTS_TSV, EXCERPT, IANA_CSV] {

@@ -513,7 +513,7 @@ _portsd() {
             return 0
             ;;
         portsd__subcmd__serve)
-            opts="-h --zone --ttl --data --services --frequencies --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --max-transfers --journal-max-bytes --http --dnstap --metrics --http-allow-origin --http-rate-limit --http-max-connections --tls --https --tls-cert --tls-key --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
+            opts="-h --zone --ttl --data --services --frequencies --ns-name --ns-address --soa-refresh --soa-retry --soa-expire --soa-minimum --state-dir --listen --config --log-queries --tcp-max-connections --tcp-idle-timeout --tcp-max-queries --allow --deny --rate-limit --rate-limit-slip --rate-limit-exempt --allow-transfer --tsig-key --notify --catalog --max-transfers --journal-max-bytes --http --dnstap --metrics --http-allow-origin --http-rate-limit --http-max-connections --tls --https --tls-cert --tls-key --watch --udp-threads --identity --version-string --nsid --cookie-secret --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -620,6 +620,10 @@ _portsd() {
                     return 0
                     ;;
                 --notify)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -176,3 +176,13 @@ pub(crate) enum Kind {
     /// IXFR, with the serial from the SOA the client sent in the authority section.
     Ixfr(u32),
 }
+
+impl Kind {
+    /// The label used in logs and metrics: `axfr` or `ixfr`.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Kind::Axfr => "axfr",
+            Kind::Ixfr(_) => "ixfr",
+        }
+    }
+}
