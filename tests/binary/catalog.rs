@@ -146,8 +146,9 @@ fn same_answers(primary: SocketAddr, secondaries: &[Secondary], zone: &str) {
     }
 }
 
-/// Knot and BIND configured with the catalog alone serve the zone portsd serves; after portsd
-/// restarts with another zone name, they serve the new one and no longer the old.
+/// Knot and BIND configured with the catalog alone serve the zones portsd serves; after portsd
+/// restarts with a zone added, they serve both; after it restarts without the first, they
+/// serve the other alone.
 #[test]
 fn knot_and_bind_follow_the_catalog_as_zones_come_and_go() {
     let _machine = crate::common::machine_to_itself();
@@ -184,32 +185,57 @@ fn knot_and_bind_follow_the_catalog_as_zones_come_and_go() {
     );
     same_answers(addr, &secondaries, "ports.internal");
 
-    // The same data under another name: the catalog changes, the member's serial does not.
+    // A zone added (the same table under a second name): the catalog's serial goes up, both
+    // zones are served, and the first keeps its serial.
     drop(primary);
+    let listen = addr.to_string();
     let primary = portsd(
-        "ports.local",
-        &addr.to_string(),
+        "ports.internal,ports.local",
+        &listen,
         &data,
         &key,
         &state,
         &targets,
     );
+    let (_, added) = soa_at(addr, CATALOG).unwrap();
+    assert!(
+        added.unwrap().wrapping_sub(catalog_serial.unwrap()) as i32 > 0,
+        "the catalog's serial went up: {catalog_serial:?} -> {added:?}"
+    );
+    assert_eq!(soa_at(addr, "ports.internal").unwrap().1, serial);
+    let (_, local_serial) = soa_at(addr, "ports.local").unwrap();
+    wait_until(
+        serving_catalogs(&secondaries),
+        CATALOG,
+        (ResponseCode::NoError, added),
+    );
+    for (zone, serial) in [("ports.internal", serial), ("ports.local", local_serial)] {
+        wait_until(&secondaries, zone, (ResponseCode::NoError, serial));
+        same_answers(primary.addr, &secondaries, zone);
+    }
+
+    // A zone removed: the catalog's serial goes up again, and the secondaries drop it.
+    drop(primary);
+    let primary = portsd("ports.local", &listen, &data, &key, &state, &targets);
     let (_, moved) = soa_at(addr, CATALOG).unwrap();
     assert!(
-        moved.unwrap().wrapping_sub(catalog_serial.unwrap()) as i32 > 0,
-        "the catalog's serial went up: {catalog_serial:?} -> {moved:?}"
+        moved.unwrap().wrapping_sub(added.unwrap()) as i32 > 0,
+        "the catalog's serial went up: {added:?} -> {moved:?}"
     );
-    let (_, serial) = soa_at(addr, "ports.local").unwrap();
     wait_until(
         serving_catalogs(&secondaries),
         CATALOG,
         (ResponseCode::NoError, moved),
     );
-    wait_until(&secondaries, "ports.local", (ResponseCode::NoError, serial));
     wait_until(
         &secondaries,
         "ports.internal",
         (ResponseCode::Refused, None),
+    );
+    wait_until(
+        &secondaries,
+        "ports.local",
+        (ResponseCode::NoError, local_serial),
     );
     same_answers(primary.addr, &secondaries, "ports.local");
 }
