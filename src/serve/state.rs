@@ -27,8 +27,10 @@
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::core::serial::{Served, is_newer};
 use crate::core::zone::{Snapshot, Zone};
@@ -50,12 +52,36 @@ const TEMPORARY: &str = "new.";
 #[derive(Clone, Debug)]
 pub struct StateDir {
     dir: PathBuf,
+    /// Set once a file of this directory (or of the zones' directories in it) could not be
+    /// read or written: that is one warning a run, not one a file.
+    trouble: Arc<AtomicBool>,
 }
 
 impl StateDir {
     /// The state kept in `dir` (created when first written).
     pub(crate) fn new(dir: PathBuf) -> StateDir {
-        StateDir { dir }
+        StateDir {
+            dir,
+            trouble: Arc::default(),
+        }
+    }
+
+    /// Reports a file of the state directory that cannot be read or written (`what` says
+    /// which): the first time in a run as a warning saying what it costs and what to check,
+    /// after that at debug level, since a directory that cannot be written fails every write
+    /// alike.
+    fn io_problem(&self, path: &Path, error: &std::io::Error, what: &str) {
+        if self.trouble.swap(true, Ordering::Relaxed) {
+            debug!(path = %path.display(), %error, "{what}");
+        } else {
+            warn!(
+                path = %path.display(),
+                %error,
+                "{what}: the state directory is not usable; portsd serves on, but secondaries \
+                 behind after a restart may need a full transfer (check --state-dir, its owner \
+                 and its permissions)"
+            );
+        }
     }
 
     /// Each zone's own directory in this one, named after the zone (`ports.local/`), in the
@@ -76,7 +102,10 @@ impl StateDir {
 
     /// `zone`'s own directory in this one.
     fn zone_dir(&self, zone: &Zone) -> StateDir {
-        StateDir::new(self.dir.join(zone.display_name()))
+        StateDir {
+            dir: self.dir.join(zone.display_name()),
+            trouble: self.trouble.clone(),
+        }
     }
 
     /// The serial and zone fingerprint last recorded for `zone`, read only (`export-zone`):
@@ -110,10 +139,10 @@ impl StateDir {
                 into = %into.dir.display(),
                 "the state kept for one zone moved into the zone's own directory"
             ),
-            Err(error) => warn!(
-                into = %into.dir.display(),
-                %error,
-                "cannot move the state kept into the zone's own directory"
+            Err(error) => self.io_problem(
+                &into.dir,
+                &error,
+                "cannot move the state kept into the zone's own directory",
             ),
         }
     }
@@ -139,7 +168,7 @@ impl StateDir {
             Ok(text) => text,
             Err(error) if error.kind() == ErrorKind::NotFound => return None,
             Err(error) => {
-                warn!(path = %path.display(), %error, "cannot read the recorded serial");
+                self.io_problem(&path, &error, "cannot read the recorded serial");
                 return None;
             }
         };
@@ -157,7 +186,7 @@ impl StateDir {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == ErrorKind::NotFound => return None,
             Err(error) => {
-                warn!(path = %path.display(), %error, "cannot read the journal; starting a new one");
+                self.io_problem(&path, &error, "cannot read the journal; starting a new one");
                 return None;
             }
         };
@@ -172,7 +201,7 @@ impl StateDir {
     pub(crate) fn record_journal(&self, journal: &Journal) {
         let path = self.dir.join(JOURNAL_FILE);
         if let Err(error) = write_replacing(&self.dir, &path, &journal.to_bytes()) {
-            warn!(path = %path.display(), %error, "cannot write the journal");
+            self.io_problem(&path, &error, "cannot write the journal");
         }
     }
 
@@ -184,7 +213,7 @@ impl StateDir {
             return;
         }
         if let Err(error) = write_replacing(&self.dir, &path, &StoredZone::write(zone, snapshot)) {
-            warn!(path = %path.display(), %error, "cannot keep the zone served");
+            self.io_problem(&path, &error, "cannot keep the zone served");
         }
     }
 
@@ -205,7 +234,7 @@ impl StateDir {
     fn kept_zone(&self, serial: u32) -> Option<StoredZone> {
         let path = self.dir.join(format!("{ZONE_PREFIX}{serial}"));
         let bytes = std::fs::read(&path)
-            .inspect_err(|error| warn!(path = %path.display(), %error, "cannot read the zone kept"))
+            .inspect_err(|error| self.io_problem(&path, error, "cannot read the zone kept"))
             .ok()?;
         StoredZone::read(bytes)
             .inspect_err(
@@ -220,7 +249,7 @@ impl StateDir {
         for old in self.kept_serials().into_iter().filter(|&s| s != serial) {
             let path = self.dir.join(format!("{ZONE_PREFIX}{old}"));
             if let Err(error) = std::fs::remove_file(&path) {
-                warn!(path = %path.display(), %error, "cannot remove a zone kept before");
+                self.io_problem(&path, &error, "cannot remove a zone kept before");
             }
         }
     }
@@ -359,7 +388,7 @@ impl StateDir {
             return;
         }
         if let Err(error) = write_replacing(&self.dir, &path, text.as_bytes()) {
-            warn!(path = %path.display(), %error, "cannot record the serial");
+            self.io_problem(&path, &error, "cannot record the serial");
         }
     }
 }

@@ -760,6 +760,51 @@ fn transfer_forms(daemon: &Daemon, form: &str) -> usize {
     daemon.count_log(&line)
 }
 
+/// A state directory that cannot be written (here a path that is a file: as root, permissions
+/// would not stop the writes) is one warning line for the whole run, however many files fail;
+/// the daemon serves, reloads, and answers IXFR from the differences in memory.
+#[test]
+fn a_state_directory_that_cannot_be_written_is_one_warning_and_the_daemon_serves_on() {
+    const WARNING: &str = "the state directory is not usable";
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (data, state) = (dir.path().join("data"), dir.path().join("state"));
+    copy_data(&data);
+    fs::write(&state, "not a directory\n").unwrap();
+    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
+    let args = [
+        "--allow-transfer",
+        "127.0.0.0/8",
+        "--services",
+        "none",
+        "--data",
+        data.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--zone",
+        "ports.local,ports.internal",
+    ];
+    let daemon = Daemon::start(&args);
+    let serial_of = |daemon: &Daemon| {
+        let query = crate::common::query(1, "ports.local.", RecordType::SOA, None);
+        soa_serials(&parse(&udp_exchange(daemon.addr, &query).unwrap()).answers)[0]
+    };
+    let before = serial_of(&daemon);
+    assert!(daemon.wait_for_log("state directory up to date"));
+    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v2\n").unwrap();
+    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
+    kill(pid, Signal::SIGHUP).unwrap();
+    assert!(daemon.wait_for_log("reloaded the data"));
+    let after = serial_of(&daemon);
+    assert_ne!(before, after);
+    let records = ixfr(daemon.addr, before);
+    assert_eq!(soa_serials(&records), [after, before, after, after]);
+    assert_eq!(
+        daemon.count_log(WARNING),
+        1,
+        "one warning for the whole run"
+    );
+}
+
 #[test]
 fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_a_warning() {
     let dir = tempfile::tempdir().expect("a temporary directory");
