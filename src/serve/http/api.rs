@@ -23,7 +23,6 @@ use serde::Deserialize;
 
 use super::openapi;
 use super::page::cache::Pages;
-use super::page::site::dig_target;
 use crate::core::model::Protocol;
 use crate::core::present::{self, LookupError, UseView};
 use crate::core::serial;
@@ -458,6 +457,20 @@ pub(super) async fn zone(State(api): Shared) -> Response<Body> {
     // Plain strings, numbers and a map of them always serialise.
     let body = format!("{}\n", serde_json::to_string(&view).unwrap_or_default());
     data_answer(&api, &snapshot, StatusCode::OK, JSON, body)
+}
+
+/// `dig`'s arguments for a server at `addr`: `@ADDR`, and `-p PORT` but for port 53. A
+/// wildcard address is where the reader reached the page, `host`.
+pub(crate) fn dig_target(addr: SocketAddr, host: &str) -> String {
+    let ip = if addr.ip().is_unspecified() && !host.is_empty() {
+        host.to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    match addr.port() {
+        53 => format!("@{ip}"),
+        port => format!("@{ip} -p {port}"),
+    }
 }
 
 #[cfg(test)]

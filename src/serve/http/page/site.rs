@@ -64,20 +64,6 @@ impl FromRequestParts<Arc<Api>> for Site {
     }
 }
 
-/// `dig`'s arguments for a server at `addr`: `@ADDR`, and `-p PORT` but for port 53. A
-/// wildcard address is where the reader reached the page, `host`.
-pub(crate) fn dig_target(addr: SocketAddr, host: &str) -> String {
-    let ip = if addr.ip().is_unspecified() && !host.is_empty() {
-        host.to_owned()
-    } else {
-        addr.ip().to_string()
-    };
-    match addr.port() {
-        53 => format!("@{ip}"),
-        port => format!("@{ip} -p {port}"),
-    }
-}
-
 /// `text` percent-encoded for a URL's query value or path segment: all but the unreserved
 /// characters of RFC 3986, with a blank as `+` in a query.
 pub(super) fn encode(text: &str, blank: &str) -> String {
@@ -220,6 +206,7 @@ mod tests {
 
     #[test]
     fn dig_is_pointed_at_the_address_served() {
+        use crate::serve::http::api::dig_target;
         let loopback = SocketAddr::from(([127, 0, 0, 1], 5353));
         assert_eq!(dig_target(loopback, "x"), "@127.0.0.1 -p 5353");
         let loopback = SocketAddr::from(([127, 0, 0, 1], 53));
