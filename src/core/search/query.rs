@@ -49,6 +49,15 @@ fn key_range(sorted: &Packed, starts: &[u32], word: &str, prefix: bool) -> (usiz
     )
 }
 
+/// The keys of a [`key_range`] with `prefix` that are `word` itself: they sort first in it, so
+/// the range keeps its start and ends where they do.
+fn exact_within(sorted: &Packed, (start, end): (usize, usize), word: &str) -> (usize, usize) {
+    (
+        start,
+        partition_point(start, end, |i| sorted.get(i) == word.as_bytes()),
+    )
+}
+
 /// The first index in `low..high` at which `holds` is false, for a `holds` true up to some
 /// index and false from there on (`high` when it holds throughout).
 fn partition_point(mut low: usize, mut high: usize, holds: impl Fn(usize) -> bool) -> usize {
@@ -118,7 +127,11 @@ impl SearchIndex {
 
     /// Offers `best` the entries every list (one per query word) has.
     fn offer_every_word(&self, lists: &[Candidates], best: &mut Best) {
-        let Some((first, rest)) = lists.split_first() else {
+        // The sums are the same in any order: starting from the shortest list keeps the
+        // intersections short.
+        let mut order: SmallVec<[&Candidates; MAX_WORDS]> = lists.iter().collect();
+        order.sort_by_key(|list| list.len());
+        let Some((first, rest)) = order.split_first() else {
             return;
         };
         let mut scored: Scored = first
@@ -128,7 +141,7 @@ impl SearchIndex {
                 (id, rank, u16::from(rank), first_at(at), repeats(at))
             })
             .collect();
-        for list in rest {
+        for &list in rest {
             if scored.is_empty() {
                 return;
             }
@@ -232,10 +245,12 @@ impl SearchIndex {
     ) -> impl Iterator<Item = (EntryId, Rank)> + 'a {
         let mut range = key_range(&self.names, &self.name_starts, word, prefix);
         if range.1 - range.0 > PREFIX_BUDGET {
-            range = key_range(&self.names, &self.name_starts, word, false);
+            range = exact_within(&self.names, range, word);
         }
+        // The names that are `word` itself come first in the range.
+        let (_, exact_end) = exact_within(&self.names, range, word);
         (range.0..range.1).filter_map(move |i| {
-            let rank = if self.names.get(i) == word.as_bytes() {
+            let rank = if i < exact_end {
                 EXACT_NAME
             } else {
                 NAME_PREFIX
@@ -255,7 +270,7 @@ impl SearchIndex {
         let occurrences =
             |(start, end): (usize, usize)| (self.offsets[end] - self.offsets[start]) as usize;
         if occurrences(range) > PREFIX_BUDGET {
-            range = key_range(&self.words, &self.word_starts, word, false);
+            range = exact_within(&self.words, range, word);
         }
         (range.0..range.1).map(move |index| {
             let rank = if self.words.get(index) == word.as_bytes() {
@@ -303,8 +318,14 @@ impl SearchIndex {
         let Some(first) = parts.next() else {
             return;
         };
+        let Some(second) = parts.next() else {
+            // A word of one part: its postings go straight into `found`, which the caller
+            // sorts (sorting the union once keeps each entry's best as sorting it twice does).
+            self.append_described(first, prefix, found);
+            return;
+        };
         let mut described = self.described(first, prefix);
-        for part in parts {
+        for part in std::iter::once(second).chain(parts) {
             described = intersect(&described, &self.described(part, prefix));
         }
         found.extend(described);
@@ -314,22 +335,34 @@ impl SearchIndex {
     /// with it, sorted by [`sort_dedup`].
     fn described(&self, word: &str, prefix: bool) -> Candidates {
         let mut found = Candidates::new();
-        let mut runs = 0;
-        for (index, rank) in self
+        // One posting list is sorted and has each entry once already.
+        if self.append_described(word, prefix, &mut found) > 1 {
+            sort_dedup(&mut found);
+        }
+        found
+    }
+
+    /// Appends to `found` the postings of the description words `word` matches (as
+    /// [`SearchIndex::described`] reads them, unsorted), reserving their room at once; returns
+    /// how many posting lists it read.
+    fn append_described(&self, word: &str, prefix: bool, found: &mut Candidates) -> usize {
+        let words: SmallVec<[(usize, Rank); 16]> = self
             .word_range(word, prefix)
             .chain(self.stem_range(word, prefix))
-        {
-            runs += 1;
+            .collect();
+        found.reserve(
+            words
+                .iter()
+                .map(|&(index, _)| self.postings_of(index).len())
+                .sum(),
+        );
+        for &(index, rank) in &words {
             found.extend(
                 self.postings_of(index)
                     .iter()
                     .map(|&(id, at)| pack(id, rank, at)),
             );
         }
-        // One posting list is sorted and has each entry once already.
-        if runs > 1 {
-            sort_dedup(&mut found);
-        }
-        found
+        words.len()
     }
 }

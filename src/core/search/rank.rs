@@ -73,8 +73,9 @@ pub(super) struct Best {
 
 impl Best {
     /// Offers an entry with its score, position and the query words it matches; an entry
-    /// offered again keeps its best.
-    #[inline]
+    /// offered again keeps its best. Most offers of a long list lose to the tenth best: that
+    /// comparison is inlined where the offers are made, the rest is not.
+    #[inline(always)]
     pub(super) fn offer(&mut self, score: i32, at: u32, id: EntryId, matched: Matched) {
         // Flipping the sign bit orders the scores as unsigned numbers.
         let score = (score as u32) ^ (1 << 31);
@@ -82,10 +83,17 @@ impl Best {
             | (u128::from(at) << 64)
             | (u128::from(id) << 32)
             | u128::from(matched);
-        let full = self.items.len() == MAX_RESULTS;
-        if full && key >= self.items[MAX_RESULTS - 1] {
+        if self.is_full() && key >= self.items[MAX_RESULTS - 1] {
             return;
         }
+        self.admit(key, id);
+    }
+
+    /// Puts an offered entry that beats the tenth best (or comes before there are ten) in its
+    /// place, unless the list has it already at least as well ranked.
+    #[inline(never)]
+    fn admit(&mut self, key: u128, id: EntryId) {
+        let full = self.is_full();
         if let Some(seen) = self.items.iter().position(|&item| Best::id(item) == id) {
             if self.items[seen] <= key {
                 return;
