@@ -309,8 +309,8 @@ fn first_special(text: &[u8]) -> usize {
     let mut at = 0;
     for chunk in text.chunks_exact(8) {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        if has_zero((word | ONES * 0x04) ^ ONES * u64::from(b'&'))
-            || has_zero((word | ONES * 0x02) ^ ONES * u64::from(b'>'))
+        if has_zero((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')))
+            || has_zero((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')))
         {
             break;
         }
