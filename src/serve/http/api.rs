@@ -163,6 +163,10 @@ fn etag(zone: &Zone, snapshot: &Snapshot) -> HeaderValue {
     HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
+/// How many headers an answer drawn from the data may carry: its type, ETag and lifetime, a
+/// page's three, the body's length and the two cross-origin ones.
+const ANSWER_HEADERS: usize = 10;
+
 /// An answer drawn from `snapshot`, with its ETag and the zone's TTL as its lifetime.
 pub(super) fn data_answer(
     api: &Api,
@@ -172,9 +176,13 @@ pub(super) fn data_answer(
     body: impl Into<Body>,
 ) -> Response<Body> {
     let shared = api.headers_for(snapshot);
-    let mut response =
-        (status, [(header::CONTENT_TYPE, content_type)], body.into()).into_response();
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
     let headers = response.headers_mut();
+    // Room for every header an answer gets on its way out (a page's three, the length, the
+    // cross-origin ones), so that the map is not grown and rehashed on the way.
+    headers.reserve(ANSWER_HEADERS);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::ETAG, shared.etag.clone());
     if let Some(lifetime) = &shared.cache_control {
         headers.insert(header::CACHE_CONTROL, lifetime.clone());
@@ -307,7 +315,7 @@ pub(super) fn lookup_query(
     match protocol {
         None => Ok(subject.to_owned()),
         Some(label) if Protocol::from_label(label.as_bytes()).is_some() => {
-            Ok(format!("{subject}/{label}"))
+            Ok([subject, "/", label].concat())
         }
         Some(label) => Err(unknown_protocol(label)),
     }

@@ -32,7 +32,7 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
                     form method="get" action="/" role="search" {
                         div.field {
                             label for="q" { "Port, service or words" }
-                            input #q name="q" type="search" value=(head.query)
+                            input #q name="q" type="search" value=(Text(head.query))
                                 placeholder="443/tcp, https, minecraft" autocomplete="off" spellcheck="false";
                         }
                         div.choice {
@@ -40,8 +40,8 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
                             select #protocol name="protocol" {
                                 option value="" selected[head.protocol.is_none()] { "any" }
                                 @for protocol in Protocol::ALL {
-                                    option value=(protocol.label()) selected[head.protocol == Some(protocol)] {
-                                        (protocol.label())
+                                    option value=(Text(protocol.label())) selected[head.protocol == Some(protocol)] {
+                                        (Text(protocol.label()))
                                     }
                                 }
                             }
@@ -55,7 +55,7 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
                         "The data: IANA's service name and port number registry, Wikipedia's list \
                          of TCP and UDP port numbers, nmap's port frequencies, and this system's \
                          services file. The same answers over DNS (zone "
-                        code { (site.zone) } ", serial " (snapshot.serial) ") and as JSON ("
+                        code { (Text(&site.zone)) } ", serial " (snapshot.serial) ") and as JSON ("
                         a href="/v1/openapi.json" { "the API's description" } ")."
                     }
                 }
@@ -125,9 +125,9 @@ pub(super) fn results(
 /// A port's page.
 pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Markup {
     html! {
-        h1 { "Port " (query) }
+        h1 { "Port " (Text(query)) }
         p {
-            "Port " (facts.port) " is in the " (facts.range) " (RFC 6335)"
+            "Port " (facts.port) " is in the " (Text(facts.range)) " (RFC 6335)"
             @if facts.protocol.is_some() {
                 "; its uses on other protocols are on "
                 a href=(PortPath { port: facts.port, protocol: None }) { "the page of port " (facts.port) }
@@ -143,7 +143,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
             h2 { "How common it is" }
             ul {
                 @for (protocol, words) in &facts.frequencies {
-                    li { (protocol) ": " (words) " (nmap)" }
+                    li { (Text(protocol)) ": " (Text(words)) " (nmap)" }
                 }
             }
         }
@@ -154,7 +154,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
                 @for (direction, neighbour) in [("below", &facts.below), ("above", &facts.above)] {
                     @if let Some((port, known)) = neighbour {
                         li {
-                            (direction) ": "
+                            (Text(direction)) ": "
                             a href=(PortPath { port: *port, protocol: facts.protocol.map(Protocol::label) }) { "port " (port) }
                             " (" (Text(known)) ")"
                         }
@@ -221,9 +221,9 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
         p.use-head {
             @if let Some(rank) = rank { span.rank { "#" (rank) } }
             a.port href=(PortPath { port: view.first, protocol }) {
-                (view.port) @if let Some(p) = protocol { "/" (p) }
+                (Text(&view.port)) @if let Some(p) = protocol { "/" (Text(p)) }
             }
-            span.status { (view.status) }
+            span.status { (Text(view.status)) }
             @if let Some(service) = &view.service {
                 (service_name(service))
             }
@@ -245,12 +245,12 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                     dd {
                         @for (i, source) in view.sources.iter().enumerate() {
                             @if i > 0 { ", " }
-                            (source_name(source))
+                            (Text(source_name(source)))
                         }
                     }
                 }
                 @for (field, value) in view.registry.fields() {
-                    dt { (fact_label(field)) }
+                    dt { (Text(fact_label(field))) }
                     dd {
                         // An RFC reference is linked to the RFC Editor's page, a date is
                         // marked as a date.
@@ -277,10 +277,7 @@ impl Render for Text<'_> {
     fn render_to(&self, buffer: &mut String) {
         let mut rest = self.0;
         loop {
-            let at = rest
-                .bytes()
-                .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"'))
-                .unwrap_or(rest.len());
+            let at = first_special(rest.as_bytes());
             // `at` is the place of an ASCII character, or the end: a character boundary.
             let (plain, tail) = rest.split_at(at);
             buffer.push_str(plain);
@@ -297,10 +294,38 @@ impl Render for Text<'_> {
     }
 }
 
+/// Whether `byte` is one HTML escapes.
+fn special(byte: u8) -> bool {
+    matches!(byte, b'&' | b'<' | b'>' | b'"')
+}
+
+/// Where the first byte HTML escapes is in `text`, or its length: eight bytes at a time (an
+/// OR folds `"` onto `&` and `<` onto `>`, and a word has a byte equal to another's when their
+/// XOR has a zero byte), then byte by byte in the word that has one.
+fn first_special(text: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let mut at = 0;
+    for chunk in text.chunks_exact(8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        if has_zero((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')))
+            || has_zero((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')))
+        {
+            break;
+        }
+        at += 8;
+    }
+    text[at..]
+        .iter()
+        .position(|&b| special(b))
+        .map_or(text.len(), |p| at + p)
+}
+
 /// A service name, linked to its page when it can have one.
 fn service_name(name: &str) -> Markup {
     html! {
-        @if let Some(link) = service_link(name) { a href=(link) { (name) } } @else { (name) }
+        @if let Some(link) = service_link(name) { a href=(link) { (Text(name)) } } @else { (Text(name)) }
     }
 }
 
@@ -353,7 +378,7 @@ fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
             h2 #legend { "What the status words mean" }
             dl {
                 @for (_, status) in shown {
-                    dt { (status.word()) }
+                    dt { (Text(status.word())) }
                     dd { (Text(status.meaning())) }
                 }
             }
@@ -386,6 +411,9 @@ mod tests {
             "&&<<>>\"\"",
             "é – ü <ß> ‘quoted’ & \"more\"",
             "ends with <",
+            "a longer text, without any character to escape at all",
+            "eight b\"eight by&eight b<eight b>",
+            "!#$%'()*+,-./0123456789:;=?@[\\]^_`{|}~ $%'* .,;=!?# 7",
         ] {
             assert_eq!(
                 Text(text).render().into_string(),

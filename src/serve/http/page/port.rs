@@ -50,22 +50,64 @@ fn frequency_words(table: &Table, port: u16, protocol: Protocol) -> Option<Strin
     if millionths == 0 {
         return None;
     }
-    let percent = f64::from(millionths) / 10_000.0;
-    let shown = if percent >= 1.0 {
-        format!("{percent:.0}")
-    } else {
-        // Two significant digits.
-        let decimals = (1.0 - percent.log10().floor()).clamp(1.0, 6.0) as usize;
-        format!("{percent:.decimals$}")
-    };
-    Some(format!(
-        "found open on {shown}% of hosts scanned; {} most common on {protocol}",
-        ordinal(rank)
-    ))
+    let mut words = String::with_capacity(64);
+    words.push_str("found open on ");
+    percent_to(millionths, &mut words);
+    words.push_str("% of hosts scanned; ");
+    ordinal_to(rank, &mut words);
+    words.push_str(" most common on ");
+    words.push_str(protocol.label());
+    Some(words)
 }
 
-/// `1st`, `2nd`, `3rd`, `4th`, `11th`, `21st`.
-fn ordinal(n: usize) -> String {
+/// `millionths` (more than 0) as a percentage, appended to `out`: whole from 1% up, else to
+/// two significant digits (`0.15`, `0.0030`), rounded as the shares are printed as decimals
+/// (`{:.N}` of `millionths / 10,000`). In whole numbers where that is exact, which is but
+/// for a share halfway between two shown values.
+fn percent_to(millionths: u32, out: &mut String) {
+    // Decimals shown, and the powers of ten the share has more or fewer of them.
+    let decimals: u32 = match millionths {
+        10_000.. => 0,
+        1_000.. => 2,
+        100.. => 3,
+        10.. => 4,
+        _ => 5,
+    };
+    let scaled = match 4u32.checked_sub(decimals) {
+        Some(dropped) if dropped > 0 => {
+            let unit = 10u32.pow(dropped);
+            let (whole, rest) = (millionths / unit, millionths % unit);
+            if rest * 2 == unit {
+                // Halfway in decimals: rounded as the binary fraction it is printed from.
+                let percent = f64::from(millionths) / 10_000.0;
+                let decimals = decimals as usize;
+                out.push_str(&format!("{percent:.decimals$}"));
+                return;
+            }
+            whole + u32::from(rest * 2 > unit)
+        }
+        _ => millionths * 10u32.pow(decimals.saturating_sub(4)),
+    };
+    let unit = 10u32.pow(decimals);
+    push_number(scaled / unit, out);
+    if decimals > 0 {
+        out.push('.');
+        let fraction = (scaled % unit).to_string();
+        for _ in fraction.len()..decimals as usize {
+            out.push('0');
+        }
+        out.push_str(&fraction);
+    }
+}
+
+/// `n` in decimal digits, appended to `out`.
+fn push_number(n: impl maud::Render, out: &mut String) {
+    // maud writes numbers as they are (with `itoa`), nothing to escape.
+    n.render_to(out);
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, `11th`, `21st`, appended to `out`.
+fn ordinal_to(n: usize, out: &mut String) {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
         (1, _) => "st",
@@ -73,7 +115,8 @@ fn ordinal(n: usize) -> String {
         (3, _) => "rd",
         _ => "th",
     };
-    format!("{n}{suffix}")
+    push_number(n, out);
+    out.push_str(suffix);
 }
 
 /// `GET /port/{port}` and `GET /port/{port}/{protocol}`.
@@ -209,12 +252,36 @@ mod tests {
 
     #[test]
     fn ordinals_read_as_words() {
-        let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 102].map(ordinal).into();
+        let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 102]
+            .map(|n| {
+                let mut word = String::new();
+                ordinal_to(n, &mut word);
+                word
+            })
+            .into();
         assert_eq!(
             words,
             [
                 "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "102nd"
             ]
         );
+    }
+
+    /// Every share nmap can give is printed as the decimals of the binary fraction are: whole
+    /// from 1%, else two significant digits.
+    #[test]
+    fn percentages_are_the_decimals_of_every_share() {
+        for millionths in 1..=1_000_000u32 {
+            let percent = f64::from(millionths) / 10_000.0;
+            let expected = if percent >= 1.0 {
+                format!("{percent:.0}")
+            } else {
+                let decimals = (1.0 - percent.log10().floor()).clamp(1.0, 6.0) as usize;
+                format!("{percent:.decimals$}")
+            };
+            let mut shown = String::new();
+            percent_to(millionths, &mut shown);
+            assert_eq!(shown, expected, "{millionths} millionths");
+        }
     }
 }

@@ -57,7 +57,7 @@ impl FromRequestParts<Arc<Api>> for Site {
         let scheme = reached.map_or("http", |r| r.scheme);
         let host = authority.host().trim_matches(['[', ']']);
         Ok(Site {
-            base: format!("{scheme}://{authority}"),
+            base: [scheme, "://", authority.as_str()].concat(),
             dns: api.dig_target(host),
             zone: api.zone_name.clone(),
         })
