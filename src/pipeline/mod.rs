@@ -59,6 +59,7 @@ use crate::transport::Transport;
 use crate::wire::{self, RecordType, Request, ResponseCode};
 use acl::AccessList;
 use rrl::{RateLimitConfig, RateLimiter, Verdict};
+pub use state::ServedZone;
 use state::Zones;
 pub(crate) use state::{DigestJob, StartUp, StartUpWait, ZoneState};
 pub(crate) use transfer::Transfer;
@@ -154,18 +155,6 @@ impl Default for Policy {
             cookies: cookie::CookieSecrets::random().expect("the system's random source"),
         }
     }
-}
-
-/// One zone a pipeline serves: its settings, the serial it starts with, and who may transfer
-/// it when that is not who `--allow-transfer` names.
-#[derive(Clone, Debug)]
-pub struct ServedZone {
-    /// The zone's settings.
-    pub zone: Zone,
-    /// The serial the first table is served with.
-    pub serial: u32,
-    /// Networks allowed to transfer this zone instead of the policy's.
-    pub allow_transfer: Option<Vec<ipnet::IpNet>>,
 }
 
 /// The request pipeline; cheap to share (`Arc`) between every serving thread.

@@ -18,6 +18,18 @@ use crate::core::zone::{Snapshot, Zone};
 use crate::wire::Request;
 use crate::wire::types::{self, RecordType};
 
+/// One zone a pipeline serves: its settings, the serial it starts with, and who may transfer
+/// it when that is not who `--allow-transfer` names.
+#[derive(Clone, Debug)]
+pub struct ServedZone {
+    /// The zone's settings.
+    pub zone: Zone,
+    /// The serial the first table is served with.
+    pub serial: u32,
+    /// Networks allowed to transfer this zone instead of the policy's.
+    pub allow_transfer: Option<Vec<IpNet>>,
+}
+
 /// The zones served, in the order they were configured (the first is the one the HTTP pages
 /// name); never empty. Zones never nest (the configuration refuses it), so a name belongs to
 /// one zone at most.

@@ -1,5 +1,6 @@
 //! The serving side: everything with sockets, threads, signals or files, split by job.
 //!
+//! - `data`: where the table comes from ([`DataSource`]), the one load every command uses.
 //! - `bind`: binding the UDP and TCP sockets, or taking them from systemd.
 //! - `udp`: the UDP loops (in batches, `batch`) and the threads that run them.
 //! - `tcp`: the accept loop and its connections, for TCP and DNS over TLS.
@@ -20,6 +21,7 @@
 mod batch;
 pub(crate) mod bind;
 mod daemon;
+mod data;
 mod dnstap;
 mod http;
 mod notify;
@@ -34,7 +36,6 @@ pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::Interest;
@@ -44,6 +45,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 pub use bind::{Listeners, ServerError};
+pub use data::{DataLocation, DataSource};
 pub use http::HttpSettings;
 use tcp::SHUTDOWN_GRACE;
 pub use tcp::TcpLimits;
@@ -55,69 +57,7 @@ use crate::core::table::Table;
 use crate::core::zone::{Zone, about};
 use crate::metrics::Metrics;
 use crate::pipeline::{DigestJob, Pipeline, Policy, ServedZone};
-use crate::sources::{self, DataErrors, LoadedData};
-
-/// Where the table comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DataLocation {
-    /// The data compiled into the binary.
-    Builtin,
-    /// A directory holding the data files.
-    Dir(PathBuf),
-}
-
-impl DataLocation {
-    /// Reads and merges every source.
-    pub fn load(&self) -> Result<LoadedData, DataErrors> {
-        match self {
-            DataLocation::Builtin => sources::load_builtin(),
-            DataLocation::Dir(dir) => sources::load_dir(dir),
-        }
-    }
-}
-
-/// Everything a table is made from: the data files, the system's services database and nmap's
-/// frequencies. Every command that needs the table (`serve` at start and on reload, `lookup`,
-/// `search`, `explain`, `export-zone`, `check`) loads it through this one value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DataSource {
-    /// The data files.
-    pub location: DataLocation,
-    /// The system's services database, when one is read.
-    pub services: Option<sources::ServicesFile>,
-    /// nmap's frequency file, when one is read.
-    pub frequencies: Option<sources::FrequenciesFile>,
-}
-
-impl DataSource {
-    /// The data files of `location` alone, without a services database or frequencies.
-    pub fn new(location: DataLocation) -> DataSource {
-        DataSource {
-            location,
-            services: None,
-            frequencies: None,
-        }
-    }
-
-    /// Reads and merges every source, the services database and the frequencies.
-    pub fn load(&self) -> Result<LoadedData, DataErrors> {
-        self.location
-            .load()
-            .and_then(|loaded| loaded.with_services(self.services.as_ref()))
-            .and_then(|loaded| loaded.with_frequencies(self.frequencies.as_ref()))
-    }
-
-    /// The table the sources make, built aside ([`sources::build_aside`]).
-    pub fn table(&self) -> Result<Table, DataErrors> {
-        sources::build_aside(|| self.load().map(LoadedData::into_table))
-    }
-
-    /// The table `serve` starts with: as [`DataSource::table`], but without its search index,
-    /// which [`Server::run`] has built once the loops answer (a search asked before waits).
-    pub fn first_table(&self) -> Result<Table, DataErrors> {
-        sources::build_aside(|| self.load().map(LoadedData::into_table_search_later))
-    }
-}
+use crate::sources::DataErrors;
 
 /// What one zone has instead of the server's settings: the file's `[zones."NAME"]` table (no
 /// flag: a zone's own secondaries are configured in the file).

@@ -13,7 +13,7 @@
 //! compiler's name resolution: a glob import counts as a use of the module it imports from,
 //! and a name it brings in is not followed further.
 //!
-//! `map` holds `docs/ARCHITECTURE.md` against the same tree.
+//! `map` holds `docs/ARCHITECTURE.md` against the same tree; and no file is over 500 lines.
 
 mod map;
 mod paths;
@@ -39,6 +39,22 @@ fn the_source_files_use_each_other_without_circles() {
     let uses = uses(&files);
     let report = circles(&files, &uses);
     assert!(report.is_empty(), "import circles between files:\n{report}");
+}
+
+/// No file under `src/` is longer than a reader can hold at once: 500 lines, tests included
+/// (issue 34's "rooms that fit"). A file that grows past it is split along its seams.
+#[test]
+fn no_source_file_is_over_500_lines() {
+    const MOST: usize = 500;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let long: Vec<String> = rust_files(&src)
+        .into_iter()
+        .filter_map(|path| {
+            let lines = fs::read_to_string(&path).unwrap().lines().count();
+            (lines > MOST).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "over {MOST} lines: {long:?}");
 }
 
 /// Every `.rs` file under `dir`, sorted.

@@ -8,8 +8,7 @@
 //! keeps an older page), and `Cache-Control: max-age` equal to the zone's TTL, as long as a
 //! resolver keeps the same answer; a request whose `If-None-Match` names it gets 304.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwapOption;
 
@@ -21,6 +20,7 @@ use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+use super::dns_address::DnsAddress;
 use super::openapi;
 use super::page::cache::Pages;
 use crate::core::model::Protocol;
@@ -40,11 +40,8 @@ pub(super) struct Api {
     openapi: String,
     /// The ETag and Cache-Control of the snapshot last answered from.
     headers: ArcSwapOption<SnapshotHeaders>,
-    /// Where this server answers DNS, learnt when it starts serving: what the pages' `dig`
-    /// commands point at.
-    dns: OnceLock<SocketAddr>,
-    /// `dig`'s arguments for that address, made once when it is not a wildcard one.
-    dig: OnceLock<Arc<str>>,
+    /// Where this server answers DNS: what the pages' `dig` commands point at.
+    pub(super) dns: DnsAddress,
     /// The zone's name, as pages print it.
     pub(super) zone_name: Arc<str>,
     /// The port pages last rendered, kept for the snapshot they show.
@@ -73,35 +70,9 @@ impl Api {
             pipeline,
             openapi: format!("{:#}\n", openapi::document()),
             headers: ArcSwapOption::empty(),
-            dns: OnceLock::new(),
-            dig: OnceLock::new(),
+            dns: DnsAddress::default(),
             pages: Pages::default(),
         }
-    }
-
-    /// Records where this server answers DNS (the first address it serves; later calls
-    /// change nothing).
-    pub(super) fn serves_dns_at(&self, addr: SocketAddr) {
-        let _ = self.dns.set(addr);
-    }
-
-    /// Where this server answers DNS, if it does.
-    pub(super) fn dns_address(&self) -> Option<SocketAddr> {
-        self.dns.get().copied()
-    }
-
-    /// `dig`'s arguments for this server's DNS ([`dig_target`]) as a page reached at `host`
-    /// prints them, if it serves DNS.
-    pub(super) fn dig_target(&self, host: &str) -> Option<Arc<str>> {
-        let addr = self.dns_address()?;
-        if addr.ip().is_unspecified() {
-            return Some(dig_target(addr, host).into());
-        }
-        Some(
-            self.dig
-                .get_or_init(|| dig_target(addr, host).into())
-                .clone(),
-        )
     }
 
     /// The headers of answers drawn from `snapshot`.
@@ -465,20 +436,6 @@ pub(super) async fn zone(State(api): Shared) -> Response<Body> {
     // Plain strings, numbers and a map of them always serialise.
     let body = format!("{}\n", serde_json::to_string(&view).unwrap_or_default());
     data_answer(&api, &snapshot, StatusCode::OK, JSON, body)
-}
-
-/// `dig`'s arguments for a server at `addr`: `@ADDR`, and `-p PORT` but for port 53. A
-/// wildcard address is where the reader reached the page, `host`.
-pub(crate) fn dig_target(addr: SocketAddr, host: &str) -> String {
-    let ip = if addr.ip().is_unspecified() && !host.is_empty() {
-        host.to_owned()
-    } else {
-        addr.ip().to_string()
-    };
-    match addr.port() {
-        53 => format!("@{ip}"),
-        port => format!("@{ip} -p {port}"),
-    }
 }
 
 #[cfg(test)]

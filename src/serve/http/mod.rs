@@ -19,6 +19,7 @@
 //! - over TLS, a handshake finished within the idle timeout, or the connection is closed.
 
 mod api;
+mod dns_address;
 mod doh;
 mod openapi;
 mod page;
@@ -177,7 +178,7 @@ impl Http {
 
     /// Records where this server answers DNS, for the pages' commands.
     pub(crate) fn serves_dns_at(&self, addr: SocketAddr) {
-        self.api.serves_dns_at(addr);
+        self.api.dns.set(addr);
     }
 
     /// The answer to one request from `client`: refused past the rate limit or with a body

@@ -58,7 +58,7 @@ impl FromRequestParts<Arc<Api>> for Site {
         let host = authority.host().trim_matches(['[', ']']);
         Ok(Site {
             base: [scheme, "://", authority.as_str()].concat(),
-            dns: api.dig_target(host),
+            dns: api.dns.dig_target(host),
             zone: api.zone_name.clone(),
         })
     }
@@ -202,16 +202,5 @@ mod tests {
         assert_eq!(search_path("é\"<"), "/?q=%C3%A9%22%3C");
         assert_eq!(service_path("a b/c"), "/service/a%20b%2Fc");
         assert_eq!(port_path(443, Some("any")), "/port/443");
-    }
-
-    #[test]
-    fn dig_is_pointed_at_the_address_served() {
-        use crate::serve::http::api::dig_target;
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 5353));
-        assert_eq!(dig_target(loopback, "x"), "@127.0.0.1 -p 5353");
-        let loopback = SocketAddr::from(([127, 0, 0, 1], 53));
-        assert_eq!(dig_target(loopback, "x"), "@127.0.0.1");
-        let any = SocketAddr::from(([0, 0, 0, 0], 53));
-        assert_eq!(dig_target(any, "ports.example"), "@ports.example");
     }
 }
