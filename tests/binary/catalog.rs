@@ -19,7 +19,7 @@ use hickory_proto::rr::{RData, RecordType};
 use crate::common::{Daemon, free_loopback_port, query};
 use crate::external::udp_exchange_quick;
 use crate::secondaries::{
-    Key, Kind, LOAD_DEADLINE, Secondary, answer_of, data_copy, start_secondary_with,
+    Key, Kind, LOAD_DEADLINE, Secondary, answer_of, scratch, start_secondary_with,
 };
 
 /// The catalog's name in the recipes.
@@ -152,10 +152,7 @@ fn same_answers(primary: SocketAddr, secondaries: &[Secondary], zone: &str) {
 #[test]
 fn knot_and_bind_follow_the_catalog_as_zones_come_and_go() {
     let _machine = crate::common::machine_to_itself();
-    let root = tempfile::tempdir().unwrap();
-    let key = Key::generate(root.path());
-    let data = root.path().join("data");
-    data_copy(&data);
+    let (root, key, data) = scratch();
     let state = root.path().join("state");
     let ports = [free_loopback_port(), free_loopback_port()];
     let targets: Vec<SocketAddr> = ports.iter().map(|p| ([127, 0, 0, 1], *p).into()).collect();

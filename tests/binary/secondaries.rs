@@ -666,8 +666,18 @@ fn export_zone(data: &Path, out: &Path) {
     fs::write(out, output.stdout).unwrap();
 }
 
+/// A scratch directory for one test, the transfer key made for it, and a copy of the data
+/// (`data/` in the directory).
+pub(crate) fn scratch() -> (tempfile::TempDir, Key, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let key = Key::generate(root.path());
+    let data = root.path().join("data");
+    data_copy(&data);
+    (root, key, data)
+}
+
 /// A copy of the repository's data files, `local.tsv` without rows.
-pub(crate) fn data_copy(dir: &Path) {
+fn data_copy(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     for name in [PORTS_TSV, EXCERPT, IANA_CSV] {
@@ -1029,10 +1039,7 @@ fn secondaries_replicate_from_portsd_as_hidden_primary() {
 fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
     const ZONES: [&str; 2] = [ZONE, SECOND_ZONE];
     let _machine = crate::common::machine_to_itself();
-    let root = tempfile::tempdir().unwrap();
-    let key = Key::generate(root.path());
-    let data = root.path().join("data");
-    data_copy(&data);
+    let (root, key, data) = scratch();
     let state = root.path().join("state");
     let ports = secondary_ports();
     let targets = notify_targets(&ports);
@@ -1154,10 +1161,7 @@ fn secondaries_behind_by_a_change_get_an_ixfr_after_portsd_restarts() {
 /// targets) and runs [`replicate`] against it, with the machine to itself.
 fn replicate_from<P: Primary>(start: impl FnOnce(&Path, &Path, &Key, &[SocketAddr]) -> P) {
     let _machine = crate::common::machine_to_itself();
-    let root = tempfile::tempdir().unwrap();
-    let key = Key::generate(root.path());
-    let data = root.path().join("data");
-    data_copy(&data);
+    let (root, key, data) = scratch();
     let ports = secondary_ports();
     let mut primary = start(root.path(), &data, &key, &notify_targets(&ports));
     replicate(&mut primary, root.path(), &key, &data, &ports);
@@ -1206,10 +1210,7 @@ fn xot_template(dot: SocketAddr, key: &Key, ca: &Path) -> String {
 #[test]
 fn bind_follows_portsd_over_tls_by_axfr_and_ixfr() {
     let _machine = crate::common::machine_to_itself();
-    let root = tempfile::tempdir().unwrap();
-    let key = Key::generate(root.path());
-    let data = root.path().join("data");
-    data_copy(&data);
+    let (root, key, data) = scratch();
     let ca = TestCa::new();
     let (cert, tls_key) = ca.issue("primary");
     let port = free_loopback_port();

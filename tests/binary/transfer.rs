@@ -10,9 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{
-    Daemon, parse, tcp_connect, tcp_receive, tcp_send, udp_exchange, wait_for_lines,
-};
+use crate::common::{Daemon, parse, tcp_connect, tcp_receive, tcp_send, udp_exchange};
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
 use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
@@ -119,6 +117,19 @@ pub(crate) fn assert_transfer_is_export(addr: SocketAddr, dir: &Path, zone: &str
         only_file.is_empty() && only_transfer.is_empty(),
         "{zone}: only in export-zone: {only_file:?}; only in the transfer: {only_transfer:?}"
     );
+}
+
+/// The SOA serial `daemon` answers for the default zone.
+fn served_serial(daemon: &Daemon) -> u32 {
+    let query = crate::common::query(1, "ports.local.", RecordType::SOA, None);
+    soa_serials(&parse(&udp_exchange(daemon.addr, &query).unwrap()).answers)[0]
+}
+
+/// Has `daemon` reload its data (SIGHUP) and waits for it to say it did.
+fn reload(daemon: &Daemon) {
+    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
+    kill(pid, Signal::SIGHUP).unwrap();
+    assert!(daemon.wait_for_log("reloaded the data"));
 }
 
 /// How many records a full AXFR of the default zone carries: those `export-zone` prints, plus
@@ -570,11 +581,7 @@ fn ixfr_after_a_reload_is_incremental_and_udp_and_notify_get_what_nsd_gives() {
     };
     let before = soa(daemon.addr);
     fs::write(dir.path().join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v2\n").unwrap();
-    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
-    kill(pid, Signal::SIGHUP).unwrap();
-    assert!(wait_for_lines(&daemon.log, |lines| lines
-        .iter()
-        .any(|l| l.contains("reloaded the data"))));
+    reload(&daemon);
     let after = soa(daemon.addr);
     assert!(portsd_newer(after, before), "{after} after {before}");
     let records = ixfr(daemon.addr, before);
@@ -784,17 +791,11 @@ fn a_state_directory_that_cannot_be_written_is_one_warning_and_the_daemon_serves
         "ports.local,ports.internal",
     ];
     let daemon = Daemon::start(&args);
-    let serial_of = |daemon: &Daemon| {
-        let query = crate::common::query(1, "ports.local.", RecordType::SOA, None);
-        soa_serials(&parse(&udp_exchange(daemon.addr, &query).unwrap()).answers)[0]
-    };
-    let before = serial_of(&daemon);
+    let before = served_serial(&daemon);
     assert!(daemon.wait_for_log("state directory up to date"));
     fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v2\n").unwrap();
-    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
-    kill(pid, Signal::SIGHUP).unwrap();
-    assert!(daemon.wait_for_log("reloaded the data"));
-    let after = serial_of(&daemon);
+    reload(&daemon);
+    let after = served_serial(&daemon);
     assert_ne!(before, after);
     let records = ixfr(daemon.addr, before);
     assert_eq!(soa_serials(&records), [after, before, after, after]);
@@ -821,24 +822,18 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
         "--state-dir",
         state.to_str().unwrap(),
     ];
-    let serial_of = |daemon: &Daemon| {
-        let query = crate::common::query(1, "ports.local.", RecordType::SOA, None);
-        soa_serials(&parse(&udp_exchange(daemon.addr, &query).unwrap()).answers)[0]
-    };
     let daemon = Daemon::start(&args);
-    let before = serial_of(&daemon);
+    let before = served_serial(&daemon);
     fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v2\n").unwrap();
-    let pid = Pid::from_raw(i32::try_from(daemon.child.id()).unwrap());
-    kill(pid, Signal::SIGHUP).unwrap();
-    assert!(daemon.wait_for_log("reloaded the data"));
-    let after = serial_of(&daemon);
+    reload(&daemon);
+    let after = served_serial(&daemon);
     assert_ne!(before, after);
     drop(daemon);
 
     // Restarted, it still answers IXFR from the serial before the change incrementally.
     let daemon = Daemon::start(&args);
     assert!(daemon.wait_for_log("read back from the journal"));
-    assert_eq!(serial_of(&daemon), after);
+    assert_eq!(served_serial(&daemon), after);
     assert!(daemon.settled(), "the digest an IXFR waits for");
     let records = ixfr(daemon.addr, before);
     assert_eq!(soa_serials(&records), [after, before, after, after]);
@@ -852,7 +847,7 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
     fs::write(&journal, &bytes[..bytes.len() - 10]).unwrap();
     let daemon = Daemon::start(&args);
     assert!(daemon.wait_for_log("the journal is not usable; starting a new one"));
-    assert_eq!(serial_of(&daemon), after);
+    assert_eq!(served_serial(&daemon), after);
     assert!(daemon.settled());
     let whole = ixfr(daemon.addr, before);
     assert!(whole.len() > 360_000, "{} records", whole.len());
@@ -869,7 +864,7 @@ fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_
     let daemon = Daemon::start(&args);
     assert!(daemon.wait_for_log("state directory up to date"));
     assert_eq!(daemon.count_log("the zone kept is not usable"), 1);
-    let third = serial_of(&daemon);
+    let third = served_serial(&daemon);
     assert_ne!(third, after);
     let whole = ixfr(daemon.addr, after);
     assert!(whole.len() > 360_000, "{} records", whole.len());
