@@ -54,6 +54,8 @@ fn answer_paths(c: &mut Criterion) {
         ("search_postgres", "postgres.search.ports.local."),
         ("search_two_words", "java.minecraft.search.ports.local."),
         ("search_no_match", "nosuchword.search.ports.local."),
+        // A word and a common word (`server`, in one use in eleven) that may be left out.
+        ("search_common_word", "ldap.server.search.ports.local."),
         // The costliest shape: a two-letter prefix matching thousands of words' entries.
         ("search_short_prefix", "se.search.ports.local."),
     ]

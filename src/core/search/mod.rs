@@ -21,7 +21,9 @@
 //! of the query's words it leaves out (uses matching every word come first; a question with a
 //! word the data never uses still answers, from the uses matching most of its words, and says
 //! which words they leave out; among those, each word left out costs by its rarity in the units
-//! of popularity, [`rank::rarity`]); whether a
+//! of popularity, [`rank::rarity`]; a word more than one use in twenty has, such as `server`,
+//! is common: leaving it out costs only its rarity, so `ldap server` finds LDAP's own port
+//! before the LDAP admin server); whether a
 //! word matches it only as the prefix of a longer word (`redis` in `redistributions` comes after
 //! every use named or described by `redis`); then what its matches cost ([`rank::score`]: its
 //! worst-matching word and the sum over its words) less how common the use is ([`popularity`]:

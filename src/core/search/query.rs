@@ -20,6 +20,38 @@ fn every_word(words: usize) -> Matched {
     (u16::MAX >> (16 - words)) as Matched
 }
 
+/// Whether a word that `matching` of `entries` uses match is common (`server`, `port`): more
+/// than one use in twenty has it.
+fn common(matching: usize, entries: usize) -> bool {
+    matching > entries / 20
+}
+
+/// The entries every one of `lists` has, each with its worst rank and the sums of its ranks,
+/// first places and repeats.
+fn in_every<'a>(lists: impl Iterator<Item = &'a Candidates>) -> Scored {
+    // The sums are the same in any order: starting from the shortest list keeps the
+    // intersections short.
+    let mut order: SmallVec<[&Candidates; MAX_WORDS]> = lists.collect();
+    order.sort_by_key(|list| list.len());
+    let Some((first, rest)) = order.split_first() else {
+        return Scored::new();
+    };
+    let mut scored: Scored = first
+        .iter()
+        .map(|&c| {
+            let (id, rank, at) = unpack(c);
+            (id, rank, u16::from(rank), first_at(at), repeats(at))
+        })
+        .collect();
+    for &list in rest {
+        if scored.is_empty() {
+            break;
+        }
+        scored = intersect_scored(&scored, list);
+    }
+    scored
+}
+
 /// The index range of the keys in `sorted` (bucketed by `starts`) that are `word` or, when
 /// `prefix`, start with it: two binary searches within `word`'s bucket (keys that start with
 /// a word of two bytes or more share its bucket).
@@ -116,6 +148,7 @@ impl SearchIndex {
                 })
                 .collect();
             self.offer_every_word(&lists, &mut best);
+            self.offer_all_but_common(&lists, &mut best);
             if !best.is_full() {
                 self.offer_some_words(&lists, &mut best);
             }
@@ -127,30 +160,47 @@ impl SearchIndex {
 
     /// Offers `best` the entries every list (one per query word) has.
     fn offer_every_word(&self, lists: &[Candidates], best: &mut Best) {
-        // The sums are the same in any order: starting from the shortest list keeps the
-        // intersections short.
-        let mut order: SmallVec<[&Candidates; MAX_WORDS]> = lists.iter().collect();
-        order.sort_by_key(|list| list.len());
-        let Some((first, rest)) = order.split_first() else {
-            return;
-        };
-        let mut scored: Scored = first
-            .iter()
-            .map(|&c| {
-                let (id, rank, at) = unpack(c);
-                (id, rank, u16::from(rank), first_at(at), repeats(at))
-            })
-            .collect();
-        for &list in rest {
-            if scored.is_empty() {
-                return;
-            }
-            scored = intersect_scored(&scored, list);
-        }
         let every = every_word(lists.len());
-        for &(id, worst, sum, at, repeated) in &scored {
+        for &(id, worst, sum, at, repeated) in &in_every(lists.iter()) {
             let bonus = self.bonus(id) + repeat_bonus(repeated);
             best.offer(score(worst, sum, 0, bonus), at, id, every);
+        }
+    }
+
+    /// Offers `best` the entries matching every word of the query but some [`common`] ones
+    /// (`server`, `port`), ranked with the entries matching every word, each word left out
+    /// costing its [`rarity`]: `ldap server` finds LDAP's own port before the LDAP admin
+    /// server's, as it would if the question had not said `server`.
+    fn offer_all_but_common(&self, lists: &[Candidates], best: &mut Best) {
+        let entries = self.popularity.len();
+        let rare: SmallVec<[&Candidates; MAX_WORDS]> = lists
+            .iter()
+            .filter(|list| !common(list.len(), entries))
+            .collect();
+        if rare.is_empty() || rare.len() == lists.len() {
+            return;
+        }
+        let every = every_word(lists.len());
+        for (id, mut worst, mut sum, mut at, mut repeated) in in_every(rare.into_iter()) {
+            let (mut matched, mut missed) = (0, 0);
+            for (word, list) in lists.iter().enumerate() {
+                if !common(list.len(), entries) {
+                    matched |= 1 << word;
+                } else if let Ok(found) = list.binary_search_by_key(&id, |&c| unpack(c).0) {
+                    let (_, rank, place) = unpack(list[found]);
+                    matched |= 1 << word;
+                    worst = worst.max(rank);
+                    sum += u16::from(rank);
+                    at += first_at(place);
+                    repeated += repeats(place);
+                } else {
+                    missed += rarity(list.len(), entries);
+                }
+            }
+            if matched != every {
+                let bonus = self.bonus(id) + repeat_bonus(repeated) - missed;
+                best.offer(score(worst, sum, 0, bonus), at, id, matched);
+            }
         }
     }
 

@@ -337,3 +337,37 @@ fn a_word_keeps_the_place_it_first_comes() {
     let index = SearchIndex::build(&entries, &[], Vec::new());
     assert_eq!(ports(&index, &entries, "minecraft"), [2, 1]);
 }
+
+#[test]
+fn a_common_word_left_out_costs_its_rarity_not_a_tier() {
+    let mut entries = vec![
+        entry(
+            389,
+            Some("ldap"),
+            "Lightweight Directory Access Protocol (LDAP)",
+        ),
+        entry(3407, Some("ldap-admin"), "LDAP admin server port"),
+    ];
+    // `server` is in more than one use in twenty, `admin` in one.
+    entries.extend((0..12).map(|i| entry(100 + i, None, "some server")));
+    entries.extend((0..26).map(|i| entry(200 + i, None, "other use")));
+    let mut popular = vec![0; entries.len()];
+    popular[0] = popularity(4717, 3);
+    let index = SearchIndex::build(&entries, &[], popular);
+    assert_eq!(
+        unused(&index, &entries, "ldap.server")[..2],
+        [(389, vec!["server"]), (3407, vec![])],
+        "LDAP's own port, as if the question had not said `server`"
+    );
+    assert_eq!(
+        ports(&index, &entries, "ldap.admin"),
+        [3407, 389],
+        "a rarer word left out still ranks below every full match"
+    );
+    let flat = SearchIndex::build(&entries, &[], Vec::new());
+    assert_eq!(
+        ports(&flat, &entries, "ldap.server")[0],
+        3407,
+        "with nothing else between them, the full match wins"
+    );
+}

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{EntryIds, Extras, TOP_COUNT, Table};
-use crate::core::model::{EntryId, PortFrequency, Protocol, Status};
+use crate::core::model::{Entry, EntryId, PortFrequency, PortSpan, Protocol, Status};
 use crate::core::search::EntryWords;
 use crate::core::search::build::words_of;
 use crate::core::txt;
@@ -195,6 +195,20 @@ impl Table {
                     *found |= group.contains(&word.as_str());
                 }
             }
+            // `LDAPS` (or the name `ldaps`) beside `TLS`, `SSL` or `secure` is LDAP made secure:
+            // found by `ldap` and what it stands for, as the text of LDAP itself is.
+            if kin[0] {
+                let written = entry
+                    .description
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|token| !token.bytes().any(|b| b.is_ascii_lowercase()))
+                    .map(str::to_lowercase)
+                    .chain(entry.service.iter().map(|s| s.to_lowercase()));
+                for base in written.filter_map(|word| secure_variant(&word, &acronyms)) {
+                    expansions.push(base.to_owned());
+                    expansions.extend(acronyms[base].iter().cloned());
+                }
+            }
             for (group, found) in KINDRED.iter().zip(kin) {
                 if found {
                     expansions.extend(group.iter().map(|w| (*w).to_owned()));
@@ -206,7 +220,8 @@ impl Table {
     }
 
     /// How common each use is, for ranking: nmap's frequency of its port (in millionths, scaled
-    /// to TCP's by [`protocol_scales`]), then its status and how many sources agree on it. A
+    /// to TCP's by [`protocol_scales`]), then its status, how many sources agree on it and how
+    /// many other uses of the port on its protocol begin with its first word (up to three). A
     /// frequency counts for the uses nmap's line for the port stands for ([`Table::line_uses`]),
     /// or for every use of the port when it stands for none of them; a range takes the highest
     /// of its first port's and of the ports whose line stands for it (IRC's 6665-6669 counts
@@ -234,6 +249,15 @@ impl Table {
                 }
             }
         }
+        let subject = |entry: &Entry| {
+            words_of(&entry.description)
+                .next()
+                .map(|word| (entry.ports, entry.protocol, word))
+        };
+        let mut told: HashMap<(PortSpan, Protocol, String), u32> = HashMap::new();
+        for key in self.entries.iter().filter_map(subject) {
+            *told.entry(key).or_default() += 1;
+        }
         self.entries
             .iter()
             .zip(frequency)
@@ -250,8 +274,12 @@ impl Table {
                     _ => 0,
                 };
                 let sources = entry.sources.count_ones();
+                // The further uses of the port its texts begin with the same word (`Steam (game
+                // client traffic)`, `Steam (matchmaking and HLTV)`), up to three: the port is
+                // known for what they name.
+                let retold = subject(entry).map_or(0, |key| (told[&key] - 1).min(3));
                 // Frequency dominates; status and agreement order the ports nmap does not know.
-                crate::core::search::rank::popularity(frequency, status + sources)
+                crate::core::search::rank::popularity(frequency, status + sources + retold)
             })
             .collect()
     }
@@ -342,6 +370,17 @@ fn protocol_scales(frequencies: &[PortFrequency]) -> [f64; Protocol::ALL.len()] 
             1.0
         }
     })
+}
+
+/// The acronym a word extends by a final `s` (`ldaps`: `ldap`), when the texts define that
+/// acronym and it has three letters or more (so `dns` is not `dn` made secure). The word is a
+/// service name or written in capitals (`LDAPS`), so a plural (`APIs`) is not one.
+fn secure_variant<'a>(word: &str, acronyms: &'a HashMap<String, Vec<String>>) -> Option<&'a str> {
+    let base = word.strip_suffix('s')?;
+    if base.len() < 3 {
+        return None;
+    }
+    acronyms.get_key_value(base).map(|(key, _)| key.as_str())
 }
 
 /// Whether a use's description says it is of the past: its first word is `Previously`, `Old`,

@@ -392,3 +392,57 @@ fn http_is_the_web() {
         ["HTTP over TLS", "World Wide Web"]
     );
 }
+
+#[test]
+fn an_acronym_made_secure_is_found_by_the_acronym_it_extends() {
+    let table = with_nmap(
+        &[
+            (
+                636,
+                Some("ldaps"),
+                "Lightweight Directory Access Protocol over TLS/SSL (LDAPS)",
+            ),
+            (3269, None, "Global Catalog over SSL (like LDAP over SSL)"),
+            (
+                389,
+                Some("ldap"),
+                "Lightweight Directory Access Protocol (LDAP)",
+            ),
+            (8443, None, "Secure REST APIs"),
+            (9443, None, "Application Programming Interface (API)"),
+        ],
+        &[
+            (636, 2083, "ldapssl", "LDAP over SSL"),
+            (3269, 1142, "globalcatldapssl", "Global Catalog"),
+        ],
+    );
+    // Without the rule, `ldap` is only the start of 636's `ldaps` and the catalog comes first.
+    assert_eq!(
+        found(&table, &[b"ldap", b"secure"])[0],
+        "Lightweight Directory Access Protocol over TLS/SSL (LDAPS)"
+    );
+    // A plural is not an acronym made secure.
+    assert_eq!(
+        found(&table, &[b"interface"]),
+        ["Application Programming Interface (API)"]
+    );
+}
+
+#[test]
+fn a_port_several_uses_name_alike_is_known_for_what_they_name() {
+    let table = with_nmap(
+        &[
+            (7777, Some("cbt"), "Steam common default game server ports"),
+            (7777, None, "Terraria default server"),
+            (27015, None, "Steam (game client traffic)"),
+            (27015, None, "Steam (matchmaking and HLTV)"),
+            (27015, None, "Steam (downloads)"),
+        ],
+        &[
+            (7777, 600, "cbt", ""),
+            (27015, 500, "halflife", "Half-life game server"),
+        ],
+    );
+    // 7777 is a little more common, but three of 27015's uses begin with `Steam`.
+    assert_eq!(found(&table, &[b"steam"])[0], "Steam (game client traffic)");
+}
