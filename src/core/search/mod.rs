@@ -118,9 +118,13 @@ fn unpack(candidate: u64) -> (EntryId, Rank, Position) {
     )
 }
 
-/// Sorts candidates by entry id and keeps each entry's best match.
+/// Sorts candidates by entry id and keeps each entry's best match. The candidates are mostly
+/// runs sorted already (each posting list is, and the names come before them), which the
+/// standard library's stable sort finds and merges in one pass: for a word in one use of
+/// eleven (`server`) that is a few thousand instructions where sorting from scratch was a
+/// hundred thousand. Equal candidates are equal numbers, so the order is the unstable sort's.
 fn sort_dedup(found: &mut Candidates) {
-    found.sort_unstable();
+    found.sort();
     found.dedup_by_key(|c| *c >> 32);
 }
 
