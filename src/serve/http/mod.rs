@@ -30,11 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, StatusCode};
-use axum::middleware::Next;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -45,6 +43,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+use tower::util::MapResponseLayer;
 use tracing::{debug, info};
 
 use super::occupancy::{Occupancy, Seat};
@@ -94,41 +93,47 @@ impl Default for HttpSettings {
     }
 }
 
-/// Every route, the API's (`api`) and the pages' (`page`).
+/// Every route, the API's (`api`) and the pages' (`page`), each marking its answers with its
+/// template for the metrics.
 fn router(api: Arc<api::Api>) -> axum::Router {
-    axum::Router::new()
-        .route("/", get(page::home))
-        .route("/port/{port}", get(page::port::port))
-        .route("/port/{port}/{protocol}", get(page::port::port))
-        .route("/service/{name}", get(page::service))
-        .route("/service/{name}/{protocol}", get(page::service))
-        .route("/opensearch.xml", get(page::opensearch))
-        .route("/robots.txt", get(page::robots))
-        .route("/style.css", get(page::style))
-        .route("/metrics", get(api::metrics))
-        .route("/v1/ports/{port}", get(api::port))
-        .route("/v1/ports/{port}/{protocol}", get(api::port_on))
-        .route("/v1/services/{name}", get(api::service))
-        .route("/v1/services/{name}/{protocol}", get(api::service_on))
-        .route("/v1/search", get(api::search))
-        .route("/v1/zone", get(api::zone))
-        .route("/v1/openapi.json", get(api::document))
-        .route(doh::PATH, get(doh::get).post(doh::post))
-        .route_layer(axum::middleware::from_fn(mark_route))
+    let routes: [(&'static str, MethodRouter<Arc<api::Api>>); 17] = [
+        ("/", get(page::home)),
+        ("/port/{port}", get(page::port::port)),
+        ("/port/{port}/{protocol}", get(page::port::port)),
+        ("/service/{name}", get(page::service)),
+        ("/service/{name}/{protocol}", get(page::service)),
+        ("/opensearch.xml", get(page::opensearch)),
+        ("/robots.txt", get(page::robots)),
+        ("/style.css", get(page::style)),
+        ("/metrics", get(api::metrics)),
+        ("/v1/ports/{port}", get(api::port)),
+        ("/v1/ports/{port}/{protocol}", get(api::port_on)),
+        ("/v1/services/{name}", get(api::service)),
+        ("/v1/services/{name}/{protocol}", get(api::service_on)),
+        ("/v1/search", get(api::search)),
+        ("/v1/zone", get(api::zone)),
+        ("/v1/openapi.json", get(api::document)),
+        (doh::PATH, get(doh::get).post(doh::post)),
+    ];
+    routes
+        .into_iter()
+        .fold(axum::Router::new(), |router, (path, handler)| {
+            // A layer of the route's own (as `route_layer` adds), which marks answers its
+            // method router gives too (405); a map of the answer, nothing boxed or cloned per
+            // request.
+            let mark = MapResponseLayer::new(move |mut response: Response<Body>| {
+                response.extensions_mut().insert(Route(path));
+                response
+            });
+            router.route(path, handler.layer(mark))
+        })
         .fallback(page::not_found)
         .with_state(api)
 }
 
 /// The route template that answered a request, put on its answer for the metrics.
-#[derive(Clone, Debug)]
-struct Route(MatchedPath);
-
-/// Marks the answer of a routed request with its route.
-async fn mark_route(route: MatchedPath, request: Request<Body>, next: Next) -> Response<Body> {
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(Route(route));
-    response
-}
+#[derive(Clone, Copy, Debug)]
+struct Route(&'static str);
 
 /// An open HTTP connection, counted in the metrics while it lives.
 struct Open(Arc<Metrics>);
@@ -229,7 +234,6 @@ impl Http {
             api::preflight(doh)
         } else {
             let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-            request.extensions_mut().insert(ConnectInfo(client));
             request.extensions_mut().insert(reached);
             routed = true;
             let response = match self.router.clone().oneshot(request).await {
@@ -247,7 +251,7 @@ impl Http {
             );
         }
         let route = match response.extensions().get::<Route>() {
-            Some(Route(route)) => route.as_str(),
+            Some(&Route(route)) => route,
             None if routed => "other",
             None => "none",
         };
@@ -295,6 +299,7 @@ pub(crate) async fn serve(
         let reached = Reached {
             scheme: if tls.is_some() { "https" } else { "http" },
             local: stream.local_addr().unwrap_or(client),
+            client,
         };
         // An answer goes out whole in one write; waiting for the client's ACK of the previous
         // one (Nagle) would only add latency.

@@ -14,12 +14,14 @@ use maud::Render;
 use crate::core::model::Protocol;
 use crate::serve::http::api::{Api, is_service_name};
 
-/// How a request reached this server: the scheme of the listener and the address the client
-/// connected to, which the pages print when the client sent no usable `Host`.
+/// How a request reached this server: the scheme of the listener, the address the client
+/// connected to (which the pages print when the client sent no usable `Host`), and the
+/// client's own address (which DNS over HTTPS answers as DNS would).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Reached {
     pub(crate) scheme: &'static str,
     pub(crate) local: SocketAddr,
+    pub(crate) client: SocketAddr,
 }
 
 /// Where the reader reached this server, and where it answers DNS: what links and commands
