@@ -4,8 +4,8 @@
 
 use maud::{DOCTYPE, Markup, Render, html};
 
-use super::site::{Head, PortFacts, PortPath, Site, TopLine, search_path, service_link};
-use crate::core::model::{Protocol, Status};
+use super::site::{Head, PortFacts, PortPath, Site, TopLine, Use, search_path, service_link};
+use crate::core::model::{Protocol, RegistryFacts, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;
 
@@ -115,15 +115,15 @@ pub(super) fn results(
         p { "Best first, ranked as " code { "WORDS.search.ZONE" } " ranks them over DNS." }
         ol.uses {
             @for (rank, view) in ranked {
-                li { (one_use(Some(*rank), view, false)) }
+                li { (one_use(Some(*rank), &Use::of_view(view), false)) }
             }
         }
-        (legend(ranked.iter().map(|(_, view)| view)))
+        (legend(ranked.iter().map(|(_, view)| view.status)))
     }
 }
 
 /// A port's page.
-pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Markup {
+pub(super) fn port(query: &str, facts: &PortFacts<'_>, uses: &[Use<'_>]) -> Markup {
     html! {
         h1 { "Port " (Text(query)) }
         p {
@@ -135,8 +135,8 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
             "."
         }
         ul.uses {
-            @for view in views {
-                li { (one_use(None, view, true)) }
+            @for one in uses {
+                li { (one_use(None, one, true)) }
             }
         }
         @if !facts.frequencies.is_empty() {
@@ -147,7 +147,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
                 }
             }
         }
-        (legend(views.iter()))
+        (legend(uses.iter().map(|one| one.status)))
         @if facts.below.is_some() || facts.above.is_some() {
             h2 { "Nearest ports with known uses" }
             ul.neighbours {
@@ -172,10 +172,10 @@ pub(super) fn service(query: &str, views: &[UseView], commands_run: &[(&str, Str
         h1 { "Service " (query) }
         ul.uses {
             @for view in views {
-                li { (one_use(None, view, false)) }
+                li { (one_use(None, &Use::of_view(view), false)) }
             }
         }
-        (legend(views.iter()))
+        (legend(views.iter().map(|view| view.status)))
         (commands(commands_run))
     }
 }
@@ -215,16 +215,17 @@ pub(super) fn opensearch(site: &Site) -> String {
 
 /// One use: rank, port, status, service names, description; with `detailed`, its sources and
 /// every registry fact.
-fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
+fn one_use(rank: Option<usize>, view: &Use<'_>, detailed: bool) -> Markup {
     let protocol = (view.protocol != "any").then_some(view.protocol);
     html! {
         p.use-head {
             @if let Some(rank) = rank { span.rank { "#" (rank) } }
             a.port href=(PortPath { port: view.first, protocol }) {
-                (Text(&view.port)) @if let Some(p) = protocol { "/" (Text(p)) }
+                (view.first) @if view.last != view.first { "-" (view.last) }
+                @if let Some(p) = protocol { "/" (Text(p)) }
             }
             span.status { (Text(view.status)) }
-            @if let Some(service) = &view.service {
+            @if let Some(service) = view.service {
                 (service_name(service))
             }
             @if !view.aliases.is_empty() {
@@ -237,19 +238,19 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                 }
             }
         }
-        p.description { @if view.description.is_empty() { "(no description)" } @else { (Text(&view.description)) } }
+        p.description { @if view.description.is_empty() { "(no description)" } @else { (Text(view.description)) } }
         @if detailed {
             dl.facts {
-                @if !view.sources.is_empty() {
+                @if view.sources != 0 {
                     dt { "Listed by" }
                     dd {
-                        @for (i, source) in view.sources.iter().enumerate() {
+                        @for (i, source) in view.sources().enumerate() {
                             @if i > 0 { ", " }
                             (Text(source_name(source)))
                         }
                     }
                 }
-                @for (field, value) in view.registry.fields() {
+                @for (field, value) in view.registry.into_iter().flat_map(RegistryFacts::fields) {
                     dt { (Text(fact_label(field))) }
                     dd {
                         // An RFC reference is linked to the RFC Editor's page, a date is
@@ -363,11 +364,11 @@ fn source_name(name: &str) -> &str {
     }
 }
 
-/// What the status words of `views` mean, each once.
-fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
+/// What the status words of some uses mean, each once.
+fn legend(statuses: impl Iterator<Item = &'static str>) -> Markup {
     // A bit per status in `Status::ALL`.
-    let seen = views.fold(0u32, |seen, view| {
-        let at = Status::ALL.iter().position(|s| s.word() == view.status);
+    let seen = statuses.fold(0u32, |seen, status| {
+        let at = Status::ALL.iter().position(|s| s.word() == status);
         at.map_or(seen, |at| seen | 1 << at)
     });
     let shown = (0..)

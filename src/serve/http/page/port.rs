@@ -8,10 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::{Response, StatusCode};
 use bytes::Bytes;
 
-use super::site::{Head, PortFacts, Site, port_path};
+use super::site::{Head, PortFacts, Site, Use, port_path};
 use super::{PathRead, error_status, html, page_answer, problem, read_path};
+use crate::core::answer::Uses;
 use crate::core::model::{PORT_RANGES, Protocol, port_range};
-use crate::core::present;
+use crate::core::present::{self, UseView};
 use crate::core::table::{EntryIds, Table};
 use crate::serve::http::api::{Api, Shared, Subject};
 
@@ -152,8 +153,8 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
     if let Some(page) = api.pages.get(&snapshot, &key) {
         return page_answer(api, &snapshot, StatusCode::OK, page);
     }
-    let views = match present::lookup(zone, &snapshot, &query) {
-        Ok(views) => views,
+    let found = match present::lookup_uses(zone, &snapshot, &query) {
+        Ok(found) => found,
         Err(error) => {
             let head = Head {
                 title: format!("Port {query}"),
@@ -173,9 +174,21 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
         }
     };
     let table = &snapshot.table;
+    // The entries are read where they are; a port nobody lists is a view made for it.
+    let unlisted: Vec<UseView>;
+    let uses: Vec<Use<'_>> = match found {
+        Uses::Listed(ids) => ids
+            .iter()
+            .map(|&id| Use::of_entry(table.entry(id)))
+            .collect(),
+        found @ Uses::Unlisted(_) => {
+            unlisted = UseView::of(table, found);
+            unlisted.iter().map(Use::of_view).collect()
+        }
+    };
     let on: Vec<Protocol> = Protocol::ALL
         .into_iter()
-        .filter(|p| views.iter().any(|v| v.protocol == p.label()))
+        .filter(|p| uses.iter().any(|u| u.protocol == p.label()))
         .collect();
     let facts = PortFacts {
         port,
@@ -189,11 +202,10 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             .collect(),
         commands: port_commands(site, port, protocol, &on),
     };
-    let services: Vec<&str> = views.iter().filter_map(|v| v.service.as_deref()).collect();
-    let mut services = services;
+    let mut services: Vec<&str> = uses.iter().filter_map(|u| u.service).collect();
     services.dedup();
     let used_for = match services[..] {
-        [] => views[0].description.clone(),
+        [] => uses[0].description.to_owned(),
         _ => services.join(", "),
     };
     let head = Head {
@@ -203,7 +215,7 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
         query: &query,
         protocol,
     };
-    let body = html::port(&query, &facts, &views);
+    let body = html::port(&query, &facts, &uses);
     let page = Bytes::from(html::layout(site, &head, &snapshot, body));
     api.pages.keep(&snapshot, key, page.clone());
     page_answer(api, &snapshot, StatusCode::OK, page)

@@ -1,6 +1,7 @@
-//! What every page is made of beside its uses: how the reader reached this server (`Site`,
-//! from which links and ready-to-paste commands are written), each page's head, the lines of
-//! the `top` lists and the facts of a port page, and the addresses of the pages.
+//! What every page is made of: how the reader reached this server (`Site`, from which links
+//! and ready-to-paste commands are written), each page's head, a use as a page shows it
+//! (`Use`, borrowed), the lines of the `top` lists and the facts of a port page, and the
+//! addresses of the pages.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use axum::http::request::Parts;
 use axum::http::uri::Authority;
 use maud::Render;
 
-use crate::core::model::Protocol;
+use crate::core::model::{Entry, Protocol, RegistryFacts, Source};
+use crate::core::present::UseView;
 use crate::serve::http::api::{Api, is_service_name};
 
 /// How a request reached this server: the scheme of the listener, the address the client
@@ -166,6 +168,67 @@ impl Head<'static> {
             query: "",
             protocol: None,
         }
+    }
+}
+
+/// One use as a page shows it, borrowed from the table's entry (a port page renders the
+/// entries where they are) or from a [`UseView`] (a search's or a service's).
+pub(super) struct Use<'a> {
+    /// The lowest port of the use, and the highest (the same for a single port).
+    pub(super) first: u16,
+    pub(super) last: u16,
+    /// `tcp`, `udp`, `sctp`, `dccp`, or `any` for a port nobody lists on any protocol.
+    pub(super) protocol: &'static str,
+    pub(super) status: &'static str,
+    pub(super) service: Option<&'a str>,
+    pub(super) aliases: &'a [String],
+    pub(super) description: &'a str,
+    /// The sources that contributed, a bit each ([`Source::bit`]).
+    pub(super) sources: u8,
+    pub(super) registry: Option<&'a RegistryFacts>,
+}
+
+impl<'a> Use<'a> {
+    /// The use `entry` is.
+    pub(super) fn of_entry(entry: &'a Entry) -> Use<'a> {
+        Use {
+            first: entry.ports.first,
+            last: entry.ports.last,
+            protocol: entry.protocol.label(),
+            status: entry.status.word(),
+            service: entry.service.as_deref(),
+            aliases: &entry.aliases,
+            description: &entry.description,
+            sources: entry.sources,
+            registry: entry.registry.as_ref(),
+        }
+    }
+
+    /// The use `view` shows.
+    pub(super) fn of_view(view: &'a UseView) -> Use<'a> {
+        Use {
+            first: view.first,
+            last: view.last,
+            protocol: view.protocol,
+            status: view.status,
+            service: view.service.as_deref(),
+            aliases: &view.aliases,
+            description: &view.description,
+            sources: Source::ALL
+                .into_iter()
+                .filter(|s| view.sources.contains(&s.name()))
+                .fold(0, |bits, s| bits | s.bit()),
+            registry: Some(&view.registry),
+        }
+    }
+
+    /// The names of the sources, in [`Source::ALL`]'s order.
+    pub(super) fn sources(&self) -> impl Iterator<Item = &'static str> {
+        let bits = self.sources;
+        Source::ALL
+            .into_iter()
+            .filter(move |s| bits & s.bit() != 0)
+            .map(Source::name)
     }
 }
 
