@@ -4,7 +4,9 @@
 
 use maud::{DOCTYPE, Markup, Render, html};
 
-use super::site::{Head, PortFacts, PortPath, Site, TopLine, Use, search_path, service_link};
+use super::site::{
+    Command, Head, PortFacts, PortPath, Site, TopLine, Use, Words, search_path, service_link,
+};
 use crate::core::model::{Protocol, RegistryFacts, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;
@@ -17,8 +19,8 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (Text(&head.title)) " – portsd" }
-                meta name="description" content=(Text(&head.description));
+                title { (head.title) " – portsd" }
+                meta name="description" content=(head.description);
                 link rel="canonical" href={ (Text(&site.base)) (head.path) };
                 link rel="search" type="application/opensearchdescription+xml" title="portsd" href="/opensearch.xml";
                 link rel="stylesheet" href="/style.css";
@@ -167,7 +169,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, uses: &[Use<'_>]) -> Mark
 }
 
 /// A service's page.
-pub(super) fn service(query: &str, views: &[UseView], commands_run: &[(&str, String)]) -> Markup {
+pub(super) fn service(query: &str, views: &[UseView], commands_run: &[Command<'_>]) -> Markup {
     html! {
         h1 { "Service " (query) }
         ul.uses {
@@ -295,6 +297,18 @@ impl Render for Text<'_> {
     }
 }
 
+/// A text escaped as [`Text`] escapes it, piece by piece.
+impl Render for Words<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        match self {
+            Words::Owned(text) => Text(text).render_to(buffer),
+            Words::Pieces(pieces) => pieces
+                .iter()
+                .for_each(|piece| Text(piece).render_to(buffer)),
+        }
+    }
+}
+
 /// Whether `byte` is one HTML escapes.
 fn special(byte: u8) -> bool {
     matches!(byte, b'&' | b'<' | b'>' | b'"')
@@ -388,12 +402,12 @@ fn legend(statuses: impl Iterator<Item = &'static str>) -> Markup {
 }
 
 /// The commands that ask this server the same, ready to paste.
-fn commands(commands: &[(&str, String)]) -> Markup {
+fn commands(commands: &[Command<'_>]) -> Markup {
     html! {
         h2 { "Ask this server yourself" }
         ul.commands {
-            @for (what, command) in commands {
-                li { (Text(what)) ":" pre { code { (Text(command)) } } }
+            @for command in commands {
+                li { (Text(command.what)) ":" pre { code { (command.text) } } }
             }
         }
     }

@@ -11,6 +11,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
 use maud::Render;
+use smallvec::SmallVec;
 
 use crate::core::model::{Entry, Protocol, RegistryFacts, Source};
 use crate::core::present::UseView;
@@ -144,12 +145,39 @@ impl Render for ServicePath<'_> {
     }
 }
 
+/// A text a page shows, made for it (`Owned`) or the pieces it is joined from, each borrowed
+/// (`Pieces`: a port page's title, description and commands, written into the page as they
+/// are rather than joined into a string first).
+pub(super) enum Words<'a> {
+    Owned(String),
+    Pieces(SmallVec<[&'a str; 10]>),
+}
+
+impl From<String> for Words<'_> {
+    fn from(text: String) -> Self {
+        Words::Owned(text)
+    }
+}
+
+impl<'a> Words<'a> {
+    /// The text joined from `pieces`.
+    pub(super) fn of(pieces: &[&'a str]) -> Words<'a> {
+        Words::Pieces(SmallVec::from_slice(pieces))
+    }
+}
+
+/// A command that asks this server the same, ready to paste: what it asks, and its text.
+pub(super) struct Command<'a> {
+    pub(super) what: &'static str,
+    pub(super) text: Words<'a>,
+}
+
 /// What the head of every page holds beside the site's.
 pub(super) struct Head<'a> {
     /// The title, before ` – portsd`.
-    pub(super) title: String,
+    pub(super) title: Words<'a>,
     /// The meta description.
-    pub(super) description: String,
+    pub(super) description: Words<'a>,
     /// The page's own path (and query): its canonical address under the site's base.
     pub(super) path: String,
     /// What the search box shows.
@@ -162,8 +190,8 @@ impl Head<'static> {
     /// The head of a page that shows no query: an error's.
     pub(super) fn plain(title: &str, description: &str) -> Head<'static> {
         Head {
-            title: title.to_owned(),
-            description: description.to_owned(),
+            title: Words::Owned(title.to_owned()),
+            description: Words::Owned(description.to_owned()),
             path: "/".to_owned(),
             query: "",
             protocol: None,
@@ -253,7 +281,7 @@ pub(super) struct PortFacts<'t> {
     /// nmap's frequency in words, by protocol label.
     pub(super) frequencies: Vec<(&'static str, String)>,
     /// The commands that ask this server the same.
-    pub(super) commands: Vec<(&'static str, String)>,
+    pub(super) commands: Vec<Command<'t>>,
 }
 
 #[cfg(test)]
