@@ -14,6 +14,9 @@ use crate::core::zone::Snapshot;
 /// The whole page: head, header with the search form, `main`, footer.
 pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Markup) -> String {
     let page = html! {
+        // The page's fixed markup is about 1.7 KB: room for it, the head's texts and `main`
+        // at once.
+        (Room(main.0.len() + head.title.len() + head.description.len() + 2048))
         (DOCTYPE)
         html lang="en" {
             head {
@@ -169,7 +172,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, uses: &[Use<'_>]) -> Mark
 }
 
 /// A service's page.
-pub(super) fn service(query: &str, views: &[UseView], commands_run: &[Command<'_>]) -> Markup {
+pub(super) fn service(query: &str, views: &[UseView], commands_run: &[Command]) -> Markup {
     html! {
         h1 { "Service " (query) }
         ul.uses {
@@ -297,6 +300,16 @@ impl Render for Text<'_> {
     }
 }
 
+/// Room for `.0` more bytes in the page, made at once where the page would grow into it
+/// in steps (a fragment's first size is a guess from its template's length).
+struct Room(usize);
+
+impl Render for Room {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.reserve(self.0);
+    }
+}
+
 /// A text escaped as [`Text`] escapes it, piece by piece.
 impl Render for Words<'_> {
     fn render_to(&self, buffer: &mut String) {
@@ -402,12 +415,15 @@ fn legend(statuses: impl Iterator<Item = &'static str>) -> Markup {
 }
 
 /// The commands that ask this server the same, ready to paste.
-fn commands(commands: &[Command<'_>]) -> Markup {
+fn commands(commands: &[Command]) -> Markup {
+    // Each command's markup is about 50 bytes beside its text.
+    let room = commands.iter().map(|c| c.text.len() + 64).sum::<usize>() + 64;
     html! {
+        (Room(room))
         h2 { "Ask this server yourself" }
         ul.commands {
             @for command in commands {
-                li { (Text(command.what)) ":" pre { code { (command.text) } } }
+                li { (Text(command.what)) ":" pre { code { (Text(&command.text)) } } }
             }
         }
     }

@@ -348,12 +348,12 @@ fn service_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             if let Some(dns) = &site.dns {
                 commands.push(Command {
                     what: "Over DNS",
-                    text: Words::of(&["dig TXT ", &labels, ".", &site.zone, " ", dns, " +short"]),
+                    text: ["dig TXT ", &labels, ".", &site.zone, " ", dns, " +short"].concat(),
                 });
             }
             commands.push(Command {
                 what: "As JSON",
-                text: Words::of(&["curl ", &site.base, "/v1/services/", &query]),
+                text: ["curl ", &site.base, "/v1/services/", &query].concat(),
             });
             let body = html::service(&query, &views, &commands);
             let page = html::layout(site, &head, &snapshot, body);

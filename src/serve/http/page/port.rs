@@ -236,19 +236,19 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
 /// The commands that ask this server about `port` (on `protocol`): the DNS name, the
 /// registry's names for the protocols the port has uses on, and the API. `port` is the port
 /// in decimal digits.
-fn port_commands<'a>(
-    site: &'a Site,
-    port: &'a str,
+fn port_commands(
+    site: &Site,
+    port: &str,
     protocol: Option<Protocol>,
     on: &[Protocol],
-) -> Vec<Command<'a>> {
+) -> Vec<Command> {
     let zone = &*site.zone;
     let label = protocol.map(Protocol::label);
     let mut commands = Vec::with_capacity(2 + on.len());
     if let Some(dns) = site.dns.as_deref() {
         let text = match label {
-            Some(p) => Words::of(&["dig TXT ", port, ".", p, ".", zone, " ", dns, " +short"]),
-            None => Words::of(&["dig TXT ", port, ".", zone, " ", dns, " +short"]),
+            Some(p) => ["dig TXT ", port, ".", p, ".", zone, " ", dns, " +short"].concat(),
+            None => ["dig TXT ", port, ".", zone, " ", dns, " +short"].concat(),
         };
         commands.push(Command {
             what: "Over DNS",
@@ -258,7 +258,7 @@ fn port_commands<'a>(
             let p = p.label();
             commands.push(Command {
                 what: "IANA's registry facts over DNS",
-                text: Words::of(&[
+                text: [
                     "dig TXT ",
                     port,
                     ".",
@@ -268,13 +268,14 @@ fn port_commands<'a>(
                     " ",
                     dns,
                     " +short",
-                ]),
+                ]
+                .concat(),
             });
         }
     }
     let text = match label {
-        Some(p) => Words::of(&["curl ", &site.base, "/v1/ports/", port, "/", p]),
-        None => Words::of(&["curl ", &site.base, "/v1/ports/", port]),
+        Some(p) => ["curl ", &site.base, "/v1/ports/", port, "/", p].concat(),
+        None => ["curl ", &site.base, "/v1/ports/", port].concat(),
     };
     commands.push(Command {
         what: "As JSON",

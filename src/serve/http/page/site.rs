@@ -146,8 +146,8 @@ impl Render for ServicePath<'_> {
 }
 
 /// A text a page shows, made for it (`Owned`) or the pieces it is joined from, each borrowed
-/// (`Pieces`: a port page's title, description and commands, written into the page as they
-/// are rather than joined into a string first).
+/// (`Pieces`: a port page's title and description, written into the page as they are rather
+/// than joined into a string first).
 pub(super) enum Words<'a> {
     Owned(String),
     Pieces(SmallVec<[&'a str; 10]>),
@@ -160,6 +160,14 @@ impl From<String> for Words<'_> {
 }
 
 impl<'a> Words<'a> {
+    /// Its length in bytes (before escaping).
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Words::Owned(text) => text.len(),
+            Words::Pieces(pieces) => pieces.iter().map(|p| p.len()).sum(),
+        }
+    }
+
     /// The text joined from `pieces`.
     pub(super) fn of(pieces: &[&'a str]) -> Words<'a> {
         Words::Pieces(SmallVec::from_slice(pieces))
@@ -167,9 +175,9 @@ impl<'a> Words<'a> {
 }
 
 /// A command that asks this server the same, ready to paste: what it asks, and its text.
-pub(super) struct Command<'a> {
+pub(super) struct Command {
     pub(super) what: &'static str,
-    pub(super) text: Words<'a>,
+    pub(super) text: String,
 }
 
 /// What the head of every page holds beside the site's.
@@ -281,7 +289,7 @@ pub(super) struct PortFacts<'t> {
     /// nmap's frequency in words, by protocol label.
     pub(super) frequencies: Vec<(&'static str, String)>,
     /// The commands that ask this server the same.
-    pub(super) commands: Vec<Command<'t>>,
+    pub(super) commands: Vec<Command>,
 }
 
 #[cfg(test)]
