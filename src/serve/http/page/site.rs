@@ -60,7 +60,7 @@ impl FromRequestParts<Arc<Api>> for Site {
             .or_else(|| reached.and_then(|r| r.local.to_string().parse().ok()))
             .unwrap_or_else(|| Authority::from_static("localhost"));
         let scheme = reached.map_or("http", |r| r.scheme);
-        let host = authority.host().trim_matches(['[', ']']);
+        let host = || authority.host().trim_matches(['[', ']']);
         Ok(Site {
             base: [scheme, "://", authority.as_str()].concat(),
             dns: api.dns.dig_target(host),
