@@ -322,32 +322,36 @@ impl Render for Words<'_> {
     }
 }
 
-/// Whether `byte` is one HTML escapes.
-fn special(byte: u8) -> bool {
-    matches!(byte, b'&' | b'<' | b'>' | b'"')
-}
-
-/// Where the first byte HTML escapes is in `text`, or its length: eight bytes at a time (an
-/// OR folds `"` onto `&` and `<` onto `>`, and a word has a byte equal to another's when their
-/// XOR has a zero byte), then byte by byte in the word that has one.
+/// Where the first byte HTML escapes is in `text`, or its length: eight bytes at a time, the
+/// last few as a word padded with zero bytes (which are not escaped). An OR folds `"` onto `&`
+/// and `<` onto `>`, and a byte equal to another's is a zero byte in their XOR; the lowest
+/// byte the zero test marks is the first zero (a borrow marks only bytes above a zero), so
+/// the word's first special byte is its lowest marked one.
 fn first_special(text: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let zeros = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    let specials = |word: u64| {
+        zeros((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')))
+            | zeros((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')))
+    };
+    let first = |marked: u64| (marked.trailing_zeros() / 8) as usize;
+    let mut chunks = text.chunks_exact(8);
     let mut at = 0;
-    for chunk in text.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        if has_zero((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')))
-            || has_zero((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')))
-        {
-            break;
+    for chunk in &mut chunks {
+        let marked = specials(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        if marked != 0 {
+            return at + first(marked);
         }
         at += 8;
     }
-    text[at..]
-        .iter()
-        .position(|&b| special(b))
-        .map_or(text.len(), |p| at + p)
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    match specials(u64::from_le_bytes(last)) {
+        0 => text.len(),
+        marked => at + first(marked),
+    }
 }
 
 /// A service name, linked to its page when it can have one.
@@ -432,6 +436,28 @@ fn commands(commands: &[Command]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every special character at every place in texts of up to 19 bytes (the words and the
+    /// padded tail), beside another one and beside characters of more than one byte.
+    #[test]
+    fn text_finds_every_special_character_wherever_it_is() {
+        for length in 0..20 {
+            for at in 0..length {
+                for special in ['&', '<', '>', '"'] {
+                    for filler in ['a', 'é', '\'', '=', '\u{22}'] {
+                        let mut text: Vec<char> = std::iter::repeat_n(filler, length).collect();
+                        text[at] = special;
+                        let text: String = text.into_iter().collect();
+                        assert_eq!(
+                            Text(&text).render().into_string(),
+                            html! { (text) }.into_string(),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn text_is_escaped_as_maud_escapes() {
