@@ -78,8 +78,7 @@ const RCODES: [(ResponseCode, &str); 8] = [
 
 type Labels = Vec<(String, String)>;
 
-/// An HTTP answer's labels: the route and the status class, both fixed strings, so counting
-/// an answer makes no string.
+/// An HTTP answer's route and status class: fixed strings, none made per answer.
 type HttpLabels = [(&'static str, &'static str); 2];
 
 /// All of portsd's counters, shared by every listener.
