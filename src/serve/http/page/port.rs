@@ -176,9 +176,10 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
         }
     };
     let table = &snapshot.table;
-    // The entries are read where they are; a port nobody lists is a view made for it.
+    // The entries are read where they are; a port nobody lists is a view made for it. A port
+    // has a few uses, protocols and names: kept on the stack.
     let unlisted: Vec<UseView>;
-    let uses: Vec<Use<'_>> = match found {
+    let uses: SmallVec<[Use<'_>; 4]> = match found {
         Uses::Listed(ids) => ids
             .iter()
             .map(|&id| Use::of_entry(table.entry(id)))
@@ -188,7 +189,7 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             unlisted.iter().map(Use::of_view).collect()
         }
     };
-    let on: Vec<Protocol> = Protocol::ALL
+    let on: SmallVec<[Protocol; 4]> = Protocol::ALL
         .into_iter()
         .filter(|p| uses.iter().any(|u| u.protocol == p.label()))
         .collect();
@@ -204,7 +205,7 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             .collect(),
         commands: port_commands(site, &digits, protocol, &on),
     };
-    let mut services: Vec<&str> = uses.iter().filter_map(|u| u.service).collect();
+    let mut services: SmallVec<[&str; 4]> = uses.iter().filter_map(|u| u.service).collect();
     services.dedup();
     // What the port is used for: its service names, else its first use's description.
     let mut description = SmallVec::from_slice(&["What port ", &query, " is used for: "]);

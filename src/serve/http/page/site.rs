@@ -287,7 +287,7 @@ pub(super) struct PortFacts<'t> {
     pub(super) below: Option<(u16, &'t str)>,
     pub(super) above: Option<(u16, &'t str)>,
     /// nmap's frequency in words, by protocol label.
-    pub(super) frequencies: Vec<(&'static str, String)>,
+    pub(super) frequencies: SmallVec<[(&'static str, String); 4]>,
     /// The commands that ask this server the same.
     pub(super) commands: Vec<Command>,
 }
