@@ -328,18 +328,14 @@ impl Metrics {
         }
     }
 
-    /// Counts an HTTP answer on `route` with `status`, and how long it took.
-    pub(crate) fn http_answered(&self, route: &'static str, status: u16, took: Duration) {
-        let class = match status / 100 {
-            1 => "1xx",
-            2 => "2xx",
-            3 => "3xx",
-            4 => "4xx",
-            _ => "5xx",
-        };
-        self.http_requests
-            .get_or_create(&[("route", route), ("status", class)])
-            .inc();
+    /// The counter of HTTP answers on `route` with a status of `class` (`2xx`).
+    pub(crate) fn http_requests(&self, route: &'static str, class: &'static str) -> Counter {
+        let labels = [("route", route), ("status", class)];
+        self.http_requests.get_or_create(&labels).clone()
+    }
+
+    /// Counts how long an HTTP answer took.
+    pub(crate) fn http_took(&self, took: Duration) {
         self.http_seconds.observe(took.as_secs_f64());
     }
 

@@ -26,7 +26,7 @@ mod page;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -37,6 +37,7 @@ use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use page::site::Reached;
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -96,7 +97,7 @@ impl Default for HttpSettings {
 /// Every route, the API's (`api`) and the pages' (`page`), each marking its answers with its
 /// template for the metrics.
 fn router(api: Arc<api::Api>) -> axum::Router {
-    let routes: [(&'static str, MethodRouter<Arc<api::Api>>); 17] = [
+    let routes: [(&'static str, MethodRouter<Arc<api::Api>>); ROUTES] = [
         ("/", get(page::home)),
         ("/port/{port}", get(page::port::port)),
         ("/port/{port}/{protocol}", get(page::port::port)),
@@ -115,14 +116,14 @@ fn router(api: Arc<api::Api>) -> axum::Router {
         ("/v1/openapi.json", get(api::document)),
         (doh::PATH, get(doh::get).post(doh::post)),
     ];
-    routes
-        .into_iter()
-        .fold(axum::Router::new(), |router, (path, handler)| {
+    (0..)
+        .zip(routes)
+        .fold(axum::Router::new(), |router, (index, (path, handler))| {
             // A layer of the route's own (as `route_layer` adds), which marks answers its
             // method router gives too (405); a map of the answer, nothing boxed or cloned per
             // request.
             let mark = MapResponseLayer::new(move |mut response: Response<Body>| {
-                response.extensions_mut().insert(Route(path));
+                response.extensions_mut().insert(Route { index, path });
                 response
             });
             router.route(path, handler.layer(mark))
@@ -131,9 +132,16 @@ fn router(api: Arc<api::Api>) -> axum::Router {
         .with_state(api)
 }
 
-/// The route template that answered a request, put on its answer for the metrics.
+/// How many routes `router` has.
+const ROUTES: usize = 17;
+
+/// The route that answered a request (its place in `router`'s list, and its template), put on
+/// its answer for the metrics.
 #[derive(Clone, Copy, Debug)]
-struct Route(&'static str);
+struct Route {
+    index: usize,
+    path: &'static str,
+}
 
 /// An open HTTP connection, counted in the metrics while it lives.
 struct Open(Arc<Metrics>);
@@ -161,6 +169,9 @@ pub(crate) struct Http {
     limiter: RateLimiter,
     max_connections: usize,
     idle_timeout: Duration,
+    /// The counters of answers of each route, then of paths no route has (`other`), then of
+    /// requests refused before the router (`none`).
+    counted: [[OnceLock<Counter>; 5]; ROUTES + 2],
 }
 
 impl Http {
@@ -178,6 +189,7 @@ impl Http {
             limiter: RateLimiter::new(settings.rate_limit),
             max_connections: settings.max_connections,
             idle_timeout: settings.idle_timeout,
+            counted: Default::default(),
         }
     }
 
@@ -250,12 +262,19 @@ impl Http {
                 HeaderValue::from_static("ETag"),
             );
         }
-        let route = match response.extensions().get::<Route>() {
-            Some(&Route(route)) => route,
-            None if routed => "other",
-            None => "none",
+        let (index, route) = match response.extensions().get::<Route>() {
+            Some(&Route { index, path }) => (index, path),
+            None if routed => (ROUTES, "other"),
+            None => (ROUTES + 1, "none"),
         };
-        metrics.http_answered(route, response.status().as_u16(), started.elapsed());
+        // A route's counter of a status class is looked up by its labels once, then kept.
+        let class = usize::from(response.status().as_u16() / 100).clamp(1, 5) - 1;
+        self.counted[index][class]
+            .get_or_init(|| {
+                metrics.http_requests(route, ["1xx", "2xx", "3xx", "4xx", "5xx"][class])
+            })
+            .inc();
+        metrics.http_took(started.elapsed());
         response
     }
 }
