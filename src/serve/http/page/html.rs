@@ -2,7 +2,9 @@
 //! nothing here builds HTML out of strings. What a page shows is gathered by the parent
 //! module.
 
-use maud::{DOCTYPE, Markup, Render, html};
+use std::sync::OnceLock;
+
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 
 use super::site::{
     Command, Head, PortFacts, PortPath, Site, TopLine, Use, Words, search_path, service_link,
@@ -24,7 +26,7 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (head.title) " – portsd" }
                 meta name="description" content=(head.description);
-                link rel="canonical" href={ (Text(&site.base)) (head.path) };
+                link rel="canonical" href={ (Text(&site.base)) (Text(&head.path)) };
                 link rel="search" type="application/opensearchdescription+xml" title="portsd" href="/opensearch.xml";
                 link rel="stylesheet" href="/style.css";
             }
@@ -42,14 +44,7 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
                         }
                         div.choice {
                             label for="protocol" { "Protocol" }
-                            select #protocol name="protocol" {
-                                option value="" selected[head.protocol.is_none()] { "any" }
-                                @for protocol in Protocol::ALL {
-                                    option value=(Text(protocol.label())) selected[head.protocol == Some(protocol)] {
-                                        (Text(protocol.label()))
-                                    }
-                                }
-                            }
+                            (protocol_menu(head.protocol))
                         }
                         button type="submit" { "Look up" }
                     }
@@ -68,6 +63,28 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
         }
     };
     page.into_string()
+}
+
+/// The search form's protocol menu with `selected` chosen (none: `any`): one of five, each
+/// made once.
+fn protocol_menu(selected: Option<Protocol>) -> PreEscaped<&'static str> {
+    static MENUS: OnceLock<Vec<String>> = OnceLock::new();
+    let menus = MENUS.get_or_init(|| {
+        let choices = std::iter::once(None).chain(Protocol::ALL.map(Some));
+        let menu = |selected: Option<Protocol>| html! {
+            select #protocol name="protocol" {
+                option value="" selected[selected.is_none()] { "any" }
+                @for protocol in Protocol::ALL {
+                    option value=(protocol.label()) selected[selected == Some(protocol)] { (protocol.label()) }
+                }
+            }
+        };
+        choices.map(|selected| menu(selected).into_string()).collect()
+    });
+    let at = selected.map_or(0, |p| {
+        1 + Protocol::ALL.iter().position(|&q| q == p).unwrap_or(0)
+    });
+    PreEscaped(menus.get(at).map_or("", String::as_str))
 }
 
 /// The home page: examples and the commonest ports.
