@@ -78,6 +78,9 @@ const RCODES: [(ResponseCode, &str); 8] = [
 
 type Labels = Vec<(String, String)>;
 
+/// An HTTP answer's route and status class: fixed strings, none made per answer.
+type HttpLabels = [(&'static str, &'static str); 2];
+
 /// All of portsd's counters, shared by every listener.
 pub struct Metrics {
     registry: Registry,
@@ -101,7 +104,7 @@ pub struct Metrics {
     /// One per kind in [`COOKIE_KINDS`].
     cookies: Vec<Counter>,
     tcp_closed_under_pressure: Counter,
-    http_requests: Family<Labels, Counter>,
+    http_requests: Family<HttpLabels, Counter>,
     http_seconds: Histogram,
     http_rate_limited: Counter,
     http_refused: Counter,
@@ -262,7 +265,7 @@ impl Metrics {
             "TCP connections closed, idle longest first, to make room for a new client",
             tcp_closed_under_pressure.clone(),
         );
-        let http_requests = Family::<Labels, Counter>::default();
+        let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP answers by route and status class",
@@ -325,18 +328,14 @@ impl Metrics {
         }
     }
 
-    /// Counts an HTTP answer on `route` with `status`, and how long it took.
-    pub(crate) fn http_answered(&self, route: &str, status: u16, took: Duration) {
-        let class = match status / 100 {
-            1 => "1xx",
-            2 => "2xx",
-            3 => "3xx",
-            4 => "4xx",
-            _ => "5xx",
-        };
-        self.http_requests
-            .get_or_create(&labels(&[("route", route), ("status", class)]))
-            .inc();
+    /// The counter of HTTP answers on `route` with a status of `class` (`2xx`).
+    pub(crate) fn http_requests(&self, route: &'static str, class: &'static str) -> Counter {
+        let labels = [("route", route), ("status", class)];
+        self.http_requests.get_or_create(&labels).clone()
+    }
+
+    /// Counts how long an HTTP answer took.
+    pub(crate) fn http_took(&self, took: Duration) {
         self.http_seconds.observe(took.as_secs_f64());
     }
 

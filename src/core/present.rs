@@ -203,7 +203,8 @@ pub struct UseView {
 }
 
 impl UseView {
-    fn of(table: &Table, found: Uses) -> Vec<UseView> {
+    /// The views of the uses `found` in `table`.
+    pub(crate) fn of(table: &Table, found: Uses) -> Vec<UseView> {
         match found {
             Uses::Listed(ids) => ids
                 .iter()
@@ -257,6 +258,16 @@ impl UseView {
 
 /// The uses `portsd lookup QUERY` shows: those `serve` answers for the query's name.
 pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseView>, LookupError> {
+    lookup_uses(zone, snapshot, query).map(|found| UseView::of(&snapshot.table, found))
+}
+
+/// The uses [`lookup`] shows, as the table's entries (or the port nobody lists), for a caller
+/// that reads them where they are rather than as copies (a port page).
+pub(crate) fn lookup_uses(
+    zone: &Zone,
+    snapshot: &Snapshot,
+    query: &str,
+) -> Result<Uses, LookupError> {
     let bad = || LookupError::BadQuery(query.to_owned());
     let (subject, protocol) = match query.split_once('/') {
         Some((subject, proto)) => (
@@ -282,13 +293,11 @@ pub fn lookup(zone: &Zone, snapshot: &Snapshot, query: &str) -> Result<Vec<UseVi
         Target::PortOn(..) | Target::Port(_) | Target::Service(_) | Target::ServiceOn(..) => {}
         _ => return Err(bad()),
     }
-    let views = answer::uses(&snapshot.table, &target)
-        .map(|found| UseView::of(&snapshot.table, found))
-        .unwrap_or_default();
-    if views.is_empty() {
-        return Err(LookupError::NotFound(query.to_owned()));
+    match answer::uses(&snapshot.table, &target) {
+        Some(Uses::Listed(ids)) if ids.is_empty() => Err(LookupError::NotFound(query.to_owned())),
+        Some(found) => Ok(found),
+        None => Err(LookupError::NotFound(query.to_owned())),
     }
-    Ok(views)
 }
 
 /// The port `text` names, read as `portsd lookup` reads one: decimal digits without a leading

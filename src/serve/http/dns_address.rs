@@ -24,16 +24,17 @@ impl DnsAddress {
         self.addr.get().copied()
     }
 
-    /// `dig`'s arguments for this server's DNS ([`dig_target`]) as a page reached at `host`
-    /// prints them, if it serves DNS.
-    pub(super) fn dig_target(&self, host: &str) -> Option<Arc<str>> {
+    /// `dig`'s arguments for this server's DNS ([`dig_target`]) as a page reached at the
+    /// host `host` gives prints them, if it serves DNS. `host` is called only when the
+    /// arguments name it (DNS served on a wildcard address) or are made the first time.
+    pub(super) fn dig_target<'h>(&self, host: impl FnOnce() -> &'h str) -> Option<Arc<str>> {
         let addr = self.get()?;
         if addr.ip().is_unspecified() {
-            return Some(dig_target(addr, host).into());
+            return Some(dig_target(addr, host()).into());
         }
         Some(
             self.dig
-                .get_or_init(|| dig_target(addr, host).into())
+                .get_or_init(|| dig_target(addr, host()).into())
                 .clone(),
         )
     }

@@ -15,9 +15,10 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::IntoResponse;
@@ -25,6 +26,7 @@ use data_encoding::BASE64URL_NOPAD;
 use serde::Deserialize;
 
 use super::api::{self, Shared};
+use super::page::site::Reached;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::transport::Transport;
 use crate::wire;
@@ -47,7 +49,7 @@ pub(super) struct Parameters {
 /// `GET /dns-query?dns=...`.
 pub(super) async fn get(
     State(api): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(reached): Extension<Reached>,
     parameters: Result<Query<Parameters>, QueryRejection>,
 ) -> Response<Body> {
     let encoded = parameters.ok().and_then(|Query(p)| p.dns);
@@ -55,7 +57,7 @@ pub(super) async fn get(
         return api::error(StatusCode::BAD_REQUEST, "no dns parameter");
     };
     match BASE64URL_NOPAD.decode(encoded.as_bytes()) {
-        Ok(query) => answer(&api.pipeline, client, &query).await,
+        Ok(query) => answer(&api.pipeline, reached.client, &query).await,
         Err(_) => api::error(
             StatusCode::BAD_REQUEST,
             "the dns parameter is not base64url without padding",
@@ -66,7 +68,7 @@ pub(super) async fn get(
 /// `POST /dns-query` with a DNS message as its body.
 pub(super) async fn post(
     State(api): Shared,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(reached): Extension<Reached>,
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
@@ -82,7 +84,7 @@ pub(super) async fn post(
             "the body must be application/dns-message",
         );
     }
-    answer(&api.pipeline, client, &query).await
+    answer(&api.pipeline, reached.client, &query).await
 }
 
 /// The 413 of a body longer than a DNS message.

@@ -26,25 +26,25 @@ mod page;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, Request, Response, StatusCode};
-use axum::middleware::Next;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use hyper::body::{Body as _, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use page::site::Reached;
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+use tower::util::MapResponseLayer;
 use tracing::{debug, info};
 
 use super::occupancy::{Occupancy, Seat};
@@ -94,40 +94,53 @@ impl Default for HttpSettings {
     }
 }
 
-/// Every route, the API's (`api`) and the pages' (`page`).
+/// Every route, the API's (`api`) and the pages' (`page`), each marking its answers with its
+/// template for the metrics.
 fn router(api: Arc<api::Api>) -> axum::Router {
-    axum::Router::new()
-        .route("/", get(page::home))
-        .route("/port/{port}", get(page::port::port))
-        .route("/port/{port}/{protocol}", get(page::port::port))
-        .route("/service/{name}", get(page::service))
-        .route("/service/{name}/{protocol}", get(page::service))
-        .route("/opensearch.xml", get(page::opensearch))
-        .route("/robots.txt", get(page::robots))
-        .route("/style.css", get(page::style))
-        .route("/metrics", get(api::metrics))
-        .route("/v1/ports/{port}", get(api::port))
-        .route("/v1/ports/{port}/{protocol}", get(api::port_on))
-        .route("/v1/services/{name}", get(api::service))
-        .route("/v1/services/{name}/{protocol}", get(api::service_on))
-        .route("/v1/search", get(api::search))
-        .route("/v1/zone", get(api::zone))
-        .route("/v1/openapi.json", get(api::document))
-        .route(doh::PATH, get(doh::get).post(doh::post))
-        .route_layer(axum::middleware::from_fn(mark_route))
+    let routes: [(&'static str, MethodRouter<Arc<api::Api>>); ROUTES] = [
+        ("/", get(page::home)),
+        ("/port/{port}", get(page::port::port)),
+        ("/port/{port}/{protocol}", get(page::port::port)),
+        ("/service/{name}", get(page::service)),
+        ("/service/{name}/{protocol}", get(page::service)),
+        ("/opensearch.xml", get(page::opensearch)),
+        ("/robots.txt", get(page::robots)),
+        ("/style.css", get(page::style)),
+        ("/metrics", get(api::metrics)),
+        ("/v1/ports/{port}", get(api::port)),
+        ("/v1/ports/{port}/{protocol}", get(api::port_on)),
+        ("/v1/services/{name}", get(api::service)),
+        ("/v1/services/{name}/{protocol}", get(api::service_on)),
+        ("/v1/search", get(api::search)),
+        ("/v1/zone", get(api::zone)),
+        ("/v1/openapi.json", get(api::document)),
+        (doh::PATH, get(doh::get).post(doh::post)),
+    ];
+    (0..)
+        .zip(routes)
+        .fold(axum::Router::new(), |router, (index, (path, handler))| {
+            // A layer of the route's own (as `route_layer` adds), which marks answers its
+            // method router gives too (405); a map of the answer, nothing boxed or cloned per
+            // request.
+            let mark = MapResponseLayer::new(move |mut response: Response<Body>| {
+                response.extensions_mut().insert(Route { index, path });
+                response
+            });
+            router.route(path, handler.layer(mark))
+        })
         .fallback(page::not_found)
         .with_state(api)
 }
 
-/// The route template that answered a request, put on its answer for the metrics.
-#[derive(Clone, Debug)]
-struct Route(MatchedPath);
+/// How many routes `router` has.
+const ROUTES: usize = 17;
 
-/// Marks the answer of a routed request with its route.
-async fn mark_route(route: MatchedPath, request: Request<Body>, next: Next) -> Response<Body> {
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(Route(route));
-    response
+/// The route that answered a request (its place in `router`'s list, and its template), put on
+/// its answer for the metrics.
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    index: usize,
+    path: &'static str,
 }
 
 /// An open HTTP connection, counted in the metrics while it lives.
@@ -156,6 +169,9 @@ pub(crate) struct Http {
     limiter: RateLimiter,
     max_connections: usize,
     idle_timeout: Duration,
+    /// The counters of answers of each route, then of paths no route has (`other`), then of
+    /// requests refused before the router (`none`).
+    counted: [[OnceLock<Counter>; 5]; ROUTES + 2],
 }
 
 impl Http {
@@ -173,6 +189,7 @@ impl Http {
             limiter: RateLimiter::new(settings.rate_limit),
             max_connections: settings.max_connections,
             idle_timeout: settings.idle_timeout,
+            counted: Default::default(),
         }
     }
 
@@ -229,7 +246,6 @@ impl Http {
             api::preflight(doh)
         } else {
             let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-            request.extensions_mut().insert(ConnectInfo(client));
             request.extensions_mut().insert(reached);
             routed = true;
             let response = match self.router.clone().oneshot(request).await {
@@ -246,12 +262,19 @@ impl Http {
                 HeaderValue::from_static("ETag"),
             );
         }
-        let route = match response.extensions().get::<Route>() {
-            Some(Route(route)) => route.as_str(),
-            None if routed => "other",
-            None => "none",
+        let (index, route) = match response.extensions().get::<Route>() {
+            Some(&Route { index, path }) => (index, path),
+            None if routed => (ROUTES, "other"),
+            None => (ROUTES + 1, "none"),
         };
-        metrics.http_answered(route, response.status().as_u16(), started.elapsed());
+        // A route's counter of a status class is looked up by its labels once, then kept.
+        let class = usize::from(response.status().as_u16() / 100).clamp(1, 5) - 1;
+        self.counted[index][class]
+            .get_or_init(|| {
+                metrics.http_requests(route, ["1xx", "2xx", "3xx", "4xx", "5xx"][class])
+            })
+            .inc();
+        metrics.http_took(started.elapsed());
         response
     }
 }
@@ -295,6 +318,7 @@ pub(crate) async fn serve(
         let reached = Reached {
             scheme: if tls.is_some() { "https" } else { "http" },
             local: stream.local_addr().unwrap_or(client),
+            client,
         };
         // An answer goes out whole in one write; waiting for the client's ACK of the previous
         // one (Nagle) would only add latency.

@@ -2,24 +2,31 @@
 //! nothing here builds HTML out of strings. What a page shows is gathered by the parent
 //! module.
 
-use maud::{DOCTYPE, Markup, Render, html};
+use std::sync::OnceLock;
 
-use super::site::{Head, PortFacts, PortPath, Site, TopLine, search_path, service_link};
-use crate::core::model::{Protocol, Status};
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
+
+use super::site::{
+    Command, Head, PortFacts, PortPath, Site, TopLine, Use, Words, search_path, service_link,
+};
+use crate::core::model::{Protocol, RegistryFacts, Status};
 use crate::core::present::UseView;
 use crate::core::zone::Snapshot;
 
 /// The whole page: head, header with the search form, `main`, footer.
 pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Markup) -> String {
     let page = html! {
+        // The page's fixed markup is about 1.7 KB: room for it, the head's texts and `main`
+        // at once.
+        (Room(main.0.len() + head.title.len() + head.description.len() + 2048))
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (Text(&head.title)) " – portsd" }
-                meta name="description" content=(Text(&head.description));
-                link rel="canonical" href={ (Text(&site.base)) (head.path) };
+                title { (head.title) " – portsd" }
+                meta name="description" content=(head.description);
+                link rel="canonical" href={ (Text(&site.base)) (Text(&head.path)) };
                 link rel="search" type="application/opensearchdescription+xml" title="portsd" href="/opensearch.xml";
                 link rel="stylesheet" href="/style.css";
             }
@@ -37,14 +44,7 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
                         }
                         div.choice {
                             label for="protocol" { "Protocol" }
-                            select #protocol name="protocol" {
-                                option value="" selected[head.protocol.is_none()] { "any" }
-                                @for protocol in Protocol::ALL {
-                                    option value=(Text(protocol.label())) selected[head.protocol == Some(protocol)] {
-                                        (Text(protocol.label()))
-                                    }
-                                }
-                            }
+                            (protocol_menu(head.protocol))
                         }
                         button type="submit" { "Look up" }
                     }
@@ -63,6 +63,28 @@ pub(super) fn layout(site: &Site, head: &Head<'_>, snapshot: &Snapshot, main: Ma
         }
     };
     page.into_string()
+}
+
+/// The search form's protocol menu with `selected` chosen (none: `any`): one of five, each
+/// made once.
+fn protocol_menu(selected: Option<Protocol>) -> PreEscaped<&'static str> {
+    static MENUS: OnceLock<Vec<String>> = OnceLock::new();
+    let menus = MENUS.get_or_init(|| {
+        let choices = std::iter::once(None).chain(Protocol::ALL.map(Some));
+        let menu = |selected: Option<Protocol>| html! {
+            select #protocol name="protocol" {
+                option value="" selected[selected.is_none()] { "any" }
+                @for protocol in Protocol::ALL {
+                    option value=(protocol.label()) selected[selected == Some(protocol)] { (protocol.label()) }
+                }
+            }
+        };
+        choices.map(|selected| menu(selected).into_string()).collect()
+    });
+    let at = selected.map_or(0, |p| {
+        1 + Protocol::ALL.iter().position(|&q| q == p).unwrap_or(0)
+    });
+    PreEscaped(menus.get(at).map_or("", String::as_str))
 }
 
 /// The home page: examples and the commonest ports.
@@ -115,15 +137,15 @@ pub(super) fn results(
         p { "Best first, ranked as " code { "WORDS.search.ZONE" } " ranks them over DNS." }
         ol.uses {
             @for (rank, view) in ranked {
-                li { (one_use(Some(*rank), view, false)) }
+                li { (one_use(Some(*rank), &Use::of_view(view), false)) }
             }
         }
-        (legend(ranked.iter().map(|(_, view)| view)))
+        (legend(ranked.iter().map(|(_, view)| view.status)))
     }
 }
 
 /// A port's page.
-pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Markup {
+pub(super) fn port(query: &str, facts: &PortFacts<'_>, uses: &[Use<'_>]) -> Markup {
     html! {
         h1 { "Port " (Text(query)) }
         p {
@@ -135,8 +157,8 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
             "."
         }
         ul.uses {
-            @for view in views {
-                li { (one_use(None, view, true)) }
+            @for one in uses {
+                li { (one_use(None, one, true)) }
             }
         }
         @if !facts.frequencies.is_empty() {
@@ -147,7 +169,7 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
                 }
             }
         }
-        (legend(views.iter()))
+        (legend(uses.iter().map(|one| one.status)))
         @if facts.below.is_some() || facts.above.is_some() {
             h2 { "Nearest ports with known uses" }
             ul.neighbours {
@@ -167,15 +189,15 @@ pub(super) fn port(query: &str, facts: &PortFacts<'_>, views: &[UseView]) -> Mar
 }
 
 /// A service's page.
-pub(super) fn service(query: &str, views: &[UseView], commands_run: &[(&str, String)]) -> Markup {
+pub(super) fn service(query: &str, views: &[UseView], commands_run: &[Command]) -> Markup {
     html! {
         h1 { "Service " (query) }
         ul.uses {
             @for view in views {
-                li { (one_use(None, view, false)) }
+                li { (one_use(None, &Use::of_view(view), false)) }
             }
         }
-        (legend(views.iter()))
+        (legend(views.iter().map(|view| view.status)))
         (commands(commands_run))
     }
 }
@@ -215,16 +237,17 @@ pub(super) fn opensearch(site: &Site) -> String {
 
 /// One use: rank, port, status, service names, description; with `detailed`, its sources and
 /// every registry fact.
-fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
+fn one_use(rank: Option<usize>, view: &Use<'_>, detailed: bool) -> Markup {
     let protocol = (view.protocol != "any").then_some(view.protocol);
     html! {
         p.use-head {
             @if let Some(rank) = rank { span.rank { "#" (rank) } }
             a.port href=(PortPath { port: view.first, protocol }) {
-                (Text(&view.port)) @if let Some(p) = protocol { "/" (Text(p)) }
+                (view.first) @if view.last != view.first { "-" (view.last) }
+                @if let Some(p) = protocol { "/" (Text(p)) }
             }
             span.status { (Text(view.status)) }
-            @if let Some(service) = &view.service {
+            @if let Some(service) = view.service {
                 (service_name(service))
             }
             @if !view.aliases.is_empty() {
@@ -237,19 +260,19 @@ fn one_use(rank: Option<usize>, view: &UseView, detailed: bool) -> Markup {
                 }
             }
         }
-        p.description { @if view.description.is_empty() { "(no description)" } @else { (Text(&view.description)) } }
+        p.description { @if view.description.is_empty() { "(no description)" } @else { (Text(view.description)) } }
         @if detailed {
             dl.facts {
-                @if !view.sources.is_empty() {
+                @if view.sources != 0 {
                     dt { "Listed by" }
                     dd {
-                        @for (i, source) in view.sources.iter().enumerate() {
+                        @for (i, source) in view.sources().enumerate() {
                             @if i > 0 { ", " }
                             (Text(source_name(source)))
                         }
                     }
                 }
-                @for (field, value) in view.registry.fields() {
+                @for (field, value) in view.registry.into_iter().flat_map(RegistryFacts::fields) {
                     dt { (Text(fact_label(field))) }
                     dd {
                         // An RFC reference is linked to the RFC Editor's page, a date is
@@ -294,32 +317,58 @@ impl Render for Text<'_> {
     }
 }
 
-/// Whether `byte` is one HTML escapes.
-fn special(byte: u8) -> bool {
-    matches!(byte, b'&' | b'<' | b'>' | b'"')
+/// Room for `.0` more bytes in the page, made at once where the page would grow into it
+/// in steps (a fragment's first size is a guess from its template's length).
+struct Room(usize);
+
+impl Render for Room {
+    fn render_to(&self, buffer: &mut String) {
+        buffer.reserve(self.0);
+    }
 }
 
-/// Where the first byte HTML escapes is in `text`, or its length: eight bytes at a time (an
-/// OR folds `"` onto `&` and `<` onto `>`, and a word has a byte equal to another's when their
-/// XOR has a zero byte), then byte by byte in the word that has one.
+/// A text escaped as [`Text`] escapes it, piece by piece.
+impl Render for Words<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        match self {
+            Words::Owned(text) => Text(text).render_to(buffer),
+            Words::Pieces(pieces) => pieces
+                .iter()
+                .for_each(|piece| Text(piece).render_to(buffer)),
+        }
+    }
+}
+
+/// Where the first byte HTML escapes is in `text`, or its length: eight bytes at a time, the
+/// last few as a word padded with zero bytes (which are not escaped). An OR folds `"` onto `&`
+/// and `<` onto `>`, and a byte equal to another's is a zero byte in their XOR; the lowest
+/// byte the zero test marks is the first zero (a borrow marks only bytes above a zero), so
+/// the word's first special byte is its lowest marked one.
 fn first_special(text: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
+    let zeros = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    let specials = |word: u64| {
+        zeros((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')))
+            | zeros((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')))
+    };
+    let first = |marked: u64| (marked.trailing_zeros() / 8) as usize;
+    let mut chunks = text.chunks_exact(8);
     let mut at = 0;
-    for chunk in text.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        if has_zero((word | (ONES * 0x04)) ^ (ONES * u64::from(b'&')))
-            || has_zero((word | (ONES * 0x02)) ^ (ONES * u64::from(b'>')))
-        {
-            break;
+    for chunk in &mut chunks {
+        let marked = specials(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        if marked != 0 {
+            return at + first(marked);
         }
         at += 8;
     }
-    text[at..]
-        .iter()
-        .position(|&b| special(b))
-        .map_or(text.len(), |p| at + p)
+    let rest = chunks.remainder();
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    match specials(u64::from_le_bytes(last)) {
+        0 => text.len(),
+        marked => at + first(marked),
+    }
 }
 
 /// A service name, linked to its page when it can have one.
@@ -363,11 +412,11 @@ fn source_name(name: &str) -> &str {
     }
 }
 
-/// What the status words of `views` mean, each once.
-fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
+/// What the status words of some uses mean, each once.
+fn legend(statuses: impl Iterator<Item = &'static str>) -> Markup {
     // A bit per status in `Status::ALL`.
-    let seen = views.fold(0u32, |seen, view| {
-        let at = Status::ALL.iter().position(|s| s.word() == view.status);
+    let seen = statuses.fold(0u32, |seen, status| {
+        let at = Status::ALL.iter().position(|s| s.word() == status);
         at.map_or(seen, |at| seen | 1 << at)
     });
     let shown = (0..)
@@ -387,12 +436,15 @@ fn legend<'v>(views: impl Iterator<Item = &'v UseView>) -> Markup {
 }
 
 /// The commands that ask this server the same, ready to paste.
-fn commands(commands: &[(&str, String)]) -> Markup {
+fn commands(commands: &[Command]) -> Markup {
+    // Each command's markup is about 50 bytes beside its text.
+    let room = commands.iter().map(|c| c.text.len() + 64).sum::<usize>() + 64;
     html! {
+        (Room(room))
         h2 { "Ask this server yourself" }
         ul.commands {
-            @for (what, command) in commands {
-                li { (Text(what)) ":" pre { code { (Text(command)) } } }
+            @for command in commands {
+                li { (Text(command.what)) ":" pre { code { (Text(&command.text)) } } }
             }
         }
     }
@@ -401,6 +453,28 @@ fn commands(commands: &[(&str, String)]) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every special character at every place in texts of up to 19 bytes (the words and the
+    /// padded tail), beside another one and beside characters of more than one byte.
+    #[test]
+    fn text_finds_every_special_character_wherever_it_is() {
+        for length in 0..20 {
+            for at in 0..length {
+                for special in ['&', '<', '>', '"'] {
+                    for filler in ['a', 'é', '\'', '=', '\u{22}'] {
+                        let mut text: Vec<char> = std::iter::repeat_n(filler, length).collect();
+                        text[at] = special;
+                        let text: String = text.into_iter().collect();
+                        assert_eq!(
+                            Text(&text).render().into_string(),
+                            html! { (text) }.into_string(),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn text_is_escaped_as_maud_escapes() {

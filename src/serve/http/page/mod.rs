@@ -18,7 +18,7 @@ mod html;
 pub(super) mod port;
 pub(super) mod site;
 
-use site::{Head, Site, TopLine, encode, port_path, search_path, service_path};
+use site::{Command, Head, Site, TopLine, Words, encode, port_path, search_path, service_path};
 
 use std::sync::Arc;
 
@@ -139,11 +139,12 @@ pub(super) async fn home(
     let query = parameters.q.as_deref().map(str::trim).unwrap_or_default();
     if query.is_empty() {
         let head = Head {
-            title: "What is this port used for?".to_owned(),
+            title: Words::of(&["What is this port used for?"]),
             description: "What TCP, UDP, SCTP and DCCP port numbers are used for: IANA's \
                           registry, Wikipedia's list of ports and nmap's frequencies, by port, \
                           service name or words."
-                .to_owned(),
+                .to_owned()
+                .into(),
             path: "/".to_owned(),
             query: "",
             protocol,
@@ -171,8 +172,8 @@ fn search_or_go(
         None => (query, on),
     };
     let head = |title: String, description: String| Head {
-        title,
-        description,
+        title: title.into(),
+        description: description.into(),
         path: match on {
             Some(on) => format!("{}&protocol={on}", search_path(query)),
             None => search_path(query),
@@ -326,8 +327,8 @@ fn service_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
     };
     let protocol = protocol.and_then(|label| Protocol::from_label(label.as_bytes()));
     let head = |description: String| Head {
-        title: format!("Service {query}"),
-        description,
+        title: format!("Service {query}").into(),
+        description: description.into(),
         path: path.clone(),
         query: &query,
         protocol,
@@ -342,15 +343,18 @@ fn service_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
                 "The ports service {query} uses: {}.",
                 ports.join(", ")
             ));
+            let labels = query.replace('/', ".");
             let mut commands = Vec::new();
             if let Some(dns) = &site.dns {
-                let labels = query.replace('/', ".");
-                commands.push((
-                    "Over DNS",
-                    format!("dig TXT {labels}.{} {dns} +short", site.zone),
-                ));
+                commands.push(Command {
+                    what: "Over DNS",
+                    text: ["dig TXT ", &labels, ".", &site.zone, " ", dns, " +short"].concat(),
+                });
             }
-            commands.push(("As JSON", format!("curl {}/v1/services/{query}", site.base)));
+            commands.push(Command {
+                what: "As JSON",
+                text: ["curl ", &site.base, "/v1/services/", &query].concat(),
+            });
             let body = html::service(&query, &views, &commands);
             let page = html::layout(site, &head, &snapshot, body);
             page_answer(api, &snapshot, StatusCode::OK, page)

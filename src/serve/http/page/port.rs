@@ -8,10 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::{Response, StatusCode};
 use bytes::Bytes;
 
-use super::site::{Head, PortFacts, Site, port_path};
+use smallvec::SmallVec;
+
+use super::site::{Command, Head, PortFacts, Site, Use, Words, port_path};
 use super::{PathRead, error_status, html, page_answer, problem, read_path};
+use crate::core::answer::Uses;
 use crate::core::model::{PORT_RANGES, Protocol, port_range};
-use crate::core::present;
+use crate::core::present::{self, UseView};
 use crate::core::table::{EntryIds, Table};
 use crate::serve::http::api::{Api, Shared, Subject};
 
@@ -132,13 +135,13 @@ pub(crate) async fn port(
 fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
     let snapshot = api.pipeline.snapshot();
     let zone = api.pipeline.zone();
-    let read = read.and_then(|(query, port, protocol)| {
-        // `lookup_query` let only a port through.
-        let port = present::port_of(&port).map_err(|error| error.to_string())?;
+    let read = read.and_then(|(query, digits, protocol)| {
+        // `lookup_query` let only a port through, in decimal digits without a leading zero.
+        let port = present::port_of(&digits).map_err(|error| error.to_string())?;
         let protocol = protocol.and_then(|label| Protocol::from_label(label.as_bytes()));
-        Ok((query, port, protocol))
+        Ok((query, port, digits, protocol))
     });
-    let (query, port, protocol) = match read {
+    let (query, port, digits, protocol) = match read {
         Ok(read) => read,
         Err(message) => {
             let head = Head::plain("Not a port", &message);
@@ -152,12 +155,12 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
     if let Some(page) = api.pages.get(&snapshot, &key) {
         return page_answer(api, &snapshot, StatusCode::OK, page);
     }
-    let views = match present::lookup(zone, &snapshot, &query) {
-        Ok(views) => views,
+    let found = match present::lookup_uses(zone, &snapshot, &query) {
+        Ok(found) => found,
         Err(error) => {
             let head = Head {
-                title: format!("Port {query}"),
-                description: error.to_string(),
+                title: format!("Port {query}").into(),
+                description: error.to_string().into(),
                 path: port_path(port, protocol.map(Protocol::label)),
                 query: &query,
                 protocol,
@@ -173,9 +176,22 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
         }
     };
     let table = &snapshot.table;
-    let on: Vec<Protocol> = Protocol::ALL
+    // The entries are read where they are; a port nobody lists is a view made for it. A port
+    // has a few uses, protocols and names: kept on the stack.
+    let unlisted: Vec<UseView>;
+    let uses: SmallVec<[Use<'_>; 4]> = match found {
+        Uses::Listed(ids) => ids
+            .iter()
+            .map(|&id| Use::of_entry(table.entry(id)))
+            .collect(),
+        found @ Uses::Unlisted(_) => {
+            unlisted = UseView::of(table, found);
+            unlisted.iter().map(Use::of_view).collect()
+        }
+    };
+    let on: SmallVec<[Protocol; 4]> = Protocol::ALL
         .into_iter()
-        .filter(|p| views.iter().any(|v| v.protocol == p.label()))
+        .filter(|p| uses.iter().any(|u| u.protocol == p.label()))
         .collect();
     let facts = PortFacts {
         port,
@@ -187,62 +203,85 @@ fn port_page(api: &Api, site: &Site, read: PathRead) -> Response<Body> {
             .iter()
             .filter_map(|&p| Some((p.label(), frequency_words(table, port, p)?)))
             .collect(),
-        commands: port_commands(site, port, protocol, &on),
+        commands: port_commands(site, &digits, protocol, &on),
     };
-    let services: Vec<&str> = views.iter().filter_map(|v| v.service.as_deref()).collect();
-    let mut services = services;
+    let mut services: SmallVec<[&str; 4]> = uses.iter().filter_map(|u| u.service).collect();
     services.dedup();
-    let used_for = match services[..] {
-        [] => views[0].description.clone(),
-        _ => services.join(", "),
-    };
+    // What the port is used for: its service names, else its first use's description.
+    let mut description = SmallVec::from_slice(&["What port ", &query, " is used for: "]);
+    match services[..] {
+        [] => description.push(uses[0].description),
+        _ => {
+            for (i, service) in services.iter().enumerate() {
+                if i > 0 {
+                    description.push(", ");
+                }
+                description.push(*service);
+            }
+        }
+    }
+    description.push(".");
     let head = Head {
-        title: ["Port ", &query].concat(),
-        description: ["What port ", &query, " is used for: ", &used_for, "."].concat(),
+        title: Words::of(&["Port ", &query]),
+        description: Words::Pieces(description),
         path: port_path(port, protocol.map(Protocol::label)),
         query: &query,
         protocol,
     };
-    let body = html::port(&query, &facts, &views);
+    let body = html::port(&query, &facts, &uses);
     let page = Bytes::from(html::layout(site, &head, &snapshot, body));
     api.pages.keep(&snapshot, key, page.clone());
     page_answer(api, &snapshot, StatusCode::OK, page)
 }
 
 /// The commands that ask this server about `port` (on `protocol`): the DNS name, the
-/// registry's names for the protocols the port has uses on, and the API.
+/// registry's names for the protocols the port has uses on, and the API. `port` is the port
+/// in decimal digits.
 fn port_commands(
     site: &Site,
-    port: u16,
+    port: &str,
     protocol: Option<Protocol>,
     on: &[Protocol],
-) -> Vec<(&'static str, String)> {
+) -> Vec<Command> {
     let zone = &*site.zone;
-    let port = port.to_string();
     let label = protocol.map(Protocol::label);
-    let mut commands = Vec::new();
+    let mut commands = Vec::with_capacity(2 + on.len());
     if let Some(dns) = site.dns.as_deref() {
-        let name = match label {
-            Some(p) => [&port, ".", p, ".", zone].concat(),
-            None => [&port, ".", zone].concat(),
+        let text = match label {
+            Some(p) => ["dig TXT ", port, ".", p, ".", zone, " ", dns, " +short"].concat(),
+            None => ["dig TXT ", port, ".", zone, " ", dns, " +short"].concat(),
         };
-        commands.push((
-            "Over DNS",
-            ["dig TXT ", &name, " ", dns, " +short"].concat(),
-        ));
-        for p in label.map_or_else(|| on.iter().map(|p| p.label()).collect(), |p| vec![p]) {
-            let name = [&port, ".", p, ".registry.", zone].concat();
-            commands.push((
-                "IANA's registry facts over DNS",
-                ["dig TXT ", &name, " ", dns, " +short"].concat(),
-            ));
+        commands.push(Command {
+            what: "Over DNS",
+            text,
+        });
+        for p in protocol.as_ref().map_or(on, std::slice::from_ref) {
+            let p = p.label();
+            commands.push(Command {
+                what: "IANA's registry facts over DNS",
+                text: [
+                    "dig TXT ",
+                    port,
+                    ".",
+                    p,
+                    ".registry.",
+                    zone,
+                    " ",
+                    dns,
+                    " +short",
+                ]
+                .concat(),
+            });
         }
     }
-    let api_path = match label {
-        Some(p) => ["/v1/ports/", &port, "/", p].concat(),
-        None => ["/v1/ports/", &port].concat(),
+    let text = match label {
+        Some(p) => ["curl ", &site.base, "/v1/ports/", port, "/", p].concat(),
+        None => ["curl ", &site.base, "/v1/ports/", port].concat(),
     };
-    commands.push(("As JSON", ["curl ", &site.base, &api_path].concat()));
+    commands.push(Command {
+        what: "As JSON",
+        text,
+    });
     commands
 }
 

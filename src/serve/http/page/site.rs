@@ -1,6 +1,7 @@
-//! What every page is made of beside its uses: how the reader reached this server (`Site`,
-//! from which links and ready-to-paste commands are written), each page's head, the lines of
-//! the `top` lists and the facts of a port page, and the addresses of the pages.
+//! What every page is made of: how the reader reached this server (`Site`, from which links
+//! and ready-to-paste commands are written), each page's head, a use as a page shows it
+//! (`Use`, borrowed), the lines of the `top` lists and the facts of a port page, and the
+//! addresses of the pages.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,16 +11,20 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
 use maud::Render;
+use smallvec::SmallVec;
 
-use crate::core::model::Protocol;
+use crate::core::model::{Entry, Protocol, RegistryFacts, Source};
+use crate::core::present::UseView;
 use crate::serve::http::api::{Api, is_service_name};
 
-/// How a request reached this server: the scheme of the listener and the address the client
-/// connected to, which the pages print when the client sent no usable `Host`.
+/// How a request reached this server: the scheme of the listener, the address the client
+/// connected to (which the pages print when the client sent no usable `Host`), and the
+/// client's own address (which DNS over HTTPS answers as DNS would).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Reached {
     pub(crate) scheme: &'static str,
     pub(crate) local: SocketAddr,
+    pub(crate) client: SocketAddr,
 }
 
 /// Where the reader reached this server, and where it answers DNS: what links and commands
@@ -55,7 +60,7 @@ impl FromRequestParts<Arc<Api>> for Site {
             .or_else(|| reached.and_then(|r| r.local.to_string().parse().ok()))
             .unwrap_or_else(|| Authority::from_static("localhost"));
         let scheme = reached.map_or("http", |r| r.scheme);
-        let host = authority.host().trim_matches(['[', ']']);
+        let host = || authority.host().trim_matches(['[', ']']);
         Ok(Site {
             base: [scheme, "://", authority.as_str()].concat(),
             dns: api.dns.dig_target(host),
@@ -140,12 +145,47 @@ impl Render for ServicePath<'_> {
     }
 }
 
+/// A text a page shows, made for it (`Owned`) or the pieces it is joined from, each borrowed
+/// (`Pieces`: a port page's title and description, written into the page as they are rather
+/// than joined into a string first).
+pub(super) enum Words<'a> {
+    Owned(String),
+    Pieces(SmallVec<[&'a str; 10]>),
+}
+
+impl From<String> for Words<'_> {
+    fn from(text: String) -> Self {
+        Words::Owned(text)
+    }
+}
+
+impl<'a> Words<'a> {
+    /// Its length in bytes (before escaping).
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Words::Owned(text) => text.len(),
+            Words::Pieces(pieces) => pieces.iter().map(|p| p.len()).sum(),
+        }
+    }
+
+    /// The text joined from `pieces`.
+    pub(super) fn of(pieces: &[&'a str]) -> Words<'a> {
+        Words::Pieces(SmallVec::from_slice(pieces))
+    }
+}
+
+/// A command that asks this server the same, ready to paste: what it asks, and its text.
+pub(super) struct Command {
+    pub(super) what: &'static str,
+    pub(super) text: String,
+}
+
 /// What the head of every page holds beside the site's.
 pub(super) struct Head<'a> {
     /// The title, before ` – portsd`.
-    pub(super) title: String,
+    pub(super) title: Words<'a>,
     /// The meta description.
-    pub(super) description: String,
+    pub(super) description: Words<'a>,
     /// The page's own path (and query): its canonical address under the site's base.
     pub(super) path: String,
     /// What the search box shows.
@@ -158,12 +198,73 @@ impl Head<'static> {
     /// The head of a page that shows no query: an error's.
     pub(super) fn plain(title: &str, description: &str) -> Head<'static> {
         Head {
-            title: title.to_owned(),
-            description: description.to_owned(),
+            title: Words::Owned(title.to_owned()),
+            description: Words::Owned(description.to_owned()),
             path: "/".to_owned(),
             query: "",
             protocol: None,
         }
+    }
+}
+
+/// One use as a page shows it, borrowed from the table's entry (a port page renders the
+/// entries where they are) or from a [`UseView`] (a search's or a service's).
+pub(super) struct Use<'a> {
+    /// The lowest port of the use, and the highest (the same for a single port).
+    pub(super) first: u16,
+    pub(super) last: u16,
+    /// `tcp`, `udp`, `sctp`, `dccp`, or `any` for a port nobody lists on any protocol.
+    pub(super) protocol: &'static str,
+    pub(super) status: &'static str,
+    pub(super) service: Option<&'a str>,
+    pub(super) aliases: &'a [String],
+    pub(super) description: &'a str,
+    /// The sources that contributed, a bit each ([`Source::bit`]).
+    pub(super) sources: u8,
+    pub(super) registry: Option<&'a RegistryFacts>,
+}
+
+impl<'a> Use<'a> {
+    /// The use `entry` is.
+    pub(super) fn of_entry(entry: &'a Entry) -> Use<'a> {
+        Use {
+            first: entry.ports.first,
+            last: entry.ports.last,
+            protocol: entry.protocol.label(),
+            status: entry.status.word(),
+            service: entry.service.as_deref(),
+            aliases: &entry.aliases,
+            description: &entry.description,
+            sources: entry.sources,
+            registry: entry.registry.as_ref(),
+        }
+    }
+
+    /// The use `view` shows.
+    pub(super) fn of_view(view: &'a UseView) -> Use<'a> {
+        Use {
+            first: view.first,
+            last: view.last,
+            protocol: view.protocol,
+            status: view.status,
+            service: view.service.as_deref(),
+            aliases: &view.aliases,
+            description: &view.description,
+            sources: Source::ALL
+                .into_iter()
+                .filter(|s| view.sources.contains(&s.name()))
+                .fold(0, |bits, s| bits | s.bit()),
+            registry: Some(&view.registry),
+        }
+    }
+
+    /// The names of the sources, in [`Source::ALL`]'s order.
+    pub(super) fn sources(&self) -> impl Iterator<Item = &'static str> {
+        let bits = self.sources;
+        Source::ALL
+            .into_iter()
+            .filter(move |s| bits & s.bit() != 0)
+            .map(Source::name)
     }
 }
 
@@ -186,9 +287,9 @@ pub(super) struct PortFacts<'t> {
     pub(super) below: Option<(u16, &'t str)>,
     pub(super) above: Option<(u16, &'t str)>,
     /// nmap's frequency in words, by protocol label.
-    pub(super) frequencies: Vec<(&'static str, String)>,
+    pub(super) frequencies: SmallVec<[(&'static str, String); 4]>,
     /// The commands that ask this server the same.
-    pub(super) commands: Vec<(&'static str, String)>,
+    pub(super) commands: Vec<Command>,
 }
 
 #[cfg(test)]
