@@ -48,6 +48,7 @@ mod query;
 pub(crate) mod rank;
 #[cfg(test)]
 mod tests;
+mod words;
 
 use smallvec::SmallVec;
 

@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 
 use super::build::bucket;
 use super::rank::{Best, Matched, intersect, intersect_scored, rarity, repeat_bonus, score};
+use super::words::{WordMatches, common};
 use super::{
     Candidates, EXACT_NAME, MAX_WORDS, MIN_PREFIX, NAME_PREFIX, PREFIX_BUDGET, Position, Rank,
     Scored, SearchIndex, WHOLE_WORD, WORD_PREFIX, first_at, pack, repeats, sort_dedup, unpack,
@@ -20,15 +21,9 @@ fn every_word(words: usize) -> Matched {
     (u16::MAX >> (16 - words)) as Matched
 }
 
-/// Whether a word that `matching` of `entries` uses match is common (`server`, `port`): more
-/// than one use in twenty has it.
-fn common(matching: usize, entries: usize) -> bool {
-    matching > entries / 20
-}
-
 /// The entries every one of `lists` has, each with its worst rank and the sums of its ranks,
 /// first places and repeats.
-fn in_every<'a>(lists: impl Iterator<Item = &'a Candidates>) -> Scored {
+pub(super) fn in_every<'a>(lists: impl Iterator<Item = &'a Candidates>) -> Scored {
     // The sums are the same in any order: starting from the shortest list keeps the
     // intersections short.
     let mut order: SmallVec<[&Candidates; MAX_WORDS]> = lists.collect();
@@ -139,17 +134,20 @@ impl SearchIndex {
         if let [word] = &query[..] {
             self.offer_matches(word, &mut best);
         } else {
-            let lists: SmallVec<[Candidates; MAX_WORDS]> = query
-                .iter()
-                .map(|word| {
-                    let mut list = Candidates::new();
-                    self.candidates(word, &mut list);
-                    list
-                })
-                .collect();
-            self.offer_every_word(&lists, &mut best);
-            self.offer_all_but_common(&lists, &mut best);
+            let mut words = WordMatches::of_query(self, &query);
+            let entries = self.popularity.len();
+            let is_common = |w: &WordMatches| common(w.count, entries);
+            if words.iter().any(is_common) && !words.iter().all(is_common) {
+                self.offer_all_but_common(&words, &mut best);
+            } else {
+                self.offer_every_word(&words, &mut best);
+            }
             if !best.is_full() {
+                for word in &mut words {
+                    word.gather(self);
+                }
+                let lists: SmallVec<[&Candidates; MAX_WORDS]> =
+                    words.iter().map(WordMatches::list).collect();
                 self.offer_some_words(&lists, &mut best);
             }
         }
@@ -158,55 +156,57 @@ impl SearchIndex {
         }
     }
 
-    /// Offers `best` the entries every list (one per query word) has.
-    fn offer_every_word(&self, lists: &[Candidates], best: &mut Best) {
-        let every = every_word(lists.len());
-        for &(id, worst, sum, at, repeated) in &in_every(lists.iter()) {
+    /// Offers `best` the entries every word (each gathered) matches.
+    fn offer_every_word(&self, words: &[WordMatches], best: &mut Best) {
+        let every = every_word(words.len());
+        for &(id, worst, sum, at, repeated) in &in_every(words.iter().map(WordMatches::list)) {
             let bonus = self.bonus(id) + repeat_bonus(repeated);
             best.offer(score(worst, sum, 0, bonus), at, id, every);
         }
     }
 
     /// Offers `best` the entries matching every word of the query but some [`common`] ones
-    /// (`server`, `port`), ranked with the entries matching every word, each word left out
-    /// costing its [`rarity`]: `ldap server` finds LDAP's own port before the LDAP admin
-    /// server's, as it would if the question had not said `server`.
-    fn offer_all_but_common(&self, lists: &[Candidates], best: &mut Best) {
+    /// (`server`, `port`), ranked with the entries matching every word (offered here too), each
+    /// word left out costing its [`rarity`]: `ldap server` finds LDAP's own port before the
+    /// LDAP admin server's, as it would if the question had not said `server`. The rarer
+    /// words' lists are intersected; the common words are asked about what is left.
+    fn offer_all_but_common(&self, words: &[WordMatches], best: &mut Best) {
         let entries = self.popularity.len();
-        let rare: SmallVec<[&Candidates; MAX_WORDS]> = lists
+        // Each word's cost when left out, or `None` for a rare word (every candidate has it).
+        let costs: SmallVec<[Option<i32>; MAX_WORDS]> = words
             .iter()
-            .filter(|list| !common(list.len(), entries))
+            .map(|w| common(w.count, entries).then(|| rarity(w.count, entries)))
             .collect();
-        if rare.is_empty() || rare.len() == lists.len() {
-            return;
-        }
-        let every = every_word(lists.len());
-        for (id, mut worst, mut sum, mut at, mut repeated) in in_every(rare.into_iter()) {
+        let rare = words
+            .iter()
+            .zip(&costs)
+            .filter(|(_, cost)| cost.is_none())
+            .map(|(w, _)| w.list());
+        for (id, mut worst, mut sum, mut at, mut repeated) in in_every(rare) {
             let (mut matched, mut missed) = (0, 0);
-            for (word, list) in lists.iter().enumerate() {
-                if !common(list.len(), entries) {
-                    matched |= 1 << word;
-                } else if let Ok(found) = list.binary_search_by_key(&id, |&c| unpack(c).0) {
-                    let (_, rank, place) = unpack(list[found]);
-                    matched |= 1 << word;
+            for (i, (word, cost)) in words.iter().zip(&costs).enumerate() {
+                let Some(cost) = cost else {
+                    matched |= 1 << i;
+                    continue;
+                };
+                if let Some((rank, place)) = word.find(self, id) {
+                    matched |= 1 << i;
                     worst = worst.max(rank);
                     sum += u16::from(rank);
                     at += first_at(place);
                     repeated += repeats(place);
                 } else {
-                    missed += rarity(list.len(), entries);
+                    missed += cost;
                 }
             }
-            if matched != every {
-                let bonus = self.bonus(id) + repeat_bonus(repeated) - missed;
-                best.offer(score(worst, sum, 0, bonus), at, id, matched);
-            }
+            let bonus = self.bonus(id) + repeat_bonus(repeated) - missed;
+            best.offer(score(worst, sum, 0, bonus), at, id, matched);
         }
     }
 
     /// Offers `best` the entries some but not all of the lists (one per query word) have,
     /// ranked below the entries matching more words.
-    fn offer_some_words(&self, lists: &[Candidates], best: &mut Best) {
+    fn offer_some_words(&self, lists: &[&Candidates], best: &mut Best) {
         let every = every_word(lists.len());
         // Among the uses leaving out as many words, those leaving out the commoner words come
         // first: `redis server` answers with Redis, not with one of the thousand servers.
@@ -215,7 +215,7 @@ impl SearchIndex {
             .map(|list| rarity(list.len(), self.popularity.len()))
             .collect();
         let mut next = SmallVec::<[usize; MAX_WORDS]>::from_elem(0, lists.len());
-        let head = |list: &Candidates, at: usize| list.get(at).map(|&c| unpack(c));
+        let head = |list: &&Candidates, at: usize| list.get(at).map(|&c| unpack(c));
         while let Some(id) = lists
             .iter()
             .zip(&next)
@@ -288,7 +288,7 @@ impl SearchIndex {
 
     /// The entries with a name that is `word` or, when `prefix`, starts with it (unless too
     /// many do), each with its rank; an entry may come more than once.
-    fn named<'a>(
+    pub(super) fn named<'a>(
         &'a self,
         word: &'a str,
         prefix: bool,
@@ -311,7 +311,7 @@ impl SearchIndex {
 
     /// The indexes of the description words that are `word` or, when `prefix`, start with it
     /// (unless they occur too often), each with its rank.
-    fn word_range<'a>(
+    pub(super) fn word_range<'a>(
         &'a self,
         word: &'a str,
         prefix: bool,
@@ -334,7 +334,7 @@ impl SearchIndex {
 
     /// The description words that continue the stem of `word` when it ends in a silent `e`
     /// (`alternate`: `alternative`, `alternating`), as prefix matches.
-    fn stem_range<'a>(
+    pub(super) fn stem_range<'a>(
         &'a self,
         word: &'a str,
         prefix: bool,
@@ -351,7 +351,7 @@ impl SearchIndex {
 
     /// Appends to `found` every entry one word of a query of several matches, with its best
     /// rank, sorted by [`sort_dedup`].
-    fn candidates(&self, word: &str, found: &mut Candidates) {
+    pub(super) fn candidates(&self, word: &str, found: &mut Candidates) {
         let prefix = word.chars().count() >= MIN_PREFIX;
         found.extend(self.named(word, prefix).map(|(id, rank)| pack(id, rank, 0)));
         self.described_parts(word, prefix, found);

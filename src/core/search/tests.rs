@@ -347,27 +347,29 @@ fn a_common_word_left_out_costs_its_rarity_not_a_tier() {
             "Lightweight Directory Access Protocol (LDAP)",
         ),
         entry(3407, Some("ldap-admin"), "LDAP admin server port"),
+        entry(3408, Some("server"), "a directory speaking LDAP"),
     ];
     // `server` is in more than one use in twenty, `admin` in one.
     entries.extend((0..12).map(|i| entry(100 + i, None, "some server")));
-    entries.extend((0..26).map(|i| entry(200 + i, None, "other use")));
+    entries.extend((0..46).map(|i| entry(200 + i, None, "other use")));
     let mut popular = vec![0; entries.len()];
     popular[0] = popularity(4717, 3);
     let index = SearchIndex::build(&entries, &[], popular);
     assert_eq!(
-        unused(&index, &entries, "ldap.server")[..2],
-        [(389, vec!["server"]), (3407, vec![])],
-        "LDAP's own port, as if the question had not said `server`"
+        unused(&index, &entries, "ldap.server")[..3],
+        [(389, vec!["server"]), (3408, vec![]), (3407, vec![])],
+        "LDAP's own port, as if the question had not said `server`; the others match both \
+         words, by name and by description"
     );
     assert_eq!(
         ports(&index, &entries, "ldap.admin"),
-        [3407, 389],
+        [3407, 389, 3408],
         "a rarer word left out still ranks below every full match"
     );
     let flat = SearchIndex::build(&entries, &[], Vec::new());
     assert_eq!(
-        ports(&flat, &entries, "ldap.server")[0],
-        3407,
-        "with nothing else between them, the full match wins"
+        ports(&flat, &entries, "ldap.server")[..3],
+        [3408, 3407, 389],
+        "with nothing else between them, the full matches win"
     );
 }
