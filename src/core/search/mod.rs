@@ -100,7 +100,7 @@ fn repeats(position: Position) -> u8 {
 type Candidates = Vec<u64>;
 
 /// Candidates for the whole query: entry id, worst rank, rank sum, first-place sum, repeats sum.
-type Scored = SmallVec<[(EntryId, Rank, u16, u32, u8); 32]>;
+type Scored = SmallVec<[(EntryId, rank::Tally); 32]>;
 
 /// A posting list longer than this also keeps its [`MAX_RESULTS`] best entries on the side,
 /// so a one-word query reads those instead of the whole list.

@@ -6,11 +6,11 @@ use std::borrow::Cow;
 use smallvec::SmallVec;
 
 use super::build::bucket;
-use super::rank::{Best, Matched, intersect, intersect_scored, rarity, repeat_bonus, score};
-use super::words::{WordMatches, common};
+use super::rank::{Best, Matched, Tally, intersect, intersect_scored, rarity};
+use super::words::{Described, WordMatches, common};
 use super::{
     Candidates, EXACT_NAME, MAX_WORDS, MIN_PREFIX, NAME_PREFIX, PREFIX_BUDGET, Position, Rank,
-    Scored, SearchIndex, WHOLE_WORD, WORD_PREFIX, first_at, pack, repeats, sort_dedup, unpack,
+    Scored, SearchIndex, WHOLE_WORD, WORD_PREFIX, pack, sort_dedup, unpack,
 };
 use crate::core::model::EntryId;
 use crate::core::packed::Packed;
@@ -35,7 +35,7 @@ pub(super) fn in_every<'a>(lists: impl Iterator<Item = &'a Candidates>) -> Score
         .iter()
         .map(|&c| {
             let (id, rank, at) = unpack(c);
-            (id, rank, u16::from(rank), first_at(at), repeats(at))
+            (id, Tally::of(rank, at))
         })
         .collect();
     for &list in rest {
@@ -159,9 +159,8 @@ impl SearchIndex {
     /// Offers `best` the entries every word (each gathered) matches.
     fn offer_every_word(&self, words: &[WordMatches], best: &mut Best) {
         let every = every_word(words.len());
-        for &(id, worst, sum, at, repeated) in &in_every(words.iter().map(WordMatches::list)) {
-            let bonus = self.bonus(id) + repeat_bonus(repeated);
-            best.offer(score(worst, sum, 0, bonus), at, id, every);
+        for (id, tally) in in_every(words.iter().map(WordMatches::list)) {
+            tally.offer(best, id, every, (0, 0), self.bonus(id));
         }
     }
 
@@ -182,7 +181,7 @@ impl SearchIndex {
             .zip(&costs)
             .filter(|(_, cost)| cost.is_none())
             .map(|(w, _)| w.list());
-        for (id, mut worst, mut sum, mut at, mut repeated) in in_every(rare) {
+        for (id, mut tally) in in_every(rare) {
             let (mut matched, mut missed) = (0, 0);
             for (i, (word, cost)) in words.iter().zip(&costs).enumerate() {
                 let Some(cost) = cost else {
@@ -191,16 +190,12 @@ impl SearchIndex {
                 };
                 if let Some((rank, place)) = word.find(self, id) {
                     matched |= 1 << i;
-                    worst = worst.max(rank);
-                    sum += u16::from(rank);
-                    at += first_at(place);
-                    repeated += repeats(place);
+                    tally.add(rank, place);
                 } else {
                     missed += cost;
                 }
             }
-            let bonus = self.bonus(id) + repeat_bonus(repeated) - missed;
-            best.offer(score(worst, sum, 0, bonus), at, id, matched);
+            tally.offer(best, id, matched, (0, missed), self.bonus(id));
         }
     }
 
@@ -222,23 +217,14 @@ impl SearchIndex {
             .filter_map(|(list, &at)| head(list, at).map(|(id, ..)| id))
             .min()
         {
-            let (mut matched, mut worst, mut sum, mut position, mut repeated): (
-                Matched,
-                Rank,
-                u16,
-                u32,
-                u8,
-            ) = (0, 0, 0, 0, 0);
-            let mut missed = 0;
+            let (mut matched, mut tally, mut missed): (Matched, Tally, i32) =
+                (0, Tally::default(), 0);
             for (word, (list, at)) in lists.iter().zip(&mut next).enumerate() {
                 if let Some((other, rank, place)) = head(list, *at)
                     && other == id
                 {
                     matched |= 1 << word;
-                    worst = worst.max(rank);
-                    sum += u16::from(rank);
-                    position += first_at(place);
-                    repeated += repeats(place);
+                    tally.add(rank, place);
                     *at += 1;
                 } else {
                     missed += weights[word];
@@ -246,8 +232,7 @@ impl SearchIndex {
             }
             if matched != every {
                 let missing = every.count_ones() - matched.count_ones();
-                let bonus = self.bonus(id) + repeat_bonus(repeated) - missed;
-                best.offer(score(worst, sum, missing, bonus), position, id, matched);
+                tally.offer(best, id, matched, (missing, missed), self.bonus(id));
             }
         }
     }
@@ -258,8 +243,7 @@ impl SearchIndex {
     fn offer_matches(&self, word: &str, best: &mut Best) {
         let prefix = word.chars().count() >= MIN_PREFIX;
         let offer = |best: &mut Best, id: EntryId, rank: Rank, at: Position| {
-            let bonus = self.bonus(id) + repeat_bonus(repeats(at));
-            best.offer(score(rank, u16::from(rank), 0, bonus), first_at(at), id, 1);
+            Tally::of(rank, at).offer(best, id, 1, (0, 0), self.bonus(id));
         };
         for (id, rank) in self.named(word, prefix) {
             offer(best, id, rank, 0);
@@ -393,26 +377,38 @@ impl SearchIndex {
     }
 
     /// Appends to `found` the postings of the description words `word` matches (as
-    /// [`SearchIndex::described`] reads them, unsorted), reserving their room at once; returns
-    /// how many posting lists it read.
+    /// [`SearchIndex::described`] reads them, unsorted); returns how many posting lists it read.
     fn append_described(&self, word: &str, prefix: bool, found: &mut Candidates) -> usize {
-        let words: SmallVec<[(usize, Rank); 16]> = self
-            .word_range(word, prefix)
+        let words = self.described_words(word, prefix);
+        self.append_postings(&words, found);
+        words.len()
+    }
+
+    /// The description words `word` is or, when `prefix`, starts (and the forms of its stem,
+    /// [`SearchIndex::stem_range`]), each with its rank.
+    pub(super) fn described_words(&self, word: &str, prefix: bool) -> Described {
+        self.word_range(word, prefix)
             .chain(self.stem_range(word, prefix))
-            .collect();
-        found.reserve(
-            words
-                .iter()
-                .map(|&(index, _)| self.postings_of(index).len())
-                .sum(),
-        );
-        for &(index, rank) in &words {
+            .collect()
+    }
+
+    /// How many postings `words` have together.
+    pub(super) fn postings_count(&self, words: &Described) -> usize {
+        words
+            .iter()
+            .map(|&(index, _)| self.postings_of(index).len())
+            .sum()
+    }
+
+    /// Appends to `found` the postings of `words`, unsorted, reserving their room at once.
+    pub(super) fn append_postings(&self, words: &Described, found: &mut Candidates) {
+        found.reserve(self.postings_count(words));
+        for &(index, rank) in words {
             found.extend(
                 self.postings_of(index)
                     .iter()
                     .map(|&(id, at)| pack(id, rank, at)),
             );
         }
-        words.len()
     }
 }

@@ -3,7 +3,9 @@
 
 use smallvec::SmallVec;
 
-use super::{Candidates, MAX_RESULTS, Rank, Scored, WORD_PREFIX, first_at, pack, repeats, unpack};
+use super::{
+    Candidates, MAX_RESULTS, Position, Rank, Scored, WORD_PREFIX, first_at, pack, repeats, unpack,
+};
 use crate::core::model::EntryId;
 
 /// Which words of a query an entry matches: bit `i` for the query's `i`th word.
@@ -139,22 +141,65 @@ pub(super) fn intersect(a: &[u64], b: &[u64]) -> Candidates {
     out
 }
 
+/// What the words an entry matches add up to: the worst rank, and the sums of the ranks, of
+/// the words' first places and of their further uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Tally {
+    worst: Rank,
+    sum: u16,
+    at: u32,
+    repeated: u8,
+}
+
+impl Tally {
+    /// The tally of one word matched with `rank` at `place`.
+    pub(super) fn of(rank: Rank, place: Position) -> Tally {
+        let mut tally = Tally::default();
+        tally.add(rank, place);
+        tally
+    }
+
+    /// One more word matched with `rank` at `place`.
+    pub(super) fn add(&mut self, rank: Rank, place: Position) {
+        self.worst = self.worst.max(rank);
+        self.sum += u16::from(rank);
+        self.at += first_at(place);
+        self.repeated += repeats(place);
+    }
+
+    /// Offers entry `id`, matching the words `matched` and leaving out `missing` others that
+    /// cost `missed`, to `best`, with its popularity `bonus`.
+    #[inline(always)]
+    pub(super) fn offer(
+        &self,
+        best: &mut Best,
+        id: EntryId,
+        matched: Matched,
+        (missing, missed): (u32, i32),
+        bonus: i32,
+    ) {
+        let bonus = bonus + repeat_bonus(self.repeated) - missed;
+        best.offer(
+            score(self.worst, self.sum, missing, bonus),
+            self.at,
+            id,
+            matched,
+        );
+    }
+}
+
 /// The scored entries that the next word also matches, with that word's rank added.
 pub(super) fn intersect_scored(scored: &Scored, candidates: &[u64]) -> Scored {
     let mut out = Scored::new();
     let mut next = candidates.iter().map(|&c| unpack(c)).peekable();
-    for &(id, worst, sum, position, repeated) in scored {
+    for &(id, tally) in scored {
         while next.next_if(|&(other, ..)| other < id).is_some() {}
         if let Some(&(other, rank, at)) = next.peek()
             && other == id
         {
-            out.push((
-                id,
-                worst.max(rank),
-                sum + u16::from(rank),
-                position + first_at(at),
-                repeated + repeats(at),
-            ));
+            let mut tally = tally;
+            tally.add(rank, at);
+            out.push((id, tally));
         }
     }
     out

@@ -15,7 +15,7 @@ pub(super) fn common(matching: usize, entries: usize) -> bool {
 }
 
 /// The description words a word matches (by index into the index's words), each with its rank.
-type Described = SmallVec<[(usize, Rank); 4]>;
+pub(super) type Described = SmallVec<[(usize, Rank); 4]>;
 
 /// A query word's matches.
 pub(super) struct WordMatches {
@@ -70,15 +70,8 @@ impl WordMatches {
             .map(|(id, rank)| pack(id, rank, 0))
             .collect();
         sort_dedup(&mut named);
-        let described: Described = index
-            .word_range(word, prefix)
-            .chain(index.stem_range(word, prefix))
-            .collect();
-        let count = named.len()
-            + described
-                .iter()
-                .map(|&(at, _)| index.postings_of(at).len())
-                .sum::<usize>();
+        let described = index.described_words(word, prefix);
+        let count = named.len() + index.postings_count(&described);
         WordMatches {
             list: Candidates::new(),
             asked: Some((named, described)),
@@ -91,20 +84,7 @@ impl WordMatches {
     pub(super) fn gather(&mut self, index: &SearchIndex) {
         if let Some((named, described)) = self.asked.take() {
             let mut list = named;
-            list.reserve(
-                described
-                    .iter()
-                    .map(|&(at, _)| index.postings_of(at).len())
-                    .sum(),
-            );
-            for (at, rank) in described {
-                list.extend(
-                    index
-                        .postings_of(at)
-                        .iter()
-                        .map(|&(id, place)| pack(id, rank, place)),
-                );
-            }
+            index.append_postings(&described, &mut list);
             sort_dedup(&mut list);
             self.count = list.len();
             self.list = list;
