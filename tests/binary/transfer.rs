@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{Daemon, parse, tcp_connect, tcp_receive, tcp_send, udp_exchange};
@@ -767,18 +767,20 @@ fn transfer_forms(daemon: &Daemon, form: &str) -> usize {
     daemon.count_log(&line)
 }
 
-/// A state directory that cannot be written (here a path that is a file: as root, permissions
-/// would not stop the writes) is one warning line for the whole run, however many files fail;
-/// the daemon serves, reloads, and answers IXFR from the differences in memory.
-#[test]
-fn a_state_directory_that_cannot_be_written_is_one_warning_and_the_daemon_serves_on() {
-    const WARNING: &str = "the state directory is not usable";
+/// A scratch directory holding a copy of the data whose local file has one use (8443/tcp,
+/// "Billing API"), and the path of a state directory beside it (not made).
+pub(crate) fn billing_data() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (data, state) = (dir.path().join("data"), dir.path().join("state"));
     copy_data(&data);
-    fs::write(&state, "not a directory\n").unwrap();
     fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
-    let args = [
+    (dir, data, state)
+}
+
+/// The arguments serving `data` with `state` as the state directory, transfers open to
+/// loopback and no system services database.
+fn state_dir_args<'a>(data: &'a Path, state: &'a Path) -> Vec<&'a str> {
+    vec![
         "--allow-transfer",
         "127.0.0.0/8",
         "--services",
@@ -787,9 +789,19 @@ fn a_state_directory_that_cannot_be_written_is_one_warning_and_the_daemon_serves
         data.to_str().unwrap(),
         "--state-dir",
         state.to_str().unwrap(),
-        "--zone",
-        "ports.local,ports.internal",
-    ];
+    ]
+}
+
+/// A state directory that cannot be written (here a path that is a file: as root, permissions
+/// would not stop the writes) is one warning line for the whole run, however many files fail;
+/// the daemon serves, reloads, and answers IXFR from the differences in memory.
+#[test]
+fn a_state_directory_that_cannot_be_written_is_one_warning_and_the_daemon_serves_on() {
+    const WARNING: &str = "the state directory is not usable";
+    let (_dir, data, state) = billing_data();
+    fs::write(&state, "not a directory\n").unwrap();
+    let mut args = state_dir_args(&data, &state);
+    args.extend(["--zone", "ports.local,ports.internal"]);
     let daemon = Daemon::start(&args);
     let before = served_serial(&daemon);
     assert!(daemon.wait_for_log("state directory up to date"));
@@ -808,20 +820,8 @@ fn a_state_directory_that_cannot_be_written_is_one_warning_and_the_daemon_serves
 
 #[test]
 fn the_journal_in_the_state_dir_survives_a_restart_and_a_damaged_one_or_zone_is_a_warning() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let (data, state) = (dir.path().join("data"), dir.path().join("state"));
-    copy_data(&data);
-    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
-    let args = [
-        "--allow-transfer",
-        "127.0.0.0/8",
-        "--services",
-        "none",
-        "--data",
-        data.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-    ];
+    let (_dir, data, state) = billing_data();
+    let args = state_dir_args(&data, &state);
     let daemon = Daemon::start(&args);
     let before = served_serial(&daemon);
     fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API v2\n").unwrap();

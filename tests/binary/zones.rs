@@ -12,7 +12,7 @@ use portsd::sources::LOCAL_TSV;
 use std::fs;
 
 use crate::common::{Daemon, http_get, parse, query, run_tool, udp_exchange, wait_for_lines};
-use crate::transfer::{assert_transfer_is_export, copy_data, ixfr_of, soa_serials};
+use crate::transfer::{assert_transfer_is_export, billing_data, ixfr_of, soa_serials};
 use crate::zonemd::ldns_verify;
 
 /// The zones served, the file's order.
@@ -25,10 +25,7 @@ fn short(daemon: &Daemon, name: &str, rtype: &str) -> String {
 
 #[test]
 fn two_zones_answer_from_one_table_each_with_its_own_apex_digest_and_journal() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let (data, state) = (dir.path().join("data"), dir.path().join("state"));
-    copy_data(&data);
-    fs::write(data.join(LOCAL_TSV), "8443\ttcp\t-\tBilling API\n").unwrap();
+    let (dir, data, state) = billing_data();
     let config = dir.path().join("portsd.toml");
     fs::write(&config, "zone = [\"ports.local\", \"ports.internal\"]\n").unwrap();
     let args = [
