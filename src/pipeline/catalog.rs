@@ -49,7 +49,8 @@ impl Pipeline {
         if !plain {
             return None;
         }
-        let name: Vec<&[u8]> = question.name().collect();
+        // Asked for every plain query when a catalog is served: no allocation for a usual name.
+        let name: smallvec::SmallVec<[&[u8]; 8]> = question.name().collect();
         let relative = catalog.relative(&name)?;
         let room = signer.as_ref().map_or(0, tsig::Signer::room);
         if relative.is_empty()
