@@ -50,7 +50,6 @@ pub(crate) mod rank;
 mod tests;
 mod words;
 
-use smallvec::SmallVec;
 
 use crate::core::model::EntryId;
 use crate::core::packed::Packed;
@@ -98,9 +97,6 @@ fn repeats(position: Position) -> u8 {
 /// Candidates for one query word, each packed as [`pack`] makes it so that sorting them sorts
 /// by entry id, then rank, then position.
 type Candidates = Vec<u64>;
-
-/// Candidates for the whole query: entry id, worst rank, rank sum, first-place sum, repeats sum.
-type Scored = SmallVec<[(EntryId, rank::Tally); 32]>;
 
 /// A posting list longer than this also keeps its [`MAX_RESULTS`] best entries on the side,
 /// so a one-word query reads those instead of the whole list.

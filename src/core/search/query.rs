@@ -6,11 +6,11 @@ use std::borrow::Cow;
 use smallvec::SmallVec;
 
 use super::build::bucket;
-use super::rank::{Best, Matched, Tally, intersect, intersect_scored, rarity};
+use super::rank::{Best, Matched, Scored, Tally, intersect, intersect_scored, rarity};
 use super::words::{Described, WordMatches, common};
 use super::{
     Candidates, EXACT_NAME, MAX_WORDS, MIN_PREFIX, NAME_PREFIX, PREFIX_BUDGET, Position, Rank,
-    Scored, SearchIndex, WHOLE_WORD, WORD_PREFIX, pack, sort_dedup, unpack,
+    SearchIndex, WHOLE_WORD, WORD_PREFIX, pack, sort_dedup, unpack,
 };
 use crate::core::model::EntryId;
 use crate::core::packed::Packed;

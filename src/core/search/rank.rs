@@ -4,7 +4,7 @@
 use smallvec::SmallVec;
 
 use super::{
-    Candidates, MAX_RESULTS, Position, Rank, Scored, WORD_PREFIX, first_at, pack, repeats, unpack,
+    Candidates, MAX_RESULTS, Position, Rank, WORD_PREFIX, first_at, pack, repeats, unpack,
 };
 use crate::core::model::EntryId;
 
@@ -140,6 +140,9 @@ pub(super) fn intersect(a: &[u64], b: &[u64]) -> Candidates {
     }
     out
 }
+
+/// Candidates for the whole query: each entry with what its matched words add up to.
+pub(super) type Scored = SmallVec<[(EntryId, Tally); 32]>;
 
 /// What the words an entry matches add up to: the worst rank, and the sums of the ranks, of
 /// the words' first places and of their further uses.
