@@ -50,7 +50,6 @@ pub(crate) mod rank;
 mod tests;
 mod words;
 
-
 use crate::core::model::EntryId;
 use crate::core::packed::Packed;
 
